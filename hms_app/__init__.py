@@ -1,0 +1,1 @@
+"""HMS: an open-source hospital management system."""

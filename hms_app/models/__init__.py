@@ -1,0 +1,30 @@
+"""Every table, imported here so that Alembic and the app see the whole schema."""
+
+from sqlmodel import SQLModel
+
+from hms_app.models.organization import Department
+from hms_app.models.patients import Patient
+from hms_app.models.security import (
+    AppUser,
+    AuditEvent,
+    AuditHead,
+    Role,
+    RolePermission,
+    UserRole,
+    UserSession,
+)
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "AppUser",
+    "AuditEvent",
+    "AuditHead",
+    "Department",
+    "Patient",
+    "Role",
+    "RolePermission",
+    "UserRole",
+    "UserSession",
+    "metadata",
+]

@@ -1,0 +1,117 @@
+"""Users, roles, permissions, sessions and the hash-chained audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from hms_app.clock import utcnow
+
+
+class Role(SQLModel, table=True):
+    __tablename__ = "role"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True, index=True)
+    label: str = Field(max_length=80)
+    mfa_required: bool = Field(default=False)
+
+
+class RolePermission(SQLModel, table=True):
+    __tablename__ = "role_permission"
+    __table_args__ = (UniqueConstraint("role_id", "permission", name="uq_role_permission"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    role_id: int = Field(foreign_key="role.id", index=True, ondelete="CASCADE")
+    permission: str = Field(max_length=60)
+
+
+class AppUser(SQLModel, table=True):
+    """A person who signs in: staff (Practitioner) or a portal patient."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=60, unique=True, index=True)
+    display_name: str = Field(max_length=120)
+    email: str | None = Field(default=None, max_length=200)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = Field(default=True)
+    failed_attempts: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None)
+    mfa_secret: str | None = Field(default=None, max_length=64)
+    mfa_enabled: bool = Field(default=False)
+    mfa_last_step: int | None = Field(default=None)  # last TOTP time step used: no replays
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    password_changed_at: datetime = Field(default_factory=utcnow)
+    last_sign_in_at: datetime | None = Field(default=None)
+
+
+class UserRole(SQLModel, table=True):
+    __tablename__ = "user_role"
+    __table_args__ = (UniqueConstraint("user_id", "role_id", name="uq_user_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    role_id: int = Field(foreign_key="role.id", index=True, ondelete="CASCADE")
+
+
+class UserSession(SQLModel, table=True):
+    """A server-side sign-in session; the browser holds only a random token for it."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = Field(default=None)
+    # "active" sessions act; "mfa" and "enrol" ones wait for the second factor and act on nothing.
+    stage: str = Field(default="active", max_length=10)
+    client_ip: str | None = Field(default=None, max_length=64)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One append-only audit row. ``hash`` chains it to the row before it.
+
+    Holds no foreign keys on purpose: the record of who touched a patient must outlive
+    merges and deletions of what it points at.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_patient_time", "patient_id", "occurred_at"),
+        Index("ix_audit_event_user_time", "user_id", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    occurred_at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: int | None = Field(default=None)
+    username: str = Field(max_length=60)
+    roles: str = Field(default="", max_length=300)
+    action: str = Field(max_length=80, index=True)
+    patient_id: int | None = Field(default=None)
+    target_type: str | None = Field(default=None, max_length=60)
+    target_id: str | None = Field(default=None, max_length=80)
+    outcome: str = Field(default="success", max_length=20)
+    screen: str | None = Field(default=None, max_length=120)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's tip: one row, locked by every audit write so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0)
+    hash: str = Field(max_length=64)

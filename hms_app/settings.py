@@ -1,0 +1,76 @@
+"""Every setting HMS reads from the environment, in one place.
+
+Embedded default: a SQLite file under ``data/`` and Reflex's in-process state.
+Scale-out: ``HMS_DATABASE_URL`` points at PostgreSQL and ``REDIS_URL`` switches Reflex
+to its Redis state manager with several backend workers. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from error
+
+
+def normalize_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    time_zone: str
+    hospital_name: str
+    port: int
+    session_hours: int
+    session_idle_minutes: int
+    lockout_attempts: int
+    lockout_minutes: int
+    documents_dir: Path
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    data_dir = Path(os.environ.get("HMS_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+    default_db = f"sqlite:///{data_dir / 'hms.db'}"
+    return Settings(
+        data_dir=data_dir,
+        database_url=normalize_database_url(os.environ.get("HMS_DATABASE_URL", default_db)),
+        redis_url=os.environ.get("REDIS_URL") or None,
+        time_zone=os.environ.get("HMS_TIME_ZONE", "UTC"),
+        hospital_name=os.environ.get("HMS_HOSPITAL_NAME", "HMS General Hospital"),
+        port=_int("HMS_PORT", 3000),
+        session_hours=_int("HMS_SESSION_HOURS", 12),
+        session_idle_minutes=_int("HMS_SESSION_IDLE_MINUTES", 60),
+        lockout_attempts=_int("HMS_LOCKOUT_ATTEMPTS", 5),
+        lockout_minutes=_int("HMS_LOCKOUT_MINUTES", 15),
+        documents_dir=Path(os.environ.get("HMS_DOCUMENTS_DIR", data_dir / "documents")).resolve(),
+    )
