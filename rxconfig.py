@@ -15,6 +15,11 @@ config = rx.Config(
     show_built_with_reflex=False,
     frontend_port=settings.port,
     backend_port=settings.port,
-    plugins=[rx.plugins.SitemapPlugin(), rx.plugins.TailwindV4Plugin()] if False else [],
-    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+    # A sitemap would advertise staff pages to crawlers; HMS has nothing to index.
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="inherit", accent_color="teal", gray_color="slate", radius="medium")
+        )
+    ],
+    disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -1,0 +1,136 @@
+"""The figures on each role's home screen, all counted in SQL from the data that exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+from sqlalchemy import case, func, select
+from sqlmodel import Session
+
+from hms_app.analytics.sql import month_key
+from hms_app.clock import utcnow
+from hms_app.errors import Forbidden
+from hms_app.models.organization import Department
+from hms_app.models.patients import Patient
+from hms_app.models.security import AppUser, AuditEvent, Role, UserRole
+from hms_app.services.permissions import PORTAL_ROLES, Actor, authorize
+from hms_app.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: int
+    hint: str
+    icon: str
+
+
+def _local_midnight_utc(days_ago: int = 0) -> datetime:
+    tz = get_settings().tz
+    today = utcnow().astimezone(tz).date() - timedelta(days=days_ago)
+    return datetime.combine(today, time.min, tzinfo=tz)
+
+
+def _month_start_utc() -> datetime:
+    tz = get_settings().tz
+    today = utcnow().astimezone(tz).date()
+    return datetime.combine(today.replace(day=1), time.min, tzinfo=tz)
+
+
+def home_figures(session: Session, *, actor: Actor) -> list[Figure]:
+    """The cards for this actor's home screen; each one only if the role may see it."""
+    if actor.roles and set(actor.roles) <= PORTAL_ROLES:
+        raise Forbidden("The staff home screen is not part of the patient portal.")
+    figures: list[Figure] = []
+    today = _local_midnight_utc()
+    if actor.can("patient.read") or actor.can("analytics.read"):
+        active, today_count, month_count = session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((Patient.created_at >= today, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Patient.created_at >= _month_start_utc(), 1), else_=0)), 0),
+            ).where(Patient.active.is_(True))
+        ).one()
+        figures += [
+            Figure("patients", "Registered patients", int(active), "active records", "users"),
+            Figure("patients_month", "New this month", int(month_count), "registrations since the 1st", "user-plus"),
+            Figure("patients_today", "Registered today", int(today_count), "since midnight", "calendar-plus"),
+        ]
+    if actor.can("user.manage"):
+        now = utcnow()
+        staff, locked = session.execute(
+            select(
+                func.count(func.distinct(AppUser.id)),
+                func.count(func.distinct(case((AppUser.locked_until > now, AppUser.id)))),
+            )
+            .select_from(AppUser)
+            .join(UserRole, UserRole.user_id == AppUser.id)
+            .join(Role, Role.id == UserRole.role_id)
+            .where(AppUser.is_active.is_(True), Role.name.not_in(PORTAL_ROLES))
+        ).one()
+        failed = session.execute(
+            select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == "auth.sign_in", AuditEvent.outcome == "failure",
+                AuditEvent.occurred_at >= now - timedelta(hours=24),
+            )
+        ).scalar_one()
+        figures += [
+            Figure("staff_accounts", "Active staff accounts", int(staff), "can sign in", "id-card"),
+            Figure("locked_accounts", "Locked accounts", int(locked), "after failed sign-ins", "lock"),
+            Figure("failed_sign_ins", "Failed sign-ins", int(failed), "last 24 hours", "shield-alert"),
+        ]
+    if actor.can("audit.read"):
+        events, reads = session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((AuditEvent.action == "patient.read", 1), else_=0)), 0),
+            ).where(AuditEvent.occurred_at >= today)
+        ).one()
+        figures += [
+            Figure("audit_today", "Audit events today", int(events), "reads and writes", "scroll-text"),
+            Figure("chart_reads_today", "Patient record reads today", int(reads), "each one audited", "eye"),
+        ]
+    if actor.can("analytics.read"):
+        departments = session.execute(
+            select(func.count()).select_from(Department).where(Department.active.is_(True))
+        ).scalar_one()
+        figures.append(Figure("departments", "Departments", int(departments), "active", "building-2"))
+    return figures
+
+
+def registrations_by_month(session: Session, *, actor: Actor, months: int = 12) -> pd.DataFrame:
+    """Patients registered per month over the last ``months`` months (columns: month, patients)."""
+    authorize(actor, "analytics.read")
+    start = _month_start_utc()
+    for _ in range(months - 1):
+        start = (start - timedelta(days=1)).replace(day=1)
+    key = month_key(Patient.created_at, session.get_bind().dialect.name).label("month")
+    rows = session.execute(
+        select(key, func.count().label("patients")).where(Patient.created_at >= start).group_by(key).order_by(key)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["month", "patients"])
+    all_months = pd.period_range(start.strftime("%Y-%m"), periods=months, freq="M").strftime("%Y-%m")
+    return (
+        pd.DataFrame({"month": all_months})
+        .merge(frame, on="month", how="left")
+        .fillna({"patients": 0})
+        .astype({"patients": int})
+    )
+
+
+def registrations_figure(frame: pd.DataFrame) -> go.Figure:
+    figure = go.Figure(go.Bar(x=frame["month"], y=frame["patients"], marker_color="#0d9488",
+                              hovertemplate="%{x}: %{y} patients<extra></extra>"))
+    figure.update_layout(
+        margin={"l": 40, "r": 10, "t": 10, "b": 40},
+        height=280,
+        yaxis_title="patients",
+        xaxis={"type": "category"},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure

@@ -1,0 +1,1 @@
+"""HTTP routes mounted on the backend; each one calls services and checks the session."""

@@ -1,0 +1,88 @@
+"""The backend's HTTP API. Every route is listed in ROUTES with who may call it.
+
+A route's permission is checked from the session cookie on the server, exactly as the
+event handlers are; ``tests/api/test_route_guards.py`` enumerates ROUTES.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hms_app.db import session_scope
+from hms_app.migrations import current_revision, head_revision
+from hms_app.services import security
+from hms_app.services.audit import verify_chain
+from hms_app.services.permissions import Actor
+
+SESSION_COOKIE = "hms_session"
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    path: str
+    permission: str | None  # None: public
+    endpoint: Callable[[Request, Actor | None], Awaitable[Response]]
+    why_public: str = ""
+
+
+def _actor_from(request: Request) -> Actor | None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        return None
+    with session_scope() as session:
+        return security.resolve_session(session, token=token, screen=request.url.path)
+
+
+async def health(_request: Request, _actor: Actor | None) -> Response:
+    def check() -> dict:
+        with session_scope(read_only=True) as session:
+            session.execute(text("SELECT 1"))
+        current, head = current_revision(), head_revision()
+        return {"status": "ok" if current == head else "migrations pending", "schema": current, "expected": head}
+
+    try:
+        body = await asyncio.to_thread(check)
+    except Exception:  # noqa: BLE001  (health reports, it never raises)
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+async def audit_verify(_request: Request, _actor: Actor | None) -> Response:
+    def check():
+        with session_scope(read_only=True) as session:
+            return verify_chain(session)
+
+    report = await asyncio.to_thread(check)
+    return JSONResponse({"ok": report.ok, "rows_checked": report.rows_checked, "message": report.message})
+
+
+ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute("/api/health", None, health, why_public="load balancers probe it; it reveals no data"),
+    ApiRoute("/api/audit/verify", "audit.read", audit_verify),
+)
+
+
+def _guard(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        actor = None
+        if route.permission is not None:
+            actor = await asyncio.to_thread(_actor_from, request)
+            if actor is None:
+                return JSONResponse({"error": "Please sign in."}, status_code=401)
+            if not actor.can(route.permission):
+                return JSONResponse({"error": "Your role does not allow this."}, status_code=403)
+        return await route.endpoint(request, actor)
+
+    return endpoint
+
+
+def build_api() -> Starlette:
+    return Starlette(routes=[Route(r.path, _guard(r), methods=["GET"]) for r in ROUTES])

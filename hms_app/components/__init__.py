@@ -1,0 +1,1 @@
+"""Shared UI: the layout shell, tables, form fields, stat cards."""

@@ -1,0 +1,67 @@
+"""Small shared pieces: stat cards, empty states, pagers, section cards."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def stat_card(label, value, hint="", icon: str = "activity", test_id: str = "") -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.vstack(
+                rx.text(label, size="2", color_scheme="gray"),
+                rx.heading(value, size="7", data_testid=test_id),
+                rx.text(hint, size="1", color_scheme="gray"),
+                spacing="1",
+                align="start",
+            ),
+            rx.spacer(),
+            rx.icon(icon, size=28, color=rx.color("accent", 9)),
+            width="100%",
+            align="start",
+        ),
+        width="100%",
+    )
+
+
+def empty_state(message: str, icon: str = "inbox") -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=32, color=rx.color("gray", 8)),
+            rx.text(message, color_scheme="gray", size="2"),
+            align="center",
+            spacing="2",
+        ),
+        padding="2.5rem",
+        width="100%",
+    )
+
+
+def section(title: str, *children, **props) -> rx.Component:
+    return rx.card(rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"), width="100%", **props)
+
+
+def pager(page, page_count, total, on_prev, on_next, noun: str = "rows") -> rx.Component:
+    return rx.hstack(
+        rx.text(total.to_string() + f" {noun}", size="2", color_scheme="gray"),
+        rx.spacer(),
+        rx.button(rx.icon("chevron-left", size=16), "Previous", variant="soft", size="1",
+                  disabled=page <= 1, on_click=on_prev),
+        rx.text("Page ", page.to_string(), " of ", page_count.to_string(), size="2"),
+        rx.button("Next", rx.icon("chevron-right", size=16), variant="soft", size="1",
+                  disabled=page >= page_count, on_click=on_next),
+        width="100%",
+        align="center",
+        spacing="3",
+    )
+
+
+def field(label: str, control: rx.Component, hint: str = "") -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        control,
+        rx.cond(hint != "", rx.text(hint, size="1", color_scheme="gray")),
+        spacing="1",
+        width="100%",
+        align="start",
+    )

@@ -1,0 +1,45 @@
+"""The home screen: the signed-in role's figures, and for managers a registrations chart."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from hms_app.analytics import home
+from hms_app.errors import DomainError
+from hms_app.services.permissions import Actor
+from hms_app.state.session import SessionState, call_service, requires
+
+
+def _load_home(session, *, actor: Actor) -> tuple[list[dict], list[dict]]:
+    figures = [f.__dict__ for f in home.home_figures(session, actor=actor)]
+    months: list[dict] = []
+    if actor.can("analytics.read"):
+        months = home.registrations_by_month(session, actor=actor).to_dict("records")
+    return figures, months
+
+
+class HomeState(SessionState):
+    figures: list[dict] = []
+    months: list[dict] = []
+    loaded: bool = False
+
+    @rx.var
+    def registrations_chart(self) -> go.Figure:
+        import pandas as pd
+
+        return home.registrations_figure(pd.DataFrame(self.months, columns=["month", "patients"]))
+
+    @rx.event
+    @requires()
+    async def load(self):
+        actor = self.acting()
+        if actor.patient_id is not None:
+            return rx.redirect("/portal")
+        try:
+            self.figures, self.months = await call_service(_load_home, actor=actor)
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        self.loaded = True
+        return None
+

@@ -1,0 +1,188 @@
+"""The signed-in session every page state builds on, and the server-side guard.
+
+The browser holds only a random session token (a cookie). Who is acting is looked up
+on the server from that token, re-checked against the session table every few seconds
+so that a revoked session or a disabled account stops working at once, and kept in a
+backend-only var that the browser never sees or sets.
+
+Every event handler of every HMS state is either ``@requires(...)`` (refused on the
+server for an anonymous client or a role without the permission) or ``@public(...)``
+with the reason it is safe. ``tests/state/test_handler_guards.py`` enumerates them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import reflex as rx
+
+from hms_app.db import session_scope
+from hms_app.errors import DomainError
+from hms_app.services import security
+from hms_app.services.audit import record_audit
+from hms_app.services.permissions import PERMISSIONS, Actor
+from hms_app.settings import get_settings
+
+ACTOR_RECHECK_SECONDS = 3.0
+SIGN_IN_REQUIRED = "Please sign in to continue."
+
+
+async def call_service(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """Run a synchronous service in a worker thread with its own database session."""
+
+    def run() -> Any:
+        with session_scope() as session:
+            return fn(session, **kwargs)
+
+    return await asyncio.to_thread(run)
+
+
+def _record_denial(session, *, actor: Actor, permission: str, handler: str) -> None:
+    record_audit(session, actor, "access.denied", outcome="denied", detail=f"{handler} needs {permission}")
+    session.commit()
+
+
+def requires(permission: str | None = None) -> Callable:
+    """Refuse the handler on the server unless the session's user holds ``permission``.
+
+    ``None`` means any signed-in user. The handler body reads the checked actor with
+    ``self.acting()``.
+    """
+    if permission is not None and permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def decorate(fn: Callable) -> Callable:
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def guarded_gen(self, *args, **kwargs):
+                refusal = await self._refusal(permission, fn.__name__)
+                if refusal is not None:
+                    yield refusal
+                    return
+                async for item in guarded_gen.__wrapped__(self, *args, **kwargs):
+                    yield item
+
+            wrapper = guarded_gen
+        else:
+
+            @functools.wraps(fn)
+            async def guarded(self, *args, **kwargs):
+                refusal = await self._refusal(permission, fn.__name__)
+                if refusal is not None:
+                    return refusal
+                result = guarded.__wrapped__(self, *args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+
+            wrapper = guarded
+        wrapper.__hms_permission__ = permission or "signed-in"
+        return wrapper
+
+    return decorate
+
+
+def public(reason: str) -> Callable:
+    """Mark a handler as callable without signing in; ``reason`` says why that is safe."""
+
+    def decorate(fn: Callable) -> Callable:
+        fn.__hms_public__ = reason
+        return fn
+
+    return decorate
+
+
+class SessionState(rx.State):
+    """Base of every HMS page state: the session token and who the user is."""
+
+    auth_token: str = rx.Cookie(
+        "", name="hms_session", path="/", same_site="strict", max_age=get_settings().session_hours * 3600
+    )
+    # Shown in the shell; derived from the server-side actor, never trusted for decisions.
+    user_name: str = ""
+    user_roles: list[str] = []
+    user_permissions: list[str] = []
+
+    _actor: Actor | None = None
+    _actor_token: str = ""
+    _actor_checked_at: float = 0.0
+
+    def acting(self) -> Actor:
+        """The actor the guard has just checked (only inside a ``@requires`` handler)."""
+        if self._actor is None:
+            raise RuntimeError("acting() outside a guarded handler")
+        return self._actor
+
+    async def _current_actor(self) -> Actor | None:
+        token = self.auth_token or ""
+        screen = self.router.url.path if self.router else None
+        fresh = time.time() - self._actor_checked_at < ACTOR_RECHECK_SECONDS
+        if self._actor is not None and token == self._actor_token and fresh:
+            self._actor = replace(self._actor, screen=screen)
+            return self._actor
+        actor = await call_service(security.resolve_session, token=token, screen=screen) if token else None
+        self._actor, self._actor_token, self._actor_checked_at = actor, token, time.time()
+        name = actor.display_name if actor else ""
+        roles = sorted(actor.roles) if actor else []
+        permissions = sorted(actor.permissions) if actor else []
+        if (self.user_name, self.user_roles, self.user_permissions) != (name, roles, permissions):
+            self.user_name, self.user_roles, self.user_permissions = name, roles, permissions
+        return actor
+
+    async def _refusal(self, permission: str | None, handler: str) -> Any:
+        actor = await self._current_actor()
+        if actor is None:
+            path = self.router.url.path if self.router else "/"
+            target = "/login" if path in ("", "/", "/login") else f"/login?next={path}"
+            return [rx.toast.error(SIGN_IN_REQUIRED, id="auth"), rx.redirect(target)]
+        if permission is not None and not actor.can(permission):
+            await call_service(_record_denial, actor=actor, permission=permission,
+                               handler=f"{type(self).__name__}.{handler}")
+            return rx.toast.error(f"Your role does not allow this ({PERMISSIONS[permission].lower()}).", id="denied")
+        return None
+
+    async def _run(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Call a service as the checked actor; a DomainError becomes the caller's problem."""
+        return await call_service(fn, actor=self.acting(), **kwargs)
+
+    @rx.event
+    @public("ends the caller's own session; an unknown token is ignored")
+    async def sign_out(self):
+        token = self.auth_token
+        if token:
+            await call_service(security.sign_out, token=token)
+        await self._clear_tab()
+        return [rx.redirect("/login"), rx.toast.info("You are signed out.", id="auth")]
+
+    async def _clear_tab(self) -> None:
+        """Forget everything this tab's states hold, so nothing of the last user stays behind."""
+        pending = list(SessionState.get_substates())
+        seen: set[type] = set()
+        while pending:
+            cls = pending.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            pending.extend(cls.get_substates())
+            substate = await self.get_state(cls)
+            substate.reset()
+        session_state = await self.get_state(SessionState)
+        session_state.reset()
+        session_state._actor, session_state._actor_token, session_state._actor_checked_at = None, "", 0.0
+
+    @rx.event
+    @requires()
+    async def refresh_identity(self):
+        """Run on every staff page load: redirects to sign-in when the session ended."""
+        return None
+
+
+def error_toast(error: DomainError):
+    return rx.toast.error(str(error))

@@ -1,0 +1,83 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is not optional: when it cannot be reached the tests fail (they never skip),
+so CI cannot pass without having run them against it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+from hms_app import db as hms_db
+from hms_app import migrations
+from hms_app.models import metadata
+from hms_app.settings import get_settings
+
+POSTGRES_URL = os.environ.get("HMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _reset_postgres(url: str) -> None:
+    try:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    except Exception as error:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL at {url} is required for these tests and could not be reached: {error}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:
+    """A migrated, empty database of each kind, created once per test run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hms-test.db'}"
+    else:
+        url = POSTGRES_URL
+        _reset_postgres(url)
+    migrations.upgrade(url)
+    return url
+
+
+def _truncate(url: str) -> None:
+    engine = hms_db.get_engine(url)
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if url.startswith("postgresql"):
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+            has_sequences = conn.execute(
+                text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")
+            ).first()
+            if has_sequences:
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture
+def configured_db(database_url, monkeypatch, tmp_path) -> Iterator[str]:
+    """Point the app's settings at the test database, emptied for this test."""
+    monkeypatch.setenv("HMS_DATABASE_URL", database_url)
+    monkeypatch.setenv("HMS_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    _truncate(database_url)
+    yield database_url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def session(configured_db) -> Iterator[Session]:
+    with hms_db.session_scope(configured_db) as s:
+        yield s
+
+
+@pytest.fixture
+def backend(configured_db) -> str:
+    return "postgresql" if configured_db.startswith("postgresql") else "sqlite"
