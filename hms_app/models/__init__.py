@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from hms_app.models.organization import Department
+from hms_app.models.organization import Counter, Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import (
     AppUser,
@@ -20,6 +20,7 @@ __all__ = [
     "AppUser",
     "AuditEvent",
     "AuditHead",
+    "Counter",
     "Department",
     "Patient",
     "Role",

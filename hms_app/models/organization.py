@@ -13,3 +13,12 @@ class Department(SQLModel, table=True):
     name: str = Field(max_length=120)
     kind: str = Field(default="clinical", max_length=20)  # clinical | diagnostic | support
     active: bool = Field(default=True)
+
+
+class Counter(SQLModel, table=True):
+    """Named gap-free counters (MRNs, invoice numbers): advanced by one conditional UPDATE."""
+
+    __tablename__ = "counter"
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: int = Field(default=0)

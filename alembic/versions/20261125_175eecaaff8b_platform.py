@@ -1,8 +1,8 @@
-"""Platform: users, roles, sessions, audit, departments, patients
+"""Platform: users, roles, sessions, audit trail, departments, counters, patients
 
-Revision ID: 80de694e2569
+Revision ID: 175eecaaff8b
 Revises: 
-Create Date: 2026-11-25 20:57:44.248231
+Create Date: 2026-11-25 21:01:18.897224
 """
 from collections.abc import Sequence
 
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '80de694e2569'
+revision: str = '175eecaaff8b'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -49,6 +49,11 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('counter',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
     )
     op.create_table('department',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -198,6 +203,7 @@ def downgrade() -> None:
 
     op.drop_table('patient')
     op.drop_table('department')
+    op.drop_table('counter')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_user_time')

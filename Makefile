@@ -1,0 +1,63 @@
+# HMS: `make run` serves the app, `make test` passes the whole suite. Both set up
+# everything they need on a fresh machine: virtualenv, Python and front-end packages,
+# bun (from the npm registry), Chromium for the browser tests, migrations, demo data.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+BUN_DIR := .tools/bun
+BUN := $(BUN_DIR)/node_modules/.bin/bun
+BUN_VERSION := 1.4.4
+CHROMIUM := /usr/bin/chromium
+
+export PATH := $(BIN):$(CURDIR)/$(BUN_DIR)/node_modules/.bin:$(PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_CHECK_LATEST_VERSION := 0
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_USE_GRANIAN := 1
+export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
+
+.PHONY: run test test-fast test-e2e bench lint setup setup-browser frontend clean
+
+setup: $(VENV)/.installed $(BUN)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(BUN):
+	npm install --silent --no-audit --no-fund --prefix $(BUN_DIR) bun@$(BUN_VERSION)
+
+setup-browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+run: setup
+	$(BIN)/hms serve
+
+# Browser tests run in their own pytest process: pytest-playwright keeps an event
+# loop running that would clash with the async service and state tests.
+test: setup setup-browser
+	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e
+	$(BIN)/pytest -q tests/e2e
+
+test-fast: setup
+	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e
+
+test-e2e: setup setup-browser
+	$(BIN)/pytest -q tests/e2e
+
+bench: setup
+	$(BIN)/hms bench
+
+lint: setup
+	$(BIN)/ruff check hms_app tests bench
+	$(BIN)/ruff format --check hms_app tests bench
+
+clean:
+	rm -rf .web .states $(VENV) .tools

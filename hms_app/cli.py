@@ -1,0 +1,274 @@
+"""`hms`: the operator's command line (migrate, seed, users, audit, backup, serve, bench)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from hms_app.errors import DomainError
+
+
+def _session():
+    from hms_app.db import session_scope
+
+    return session_scope()
+
+
+def _user_id(session, username: str) -> int:
+    from sqlalchemy import select
+
+    from hms_app.models.security import AppUser
+
+    user_id = session.execute(select(AppUser.id).where(AppUser.username == username.strip().lower())).scalar_one_or_none()
+    if user_id is None:
+        raise DomainError(f"There is no user called {username!r}.")
+    return user_id
+
+
+def _password(args, prompt: str) -> str:
+    if getattr(args, "password", None):
+        return args.password
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise DomainError("The two passwords differ.")
+    return first
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_migrate(_args) -> int:
+    from hms_app import migrations
+
+    migrations.upgrade()
+    print(f"database at revision {migrations.current_revision()}")
+    return 0
+
+
+def cmd_seed(args) -> int:
+    import time
+
+    from hms_app.seed.demo import is_seeded
+    from hms_app.seed.registry import ConsoleProgress, run_seeders
+
+    with _session() as session:
+        if args.if_empty and is_seeded(session):
+            print("database already holds data; not seeding")
+            return 0
+        started = time.perf_counter()
+        run_seeders(session, patients=args.patients, seed=args.seed, as_of=args.as_of, progress=ConsoleProgress())
+        elapsed = time.perf_counter() - started
+    rate = args.patients / elapsed if elapsed else 0
+    print(f"seeded {args.patients:,} patients with seed {args.seed} in {elapsed:.1f} s ({rate:,.0f} patients/s)")
+    return 0
+
+
+def cmd_users(args) -> int:
+    from hms_app.services import security
+    from hms_app.services.permissions import SYSTEM_ACTOR as actor
+
+    with _session() as session:
+        security.ensure_roles(session)
+        if args.users_cmd == "list":
+            rows, total = security.list_users(session, actor=actor, query=args.query or "", page_size=100)
+            for row in rows:
+                flags = [f for f, on in (("disabled", not row.is_active), ("locked", row.locked),
+                                         ("mfa", row.mfa_enabled)) if on]
+                print(f"{row.username:<20} {row.display_name:<28} {','.join(row.roles):<28} {' '.join(flags)}")
+            print(f"{total} users")
+            return 0
+        if args.users_cmd == "create":
+            password = _password(args, "Password: ")
+            security.create_user(session, actor=actor, username=args.username, display_name=args.name,
+                                 password=password, roles=args.role, email=args.email)
+            print(f"created {args.username.lower()} ({', '.join(args.role)})")
+            return 0
+        user_id = _user_id(session, args.username)
+        if args.users_cmd in ("disable", "enable"):
+            security.set_user_active(session, actor=actor, user_id=user_id, active=args.users_cmd == "enable")
+        elif args.users_cmd == "reset-password":
+            security.reset_password(session, actor=actor, user_id=user_id,
+                                    new_password=_password(args, "New password: "))
+        elif args.users_cmd == "unlock":
+            security.unlock_user(session, actor=actor, user_id=user_id)
+        elif args.users_cmd == "reset-mfa":
+            security.reset_mfa(session, actor=actor, user_id=user_id)
+        elif args.users_cmd in ("grant", "revoke"):
+            current = {r for r in _roles_of(session, user_id)}
+            wanted = current | {args.role} if args.users_cmd == "grant" else current - {args.role}
+            security.set_user_roles(session, actor=actor, user_id=user_id, roles=sorted(wanted))
+        print(f"{args.users_cmd}: {args.username.lower()} done")
+        return 0
+
+
+def _roles_of(session, user_id: int) -> list[str]:
+    from sqlalchemy import select
+
+    from hms_app.models.security import Role, UserRole
+
+    return list(session.execute(
+        select(Role.name).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
+    ).scalars())
+
+
+def cmd_audit(args) -> int:
+    from hms_app.services.audit import verify_chain
+
+    with _session() as session:
+        report = verify_chain(session)
+    print(("OK: " if report.ok else "TAMPERED: ") + report.message)
+    return 0 if report.ok else 1
+
+
+def cmd_backup(args) -> int:
+    from hms_app.services.backup import backup_database
+
+    summary = backup_database(Path(args.file))
+    print(f"backup written to {args.file}: {summary}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from hms_app.services.backup import restore_database
+
+    if not args.yes:
+        answer = input(f"Restoring replaces EVERY row in the database with {args.file}. Type 'restore' to go on: ")
+        if answer.strip() != "restore":
+            print("nothing changed")
+            return 1
+    summary = restore_database(Path(args.file))
+    print(f"restored from {args.file}: {summary}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """Migrate, seed a demo hospital on first start, print the logins, then serve the production build."""
+    from hms_app import migrations
+    from hms_app.seed.demo import demo_logins, is_seeded
+    from hms_app.seed.registry import ConsoleProgress, run_seeders
+    from hms_app.settings import PROJECT_ROOT, get_settings
+
+    settings = get_settings()
+    migrations.upgrade()
+    with _session() as session:
+        if not is_seeded(session) and not args.no_seed:
+            print(f"First start: seeding a demo hospital with {args.demo_patients:,} patients ...")
+            run_seeders(session, patients=args.demo_patients, seed=42, progress=ConsoleProgress())
+    port = args.port or settings.port
+    print("\n" + "=" * 64)
+    print(f"  HMS is starting at http://localhost:{port}")
+    print(f"  Database: {'SQLite ' + settings.database_url.removeprefix('sqlite:///') if settings.is_sqlite else 'PostgreSQL'}"
+          f"{'  ·  Redis state manager' if settings.redis_url else ''}")
+    print("  Demo logins (username / password / role):")
+    for username, password, role in demo_logins():
+        print(f"    {username:<12} {password:<14} {role}")
+    print("=" * 64 + "\n", flush=True)
+    env = {**os.environ, "HMS_PORT": str(port), "REFLEX_USE_GRANIAN": "1"}
+    command = ["reflex", "run", "--env", "prod", "--single-port", "--frontend-port", str(port),
+               "--backend-port", str(port), "--loglevel", args.loglevel]
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(command[0], command, env)
+
+
+def cmd_bench(args) -> int:
+    from bench.run import main as bench_main
+
+    return bench_main(args.only)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError("use a date like 2026-01-31") from error
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hms", description="HMS operator commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="add deterministic demo data")
+    seed.add_argument("--patients", type=_positive, default=2000)
+    seed.add_argument("--seed", type=int, default=42)
+    seed.add_argument("--as-of", type=_date, default=None, help="the day the data is generated for (default today)")
+    seed.add_argument("--if-empty", action="store_true", help="do nothing if the database already has users")
+    seed.set_defaults(fn=cmd_seed)
+
+    users = sub.add_parser("users", help="manage sign-in accounts")
+    users_sub = users.add_subparsers(dest="users_cmd", required=True)
+    listing = users_sub.add_parser("list")
+    listing.add_argument("query", nargs="?")
+    create = users_sub.add_parser("create")
+    create.add_argument("username")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", action="append", required=True, help="repeat for several roles")
+    create.add_argument("--email")
+    create.add_argument("--password", help="otherwise asked for (or read from standard input)")
+    for name in ("disable", "enable", "unlock", "reset-mfa"):
+        users_sub.add_parser(name).add_argument("username")
+    reset = users_sub.add_parser("reset-password")
+    reset.add_argument("username")
+    reset.add_argument("--password")
+    for name in ("grant", "revoke"):
+        p = users_sub.add_parser(name)
+        p.add_argument("username")
+        p.add_argument("role")
+    users.set_defaults(fn=cmd_users)
+
+    audit = sub.add_parser("audit", help="audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_cmd", required=True)
+    audit_sub.add_parser("verify", help="recompute the hash chain; exit 1 if it was tampered with")
+    audit.set_defaults(fn=cmd_audit)
+
+    backup = sub.add_parser("backup", help="write a consistent copy of the database while it runs")
+    backup.add_argument("file")
+    backup.set_defaults(fn=cmd_backup)
+    restore = sub.add_parser("restore", help="replace the database's contents with a backup")
+    restore.add_argument("file")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restore.set_defaults(fn=cmd_restore)
+
+    serve = sub.add_parser("serve", help="migrate, seed on first start and serve the app")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--demo-patients", type=_positive, default=3000)
+    serve.add_argument("--no-seed", action="store_true")
+    serve.add_argument("--loglevel", default="warning")
+    serve.set_defaults(fn=cmd_serve)
+
+    bench = sub.add_parser("bench", help="print the benchmark figures (BENCH name value unit)")
+    bench.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
+    bench.set_defaults(fn=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args) or 0
+    except DomainError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
