@@ -1,0 +1,1 @@
+"""Clinical decision support: pure functions (scores, plausibility limits, interaction rules). No database."""
