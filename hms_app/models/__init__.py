@@ -3,7 +3,17 @@
 from sqlmodel import SQLModel
 
 from hms_app.models.organization import Counter, Department
-from hms_app.models.patients import Patient
+from hms_app.models.emr import (
+    AllergyIntolerance,
+    ClinicalNote,
+    Condition,
+    DocumentReference,
+    Encounter,
+    Immunization,
+    MedicationStatement,
+    Observation,
+)
+from hms_app.models.patients import Coverage, Patient, PatientHistory, PatientMerge, Payer
 from hms_app.models.security import (
     AppUser,
     AuditEvent,
@@ -17,6 +27,18 @@ from hms_app.models.security import (
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AllergyIntolerance",
+    "ClinicalNote",
+    "Condition",
+    "Coverage",
+    "DocumentReference",
+    "Encounter",
+    "Immunization",
+    "MedicationStatement",
+    "Observation",
+    "PatientHistory",
+    "PatientMerge",
+    "Payer",
     "AppUser",
     "AuditEvent",
     "AuditHead",

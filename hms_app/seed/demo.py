@@ -13,6 +13,7 @@ from hms_app.seed.registry import DEMO_PASSWORD, SeedContext, seeder
 from hms_app.services import security
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
+from hms_app.services.patient_keys import search_keys
 from hms_app.services.patients import format_mrn
 from hms_app.services.permissions import SYSTEM_ACTOR
 
@@ -118,6 +119,7 @@ def seed_patients(ctx: SeedContext) -> None:
             city, postcode = rng.choice(pools["city"]).split("|")
             # Registrations lean towards recent months, as a growing hospital's do.
             created = as_of_end - timedelta(seconds=int(span_seconds * rng.random() ** 1.6))
+            phone = f"+1-{rng.randint(201, 989)}-{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"
             rows.append({
                 "mrn": format_mrn(number),
                 "given_name": given,
@@ -125,7 +127,7 @@ def seed_patients(ctx: SeedContext) -> None:
                 "family_name": family,
                 "sex": sex,
                 "birth_date": ctx.as_of - timedelta(days=age_days),
-                "phone": f"+1-{rng.randint(201, 989)}-{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}",
+                "phone": phone,
                 "email": f"{given}.{family}{number % 100}@example.org".lower().replace("'", "") if rng.random() < 0.7 else None,
                 "address_line": rng.choice(pools["street"]),
                 "city": city,
@@ -134,8 +136,12 @@ def seed_patients(ctx: SeedContext) -> None:
                 "preferred_language": rng.choice(LANGUAGES),
                 "active": True,
                 "deceased_at": None,
+                "consent_data_sharing": rng.random() < 0.8,
+                "consent_sms": rng.random() < 0.6,
+                "consent_research": rng.random() < 0.2,
                 "created_at": created,
                 "updated_at": created,
+                **search_keys(given_name=given, family_name=family, phone=phone),
             })
         ctx.session.execute(insert(table), rows)
         done += len(rows)
