@@ -20,8 +20,10 @@ class Patient(SQLModel, table=True):
         Index("ix_patient_family_given", "family_name", "given_name"),
         Index("ix_patient_birth_date", "birth_date"),
         Index("ix_patient_phone", "phone"),
+        # Each way search and duplicate detection match has its own index (see services/patients.py).
         Index("ix_patient_family_key", "family_key", "given_key"),
-        Index("ix_patient_given_key", "given_key"),
+        Index("ix_patient_given_key", "given_key", "family_key"),
+        Index("ix_patient_sound", "family_sound", "given_sound"),
         Index("ix_patient_family_sound", "family_sound", "birth_date"),
         Index("ix_patient_phone_digits", "phone_digits"),
     )

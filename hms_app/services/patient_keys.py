@@ -17,9 +17,9 @@ def fold(text: str | None) -> str:
 
 
 def sound(text: str | None) -> str:
-    """A phonetic code (NYSIIS) so that 'Catherine' and 'Kathryn' meet."""
+    """A phonetic code (Metaphone) so that 'Catherine' and 'Kathryn', 'Smith' and 'Smyth' meet."""
     folded = fold(text)
-    return jellyfish.nysiis(folded)[:20] if folded else ""
+    return jellyfish.metaphone(folded)[:20] if folded else ""
 
 
 def phone_digits(phone: str | None) -> str | None:

@@ -13,6 +13,7 @@ from hms_app.errors import Forbidden, NotSignedIn
 PERMISSIONS: dict[str, str] = {
     "patient.read": "Look up patients and read their records",
     "patient.write": "Register patients and edit demographics",
+    "patient.merge": "Merge duplicate patient records and undo merges",
     "emr.write": "Record encounters, notes, vitals, problems and allergies",
     "appointment.read": "See schedules and appointments",
     "appointment.book": "Book, move and cancel appointments",
@@ -45,7 +46,9 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
     "admin": frozenset({"user.manage", "role.manage", "audit.read", "analytics.read"}),
     "physician": frozenset({"patient.read", "patient.write", "emr.write", "appointment.read"}),
     "nurse": frozenset({"patient.read", "emr.write", "appointment.read"}),
-    "receptionist": frozenset({"patient.read", "patient.write", "appointment.read", "appointment.book"}),
+    "receptionist": frozenset(
+        {"patient.read", "patient.write", "patient.merge", "appointment.read", "appointment.book"}
+    ),
     "lab_technician": frozenset({"patient.read", "lab.work"}),
     "radiologist": frozenset({"patient.read", "radiology.work"}),
     "pharmacist": frozenset({"patient.read", "pharmacy.dispense"}),
