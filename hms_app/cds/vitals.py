@@ -1,0 +1,73 @@
+"""Vital signs: their LOINC codes, units, plausibility limits, normal bands, and BMI.
+
+Plausibility limits reject what cannot be a measurement of a living patient (a pulse of
+900 is a typing error); normal bands are what the trend charts shade. Pure functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class VitalSpec:
+    key: str
+    loinc: str
+    display: str
+    unit: str
+    low: float  # plausibility: below this cannot be real
+    high: float
+    normal_low: float | None
+    normal_high: float | None
+    decimals: int = 0
+
+
+VITALS: dict[str, VitalSpec] = {
+    spec.key: spec
+    for spec in (
+        VitalSpec("heart_rate", "8867-4", "Heart rate", "/min", 20, 300, 60, 100),
+        VitalSpec("respiratory_rate", "9279-1", "Respiratory rate", "/min", 3, 80, 12, 20),
+        VitalSpec("systolic_bp", "8480-6", "Systolic blood pressure", "mm[Hg]", 40, 300, 90, 140),
+        VitalSpec("diastolic_bp", "8462-4", "Diastolic blood pressure", "mm[Hg]", 20, 200, 60, 90),
+        VitalSpec("temperature", "8310-5", "Body temperature", "Cel", 25, 45, 36.1, 37.8, 1),
+        VitalSpec("spo2", "59408-5", "Oxygen saturation (SpO2)", "%", 40, 100, 94, 100),
+        VitalSpec("weight", "29463-7", "Body weight", "kg", 0.3, 500, None, None, 1),
+        VitalSpec("height", "8302-2", "Body height", "cm", 20, 260, None, None, 1),
+    )
+}
+BMI = VitalSpec("bmi", "39156-5", "Body mass index (BMI)", "kg/m2", 5, 150, 18.5, 25, 1)
+BY_LOINC = {spec.loinc: spec for spec in (*VITALS.values(), BMI)}
+
+
+class ImplausibleValue(ValueError):
+    """A value outside what any living patient could have."""
+
+
+def check_plausible(key: str, value: float) -> float:
+    """Return ``value`` if it is a possible measurement of ``key``; raise ImplausibleValue otherwise."""
+    spec = VITALS[key]
+    if not spec.low <= value <= spec.high:
+        raise ImplausibleValue(
+            f"A {spec.display.lower()} of {value:g} {spec.unit} is not possible; "
+            f"expected {spec.low:g} to {spec.high:g} {spec.unit}. Check the number."
+        )
+    return round(value, spec.decimals)
+
+
+def bmi(weight_kg: float, height_cm: float) -> float:
+    """Body mass index: weight (kg) divided by the square of height (m), to one decimal."""
+    if weight_kg <= 0 or height_cm <= 0:
+        raise ValueError("weight and height must be positive")
+    metres = height_cm / 100
+    return round(weight_kg / (metres * metres), 1)
+
+
+def bmi_category(value: float) -> str:
+    """WHO adult categories."""
+    if value < 18.5:
+        return "underweight"
+    if value < 25:
+        return "healthy weight"
+    if value < 30:
+        return "overweight"
+    return "obesity"
