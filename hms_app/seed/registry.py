@@ -79,7 +79,7 @@ def run_seeders(
     only: list[str] | None = None,
 ) -> SeedContext:
     """Run every registered seeder (or ``only`` these) in order, in one deterministic pass."""
-    from hms_app.seed import demo  # noqa: F401  (registers the platform seeders)
+    from hms_app.seed import clinical, demo  # noqa: F401  (register their seeders)
 
     faker = Faker(["en_US"])
     faker.seed_instance(seed)
