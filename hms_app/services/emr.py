@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from hms_app.cds import vitals as vital_rules
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, Forbidden, NotFound, ValidationError
 from hms_app.models.emr import (
     AllergyIntolerance,
     ClinicalNote,
@@ -726,3 +726,43 @@ def encounter_notes(session: Session, *, actor: Actor, encounter_id: int) -> lis
     return [NoteView(n.id, n.encounter_id, n.status, n.subjective, n.objective, n.assessment, n.plan, name or "",
                      n.created_at, n.signed_at, n.signed_by or "", n.amends_id, amended_by.get(n.id))
             for n, name in notes]
+
+
+@dataclass(frozen=True)
+class PortalRecord:
+    banner: Banner
+    latest_vitals: dict[str, tuple[float, str, datetime]]
+    conditions: list[Condition]
+    allergies: list[AllergyIntolerance]
+    medications: list[MedicationStatement]
+    immunizations: list[Immunization]
+    documents: list[DocumentReference]
+
+
+def portal_record(session: Session, *, actor: Actor) -> PortalRecord:
+    """The signed-in patient's own record, read-only. The patient is the session's, never an id sent in."""
+    authorize(actor, "portal.self", patient_id=actor.patient_id)
+    if actor.patient_id is None:
+        raise Forbidden("Only a patient's own account has a portal record.")
+    patient = session.get(Patient, actor.patient_id)
+    if patient is None:
+        raise NotFound("Your record could not be found; please contact the hospital.")
+    patient_id = patient.id
+
+    def listing(model, condition, order, limit=50):
+        return list(session.execute(
+            select(model).where(model.patient_id == patient_id, condition).order_by(*order).limit(limit)).scalars())
+
+    record = PortalRecord(
+        banner=_banner(session, patient),
+        latest_vitals=latest_vitals(session, patient_id),
+        conditions=listing(Condition, Condition.clinical_status == "active", (Condition.recorded_at.desc(),)),
+        allergies=listing(AllergyIntolerance, AllergyIntolerance.status == "active", (AllergyIntolerance.substance,)),
+        medications=listing(MedicationStatement, MedicationStatement.status == "active", (MedicationStatement.medication,)),
+        immunizations=listing(Immunization, Immunization.status == "completed", (Immunization.occurrence_date.desc(),)),
+        documents=listing(DocumentReference, DocumentReference.id.isnot(None), (DocumentReference.created_at.desc(),)),
+    )
+    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="patient", target_id=patient_id,
+                 detail="portal summary")
+    session.commit()
+    return record
