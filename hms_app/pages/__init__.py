@@ -1,3 +1,3 @@
 """Every page module; importing one registers its routes."""
 
-from hms_app.pages import auth, errors, home, portal  # noqa: F401
+from hms_app.pages import account, admin, audit, auth, errors, home, portal  # noqa: F401

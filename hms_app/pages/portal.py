@@ -23,8 +23,22 @@ def portal_header() -> rx.Component:
     )
 
 
-def row(label: str, value) -> rx.Component:
-    return rx.data_list.item(rx.data_list.label(label), rx.data_list.value(value))
+def card(title: str, icon: str, items, render, empty: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.icon(icon, size=18, color=rx.color("accent", 10)), rx.heading(title, size="3"), align="center"),
+            rx.cond(items.length() > 0, rx.vstack(rx.foreach(items, render), spacing="2", width="100%"),
+                    rx.text(empty, size="2", color_scheme="gray")),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def line(main, secondary) -> rx.Component:
+    return rx.hstack(rx.text(main, size="2", weight="medium"), rx.spacer(), rx.text(secondary, size="2", color_scheme="gray"),
+                     width="100%")
 
 
 @rx.page(route="/portal", title="My health · HMS", on_load=PortalState.load)
@@ -34,26 +48,48 @@ def portal_page() -> rx.Component:
         rx.box(
             rx.cond(
                 PortalState.name != "",
-                rx.card(
-                    rx.vstack(
-                        rx.heading("Hello, ", PortalState.name, size="5", data_testid="portal-name"),
-                        rx.data_list.root(
-                            row("Medical record number", PortalState.mrn),
-                            row("Date of birth", PortalState.birth_date),
-                            row("Phone", PortalState.phone),
-                            row("Email", PortalState.email),
+                rx.vstack(
+                    rx.card(
+                        rx.vstack(
+                            rx.heading("Hello, ", PortalState.name, size="5", data_testid="portal-name"),
+                            rx.text("Medical record number ", rx.code(PortalState.mrn), " · born ", PortalState.birth_date,
+                                    " (", PortalState.age, ")", size="2", color_scheme="gray"),
+                            rx.text("This is a read-only summary of your record. Ask your care team to correct anything wrong.",
+                                    size="1", color_scheme="gray"),
+                            spacing="2",
                         ),
-                        spacing="3",
+                        width="100%",
                     ),
+                    rx.grid(
+                        card("Allergies", "triangle-alert", PortalState.allergies,
+                             lambda a: line(a["substance"], a["reaction"] + " · " + a["severity"]), "No known allergies recorded."),
+                        card("Health problems", "stethoscope", PortalState.problems,
+                             lambda p: line(p["name"], p["code"]), "No active problems recorded."),
+                        card("Medicines", "pill", PortalState.medications,
+                             lambda m: line(m["name"], m["dosage"]), "No current medicines recorded."),
+                        card("Vaccinations", "syringe", PortalState.immunizations,
+                             lambda i: line(i["vaccine"], i["date"]), "No vaccinations recorded."),
+                        card("Latest measurements", "activity", PortalState.vitals,
+                             lambda v: line(v["label"], v["value"]), "No measurements yet."),
+                        card("Documents", "file-text", PortalState.documents,
+                             lambda d: line(rx.link(d["title"], href="/api/portal/documents/" + d["id"], is_external=True),
+                                            d["date"]), "No documents."),
+                        columns=rx.breakpoints(initial="1", md="2"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    spacing="4",
                     width="100%",
                 ),
                 rx.center(rx.spinner(size="3"), padding="3rem"),
             ),
             width="100%",
-            max_width="40rem",
+            max_width="60rem",
             padding="1rem",
         ),
         align="center",
         width="100%",
         spacing="0",
     )
+
+

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
+from hms_app.db import session_scope
 from hms_app.models.security import AuditEvent, AuditHead
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
@@ -56,11 +58,17 @@ def record_audit(
     username: str | None = None,
 ) -> AuditEvent:
     """Append one audit row in the caller's transaction (the caller commits)."""
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    locked_head = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = session.execute(locked_head).scalar_one_or_none()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
+        # The very first writers race to create the head row: the loser's INSERT waits for
+        # the winner's commit and fails on the key; it then locks the winner's row instead.
+        try:
+            with session.begin_nested():
+                session.add(AuditHead(id=1, seq=0, hash=GENESIS))
+        except IntegrityError:
+            pass
+        head = session.execute(locked_head).scalar_one()
     row = AuditEvent(
         seq=head.seq + 1,
         occurred_at=utcnow(),
@@ -167,3 +175,18 @@ def search_audit(
 def _describe(filters: AuditFilter) -> str:
     parts = [f"{k}={v}" for k, v in vars(filters).items() if v not in ("", None)]
     return ", ".join(parts) or "no filters"
+
+
+def verify_audit_chain(session: Session, *, actor: Actor) -> ChainReport:
+    """Recompute the audit chain for an auditor and record that it was checked."""
+    authorize(actor, "audit.read")
+    # The scan reads in its own read-only transaction: on SQLite the caller's writing
+    # session holds the database's single write lock from its first statement, and a
+    # long scan under it would make every other user's save wait behind the auditor.
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    with session_scope(url, read_only=True) as reader:
+        report = verify_chain(reader)
+    detail = report.message if report.ok else f"{report.message}; rows checked before it: {report.rows_checked}"
+    record_audit(session, actor, "audit.verify", outcome="success" if report.ok else "failure", detail=detail)
+    session.commit()
+    return report

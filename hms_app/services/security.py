@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
+from hms_app.errors import Conflict, DomainError, Forbidden, NotFound, NotSignedIn, ValidationError
 from hms_app.models.security import AppUser, Role, RolePermission, UserRole, UserSession
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import (
@@ -298,6 +298,8 @@ def finish_pending_enrolment(session: Session, *, token: str, code: str) -> Sign
 
 def begin_mfa_enrolment(session: Session, *, actor: Actor) -> Enrolment:
     """A signed-in user sets up (or replaces) their authenticator."""
+    if actor is None:
+        raise NotSignedIn("Please sign in to continue.")
     user = _require_user(session, actor.user_id)
     if user.mfa_enabled:
         raise Conflict("Two-factor sign-in is already on. Ask an administrator to reset it to enrol a new device.")
@@ -305,6 +307,8 @@ def begin_mfa_enrolment(session: Session, *, actor: Actor) -> Enrolment:
 
 
 def confirm_mfa_enrolment(session: Session, *, actor: Actor, code: str) -> None:
+    if actor is None:
+        raise NotSignedIn("Please sign in to continue.")
     user = _require_user(session, actor.user_id)
     if user.mfa_enabled:
         raise Conflict("Two-factor sign-in is already on.")
@@ -633,6 +637,8 @@ def reset_mfa(session: Session, *, actor: Actor, user_id: int) -> None:
 
 
 def change_own_password(session: Session, *, actor: Actor, current_password: str, new_password: str) -> None:
+    if actor is None:
+        raise NotSignedIn("Please sign in to continue.")
     user = _require_user(session, actor.user_id)
     if not _verify_password(user.password_hash, current_password or ""):
         raise ValidationError("The current password is not right.", field="current_password")
@@ -642,3 +648,29 @@ def change_own_password(session: Session, *, actor: Actor, current_password: str
     session.add(user)
     record_audit(session, actor, "user.change_password", target_type="user", target_id=user.id)
     session.commit()
+
+
+@dataclass(frozen=True)
+class OwnAccount:
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    mfa_enabled: bool
+    mfa_required: bool  # one of the user's roles makes two-factor sign-in mandatory
+    password_changed_at: datetime
+
+
+def get_own_account(session: Session, *, actor: Actor) -> OwnAccount:
+    """The signed-in user's own account, as their account page shows it."""
+    if actor is None:
+        raise NotSignedIn("Please sign in to continue.")
+    user = _require_user(session, actor.user_id)
+    roles = _roles_of(session, user.id)
+    return OwnAccount(
+        username=user.username,
+        display_name=user.display_name,
+        roles=tuple(sorted(r.name for r in roles)),
+        mfa_enabled=user.mfa_enabled,
+        mfa_required=any(r.mfa_required for r in roles),
+        password_changed_at=user.password_changed_at,
+    )

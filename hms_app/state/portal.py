@@ -1,30 +1,57 @@
-"""The patient portal's start screen: the signed-in patient's own summary."""
+"""The patient portal's start screen: the signed-in patient's own record, read-only."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.cds import vitals as vital_rules
+from hms_app.clock import format_local
 from hms_app.errors import DomainError
-from hms_app.services import patients
+from hms_app.services import emr
 from hms_app.state.session import SessionState, requires
+
+
+def _rows(record: emr.PortalRecord) -> dict:
+    vitals = []
+    for key, (value, unit, taken) in record.latest_vitals.items():
+        spec = vital_rules.BMI if key == "bmi" else vital_rules.VITALS[key]
+        vitals.append({"label": spec.display, "value": f"{value:g} {unit}", "when": format_local(taken)})
+    return {
+        "vitals": vitals,
+        "problems": [{"code": c.code, "name": c.display, "since": c.onset_date.isoformat() if c.onset_date else ""}
+                     for c in record.conditions],
+        "allergies": [{"substance": a.substance, "reaction": a.reaction or "", "severity": a.severity}
+                      for a in record.allergies],
+        "medications": [{"name": m.medication, "dosage": m.dosage or ""} for m in record.medications],
+        "immunizations": [{"vaccine": i.vaccine, "date": i.occurrence_date.isoformat()} for i in record.immunizations],
+        "documents": [{"id": str(d.id), "title": d.title, "date": format_local(d.created_at, "%Y-%m-%d")}
+                      for d in record.documents],
+    }
 
 
 class PortalState(SessionState):
     mrn: str = ""
     name: str = ""
     birth_date: str = ""
-    phone: str = ""
-    email: str = ""
+    age: str = ""
+    vitals: list[dict[str, str]] = []
+    problems: list[dict[str, str]] = []
+    allergies: list[dict[str, str]] = []
+    medications: list[dict[str, str]] = []
+    immunizations: list[dict[str, str]] = []
+    documents: list[dict[str, str]] = []
 
     @rx.event
     @requires("portal.self")
     async def load(self):
-        actor = self.acting()
         try:
-            # The patient id is the one on the server-side session, never one the browser sent.
-            summary = await self._run(patients.get_patient_summary, patient_id=actor.patient_id)
+            # The record is the one on the server-side session, never an id the browser sent.
+            record = await self._run(emr.portal_record)
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.mrn, self.name = summary.mrn, summary.name
-        self.birth_date, self.phone, self.email = summary.birth_date.isoformat(), summary.phone, summary.email
+        banner = record.banner
+        self.mrn, self.name, self.birth_date, self.age = banner.mrn, banner.name, banner.birth_date.isoformat(), banner.age
+        rows = _rows(record)
+        self.vitals, self.problems, self.allergies = rows["vitals"], rows["problems"], rows["allergies"]
+        self.medications, self.immunizations, self.documents = rows["medications"], rows["immunizations"], rows["documents"]
         return None

@@ -114,11 +114,15 @@ class SessionState(rx.State):
     _actor_token: str = ""
     _actor_checked_at: float = 0.0
 
-    def acting(self) -> Actor:
+    def _acting(self) -> Actor:
         """The actor the guard has just checked (only inside a ``@requires`` handler)."""
         if self._actor is None:
             raise RuntimeError("acting() outside a guarded handler")
         return self._actor
+
+    # Handlers call ``self.acting()``. Reflex registers every public plain function of a state
+    # as an event any browser may call by name; a partialmethod is not one, so this stays a helper.
+    acting = functools.partialmethod(_acting)
 
     async def _current_actor(self) -> Actor | None:
         token = self.auth_token or ""
