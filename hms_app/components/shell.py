@@ -21,6 +21,7 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/", "house", None),
+    NavItem("Patients", "/patients", "contact", "patient.read"),
     NavItem("Users", "/admin/users", "users", "user.manage"),
     NavItem("Roles & access", "/admin/roles", "shield-check", "role.manage"),
     NavItem("Audit trail", "/admin/audit", "scroll-text", "audit.read"),
@@ -95,13 +96,13 @@ def header(title: str) -> rx.Component:
         mobile_menu(),
         rx.heading(title, size="6", data_testid="page-title"),
         rx.spacer(),
-        rx.text(get_settings().hospital_name, size="2", color_scheme="gray", display=["none", "none", "block"]),
+        rx.text(get_settings().hospital_name, size="2", color_scheme="gray", display=["none", "none", "none", "block"]),
         rx.color_mode.button(variant="ghost", aria_label="Toggle light and dark theme"),
         rx.hstack(
             rx.icon("circle-user", size=20),
             rx.vstack(
                 rx.text(SessionState.user_name, size="2", weight="medium", data_testid="user-name"),
-                rx.text(SessionState.user_roles.join(", "), size="1", color_scheme="gray", data_testid="user-roles"),
+                rx.text(SessionState.user_role_labels.join(", "), size="1", color_scheme="gray", data_testid="user-roles"),
                 spacing="0",
             ),
             align="center",
@@ -136,11 +137,12 @@ def staff_shell(title: str, content: rx.Component) -> rx.Component:
             header(title),
             rx.cond(
                 SessionState.user_name != "",
-                rx.box(content, padding="1.5rem", width="100%", max_width="1400px"),
+                rx.box(content, padding="1.5rem", width="100%", max_width="1400px", min_width="0"),
                 rx.center(rx.spinner(size="3"), padding="4rem", width="100%"),
             ),
             spacing="0",
             width="100%",
+            min_width="0",
             min_height="100vh",
         ),
         spacing="0",

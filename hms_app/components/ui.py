@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 
-def stat_card(label, value, hint="", icon: str = "activity", test_id: str = "") -> rx.Component:
+def stat_card(label, value, hint="", icon: str | rx.Component = "activity", test_id: str = "") -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.vstack(
@@ -16,7 +16,7 @@ def stat_card(label, value, hint="", icon: str = "activity", test_id: str = "") 
                 align="start",
             ),
             rx.spacer(),
-            rx.icon(icon, size=28, color=rx.color("accent", 9)),
+            rx.icon(icon, size=28, color=rx.color("accent", 9)) if isinstance(icon, str) else icon,
             width="100%",
             align="start",
         ),

@@ -9,8 +9,18 @@ from hms_app.components.ui import empty_state, section, stat_card
 from hms_app.state.home import HomeState
 
 
+# The icons home figures name (analytics/home.py); rx.icon needs its name when the page compiles.
+FIGURE_ICONS = ("users", "user-plus", "calendar-plus", "id-card", "lock", "shield-alert", "scroll-text", "eye",
+                "building-2")
+
+
+def figure_icon(name: rx.Var) -> rx.Component:
+    style = {"size": 28, "color": rx.color("accent", 9)}
+    return rx.match(name, *[(icon, rx.icon(icon, **style)) for icon in FIGURE_ICONS], rx.icon("activity", **style))
+
+
 def figure_card(figure: rx.Var) -> rx.Component:
-    return stat_card(figure["label"], figure["value"], figure["hint"], icon="activity",
+    return stat_card(figure["label"], figure["value"], figure["hint"], icon=figure_icon(figure["icon"]),
                      test_id="figure-" + figure["key"].to(str))
 
 

@@ -26,7 +26,7 @@ from hms_app.db import session_scope
 from hms_app.errors import DomainError
 from hms_app.services import security
 from hms_app.services.audit import record_audit
-from hms_app.services.permissions import PERMISSIONS, Actor
+from hms_app.services.permissions import PERMISSIONS, ROLES, Actor
 from hms_app.settings import get_settings
 
 ACTOR_RECHECK_SECONDS = 3.0
@@ -108,6 +108,7 @@ class SessionState(rx.State):
     # Shown in the shell; derived from the server-side actor, never trusted for decisions.
     user_name: str = ""
     user_roles: list[str] = []
+    user_role_labels: list[str] = []
     user_permissions: list[str] = []
 
     _actor: Actor | None = None
@@ -138,6 +139,7 @@ class SessionState(rx.State):
         permissions = sorted(actor.permissions) if actor else []
         if (self.user_name, self.user_roles, self.user_permissions) != (name, roles, permissions):
             self.user_name, self.user_roles, self.user_permissions = name, roles, permissions
+            self.user_role_labels = [ROLES.get(role, role) for role in roles]
         return actor
 
     async def _refusal(self, permission: str | None, handler: str) -> Any:
@@ -145,6 +147,8 @@ class SessionState(rx.State):
         if actor is None:
             path = self.router.url.path if self.router else "/"
             target = "/login" if path in ("", "/", "/login") else f"/login?next={path}"
+            if path in ("", "/"):
+                return rx.redirect(target)  # a first visit is not an error: just the sign-in page
             return [rx.toast.error(SIGN_IN_REQUIRED, id="auth"), rx.redirect(target)]
         if permission is not None and not actor.can(permission):
             await call_service(_record_denial, actor=actor, permission=permission,
@@ -184,7 +188,10 @@ class SessionState(rx.State):
     @rx.event
     @requires()
     async def refresh_identity(self):
-        """Run on every staff page load: redirects to sign-in when the session ended."""
+        """Run on every staff page load: redirects to sign-in when the session ended,
+        and a patient's portal account to the portal, never the staff layout."""
+        if self.acting().patient_id is not None:
+            return rx.redirect("/portal")
         return None
 
 
