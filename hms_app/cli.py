@@ -177,6 +177,11 @@ def cmd_serve(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from hms_app.settings import PROJECT_ROOT
+
+    # bench/ lives in the checkout beside the package, not in the installed package.
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
     from bench.run import main as bench_main
 
     return bench_main(args.only)

@@ -204,6 +204,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('clinical_note', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_clinical_note_amends_id'), ['amends_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_clinical_note_encounter_id'), ['encounter_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_clinical_note_patient_id'), ['patient_id'], unique=False)
 
@@ -246,6 +247,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_patient_given_key', ['given_key', 'family_key'], unique=False)
         batch_op.create_index('ix_patient_sound', ['family_sound', 'given_sound'], unique=False)
         batch_op.create_index('ix_patient_phone_digits', ['phone_digits'], unique=False)
+        batch_op.create_index(batch_op.f('ix_patient_merged_into_id'), ['merged_into_id'], unique=False)
         batch_op.create_foreign_key('fk_patient_merged_into', 'patient', ['merged_into_id'], ['id'])
 
     _backfill_search_keys()
@@ -294,6 +296,7 @@ def downgrade() -> None:
         # https://alembic.sqlalchemy.org/en/latest/naming.html
         batch_op.drop_constraint('fk_patient_merged_into', type_='foreignkey')
         batch_op.drop_index('ix_patient_phone_digits')
+        batch_op.drop_index(batch_op.f('ix_patient_merged_into_id'))
         batch_op.drop_index('ix_patient_given_key')
         batch_op.drop_index('ix_patient_sound')
         batch_op.drop_index('ix_patient_family_sound')
@@ -320,6 +323,7 @@ def downgrade() -> None:
     with op.batch_alter_table('clinical_note', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clinical_note_patient_id'))
         batch_op.drop_index(batch_op.f('ix_clinical_note_encounter_id'))
+        batch_op.drop_index(batch_op.f('ix_clinical_note_amends_id'))
 
     op.drop_table('clinical_note')
     with op.batch_alter_table('encounter', schema=None) as batch_op:

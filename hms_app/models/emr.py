@@ -39,7 +39,7 @@ class ClinicalNote(SQLModel, table=True):
     assessment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     plan: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: str = Field(default="draft", max_length=12)  # draft | signed
-    amends_id: int | None = Field(default=None, foreign_key="clinical_note.id")
+    amends_id: int | None = Field(default=None, foreign_key="clinical_note.id", index=True)
     author_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow)
     signed_at: datetime | None = Field(default=None)

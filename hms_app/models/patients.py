@@ -51,7 +51,7 @@ class Patient(SQLModel, table=True):
     photo_key: str | None = Field(default=None, max_length=120)  # a stored document, served only when authorized
     active: bool = Field(default=True)
     deceased_at: datetime | None = Field(default=None)
-    merged_into_id: int | None = Field(default=None, foreign_key="patient.id")
+    merged_into_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
     # Search keys, derived by the service on every write: lowercase ASCII names for prefix search,
     # phonetic codes for "sounds like", and the phone's digits.
     family_key: str = Field(default="", sa_type=SEARCH_KEY)

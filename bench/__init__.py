@@ -1,0 +1,1 @@
+"""HMS benchmarks: `make bench` / `hms bench`. Figures, never timed assertions in tests."""
