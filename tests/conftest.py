@@ -46,14 +46,20 @@ def database_url(request, tmp_path_factory) -> str:
 
 
 def _truncate(url: str) -> None:
+    """Empty every table. DELETE in dependency order is far cheaper than TRUNCATE on a busy
+    PostgreSQL (TRUNCATE takes exclusive locks and rewrites files), so sequences are reset apart."""
     engine = hms_db.get_engine(url)
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
         if url.startswith("postgresql"):
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text(
+                "DO $$ DECLARE s record; BEGIN "
+                "FOR s IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP "
+                "EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequencename); END LOOP; END $$"
+            ))
         else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
             has_sequences = conn.execute(
                 text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")
             ).first()

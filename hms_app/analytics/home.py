@@ -10,9 +10,8 @@ import plotly.graph_objects as go
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from hms_app.analytics.sql import month_key
 from hms_app.clock import utcnow
-from hms_app.errors import Forbidden
+from hms_app.errors import Forbidden, NotSignedIn
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, Role, UserRole
@@ -43,6 +42,8 @@ def _month_start_utc() -> datetime:
 
 def home_figures(session: Session, *, actor: Actor) -> list[Figure]:
     """The cards for this actor's home screen; each one only if the role may see it."""
+    if actor is None:
+        raise NotSignedIn("Please sign in to continue.")
     if actor.roles and set(actor.roles) <= PORTAL_ROLES:
         raise Forbidden("The staff home screen is not part of the patient portal.")
     figures: list[Figure] = []
@@ -105,21 +106,21 @@ def home_figures(session: Session, *, actor: Actor) -> list[Figure]:
 def registrations_by_month(session: Session, *, actor: Actor, months: int = 12) -> pd.DataFrame:
     """Patients registered per month over the last ``months`` months (columns: month, patients)."""
     authorize(actor, "analytics.read")
-    start = _month_start_utc()
+    tz = get_settings().tz
+    firsts = [utcnow().astimezone(tz).date().replace(day=1)]
     for _ in range(months - 1):
-        start = (start - timedelta(days=1)).replace(day=1)
-    key = month_key(Patient.created_at, session.get_bind().dialect.name).label("month")
-    rows = session.execute(
-        select(key, func.count().label("patients")).where(Patient.created_at >= start).group_by(key).order_by(key)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["month", "patients"])
-    all_months = pd.period_range(start.strftime("%Y-%m"), periods=months, freq="M").strftime("%Y-%m")
-    return (
-        pd.DataFrame({"month": all_months})
-        .merge(frame, on="month", how="left")
-        .fillna({"patients": 0})
-        .astype({"patients": int})
-    )
+        firsts.insert(0, (firsts[0] - timedelta(days=1)).replace(day=1))
+    starts = [datetime.combine(first, time.min, tzinfo=tz) for first in firsts]
+    labels = [first.strftime("%Y-%m") for first in firsts]
+    # Months are the hospital's, as on the "new this month" card, not UTC's. SQL has no
+    # portable time-zone conversion, so each row is labelled by the local month starts it
+    # has passed (newest first), and the database still does the counting.
+    month = case(*[(Patient.created_at >= start, label) for start, label in zip(starts[::-1], labels[::-1],
+                                                                                  strict=True)]).label("month")
+    counts = dict(session.execute(
+        select(month, func.count().label("patients")).where(Patient.created_at >= starts[0]).group_by(month)
+    ).all())
+    return pd.DataFrame({"month": labels, "patients": [int(counts.get(label, 0)) for label in labels]})
 
 
 def registrations_figure(frame: pd.DataFrame) -> go.Figure:

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from hms_app.db import session_scope
 from hms_app.migrations import current_revision, head_revision
 from hms_app.services import security
-from hms_app.services.audit import verify_chain
+from hms_app.services.audit import record_audit, verify_chain
 from hms_app.services.permissions import Actor
 
 SESSION_COOKIE = "hms_session"
@@ -39,6 +39,12 @@ def _actor_from(request: Request) -> Actor | None:
         return None
     with session_scope() as session:
         return security.resolve_session(session, token=token, screen=request.url.path)
+
+
+def _record_denial(actor: Actor, detail: str) -> None:
+    with session_scope() as session:
+        record_audit(session, actor, "access.denied", outcome="denied", detail=detail)
+        session.commit()
 
 
 async def health(_request: Request, _actor: Actor | None) -> Response:
@@ -78,6 +84,8 @@ def _guard(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
             if actor is None:
                 return JSONResponse({"error": "Please sign in."}, status_code=401)
             if not actor.can(route.permission):
+                # Audited like a refused event handler: an auditor sees probing of the API too.
+                await asyncio.to_thread(_record_denial, actor, f"{request.method} {route.path} needs {route.permission}")
                 return JSONResponse({"error": "Your role does not allow this."}, status_code=403)
         return await route.endpoint(request, actor)
 

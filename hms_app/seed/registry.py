@@ -52,8 +52,9 @@ def seeder(name: str, order: int) -> Callable[[Callable[[SeedContext], None]], C
 class ConsoleProgress:
     """Progress on stderr: one line per step, redrawn in place on a terminal."""
 
-    def __init__(self, stream=sys.stderr, quiet: bool = False):
-        self.stream, self.quiet, self.started = stream, quiet, time.perf_counter()
+    def __init__(self, stream=None, quiet: bool = False):
+        # Looked up per instance: a default bound at import would keep a stream that may be closed later.
+        self.stream, self.quiet, self.started = stream or sys.stderr, quiet, time.perf_counter()
         self._last = 0.0
 
     def __call__(self, step: str, done: int, total: int) -> None:
