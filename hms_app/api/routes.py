@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hms_app.db import session_scope
 from hms_app.migrations import current_revision, head_revision
-from hms_app.services import security
+from hms_app.errors import Forbidden, NotFound
+from hms_app.services import emr, security
 from hms_app.services.audit import record_audit, verify_chain
 from hms_app.services.permissions import Actor
 
@@ -70,9 +71,40 @@ async def audit_verify(_request: Request, _actor: Actor | None) -> Response:
     return JSONResponse({"ok": report.ok, "rows_checked": report.rows_checked, "message": report.message})
 
 
+async def document(request: Request, actor: Actor | None) -> Response:
+    """A patient document's bytes, for a user allowed to read that patient (the service checks and audits)."""
+
+    def load():
+        with session_scope() as session:
+            row, path = emr.open_document(session, actor=actor, document_id=request.path_params["document_id"])
+            return row.title, row.content_type, path
+
+    try:
+        title, content_type, path = await asyncio.to_thread(load)
+    except Forbidden as error:
+        await asyncio.to_thread(_record_denial, actor, f"{request.method} {request.url.path}: {error}")
+        return JSONResponse({"error": str(error)}, status_code=403)
+    except NotFound as error:
+        return JSONResponse({"error": str(error)}, status_code=404)
+    extension = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}.get(content_type, "")
+    filename = "".join(c if c.isalnum() or c in " -_." else "_" for c in title)[:80] + extension
+    return FileResponse(
+        path,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            # Patient data: never kept by shared caches or proxies, never sniffed into another type.
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("/api/health", None, health, why_public="load balancers probe it; it reveals no data"),
     ApiRoute("/api/audit/verify", "audit.read", audit_verify),
+    ApiRoute("/api/documents/{document_id:int}", "patient.read", document),
+    ApiRoute("/api/portal/documents/{document_id:int}", "portal.self", document),
 )
 
 

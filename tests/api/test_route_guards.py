@@ -13,12 +13,38 @@ from starlette.testclient import TestClient
 
 from hms_app.api.routes import ROUTES, SESSION_COOKIE, build_api
 from hms_app.models.security import AuditEvent
-from hms_app.services import security
+from hms_app.services import emr, patients, security
 from hms_app.services.permissions import DEFAULT_GRANTS, PERMISSIONS, SYSTEM_ACTOR
 
 PASSWORD = "Ward-round-42"
 PUBLIC = [r for r in ROUTES if r.permission is None]
 GUARDED = [r for r in ROUTES if r.permission is not None]
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def _document_url(session, *, own_patient: bool = False) -> str:
+    """A stored document, so that the documents routes have something real to serve."""
+    patient = patients.register_patient(session, actor=SYSTEM_ACTOR, data={
+        "given_name": "Dana", "family_name": "Docs", "sex": "female", "birth_date": "1970-05-06"})
+    row = emr.store_document(session, actor=SYSTEM_ACTOR, patient_id=patient.id, title="Discharge letter",
+                             content=PDF, content_type="application/pdf")
+    return str(row.id), patient.id
+
+
+# A route with a path parameter needs an example that builds what it serves; a new such
+# route fails test_every_parameterised_route_has_an_example until one is added here.
+EXAMPLES = {
+    "/api/documents/{document_id:int}": lambda session: "/api/documents/" + _document_url(session)[0],
+    "/api/portal/documents/{document_id:int}": lambda session: "/api/portal/documents/" + _document_url(session)[0],
+}
+
+
+def _url(route, session) -> str:
+    return EXAMPLES[route.path](session) if "{" in route.path else route.path
+
+
+def test_every_parameterised_route_has_an_example():
+    assert {r.path for r in ROUTES if "{" in r.path} == set(EXAMPLES)
 
 
 @pytest.fixture(autouse=True)
@@ -71,9 +97,10 @@ def test_a_public_route_says_why_and_answers_without_a_session(route, client):
 
 
 @pytest.mark.parametrize("route", GUARDED, ids=lambda r: r.path)
-def test_a_guarded_route_needs_a_session(route, client):
-    assert client.get(route.path).status_code == 401
-    bogus = client.get(route.path, headers={"cookie": f"{SESSION_COOKIE}=not-a-real-session-token"})
+def test_a_guarded_route_needs_a_session(route, client, session):
+    url = _url(route, session)
+    assert client.get(url).status_code == 401
+    bogus = client.get(url, headers={"cookie": f"{SESSION_COOKIE}=not-a-real-session-token"})
     assert bogus.status_code == 401
     assert "sign in" in bogus.json()["error"].lower()
 
@@ -82,19 +109,22 @@ def test_a_guarded_route_needs_a_session(route, client):
 def test_a_guarded_route_refuses_a_role_without_the_permission_and_audits_it(route, client, session):
     role = _role_without(route.permission)
     token = _session_of_role(session, role)
-    response = client.get(route.path, headers={"cookie": f"{SESSION_COOKIE}={token}"})
+    url = _url(route, session)
+    response = client.get(url, headers={"cookie": f"{SESSION_COOKIE}={token}"})
     assert response.status_code == 403, response.text
     session.expire_all()
     denied = session.execute(select(AuditEvent).where(AuditEvent.action == "access.denied")).scalars().all()
     assert [(r.roles, r.outcome, r.screen, r.detail) for r in denied] == [
-        (role, "denied", route.path, f"GET {route.path} needs {route.permission}")
+        (role, "denied", url, f"GET {route.path} needs {route.permission}")
     ]
 
 
 @pytest.mark.parametrize("route", GUARDED, ids=lambda r: r.path)
 def test_a_guarded_route_answers_a_role_with_the_permission(route, client, session):
+    if route.permission == "portal.self":
+        return  # a portal role needs its own linked record: see the portal document tests below
     token = _session_of_role(session, _role_with(route.permission))
-    response = client.get(route.path, headers={"cookie": f"{SESSION_COOKIE}={token}"})
+    response = client.get(_url(route, session), headers={"cookie": f"{SESSION_COOKIE}={token}"})
     assert response.status_code == 200, response.text
 
 
@@ -115,3 +145,42 @@ def test_audit_verify_reports_the_chain(client, session):
     token = _session_of_role(session, "admin")
     body = client.get("/api/audit/verify", headers={"cookie": f"{SESSION_COOKIE}={token}"}).json()
     assert body["ok"] is True and body["rows_checked"] >= 2  # the account's creation and its sign-in
+
+
+def _portal_token(session, patient_id: int) -> str:
+    security.ensure_roles(session)
+    security.create_user(session, actor=SYSTEM_ACTOR, username=f"portal{patient_id}", display_name="Portal User",
+                         password=PASSWORD, roles=["patient"], patient_id=patient_id)
+    return security.sign_in(session, username=f"portal{patient_id}", password=PASSWORD).token
+
+
+def test_a_document_is_served_to_staff_who_may_read_the_patient_and_the_read_is_audited(client, session):
+    document_id, patient_id = _document_url(session)
+    token = _session_of_role(session, "nurse")
+    response = client.get(f"/api/documents/{document_id}", headers={"cookie": f"{SESSION_COOKIE}={token}"})
+    assert response.status_code == 200 and response.content == PDF
+    assert response.headers["content-type"] == "application/pdf"
+    assert "no-store" in response.headers["cache-control"]
+    session.expire_all()
+    reads = session.execute(select(AuditEvent).where(AuditEvent.action == "document.read")).scalars().all()
+    assert [(r.username, r.patient_id, r.target_id) for r in reads] == [("nurse.user", patient_id, document_id)]
+
+
+def test_a_patient_gets_their_own_document_in_the_portal_and_never_another_patients(client, session):
+    own_id, own_patient = _document_url(session)
+    other_patient = patients.register_patient(session, actor=SYSTEM_ACTOR, data={
+        "given_name": "Omar", "family_name": "Other", "sex": "male", "birth_date": "1960-01-02"})
+    other = emr.store_document(session, actor=SYSTEM_ACTOR, patient_id=other_patient.id, title="Not yours",
+                               content=PDF, content_type="application/pdf")
+    token = _portal_token(session, own_patient)
+    cookie = {"cookie": f"{SESSION_COOKIE}={token}"}
+    assert client.get(f"/api/portal/documents/{own_id}", headers=cookie).status_code == 200
+    refused = client.get(f"/api/portal/documents/{other.id}", headers=cookie)
+    assert refused.status_code == 403 and b"%PDF" not in refused.content
+    # The staff route is not the portal's way in either.
+    assert client.get(f"/api/documents/{own_id}", headers=cookie).status_code == 403
+
+
+def test_a_missing_document_is_404_not_an_error(client, session):
+    token = _session_of_role(session, "physician")
+    assert client.get("/api/documents/987654", headers={"cookie": f"{SESSION_COOKIE}={token}"}).status_code == 404
