@@ -182,3 +182,44 @@ def is_seeded(session) -> bool:
     return session.execute(select(AppUser.id).limit(1)).first() is not None
 
 
+
+
+PAYERS = [("MEDICARE", "Medicare", "government"), ("MEDICAID", "Medicaid", "government"),
+          ("BLUESHIELD", "Blue Shield", "insurer"), ("AETNA", "Aetna", "insurer"),
+          ("UNITED", "UnitedHealthcare", "insurer"), ("SELF", "Self-pay", "self")]
+PLANS = {"government": ["Part B", "Standard"], "insurer": ["Silver PPO", "Gold HMO", "Bronze EPO"], "self": ["Self-pay"]}
+
+
+@seeder("coverage", order=45)
+def seed_coverage(ctx: SeedContext) -> None:
+    """Payers, and insurance for most demo patients (the rest pay themselves)."""
+    from hms_app.models.patients import Coverage, Payer
+
+    existing = set(ctx.session.execute(select(Payer.code)).scalars())
+    for code, name, kind in PAYERS:
+        if code not in existing:
+            ctx.session.add(Payer(code=code, name=name, kind=kind))
+    ctx.session.flush()
+    payers = ctx.session.execute(select(Payer.id, Payer.kind).where(Payer.kind != "self")).all()
+    first = ctx.shared.get("first_mrn_number")
+    if first is None or not payers:
+        ctx.session.commit()
+        return
+    rng = ctx.rng
+    first_id = ctx.session.execute(select(Patient.id).where(Patient.mrn == format_mrn(first))).scalar_one()
+    ids = ctx.session.execute(select(Patient.id).where(Patient.id >= first_id).order_by(Patient.id)
+                              .limit(min(ctx.patients, 20000))).scalars().all()
+    rows = []
+    for patient_id in ids:
+        if rng.random() < 0.15:
+            continue
+        payer_id, kind = rng.choice(payers)
+        rows.append({"patient_id": patient_id, "payer_id": payer_id, "plan_name": rng.choice(PLANS[kind]),
+                     "member_id": f"M{rng.randint(10**8, 10**9 - 1)}",
+                     "valid_from": ctx.as_of - timedelta(days=rng.randint(30, 1500)), "valid_to": None,
+                     "priority": 1, "copay_cents": rng.choice([0, 1000, 2000, 2500, 3000]),
+                     "coinsurance_percent": rng.choice([0, 10, 20]), "active": True,
+                     "created_at": datetime.combine(ctx.as_of, time(8, 0), tzinfo=UTC)})
+    for start in range(0, len(rows), CHUNK):
+        ctx.session.execute(insert(Coverage.__table__), rows[start:start + CHUNK])
+    ctx.session.commit()
