@@ -18,7 +18,17 @@ first_page_served_s        from launching ``hms serve --no-seed`` (fresh data di
                            packages) until ``GET /login`` answers 200
 sign_in_round_trip_ms      a real browser sign-in on that server: from clicking "Sign in"
                            until the home page shows the user's name; median of 5
+patient_search_<db>        ``search_patients`` p50/p95 over a fixed mix of 225 queries among
+                           1,000,000 patients (target: p95 under 50 ms); ``<db>`` is
+                           ``sqlite`` or ``postgresql``
+duplicate_check_<db>       ``find_duplicates`` p50/p95 on 60 near-duplicate registrations
+chart_open_<db>            ``open_chart`` p50/p95 for a patient with 2,000 encounters and
+                           20,000 observations (target: under 300 ms); ``vital_series`` p50/p95
 =========================  ==============================================================
+
+``--only patients_1m`` runs the last six. They use cached databases of a million patients
+(``/tmp/hms-bench-1m.db`` and ``hms_bench_1m``), built on first use and reused while they are
+at the current Alembic head; see ``bench/patients.py``.
 
 "Warm packages" means the bun cache and the front end's work directory already exist from
 an earlier run. The work directory is ``/tmp/hms-bench-web`` (``HMS_BENCH_WEB_WORKDIR``),
@@ -395,13 +405,30 @@ class Benchmark:
     run: Callable[[contextlib.ExitStack, set[str]], None]
 
 
+def _patients():
+    # Imported when run: bench.patients builds on the helpers above.
+    from bench import patients
+
+    return patients
+
+
+PATIENT_FIGURES = {
+    db: (f"patient_search_{db}", f"duplicate_check_{db}", f"chart_open_{db}")
+    for db in ("sqlite", "postgresql")
+}
 BENCHMARKS = [
     Benchmark(("seed_rate_sqlite",), lambda stack, _: bench_seed_sqlite(stack)),
     Benchmark(("seed_rate_postgresql",), lambda stack, _: bench_seed_postgresql(stack)),
     Benchmark(("sign_in_service_ms", "session_resolve_ms"), bench_sign_in_service),
     Benchmark(("first_page_served_s", "sign_in_round_trip_ms"), bench_served_app),
+    Benchmark(PATIENT_FIGURES["sqlite"], lambda stack, figures: _patients().bench_sqlite(stack, figures)),
+    Benchmark(
+        PATIENT_FIGURES["postgresql"], lambda stack, figures: _patients().bench_postgresql(stack, figures)
+    ),
 ]
 NAMES = [name for bench in BENCHMARKS for name in bench.figures]
+# Names that stand for several figures.
+GROUPS = {"patients_1m": [*PATIENT_FIGURES["sqlite"], *PATIENT_FIGURES["postgresql"]]}
 
 
 def _terminate(signum, _frame):
@@ -411,10 +438,10 @@ def _terminate(signum, _frame):
 
 def main(only: list[str] | None = None) -> int:
     """Run the benchmarks (or ``only`` these figures); 0 if every figure asked for was measured or skipped."""
-    wanted = set(only or NAMES)
+    wanted = {figure for name in (only or NAMES) for figure in GROUPS.get(name, [name])}
     unknown = sorted(wanted - set(NAMES))
     if unknown:
-        say(f"unknown benchmark {', '.join(unknown)}; choose from: {', '.join(NAMES)}")
+        say(f"unknown benchmark {', '.join(unknown)}; choose from: {', '.join([*NAMES, *GROUPS])}")
         return 2
     previous = signal.signal(signal.SIGTERM, _terminate)
     failures = 0
