@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import jellyfish
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, extract, func, or_, select, update
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
@@ -224,6 +224,19 @@ def _score(p: Patient, given: str, family: str, birth: date | None, digits: str 
     return min(score, 1.0), reasons
 
 
+def _not_merged(session: Session):
+    """Live records only (not merged into another).
+
+    On SQLite the test is an expression that no index serves: SQLite keeps no statistics, so it
+    would take the index on ``merged_into_id`` (NULL for every live patient) for a selective one
+    and read every patient instead of the name, phone or birth-date index. PostgreSQL knows the
+    column's null fraction and needs no such help.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return (Patient.merged_into_id + 0).is_(None)
+    return Patient.merged_into_id.is_(None)
+
+
 def find_duplicates(
     session: Session,
     *,
@@ -254,8 +267,17 @@ def find_duplicates(
             conditions.append(and_(Patient.family_sound == family_sound, Patient.birth_date == birth))
             conditions.append(and_(Patient.given_sound == family_sound, Patient.family_sound == given_sound,
                                    Patient.birth_date == birth))
-        if given_key:
-            conditions.append(and_(Patient.family_sound == family_sound, Patient.given_sound == given_sound))
+        if given_key and birth is not None:
+            # A namesake scores under the bar unless the birth dates nearly agree (a day out, day and
+            # month swapped, the year mistyped), so only those are read: the hundreds of namesakes of
+            # a common name would otherwise fill the 200 rows read and crowd out the true match.
+            near_days = [birth - timedelta(days=1), birth + timedelta(days=1)]
+            if birth.day <= 12:
+                near_days.append(date(birth.year, birth.day, birth.month))
+            conditions.append(and_(Patient.family_sound == family_sound, Patient.given_sound == given_sound,
+                                   or_(Patient.birth_date.in_(near_days),
+                                       and_(extract("month", Patient.birth_date) == birth.month,
+                                            extract("day", Patient.birth_date) == birth.day))))
     if birth is not None and family_key:
         conditions.append(and_(Patient.birth_date == birth,
                                Patient.family_key >= family_key[:2], Patient.family_key < family_key[:2] + "{"))
@@ -263,7 +285,7 @@ def find_duplicates(
         conditions.append(Patient.phone_digits == digits)
     if not conditions:
         return []
-    query = select(Patient).where(or_(*conditions), Patient.merged_into_id.is_(None)).limit(200)
+    query = select(Patient).where(or_(*conditions), _not_merged(session)).limit(200)
     if exclude_id is not None:
         query = query.where(Patient.id != exclude_id)
     candidates = []
@@ -488,7 +510,7 @@ def search_patients(
     page, page_size = max(1, int(page)), min(max(1, int(page_size)), 100)
     if len(text) < 2:
         return [], 0
-    base = [Patient.merged_into_id.is_(None)]
+    base = [_not_merged(session)]
     if not include_inactive:
         base.append(Patient.active.is_(True))
     digits = re.sub(r"\D", "", text)
@@ -586,9 +608,9 @@ def patient_links() -> list[tuple[Table, str]]:
     links = []
     for table in metadata.sorted_tables:
         for fk in table.foreign_keys:
-            if fk.column.table.name == "patient" and fk.column.name == "id":
-                if (table.name, fk.parent.name) not in _NOT_MOVED:
-                    links.append((table, fk.parent.name))
+            points_at_patient = fk.column.table.name == "patient" and fk.column.name == "id"
+            if points_at_patient and (table.name, fk.parent.name) not in _NOT_MOVED:
+                links.append((table, fk.parent.name))
     return links
 
 
@@ -670,6 +692,45 @@ def undo_merge(session: Session, *, actor: Actor, merge_id: int, reason: str) ->
                      target_id=record.id, detail=reason)
     session.commit()
     return MergeResult(record.id, counts)
+
+
+@dataclass(frozen=True)
+class MergeRow:
+    id: int
+    survivor_id: int
+    survivor_mrn: str
+    survivor_name: str
+    merged_id: int
+    merged_mrn: str
+    merged_name: str
+    reason: str
+    merged_at: datetime
+    merged_by: str
+    undone_at: datetime | None
+    undone_by: str | None
+    moved_rows: int
+
+
+def list_merges(session: Session, *, actor: Actor, patient_id: int, limit: int = 50) -> list[MergeRow]:
+    """Merges this record took part in, as survivor or as the record merged away, newest first."""
+    authorize(actor, "patient.read", patient_id=patient_id)
+    records = session.execute(
+        select(PatientMerge).where(or_(PatientMerge.survivor_id == patient_id, PatientMerge.merged_id == patient_id))
+        .order_by(PatientMerge.merged_at.desc(), PatientMerge.id.desc()).limit(limit)
+    ).scalars().all()
+    ids = {r.survivor_id for r in records} | {r.merged_id for r in records}
+    people = {p.id: p for p in session.execute(select(Patient).where(Patient.id.in_(ids))).scalars()} if ids else {}
+    rows = [
+        MergeRow(r.id, r.survivor_id, people[r.survivor_id].mrn, _full_name(people[r.survivor_id]), r.merged_id,
+                 people[r.merged_id].mrn, _full_name(people[r.merged_id]), r.reason, r.merged_at, r.merged_by,
+                 r.undone_at, r.undone_by,
+                 sum(len(ids) for columns in (r.moved or {}).values() for ids in columns.values()))
+        for r in records
+    ]
+    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="patient", target_id=patient_id,
+                 detail="merges")
+    session.commit()
+    return rows
 
 
 # --------------------------------------------------------------------------- wristband and label
