@@ -80,7 +80,13 @@ def test_anonymous_visitor_is_sent_to_sign_in(page: Page, base_url, path: str):
     expect(page.locator("input[name=username]")).to_be_visible()
     expect(page.locator("[data-testid=user-name]")).to_have_count(0)
     expect(page.locator("[data-testid^=figure-]")).to_have_count(0)
-    expect(page.locator("[data-sonner-toast]").filter(has_text="Please sign in to continue.")).to_be_visible()
+    sign_in_toast = page.locator("[data-sonner-toast]").filter(has_text="Please sign in to continue.")
+    if path == "/":
+        # Opening the front door is not an error: the sign-in page, without a red toast.
+        page.wait_for_timeout(500)
+        expect(sign_in_toast).to_have_count(0)
+    else:
+        expect(sign_in_toast).to_be_visible()
     screenshot(page, f"anonymous{path.rstrip('/').replace('/', '-') or '-home'}")
 
 
