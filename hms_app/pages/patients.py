@@ -9,6 +9,7 @@ from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state
 from hms_app.services.patients import SEXES
 from hms_app.state.patients import (
+    CoverageState,
     MAX_QUERY,
     HistoryLine,
     MatchLine,
@@ -24,6 +25,7 @@ from hms_app.state.session import SessionState
 S = PatientSearchState
 R = PatientRegisterState
 D = PatientDetailsState
+C = CoverageState
 W = WristbandState
 
 # Responsive display values (initial, sm, md, lg): the large breakpoint is 62em.
@@ -824,7 +826,102 @@ def undo_dialog() -> rx.Component:
     )
 
 
-@staff_page(route="/patients/[patient_id]/details", title="Patient details", on_load=PatientDetailsState.load)
+def coverage_row(line) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(line.payer, white_space="nowrap"),
+        rx.table.cell(line.plan),
+        rx.table.cell(rx.code(line.member_id)),
+        rx.table.cell(line.valid, white_space="nowrap"),
+        rx.table.cell(line.priority),
+        rx.table.cell(line.shares),
+        rx.table.cell(rx.badge(line.status, color_scheme=rx.cond(line.status == "current", "green", "gray"))),
+        rx.table.cell(rx.cond(
+            can("patient.write") & (line.status != "ended"),
+            rx.button("End", size="1", variant="soft", color_scheme="gray", on_click=C.end(line.id)),
+        )),
+    )
+
+
+def coverage_dialog() -> rx.Component:
+    def field(label: str, name: str, control: rx.Component) -> rx.Component:
+        return rx.vstack(
+            rx.text(label, size="2", weight="medium"),
+            control,
+            rx.cond(C.error_field == name, rx.text(C.error_text, size="1", color_scheme="red")),
+            spacing="1",
+            width="100%",
+        )
+
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Add insurance coverage"),
+            rx.form(
+                rx.vstack(
+                    field("Payer", "payer_id", rx.select.root(
+                        rx.select.trigger(placeholder="Choose the payer", width="100%"),
+                        rx.select.content(rx.foreach(C.payers, lambda p: rx.select.item(p[1], value=p[0]))),
+                        name="payer_id",
+                    )),
+                    field("Plan", "plan_name", rx.input(name="plan_name", max_length=120, width="100%")),
+                    field("Member id", "member_id", rx.input(name="member_id", max_length=40, width="100%")),
+                    rx.hstack(
+                        field("Valid from", "valid_from", rx.input(name="valid_from", type="date", width="100%")),
+                        field("Valid to (optional)", "valid_to", rx.input(name="valid_to", type="date", width="100%")),
+                        width="100%",
+                    ),
+                    rx.hstack(
+                        field("Priority", "priority", rx.select(["1", "2", "3"], name="priority", default_value="1")),
+                        field("Co-pay ($)", "copay", rx.input(name="copay", placeholder="20.00", width="100%")),
+                        field("Co-insurance (%)", "coinsurance_percent",
+                              rx.input(name="coinsurance_percent", placeholder="0", width="100%")),
+                        width="100%",
+                    ),
+                    rx.cond((C.error_text != "") & (C.error_field == ""),
+                            rx.callout(C.error_text, color_scheme="red", icon="triangle-alert", width="100%")),
+                    rx.hstack(
+                        rx.button("Cancel", type="button", variant="soft", color_scheme="gray", on_click=C.close_dialog),
+                        rx.button("Save coverage", type="submit"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=C.add,
+                reset_on_submit=False,
+            ),
+            max_width="34rem",
+        ),
+        open=C.dialog_open,
+    )
+
+
+def coverage_panel() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Payer, plan and member id as on the patient's card; billing takes the shares from here.",
+                    size="2", color_scheme="gray"),
+            rx.spacer(),
+            rx.cond(can("patient.write"), rx.button(rx.icon("plus", size=16), "Add coverage", on_click=C.open_add,
+                                                    data_testid="add-coverage")),
+            width="100%",
+            align="center",
+        ),
+        rx.cond(
+            C.lines.length() > 0,
+            scroll_table([rx.table.column_header_cell(h)
+                          for h in ("Payer", "Plan", "Member id", "Valid", "Priority", "Shares", "Status", "")],
+                         rx.foreach(C.lines, coverage_row), "coverage-table"),
+            empty_state("No insurance recorded: the patient pays themselves.", icon="shield"),
+        ),
+        coverage_dialog(),
+        spacing="3",
+        width="100%",
+    )
+
+
+@staff_page(route="/patients/[patient_id]/details", title="Patient details",
+            on_load=[PatientDetailsState.load, CoverageState.load])
 def patient_details_page() -> rx.Component:
     return rx.vstack(
         refused("patient.read", "Your role does not give access to patient records."),
@@ -843,10 +940,12 @@ def patient_details_page() -> rx.Component:
                                             data_testid="tab-history"),
                             rx.tabs.trigger("Merges (", D.merges.length().to_string(), ")", value="merges",
                                             data_testid="tab-merges"),
+                            rx.tabs.trigger("Insurance", value="coverage", data_testid="tab-coverage"),
                         ),
                         rx.tabs.content(rx.box(demographics_form(), padding_top="1rem"), value="demographics"),
                         rx.tabs.content(rx.box(history_panel(), padding_top="1rem"), value="history"),
                         rx.tabs.content(rx.box(merges_panel(), padding_top="1rem"), value="merges"),
+                        rx.tabs.content(rx.box(coverage_panel(), padding_top="1rem"), value="coverage"),
                         default_value="demographics",
                         width="100%",
                     ),
