@@ -1,8 +1,7 @@
 """Alembic environment: the URL comes from HMS settings (or the caller), never from alembic.ini."""
 
-from alembic import context
-
 import hms_app.models  # noqa: F401  (registers every table)
+from alembic import context
 from hms_app.db import make_engine
 from hms_app.models import metadata
 from hms_app.settings import get_settings

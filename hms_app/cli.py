@@ -23,7 +23,9 @@ def _user_id(session, username: str) -> int:
 
     from hms_app.models.security import AppUser
 
-    user_id = session.execute(select(AppUser.id).where(AppUser.username == username.strip().lower())).scalar_one_or_none()
+    user_id = session.execute(
+        select(AppUser.id).where(AppUser.username == username.strip().lower())
+    ).scalar_one_or_none()
     if user_id is None:
         raise DomainError(f"There is no user called {username!r}.")
     return user_id
@@ -62,10 +64,14 @@ def cmd_seed(args) -> int:
             print("database already holds data; not seeding")
             return 0
         started = time.perf_counter()
-        run_seeders(session, patients=args.patients, seed=args.seed, as_of=args.as_of, progress=ConsoleProgress())
+        run_seeders(
+            session, patients=args.patients, seed=args.seed, as_of=args.as_of, progress=ConsoleProgress()
+        )
         elapsed = time.perf_counter() - started
     rate = args.patients / elapsed if elapsed else 0
-    print(f"seeded {args.patients:,} patients with seed {args.seed} in {elapsed:.1f} s ({rate:,.0f} patients/s)")
+    print(
+        f"seeded {args.patients:,} patients with seed {args.seed} in {elapsed:.1f} s ({rate:,.0f} patients/s)"
+    )
     return 0
 
 
@@ -78,23 +84,40 @@ def cmd_users(args) -> int:
         if args.users_cmd == "list":
             rows, total = security.list_users(session, actor=actor, query=args.query or "", page_size=100)
             for row in rows:
-                flags = [f for f, on in (("disabled", not row.is_active), ("locked", row.locked),
-                                         ("mfa", row.mfa_enabled)) if on]
-                print(f"{row.username:<20} {row.display_name:<28} {','.join(row.roles):<28} {' '.join(flags)}")
+                flags = [
+                    f
+                    for f, on in (
+                        ("disabled", not row.is_active),
+                        ("locked", row.locked),
+                        ("mfa", row.mfa_enabled),
+                    )
+                    if on
+                ]
+                print(
+                    f"{row.username:<20} {row.display_name:<28} {','.join(row.roles):<28} {' '.join(flags)}"
+                )
             print(f"{total} users")
             return 0
         if args.users_cmd == "create":
             password = _password(args, "Password: ")
-            security.create_user(session, actor=actor, username=args.username, display_name=args.name,
-                                 password=password, roles=args.role, email=args.email)
+            security.create_user(
+                session,
+                actor=actor,
+                username=args.username,
+                display_name=args.name,
+                password=password,
+                roles=args.role,
+                email=args.email,
+            )
             print(f"created {args.username.lower()} ({', '.join(args.role)})")
             return 0
         user_id = _user_id(session, args.username)
         if args.users_cmd in ("disable", "enable"):
             security.set_user_active(session, actor=actor, user_id=user_id, active=args.users_cmd == "enable")
         elif args.users_cmd == "reset-password":
-            security.reset_password(session, actor=actor, user_id=user_id,
-                                    new_password=_password(args, "New password: "))
+            security.reset_password(
+                session, actor=actor, user_id=user_id, new_password=_password(args, "New password: ")
+            )
         elif args.users_cmd == "unlock":
             security.unlock_user(session, actor=actor, user_id=user_id)
         elif args.users_cmd == "reset-mfa":
@@ -112,9 +135,11 @@ def _roles_of(session, user_id: int) -> list[str]:
 
     from hms_app.models.security import Role, UserRole
 
-    return list(session.execute(
-        select(Role.name).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Role.name).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
+        ).scalars()
+    )
 
 
 def cmd_audit(args) -> int:
@@ -138,7 +163,9 @@ def cmd_restore(args) -> int:
     from hms_app.services.backup import restore_database
 
     if not args.yes:
-        answer = input(f"Restoring replaces EVERY row in the database with {args.file}. Type 'restore' to go on: ")
+        answer = input(
+            f"Restoring replaces EVERY row in the database with {args.file}. Type 'restore' to go on: "
+        )
         if answer.strip() != "restore":
             print("nothing changed")
             return 1
@@ -163,15 +190,28 @@ def cmd_serve(args) -> int:
     port = args.port or settings.port
     print("\n" + "=" * 64)
     print(f"  HMS is starting at http://localhost:{port}")
-    print(f"  Database: {'SQLite ' + settings.database_url.removeprefix('sqlite:///') if settings.is_sqlite else 'PostgreSQL'}"
-          f"{'  ·  Redis state manager' if settings.redis_url else ''}")
+    print(
+        f"  Database: {'SQLite ' + settings.database_url.removeprefix('sqlite:///') if settings.is_sqlite else 'PostgreSQL'}"
+        f"{'  ·  Redis state manager' if settings.redis_url else ''}"
+    )
     print("  Demo logins (username / password / role):")
     for username, password, role in demo_logins():
         print(f"    {username:<12} {password:<14} {role}")
     print("=" * 64 + "\n", flush=True)
     env = {**os.environ, "HMS_PORT": str(port), "REFLEX_USE_GRANIAN": "1"}
-    command = ["reflex", "run", "--env", "prod", "--single-port", "--frontend-port", str(port),
-               "--backend-port", str(port), "--loglevel", args.loglevel]
+    command = [
+        "reflex",
+        "run",
+        "--env",
+        "prod",
+        "--single-port",
+        "--frontend-port",
+        str(port),
+        "--backend-port",
+        str(port),
+        "--loglevel",
+        args.loglevel,
+    ]
     os.chdir(PROJECT_ROOT)
     os.execvpe(command[0], command, env)
 
@@ -213,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="add deterministic demo data")
     seed.add_argument("--patients", type=_positive, default=2000)
     seed.add_argument("--seed", type=int, default=42)
-    seed.add_argument("--as-of", type=_date, default=None, help="the day the data is generated for (default today)")
+    seed.add_argument(
+        "--as-of", type=_date, default=None, help="the day the data is generated for (default today)"
+    )
     seed.add_argument("--if-empty", action="store_true", help="do nothing if the database already has users")
     seed.set_defaults(fn=cmd_seed)
 

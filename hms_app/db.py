@@ -43,6 +43,7 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
+
         # pysqlite's own transaction handling defers BEGIN; take it over so that a
         # transaction's first statement really starts it and snapshots are consistent.
         @event.listens_for(engine, "connect")

@@ -54,11 +54,13 @@ def _truncate(url: str) -> None:
         for name in tables:
             conn.execute(text(f"DELETE FROM {name}"))
         if url.startswith("postgresql"):
-            conn.execute(text(
-                "DO $$ DECLARE s record; BEGIN "
-                "FOR s IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP "
-                "EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequencename); END LOOP; END $$"
-            ))
+            conn.execute(
+                text(
+                    "DO $$ DECLARE s record; BEGIN "
+                    "FOR s IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP "
+                    "EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequencename); END LOOP; END $$"
+                )
+            )
         else:
             has_sequences = conn.execute(
                 text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")

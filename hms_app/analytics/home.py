@@ -58,7 +58,13 @@ def home_figures(session: Session, *, actor: Actor) -> list[Figure]:
         ).one()
         figures += [
             Figure("patients", "Registered patients", int(active), "active records", "users"),
-            Figure("patients_month", "New this month", int(month_count), "registrations since the 1st", "user-plus"),
+            Figure(
+                "patients_month",
+                "New this month",
+                int(month_count),
+                "registrations since the 1st",
+                "user-plus",
+            ),
             Figure("patients_today", "Registered today", int(today_count), "since midnight", "calendar-plus"),
         ]
     if actor.can("user.manage"):
@@ -74,8 +80,11 @@ def home_figures(session: Session, *, actor: Actor) -> list[Figure]:
             .where(AppUser.is_active.is_(True), Role.name.not_in(PORTAL_ROLES))
         ).one()
         failed = session.execute(
-            select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.action == "auth.sign_in", AuditEvent.outcome == "failure",
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.action == "auth.sign_in",
+                AuditEvent.outcome == "failure",
                 AuditEvent.occurred_at >= now - timedelta(hours=24),
             )
         ).scalar_one()
@@ -115,17 +124,31 @@ def registrations_by_month(session: Session, *, actor: Actor, months: int = 12) 
     # Months are the hospital's, as on the "new this month" card, not UTC's. SQL has no
     # portable time-zone conversion, so each row is labelled by the local month starts it
     # has passed (newest first), and the database still does the counting.
-    month = case(*[(Patient.created_at >= start, label) for start, label in zip(starts[::-1], labels[::-1],
-                                                                                  strict=True)]).label("month")
-    counts = dict(session.execute(
-        select(month, func.count().label("patients")).where(Patient.created_at >= starts[0]).group_by(month)
-    ).all())
+    month = case(
+        *[
+            (Patient.created_at >= start, label)
+            for start, label in zip(starts[::-1], labels[::-1], strict=True)
+        ]
+    ).label("month")
+    counts = dict(
+        session.execute(
+            select(month, func.count().label("patients"))
+            .where(Patient.created_at >= starts[0])
+            .group_by(month)
+        ).all()
+    )
     return pd.DataFrame({"month": labels, "patients": [int(counts.get(label, 0)) for label in labels]})
 
 
 def registrations_figure(frame: pd.DataFrame) -> go.Figure:
-    figure = go.Figure(go.Bar(x=frame["month"], y=frame["patients"], marker_color="#0d9488",
-                              hovertemplate="%{x}: %{y} patients<extra></extra>"))
+    figure = go.Figure(
+        go.Bar(
+            x=frame["month"],
+            y=frame["patients"],
+            marker_color="#0d9488",
+            hovertemplate="%{x}: %{y} patients<extra></extra>",
+        )
+    )
     figure.update_layout(
         margin={"l": 40, "r": 10, "t": 10, "b": 40},
         height=280,

@@ -17,8 +17,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hms_app.db import session_scope
-from hms_app.migrations import current_revision, head_revision
 from hms_app.errors import Forbidden, NotFound
+from hms_app.migrations import current_revision, head_revision
 from hms_app.services import emr, security
 from hms_app.services.audit import record_audit, verify_chain
 from hms_app.services.permissions import Actor
@@ -53,7 +53,11 @@ async def health(_request: Request, _actor: Actor | None) -> Response:
         with session_scope(read_only=True) as session:
             session.execute(text("SELECT 1"))
         current, head = current_revision(), head_revision()
-        return {"status": "ok" if current == head else "migrations pending", "schema": current, "expected": head}
+        return {
+            "status": "ok" if current == head else "migrations pending",
+            "schema": current,
+            "expected": head,
+        }
 
     try:
         body = await asyncio.to_thread(check)
@@ -76,7 +80,9 @@ async def document(request: Request, actor: Actor | None) -> Response:
 
     def load():
         with session_scope() as session:
-            row, path = emr.open_document(session, actor=actor, document_id=request.path_params["document_id"])
+            row, path = emr.open_document(
+                session, actor=actor, document_id=request.path_params["document_id"]
+            )
             return row.title, row.content_type, path
 
     try:
@@ -117,7 +123,9 @@ def _guard(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
                 return JSONResponse({"error": "Please sign in."}, status_code=401)
             if not actor.can(route.permission):
                 # Audited like a refused event handler: an auditor sees probing of the API too.
-                await asyncio.to_thread(_record_denial, actor, f"{request.method} {route.path} needs {route.permission}")
+                await asyncio.to_thread(
+                    _record_denial, actor, f"{request.method} {route.path} needs {route.permission}"
+                )
                 return JSONResponse({"error": "Your role does not allow this."}, status_code=403)
         return await route.endpoint(request, actor)
 

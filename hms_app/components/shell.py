@@ -96,13 +96,23 @@ def header(title: str) -> rx.Component:
         mobile_menu(),
         rx.heading(title, size="6", data_testid="page-title"),
         rx.spacer(),
-        rx.text(get_settings().hospital_name, size="2", color_scheme="gray", display=["none", "none", "none", "block"]),
+        rx.text(
+            get_settings().hospital_name,
+            size="2",
+            color_scheme="gray",
+            display=["none", "none", "none", "block"],
+        ),
         rx.color_mode.button(variant="ghost", aria_label="Toggle light and dark theme"),
         rx.hstack(
             rx.icon("circle-user", size=20),
             rx.vstack(
                 rx.text(SessionState.user_name, size="2", weight="medium", data_testid="user-name"),
-                rx.text(SessionState.user_role_labels.join(", "), size="1", color_scheme="gray", data_testid="user-roles"),
+                rx.text(
+                    SessionState.user_role_labels.join(", "),
+                    size="1",
+                    color_scheme="gray",
+                    data_testid="user-roles",
+                ),
                 spacing="0",
             ),
             align="center",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 
-def stat_card(label, value, hint="", icon: str | rx.Component = "activity", test_id: str = "") -> rx.Component:
+def stat_card(
+    label, value, hint="", icon: str | rx.Component = "activity", test_id: str = ""
+) -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.vstack(
@@ -38,18 +40,32 @@ def empty_state(message: str, icon: str = "inbox") -> rx.Component:
 
 
 def section(title: str, *children, **props) -> rx.Component:
-    return rx.card(rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"), width="100%", **props)
+    return rx.card(
+        rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"), width="100%", **props
+    )
 
 
 def pager(page, page_count, total, on_prev, on_next, noun: str = "rows") -> rx.Component:
     return rx.hstack(
         rx.text(total.to_string() + f" {noun}", size="2", color_scheme="gray"),
         rx.spacer(),
-        rx.button(rx.icon("chevron-left", size=16), "Previous", variant="soft", size="1",
-                  disabled=page <= 1, on_click=on_prev),
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Previous",
+            variant="soft",
+            size="1",
+            disabled=page <= 1,
+            on_click=on_prev,
+        ),
         rx.text("Page ", page.to_string(), " of ", page_count.to_string(), size="2"),
-        rx.button("Next", rx.icon("chevron-right", size=16), variant="soft", size="1",
-                  disabled=page >= page_count, on_click=on_next),
+        rx.button(
+            "Next",
+            rx.icon("chevron-right", size=16),
+            variant="soft",
+            size="1",
+            disabled=page >= page_count,
+            on_click=on_next,
+        ),
         width="100%",
         align="center",
         spacing="3",

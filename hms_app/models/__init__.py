@@ -2,7 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from hms_app.models.organization import Counter, Department
 from hms_app.models.emr import (
     AllergyIntolerance,
     ClinicalNote,
@@ -13,6 +12,7 @@ from hms_app.models.emr import (
     MedicationStatement,
     Observation,
 )
+from hms_app.models.organization import Counter, Department
 from hms_app.models.patients import Coverage, Patient, PatientHistory, PatientMerge, Payer
 from hms_app.models.security import (
     AppUser,

@@ -48,7 +48,9 @@ class Patient(SQLModel, table=True):
     consent_data_sharing: bool = Field(default=False)
     consent_sms: bool = Field(default=False)
     consent_research: bool = Field(default=False)
-    photo_key: str | None = Field(default=None, max_length=120)  # a stored document, served only when authorized
+    photo_key: str | None = Field(
+        default=None, max_length=120
+    )  # a stored document, served only when authorized
     active: bool = Field(default=True)
     deceased_at: datetime | None = Field(default=None)
     merged_into_id: int | None = Field(default=None, foreign_key="patient.id", index=True)

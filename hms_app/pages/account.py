@@ -15,16 +15,29 @@ A = AccountState
 def field_error(name: str) -> rx.Component:
     return rx.cond(
         A.error_field == name,
-        rx.text(rx.icon("circle-alert", size=12), " ", A.error_text, color_scheme="red", size="1",
-                data_testid="error-" + name),
+        rx.text(
+            rx.icon("circle-alert", size=12),
+            " ",
+            A.error_text,
+            color_scheme="red",
+            size="1",
+            data_testid="error-" + name,
+        ),
     )
 
 
 def password_input(label: str, name: str, autocomplete: str, hint: str = "") -> rx.Component:
     return rx.vstack(
         rx.text(label, size="2", weight="medium", as_="label", html_for=name),
-        rx.input(id=name, name=name, type="password", required=True, max_length=MAX_PASSWORD,
-                 auto_complete=autocomplete, width="100%"),
+        rx.input(
+            id=name,
+            name=name,
+            type="password",
+            required=True,
+            max_length=MAX_PASSWORD,
+            auto_complete=autocomplete,
+            width="100%",
+        ),
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         field_error(name),
         spacing="1",
@@ -41,11 +54,17 @@ def identity() -> rx.Component:
             rx.data_list.item(rx.data_list.label("Name"), rx.data_list.value(A.display_name)),
             rx.data_list.item(
                 rx.data_list.label("Roles"),
-                rx.data_list.value(rx.flex(rx.foreach(A.roles, lambda r: rx.badge(r, variant="surface")),
-                                           spacing="1", wrap="wrap")),
+                rx.data_list.value(
+                    rx.flex(
+                        rx.foreach(A.roles, lambda r: rx.badge(r, variant="surface")),
+                        spacing="1",
+                        wrap="wrap",
+                    )
+                ),
             ),
-            rx.data_list.item(rx.data_list.label("Password last changed"),
-                              rx.data_list.value(A.password_changed)),
+            rx.data_list.item(
+                rx.data_list.label("Password last changed"), rx.data_list.value(A.password_changed)
+            ),
             orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
         ),
     )
@@ -57,12 +76,18 @@ def password_card() -> rx.Component:
         rx.form(
             rx.vstack(
                 password_input("Current password", "current_password", "current-password"),
-                password_input("New password", "new_password", "new-password",
-                               f"At least {MIN_PASSWORD_LENGTH} characters, with letters and digits."),
+                password_input(
+                    "New password",
+                    "new_password",
+                    "new-password",
+                    f"At least {MIN_PASSWORD_LENGTH} characters, with letters and digits.",
+                ),
                 password_input("New password again", "repeat", "new-password"),
                 rx.cond(
                     (A.error_text != "") & (A.error_field == ""),
-                    rx.callout(A.error_text, icon="triangle-alert", color_scheme="red", size="1", width="100%"),
+                    rx.callout(
+                        A.error_text, icon="triangle-alert", color_scheme="red", size="1", width="100%"
+                    ),
                 ),
                 rx.button("Change password", type="submit", loading=A.saving, data_testid="change-password"),
                 spacing="3",
@@ -79,11 +104,18 @@ def password_card() -> rx.Component:
 def enrolment() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.text("1. Scan this code with an authenticator app (such as FreeOTP or Google Authenticator).",
-                    size="2"),
+            rx.text(
+                "1. Scan this code with an authenticator app (such as FreeOTP or Google Authenticator).",
+                size="2",
+            ),
             rx.box(
-                rx.image(src=A.enrol_qr, width="180px", height="180px", alt="QR code for your authenticator app",
-                         data_testid="mfa-qr"),
+                rx.image(
+                    src=A.enrol_qr,
+                    width="180px",
+                    height="180px",
+                    alt="QR code for your authenticator app",
+                    data_testid="mfa-qr",
+                ),
                 background="white",
                 padding="0.5rem",
                 border_radius="var(--radius-3)",
@@ -93,16 +125,34 @@ def enrolment() -> rx.Component:
             rx.code(A.enrol_secret, size="2", data_testid="mfa-secret", word_break="break-all"),
             rx.text("2. Enter the 6-digit code the app shows.", size="2"),
             rx.flex(
-                rx.input(name="code", placeholder="123 456", input_mode="numeric", auto_complete="one-time-code",
-                         max_length=7, required=True, width="9rem", data_testid="mfa-code"),
+                rx.input(
+                    name="code",
+                    placeholder="123 456",
+                    input_mode="numeric",
+                    auto_complete="one-time-code",
+                    max_length=7,
+                    required=True,
+                    width="9rem",
+                    data_testid="mfa-code",
+                ),
                 rx.button("Turn on", type="submit", loading=A.confirming, data_testid="mfa-confirm"),
-                rx.button("Cancel", type="button", variant="soft", color_scheme="gray", on_click=A.cancel_enrolment),
+                rx.button(
+                    "Cancel", type="button", variant="soft", color_scheme="gray", on_click=A.cancel_enrolment
+                ),
                 spacing="2",
                 wrap="wrap",
             ),
-            rx.cond(A.code_error != "",
-                    rx.text(rx.icon("circle-alert", size=12), " ", A.code_error, color_scheme="red", size="1",
-                            data_testid="mfa-error")),
+            rx.cond(
+                A.code_error != "",
+                rx.text(
+                    rx.icon("circle-alert", size=12),
+                    " ",
+                    A.code_error,
+                    color_scheme="red",
+                    size="1",
+                    data_testid="mfa-error",
+                ),
+            ),
             spacing="2",
             align="start",
             width="100%",
@@ -119,27 +169,53 @@ def mfa_card() -> rx.Component:
         rx.cond(
             A.mfa_enabled,
             rx.vstack(
-                rx.hstack(rx.badge(rx.icon("shield-check", size=14), "On", color_scheme="green", size="2",
-                                   data_testid="mfa-status"),
-                          rx.text("You enter a code from your authenticator app at every sign-in.", size="2"),
-                          align="center", wrap="wrap"),
-                rx.text("New phone? Ask an administrator to reset your two-factor sign-in, then set it up again.",
-                        size="1", color_scheme="gray"),
+                rx.hstack(
+                    rx.badge(
+                        rx.icon("shield-check", size=14),
+                        "On",
+                        color_scheme="green",
+                        size="2",
+                        data_testid="mfa-status",
+                    ),
+                    rx.text("You enter a code from your authenticator app at every sign-in.", size="2"),
+                    align="center",
+                    wrap="wrap",
+                ),
+                rx.text(
+                    "New phone? Ask an administrator to reset your two-factor sign-in, then set it up again.",
+                    size="1",
+                    color_scheme="gray",
+                ),
                 spacing="2",
             ),
             rx.vstack(
-                rx.hstack(rx.badge("Off", color_scheme="gray", size="2", data_testid="mfa-status"),
-                          rx.text("A code from your phone protects your account even if your password leaks.",
-                                  size="2"),
-                          align="center", wrap="wrap"),
-                rx.cond(A.mfa_required,
-                        rx.callout("One of your roles requires two-factor sign-in. Set it up now, or you will be "
-                                   "asked to at your next sign-in.", icon="info", color_scheme="amber", size="1")),
+                rx.hstack(
+                    rx.badge("Off", color_scheme="gray", size="2", data_testid="mfa-status"),
+                    rx.text(
+                        "A code from your phone protects your account even if your password leaks.", size="2"
+                    ),
+                    align="center",
+                    wrap="wrap",
+                ),
+                rx.cond(
+                    A.mfa_required,
+                    rx.callout(
+                        "One of your roles requires two-factor sign-in. Set it up now, or you will be "
+                        "asked to at your next sign-in.",
+                        icon="info",
+                        color_scheme="amber",
+                        size="1",
+                    ),
+                ),
                 rx.cond(
                     A.enrol_secret != "",
                     enrolment(),
-                    rx.button(rx.icon("smartphone", size=16), "Set up two-factor sign-in",
-                              on_click=A.begin_enrolment, data_testid="mfa-begin"),
+                    rx.button(
+                        rx.icon("smartphone", size=16),
+                        "Set up two-factor sign-in",
+                        on_click=A.begin_enrolment,
+                        data_testid="mfa-begin",
+                    ),
                 ),
                 spacing="3",
                 width="100%",
@@ -161,6 +237,10 @@ def account_page() -> rx.Component:
             width="100%",
             max_width="64rem",
         ),
-        rx.vstack(*[rx.skeleton(rx.box(height="8rem", width="100%")) for _ in range(2)], spacing="4",
-                  width="100%", max_width="64rem"),
+        rx.vstack(
+            *[rx.skeleton(rx.box(height="8rem", width="100%")) for _ in range(2)],
+            spacing="4",
+            width="100%",
+            max_width="64rem",
+        ),
     )

@@ -28,9 +28,17 @@ NARROW_ONLY = ["block", "block", "block", "none"]
 # Sticky cells need an opaque background: the header's translucent tint over the solid panel.
 STICKY_HEADER = "linear-gradient(var(--gray-a2), var(--gray-a2)), var(--color-panel-solid)"
 # Read out by screen readers, not drawn: the column of "..." buttons needs no visible heading.
-VISUALLY_HIDDEN = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
-                   "clip": "rect(0 0 0 0)", "white_space": "nowrap"}
-PASSWORD_HINT = f"At least {MIN_PASSWORD_LENGTH} characters, with letters and digits, not containing the username."
+VISUALLY_HIDDEN = {
+    "position": "absolute",
+    "width": "1px",
+    "height": "1px",
+    "overflow": "hidden",
+    "clip": "rect(0 0 0 0)",
+    "white_space": "nowrap",
+}
+PASSWORD_HINT = (
+    f"At least {MIN_PASSWORD_LENGTH} characters, with letters and digits, not containing the username."
+)
 
 
 def refused(permission: str, message: str) -> rx.Component:
@@ -64,8 +72,14 @@ def mfa_badge(enabled: rx.Var) -> rx.Component:
 def row_menu(user: UserLine) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
-            rx.icon_button(rx.icon("ellipsis", size=16), variant="ghost", color_scheme="gray", size="2",
-                           aria_label="Actions for " + user.username, data_testid="actions-" + user.username)
+            rx.icon_button(
+                rx.icon("ellipsis", size=16),
+                variant="ghost",
+                color_scheme="gray",
+                size="2",
+                aria_label="Actions for " + user.username,
+                data_testid="actions-" + user.username,
+            )
         ),
         rx.menu.content(
             rx.menu.item(rx.icon("users", size=14), "Edit roles", on_click=S.open_roles(user.id)),
@@ -76,15 +90,22 @@ def row_menu(user: UserLine) -> rx.Component:
             ),
             rx.cond(
                 user.mfa_enabled,
-                rx.menu.item(rx.icon("smartphone", size=14), "Reset two-factor",
-                             on_click=S.ask_confirm("reset_mfa", user.id)),
+                rx.menu.item(
+                    rx.icon("smartphone", size=14),
+                    "Reset two-factor",
+                    on_click=S.ask_confirm("reset_mfa", user.id),
+                ),
             ),
             rx.menu.separator(),
             rx.cond(
                 user.status == "disabled",
                 rx.menu.item(rx.icon("user-check", size=14), "Enable", on_click=S.enable(user.id)),
-                rx.menu.item(rx.icon("user-x", size=14), "Disable", color="red",
-                             on_click=S.ask_confirm("disable", user.id)),
+                rx.menu.item(
+                    rx.icon("user-x", size=14),
+                    "Disable",
+                    color="red",
+                    on_click=S.ask_confirm("disable", user.id),
+                ),
             ),
         ),
     )
@@ -100,21 +121,34 @@ def user_row(user: UserLine) -> rx.Component:
         ),
         rx.table.cell(user.display_name, display=WIDE_CELL),
         rx.table.cell(
-            rx.flex(rx.foreach(user.roles, lambda role: rx.badge(role, variant="surface")), wrap="wrap", spacing="1"),
+            rx.flex(
+                rx.foreach(user.roles, lambda role: rx.badge(role, variant="surface")),
+                wrap="wrap",
+                spacing="1",
+            ),
         ),
         rx.table.cell(status_badge(user.status)),
         rx.table.cell(mfa_badge(user.mfa_enabled)),
         rx.table.cell(
             rx.cond(
                 user.last_sign_in_day != "",
-                rx.flex(rx.text(user.last_sign_in_day, white_space="nowrap"),
-                        rx.text(user.last_sign_in_time, white_space="nowrap"), wrap="wrap", column_gap="0.35em"),
+                rx.flex(
+                    rx.text(user.last_sign_in_day, white_space="nowrap"),
+                    rx.text(user.last_sign_in_time, white_space="nowrap"),
+                    wrap="wrap",
+                    column_gap="0.35em",
+                ),
                 rx.text("never", color_scheme="gray"),
             )
         ),
         # Kept in view when a narrow screen scrolls the table sideways.
-        rx.table.cell(row_menu(user), text_align="right", position="sticky", right="0",
-                      background="var(--color-panel-solid)"),
+        rx.table.cell(
+            row_menu(user),
+            text_align="right",
+            position="sticky",
+            right="0",
+            background="var(--color-panel-solid)",
+        ),
         align="center",
         data_testid="user-row-" + user.username,
     )
@@ -128,8 +162,13 @@ def users_table() -> rx.Component:
                     rx.table.column_header_cell("Username"),
                     rx.table.column_header_cell("Name", display=WIDE_CELL),
                     *[rx.table.column_header_cell(h) for h in ("Roles", "Status", "MFA", "Last sign-in")],
-                    rx.table.column_header_cell(rx.el.span("Actions", style=VISUALLY_HIDDEN), width="3rem",
-                                                position="sticky", right="0", background=STICKY_HEADER),
+                    rx.table.column_header_cell(
+                        rx.el.span("Actions", style=VISUALLY_HIDDEN),
+                        width="3rem",
+                        position="sticky",
+                        right="0",
+                        background=STICKY_HEADER,
+                    ),
                 )
             ),
             rx.table.body(rx.foreach(S.rows, user_row)),
@@ -148,8 +187,9 @@ def users_table() -> rx.Component:
 
 
 def skeleton_rows() -> rx.Component:
-    return rx.vstack(*[rx.skeleton(rx.box(height="2.25rem", width="100%")) for _ in range(6)], width="100%",
-                     spacing="2")
+    return rx.vstack(
+        *[rx.skeleton(rx.box(height="2.25rem", width="100%")) for _ in range(6)], width="100%", spacing="2"
+    )
 
 
 def filters() -> rx.Component:
@@ -190,16 +230,28 @@ def filters() -> rx.Component:
 def field_error(name: str) -> rx.Component:
     return rx.cond(
         S.error_field == name,
-        rx.text(rx.icon("circle-alert", size=12), " ", S.error_text, color_scheme="red", size="1",
-                data_testid="error-" + name),
+        rx.text(
+            rx.icon("circle-alert", size=12),
+            " ",
+            S.error_text,
+            color_scheme="red",
+            size="1",
+            data_testid="error-" + name,
+        ),
     )
 
 
 def general_error() -> rx.Component:
     return rx.cond(
         (S.error_text != "") & (S.error_field == ""),
-        rx.callout(S.error_text, icon="triangle-alert", color_scheme="red", size="1", width="100%",
-                   data_testid="dialog-error"),
+        rx.callout(
+            S.error_text,
+            icon="triangle-alert",
+            color_scheme="red",
+            size="1",
+            width="100%",
+            data_testid="dialog-error",
+        ),
     )
 
 
@@ -239,8 +291,13 @@ def role_checkboxes(roles: tuple[str, ...]) -> rx.Component:
 
 
 def dialog_buttons(submit_label: str, submit_type: str = "submit", on_click=None):
-    submit = rx.button(submit_label, type=submit_type, loading=S.saving, data_testid="dialog-submit",
-                       **({"on_click": on_click} if on_click else {}))
+    submit = rx.button(
+        submit_label,
+        type=submit_type,
+        loading=S.saving,
+        data_testid="dialog-submit",
+        **({"on_click": on_click} if on_click else {}),
+    )
     return rx.flex(
         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
         submit,
@@ -273,24 +330,57 @@ def create_dialog() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.grid(
-                    labelled("Username", rx.input(name="username", placeholder="e.g. dr.house", required=True,
-                                                  max_length=LIMITS["username"], auto_complete="off",
-                                                  width="100%"), "username",
-                             "Lowercase letters, digits, dots, dashes or underscores."),
-                    labelled("Full name", rx.input(name="display_name", required=True,
-                                                   max_length=LIMITS["display_name"], width="100%"), "display_name"),
+                    labelled(
+                        "Username",
+                        rx.input(
+                            name="username",
+                            placeholder="e.g. dr.house",
+                            required=True,
+                            max_length=LIMITS["username"],
+                            auto_complete="off",
+                            width="100%",
+                        ),
+                        "username",
+                        "Lowercase letters, digits, dots, dashes or underscores.",
+                    ),
+                    labelled(
+                        "Full name",
+                        rx.input(
+                            name="display_name",
+                            required=True,
+                            max_length=LIMITS["display_name"],
+                            width="100%",
+                        ),
+                        "display_name",
+                    ),
                     columns=rx.breakpoints(initial="1", sm="2"),
                     spacing="3",
                     width="100%",
                 ),
-                labelled("Email (optional)", rx.input(name="email", type="email", max_length=LIMITS["email"],
-                                                      width="100%"), "email"),
+                labelled(
+                    "Email (optional)",
+                    rx.input(name="email", type="email", max_length=LIMITS["email"], width="100%"),
+                    "email",
+                ),
                 role_checkboxes(STAFF_ROLES),
-                rx.text("Patient portal accounts belong to a patient's record and are not created here.",
-                        size="1", color_scheme="gray"),
-                labelled("Initial password", rx.input(name="password", type="password", required=True,
-                                                      auto_complete="new-password", max_length=LIMITS["password"],
-                                                      width="100%"), "password", PASSWORD_HINT),
+                rx.text(
+                    "Patient portal accounts belong to a patient's record and are not created here.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                labelled(
+                    "Initial password",
+                    rx.input(
+                        name="password",
+                        type="password",
+                        required=True,
+                        auto_complete="new-password",
+                        max_length=LIMITS["password"],
+                        width="100%",
+                    ),
+                    "password",
+                    PASSWORD_HINT,
+                ),
                 general_error(),
                 dialog_buttons("Create user"),
                 spacing="3",
@@ -307,7 +397,11 @@ def roles_dialog() -> rx.Component:
     return dialog(
         "roles",
         "Edit roles",
-        rx.text("Roles of ", rx.code(S.dialog_username), ". The change applies within seconds, also to open screens."),
+        rx.text(
+            "Roles of ",
+            rx.code(S.dialog_username),
+            ". The change applies within seconds, also to open screens.",
+        ),
         rx.vstack(
             role_checkboxes(tuple(ROLES)),
             general_error(),
@@ -323,16 +417,38 @@ def password_dialog() -> rx.Component:
     return dialog(
         "password",
         "Reset password",
-        rx.text("A new password for ", rx.code(S.dialog_username),
-                ". This also unlocks the account and ends all of its sessions."),
+        rx.text(
+            "A new password for ",
+            rx.code(S.dialog_username),
+            ". This also unlocks the account and ends all of its sessions.",
+        ),
         rx.form(
             rx.vstack(
-                labelled("New password", rx.input(name="password", type="password", required=True,
-                                                  auto_complete="new-password", max_length=LIMITS["password"],
-                                                  width="100%"), "password", PASSWORD_HINT),
-                labelled("Repeat the new password", rx.input(name="repeat", type="password", required=True,
-                                                             auto_complete="new-password",
-                                                             max_length=LIMITS["password"], width="100%"), "repeat"),
+                labelled(
+                    "New password",
+                    rx.input(
+                        name="password",
+                        type="password",
+                        required=True,
+                        auto_complete="new-password",
+                        max_length=LIMITS["password"],
+                        width="100%",
+                    ),
+                    "password",
+                    PASSWORD_HINT,
+                ),
+                labelled(
+                    "Repeat the new password",
+                    rx.input(
+                        name="repeat",
+                        type="password",
+                        required=True,
+                        auto_complete="new-password",
+                        max_length=LIMITS["password"],
+                        width="100%",
+                    ),
+                    "repeat",
+                ),
                 general_error(),
                 dialog_buttons("Reset password"),
                 spacing="3",
@@ -352,8 +468,13 @@ def confirm_dialog(name: str, title: str, description, action_label: str) -> rx.
             rx.box(general_error(), padding_top="0.75rem"),
             rx.flex(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.button(action_label, color_scheme="red", loading=S.saving, on_click=S.confirm,
-                          data_testid="confirm-" + name),
+                rx.button(
+                    action_label,
+                    color_scheme="red",
+                    loading=S.saving,
+                    on_click=S.confirm,
+                    data_testid="confirm-" + name,
+                ),
                 spacing="3",
                 justify="end",
                 padding_top="1rem",
@@ -403,15 +524,24 @@ def users_page() -> rx.Component:
         roles_dialog(),
         password_dialog(),
         confirm_dialog(
-            "disable", "Disable this account?",
-            rx.text(rx.code(S.dialog_username), " will be signed out everywhere and cannot sign in until the "
-                    "account is enabled again. Their records and audit trail stay."),
+            "disable",
+            "Disable this account?",
+            rx.text(
+                rx.code(S.dialog_username),
+                " will be signed out everywhere and cannot sign in until the "
+                "account is enabled again. Their records and audit trail stay.",
+            ),
             "Disable",
         ),
         confirm_dialog(
-            "reset_mfa", "Reset two-factor sign-in?",
-            rx.text("Use this when ", rx.code(S.dialog_username), " lost their phone. Their sessions end; they set "
-                    "up a new authenticator at their next sign-in if one of their roles requires it."),
+            "reset_mfa",
+            "Reset two-factor sign-in?",
+            rx.text(
+                "Use this when ",
+                rx.code(S.dialog_username),
+                " lost their phone. Their sessions end; they set "
+                "up a new authenticator at their next sign-in if one of their roles requires it.",
+            ),
             "Reset two-factor",
         ),
         spacing="4",
@@ -460,9 +590,12 @@ def grant_cell(cell: MatrixCell) -> rx.Component:
         rx.center(
             rx.cond(
                 cell.locked,
-                rx.tooltip(rx.flex(box, rx.icon("lock", size=12, color=rx.color("gray", 9)), spacing="1",
-                                   align="center"),
-                           content="Always kept: without it nobody could manage access."),
+                rx.tooltip(
+                    rx.flex(
+                        box, rx.icon("lock", size=12, color=rx.color("gray", 9)), spacing="1", align="center"
+                    ),
+                    content="Always kept: without it nobody could manage access.",
+                ),
                 box,
             ),
         ),
@@ -495,8 +628,14 @@ def matrix_table() -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell("Permission", vertical_align="bottom", position="sticky", left="0",
-                                                background=STICKY_HEADER, z_index="1"),
+                    rx.table.column_header_cell(
+                        "Permission",
+                        vertical_align="bottom",
+                        position="sticky",
+                        left="0",
+                        background=STICKY_HEADER,
+                        z_index="1",
+                    ),
                     rx.foreach(M.roles, role_header),
                 ),
             ),
@@ -505,8 +644,11 @@ def matrix_table() -> rx.Component:
                     rx.table.row_header_cell(
                         rx.vstack(
                             rx.text("Two-factor sign-in required", size="2", weight="medium"),
-                            rx.text("Members enrol with a QR code at their next sign-in.", size="1",
-                                    color_scheme="gray"),
+                            rx.text(
+                                "Members enrol with a QR code at their next sign-in.",
+                                size="1",
+                                color_scheme="gray",
+                            ),
                             spacing="0",
                             align="start",
                         ),
@@ -549,8 +691,11 @@ def roles_page() -> rx.Component:
                 rx.cond(
                     M.loaded,
                     matrix_table(),
-                    rx.vstack(*[rx.skeleton(rx.box(height="2.5rem", width="100%")) for _ in range(8)],
-                              width="100%", spacing="2"),
+                    rx.vstack(
+                        *[rx.skeleton(rx.box(height="2.5rem", width="100%")) for _ in range(8)],
+                        width="100%",
+                        spacing="2",
+                    ),
                 ),
                 spacing="3",
                 width="100%",

@@ -16,40 +16,87 @@ A = AuditState
 def field_error(name: str) -> rx.Component:
     return rx.cond(
         A.error_field == name,
-        rx.text(rx.icon("circle-alert", size=12), " ", A.error_text, color_scheme="red", size="1",
-                data_testid="filter-error-" + name),
+        rx.text(
+            rx.icon("circle-alert", size=12),
+            " ",
+            A.error_text,
+            color_scheme="red",
+            size="1",
+            data_testid="filter-error-" + name,
+        ),
     )
 
 
 def filter_field(label: str, name: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(label, size="1", weight="medium", color_scheme="gray"), control, field_error(name),
-                     spacing="1", width="100%", align="start")
+    return rx.vstack(
+        rx.text(label, size="1", weight="medium", color_scheme="gray"),
+        control,
+        field_error(name),
+        spacing="1",
+        width="100%",
+        align="start",
+    )
 
 
 def filters() -> rx.Component:
     return rx.card(
         rx.form(
             rx.grid(
-                filter_field("User", "username", rx.input(name="username", default_value=A.username,
-                                                          placeholder="exact username", max_length=60,
-                                                          width="100%")),
-                filter_field("Patient id", "patient_id", rx.input(name="patient_id", default_value=A.patient_id,
-                                                                  placeholder="e.g. 1024", input_mode="numeric",
-                                                                  max_length=12, width="100%",
-                                                                  data_testid="filter-patient")),
-                filter_field("Action starts with", "action", rx.input(name="action", default_value=A.action,
-                                                                      placeholder="e.g. user.",
-                                                                      max_length=80, width="100%")),
-                filter_field("From", "date_from", rx.input(name="date_from", type="date",
-                                                           default_value=A.date_from, width="100%")),
-                filter_field("To", "date_to", rx.input(name="date_to", type="date", default_value=A.date_to,
-                                                       width="100%")),
+                filter_field(
+                    "User",
+                    "username",
+                    rx.input(
+                        name="username",
+                        default_value=A.username,
+                        placeholder="exact username",
+                        max_length=60,
+                        width="100%",
+                    ),
+                ),
+                filter_field(
+                    "Patient id",
+                    "patient_id",
+                    rx.input(
+                        name="patient_id",
+                        default_value=A.patient_id,
+                        placeholder="e.g. 1024",
+                        input_mode="numeric",
+                        max_length=12,
+                        width="100%",
+                        data_testid="filter-patient",
+                    ),
+                ),
+                filter_field(
+                    "Action starts with",
+                    "action",
+                    rx.input(
+                        name="action",
+                        default_value=A.action,
+                        placeholder="e.g. user.",
+                        max_length=80,
+                        width="100%",
+                    ),
+                ),
+                filter_field(
+                    "From",
+                    "date_from",
+                    rx.input(name="date_from", type="date", default_value=A.date_from, width="100%"),
+                ),
+                filter_field(
+                    "To",
+                    "date_to",
+                    rx.input(name="date_to", type="date", default_value=A.date_to, width="100%"),
+                ),
                 rx.vstack(
                     # An empty label line keeps the buttons level with the inputs, whatever errors show.
                     rx.text("\u00a0", size="1", aria_hidden="true"),
                     rx.flex(
-                        rx.button(rx.icon("filter", size=16), "Apply", type="submit", data_testid="audit-apply"),
-                        rx.button("Clear", type="button", variant="soft", color_scheme="gray", on_click=A.clear),
+                        rx.button(
+                            rx.icon("filter", size=16), "Apply", type="submit", data_testid="audit-apply"
+                        ),
+                        rx.button(
+                            "Clear", type="button", variant="soft", color_scheme="gray", on_click=A.clear
+                        ),
                         spacing="2",
                         wrap="wrap",
                     ),
@@ -75,22 +122,49 @@ def verify_panel() -> rx.Component:
         rx.cond(
             A.verify_ok,
             rx.callout(
-                rx.text(rx.text.strong("Chain intact. "), A.verify_rows.to_string(), " rows checked at ",
-                        A.verify_at, "."),
-                icon="shield-check", color_scheme="green", size="1", data_testid="verify-result",
+                rx.text(
+                    rx.text.strong("Chain intact. "),
+                    A.verify_rows.to_string(),
+                    " rows checked at ",
+                    A.verify_at,
+                    ".",
+                ),
+                icon="shield-check",
+                color_scheme="green",
+                size="1",
+                data_testid="verify-result",
             ),
             rx.callout(
-                rx.text(rx.text.strong("Chain broken: "), A.verify_message, " (", A.verify_rows.to_string(),
-                        " rows checked before it, at ", A.verify_at, ")."),
-                icon="shield-x", color_scheme="red", size="1", data_testid="verify-result",
+                rx.text(
+                    rx.text.strong("Chain broken: "),
+                    A.verify_message,
+                    " (",
+                    A.verify_rows.to_string(),
+                    " rows checked before it, at ",
+                    A.verify_at,
+                    ").",
+                ),
+                icon="shield-x",
+                color_scheme="red",
+                size="1",
+                data_testid="verify-result",
             ),
         ),
-        rx.text("Recomputes every row's hash: an edited or deleted row shows up here.", size="2",
-                color_scheme="gray"),
+        rx.text(
+            "Recomputes every row's hash: an edited or deleted row shows up here.",
+            size="2",
+            color_scheme="gray",
+        ),
     )
     return rx.flex(
-        rx.button(rx.icon("shield-check", size=16), "Verify chain", variant="outline", loading=A.verifying,
-                  on_click=A.verify, data_testid="verify-chain"),
+        rx.button(
+            rx.icon("shield-check", size=16),
+            "Verify chain",
+            variant="outline",
+            loading=A.verifying,
+            on_click=A.verify,
+            data_testid="verify-chain",
+        ),
         result,
         spacing="3",
         align="center",
@@ -125,9 +199,16 @@ def audit_row(row: AuditLine) -> rx.Component:
         rx.table.cell(muted(row.screen), white_space="nowrap"),
         rx.table.cell(
             # Two lines at most; the whole text is in the tooltip.
-            rx.text(row.detail, size="1", title=row.detail, overflow="hidden", display="-webkit-box",
-                    style={"-webkit-line-clamp": "2", "-webkit-box-orient": "vertical"}, min_width="8rem",
-                    max_width="18rem"),
+            rx.text(
+                row.detail,
+                size="1",
+                title=row.detail,
+                overflow="hidden",
+                display="-webkit-box",
+                style={"-webkit-line-clamp": "2", "-webkit-box-orient": "vertical"},
+                min_width="8rem",
+                max_width="18rem",
+            ),
         ),
         align="center",
         data_testid="audit-row",
@@ -140,9 +221,20 @@ def audit_table() -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    *[rx.table.column_header_cell(h) for h in
-                      (f"Time ({zone})", "User", "Roles", "Action", "Patient", "Target", "Outcome", "Screen",
-                       "Detail")]
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in (
+                            f"Time ({zone})",
+                            "User",
+                            "Roles",
+                            "Action",
+                            "Patient",
+                            "Target",
+                            "Outcome",
+                            "Screen",
+                            "Detail",
+                        )
+                    ]
                 )
             ),
             rx.table.body(rx.foreach(A.rows, audit_row)),
@@ -162,8 +254,12 @@ def audit_page() -> rx.Component:
     return rx.vstack(
         rx.cond(
             ~SessionState.user_permissions.contains("audit.read"),
-            rx.callout("Your role does not give access to the audit trail.", icon="shield-alert",
-                       color_scheme="amber", data_testid="no-access"),
+            rx.callout(
+                "Your role does not give access to the audit trail.",
+                icon="shield-alert",
+                color_scheme="amber",
+                data_testid="no-access",
+            ),
             rx.vstack(
                 filters(),
                 verify_panel(),
@@ -178,11 +274,17 @@ def audit_page() -> rx.Component:
                             spacing="3",
                             width="100%",
                         ),
-                        rx.card(empty_state("No audit rows match these filters.", icon="search-x"),
-                                width="100%", data_testid="audit-empty"),
+                        rx.card(
+                            empty_state("No audit rows match these filters.", icon="search-x"),
+                            width="100%",
+                            data_testid="audit-empty",
+                        ),
                     ),
-                    rx.vstack(*[rx.skeleton(rx.box(height="1.75rem", width="100%")) for _ in range(10)],
-                              spacing="2", width="100%"),
+                    rx.vstack(
+                        *[rx.skeleton(rx.box(height="1.75rem", width="100%")) for _ in range(10)],
+                        spacing="2",
+                        width="100%",
+                    ),
                 ),
                 spacing="4",
                 width="100%",

@@ -11,7 +11,13 @@ from hms_app.state.auth import SignInState
 def _error() -> rx.Component:
     return rx.cond(
         SignInState.error != "",
-        rx.callout(SignInState.error, icon="triangle-alert", color_scheme="red", width="100%", data_testid="sign-in-error"),
+        rx.callout(
+            SignInState.error,
+            icon="triangle-alert",
+            color_scheme="red",
+            width="100%",
+            data_testid="sign-in-error",
+        ),
     )
 
 
@@ -19,11 +25,26 @@ def password_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.text("Username", size="2", weight="medium"),
-            rx.input(name="username", placeholder="e.g. dr.house", auto_complete="username", auto_focus=True,
-                     required=True, max_length=60, width="100%", size="3"),
+            rx.input(
+                name="username",
+                placeholder="e.g. dr.house",
+                auto_complete="username",
+                auto_focus=True,
+                required=True,
+                max_length=60,
+                width="100%",
+                size="3",
+            ),
             rx.text("Password", size="2", weight="medium"),
-            rx.input(name="password", type="password", auto_complete="current-password", required=True,
-                     max_length=256, width="100%", size="3"),
+            rx.input(
+                name="password",
+                type="password",
+                auto_complete="current-password",
+                required=True,
+                max_length=256,
+                width="100%",
+                size="3",
+            ),
             _error(),
             rx.button("Sign in", type="submit", width="100%", size="3", loading=SignInState.busy),
             spacing="3",
@@ -46,20 +67,45 @@ def code_form() -> rx.Component:
                         "(such as FreeOTP or Google Authenticator), then enter the 6-digit code it shows.",
                         size="2",
                     ),
-                    rx.center(rx.image(src=SignInState.enrol_qr, width="200px", height="200px",
-                                       alt="QR code for your authenticator app", data_testid="mfa-qr"),
-                              width="100%", background="white", padding="0.5rem", border_radius="var(--radius-3)"),
-                    rx.text("Or type this key: ", rx.code(SignInState.enrol_secret, data_testid="mfa-secret"), size="1"),
+                    rx.center(
+                        rx.image(
+                            src=SignInState.enrol_qr,
+                            width="200px",
+                            height="200px",
+                            alt="QR code for your authenticator app",
+                            data_testid="mfa-qr",
+                        ),
+                        width="100%",
+                        background="white",
+                        padding="0.5rem",
+                        border_radius="var(--radius-3)",
+                    ),
+                    rx.text(
+                        "Or type this key: ",
+                        rx.code(SignInState.enrol_secret, data_testid="mfa-secret"),
+                        size="1",
+                    ),
                     spacing="2",
                     width="100%",
                 ),
                 rx.text("Enter the 6-digit code from your authenticator app.", size="2"),
             ),
-            rx.input(name="code", placeholder="123 456", auto_complete="one-time-code", input_mode="numeric",
-                     auto_focus=True, required=True, max_length=7, width="100%", size="3"),
+            rx.input(
+                name="code",
+                placeholder="123 456",
+                auto_complete="one-time-code",
+                input_mode="numeric",
+                auto_focus=True,
+                required=True,
+                max_length=7,
+                width="100%",
+                size="3",
+            ),
             _error(),
             rx.button("Verify", type="submit", width="100%", size="3", loading=SignInState.busy),
-            rx.button("Start over", type="button", variant="ghost", width="100%", on_click=SignInState.start_over),
+            rx.button(
+                "Start over", type="button", variant="ghost", width="100%", on_click=SignInState.start_over
+            ),
             spacing="3",
             width="100%",
         ),
@@ -74,8 +120,12 @@ def sign_in_page() -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
-                rx.hstack(rx.icon("hospital", size=32, color=rx.color("accent", 10)), rx.heading("HMS", size="7"),
-                          align="center", spacing="2"),
+                rx.hstack(
+                    rx.icon("hospital", size=32, color=rx.color("accent", 10)),
+                    rx.heading("HMS", size="7"),
+                    align="center",
+                    spacing="2",
+                ),
                 rx.text(get_settings().hospital_name, color_scheme="gray", size="2"),
                 rx.heading("Sign in", size="5", padding_top="0.5rem"),
                 rx.cond(SignInState.stage == "password", password_form(), code_form()),

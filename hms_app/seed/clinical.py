@@ -52,12 +52,33 @@ DESCRIPTIONS = {
     "F32.A": "Depression, unspecified",
     "I48.91": "Unspecified atrial fibrillation",
 }
-ALLERGIES = [("Penicillin", "Hives", "moderate"), ("Peanuts", "Anaphylaxis", "severe"), ("Latex", "Rash", "mild"),
-             ("Sulfonamides", "Rash", "moderate"), ("Ibuprofen", "Wheezing", "moderate"), ("Shellfish", "Swelling", "severe")]
-VACCINES = [("Influenza, seasonal", "150"), ("COVID-19 mRNA", "208"), ("Tdap", "115"), ("Pneumococcal PCV20", "216"),
-            ("Hepatitis B", "08")]
-REASONS = ["Routine check-up", "Follow-up of chronic conditions", "Cough and fever", "Back pain", "Chest pain",
-           "Medication review", "Headache", "Abdominal pain", "Shortness of breath", "Vaccination"]
+ALLERGIES = [
+    ("Penicillin", "Hives", "moderate"),
+    ("Peanuts", "Anaphylaxis", "severe"),
+    ("Latex", "Rash", "mild"),
+    ("Sulfonamides", "Rash", "moderate"),
+    ("Ibuprofen", "Wheezing", "moderate"),
+    ("Shellfish", "Swelling", "severe"),
+]
+VACCINES = [
+    ("Influenza, seasonal", "150"),
+    ("COVID-19 mRNA", "208"),
+    ("Tdap", "115"),
+    ("Pneumococcal PCV20", "216"),
+    ("Hepatitis B", "08"),
+]
+REASONS = [
+    "Routine check-up",
+    "Follow-up of chronic conditions",
+    "Cough and fever",
+    "Back pain",
+    "Chest pain",
+    "Medication review",
+    "Headache",
+    "Abdominal pain",
+    "Shortness of breath",
+    "Vaccination",
+]
 CLINICAL_LIMIT = 5000  # patients that get a clinical history; the rest are registrations only
 CHUNK = 5000
 
@@ -77,39 +98,84 @@ def seed_clinical(ctx: SeedContext) -> None:
     first_id = session.execute(select(Patient.id).where(Patient.mrn == format_mrn(first))).scalar_one()
     patients = session.execute(
         select(Patient.id, Patient.birth_date, Patient.sex, Patient.created_at)
-        .where(Patient.id >= first_id).order_by(Patient.id).limit(min(ctx.patients, CLINICAL_LIMIT))
+        .where(Patient.id >= first_id)
+        .order_by(Patient.id)
+        .limit(min(ctx.patients, CLINICAL_LIMIT))
     ).all()
-    clinicians = list(session.execute(select(AppUser.id, AppUser.username).where(
-        AppUser.username.in_(["dr.grey", "nurse.joy"]))).all()) or [(None, "system")]
-    departments = list(session.execute(select(Department.id).where(Department.kind == "clinical")).scalars()) or [None]
+    clinicians = list(
+        session.execute(
+            select(AppUser.id, AppUser.username).where(AppUser.username.in_(["dr.grey", "nurse.joy"]))
+        ).all()
+    ) or [(None, "system")]
+    departments = list(
+        session.execute(select(Department.id).where(Department.kind == "clinical")).scalars()
+    ) or [None]
     now = datetime.combine(ctx.as_of, time(12, 0), tzinfo=UTC)
     encounter_rows, vitals, notes, problems, allergies, meds, shots = [], [], [], [], [], [], []
     total = len(patients)
     ctx.progress("clinical records", 0, total)
-    encounter_id = (session.execute(select(Encounter.id).order_by(Encounter.id.desc()).limit(1)).scalar() or 0)
+    encounter_id = session.execute(select(Encounter.id).order_by(Encounter.id.desc()).limit(1)).scalar() or 0
     for index, (patient_id, birth, sex, created) in enumerate(patients, start=1):
         age = (ctx.as_of - birth).days // 365
         adult = age >= 18
         chronic = [p for p in PROBLEMS if adult and rng.random() < p[1] * (1.6 if age > 55 else 0.7)]
         for code, _prev, drug, dose in chronic:
             onset = max(birth + timedelta(days=18 * 365), ctx.as_of - timedelta(days=rng.randint(90, 3650)))
-            problems.append({"patient_id": patient_id, "code": code, "display": DESCRIPTIONS[code],
-                             "clinical_status": "active", "onset_date": onset, "abatement_date": None,
-                             "recorded_at": now - timedelta(days=rng.randint(1, 700)), "recorded_by": "dr.grey"})
+            problems.append(
+                {
+                    "patient_id": patient_id,
+                    "code": code,
+                    "display": DESCRIPTIONS[code],
+                    "clinical_status": "active",
+                    "onset_date": onset,
+                    "abatement_date": None,
+                    "recorded_at": now - timedelta(days=rng.randint(1, 700)),
+                    "recorded_by": "dr.grey",
+                }
+            )
             if drug:
-                meds.append({"patient_id": patient_id, "medication": drug, "code": None, "dosage": dose,
-                             "status": "active", "started_on": onset, "stopped_on": None, "stop_reason": None,
-                             "recorded_at": now, "recorded_by": "dr.grey"})
+                meds.append(
+                    {
+                        "patient_id": patient_id,
+                        "medication": drug,
+                        "code": None,
+                        "dosage": dose,
+                        "status": "active",
+                        "started_on": onset,
+                        "stopped_on": None,
+                        "stop_reason": None,
+                        "recorded_at": now,
+                        "recorded_by": "dr.grey",
+                    }
+                )
         if rng.random() < 0.18:
             substance, reaction, severity = rng.choice(ALLERGIES)
-            allergies.append({"patient_id": patient_id, "substance": substance, "reaction": reaction,
-                              "severity": severity, "status": "active", "recorded_at": now, "recorded_by": "nurse.joy"})
+            allergies.append(
+                {
+                    "patient_id": patient_id,
+                    "substance": substance,
+                    "reaction": reaction,
+                    "severity": severity,
+                    "status": "active",
+                    "recorded_at": now,
+                    "recorded_by": "nurse.joy",
+                }
+            )
         for vaccine, cvx in VACCINES:
             if rng.random() < 0.35:
                 day = max(birth, ctx.as_of - timedelta(days=rng.randint(10, 1500)))
-                shots.append({"patient_id": patient_id, "vaccine": vaccine, "code": cvx, "occurrence_date": day,
-                              "lot_number": f"L{rng.randint(10000, 99999)}", "status": "completed",
-                              "recorded_at": now, "recorded_by": "nurse.joy"})
+                shots.append(
+                    {
+                        "patient_id": patient_id,
+                        "vaccine": vaccine,
+                        "code": cvx,
+                        "occurrence_date": day,
+                        "lot_number": f"L{rng.randint(10000, 99999)}",
+                        "status": "completed",
+                        "recorded_at": now,
+                        "recorded_by": "nurse.joy",
+                    }
+                )
         # Vitals drift around a personal baseline; sicker patients come more often.
         visits = rng.randint(0, 3) + 2 * len(chronic)
         height = (rng.gauss(176, 7) if sex == "male" else rng.gauss(163, 6)) if adult else 60 + age * 6
@@ -121,34 +187,77 @@ def seed_clinical(ctx: SeedContext) -> None:
             clinician_id, clinician = rng.choice(clinicians)
             encounter_id += 1
             klass = rng.choices(["outpatient", "emergency", "inpatient", "virtual"], [78, 9, 5, 8])[0]
-            encounter_rows.append({"id": encounter_id, "patient_id": patient_id, "encounter_class": klass,
-                                   "status": "finished", "department_id": rng.choice(departments),
-                                   "practitioner_id": clinician_id, "reason": rng.choice(REASONS),
-                                   "start_at": moment, "end_at": moment + timedelta(minutes=rng.randint(10, 60))})
-            notes.append({"encounter_id": encounter_id, "patient_id": patient_id,
-                          "subjective": "Patient reports feeling generally well.",
-                          "objective": "Alert and oriented. See recorded vitals.",
-                          "assessment": "; ".join(DESCRIPTIONS[p[0]] for p in chronic) or "No acute problem.",
-                          "plan": "Continue current management. Review in 3 months.", "status": "signed",
-                          "amends_id": None, "author_id": clinician_id, "created_at": moment,
-                          "signed_at": moment + timedelta(minutes=15), "signed_by": clinician})
+            encounter_rows.append(
+                {
+                    "id": encounter_id,
+                    "patient_id": patient_id,
+                    "encounter_class": klass,
+                    "status": "finished",
+                    "department_id": rng.choice(departments),
+                    "practitioner_id": clinician_id,
+                    "reason": rng.choice(REASONS),
+                    "start_at": moment,
+                    "end_at": moment + timedelta(minutes=rng.randint(10, 60)),
+                }
+            )
+            notes.append(
+                {
+                    "encounter_id": encounter_id,
+                    "patient_id": patient_id,
+                    "subjective": "Patient reports feeling generally well.",
+                    "objective": "Alert and oriented. See recorded vitals.",
+                    "assessment": "; ".join(DESCRIPTIONS[p[0]] for p in chronic) or "No acute problem.",
+                    "plan": "Continue current management. Review in 3 months.",
+                    "status": "signed",
+                    "amends_id": None,
+                    "author_id": clinician_id,
+                    "created_at": moment,
+                    "signed_at": moment + timedelta(minutes=15),
+                    "signed_by": clinician,
+                }
+            )
             weight += rng.gauss(0, 0.8)
             measured = {
-                "heart_rate": rng.gauss(76, 9), "respiratory_rate": rng.gauss(15, 2),
-                "systolic_bp": systolic + rng.gauss(0, 9), "temperature": rng.gauss(36.8, 0.35),
-                "spo2": min(100, rng.gauss(97, 1.3)), "weight": weight, "height": height,
+                "heart_rate": rng.gauss(76, 9),
+                "respiratory_rate": rng.gauss(15, 2),
+                "systolic_bp": systolic + rng.gauss(0, 9),
+                "temperature": rng.gauss(36.8, 0.35),
+                "spo2": min(100, rng.gauss(97, 1.3)),
+                "weight": weight,
+                "height": height,
             }
             measured["diastolic_bp"] = measured["systolic_bp"] * 0.64 + rng.gauss(0, 4)
             for key, value in measured.items():
                 spec = vital_rules.VITALS[key]
                 value = round(min(max(value, spec.low), spec.high), spec.decimals)
-                vitals.append({"patient_id": patient_id, "encounter_id": encounter_id, "category": "vital-signs",
-                               "code": spec.loinc, "display": spec.display, "value": value, "unit": spec.unit,
-                               "effective_at": moment, "recorded_by": clinician, "status": "final"})
-            vitals.append({"patient_id": patient_id, "encounter_id": encounter_id, "category": "vital-signs",
-                           "code": vital_rules.BMI.loinc, "display": vital_rules.BMI.display,
-                           "value": vital_rules.bmi(round(weight, 1), round(height, 1)), "unit": vital_rules.BMI.unit,
-                           "effective_at": moment, "recorded_by": clinician, "status": "final"})
+                vitals.append(
+                    {
+                        "patient_id": patient_id,
+                        "encounter_id": encounter_id,
+                        "category": "vital-signs",
+                        "code": spec.loinc,
+                        "display": spec.display,
+                        "value": value,
+                        "unit": spec.unit,
+                        "effective_at": moment,
+                        "recorded_by": clinician,
+                        "status": "final",
+                    }
+                )
+            vitals.append(
+                {
+                    "patient_id": patient_id,
+                    "encounter_id": encounter_id,
+                    "category": "vital-signs",
+                    "code": vital_rules.BMI.loinc,
+                    "display": vital_rules.BMI.display,
+                    "value": vital_rules.bmi(round(weight, 1), round(height, 1)),
+                    "unit": vital_rules.BMI.unit,
+                    "effective_at": moment,
+                    "recorded_by": clinician,
+                    "status": "final",
+                }
+            )
         if len(vitals) >= CHUNK:
             _flush(session, Encounter.__table__, encounter_rows)
             _flush(session, ClinicalNote.__table__, notes)
@@ -157,14 +266,22 @@ def seed_clinical(ctx: SeedContext) -> None:
     _flush(session, Encounter.__table__, encounter_rows)
     _flush(session, ClinicalNote.__table__, notes)
     _flush(session, Observation.__table__, vitals)
-    for table, rows in ((Condition.__table__, problems), (AllergyIntolerance.__table__, allergies),
-                        (MedicationStatement.__table__, meds), (Immunization.__table__, shots)):
+    for table, rows in (
+        (Condition.__table__, problems),
+        (AllergyIntolerance.__table__, allergies),
+        (MedicationStatement.__table__, meds),
+        (Immunization.__table__, shots),
+    ):
         for start in range(0, len(rows), CHUNK):
-            session.execute(insert(table), rows[start:start + CHUNK])
+            session.execute(insert(table), rows[start : start + CHUNK])
     if session.get_bind().dialect.name == "postgresql":
         # Encounter ids were given explicitly (notes and vitals point at them): move the sequence on.
-        session.execute(text("SELECT setval(pg_get_serial_sequence('encounter', 'id'), "
-                             "(SELECT COALESCE(MAX(id), 1) FROM encounter))"))
+        session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('encounter', 'id'), "
+                "(SELECT COALESCE(MAX(id), 1) FROM encounter))"
+            )
+        )
     record_audit(session, SYSTEM_ACTOR, "seed.clinical", detail=f"{total} patients with clinical history")
     session.commit()
 
@@ -178,33 +295,60 @@ def seed_near_duplicates(ctx: SeedContext) -> None:
     rng, session = ctx.rng, ctx.session
     count = max(3, ctx.patients // 100)
     first_id = session.execute(select(Patient.id).where(Patient.mrn == format_mrn(first))).scalar_one()
-    originals = session.execute(
-        select(Patient).where(Patient.id >= first_id).order_by(Patient.id).limit(ctx.patients)
-    ).scalars().all()
+    originals = (
+        session.execute(
+            select(Patient).where(Patient.id >= first_id).order_by(Patient.id).limit(ctx.patients)
+        )
+        .scalars()
+        .all()
+    )
     chosen = rng.sample(list(originals), min(count, len(originals)))
     numbers = take_numbers(session, "mrn", len(chosen))
     rows = []
     for number, original in zip(numbers, chosen, strict=True):
-        given, family, birth, phone = original.given_name, original.family_name, original.birth_date, original.phone
+        given, family, birth, phone = (
+            original.given_name,
+            original.family_name,
+            original.birth_date,
+            original.phone,
+        )
         kind = rng.choice(["typo", "swap_date", "phone_only", "nickname"])
         if kind == "typo" and len(family) > 3:
             i = rng.randrange(1, len(family) - 1)
-            family = family[:i] + family[i + 1] + family[i] + family[i + 2:]
+            family = family[:i] + family[i + 1] + family[i] + family[i + 2 :]
         elif kind == "swap_date" and birth.day <= 12 and birth.day != birth.month:
             birth = date(birth.year, birth.day, birth.month)
         elif kind == "nickname":
             given = given[:3]
         created = original.created_at + timedelta(days=rng.randint(1, 200))
         created = min(created, datetime.combine(ctx.as_of, time(17, 0), tzinfo=UTC))
-        rows.append({
-            "mrn": format_mrn(number), "given_name": given, "middle_name": None, "family_name": family,
-            "sex": original.sex, "birth_date": birth, "phone": phone, "email": None,
-            "address_line": original.address_line, "city": original.city, "postal_code": original.postal_code,
-            "country": original.country, "preferred_language": original.preferred_language, "active": True,
-            "deceased_at": None, "consent_data_sharing": False, "consent_sms": False, "consent_research": False,
-            "created_at": created, "updated_at": created,
-            **search_keys(given_name=given, family_name=family, phone=phone),
-        })
+        rows.append(
+            {
+                "mrn": format_mrn(number),
+                "given_name": given,
+                "middle_name": None,
+                "family_name": family,
+                "sex": original.sex,
+                "birth_date": birth,
+                "phone": phone,
+                "email": None,
+                "address_line": original.address_line,
+                "city": original.city,
+                "postal_code": original.postal_code,
+                "country": original.country,
+                "preferred_language": original.preferred_language,
+                "active": True,
+                "deceased_at": None,
+                "consent_data_sharing": False,
+                "consent_sms": False,
+                "consent_research": False,
+                "created_at": created,
+                "updated_at": created,
+                **search_keys(given_name=given, family_name=family, phone=phone),
+            }
+        )
     session.execute(insert(Patient.__table__), rows)
-    record_audit(session, SYSTEM_ACTOR, "seed.near_duplicates", detail=f"{len(rows)} near-duplicate registrations")
+    record_audit(
+        session, SYSTEM_ACTOR, "seed.near_duplicates", detail=f"{len(rows)} near-duplicate registrations"
+    )
     session.commit()

@@ -69,8 +69,13 @@ def seed_staff(ctx: SeedContext) -> None:
     for username, name, role_names, department in DEMO_STAFF:
         if username in existing:
             continue
-        user = AppUser(username=username, display_name=name, email=f"{username}@hms.example",
-                       password_hash=password_hash, department_id=departments.get(department))
+        user = AppUser(
+            username=username,
+            display_name=name,
+            email=f"{username}@hms.example",
+            password_hash=password_hash,
+            department_id=departments.get(department),
+        )
         ctx.session.add(user)
         ctx.session.flush()
         for role in role_names:
@@ -120,29 +125,33 @@ def seed_patients(ctx: SeedContext) -> None:
             # Registrations lean towards recent months, as a growing hospital's do.
             created = as_of_end - timedelta(seconds=int(span_seconds * rng.random() ** 1.6))
             phone = f"+1-{rng.randint(201, 989)}-{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"
-            rows.append({
-                "mrn": format_mrn(number),
-                "given_name": given,
-                "middle_name": middle,
-                "family_name": family,
-                "sex": sex,
-                "birth_date": ctx.as_of - timedelta(days=age_days),
-                "phone": phone,
-                "email": f"{given}.{family}{number % 100}@example.org".lower().replace("'", "") if rng.random() < 0.7 else None,
-                "address_line": rng.choice(pools["street"]),
-                "city": city,
-                "postal_code": postcode,
-                "country": "US",
-                "preferred_language": rng.choice(LANGUAGES),
-                "active": True,
-                "deceased_at": None,
-                "consent_data_sharing": rng.random() < 0.8,
-                "consent_sms": rng.random() < 0.6,
-                "consent_research": rng.random() < 0.2,
-                "created_at": created,
-                "updated_at": created,
-                **search_keys(given_name=given, family_name=family, phone=phone),
-            })
+            rows.append(
+                {
+                    "mrn": format_mrn(number),
+                    "given_name": given,
+                    "middle_name": middle,
+                    "family_name": family,
+                    "sex": sex,
+                    "birth_date": ctx.as_of - timedelta(days=age_days),
+                    "phone": phone,
+                    "email": f"{given}.{family}{number % 100}@example.org".lower().replace("'", "")
+                    if rng.random() < 0.7
+                    else None,
+                    "address_line": rng.choice(pools["street"]),
+                    "city": city,
+                    "postal_code": postcode,
+                    "country": "US",
+                    "preferred_language": rng.choice(LANGUAGES),
+                    "active": True,
+                    "deceased_at": None,
+                    "consent_data_sharing": rng.random() < 0.8,
+                    "consent_sms": rng.random() < 0.6,
+                    "consent_research": rng.random() < 0.2,
+                    "created_at": created,
+                    "updated_at": created,
+                    **search_keys(given_name=given, family_name=family, phone=phone),
+                }
+            )
         ctx.session.execute(insert(table), rows)
         done += len(rows)
         ctx.progress("patients", done, total)
@@ -161,13 +170,24 @@ def seed_portal_user(ctx: SeedContext) -> None:
         return
     patient = ctx.session.execute(select(Patient).where(Patient.mrn == format_mrn(first))).scalar_one()
     role_id = ctx.session.execute(select(Role.id).where(Role.name == "patient")).scalar_one()
-    user = AppUser(username=DEMO_PATIENT_USERNAME, display_name=f"{patient.given_name} {patient.family_name}",
-                   email=patient.email, password_hash=security.hash_password(DEMO_PASSWORD), patient_id=patient.id)
+    user = AppUser(
+        username=DEMO_PATIENT_USERNAME,
+        display_name=f"{patient.given_name} {patient.family_name}",
+        email=patient.email,
+        password_hash=security.hash_password(DEMO_PASSWORD),
+        patient_id=patient.id,
+    )
     ctx.session.add(user)
     ctx.session.flush()
     ctx.session.add(UserRole(user_id=user.id, role_id=role_id))
-    record_audit(ctx.session, SYSTEM_ACTOR, "seed.portal_user", patient_id=patient.id, target_type="user",
-                 target_id=user.id)
+    record_audit(
+        ctx.session,
+        SYSTEM_ACTOR,
+        "seed.portal_user",
+        patient_id=patient.id,
+        target_type="user",
+        target_id=user.id,
+    )
     ctx.session.commit()
 
 
@@ -182,12 +202,19 @@ def is_seeded(session) -> bool:
     return session.execute(select(AppUser.id).limit(1)).first() is not None
 
 
-
-
-PAYERS = [("MEDICARE", "Medicare", "government"), ("MEDICAID", "Medicaid", "government"),
-          ("BLUESHIELD", "Blue Shield", "insurer"), ("AETNA", "Aetna", "insurer"),
-          ("UNITED", "UnitedHealthcare", "insurer"), ("SELF", "Self-pay", "self")]
-PLANS = {"government": ["Part B", "Standard"], "insurer": ["Silver PPO", "Gold HMO", "Bronze EPO"], "self": ["Self-pay"]}
+PAYERS = [
+    ("MEDICARE", "Medicare", "government"),
+    ("MEDICAID", "Medicaid", "government"),
+    ("BLUESHIELD", "Blue Shield", "insurer"),
+    ("AETNA", "Aetna", "insurer"),
+    ("UNITED", "UnitedHealthcare", "insurer"),
+    ("SELF", "Self-pay", "self"),
+]
+PLANS = {
+    "government": ["Part B", "Standard"],
+    "insurer": ["Silver PPO", "Gold HMO", "Bronze EPO"],
+    "self": ["Self-pay"],
+}
 
 
 @seeder("coverage", order=45)
@@ -207,19 +234,36 @@ def seed_coverage(ctx: SeedContext) -> None:
         return
     rng = ctx.rng
     first_id = ctx.session.execute(select(Patient.id).where(Patient.mrn == format_mrn(first))).scalar_one()
-    ids = ctx.session.execute(select(Patient.id).where(Patient.id >= first_id).order_by(Patient.id)
-                              .limit(min(ctx.patients, 20000))).scalars().all()
+    ids = (
+        ctx.session.execute(
+            select(Patient.id)
+            .where(Patient.id >= first_id)
+            .order_by(Patient.id)
+            .limit(min(ctx.patients, 20000))
+        )
+        .scalars()
+        .all()
+    )
     rows = []
     for patient_id in ids:
         if rng.random() < 0.15:
             continue
         payer_id, kind = rng.choice(payers)
-        rows.append({"patient_id": patient_id, "payer_id": payer_id, "plan_name": rng.choice(PLANS[kind]),
-                     "member_id": f"M{rng.randint(10**8, 10**9 - 1)}",
-                     "valid_from": ctx.as_of - timedelta(days=rng.randint(30, 1500)), "valid_to": None,
-                     "priority": 1, "copay_cents": rng.choice([0, 1000, 2000, 2500, 3000]),
-                     "coinsurance_percent": rng.choice([0, 10, 20]), "active": True,
-                     "created_at": datetime.combine(ctx.as_of, time(8, 0), tzinfo=UTC)})
+        rows.append(
+            {
+                "patient_id": patient_id,
+                "payer_id": payer_id,
+                "plan_name": rng.choice(PLANS[kind]),
+                "member_id": f"M{rng.randint(10**8, 10**9 - 1)}",
+                "valid_from": ctx.as_of - timedelta(days=rng.randint(30, 1500)),
+                "valid_to": None,
+                "priority": 1,
+                "copay_cents": rng.choice([0, 1000, 2000, 2500, 3000]),
+                "coinsurance_percent": rng.choice([0, 10, 20]),
+                "active": True,
+                "created_at": datetime.combine(ctx.as_of, time(8, 0), tzinfo=UTC),
+            }
+        )
     for start in range(0, len(rows), CHUNK):
-        ctx.session.execute(insert(Coverage.__table__), rows[start:start + CHUNK])
+        ctx.session.execute(insert(Coverage.__table__), rows[start : start + CHUNK])
     ctx.session.commit()

@@ -107,16 +107,22 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     last_seq = 0
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq).limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq).limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             break
         for row in rows:
             if row.seq != expected_seq:
                 return ChainReport(False, checked, f"row {expected_seq} is missing (deleted)", expected_seq)
             if row.prev_hash != expected_prev:
-                return ChainReport(False, checked, f"row {row.seq} does not follow row {row.seq - 1}", row.seq)
+                return ChainReport(
+                    False, checked, f"row {row.seq} does not follow row {row.seq - 1}", row.seq
+                )
             if _digest(row) != row.hash:
                 return ChainReport(False, checked, f"row {row.seq} was altered after it was written", row.seq)
             expected_prev, expected_seq, last_seq = row.hash, row.seq + 1, row.seq
@@ -155,17 +161,26 @@ def search_audit(
     if filters.action.strip():
         conditions.append(AuditEvent.action.startswith(filters.action.strip()))
     if filters.date_from:
-        conditions.append(AuditEvent.occurred_at >= datetime.combine(filters.date_from, time.min, tzinfo=get_settings().tz))
+        conditions.append(
+            AuditEvent.occurred_at >= datetime.combine(filters.date_from, time.min, tzinfo=get_settings().tz)
+        )
     if filters.date_to:
-        conditions.append(AuditEvent.occurred_at < datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=get_settings().tz))
+        conditions.append(
+            AuditEvent.occurred_at
+            < datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=get_settings().tz)
+        )
     total = session.execute(select(func.count()).select_from(AuditEvent).where(*conditions)).scalar_one()
-    rows = session.execute(
-        select(AuditEvent)
-        .where(*conditions)
-        .order_by(AuditEvent.seq.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(AuditEvent)
+            .where(*conditions)
+            .order_by(AuditEvent.seq.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        .scalars()
+        .all()
+    )
     # Reading the audit trail is itself something an auditor wants to know about.
     record_audit(session, actor, "audit.search", detail=_describe(filters))
     session.commit()
@@ -186,7 +201,9 @@ def verify_audit_chain(session: Session, *, actor: Actor) -> ChainReport:
     url = session.get_bind().url.render_as_string(hide_password=False)
     with session_scope(url, read_only=True) as reader:
         report = verify_chain(reader)
-    detail = report.message if report.ok else f"{report.message}; rows checked before it: {report.rows_checked}"
+    detail = (
+        report.message if report.ok else f"{report.message}; rows checked before it: {report.rows_checked}"
+    )
     record_audit(session, actor, "audit.verify", outcome="success" if report.ok else "failure", detail=detail)
     session.commit()
     return report

@@ -20,7 +20,10 @@ def take_numbers(session: Session, name: str, count: int = 1) -> range:
         raise ValueError("count must be at least 1")
     for _ in range(2):
         updated = session.execute(
-            update(Counter).where(Counter.name == name).values(value=Counter.value + count).returning(Counter.value)
+            update(Counter)
+            .where(Counter.name == name)
+            .values(value=Counter.value + count)
+            .returning(Counter.value)
         ).scalar_one_or_none()
         if updated is not None:
             return range(updated - count + 1, updated + 1)

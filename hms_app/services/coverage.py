@@ -46,7 +46,9 @@ class CoverageRow:
 def list_payers(session: Session, *, actor: Actor) -> list[PayerOption]:
     """Active payers for a coverage form."""
     authorize(actor, "patient.read")
-    rows = session.execute(select(Payer.id, Payer.name).where(Payer.active.is_(True)).order_by(Payer.name)).all()
+    rows = session.execute(
+        select(Payer.id, Payer.name).where(Payer.active.is_(True)).order_by(Payer.name)
+    ).all()
     return [PayerOption(i, n) for i, n in rows]
 
 
@@ -55,15 +57,31 @@ def list_coverage(session: Session, *, actor: Actor, patient_id: int) -> list[Co
     authorize(actor, "patient.read", patient_id=patient_id)
     today = utcnow().date()
     rows = session.execute(
-        select(Coverage, Payer.name).join(Payer, Payer.id == Coverage.payer_id)
-        .where(Coverage.patient_id == patient_id).order_by(Coverage.active.desc(), Coverage.priority, Coverage.valid_from)
+        select(Coverage, Payer.name)
+        .join(Payer, Payer.id == Coverage.payer_id)
+        .where(Coverage.patient_id == patient_id)
+        .order_by(Coverage.active.desc(), Coverage.priority, Coverage.valid_from)
     ).all()
-    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="coverage", detail="coverage")
+    record_audit(
+        session, actor, "patient.read", patient_id=patient_id, target_type="coverage", detail="coverage"
+    )
     session.commit()
-    return [CoverageRow(c.id, name, c.plan_name, c.member_id, c.valid_from, c.valid_to, c.priority, c.copay_cents,
-                        c.coinsurance_percent, c.active,
-                        c.active and c.valid_from <= today and (c.valid_to is None or c.valid_to >= today))
-            for c, name in rows]
+    return [
+        CoverageRow(
+            c.id,
+            name,
+            c.plan_name,
+            c.member_id,
+            c.valid_from,
+            c.valid_to,
+            c.priority,
+            c.copay_cents,
+            c.coinsurance_percent,
+            c.active,
+            c.active and c.valid_from <= today and (c.valid_to is None or c.valid_to >= today),
+        )
+        for c, name in rows
+    ]
 
 
 def _money_to_cents(value, field: str) -> int:
@@ -93,7 +111,9 @@ def add_coverage(session: Session, *, actor: Actor, patient_id: int, data: dict)
         raise ValidationError("Enter the plan name (2 to 120 characters).", field="plan_name")
     member_id = str(data.get("member_id") or "").strip()
     if not MEMBER_ID_RE.fullmatch(member_id):
-        raise ValidationError("The member id has 3 to 40 letters, digits, dashes or slashes.", field="member_id")
+        raise ValidationError(
+            "The member id has 3 to 40 letters, digits, dashes or slashes.", field="member_id"
+        )
     valid_from = parse_date(data.get("valid_from"), field_name="valid_from", label="Valid from")
     valid_to = None
     if str(data.get("valid_to") or "").strip():
@@ -104,24 +124,46 @@ def add_coverage(session: Session, *, actor: Actor, patient_id: int, data: dict)
         priority = int(data.get("priority") or 1)
         coinsurance = int(str(data.get("coinsurance_percent") or "0").strip() or 0)
     except ValueError as error:
-        raise ValidationError("Priority and co-insurance are whole numbers.", field="coinsurance_percent") from error
+        raise ValidationError(
+            "Priority and co-insurance are whole numbers.", field="coinsurance_percent"
+        ) from error
     if priority not in (1, 2, 3):
         raise ValidationError("Priority is 1 (primary), 2 or 3.", field="priority")
     if not 0 <= coinsurance <= 100:
         raise ValidationError("Co-insurance is a percentage from 0 to 100.", field="coinsurance_percent")
     copay = _money_to_cents(data.get("copay"), "copay")
-    clash = session.execute(select(Coverage.id).where(
-        Coverage.patient_id == patient_id, Coverage.payer_id == payer.id, Coverage.member_id == member_id,
-        Coverage.active.is_(True))).first()
+    clash = session.execute(
+        select(Coverage.id).where(
+            Coverage.patient_id == patient_id,
+            Coverage.payer_id == payer.id,
+            Coverage.member_id == member_id,
+            Coverage.active.is_(True),
+        )
+    ).first()
     if clash:
         raise Conflict("This coverage is already recorded for the patient.", field="member_id")
-    coverage = Coverage(patient_id=patient_id, payer_id=payer.id, plan_name=plan, member_id=member_id,
-                        valid_from=valid_from, valid_to=valid_to, priority=priority, copay_cents=copay,
-                        coinsurance_percent=coinsurance)
+    coverage = Coverage(
+        patient_id=patient_id,
+        payer_id=payer.id,
+        plan_name=plan,
+        member_id=member_id,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        priority=priority,
+        copay_cents=copay,
+        coinsurance_percent=coinsurance,
+    )
     session.add(coverage)
     session.flush()
-    record_audit(session, actor, "coverage.add", patient_id=patient_id, target_type="coverage",
-                 target_id=coverage.id, detail=f"{payer.name} {plan} {member_id}")
+    record_audit(
+        session,
+        actor,
+        "coverage.add",
+        patient_id=patient_id,
+        target_type="coverage",
+        target_id=coverage.id,
+        detail=f"{payer.name} {plan} {member_id}",
+    )
     session.commit()
     return coverage
 
@@ -142,7 +184,14 @@ def end_coverage(session: Session, *, actor: Actor, coverage_id: int, reason: st
     if coverage.valid_to is None or coverage.valid_to > today:
         coverage.valid_to = max(today, coverage.valid_from)
     session.add(coverage)
-    record_audit(session, actor, "coverage.end", patient_id=coverage.patient_id, target_type="coverage",
-                 target_id=coverage.id, detail=reason)
+    record_audit(
+        session,
+        actor,
+        "coverage.end",
+        patient_id=coverage.patient_id,
+        target_type="coverage",
+        target_id=coverage.id,
+        detail=reason,
+    )
     session.commit()
     return coverage

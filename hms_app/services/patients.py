@@ -58,16 +58,31 @@ def is_valid_mrn(mrn: str) -> bool:
     mrn = mrn.strip().upper()
     if not mrn.startswith(MRN_PREFIX) or "-" not in mrn:
         return False
-    body, _, check = mrn[len(MRN_PREFIX):].partition("-")
+    body, _, check = mrn[len(MRN_PREFIX) :].partition("-")
     return body.isdigit() and check.isdigit() and len(check) == 1 and mrn_check_digit(int(body)) == int(check)
 
 
 # --------------------------------------------------------------------------- validation
 
 DEMOGRAPHIC_FIELDS = (
-    "given_name", "middle_name", "family_name", "sex", "birth_date", "phone", "email", "address_line", "city",
-    "postal_code", "country", "preferred_language", "emergency_contact_name", "emergency_contact_phone",
-    "emergency_contact_relation", "consent_data_sharing", "consent_sms", "consent_research",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "sex",
+    "birth_date",
+    "phone",
+    "email",
+    "address_line",
+    "city",
+    "postal_code",
+    "country",
+    "preferred_language",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "emergency_contact_relation",
+    "consent_data_sharing",
+    "consent_sms",
+    "consent_research",
 )
 BOOLEAN_FIELDS = ("consent_data_sharing", "consent_sms", "consent_research")
 
@@ -88,14 +103,18 @@ def _text(data: dict, key: str, label: str, *, required: bool = False, max_lengt
 def _name(data: dict, key: str, label: str, *, required: bool) -> str | None:
     value = _text(data, key, label, required=required)
     if value is not None and not NAME_RE.fullmatch(value):
-        raise ValidationError(f"{label} may contain letters, spaces, hyphens and apostrophes only.", field=key)
+        raise ValidationError(
+            f"{label} may contain letters, spaces, hyphens and apostrophes only.", field=key
+        )
     return value
 
 
 def _phone(data: dict, key: str, label: str) -> str | None:
     value = _text(data, key, label, max_length=30)
     if value is not None and (not PHONE_RE.fullmatch(value) or len(re.sub(r"\D", "", value)) < 7):
-        raise ValidationError(f"{label} must be a phone number of 7 to 15 digits, e.g. +1 555 010 2030.", field=key)
+        raise ValidationError(
+            f"{label} must be a phone number of 7 to 15 digits, e.g. +1 555 010 2030.", field=key
+        )
     return value
 
 
@@ -135,8 +154,9 @@ def validate_demographics(data: dict, *, today: date | None = None) -> dict:
     if birth > today:
         raise ValidationError("The date of birth cannot be in the future.", field="birth_date")
     if birth < today - timedelta(days=365 * MAX_AGE_YEARS + 32):
-        raise ValidationError(f"The date of birth is more than {MAX_AGE_YEARS} years ago; check the year.",
-                              field="birth_date")
+        raise ValidationError(
+            f"The date of birth is more than {MAX_AGE_YEARS} years ago; check the year.", field="birth_date"
+        )
     clean["birth_date"] = birth
     clean["phone"] = _phone(data, "phone", "Phone")
     email = _text(data, "email", "Email", max_length=200)
@@ -147,16 +167,23 @@ def validate_demographics(data: dict, *, today: date | None = None) -> dict:
     clean["city"] = _text(data, "city", "City")
     postal = _text(data, "postal_code", "Postal code", max_length=20)
     if postal is not None and not re.fullmatch(r"[A-Za-z0-9 \-]{2,12}", postal):
-        raise ValidationError("The postal code may hold letters, digits, spaces and hyphens (2 to 12).",
-                              field="postal_code")
+        raise ValidationError(
+            "The postal code may hold letters, digits, spaces and hyphens (2 to 12).", field="postal_code"
+        )
     clean["postal_code"] = postal
     clean["country"] = _text(data, "country", "Country", max_length=60)
     clean["preferred_language"] = _text(data, "preferred_language", "Preferred language", max_length=40)
-    clean["emergency_contact_name"] = _name(data, "emergency_contact_name", "Emergency contact", required=False)
+    clean["emergency_contact_name"] = _name(
+        data, "emergency_contact_name", "Emergency contact", required=False
+    )
     clean["emergency_contact_phone"] = _phone(data, "emergency_contact_phone", "Emergency contact phone")
-    clean["emergency_contact_relation"] = _text(data, "emergency_contact_relation", "Relationship", max_length=40)
+    clean["emergency_contact_relation"] = _text(
+        data, "emergency_contact_relation", "Relationship", max_length=40
+    )
     if clean["emergency_contact_phone"] and not clean["emergency_contact_name"]:
-        raise ValidationError("Give the emergency contact's name with their phone.", field="emergency_contact_name")
+        raise ValidationError(
+            "Give the emergency contact's name with their phone.", field="emergency_contact_name"
+        )
     for key in BOOLEAN_FIELDS:
         clean[key] = _bool(data.get(key, False))
     return clean
@@ -192,12 +219,18 @@ def _full_name(p: Patient) -> str:
     return " ".join(x for x in (p.given_name, p.middle_name, p.family_name) if x)
 
 
-def _score(p: Patient, given: str, family: str, birth: date | None, digits: str | None) -> tuple[float, list[str]]:
+def _score(
+    p: Patient, given: str, family: str, birth: date | None, digits: str | None
+) -> tuple[float, list[str]]:
     reasons: list[str] = []
-    name_score = (jellyfish.jaro_winkler_similarity(fold(family), p.family_key)
-                  + jellyfish.jaro_winkler_similarity(fold(given), p.given_key)) / 2
-    swapped = (jellyfish.jaro_winkler_similarity(fold(family), p.given_key)
-               + jellyfish.jaro_winkler_similarity(fold(given), p.family_key)) / 2
+    name_score = (
+        jellyfish.jaro_winkler_similarity(fold(family), p.family_key)
+        + jellyfish.jaro_winkler_similarity(fold(given), p.given_key)
+    ) / 2
+    swapped = (
+        jellyfish.jaro_winkler_similarity(fold(family), p.given_key)
+        + jellyfish.jaro_winkler_similarity(fold(given), p.family_key)
+    ) / 2
     if swapped > name_score + 0.05:
         name_score = swapped
         reasons.append("given and family names swapped")
@@ -210,12 +243,16 @@ def _score(p: Patient, given: str, family: str, birth: date | None, digits: str 
         if p.birth_date == birth:
             score += 0.35
             reasons.append("same date of birth")
-        elif (p.birth_date.year == birth.year and p.birth_date.month == birth.day
-              and p.birth_date.day == birth.month):
+        elif (
+            p.birth_date.year == birth.year
+            and p.birth_date.month == birth.day
+            and p.birth_date.day == birth.month
+        ):
             score += 0.25
             reasons.append("day and month swapped in date of birth")
         elif abs((p.birth_date - birth).days) <= 1 or (
-                p.birth_date.month == birth.month and p.birth_date.day == birth.day):
+            p.birth_date.month == birth.month and p.birth_date.day == birth.day
+        ):
             score += 0.15
             reasons.append("nearly the same date of birth")
     if digits and p.phone_digits == digits:
@@ -265,8 +302,13 @@ def find_duplicates(
     if family_key:
         if birth is not None:
             conditions.append(and_(Patient.family_sound == family_sound, Patient.birth_date == birth))
-            conditions.append(and_(Patient.given_sound == family_sound, Patient.family_sound == given_sound,
-                                   Patient.birth_date == birth))
+            conditions.append(
+                and_(
+                    Patient.given_sound == family_sound,
+                    Patient.family_sound == given_sound,
+                    Patient.birth_date == birth,
+                )
+            )
         if given_key and birth is not None:
             # A namesake scores under the bar unless the birth dates nearly agree (a day out, day and
             # month swapped, the year mistyped), so only those are read: the hundreds of namesakes of
@@ -274,13 +316,27 @@ def find_duplicates(
             near_days = [birth - timedelta(days=1), birth + timedelta(days=1)]
             if birth.day <= 12:
                 near_days.append(date(birth.year, birth.day, birth.month))
-            conditions.append(and_(Patient.family_sound == family_sound, Patient.given_sound == given_sound,
-                                   or_(Patient.birth_date.in_(near_days),
-                                       and_(extract("month", Patient.birth_date) == birth.month,
-                                            extract("day", Patient.birth_date) == birth.day))))
+            conditions.append(
+                and_(
+                    Patient.family_sound == family_sound,
+                    Patient.given_sound == given_sound,
+                    or_(
+                        Patient.birth_date.in_(near_days),
+                        and_(
+                            extract("month", Patient.birth_date) == birth.month,
+                            extract("day", Patient.birth_date) == birth.day,
+                        ),
+                    ),
+                )
+            )
     if birth is not None and family_key:
-        conditions.append(and_(Patient.birth_date == birth,
-                               Patient.family_key >= family_key[:2], Patient.family_key < family_key[:2] + "{"))
+        conditions.append(
+            and_(
+                Patient.birth_date == birth,
+                Patient.family_key >= family_key[:2],
+                Patient.family_key < family_key[:2] + "{",
+            )
+        )
     if digits:
         conditions.append(Patient.phone_digits == digits)
     if not conditions:
@@ -292,13 +348,27 @@ def find_duplicates(
     for patient in session.execute(query).scalars():
         score, reasons = _score(patient, given_name, family_name, birth, digits)
         if score >= 0.6:
-            candidates.append(DuplicateCandidate(patient.id, patient.mrn, _full_name(patient), patient.birth_date,
-                                                 patient.phone or "", round(score, 2), tuple(reasons)))
+            candidates.append(
+                DuplicateCandidate(
+                    patient.id,
+                    patient.mrn,
+                    _full_name(patient),
+                    patient.birth_date,
+                    patient.phone or "",
+                    round(score, 2),
+                    tuple(reasons),
+                )
+            )
     candidates.sort(key=lambda c: (-c.score, c.mrn))
     candidates = candidates[:limit]
     if candidates:
-        record_audit(session, actor, "patient.duplicate_check", target_type="patient",
-                     detail="candidates shown: " + ",".join(str(c.id) for c in candidates))
+        record_audit(
+            session,
+            actor,
+            "patient.duplicate_check",
+            target_type="patient",
+            detail="candidates shown: " + ",".join(str(c.id) for c in candidates),
+        )
         session.commit()
     return candidates
 
@@ -306,14 +376,21 @@ def find_duplicates(
 # --------------------------------------------------------------------------- registration and edits
 
 
-def register_patient(session: Session, *, actor: Actor, data: dict, duplicate_reason: str | None = None) -> Patient:
+def register_patient(
+    session: Session, *, actor: Actor, data: dict, duplicate_reason: str | None = None
+) -> Patient:
     """Register a new patient. A likely duplicate needs ``duplicate_reason`` to go ahead."""
     authorize(actor, "patient.write")
     clean = validate_demographics(data)
     reason = (duplicate_reason or "").strip()
-    candidates = find_duplicates(session, actor=actor, given_name=clean["given_name"],
-                                 family_name=clean["family_name"], birth_date=clean["birth_date"],
-                                 phone=clean["phone"])
+    candidates = find_duplicates(
+        session,
+        actor=actor,
+        given_name=clean["given_name"],
+        family_name=clean["family_name"],
+        birth_date=clean["birth_date"],
+        phone=clean["phone"],
+    )
     likely = [c for c in candidates if c.score >= LIKELY_DUPLICATE]
     if likely and len(reason) < 5:
         raise DuplicateSuspected(likely)
@@ -321,16 +398,27 @@ def register_patient(session: Session, *, actor: Actor, data: dict, duplicate_re
         raise ValidationError("Keep the reason under 300 characters.", field="duplicate_reason")
     number = take_numbers(session, "mrn")[0]
     now = utcnow()
-    patient = Patient(mrn=format_mrn(number), created_at=now, updated_at=now, **clean,
-                      **search_keys(given_name=clean["given_name"], family_name=clean["family_name"],
-                                    phone=clean["phone"]))
+    patient = Patient(
+        mrn=format_mrn(number),
+        created_at=now,
+        updated_at=now,
+        **clean,
+        **search_keys(given_name=clean["given_name"], family_name=clean["family_name"], phone=clean["phone"]),
+    )
     session.add(patient)
     session.flush()
     detail = None
     if likely:
         detail = f"registered despite likely duplicate(s) {','.join(c.mrn for c in likely)}: {reason}"
-    record_audit(session, actor, "patient.create", patient_id=patient.id, target_type="patient",
-                 target_id=patient.id, detail=detail)
+    record_audit(
+        session,
+        actor,
+        "patient.create",
+        patient_id=patient.id,
+        target_type="patient",
+        target_id=patient.id,
+        detail=detail,
+    )
     session.commit()
     return patient
 
@@ -355,7 +443,9 @@ def _require_patient(session: Session, patient_id: int, *, lock: bool = False) -
     return patient
 
 
-def update_patient(session: Session, *, actor: Actor, patient_id: int, data: dict, reason: str | None = None) -> Patient:
+def update_patient(
+    session: Session, *, actor: Actor, patient_id: int, data: dict, reason: str | None = None
+) -> Patient:
     """Change demographics; every changed field is kept in the patient's history."""
     authorize(actor, "patient.write", patient_id=patient_id)
     patient = _require_patient(session, patient_id, lock=True)
@@ -368,21 +458,44 @@ def update_patient(session: Session, *, actor: Actor, patient_id: int, data: dic
     now = utcnow()
     for key, old, new in changes:
         setattr(patient, key, new)
-        session.add(PatientHistory(patient_id=patient.id, changed_at=now, changed_by=actor.username, field=key,
-                                   old_value=_display(old), new_value=_display(new), reason=(reason or None)))
-    for key, value in search_keys(given_name=patient.given_name, family_name=patient.family_name,
-                                  phone=patient.phone).items():
+        session.add(
+            PatientHistory(
+                patient_id=patient.id,
+                changed_at=now,
+                changed_by=actor.username,
+                field=key,
+                old_value=_display(old),
+                new_value=_display(new),
+                reason=(reason or None),
+            )
+        )
+    for key, value in search_keys(
+        given_name=patient.given_name, family_name=patient.family_name, phone=patient.phone
+    ).items():
         setattr(patient, key, value)
     patient.updated_at = now
     session.add(patient)
-    record_audit(session, actor, "patient.update", patient_id=patient.id, target_type="patient",
-                 target_id=patient.id, detail="changed: " + ", ".join(k for k, _o, _n in changes))
+    record_audit(
+        session,
+        actor,
+        "patient.update",
+        patient_id=patient.id,
+        target_type="patient",
+        target_id=patient.id,
+        detail="changed: " + ", ".join(k for k, _o, _n in changes),
+    )
     session.commit()
     return patient
 
 
 def set_patient_status(
-    session: Session, *, actor: Actor, patient_id: int, status: str, reason: str, deceased_on: date | str | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    status: str,
+    reason: str,
+    deceased_on: date | str | None = None,
 ) -> Patient:
     """Mark a record active, inactive or deceased (with the date), keeping the change in history."""
     authorize(actor, "patient.write", patient_id=patient_id)
@@ -407,11 +520,25 @@ def set_patient_status(
     patient.deceased_at = deceased_at
     patient.updated_at = utcnow()
     session.add(patient)
-    session.add(PatientHistory(patient_id=patient.id, changed_by=actor.username, field="status", old_value=old,
-                               new_value=status if not deceased_at else f"deceased {deceased_at.date().isoformat()}",
-                               reason=reason))
-    record_audit(session, actor, f"patient.status.{status}", patient_id=patient.id, target_type="patient",
-                 target_id=patient.id, detail=reason)
+    session.add(
+        PatientHistory(
+            patient_id=patient.id,
+            changed_by=actor.username,
+            field="status",
+            old_value=old,
+            new_value=status if not deceased_at else f"deceased {deceased_at.date().isoformat()}",
+            reason=reason,
+        )
+    )
+    record_audit(
+        session,
+        actor,
+        f"patient.status.{status}",
+        patient_id=patient.id,
+        target_type="patient",
+        target_id=patient.id,
+        detail=reason,
+    )
     session.commit()
     return patient
 
@@ -429,13 +556,24 @@ class HistoryRow:
 def patient_history(session: Session, *, actor: Actor, patient_id: int, limit: int = 100) -> list[HistoryRow]:
     authorize(actor, "patient.read", patient_id=patient_id)
     rows = session.execute(
-        select(PatientHistory).where(PatientHistory.patient_id == patient_id)
-        .order_by(PatientHistory.changed_at.desc(), PatientHistory.id.desc()).limit(limit)
+        select(PatientHistory)
+        .where(PatientHistory.patient_id == patient_id)
+        .order_by(PatientHistory.changed_at.desc(), PatientHistory.id.desc())
+        .limit(limit)
     ).scalars()
-    result = [HistoryRow(r.changed_at, r.changed_by, r.field, r.old_value or "", r.new_value or "", r.reason or "")
-              for r in rows]
-    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="patient",
-                 target_id=patient_id, detail="history")
+    result = [
+        HistoryRow(r.changed_at, r.changed_by, r.field, r.old_value or "", r.new_value or "", r.reason or "")
+        for r in rows
+    ]
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient_id,
+        target_type="patient",
+        target_id=patient_id,
+        detail="history",
+    )
     session.commit()
     return result
 
@@ -476,7 +614,10 @@ def _name_branches(tokens: list[str]) -> list[tuple[int, object, tuple]]:
     by_given = (Patient.given_key, Patient.family_key, Patient.id)
     if len(keys) == 1:
         key = keys[0]
-        branches = [(1, _prefix(Patient.family_key, key), by_name), (2, _prefix(Patient.given_key, key), by_given)]
+        branches = [
+            (1, _prefix(Patient.family_key, key), by_name),
+            (2, _prefix(Patient.given_key, key), by_given),
+        ]
         if len(key) >= 3:
             branches.append((3, Patient.family_sound == sound(key), (Patient.given_sound, Patient.id)))
         return branches
@@ -519,7 +660,9 @@ def search_patients(
         mrn = text.upper().replace(" ", "")
         branches = [(0, Patient.mrn == mrn if "-" in mrn else _prefix(Patient.mrn, mrn), (Patient.mrn,))]
     elif DATE_RE.match(text):
-        branches = [(0, Patient.birth_date == parse_date(text, field_name="query", label="Birth date"), by_name)]
+        branches = [
+            (0, Patient.birth_date == parse_date(text, field_name="query", label="Birth date"), by_name)
+        ]
     elif len(digits) >= 7 and len(digits) >= len(text.replace(" ", "")) - 4:
         branches = [(0, Patient.phone_digits == digits[-10:], by_name)]
     else:
@@ -543,9 +686,22 @@ def search_patients(
     arms = [select(sub.c.id) for sub in capped]
     union = arms[0] if len(arms) == 1 else arms[0].union(*arms[1:])
     total = min(COUNT_CAP, session.execute(select(func.count()).select_from(union.subquery())).scalar_one())
-    result = [PatientRow(p.id, p.mrn, _full_name(p), p.sex, p.birth_date, p.phone or "", p.active,
-                         p.deceased_at is not None) for p in window]
-    record_audit(session, actor, "patient.search", target_type="patient", detail=f"query={text!r} results={total}")
+    result = [
+        PatientRow(
+            p.id,
+            p.mrn,
+            _full_name(p),
+            p.sex,
+            p.birth_date,
+            p.phone or "",
+            p.active,
+            p.deceased_at is not None,
+        )
+        for p in window
+    ]
+    record_audit(
+        session, actor, "patient.search", target_type="patient", detail=f"query={text!r} results={total}"
+    )
     session.commit()
     return result, total
 
@@ -571,19 +727,40 @@ def get_patient_summary(session: Session, *, actor: Actor, patient_id: int) -> P
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise NotFound("That patient does not exist.")
-    record_audit(session, actor, "patient.read", patient_id=patient.id, target_type="patient", target_id=patient.id,
-                 detail="summary")
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient.id,
+        target_type="patient",
+        target_id=patient.id,
+        detail="summary",
+    )
     session.commit()
-    return PatientSummary(patient.id, patient.mrn, _full_name(patient), patient.sex, patient.birth_date,
-                          patient.phone or "", patient.email or "")
+    return PatientSummary(
+        patient.id,
+        patient.mrn,
+        _full_name(patient),
+        patient.sex,
+        patient.birth_date,
+        patient.phone or "",
+        patient.email or "",
+    )
 
 
 def get_patient(session: Session, *, actor: Actor, patient_id: int) -> Patient:
     """The full demographic record (staff), audited as a read."""
     authorize(actor, "patient.read", patient_id=patient_id)
     patient = _require_patient(session, patient_id)
-    record_audit(session, actor, "patient.read", patient_id=patient.id, target_type="patient", target_id=patient.id,
-                 detail="demographics")
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient.id,
+        target_type="patient",
+        target_id=patient.id,
+        detail="demographics",
+    )
     session.commit()
     return patient
 
@@ -620,17 +797,24 @@ class MergeResult:
     moved: dict[str, int] = field(default_factory=dict)
 
 
-def merge_patients(session: Session, *, actor: Actor, survivor_id: int, merged_id: int, reason: str) -> MergeResult:
+def merge_patients(
+    session: Session, *, actor: Actor, survivor_id: int, merged_id: int, reason: str
+) -> MergeResult:
     """Make two records one: everything linked to ``merged_id`` moves to ``survivor_id``."""
     authorize(actor, "patient.merge")
     reason = (reason or "").strip()
     if len(reason) < 5:
-        raise ValidationError("Say why these records are the same person (at least 5 characters).", field="reason")
+        raise ValidationError(
+            "Say why these records are the same person (at least 5 characters).", field="reason"
+        )
     if survivor_id == merged_id:
         raise ValidationError("Choose two different records to merge.")
     # Lock both in id order so that two merges of the same pair cannot deadlock or interleave.
     first, second = sorted((survivor_id, merged_id))
-    locked = {first: _require_patient(session, first, lock=True), second: _require_patient(session, second, lock=True)}
+    locked = {
+        first: _require_patient(session, first, lock=True),
+        second: _require_patient(session, second, lock=True),
+    }
     survivor, merged = locked[survivor_id], locked[merged_id]
     if survivor.merged_into_id is not None or merged.merged_into_id is not None:
         raise Conflict("One of these records has already been merged into another.")
@@ -646,16 +830,32 @@ def merge_patients(session: Session, *, actor: Actor, survivor_id: int, merged_i
         counts[table.name] = counts.get(table.name, 0) + len(ids)
     merged.merged_into_id, merged.active, merged.updated_at = survivor.id, False, utcnow()
     session.add(merged)
-    record = PatientMerge(survivor_id=survivor.id, merged_id=merged.id, reason=reason, moved=moved,
-                          merged_by=actor.username)
+    record = PatientMerge(
+        survivor_id=survivor.id, merged_id=merged.id, reason=reason, moved=moved, merged_by=actor.username
+    )
     session.add(record)
-    session.add(PatientHistory(patient_id=merged.id, changed_by=actor.username, field="merged_into",
-                               old_value=None, new_value=survivor.mrn, reason=reason))
+    session.add(
+        PatientHistory(
+            patient_id=merged.id,
+            changed_by=actor.username,
+            field="merged_into",
+            old_value=None,
+            new_value=survivor.mrn,
+            reason=reason,
+        )
+    )
     session.flush()
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no linked rows"
     for patient_id in (survivor.id, merged.id):
-        record_audit(session, actor, "patient.merge", patient_id=patient_id, target_type="patient_merge",
-                     target_id=record.id, detail=f"{merged.mrn} -> {survivor.mrn}; moved {summary}; {reason}")
+        record_audit(
+            session,
+            actor,
+            "patient.merge",
+            patient_id=patient_id,
+            target_type="patient_merge",
+            target_id=record.id,
+            detail=f"{merged.mrn} -> {survivor.mrn}; moved {summary}; {reason}",
+        )
     session.commit()
     return MergeResult(record.id, counts)
 
@@ -666,7 +866,9 @@ def undo_merge(session: Session, *, actor: Actor, merge_id: int, reason: str) ->
     reason = (reason or "").strip()
     if len(reason) < 5:
         raise ValidationError("Say why the merge is undone (at least 5 characters).", field="reason")
-    record = session.execute(select(PatientMerge).where(PatientMerge.id == merge_id).with_for_update()).scalar_one_or_none()
+    record = session.execute(
+        select(PatientMerge).where(PatientMerge.id == merge_id).with_for_update()
+    ).scalar_one_or_none()
     if record is None:
         raise NotFound("That merge does not exist.")
     if record.undone_at is not None:
@@ -679,17 +881,35 @@ def undo_merge(session: Session, *, actor: Actor, merge_id: int, reason: str) ->
         pk = next(iter(table.primary_key.columns))
         for column, ids in columns.items():
             # Only rows still on the survivor go back; a row moved on since stays where it is.
-            result = session.execute(update(table).where(pk.in_(ids), table.c[column] == record.survivor_id)
-                                     .values({column: record.merged_id}))
+            result = session.execute(
+                update(table)
+                .where(pk.in_(ids), table.c[column] == record.survivor_id)
+                .values({column: record.merged_id})
+            )
             counts[table_name] = counts.get(table_name, 0) + (result.rowcount or 0)
     merged.merged_into_id, merged.active, merged.updated_at = None, True, utcnow()
     record.undone_at, record.undone_by = utcnow(), actor.username
     session.add_all([merged, record])
-    session.add(PatientHistory(patient_id=merged.id, changed_by=actor.username, field="merged_into",
-                               old_value=str(record.survivor_id), new_value=None, reason=f"merge undone: {reason}"))
+    session.add(
+        PatientHistory(
+            patient_id=merged.id,
+            changed_by=actor.username,
+            field="merged_into",
+            old_value=str(record.survivor_id),
+            new_value=None,
+            reason=f"merge undone: {reason}",
+        )
+    )
     for patient_id in (record.survivor_id, record.merged_id):
-        record_audit(session, actor, "patient.merge_undo", patient_id=patient_id, target_type="patient_merge",
-                     target_id=record.id, detail=reason)
+        record_audit(
+            session,
+            actor,
+            "patient.merge_undo",
+            patient_id=patient_id,
+            target_type="patient_merge",
+            target_id=record.id,
+            detail=reason,
+        )
     session.commit()
     return MergeResult(record.id, counts)
 
@@ -714,21 +934,49 @@ class MergeRow:
 def list_merges(session: Session, *, actor: Actor, patient_id: int, limit: int = 50) -> list[MergeRow]:
     """Merges this record took part in, as survivor or as the record merged away, newest first."""
     authorize(actor, "patient.read", patient_id=patient_id)
-    records = session.execute(
-        select(PatientMerge).where(or_(PatientMerge.survivor_id == patient_id, PatientMerge.merged_id == patient_id))
-        .order_by(PatientMerge.merged_at.desc(), PatientMerge.id.desc()).limit(limit)
-    ).scalars().all()
+    records = (
+        session.execute(
+            select(PatientMerge)
+            .where(or_(PatientMerge.survivor_id == patient_id, PatientMerge.merged_id == patient_id))
+            .order_by(PatientMerge.merged_at.desc(), PatientMerge.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     ids = {r.survivor_id for r in records} | {r.merged_id for r in records}
-    people = {p.id: p for p in session.execute(select(Patient).where(Patient.id.in_(ids))).scalars()} if ids else {}
+    people = (
+        {p.id: p for p in session.execute(select(Patient).where(Patient.id.in_(ids))).scalars()}
+        if ids
+        else {}
+    )
     rows = [
-        MergeRow(r.id, r.survivor_id, people[r.survivor_id].mrn, _full_name(people[r.survivor_id]), r.merged_id,
-                 people[r.merged_id].mrn, _full_name(people[r.merged_id]), r.reason, r.merged_at, r.merged_by,
-                 r.undone_at, r.undone_by,
-                 sum(len(ids) for columns in (r.moved or {}).values() for ids in columns.values()))
+        MergeRow(
+            r.id,
+            r.survivor_id,
+            people[r.survivor_id].mrn,
+            _full_name(people[r.survivor_id]),
+            r.merged_id,
+            people[r.merged_id].mrn,
+            _full_name(people[r.merged_id]),
+            r.reason,
+            r.merged_at,
+            r.merged_by,
+            r.undone_at,
+            r.undone_by,
+            sum(len(ids) for columns in (r.moved or {}).values() for ids in columns.values()),
+        )
         for r in records
     ]
-    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="patient", target_id=patient_id,
-                 detail="merges")
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient_id,
+        target_type="patient",
+        target_id=patient_id,
+        detail="merges",
+    )
     session.commit()
     return rows
 
@@ -767,13 +1015,28 @@ def wristband(session: Session, *, actor: Actor, patient_id: int) -> Wristband:
 
     authorize(actor, "patient.read", patient_id=patient_id)
     patient = _require_patient(session, patient_id)
-    allergies = tuple(session.execute(
-        select(AllergyIntolerance.substance).where(AllergyIntolerance.patient_id == patient_id,
-                                                   AllergyIntolerance.status == "active")
-        .order_by(AllergyIntolerance.substance).limit(6)
-    ).scalars())
-    record_audit(session, actor, "patient.wristband", patient_id=patient_id, target_type="patient",
-                 target_id=patient_id)
+    allergies = tuple(
+        session.execute(
+            select(AllergyIntolerance.substance)
+            .where(AllergyIntolerance.patient_id == patient_id, AllergyIntolerance.status == "active")
+            .order_by(AllergyIntolerance.substance)
+            .limit(6)
+        ).scalars()
+    )
+    record_audit(
+        session,
+        actor,
+        "patient.wristband",
+        patient_id=patient_id,
+        target_type="patient",
+        target_id=patient_id,
+    )
     session.commit()
-    return Wristband(patient.mrn, f"{patient.family_name.upper()}, {patient.given_name}", patient.birth_date,
-                     patient.sex, allergies, mrn_barcode_data_url(patient.mrn))
+    return Wristband(
+        patient.mrn,
+        f"{patient.family_name.upper()}, {patient.given_name}",
+        patient.birth_date,
+        patient.sex,
+        allergies,
+        mrn_barcode_data_url(patient.mrn),
+    )

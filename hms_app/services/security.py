@@ -41,8 +41,17 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,59}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COMMON_PASSWORDS = frozenset(
-    {"password123", "password1234", "qwerty123456", "123456789012", "letmein12345", "welcome12345",
-     "hospital1234", "changeme1234", "administrator1"}
+    {
+        "password123",
+        "password1234",
+        "qwerty123456",
+        "123456789012",
+        "letmein12345",
+        "welcome12345",
+        "hospital1234",
+        "changeme1234",
+        "administrator1",
+    }
 )
 MIN_PASSWORD_LENGTH = 10
 PENDING_MINUTES = 5
@@ -55,7 +64,9 @@ MFA_ISSUER = "HMS"
 def check_password_policy(password: str, *, username: str = "") -> None:
     """Raise a plain-language ValidationError unless ``password`` is acceptable."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field="password")
+        raise ValidationError(
+            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field="password"
+        )
     if len(password) > 256:
         raise ValidationError("The password must be at most 256 characters long.", field="password")
     if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
@@ -96,7 +107,9 @@ class SignInResult:
 
 def _roles_of(session: Session, user_id: int) -> list[Role]:
     return list(
-        session.execute(select(Role).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id))
+        session.execute(
+            select(Role).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
+        )
         .scalars()
         .all()
     )
@@ -105,7 +118,9 @@ def _roles_of(session: Session, user_id: int) -> list[Role]:
 def _permissions_of(session: Session, role_ids: list[int]) -> frozenset[str]:
     if not role_ids:
         return frozenset()
-    rows = session.execute(select(RolePermission.permission).where(RolePermission.role_id.in_(role_ids))).scalars()
+    rows = session.execute(
+        select(RolePermission.permission).where(RolePermission.role_id.in_(role_ids))
+    ).scalars()
     return frozenset(rows)
 
 
@@ -117,7 +132,9 @@ def _new_session(session: Session, user: AppUser, stage: str, client_ip: str | N
     settings = get_settings()
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    lifetime = timedelta(hours=settings.session_hours) if stage == "active" else timedelta(minutes=PENDING_MINUTES)
+    lifetime = (
+        timedelta(hours=settings.session_hours) if stage == "active" else timedelta(minutes=PENDING_MINUTES)
+    )
     session.add(
         UserSession(
             token_hash=_token_hash(token),
@@ -141,8 +158,16 @@ def _register_failure(session: Session, user: AppUser, action: str, reason: str)
         user.failed_attempts = 0
         detail = f"{reason}; account locked for {settings.lockout_minutes} minutes"
     session.add(user)
-    record_audit(session, None, action, target_type="user", target_id=user.id, outcome="failure",
-                 detail=detail, username=user.username)
+    record_audit(
+        session,
+        None,
+        action,
+        target_type="user",
+        target_id=user.id,
+        outcome="failure",
+        detail=detail,
+        username=user.username,
+    )
     session.commit()
 
 
@@ -161,13 +186,28 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
     user = session.execute(select(AppUser).where(AppUser.username == username)).scalar_one_or_none()
     if user is None:
         _verify_password(_DUMMY_HASH, password)
-        record_audit(session, None, "auth.sign_in", outcome="failure", detail="unknown username", username=username[:60])
+        record_audit(
+            session,
+            None,
+            "auth.sign_in",
+            outcome="failure",
+            detail="unknown username",
+            username=username[:60],
+        )
         session.commit()
         raise DomainError("Wrong username or password.")
     locked = _lock_message(user)
     if locked:
-        record_audit(session, None, "auth.sign_in", target_type="user", target_id=user.id, outcome="failure",
-                     detail="account locked", username=user.username)
+        record_audit(
+            session,
+            None,
+            "auth.sign_in",
+            target_type="user",
+            target_id=user.id,
+            outcome="failure",
+            detail="account locked",
+            username=user.username,
+        )
         session.commit()
         raise DomainError(locked)
     if not _verify_password(user.password_hash, password):
@@ -175,8 +215,16 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
         locked = _lock_message(user)
         raise DomainError(locked or "Wrong username or password.")
     if not user.is_active:
-        record_audit(session, None, "auth.sign_in", target_type="user", target_id=user.id, outcome="failure",
-                     detail="account disabled", username=user.username)
+        record_audit(
+            session,
+            None,
+            "auth.sign_in",
+            target_type="user",
+            target_id=user.id,
+            outcome="failure",
+            detail="account disabled",
+            username=user.username,
+        )
         session.commit()
         raise DomainError("This account is disabled. Ask an administrator.")
     if _hasher.check_needs_rehash(user.password_hash):
@@ -194,9 +242,15 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
         user.last_sign_in_at = utcnow()
     session.add(user)
     token = _new_session(session, user, stage, client_ip)
-    record_audit(session, None, "auth.sign_in" if stage == "active" else "auth.password_ok",
-                 target_type="user", target_id=user.id, username=user.username,
-                 detail=None if stage == "active" else f"second factor needed ({stage})")
+    record_audit(
+        session,
+        None,
+        "auth.sign_in" if stage == "active" else "auth.password_ok",
+        target_type="user",
+        target_id=user.id,
+        username=user.username,
+        detail=None if stage == "active" else f"second factor needed ({stage})",
+    )
     session.commit()
     return SignInResult(stage=stage, token=token, display_name=user.display_name, home=home_for(role_names))
 
@@ -247,8 +301,15 @@ def _activate(session: Session, row: UserSession, user: AppUser, action: str) ->
     row.stage, row.last_seen_at, row.expires_at = "active", now, now + timedelta(hours=settings.session_hours)
     user.failed_attempts, user.last_sign_in_at = 0, now
     session.add_all([row, user])
-    record_audit(session, None, action, target_type="user", target_id=user.id, username=user.username,
-                 detail="with second factor")
+    record_audit(
+        session,
+        None,
+        action,
+        target_type="user",
+        target_id=user.id,
+        username=user.username,
+        detail="with second factor",
+    )
     session.commit()
     roles = frozenset(r.name for r in _roles_of(session, user.id))
     return SignInResult(stage="active", token="", display_name=user.display_name, home=home_for(roles))
@@ -290,9 +351,14 @@ def finish_pending_enrolment(session: Session, *, token: str, code: str) -> Sign
     row, user = _pending(session, token, "enrol")
     if not user.mfa_secret or not _check_totp(session, user, code):
         _register_failure(session, user, "auth.mfa_enrol", "wrong code while enrolling")
-        raise DomainError(_lock_message(user) or "That code is not valid. Scan the QR code again and enter the current code.")
+        raise DomainError(
+            _lock_message(user)
+            or "That code is not valid. Scan the QR code again and enter the current code."
+        )
     user.mfa_enabled = True
-    record_audit(session, None, "auth.mfa_enrol", target_type="user", target_id=user.id, username=user.username)
+    record_audit(
+        session, None, "auth.mfa_enrol", target_type="user", target_id=user.id, username=user.username
+    )
     return _activate(session, row, user, "auth.sign_in")
 
 
@@ -302,7 +368,9 @@ def begin_mfa_enrolment(session: Session, *, actor: Actor) -> Enrolment:
         raise NotSignedIn("Please sign in to continue.")
     user = _require_user(session, actor.user_id)
     if user.mfa_enabled:
-        raise Conflict("Two-factor sign-in is already on. Ask an administrator to reset it to enrol a new device.")
+        raise Conflict(
+            "Two-factor sign-in is already on. Ask an administrator to reset it to enrol a new device."
+        )
     return _start_enrolment(session, user)
 
 
@@ -327,7 +395,9 @@ def resolve_session(session: Session, *, token: str, screen: str | None = None) 
     """The actor behind a browser's session token, or None if it is not a live session."""
     if not token:
         return None
-    row = session.execute(select(UserSession).where(UserSession.token_hash == _token_hash(token))).scalar_one_or_none()
+    row = session.execute(
+        select(UserSession).where(UserSession.token_hash == _token_hash(token))
+    ).scalar_one_or_none()
     now = utcnow()
     settings = get_settings()
     if (
@@ -360,20 +430,30 @@ def resolve_session(session: Session, *, token: str, screen: str | None = None) 
 
 def sign_out(session: Session, *, token: str) -> None:
     """Revoke the session behind ``token`` (a no-op for an unknown token)."""
-    row = session.execute(select(UserSession).where(UserSession.token_hash == _token_hash(token or ""))).scalar_one_or_none()
+    row = session.execute(
+        select(UserSession).where(UserSession.token_hash == _token_hash(token or ""))
+    ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return
     row.revoked_at = utcnow()
     user = session.get(AppUser, row.user_id)
     session.add(row)
-    record_audit(session, None, "auth.sign_out", target_type="user", target_id=row.user_id,
-                 username=user.username if user else "unknown")
+    record_audit(
+        session,
+        None,
+        "auth.sign_out",
+        target_type="user",
+        target_id=row.user_id,
+        username=user.username if user else "unknown",
+    )
     session.commit()
 
 
 def revoke_sessions(session: Session, user_id: int) -> int:
     result = session.execute(
-        update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None)).values(revoked_at=utcnow())
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
     )
     return result.rowcount or 0
 
@@ -427,11 +507,17 @@ def set_role_permission(session: Session, *, actor: Actor, role: str, permission
         raise ValidationError(f"There is no permission called {permission!r}.")
     target = _role(session, role)
     if not granted and permission in LOCKED_GRANTS.get(role, ()):
-        raise Forbidden(f"The {target.label} role always keeps {permission!r}, or nobody could manage access.")
+        raise Forbidden(
+            f"The {target.label} role always keeps {permission!r}, or nobody could manage access."
+        )
     if role in PORTAL_ROLES and granted and permission != "portal.self":
-        raise Forbidden("Patients may only be granted portal access; staff permissions would expose other patients.")
+        raise Forbidden(
+            "Patients may only be granted portal access; staff permissions would expose other patients."
+        )
     current = session.execute(
-        select(RolePermission).where(RolePermission.role_id == target.id, RolePermission.permission == permission)
+        select(RolePermission).where(
+            RolePermission.role_id == target.id, RolePermission.permission == permission
+        )
     ).scalar_one_or_none()
     if granted and current is None:
         session.add(RolePermission(role_id=target.id, permission=permission))
@@ -439,8 +525,14 @@ def set_role_permission(session: Session, *, actor: Actor, role: str, permission
         session.delete(current)
     else:
         return
-    record_audit(session, actor, "role.grant" if granted else "role.revoke", target_type="role",
-                 target_id=role, detail=permission)
+    record_audit(
+        session,
+        actor,
+        "role.grant" if granted else "role.revoke",
+        target_type="role",
+        target_id=role,
+        detail=permission,
+    )
     session.commit()
 
 
@@ -452,8 +544,14 @@ def set_role_mfa_required(session: Session, *, actor: Actor, role: str, required
         return
     target.mfa_required = required
     session.add(target)
-    record_audit(session, actor, "role.mfa_policy", target_type="role", target_id=role,
-                 detail="MFA required" if required else "MFA optional")
+    record_audit(
+        session,
+        actor,
+        "role.mfa_policy",
+        target_type="role",
+        target_id=role,
+        detail="MFA required" if required else "MFA optional",
+    )
     session.commit()
 
 
@@ -489,26 +587,48 @@ def list_users(
     conditions = []
     if query.strip():
         pattern = f"%{query.strip().lower()}%"
-        conditions.append(or_(func.lower(AppUser.username).like(pattern), func.lower(AppUser.display_name).like(pattern)))
+        conditions.append(
+            or_(func.lower(AppUser.username).like(pattern), func.lower(AppUser.display_name).like(pattern))
+        )
     if role:
         conditions.append(
-            AppUser.id.in_(select(UserRole.user_id).join(Role, Role.id == UserRole.role_id).where(Role.name == role))
+            AppUser.id.in_(
+                select(UserRole.user_id).join(Role, Role.id == UserRole.role_id).where(Role.name == role)
+            )
         )
     total = session.execute(select(func.count()).select_from(AppUser).where(*conditions)).scalar_one()
-    users = session.execute(
-        select(AppUser).where(*conditions).order_by(AppUser.username).offset((page - 1) * page_size).limit(page_size)
-    ).scalars().all()
+    users = (
+        session.execute(
+            select(AppUser)
+            .where(*conditions)
+            .order_by(AppUser.username)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        .scalars()
+        .all()
+    )
     role_names: dict[int, list[str]] = {}
     if users:
         for user_id, name in session.execute(
-            select(UserRole.user_id, Role.name).join(Role, Role.id == UserRole.role_id)
+            select(UserRole.user_id, Role.name)
+            .join(Role, Role.id == UserRole.role_id)
             .where(UserRole.user_id.in_([u.id for u in users]))
         ):
             role_names.setdefault(user_id, []).append(name)
     now = utcnow()
     rows = [
-        UserRow(u.id, u.username, u.display_name, u.email or "", tuple(sorted(role_names.get(u.id, []))), u.is_active,
-                bool(u.locked_until and u.locked_until > now), u.mfa_enabled, u.last_sign_in_at)
+        UserRow(
+            u.id,
+            u.username,
+            u.display_name,
+            u.email or "",
+            tuple(sorted(role_names.get(u.id, []))),
+            u.is_active,
+            bool(u.locked_until and u.locked_until > now),
+            u.mfa_enabled,
+            u.last_sign_in_at,
+        )
         for u in users
     ]
     return rows, total
@@ -558,19 +678,33 @@ def create_user(
     check_password_policy(password, username=username)
     if session.execute(select(AppUser.id).where(AppUser.username == username)).first():
         raise Conflict(f"The username {username!r} is taken.", field="username")
-    user = AppUser(username=username, display_name=display_name, email=email, password_hash=hash_password(password),
-                   patient_id=patient_id, department_id=department_id)
+    user = AppUser(
+        username=username,
+        display_name=display_name,
+        email=email,
+        password_hash=hash_password(password),
+        patient_id=patient_id,
+        department_id=department_id,
+    )
     session.add(user)
     session.flush()
     for name in roles:
         session.add(UserRole(user_id=user.id, role_id=_role(session, name).id))
-    record_audit(session, actor, "user.create", target_type="user", target_id=user.id,
-                 detail=f"{username} roles={','.join(roles)}")
+    record_audit(
+        session,
+        actor,
+        "user.create",
+        target_type="user",
+        target_id=user.id,
+        detail=f"{username} roles={','.join(roles)}",
+    )
     session.commit()
     return user
 
 
-def set_user_roles(session: Session, *, actor: Actor, user_id: int, roles: list[str] | tuple[str, ...]) -> None:
+def set_user_roles(
+    session: Session, *, actor: Actor, user_id: int, roles: list[str] | tuple[str, ...]
+) -> None:
     """Replace a user's roles."""
     authorize(actor, "user.manage")
     user = _require_user(session, user_id)
@@ -578,7 +712,9 @@ def set_user_roles(session: Session, *, actor: Actor, user_id: int, roles: list[
     if user.id == actor.user_id and "admin" in actor.roles and "admin" not in roles:
         raise Forbidden("You cannot take the administrator role away from yourself.")
     if set(roles) & PORTAL_ROLES and user.patient_id is None:
-        raise ValidationError("Only an account linked to a patient record can hold the patient role.", field="roles")
+        raise ValidationError(
+            "Only an account linked to a patient record can hold the patient role.", field="roles"
+        )
     if not set(roles) & PORTAL_ROLES and user.patient_id is not None:
         raise ValidationError("A patient's portal account cannot hold staff roles.", field="roles")
     session.execute(delete(UserRole).where(UserRole.user_id == user.id))
@@ -597,8 +733,14 @@ def set_user_active(session: Session, *, actor: Actor, user_id: int, active: boo
     user.is_active = active
     session.add(user)
     ended = 0 if active else revoke_sessions(session, user.id)
-    record_audit(session, actor, "user.enable" if active else "user.disable", target_type="user", target_id=user.id,
-                 detail=None if active else f"{ended} sessions ended")
+    record_audit(
+        session,
+        actor,
+        "user.enable" if active else "user.disable",
+        target_type="user",
+        target_id=user.id,
+        detail=None if active else f"{ended} sessions ended",
+    )
     session.commit()
 
 

@@ -49,7 +49,11 @@ class AccountState(SessionState):
             account = await self._run(security.get_own_account)
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.username, self.display_name, self.roles = account.username, account.display_name, list(account.roles)
+        self.username, self.display_name, self.roles = (
+            account.username,
+            account.display_name,
+            list(account.roles),
+        )
         self.mfa_enabled, self.mfa_required = account.mfa_enabled, account.mfa_required
         self.password_changed = format_local(account.password_changed_at)
         self.loaded = True
@@ -74,8 +78,9 @@ class AccountState(SessionState):
             if new != repeat:
                 raise ValidationError("The two new passwords differ.", field="repeat")
             if new == current:
-                raise ValidationError("Choose a new password that differs from the current one.",
-                                      field="new_password")
+                raise ValidationError(
+                    "Choose a new password that differs from the current one.", field="new_password"
+                )
         except ValidationError as error:
             self.error_field, self.error_text = error.field or "", str(error)
             return

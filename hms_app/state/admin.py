@@ -21,7 +21,12 @@ STAFF_ROLES: tuple[str, ...] = tuple(r for r in ROLES if r not in PORTAL_ROLES)
 
 # Inputs longer than these are refused before any service runs (the columns' sizes).
 LIMITS = {"username": 60, "display_name": 120, "email": 200, "password": 256, "query": 100}
-LABELS = {"username": "username", "display_name": "full name", "email": "email address", "password": "password"}
+LABELS = {
+    "username": "username",
+    "display_name": "full name",
+    "email": "email address",
+    "password": "password",
+}
 
 
 def _text(form: dict, key: str) -> str:
@@ -60,8 +65,16 @@ class UserLine:
 
 def _line(row: security.UserRow) -> UserLine:
     status = "disabled" if not row.is_active else "locked" if row.locked else "active"
-    return UserLine(row.id, row.username, row.display_name, list(row.roles), status, row.mfa_enabled,
-                    format_local(row.last_sign_in_at, "%Y-%m-%d"), format_local(row.last_sign_in_at, "%H:%M"))
+    return UserLine(
+        row.id,
+        row.username,
+        row.display_name,
+        list(row.roles),
+        status,
+        row.mfa_enabled,
+        format_local(row.last_sign_in_at, "%Y-%m-%d"),
+        format_local(row.last_sign_in_at, "%H:%M"),
+    )
 
 
 class AdminUsersState(SessionState):
@@ -103,7 +116,11 @@ class AdminUsersState(SessionState):
             if self.page > pages:  # the last page emptied (a filter or a change elsewhere)
                 self.page = pages
                 rows, total = await self._run(
-                    security.list_users, query=self.query.strip(), role=role, page=self.page, page_size=PAGE_SIZE
+                    security.list_users,
+                    query=self.query.strip(),
+                    role=role,
+                    page=self.page,
+                    page_size=PAGE_SIZE,
                 )
         except DomainError as error:
             self.loading = False
@@ -227,8 +244,14 @@ class AdminUsersState(SessionState):
         self.saving = True
         yield
         try:
-            await self._run(security.create_user, username=username, display_name=display_name, email=email,
-                            password=password, roles=list(self.form_roles))
+            await self._run(
+                security.create_user,
+                username=username,
+                display_name=display_name,
+                email=email,
+                password=password,
+                roles=list(self.form_roles),
+            )
         except DomainError as error:
             self._fail(error, fields)
             return
@@ -324,8 +347,12 @@ class AdminUsersState(SessionState):
         except DomainError as error:
             self._fail(error, ())
             return
-        done = f"{username} is disabled; their sessions have ended." if action == "disable" else (
-            f"Two-factor sign-in of {username} is reset; they enrol again at their next sign-in if a role needs it."
+        done = (
+            f"{username} is disabled; their sessions have ended."
+            if action == "disable"
+            else (
+                f"Two-factor sign-in of {username} is reset; they enrol again at their next sign-in if a role needs it."
+            )
         )
         yield await self._done(done)
 
@@ -340,7 +367,9 @@ class AdminUsersState(SessionState):
     @rx.event
     @requires("user.manage")
     async def enable(self, user_id: int):
-        return await self._act(user_id, security.set_user_active, "{username} can sign in again.", active=True)
+        return await self._act(
+            user_id, security.set_user_active, "{username} can sign in again.", active=True
+        )
 
     @rx.event
     @requires("user.manage")
@@ -390,8 +419,15 @@ class RoleMatrixState(SessionState):
             MatrixRow(
                 permission,
                 description,
-                [MatrixCell(r.name, permission, permission in r.permissions,
-                            permission in LOCKED_GRANTS.get(r.name, ())) for r in grid],
+                [
+                    MatrixCell(
+                        r.name,
+                        permission,
+                        permission in r.permissions,
+                        permission in LOCKED_GRANTS.get(r.name, ()),
+                    )
+                    for r in grid
+                ],
             )
             for permission, description in PERMISSIONS.items()
         ]
@@ -416,8 +452,11 @@ class RoleMatrixState(SessionState):
         except DomainError as error:
             # Reload as well, so the checkbox shows what the database really holds.
             problem = await self._reload()
-            return [rx.toast.error(str(error), id="matrix"), problem] if problem else rx.toast.error(
-                str(error), id="matrix")
+            return (
+                [rx.toast.error(str(error), id="matrix"), problem]
+                if problem
+                else rx.toast.error(str(error), id="matrix")
+            )
         problem = await self._reload()
         verb = "granted to" if granted else "withdrawn from"
         return problem or rx.toast.success(f"{permission} {verb} {self._label(role)}.", id="matrix")
@@ -431,9 +470,15 @@ class RoleMatrixState(SessionState):
             await self._run(security.set_role_mfa_required, role=role, required=required)
         except DomainError as error:
             problem = await self._reload()
-            return [rx.toast.error(str(error), id="matrix"), problem] if problem else rx.toast.error(
-                str(error), id="matrix")
+            return (
+                [rx.toast.error(str(error), id="matrix"), problem]
+                if problem
+                else rx.toast.error(str(error), id="matrix")
+            )
         problem = await self._reload()
-        message = (f"Two-factor sign-in is now required for every {self._label(role)}." if required
-                   else f"Two-factor sign-in is now optional for {self._label(role)}.")
+        message = (
+            f"Two-factor sign-in is now required for every {self._label(role)}."
+            if required
+            else f"Two-factor sign-in is now optional for {self._label(role)}."
+        )
         return problem or rx.toast.success(message, id="matrix")

@@ -67,8 +67,9 @@ def _date(value: str, key: str, label: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as error:
-        raise ValidationError(f"The {label} date is not a date; use the calendar or type 2026-01-31.",
-                              field=key) from error
+        raise ValidationError(
+            f"The {label} date is not a date; use the calendar or type 2026-01-31.", field=key
+        ) from error
 
 
 def parse_filters(form: dict) -> tuple[dict[str, str], audit.AuditFilter]:
@@ -88,10 +89,16 @@ def parse_filters(form: dict) -> tuple[dict[str, str], audit.AuditFilter]:
     start, end = _date(date_from, "date_from", "from"), _date(date_to, "date_to", "to")
     if start and end and start > end:
         raise ValidationError("The from date is after the to date.", field="date_to")
-    typed = {"username": username, "patient_id": patient, "action": action, "date_from": date_from,
-             "date_to": date_to}
-    return typed, audit.AuditFilter(username=username, patient_id=patient_id, action=action, date_from=start,
-                                    date_to=end)
+    typed = {
+        "username": username,
+        "patient_id": patient,
+        "action": action,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    return typed, audit.AuditFilter(
+        username=username, patient_id=patient_id, action=action, date_from=start, date_to=end
+    )
 
 
 class AuditState(SessionState):
@@ -130,8 +137,9 @@ class AuditState(SessionState):
     async def _reload(self):
         self.loading = True
         try:
-            rows, total = await self._run(audit.search_audit, filters=self._filters, page=self.page,
-                                          page_size=PAGE_SIZE)
+            rows, total = await self._run(
+                audit.search_audit, filters=self._filters, page=self.page, page_size=PAGE_SIZE
+            )
         except DomainError as error:
             self.loading = False
             return rx.toast.error(str(error))
@@ -196,8 +204,10 @@ class AuditState(SessionState):
         return AuditState.run_verification
 
     @rx.event(background=True)
-    @public("does nothing unless this tab's guarded verify handler has just armed it with the checked actor; "
-            "the service checks audit.read again")
+    @public(
+        "does nothing unless this tab's guarded verify handler has just armed it with the checked actor; "
+        "the service checks audit.read again"
+    )
     async def run_verification(self):
         async with self:
             actor, self._verify_actor = self._verify_actor, None
@@ -214,7 +224,11 @@ class AuditState(SessionState):
             return
         async with self:
             self.verifying, self.verified = False, True
-            self.verify_ok, self.verify_rows, self.verify_message = report.ok, report.rows_checked, report.message
+            self.verify_ok, self.verify_rows, self.verify_message = (
+                report.ok,
+                report.rows_checked,
+                report.message,
+            )
             self.verify_at = format_local(utcnow(), "%Y-%m-%d %H:%M:%S")
         if report.ok:
             yield rx.toast.success(f"Audit chain intact: {report.rows_checked:,} rows checked.")

@@ -42,4 +42,3 @@ class HomeState(SessionState):
             return rx.toast.error(str(error))
         self.loaded = True
         return None
-

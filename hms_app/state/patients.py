@@ -26,12 +26,25 @@ TEXT_FIELDS = tuple(k for k in svc.DEMOGRAPHIC_FIELDS if k not in svc.BOOLEAN_FI
 STATUSES = ("active", "inactive", "deceased")
 DIALOG_FIELDS = ("other_mrn", "reason", "deceased_on")  # the fields of the details page's dialogs
 LABELS = {
-    "given_name": "Given name", "middle_name": "Middle name", "family_name": "Family name", "sex": "Sex",
-    "birth_date": "Date of birth", "phone": "Phone", "email": "Email", "address_line": "Address", "city": "City",
-    "postal_code": "Postal code", "country": "Country", "preferred_language": "Preferred language",
-    "emergency_contact_name": "Emergency contact", "emergency_contact_phone": "Emergency contact phone",
-    "emergency_contact_relation": "Relationship", "consent_data_sharing": "Consent: data sharing",
-    "consent_sms": "Consent: SMS", "consent_research": "Consent: research", "status": "Status",
+    "given_name": "Given name",
+    "middle_name": "Middle name",
+    "family_name": "Family name",
+    "sex": "Sex",
+    "birth_date": "Date of birth",
+    "phone": "Phone",
+    "email": "Email",
+    "address_line": "Address",
+    "city": "City",
+    "postal_code": "Postal code",
+    "country": "Country",
+    "preferred_language": "Preferred language",
+    "emergency_contact_name": "Emergency contact",
+    "emergency_contact_phone": "Emergency contact phone",
+    "emergency_contact_relation": "Relationship",
+    "consent_data_sharing": "Consent: data sharing",
+    "consent_sms": "Consent: SMS",
+    "consent_research": "Consent: research",
+    "status": "Status",
     "merged_into": "Merged into",
 }
 
@@ -89,8 +102,10 @@ def route_patient_id(path: str) -> int:
     raw = match.group(1) if match else ""
     if not raw.isdigit() or len(raw) > 12 or int(raw) <= 0:
         shown = raw[:20] or "nothing"
-        raise ValidationError(f"This address does not name a patient record: {shown!r} is not a record number. "
-                              "Find the patient from the patient search.")
+        raise ValidationError(
+            f"This address does not name a patient record: {shown!r} is not a record number. "
+            "Find the patient from the patient search."
+        )
     return int(raw)
 
 
@@ -110,8 +125,16 @@ class PatientLine:
 
 
 def _line(row: svc.PatientRow, today: date) -> PatientLine:
-    return PatientLine(row.id, row.mrn, row.name, row.sex, row.birth_date.isoformat(), _age(row.birth_date, today),
-                       row.phone, _status(row.active, row.deceased))
+    return PatientLine(
+        row.id,
+        row.mrn,
+        row.name,
+        row.sex,
+        row.birth_date.isoformat(),
+        _age(row.birth_date, today),
+        row.phone,
+        _status(row.active, row.deceased),
+    )
 
 
 class PatientSearchState(SessionState):
@@ -142,11 +165,15 @@ class PatientSearchState(SessionState):
             self._clear()
             return None
         try:
-            rows, total = await self._run(svc.search_patients, query=text, page=self.page, page_size=PAGE_SIZE)
+            rows, total = await self._run(
+                svc.search_patients, query=text, page=self.page, page_size=PAGE_SIZE
+            )
             pages = max(1, -(-total // PAGE_SIZE))
             if self.page > pages:  # the last page emptied since it was shown
                 self.page = pages
-                rows, total = await self._run(svc.search_patients, query=text, page=self.page, page_size=PAGE_SIZE)
+                rows, total = await self._run(
+                    svc.search_patients, query=text, page=self.page, page_size=PAGE_SIZE
+                )
         except DomainError as error:
             self.loading = False
             return rx.toast.error(str(error))
@@ -209,8 +236,15 @@ class MatchLine:
 
 
 def _match(candidate: svc.DuplicateCandidate) -> MatchLine:
-    return MatchLine(candidate.id, candidate.mrn, candidate.name, candidate.birth_date.isoformat(), candidate.phone,
-                     round(candidate.score * 100), "; ".join(candidate.reasons))
+    return MatchLine(
+        candidate.id,
+        candidate.mrn,
+        candidate.name,
+        candidate.birth_date.isoformat(),
+        candidate.phone,
+        round(candidate.score * 100),
+        "; ".join(candidate.reasons),
+    )
 
 
 class PatientRegisterState(SessionState):
@@ -253,8 +287,13 @@ class PatientRegisterState(SessionState):
             self.matches = []
             return None
         try:
-            found = await self._run(svc.find_duplicates, given_name=self.given_name, family_name=self.family_name,
-                                    birth_date=self.birth_date or None, phone=self.phone or None)
+            found = await self._run(
+                svc.find_duplicates,
+                given_name=self.given_name,
+                family_name=self.family_name,
+                birth_date=self.birth_date or None,
+                phone=self.phone or None,
+            )
         except DomainError as error:
             return rx.toast.error(str(error))
         self.matches = [_match(c) for c in found]
@@ -278,8 +317,10 @@ class PatientRegisterState(SessionState):
     def _registered(self, patient):
         name = f"{patient.given_name} {patient.family_name}"
         self._fresh()
-        return [rx.toast.success(f"{name} registered with MRN {patient.mrn}.", id="registered"),
-                rx.redirect(f"/patients/{patient.id}")]
+        return [
+            rx.toast.success(f"{name} registered with MRN {patient.mrn}.", id="registered"),
+            rx.redirect(f"/patients/{patient.id}"),
+        ]
 
     @rx.event
     @requires("patient.write")
@@ -394,22 +435,41 @@ class Details:
 def _load_details(session, *, actor: Actor, patient_id: int) -> Details:
     """The record, its change history and its merges, read (and audited) in one go."""
     patient = svc.get_patient(session, actor=actor, patient_id=patient_id)
-    return Details(patient, svc.patient_history(session, actor=actor, patient_id=patient_id),
-                   svc.list_merges(session, actor=actor, patient_id=patient_id))
+    return Details(
+        patient,
+        svc.patient_history(session, actor=actor, patient_id=patient_id),
+        svc.list_merges(session, actor=actor, patient_id=patient_id),
+    )
 
 
 def _history_line(row: svc.HistoryRow) -> HistoryLine:
-    return HistoryLine(format_local(row.changed_at), row.changed_by, LABELS.get(row.field, row.field),
-                       row.old_value, row.new_value, row.reason)
+    return HistoryLine(
+        format_local(row.changed_at),
+        row.changed_by,
+        LABELS.get(row.field, row.field),
+        row.old_value,
+        row.new_value,
+        row.reason,
+    )
 
 
 def _merge_line(row: svc.MergeRow, patient_id: int) -> MergeLine:
     survivor = row.survivor_id == patient_id
-    undone = (f"undone {format_local(row.undone_at)} by {row.undone_by}" if row.undone_at else "")
-    return MergeLine(row.id, "survivor" if survivor else "merged", row.merged_id if survivor else row.survivor_id,
-                     row.merged_mrn if survivor else row.survivor_mrn, row.merged_name if survivor else row.survivor_name,
-                     row.reason, format_local(row.merged_at), row.merged_by, row.undone_at is not None, undone,
-                     row.moved_rows, f"{row.moved_rows} linked row{'s' if row.moved_rows != 1 else ''} moved")
+    undone = f"undone {format_local(row.undone_at)} by {row.undone_by}" if row.undone_at else ""
+    return MergeLine(
+        row.id,
+        "survivor" if survivor else "merged",
+        row.merged_id if survivor else row.survivor_id,
+        row.merged_mrn if survivor else row.survivor_mrn,
+        row.merged_name if survivor else row.survivor_name,
+        row.reason,
+        format_local(row.merged_at),
+        row.merged_by,
+        row.undone_at is not None,
+        undone,
+        row.moved_rows,
+        f"{row.moved_rows} linked row{'s' if row.moved_rows != 1 else ''} moved",
+    )
 
 
 class PatientDetailsState(SessionState):
@@ -518,8 +578,12 @@ class PatientDetailsState(SessionState):
             return problem
         # History is newest first: what came in above the row that was newest before is this save's.
         changed = next((i for i, row in enumerate(self.history) if row == newest), len(self.history))
-        return rx.toast.success(f"Saved: {changed} field{'s' if changed != 1 else ''} changed." if changed > 0
-                                else "Nothing changed.", id="saved")
+        return rx.toast.success(
+            f"Saved: {changed} field{'s' if changed != 1 else ''} changed."
+            if changed > 0
+            else "Nothing changed.",
+            id="saved",
+        )
 
     # ------------------------------------------------------------------ dialogs
 
@@ -571,8 +635,13 @@ class PatientDetailsState(SessionState):
         self.saving = True
         yield
         try:
-            await self._run(svc.set_patient_status, patient_id=self.record_id, status=self.status_choice,
-                            reason=reason, deceased_on=deceased_on)
+            await self._run(
+                svc.set_patient_status,
+                patient_id=self.record_id,
+                status=self.status_choice,
+                reason=reason,
+                deceased_on=deceased_on,
+            )
         except DomainError as error:
             self._dialog_fail(error)
             return
@@ -593,31 +662,49 @@ class PatientDetailsState(SessionState):
         try:
             mrn = _form_text(form, "other_mrn", limit=20).strip().upper().replace(" ", "")
             if not svc.is_valid_mrn(mrn):
-                raise ValidationError(f"{mrn or 'That'} is not a valid MRN: it looks like H0001234-4, and the last "
-                                      "digit is a check digit.", field="other_mrn")
+                raise ValidationError(
+                    f"{mrn or 'That'} is not a valid MRN: it looks like H0001234-4, and the last "
+                    "digit is a check digit.",
+                    field="other_mrn",
+                )
             rows, _total = await self._run(svc.search_patients, query=mrn, page_size=5)
         except DomainError as error:
             self._dialog_fail(error)
             return
         row = next((r for r in rows if r.mrn == mrn), None)
         if row is None:
-            self._dialog_fail(ValidationError(f"No record with MRN {mrn} that could be merged (it may itself have been "
-                                              "merged already).", field="other_mrn"))
+            self._dialog_fail(
+                ValidationError(
+                    f"No record with MRN {mrn} that could be merged (it may itself have been "
+                    "merged already).",
+                    field="other_mrn",
+                )
+            )
             return
         if row.id == self.record_id:
-            self._dialog_fail(ValidationError("That is this record; enter the MRN of the other one.",
-                                              field="other_mrn"))
+            self._dialog_fail(
+                ValidationError("That is this record; enter the MRN of the other one.", field="other_mrn")
+            )
             return
         self._other_id = row.id
-        self.other = OtherRecord(row.id, row.mrn, row.name, row.sex, row.birth_date.isoformat(), row.phone,
-                                 _status(row.active, row.deceased))
+        self.other = OtherRecord(
+            row.id,
+            row.mrn,
+            row.name,
+            row.sex,
+            row.birth_date.isoformat(),
+            row.phone,
+            _status(row.active, row.deceased),
+        )
 
     @rx.event
     @requires("patient.merge")
     async def submit_merge(self, form: dict):
         form = form if isinstance(form, dict) else {}
         if self.dialog != "merge" or not self._other_id or not self.record_id:
-            self._dialog_fail(ValidationError("Look up the other record by its MRN first.", field="other_mrn"))
+            self._dialog_fail(
+                ValidationError("Look up the other record by its MRN first.", field="other_mrn")
+            )
             return
         try:
             reason = _form_text(form, "reason")
@@ -628,14 +715,16 @@ class PatientDetailsState(SessionState):
         self.saving = True
         yield
         try:
-            result = await self._run(svc.merge_patients, survivor_id=self.record_id, merged_id=self._other_id,
-                                     reason=reason)
+            result = await self._run(
+                svc.merge_patients, survivor_id=self.record_id, merged_id=self._other_id, reason=reason
+            )
         except DomainError as error:
             self._dialog_fail(error)
             return
         moved = sum(result.moved.values())
-        yield await self._done(f"{other_mrn} merged into {self.mrn}: {moved} linked row{'s' if moved != 1 else ''} "
-                               "moved.")
+        yield await self._done(
+            f"{other_mrn} merged into {self.mrn}: {moved} linked row{'s' if moved != 1 else ''} moved."
+        )
 
     @rx.event
     @requires("patient.merge")
@@ -644,14 +733,18 @@ class PatientDetailsState(SessionState):
             wanted = _positive_id(merge_id, "merge")
             line = next((m for m in self.merges if m.id == wanted and not m.undone), None)
             if line is None:
-                raise ValidationError("That merge is not on this page or was already undone. Reload and try again.")
+                raise ValidationError(
+                    "That merge is not on this page or was already undone. Reload and try again."
+                )
         except DomainError as error:
             return rx.toast.error(str(error))
         self._close()
         self.dialog, self._undo_id = "undo", line.id
-        self.undo_note = (f"{line.other_mrn} ({line.other_name}) was merged into this record on {line.when}"
-                          if line.role == "survivor" else
-                          f"This record was merged into {line.other_mrn} ({line.other_name}) on {line.when}")
+        self.undo_note = (
+            f"{line.other_mrn} ({line.other_name}) was merged into this record on {line.when}"
+            if line.role == "survivor"
+            else f"This record was merged into {line.other_mrn} ({line.other_name}) on {line.when}"
+        )
         return None
 
     @rx.event
@@ -703,7 +796,12 @@ class WristbandState(SessionState):
         except DomainError as error:
             self.problem = str(error)
             return None
-        self.mrn, self.name, self.birth_date, self.sex = band.mrn, band.name, band.birth_date.isoformat(), band.sex
+        self.mrn, self.name, self.birth_date, self.sex = (
+            band.mrn,
+            band.name,
+            band.birth_date.isoformat(),
+            band.sex,
+        )
         self.allergies, self.barcode = list(band.allergies), band.barcode_svg_data_url
         self.loaded = True
         return None
@@ -726,11 +824,21 @@ class CoverageLine:
 
 def _coverage_line(row) -> CoverageLine:
     valid = row.valid_from.isoformat() + " – " + (row.valid_to.isoformat() if row.valid_to else "open")
-    copay = f"${row.copay_cents // 100}.{row.copay_cents % 100:02d} co-pay" if row.copay_cents else "no co-pay"
+    copay = (
+        f"${row.copay_cents // 100}.{row.copay_cents % 100:02d} co-pay" if row.copay_cents else "no co-pay"
+    )
     status = "current" if row.current else ("ended" if not row.active else "not in force")
     priority = {1: "primary", 2: "secondary"}.get(row.priority, f"priority {row.priority}")
-    return CoverageLine(row.id, row.payer, row.plan_name, row.member_id, valid, priority,
-                        f"{copay}, {row.coinsurance_percent}% co-insurance", status)
+    return CoverageLine(
+        row.id,
+        row.payer,
+        row.plan_name,
+        row.member_id,
+        valid,
+        priority,
+        f"{copay}, {row.coinsurance_percent}% co-insurance",
+        status,
+    )
 
 
 class CoverageState(SessionState):

@@ -18,14 +18,22 @@ def _rows(record: emr.PortalRecord) -> dict:
         vitals.append({"label": spec.display, "value": f"{value:g} {unit}", "when": format_local(taken)})
     return {
         "vitals": vitals,
-        "problems": [{"code": c.code, "name": c.display, "since": c.onset_date.isoformat() if c.onset_date else ""}
-                     for c in record.conditions],
-        "allergies": [{"substance": a.substance, "reaction": a.reaction or "", "severity": a.severity}
-                      for a in record.allergies],
+        "problems": [
+            {"code": c.code, "name": c.display, "since": c.onset_date.isoformat() if c.onset_date else ""}
+            for c in record.conditions
+        ],
+        "allergies": [
+            {"substance": a.substance, "reaction": a.reaction or "", "severity": a.severity}
+            for a in record.allergies
+        ],
         "medications": [{"name": m.medication, "dosage": m.dosage or ""} for m in record.medications],
-        "immunizations": [{"vaccine": i.vaccine, "date": i.occurrence_date.isoformat()} for i in record.immunizations],
-        "documents": [{"id": str(d.id), "title": d.title, "date": format_local(d.created_at, "%Y-%m-%d")}
-                      for d in record.documents],
+        "immunizations": [
+            {"vaccine": i.vaccine, "date": i.occurrence_date.isoformat()} for i in record.immunizations
+        ],
+        "documents": [
+            {"id": str(d.id), "title": d.title, "date": format_local(d.created_at, "%Y-%m-%d")}
+            for d in record.documents
+        ],
     }
 
 
@@ -50,8 +58,17 @@ class PortalState(SessionState):
         except DomainError as error:
             return rx.toast.error(str(error))
         banner = record.banner
-        self.mrn, self.name, self.birth_date, self.age = banner.mrn, banner.name, banner.birth_date.isoformat(), banner.age
+        self.mrn, self.name, self.birth_date, self.age = (
+            banner.mrn,
+            banner.name,
+            banner.birth_date.isoformat(),
+            banner.age,
+        )
         rows = _rows(record)
         self.vitals, self.problems, self.allergies = rows["vitals"], rows["problems"], rows["allergies"]
-        self.medications, self.immunizations, self.documents = rows["medications"], rows["immunizations"], rows["documents"]
+        self.medications, self.immunizations, self.documents = (
+            rows["medications"],
+            rows["immunizations"],
+            rows["documents"],
+        )
         return None

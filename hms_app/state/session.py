@@ -151,9 +151,12 @@ class SessionState(rx.State):
                 return rx.redirect(target)  # a first visit is not an error: just the sign-in page
             return [rx.toast.error(SIGN_IN_REQUIRED, id="auth"), rx.redirect(target)]
         if permission is not None and not actor.can(permission):
-            await call_service(_record_denial, actor=actor, permission=permission,
-                               handler=f"{type(self).__name__}.{handler}")
-            return rx.toast.error(f"Your role does not allow this ({PERMISSIONS[permission].lower()}).", id="denied")
+            await call_service(
+                _record_denial, actor=actor, permission=permission, handler=f"{type(self).__name__}.{handler}"
+            )
+            return rx.toast.error(
+                f"Your role does not allow this ({PERMISSIONS[permission].lower()}).", id="denied"
+            )
         return None
 
     async def _run(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any:

@@ -24,10 +24,19 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 def _document_url(session, *, own_patient: bool = False) -> str:
     """A stored document, so that the documents routes have something real to serve."""
-    patient = patients.register_patient(session, actor=SYSTEM_ACTOR, data={
-        "given_name": "Dana", "family_name": "Docs", "sex": "female", "birth_date": "1970-05-06"})
-    row = emr.store_document(session, actor=SYSTEM_ACTOR, patient_id=patient.id, title="Discharge letter",
-                             content=PDF, content_type="application/pdf")
+    patient = patients.register_patient(
+        session,
+        actor=SYSTEM_ACTOR,
+        data={"given_name": "Dana", "family_name": "Docs", "sex": "female", "birth_date": "1970-05-06"},
+    )
+    row = emr.store_document(
+        session,
+        actor=SYSTEM_ACTOR,
+        patient_id=patient.id,
+        title="Discharge letter",
+        content=PDF,
+        content_type="application/pdf",
+    )
     return str(row.id), patient.id
 
 
@@ -35,7 +44,9 @@ def _document_url(session, *, own_patient: bool = False) -> str:
 # route fails test_every_parameterised_route_has_an_example until one is added here.
 EXAMPLES = {
     "/api/documents/{document_id:int}": lambda session: "/api/documents/" + _document_url(session)[0],
-    "/api/portal/documents/{document_id:int}": lambda session: "/api/portal/documents/" + _document_url(session)[0],
+    "/api/portal/documents/{document_id:int}": lambda session: (
+        "/api/portal/documents/" + _document_url(session)[0]
+    ),
 }
 
 
@@ -149,8 +160,15 @@ def test_audit_verify_reports_the_chain(client, session):
 
 def _portal_token(session, patient_id: int) -> str:
     security.ensure_roles(session)
-    security.create_user(session, actor=SYSTEM_ACTOR, username=f"portal{patient_id}", display_name="Portal User",
-                         password=PASSWORD, roles=["patient"], patient_id=patient_id)
+    security.create_user(
+        session,
+        actor=SYSTEM_ACTOR,
+        username=f"portal{patient_id}",
+        display_name="Portal User",
+        password=PASSWORD,
+        roles=["patient"],
+        patient_id=patient_id,
+    )
     return security.sign_in(session, username=f"portal{patient_id}", password=PASSWORD).token
 
 
@@ -163,15 +181,26 @@ def test_a_document_is_served_to_staff_who_may_read_the_patient_and_the_read_is_
     assert "no-store" in response.headers["cache-control"]
     session.expire_all()
     reads = session.execute(select(AuditEvent).where(AuditEvent.action == "document.read")).scalars().all()
-    assert [(r.username, r.patient_id, r.target_id) for r in reads] == [("nurse.user", patient_id, document_id)]
+    assert [(r.username, r.patient_id, r.target_id) for r in reads] == [
+        ("nurse.user", patient_id, document_id)
+    ]
 
 
 def test_a_patient_gets_their_own_document_in_the_portal_and_never_another_patients(client, session):
     own_id, own_patient = _document_url(session)
-    other_patient = patients.register_patient(session, actor=SYSTEM_ACTOR, data={
-        "given_name": "Omar", "family_name": "Other", "sex": "male", "birth_date": "1960-01-02"})
-    other = emr.store_document(session, actor=SYSTEM_ACTOR, patient_id=other_patient.id, title="Not yours",
-                               content=PDF, content_type="application/pdf")
+    other_patient = patients.register_patient(
+        session,
+        actor=SYSTEM_ACTOR,
+        data={"given_name": "Omar", "family_name": "Other", "sex": "male", "birth_date": "1960-01-02"},
+    )
+    other = emr.store_document(
+        session,
+        actor=SYSTEM_ACTOR,
+        patient_id=other_patient.id,
+        title="Not yours",
+        content=PDF,
+        content_type="application/pdf",
+    )
     token = _portal_token(session, own_patient)
     cookie = {"cookie": f"{SESSION_COOKIE}={token}"}
     assert client.get(f"/api/portal/documents/{own_id}", headers=cookie).status_code == 200
@@ -183,4 +212,7 @@ def test_a_patient_gets_their_own_document_in_the_portal_and_never_another_patie
 
 def test_a_missing_document_is_404_not_an_error(client, session):
     token = _session_of_role(session, "physician")
-    assert client.get("/api/documents/987654", headers={"cookie": f"{SESSION_COOKIE}={token}"}).status_code == 404
+    assert (
+        client.get("/api/documents/987654", headers={"cookie": f"{SESSION_COOKIE}={token}"}).status_code
+        == 404
+    )

@@ -14,8 +14,14 @@ from hms_app.services.permissions import SYSTEM_ACTOR
 
 def _signed_in(session, username: str, roles: list[str]):
     security.ensure_roles(session)
-    security.create_user(session, actor=SYSTEM_ACTOR, username=username, display_name=username.title(),
-                         password="Ward-round-42", roles=roles)
+    security.create_user(
+        session,
+        actor=SYSTEM_ACTOR,
+        username=username,
+        display_name=username.title(),
+        password="Ward-round-42",
+        roles=roles,
+    )
     token = security.sign_in(session, username=username, password="Ward-round-42").token
     return security.resolve_session(session, token=token, screen="/admin/audit")
 
@@ -26,7 +32,12 @@ def test_verify_audit_chain_reports_an_intact_chain_and_is_itself_audited(sessio
     report = verify_audit_chain(session, actor=auditor)
     assert report.ok and report.rows_checked == rows_before
     last = session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
-    assert (last.action, last.username, last.outcome, last.screen) == ("audit.verify", "ada", "success", "/admin/audit")
+    assert (last.action, last.username, last.outcome, last.screen) == (
+        "audit.verify",
+        "ada",
+        "success",
+        "/admin/audit",
+    )
     assert last.detail == f"audit chain intact: {rows_before} rows"
 
 
@@ -54,7 +65,11 @@ def test_own_account_shows_roles_and_follows_mfa_enrolment_and_policy(session):
     nurse = _signed_in(session, "nina", ["nurse", "receptionist"])
     account = security.get_own_account(session, actor=nurse)
     assert (account.username, account.roles, account.mfa_enabled, account.mfa_required) == (
-        "nina", ("nurse", "receptionist"), False, False)
+        "nina",
+        ("nurse", "receptionist"),
+        False,
+        False,
+    )
     security.set_role_mfa_required(session, actor=SYSTEM_ACTOR, role="receptionist", required=True)
     assert security.get_own_account(session, actor=nurse).mfa_required
     import pyotp

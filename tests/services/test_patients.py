@@ -31,16 +31,34 @@ from hms_app.services import patients as svc
 from hms_app.services.patient_keys import search_keys
 from hms_app.services.permissions import DEFAULT_GRANTS, Actor
 
-CLERK = Actor(user_id=11, username="clerk", display_name="Front Desk", roles=frozenset({"receptionist"}),
-              permissions=DEFAULT_GRANTS["receptionist"])
-NURSE = Actor(user_id=12, username="nurse", display_name="Ward Nurse", roles=frozenset({"nurse"}),
-              permissions=DEFAULT_GRANTS["nurse"])
-PORTAL = Actor(user_id=13, username="pat", roles=frozenset({"patient"}), permissions=DEFAULT_GRANTS["patient"],
-               patient_id=1)
+CLERK = Actor(
+    user_id=11,
+    username="clerk",
+    display_name="Front Desk",
+    roles=frozenset({"receptionist"}),
+    permissions=DEFAULT_GRANTS["receptionist"],
+)
+NURSE = Actor(
+    user_id=12,
+    username="nurse",
+    display_name="Ward Nurse",
+    roles=frozenset({"nurse"}),
+    permissions=DEFAULT_GRANTS["nurse"],
+)
+PORTAL = Actor(
+    user_id=13,
+    username="pat",
+    roles=frozenset({"patient"}),
+    permissions=DEFAULT_GRANTS["patient"],
+    patient_id=1,
+)
 TODAY = date(2026, 6, 15)
 
 CATHERINE = {
-    "given_name": "Catherine", "family_name": "Johnson", "sex": "female", "birth_date": "1984-03-07",
+    "given_name": "Catherine",
+    "family_name": "Johnson",
+    "sex": "female",
+    "birth_date": "1984-03-07",
     "phone": "+1 555 010 2030",
 }
 
@@ -54,18 +72,33 @@ def register(session, *, reason: str | None = None, **overrides) -> Patient:
 
 
 def audit(session, action: str) -> list[AuditEvent]:
-    return list(session.execute(select(AuditEvent).where(AuditEvent.action == action)
-                                .order_by(AuditEvent.seq)).scalars())
+    return list(
+        session.execute(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+        ).scalars()
+    )
 
 
 # --------------------------------------------------------------------------- validation
 
 VALID = {
-    "given_name": "  Anne-Marie ", "middle_name": "O'Neil", "family_name": "Núñez  de la Cruz", "sex": "Female",
-    "birth_date": "21/03/1984", "phone": "+1 (555) 010-2030", "email": "Anne@Example.ORG",
-    "address_line": "1 Main Street", "city": "Springfield", "postal_code": "AB1 2CD", "country": "United Kingdom",
-    "preferred_language": "Spanish", "emergency_contact_name": "Jo Núñez", "emergency_contact_phone": "555 123 4567",
-    "emergency_contact_relation": "sister", "consent_data_sharing": "on", "consent_sms": True,
+    "given_name": "  Anne-Marie ",
+    "middle_name": "O'Neil",
+    "family_name": "Núñez  de la Cruz",
+    "sex": "Female",
+    "birth_date": "21/03/1984",
+    "phone": "+1 (555) 010-2030",
+    "email": "Anne@Example.ORG",
+    "address_line": "1 Main Street",
+    "city": "Springfield",
+    "postal_code": "AB1 2CD",
+    "country": "United Kingdom",
+    "preferred_language": "Spanish",
+    "emergency_contact_name": "Jo Núñez",
+    "emergency_contact_phone": "555 123 4567",
+    "emergency_contact_relation": "sister",
+    "consent_data_sharing": "on",
+    "consent_sms": True,
 }
 
 
@@ -74,7 +107,11 @@ def test_a_valid_form_is_cleaned_for_storage():
     assert clean["given_name"] == "Anne-Marie" and clean["family_name"] == "Núñez de la Cruz"
     assert clean["sex"] == "female" and clean["birth_date"] == date(1984, 3, 21)
     assert clean["email"] == "anne@example.org"
-    assert (clean["consent_data_sharing"], clean["consent_sms"], clean["consent_research"]) == (True, True, False)
+    assert (clean["consent_data_sharing"], clean["consent_sms"], clean["consent_research"]) == (
+        True,
+        True,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,16 +161,22 @@ def test_an_emergency_phone_needs_the_contacts_name():
 
 
 def test_registration_numbers_records_with_valid_distinct_mrns_and_is_audited(session):
-    people = [register(session, given_name=g, family_name=f, birth_date=b, phone=p) for g, f, b, p in (
-        ("Ada", "Lovelace", "1915-12-10", None), ("Alan", "Turing", "1912-06-23", "555 111 2222"),
-        ("Grace", "Hopper", "1906-12-09", "555 333 4444"))]
+    people = [
+        register(session, given_name=g, family_name=f, birth_date=b, phone=p)
+        for g, f, b, p in (
+            ("Ada", "Lovelace", "1915-12-10", None),
+            ("Alan", "Turing", "1912-06-23", "555 111 2222"),
+            ("Grace", "Hopper", "1906-12-09", "555 333 4444"),
+        )
+    ]
     mrns = [p.mrn for p in people]
     assert len(set(mrns)) == 3 and all(svc.is_valid_mrn(m) for m in mrns)
     assert [int(m[1:8]) for m in mrns] == sorted(int(m[1:8]) for m in mrns)  # issued in order
     stored = session.execute(select(Patient).where(Patient.mrn == mrns[1])).scalar_one()
     assert (stored.family_key, stored.phone_digits, stored.active) == ("turing", "5551112222", True)
     assert [(a.username, a.patient_id) for a in audit(session, "patient.create")] == [
-        ("clerk", p.id) for p in people]
+        ("clerk", p.id) for p in people
+    ]
 
 
 def test_a_nurse_cannot_register_or_edit_a_patient(session):
@@ -143,7 +186,9 @@ def test_a_nurse_cannot_register_or_edit_a_patient(session):
     with pytest.raises(Forbidden):
         svc.update_patient(session, actor=NURSE, patient_id=catherine.id, data=person(city="Leeds"))
     with pytest.raises(Forbidden):
-        svc.merge_patients(session, actor=NURSE, survivor_id=catherine.id, merged_id=catherine.id, reason="tests")
+        svc.merge_patients(
+            session, actor=NURSE, survivor_id=catherine.id, merged_id=catherine.id, reason="tests"
+        )
     assert session.execute(select(Patient)).scalars().all() == [catherine]
 
 
@@ -166,10 +211,18 @@ def _matches(session, **typed) -> list[svc.DuplicateCandidate]:
     [
         ({"family_name": "Jonhson", "birth_date": "1984-03-07"}, "same date of birth"),  # letters swapped
         ({"birth_date": "1984-07-03"}, "day and month swapped in date of birth"),
-        ({"family_name": "Miller", "birth_date": "1984-03-07", "phone": "(555) 010-2030"}, "same phone number"),
-        ({"given_name": "Kathryn", "family_name": "Jonson", "birth_date": "1984-03-07"}, "same date of birth"),
-        ({"given_name": "Johnson", "family_name": "Catherine", "birth_date": "1984-03-07"},
-         "given and family names swapped"),
+        (
+            {"family_name": "Miller", "birth_date": "1984-03-07", "phone": "(555) 010-2030"},
+            "same phone number",
+        ),
+        (
+            {"given_name": "Kathryn", "family_name": "Jonson", "birth_date": "1984-03-07"},
+            "same date of birth",
+        ),
+        (
+            {"given_name": "Johnson", "family_name": "Catherine", "birth_date": "1984-03-07"},
+            "given and family names swapped",
+        ),
     ],
     ids=["typo", "swapped-date", "married-name-same-phone", "sounds-alike", "names-swapped"],
 )
@@ -229,9 +282,18 @@ def register_of_names(session):
         ("Ana", "Goldsmith", "1960-06-06", None),
         ("José", "Núñez", "1984-03-21", "555 222 3333"),
     ):
-        svc.register_patient(session, actor=CLERK, duplicate_reason="different people in the test register",
-                             data={"given_name": given, "family_name": family, "sex": "unknown",
-                                   "birth_date": birth, "phone": phone})
+        svc.register_patient(
+            session,
+            actor=CLERK,
+            duplicate_reason="different people in the test register",
+            data={
+                "given_name": given,
+                "family_name": family,
+                "sex": "unknown",
+                "birth_date": birth,
+                "phone": phone,
+            },
+        )
 
 
 def test_search_ranks_exact_family_name_then_prefix_then_given_name_then_sound(session, register_of_names):
@@ -251,7 +313,14 @@ def test_search_ignores_accents_and_case(session, register_of_names):
 
 def test_search_by_mrn_phone_and_birth_date(session, register_of_names):
     john = session.execute(select(Patient).where(Patient.family_name == "Smith")).scalar_one()
-    for query in (john.mrn, john.mrn.lower(), "020 7946 0958", "+44 (20) 7946-0958", "1975-05-05", "05/05/1975"):
+    for query in (
+        john.mrn,
+        john.mrn.lower(),
+        "020 7946 0958",
+        "+44 (20) 7946-0958",
+        "1975-05-05",
+        "05/05/1975",
+    ):
         rows, total = svc.search_patients(session, actor=CLERK, query=query)
         assert (_names(rows), total) == (["John Smith"], 1), query
     rows, total = svc.search_patients(session, actor=CLERK, query=john.mrn[:6])  # an MRN prefix
@@ -269,11 +338,22 @@ def _bulk(session, family: str, count: int) -> None:
     rows = []
     for i in range(count):
         given = "B" + letters[i // 676 % 26] + letters[i // 26 % 26] + letters[i % 26]
-        rows.append({"mrn": svc.format_mrn(500_000 + len(family) * 10_000 + i), "given_name": given,
-                     "family_name": family, "sex": "unknown", "birth_date": date(1950, 1, 1) + timedelta(days=i),
-                     "active": True, "consent_data_sharing": False, "consent_sms": False, "consent_research": False,
-                     "created_at": datetime(2026, 1, 1, tzinfo=UTC), "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
-                     **search_keys(given_name=given, family_name=family, phone=None)})
+        rows.append(
+            {
+                "mrn": svc.format_mrn(500_000 + len(family) * 10_000 + i),
+                "given_name": given,
+                "family_name": family,
+                "sex": "unknown",
+                "birth_date": date(1950, 1, 1) + timedelta(days=i),
+                "active": True,
+                "consent_data_sharing": False,
+                "consent_sms": False,
+                "consent_research": False,
+                "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+                "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+                **search_keys(given_name=given, family_name=family, phone=None),
+            }
+        )
     session.execute(insert(Patient.__table__), rows)
     session.commit()
 
@@ -298,7 +378,9 @@ def test_search_leaves_out_merged_records_and_optionally_inactive_ones(session, 
     smith = session.execute(select(Patient).where(Patient.family_name == "Smith")).scalar_one()
     smyth = session.execute(select(Patient).where(Patient.family_name == "Smyth")).scalar_one()
     svc.set_patient_status(session, actor=CLERK, patient_id=smith.id, status="inactive", reason="moved away")
-    svc.merge_patients(session, actor=CLERK, survivor_id=smith.id, merged_id=smyth.id, reason="same man, typo")
+    svc.merge_patients(
+        session, actor=CLERK, survivor_id=smith.id, merged_id=smyth.id, reason="same man, typo"
+    )
     rows, _ = svc.search_patients(session, actor=CLERK, query="smith")
     assert _names(rows) == ["John Smith", "Anna Smithers", "Smith Jones"]
     rows, _ = svc.search_patients(session, actor=CLERK, query="smith", include_inactive=False)
@@ -311,8 +393,13 @@ def test_search_leaves_out_merged_records_and_optionally_inactive_ones(session, 
 
 def test_an_edit_keeps_every_changed_field_in_the_history(session):
     catherine = register(session)
-    updated = svc.update_patient(session, actor=CLERK, patient_id=catherine.id, reason="married last month",
-                                 data=person(family_name="Miller", city="Leeds"))
+    updated = svc.update_patient(
+        session,
+        actor=CLERK,
+        patient_id=catherine.id,
+        reason="married last month",
+        data=person(family_name="Miller", city="Leeds"),
+    )
     assert (updated.family_name, updated.family_key, updated.family_sound) == ("Miller", "miller", "MLR")
     history = svc.patient_history(session, actor=NURSE, patient_id=catherine.id)
     assert sorted((h.field, h.old_value, h.new_value, h.reason, h.changed_by) for h in history) == [
@@ -323,7 +410,9 @@ def test_an_edit_keeps_every_changed_field_in_the_history(session):
     assert [r.id for r in rows] == [catherine.id]
     assert [a.detail for a in audit(session, "patient.update")] == ["changed: family_name, city"]
 
-    svc.update_patient(session, actor=CLERK, patient_id=catherine.id, data=person(family_name="Miller", city="Leeds"))
+    svc.update_patient(
+        session, actor=CLERK, patient_id=catherine.id, data=person(family_name="Miller", city="Leeds")
+    )
     assert len(svc.patient_history(session, actor=CLERK, patient_id=catherine.id)) == 2  # nothing changed
     with pytest.raises(ValidationError) as caught:
         svc.update_patient(session, actor=CLERK, patient_id=catherine.id, data=person(email="nope"))
@@ -337,30 +426,50 @@ def test_status_changes_need_a_reason_and_are_kept(session):
     with pytest.raises(ValidationError) as caught:
         svc.set_patient_status(session, actor=CLERK, patient_id=catherine.id, status="inactive", reason="")
     assert caught.value.field == "reason"
-    svc.set_patient_status(session, actor=CLERK, patient_id=catherine.id, status="inactive", reason="moved abroad")
+    svc.set_patient_status(
+        session, actor=CLERK, patient_id=catherine.id, status="inactive", reason="moved abroad"
+    )
     assert session.get(Patient, catherine.id).active is False
 
     for day, field in ((None, "deceased_on"), ("2999-01-01", "deceased_on"), ("1980-01-01", "deceased_on")):
         with pytest.raises(ValidationError) as caught:
-            svc.set_patient_status(session, actor=CLERK, patient_id=catherine.id, status="deceased",
-                                   reason="death certificate", deceased_on=day)
+            svc.set_patient_status(
+                session,
+                actor=CLERK,
+                patient_id=catherine.id,
+                status="deceased",
+                reason="death certificate",
+                deceased_on=day,
+            )
         assert caught.value.field == field
-    svc.set_patient_status(session, actor=CLERK, patient_id=catherine.id, status="deceased",
-                           reason="death certificate", deceased_on="2026-01-02")
+    svc.set_patient_status(
+        session,
+        actor=CLERK,
+        patient_id=catherine.id,
+        status="deceased",
+        reason="death certificate",
+        deceased_on="2026-01-02",
+    )
     stored = session.get(Patient, catherine.id)
     assert stored.deceased_at.date() == date(2026, 1, 2) and not stored.active
-    svc.set_patient_status(session, actor=CLERK, patient_id=catherine.id, status="active", reason="recorded in error")
+    svc.set_patient_status(
+        session, actor=CLERK, patient_id=catherine.id, status="active", reason="recorded in error"
+    )
     stored = session.get(Patient, catherine.id)
     assert stored.active and stored.deceased_at is None
-    history = [(h.field, h.old_value, h.new_value, h.reason)
-               for h in svc.patient_history(session, actor=CLERK, patient_id=catherine.id)]
+    history = [
+        (h.field, h.old_value, h.new_value, h.reason)
+        for h in svc.patient_history(session, actor=CLERK, patient_id=catherine.id)
+    ]
     assert history == [
         ("status", "deceased", "active", "recorded in error"),
         ("status", "inactive", "deceased 2026-01-02", "death certificate"),
         ("status", "active", "inactive", "moved abroad"),
     ]
     with pytest.raises(Forbidden):
-        svc.set_patient_status(session, actor=NURSE, patient_id=catherine.id, status="inactive", reason="no role")
+        svc.set_patient_status(
+            session, actor=NURSE, patient_id=catherine.id, status="inactive", reason="no role"
+        )
 
 
 # --------------------------------------------------------------------------- merge and undo
@@ -376,25 +485,55 @@ def _payer(session) -> int:
 def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
     """One or two rows in every table that points at a patient."""
     start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-    visits = [Encounter(patient_id=patient_id, encounter_class=kind, start_at=start) for kind in ("outpatient", "virtual")]
+    visits = [
+        Encounter(patient_id=patient_id, encounter_class=kind, start_at=start)
+        for kind in ("outpatient", "virtual")
+    ]
     session.add_all(visits)
     session.flush()
-    session.add_all([
-        ClinicalNote(encounter_id=visits[0].id, patient_id=patient_id, subjective=f"{tag} feels fine"),
-        Observation(patient_id=patient_id, encounter_id=visits[0].id, code="8867-4", display="Heart rate",
-                    value=72, unit="/min", effective_at=start),
-        Observation(patient_id=patient_id, encounter_id=visits[1].id, code="8310-5", display="Body temperature",
-                    value=37.1, unit="Cel", effective_at=start),
-        Condition(patient_id=patient_id, code="I10", display="Essential (primary) hypertension"),
-        AllergyIntolerance(patient_id=patient_id, substance=f"Penicillin ({tag})"),
-        MedicationStatement(patient_id=patient_id, medication="Amlodipine 5 mg"),
-        Immunization(patient_id=patient_id, vaccine="Influenza", occurrence_date=date(2025, 10, 1)),
-        DocumentReference(patient_id=patient_id, title=f"{tag} referral", content_type="application/pdf",
-                          size_bytes=10, sha256="0" * 64, storage_key=f"doc-{tag}"),
-        Coverage(patient_id=patient_id, payer_id=payer_id, plan_name="Gold", member_id=f"M-{tag}",
-                 valid_from=date(2026, 1, 1)),
-        AppUser(username=f"portal.{tag}", display_name=tag, password_hash="x", patient_id=patient_id),
-    ])
+    session.add_all(
+        [
+            ClinicalNote(encounter_id=visits[0].id, patient_id=patient_id, subjective=f"{tag} feels fine"),
+            Observation(
+                patient_id=patient_id,
+                encounter_id=visits[0].id,
+                code="8867-4",
+                display="Heart rate",
+                value=72,
+                unit="/min",
+                effective_at=start,
+            ),
+            Observation(
+                patient_id=patient_id,
+                encounter_id=visits[1].id,
+                code="8310-5",
+                display="Body temperature",
+                value=37.1,
+                unit="Cel",
+                effective_at=start,
+            ),
+            Condition(patient_id=patient_id, code="I10", display="Essential (primary) hypertension"),
+            AllergyIntolerance(patient_id=patient_id, substance=f"Penicillin ({tag})"),
+            MedicationStatement(patient_id=patient_id, medication="Amlodipine 5 mg"),
+            Immunization(patient_id=patient_id, vaccine="Influenza", occurrence_date=date(2025, 10, 1)),
+            DocumentReference(
+                patient_id=patient_id,
+                title=f"{tag} referral",
+                content_type="application/pdf",
+                size_bytes=10,
+                sha256="0" * 64,
+                storage_key=f"doc-{tag}",
+            ),
+            Coverage(
+                patient_id=patient_id,
+                payer_id=payer_id,
+                plan_name="Gold",
+                member_id=f"M-{tag}",
+                valid_from=date(2026, 1, 1),
+            ),
+            AppUser(username=f"portal.{tag}", display_name=tag, password_hash="x", patient_id=patient_id),
+        ]
+    )
     session.commit()
 
 
@@ -412,8 +551,10 @@ def _moved(snapshot: dict, frm: int, to: int) -> dict:
     result = {}
     for table, column in svc.patient_links():
         index = list(table.columns.keys()).index(column)
-        result[table.name] = [row[:index] + ((to if row[index] == frm else row[index]),) + row[index + 1:]
-                              for row in snapshot[table.name]]
+        result[table.name] = [
+            row[:index] + ((to if row[index] == frm else row[index]),) + row[index + 1 :]
+            for row in snapshot[table.name]
+        ]
     return result
 
 
@@ -422,7 +563,9 @@ def three_people(session):
     payer = _payer(session)
     survivor = register(session)
     merged = register(session, family_name="Jonhson", reason="registered twice in the emergency room")
-    bystander = register(session, given_name="Robert", family_name="Smith", birth_date="1990-01-01", phone=None)
+    bystander = register(
+        session, given_name="Robert", family_name="Smith", birth_date="1990-01-01", phone=None
+    )
     for patient, tag in ((survivor, "survivor"), (merged, "merged"), (bystander, "bystander")):
         _rows_for(session, patient.id, payer, tag)
     return survivor, merged, bystander
@@ -438,13 +581,27 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
     survivor, merged, _bystander = three_people
     before = _linked_rows(session)
 
-    result = svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id,
-                                reason="same woman, family name misspelt")
+    result = svc.merge_patients(
+        session,
+        actor=CLERK,
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        reason="same woman, family name misspelt",
+    )
     session.expire_all()
     assert _linked_rows(session) == _moved(before, merged.id, survivor.id)
-    assert result.moved == {"allergy_intolerance": 1, "app_user": 1, "clinical_note": 1, "condition": 1,
-                            "coverage": 1, "document_reference": 1, "encounter": 2, "immunization": 1,
-                            "medication_statement": 1, "observation": 2}
+    assert result.moved == {
+        "allergy_intolerance": 1,
+        "app_user": 1,
+        "clinical_note": 1,
+        "condition": 1,
+        "coverage": 1,
+        "document_reference": 1,
+        "encounter": 2,
+        "immunization": 1,
+        "medication_statement": 1,
+        "observation": 2,
+    }
     gone = session.get(Patient, merged.id)
     assert (gone.merged_into_id, gone.active) == (survivor.id, False)
     merge_audits = audit(session, "patient.merge")
@@ -462,12 +619,17 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
 
 def test_a_merged_record_cannot_be_merged_or_edited_again(session, three_people):
     survivor, merged, bystander = three_people
-    result = svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id,
-                                reason="duplicate registration")
+    result = svc.merge_patients(
+        session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate registration"
+    )
     with pytest.raises(Conflict):
-        svc.merge_patients(session, actor=CLERK, survivor_id=bystander.id, merged_id=merged.id, reason="again!")
+        svc.merge_patients(
+            session, actor=CLERK, survivor_id=bystander.id, merged_id=merged.id, reason="again!"
+        )
     with pytest.raises(Conflict):
-        svc.merge_patients(session, actor=CLERK, survivor_id=merged.id, merged_id=bystander.id, reason="into it")
+        svc.merge_patients(
+            session, actor=CLERK, survivor_id=merged.id, merged_id=bystander.id, reason="into it"
+        )
     with pytest.raises(Conflict):
         svc.update_patient(session, actor=CLERK, patient_id=merged.id, data=person(city="Leeds"))
     svc.undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
@@ -481,9 +643,13 @@ def test_a_merge_needs_two_records_and_a_reason(session, three_people):
         svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="dup")
     assert caught.value.field == "reason"
     with pytest.raises(ValidationError):
-        svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=survivor.id, reason="the same")
+        svc.merge_patients(
+            session, actor=CLERK, survivor_id=survivor.id, merged_id=survivor.id, reason="the same"
+        )
     with pytest.raises(NotFound):
-        svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=987_654, reason="not there")
+        svc.merge_patients(
+            session, actor=CLERK, survivor_id=survivor.id, merged_id=987_654, reason="not there"
+        )
     with pytest.raises(NotFound):
         svc.undo_merge(session, actor=CLERK, merge_id=987_654, reason="not there")
     assert session.get(Patient, merged.id).merged_into_id is None
@@ -491,11 +657,17 @@ def test_a_merge_needs_two_records_and_a_reason(session, three_people):
 
 def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people):
     survivor, merged, bystander = three_people
-    result = svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id,
-                                reason="duplicate registration")
+    result = svc.merge_patients(
+        session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate registration"
+    )
     svc.undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
-    again = svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id,
-                               reason="checked twice: the same woman")
+    again = svc.merge_patients(
+        session,
+        actor=CLERK,
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        reason="checked twice: the same woman",
+    )
     for patient in (survivor, merged):
         rows = svc.list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
@@ -508,11 +680,22 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
 
 def test_history_stays_with_the_record_it_describes(session, three_people):
     survivor, merged, _ = three_people
-    svc.update_patient(session, actor=CLERK, patient_id=merged.id, data=person(family_name="Jonhson", city="York"))
-    svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate record")
-    kept = session.execute(select(PatientHistory.field).where(PatientHistory.patient_id == merged.id)).scalars().all()
+    svc.update_patient(
+        session, actor=CLERK, patient_id=merged.id, data=person(family_name="Jonhson", city="York")
+    )
+    svc.merge_patients(
+        session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate record"
+    )
+    kept = (
+        session.execute(select(PatientHistory.field).where(PatientHistory.patient_id == merged.id))
+        .scalars()
+        .all()
+    )
     assert sorted(kept) == ["city", "merged_into"]
-    assert session.execute(select(PatientHistory).where(PatientHistory.patient_id == survivor.id)).first() is None
+    assert (
+        session.execute(select(PatientHistory).where(PatientHistory.patient_id == survivor.id)).first()
+        is None
+    )
 
 
 # --------------------------------------------------------------------------- wristband
@@ -521,8 +704,12 @@ def test_history_stays_with_the_record_it_describes(session, three_people):
 def test_the_wristband_shows_name_mrn_allergies_and_a_barcode(session, three_people):
     survivor, _, _ = three_people
     band = svc.wristband(session, actor=NURSE, patient_id=survivor.id)
-    assert (band.mrn, band.name, band.birth_date, band.sex) == (survivor.mrn, "JOHNSON, Catherine",
-                                                                 date(1984, 3, 7), "female")
+    assert (band.mrn, band.name, band.birth_date, band.sex) == (
+        survivor.mrn,
+        "JOHNSON, Catherine",
+        date(1984, 3, 7),
+        "female",
+    )
     assert band.allergies == ("Penicillin (survivor)",)
     svg = base64.b64decode(band.barcode_svg_data_url.removeprefix("data:image/svg+xml;base64,")).decode()
     assert "<svg" in svg and "<rect" in svg

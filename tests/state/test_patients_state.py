@@ -33,8 +33,13 @@ from hms_app.state.patients import (
 )
 
 PASSWORD = "Front-desk-42"
-CATHERINE = {"given_name": "Catherine", "family_name": "Johnson", "sex": "female", "birth_date": "1984-03-07",
-             "phone": "+1 555 010 2030"}
+CATHERINE = {
+    "given_name": "Catherine",
+    "family_name": "Johnson",
+    "sex": "female",
+    "birth_date": "1984-03-07",
+    "phone": "+1 555 010 2030",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +52,14 @@ def desk(session):
     """A receptionist and a nurse with real accounts, and one registered patient."""
     security.ensure_roles(session)
     for username, role in (("rita", "receptionist"), ("nina", "nurse")):
-        security.create_user(session, actor=SYSTEM_ACTOR, username=username, display_name=username.title(),
-                             password=PASSWORD, roles=[role])
+        security.create_user(
+            session,
+            actor=SYSTEM_ACTOR,
+            username=username,
+            display_name=username.title(),
+            password=PASSWORD,
+            roles=[role],
+        )
     catherine = svc.register_patient(session, actor=SYSTEM_ACTOR, data=CATHERINE)
     return {"catherine": catherine}
 
@@ -112,15 +123,27 @@ def _patients() -> list[Patient]:
 
 def _audit(action: str) -> list[AuditEvent]:
     with hms_db.session_scope() as s:
-        return list(s.execute(select(AuditEvent).where(AuditEvent.action == action)
-                              .order_by(AuditEvent.seq)).scalars())
+        return list(
+            s.execute(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            ).scalars()
+        )
 
 
 # --------------------------------------------------------------------------- the address
 
 
-@pytest.mark.parametrize("path", ["/patients/abc/details", "/patients/0/wristband", "/patients/-3/details",
-                                  "/patients//details", "/patients/1e3/details", "/patients/99999999999999/details"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/patients/abc/details",
+        "/patients/0/wristband",
+        "/patients/-3/details",
+        "/patients//details",
+        "/patients/1e3/details",
+        "/patients/99999999999999/details",
+    ],
+)
 def test_an_address_without_a_record_number_is_refused_with_a_message(path):
     with pytest.raises(svc.ValidationError, match="does not name a patient record"):
         route_patient_id(path)
@@ -140,7 +163,9 @@ async def test_search_waits_for_two_characters_then_pages_the_matches(desk, conf
     assert (search.rows, search.searched) == ([], False)
     assert _audit("patient.search") == []  # one letter is not a search: nothing read
     await _call(search, "set_query", "johnson")
-    assert [(r.mrn, r.name, r.status) for r in search.rows] == [(desk["catherine"].mrn, "Catherine Johnson", "active")]
+    assert [(r.mrn, r.name, r.status) for r in search.rows] == [
+        (desk["catherine"].mrn, "Catherine Johnson", "active")
+    ]
     assert search.rows[0].birth_date == "1984-03-07" and search.rows[0].age >= 42
     assert (search.total, search.total_label, search.page_count) == (1, "1", 1)
     await _call(search, "set_query", "nobody-like-this")
@@ -188,7 +213,12 @@ async def test_a_near_duplicate_is_saved_only_after_a_reason(desk, configured_db
     patients = _patients()
     assert len(patients) == 2
     new = patients[-1]
-    assert (new.family_name, new.city, new.consent_sms, new.consent_research) == ("Jonhson", "Leeds", True, False)
+    assert (new.family_name, new.city, new.consent_sms, new.consent_research) == (
+        "Jonhson",
+        "Leeds",
+        True,
+        False,
+    )
     assert _redirects(events) == [f"/patients/{new.id}"]
     assert any(new.mrn in t for t in _toasts(events))
     assert not form.confirm_open and form.matches == [] and form.given_name == ""
@@ -207,7 +237,9 @@ async def test_cancelling_the_duplicate_warning_saves_nothing(desk, configured_d
 
 async def test_a_bad_field_is_shown_next_to_that_field(desk, configured_db):
     form = _tab(PatientRegisterState, "/patients/new", "rita")
-    await _call(form, "submit", {**CATHERINE, "given_name": "Robert", "family_name": "Smith", "email": "robert@"})
+    await _call(
+        form, "submit", {**CATHERINE, "given_name": "Robert", "family_name": "Smith", "email": "robert@"}
+    )
     assert (form.error_field, form.confirm_open, form.saving) == ("email", False, False)
     assert "email address" in form.error_text
     await _call(form, "submit", {**CATHERINE, "birth_date": "x" * 301})
@@ -217,8 +249,17 @@ async def test_a_bad_field_is_shown_next_to_that_field(desk, configured_db):
 
 async def test_a_new_person_is_registered_and_opened(desk, configured_db):
     form = _tab(PatientRegisterState, "/patients/new", "rita")
-    events = await _call(form, "submit", {"given_name": "Robert", "family_name": "Smith", "sex": "male",
-                                          "birth_date": "1990-01-01", "phone": ""})
+    events = await _call(
+        form,
+        "submit",
+        {
+            "given_name": "Robert",
+            "family_name": "Smith",
+            "sex": "male",
+            "birth_date": "1990-01-01",
+            "phone": "",
+        },
+    )
     robert = _patients()[-1]
     assert robert.family_name == "Smith" and svc.is_valid_mrn(robert.mrn)
     assert _redirects(events) == [f"/patients/{robert.id}"]
@@ -226,8 +267,11 @@ async def test_a_new_person_is_registered_and_opened(desk, configured_db):
 
 async def test_a_nurse_cannot_register(desk, configured_db):
     form = _tab(PatientRegisterState, "/patients/new", "nina")
-    events = await _call(form, "submit", {"given_name": "Robert", "family_name": "Smith", "sex": "male",
-                                          "birth_date": "1990-01-01"})
+    events = await _call(
+        form,
+        "submit",
+        {"given_name": "Robert", "family_name": "Smith", "sex": "male", "birth_date": "1990-01-01"},
+    )
     assert any("Your role does not allow this" in t for t in _toasts(events))
     assert len(_patients()) == 1
 
@@ -254,7 +298,9 @@ async def test_an_edit_is_saved_with_its_reason_and_shows_in_the_history(desk, c
     assert any("2 fields changed" in t for t in _toasts(events))
     assert details.name == "Catherine Miller" and details.consents["consent_sms"] is True
     assert sorted((h.field, h.old, h.new, h.reason, h.who) for h in details.history) == [
-        ("Consent: SMS", "no", "yes", "married", "rita"), ("Family name", "Johnson", "Miller", "married", "rita")]
+        ("Consent: SMS", "no", "yes", "married", "rita"),
+        ("Family name", "Johnson", "Miller", "married", "rita"),
+    ]
 
     events = await _call(details, "save", {**details.form_values, "city": "Leeds", "consent_sms": "on"})
     assert any("1 field changed" in t for t in _toasts(events)) and len(details.history) == 3
@@ -268,8 +314,12 @@ async def test_an_edit_is_saved_with_its_reason_and_shows_in_the_history(desk, c
 async def test_merge_and_undo_from_the_details_page(desk, configured_db):
     catherine = desk["catherine"]
     with hms_db.session_scope() as s:
-        twin = svc.register_patient(s, actor=SYSTEM_ACTOR, data={**CATHERINE, "family_name": "Jonhson"},
-                                    duplicate_reason="seeded near-duplicate")
+        twin = svc.register_patient(
+            s,
+            actor=SYSTEM_ACTOR,
+            data={**CATHERINE, "family_name": "Jonhson"},
+            duplicate_reason="seeded near-duplicate",
+        )
         s.add(AllergyIntolerance(patient_id=twin.id, substance="Latex"))
         s.commit()
     details = _tab(PatientDetailsState, f"/patients/{catherine.id}/details", "rita")
@@ -335,8 +385,11 @@ async def test_the_wristband_page_loads_the_band_for_the_record_in_the_address(d
     catherine = desk["catherine"]
     band = _tab(WristbandState, f"/patients/{catherine.id}/wristband", "nina")
     await _call(band, "load")
-    assert band.loaded and (band.mrn, band.name, band.birth_date) == (catherine.mrn, "JOHNSON, Catherine",
-                                                                     "1984-03-07")
+    assert band.loaded and (band.mrn, band.name, band.birth_date) == (
+        catherine.mrn,
+        "JOHNSON, Catherine",
+        "1984-03-07",
+    )
     assert band.barcode.startswith("data:image/svg+xml;base64,")
     bad = _tab(WristbandState, "/patients/nope/wristband", "nina")
     await _call(bad, "load")

@@ -11,8 +11,15 @@ from hms_app.state.audit import parse_filters
 
 
 def test_filters_are_trimmed_and_typed():
-    typed, filters = parse_filters({"username": " Nurse.Joy ", "patient_id": " 1024 ", "action": "patient.",
-                                    "date_from": "2026-01-01", "date_to": "2026-01-31"})
+    typed, filters = parse_filters(
+        {
+            "username": " Nurse.Joy ",
+            "patient_id": " 1024 ",
+            "action": "patient.",
+            "date_from": "2026-01-01",
+            "date_to": "2026-01-31",
+        }
+    )
     assert filters.username == "nurse.joy" and filters.patient_id == 1024 and filters.action == "patient."
     assert (filters.date_from, filters.date_to) == (date(2026, 1, 1), date(2026, 1, 31))
     assert typed["patient_id"] == "1024"
