@@ -76,7 +76,12 @@ def _optional_date(value, label: str, field: str) -> date | None:
 
 
 def start_encounter(
-    session: Session, *, actor: Actor, patient_id: int, encounter_class: str, reason: str = "",
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    encounter_class: str,
+    reason: str = "",
     department_id: int | None = None,
 ) -> Encounter:
     """Open an encounter (visit, admission, emergency attendance or video visit)."""
@@ -84,13 +89,25 @@ def start_encounter(
     _patient(session, patient_id)
     if encounter_class not in ENCOUNTER_CLASSES:
         raise ValidationError("Choose outpatient, inpatient, emergency or virtual.", field="encounter_class")
-    encounter = Encounter(patient_id=patient_id, encounter_class=encounter_class, status="in-progress",
-                          reason=_text(reason, "Reason", "reason", max_length=300) or None,
-                          department_id=department_id, practitioner_id=actor.user_id or None)
+    encounter = Encounter(
+        patient_id=patient_id,
+        encounter_class=encounter_class,
+        status="in-progress",
+        reason=_text(reason, "Reason", "reason", max_length=300) or None,
+        department_id=department_id,
+        practitioner_id=actor.user_id or None,
+    )
     session.add(encounter)
     session.flush()
-    record_audit(session, actor, "encounter.start", patient_id=patient_id, target_type="encounter",
-                 target_id=encounter.id, detail=encounter_class)
+    record_audit(
+        session,
+        actor,
+        "encounter.start",
+        patient_id=patient_id,
+        target_type="encounter",
+        target_id=encounter.id,
+        detail=encounter_class,
+    )
     session.commit()
     return encounter
 
@@ -104,8 +121,14 @@ def finish_encounter(session: Session, *, actor: Actor, encounter_id: int) -> En
         return encounter
     encounter.status, encounter.end_at = "finished", utcnow()
     session.add(encounter)
-    record_audit(session, actor, "encounter.finish", patient_id=encounter.patient_id, target_type="encounter",
-                 target_id=encounter.id)
+    record_audit(
+        session,
+        actor,
+        "encounter.finish",
+        patient_id=encounter.patient_id,
+        target_type="encounter",
+        target_id=encounter.id,
+    )
     session.commit()
     return encounter
 
@@ -114,23 +137,38 @@ SOAP = ("subjective", "objective", "assessment", "plan")
 
 
 def save_note(
-    session: Session, *, actor: Actor, encounter_id: int, subjective: str = "", objective: str = "",
-    assessment: str = "", plan: str = "", note_id: int | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    encounter_id: int,
+    subjective: str = "",
+    objective: str = "",
+    assessment: str = "",
+    plan: str = "",
+    note_id: int | None = None,
 ) -> ClinicalNote:
     """Create or update a draft SOAP note; a signed note can no longer change."""
     encounter = session.get(Encounter, encounter_id)
     if encounter is None:
         raise NotFound("That encounter does not exist.")
     authorize(actor, "emr.write", patient_id=encounter.patient_id)
-    texts = {k: _text(v, k.capitalize(), k, max_length=20000)
-             for k, v in zip(SOAP, (subjective, objective, assessment, plan), strict=True)}
+    texts = {
+        k: _text(v, k.capitalize(), k, max_length=20000)
+        for k, v in zip(SOAP, (subjective, objective, assessment, plan), strict=True)
+    }
     if not any(texts.values()):
         raise ValidationError("Write at least one part of the note.")
     if note_id is None:
-        note = ClinicalNote(encounter_id=encounter.id, patient_id=encounter.patient_id, author_id=actor.user_id or None,
-                            **texts)
+        note = ClinicalNote(
+            encounter_id=encounter.id,
+            patient_id=encounter.patient_id,
+            author_id=actor.user_id or None,
+            **texts,
+        )
     else:
-        note = session.execute(select(ClinicalNote).where(ClinicalNote.id == note_id).with_for_update()).scalar_one_or_none()
+        note = session.execute(
+            select(ClinicalNote).where(ClinicalNote.id == note_id).with_for_update()
+        ).scalar_one_or_none()
         if note is None or note.encounter_id != encounter.id:
             raise NotFound("That note does not exist.")
         if note.status == "signed":
@@ -139,15 +177,23 @@ def save_note(
             setattr(note, key, value)
     session.add(note)
     session.flush()
-    record_audit(session, actor, "note.save", patient_id=encounter.patient_id, target_type="clinical_note",
-                 target_id=note.id)
+    record_audit(
+        session,
+        actor,
+        "note.save",
+        patient_id=encounter.patient_id,
+        target_type="clinical_note",
+        target_id=note.id,
+    )
     session.commit()
     return note
 
 
 def sign_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
     """Sign a draft: from now on it is locked."""
-    note = session.execute(select(ClinicalNote).where(ClinicalNote.id == note_id).with_for_update()).scalar_one_or_none()
+    note = session.execute(
+        select(ClinicalNote).where(ClinicalNote.id == note_id).with_for_update()
+    ).scalar_one_or_none()
     if note is None:
         raise NotFound("That note does not exist.")
     authorize(actor, "emr.write", patient_id=note.patient_id)
@@ -155,7 +201,14 @@ def sign_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
         raise Conflict("This note is already signed.")
     note.status, note.signed_at, note.signed_by = "signed", utcnow(), actor.username
     session.add(note)
-    record_audit(session, actor, "note.sign", patient_id=note.patient_id, target_type="clinical_note", target_id=note.id)
+    record_audit(
+        session,
+        actor,
+        "note.sign",
+        patient_id=note.patient_id,
+        target_type="clinical_note",
+        target_id=note.id,
+    )
     session.commit()
     return note
 
@@ -168,12 +221,24 @@ def amend_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
     authorize(actor, "emr.write", patient_id=original.patient_id)
     if original.status != "signed":
         raise Conflict("Only a signed note is amended; a draft can simply be edited.")
-    draft = ClinicalNote(encounter_id=original.encounter_id, patient_id=original.patient_id, amends_id=original.id,
-                         author_id=actor.user_id or None, **{k: getattr(original, k) for k in SOAP})
+    draft = ClinicalNote(
+        encounter_id=original.encounter_id,
+        patient_id=original.patient_id,
+        amends_id=original.id,
+        author_id=actor.user_id or None,
+        **{k: getattr(original, k) for k in SOAP},
+    )
     session.add(draft)
     session.flush()
-    record_audit(session, actor, "note.amend", patient_id=original.patient_id, target_type="clinical_note",
-                 target_id=draft.id, detail=f"amends note {original.id}")
+    record_audit(
+        session,
+        actor,
+        "note.amend",
+        patient_id=original.patient_id,
+        target_type="clinical_note",
+        target_id=draft.id,
+        detail=f"amends note {original.id}",
+    )
     session.commit()
     return draft
 
@@ -182,7 +247,12 @@ def amend_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
 
 
 def record_vitals(
-    session: Session, *, actor: Actor, patient_id: int, values: dict, encounter_id: int | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    values: dict,
+    encounter_id: int | None = None,
     taken_at: datetime | None = None,
 ) -> list[Observation]:
     """Record a set of vital signs; each is checked for plausibility, and BMI is derived."""
@@ -209,7 +279,11 @@ def record_vitals(
             raise ValidationError(str(error), field=key) from error
     if not parsed:
         raise ValidationError("Enter at least one vital sign.")
-    if "systolic_bp" in parsed and "diastolic_bp" in parsed and parsed["diastolic_bp"] >= parsed["systolic_bp"]:
+    if (
+        "systolic_bp" in parsed
+        and "diastolic_bp" in parsed
+        and parsed["diastolic_bp"] >= parsed["systolic_bp"]
+    ):
         raise ValidationError("The diastolic pressure must be lower than the systolic.", field="diastolic_bp")
     if ("systolic_bp" in parsed) != ("diastolic_bp" in parsed):
         raise ValidationError("Enter both blood pressure values, or neither.", field="diastolic_bp")
@@ -220,29 +294,58 @@ def record_vitals(
     rows = []
     for key, number in parsed.items():
         spec = vital_rules.VITALS[key]
-        rows.append(Observation(patient_id=patient_id, encounter_id=encounter_id, category="vital-signs",
-                                code=spec.loinc, display=spec.display, value=number, unit=spec.unit,
-                                effective_at=taken_at, recorded_by=actor.username))
+        rows.append(
+            Observation(
+                patient_id=patient_id,
+                encounter_id=encounter_id,
+                category="vital-signs",
+                code=spec.loinc,
+                display=spec.display,
+                value=number,
+                unit=spec.unit,
+                effective_at=taken_at,
+                recorded_by=actor.username,
+            )
+        )
     weight = parsed.get("weight")
-    height = parsed.get("height") or (_latest_value(session, patient_id, vital_rules.VITALS["height"].loinc)
-                                      if weight else None)
+    height = parsed.get("height") or (
+        _latest_value(session, patient_id, vital_rules.VITALS["height"].loinc) if weight else None
+    )
     if weight and height:
-        rows.append(Observation(patient_id=patient_id, encounter_id=encounter_id, category="vital-signs",
-                                code=vital_rules.BMI.loinc, display=vital_rules.BMI.display,
-                                value=vital_rules.bmi(weight, height), unit=vital_rules.BMI.unit,
-                                effective_at=taken_at, recorded_by=actor.username))
+        rows.append(
+            Observation(
+                patient_id=patient_id,
+                encounter_id=encounter_id,
+                category="vital-signs",
+                code=vital_rules.BMI.loinc,
+                display=vital_rules.BMI.display,
+                value=vital_rules.bmi(weight, height),
+                unit=vital_rules.BMI.unit,
+                effective_at=taken_at,
+                recorded_by=actor.username,
+            )
+        )
     session.add_all(rows)
     session.flush()
-    record_audit(session, actor, "vitals.record", patient_id=patient_id, target_type="observation",
-                 target_id=rows[0].id, detail=", ".join(f"{r.display}={r.value:g}" for r in rows))
+    record_audit(
+        session,
+        actor,
+        "vitals.record",
+        patient_id=patient_id,
+        target_type="observation",
+        target_id=rows[0].id,
+        detail=", ".join(f"{r.display}={r.value:g}" for r in rows),
+    )
     session.commit()
     return rows
 
 
 def _latest_value(session: Session, patient_id: int, code: str) -> float | None:
     return session.execute(
-        select(Observation.value).where(Observation.patient_id == patient_id, Observation.code == code)
-        .order_by(Observation.effective_at.desc()).limit(1)
+        select(Observation.value)
+        .where(Observation.patient_id == patient_id, Observation.code == code)
+        .order_by(Observation.effective_at.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -252,7 +355,9 @@ class SeriesPoint:
     value: float
 
 
-def vital_series(session: Session, *, actor: Actor, patient_id: int, key: str, limit: int = 200) -> list[SeriesPoint]:
+def vital_series(
+    session: Session, *, actor: Actor, patient_id: int, key: str, limit: int = 200
+) -> list[SeriesPoint]:
     """The latest ``limit`` values of one vital sign (or BMI), oldest first, for a trend chart."""
     authorize(actor, "patient.read", patient_id=patient_id)
     spec = vital_rules.BMI if key == "bmi" else vital_rules.VITALS.get(key)
@@ -261,10 +366,17 @@ def vital_series(session: Session, *, actor: Actor, patient_id: int, key: str, l
     rows = session.execute(
         select(Observation.effective_at, Observation.value)
         .where(Observation.patient_id == patient_id, Observation.code == spec.loinc)
-        .order_by(Observation.effective_at.desc()).limit(min(max(limit, 1), 1000))
+        .order_by(Observation.effective_at.desc())
+        .limit(min(max(limit, 1), 1000))
     ).all()
-    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="observation",
-                 detail=f"trend {key}")
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient_id,
+        target_type="observation",
+        detail=f"trend {key}",
+    )
     session.commit()
     return [SeriesPoint(t, v) for t, v in reversed(rows)]
 
@@ -320,12 +432,19 @@ def icd10_description(code: str) -> str:
     if not icd.is_valid_item(code):
         raise ValidationError(f"{code or 'That'} is not an ICD-10-CM code.", field="code")
     if not icd.is_leaf(code):
-        raise ValidationError(f"{code} is a category, not a billable code; choose a more specific code.", field="code")
+        raise ValidationError(
+            f"{code} is a category, not a billable code; choose a more specific code.", field="code"
+        )
     return icd.get_description(code)
 
 
 def add_condition(
-    session: Session, *, actor: Actor, patient_id: int, code: str, onset_date: date | str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    code: str,
+    onset_date: date | str | None = None,
     clinical_status: str = "active",
 ) -> Condition:
     """Add a coded problem to the patient's problem list."""
@@ -338,22 +457,43 @@ def add_condition(
     if clinical_status not in ("active", "resolved", "inactive"):
         raise ValidationError("The status must be active, resolved or inactive.", field="clinical_status")
     onset = _optional_date(onset_date, "Onset date", "onset_date")
-    existing = session.execute(select(Condition.id).where(
-        Condition.patient_id == patient_id, Condition.code == code, Condition.clinical_status == "active")).first()
+    existing = session.execute(
+        select(Condition.id).where(
+            Condition.patient_id == patient_id, Condition.code == code, Condition.clinical_status == "active"
+        )
+    ).first()
     if existing:
         raise Conflict(f"{code} is already on the active problem list.")
-    condition = Condition(patient_id=patient_id, code=code, display=description[:300], clinical_status=clinical_status,
-                          onset_date=onset, recorded_by=actor.username)
+    condition = Condition(
+        patient_id=patient_id,
+        code=code,
+        display=description[:300],
+        clinical_status=clinical_status,
+        onset_date=onset,
+        recorded_by=actor.username,
+    )
     session.add(condition)
     session.flush()
-    record_audit(session, actor, "condition.add", patient_id=patient_id, target_type="condition",
-                 target_id=condition.id, detail=code)
+    record_audit(
+        session,
+        actor,
+        "condition.add",
+        patient_id=patient_id,
+        target_type="condition",
+        target_id=condition.id,
+        detail=code,
+    )
     session.commit()
     return condition
 
 
 def set_condition_status(
-    session: Session, *, actor: Actor, condition_id: int, clinical_status: str, abatement_date: date | str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    condition_id: int,
+    clinical_status: str,
+    abatement_date: date | str | None = None,
 ) -> Condition:
     condition = session.get(Condition, condition_id)
     if condition is None:
@@ -369,8 +509,15 @@ def set_condition_status(
     condition.clinical_status = clinical_status
     condition.abatement_date = abatement if clinical_status != "active" else None
     session.add(condition)
-    record_audit(session, actor, "condition.status", patient_id=condition.patient_id, target_type="condition",
-                 target_id=condition.id, detail=clinical_status)
+    record_audit(
+        session,
+        actor,
+        "condition.status",
+        patient_id=condition.patient_id,
+        target_type="condition",
+        target_id=condition.id,
+        detail=clinical_status,
+    )
     session.commit()
     return condition
 
@@ -379,25 +526,46 @@ def set_condition_status(
 
 
 def add_allergy(
-    session: Session, *, actor: Actor, patient_id: int, substance: str, reaction: str = "", severity: str = "moderate",
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    substance: str,
+    reaction: str = "",
+    severity: str = "moderate",
 ) -> AllergyIntolerance:
     authorize(actor, "emr.write", patient_id=patient_id)
     _patient(session, patient_id)
     substance = _text(substance, "Substance", "substance", max_length=120, required=True)
     if severity not in SEVERITIES:
         raise ValidationError("The severity must be mild, moderate or severe.", field="severity")
-    duplicate = session.execute(select(AllergyIntolerance.id).where(
-        AllergyIntolerance.patient_id == patient_id, AllergyIntolerance.status == "active",
-        func.lower(AllergyIntolerance.substance) == substance.lower())).first()
+    duplicate = session.execute(
+        select(AllergyIntolerance.id).where(
+            AllergyIntolerance.patient_id == patient_id,
+            AllergyIntolerance.status == "active",
+            func.lower(AllergyIntolerance.substance) == substance.lower(),
+        )
+    ).first()
     if duplicate:
         raise Conflict(f"An active allergy to {substance} is already recorded.")
-    allergy = AllergyIntolerance(patient_id=patient_id, substance=substance,
-                                 reaction=_text(reaction, "Reaction", "reaction", max_length=200) or None,
-                                 severity=severity, recorded_by=actor.username)
+    allergy = AllergyIntolerance(
+        patient_id=patient_id,
+        substance=substance,
+        reaction=_text(reaction, "Reaction", "reaction", max_length=200) or None,
+        severity=severity,
+        recorded_by=actor.username,
+    )
     session.add(allergy)
     session.flush()
-    record_audit(session, actor, "allergy.add", patient_id=patient_id, target_type="allergy_intolerance",
-                 target_id=allergy.id, detail=f"{substance} ({severity})")
+    record_audit(
+        session,
+        actor,
+        "allergy.add",
+        patient_id=patient_id,
+        target_type="allergy_intolerance",
+        target_id=allergy.id,
+        detail=f"{substance} ({severity})",
+    )
     session.commit()
     return allergy
 
@@ -411,34 +579,61 @@ def set_allergy_status(session: Session, *, actor: Actor, allergy_id: int, statu
         raise ValidationError("The status must be active, inactive or resolved.", field="status")
     allergy.status = status
     session.add(allergy)
-    record_audit(session, actor, "allergy.status", patient_id=allergy.patient_id, target_type="allergy_intolerance",
-                 target_id=allergy.id, detail=status)
+    record_audit(
+        session,
+        actor,
+        "allergy.status",
+        patient_id=allergy.patient_id,
+        target_type="allergy_intolerance",
+        target_id=allergy.id,
+        detail=status,
+    )
     session.commit()
     return allergy
 
 
 def add_medication(
-    session: Session, *, actor: Actor, patient_id: int, medication: str, dosage: str = "",
-    started_on: date | str | None = None, code: str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    medication: str,
+    dosage: str = "",
+    started_on: date | str | None = None,
+    code: str | None = None,
 ) -> MedicationStatement:
     authorize(actor, "emr.write", patient_id=patient_id)
     _patient(session, patient_id)
-    row = MedicationStatement(patient_id=patient_id,
-                              medication=_text(medication, "Medication", "medication", max_length=200, required=True),
-                              dosage=_text(dosage, "Dosage", "dosage", max_length=200) or None,
-                              code=_text(code, "Code", "code", max_length=20) or None,
-                              started_on=_optional_date(started_on, "Start date", "started_on"),
-                              recorded_by=actor.username)
+    row = MedicationStatement(
+        patient_id=patient_id,
+        medication=_text(medication, "Medication", "medication", max_length=200, required=True),
+        dosage=_text(dosage, "Dosage", "dosage", max_length=200) or None,
+        code=_text(code, "Code", "code", max_length=20) or None,
+        started_on=_optional_date(started_on, "Start date", "started_on"),
+        recorded_by=actor.username,
+    )
     session.add(row)
     session.flush()
-    record_audit(session, actor, "medication.add", patient_id=patient_id, target_type="medication_statement",
-                 target_id=row.id, detail=row.medication)
+    record_audit(
+        session,
+        actor,
+        "medication.add",
+        patient_id=patient_id,
+        target_type="medication_statement",
+        target_id=row.id,
+        detail=row.medication,
+    )
     session.commit()
     return row
 
 
 def stop_medication(
-    session: Session, *, actor: Actor, medication_id: int, reason: str, stopped_on: date | str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    medication_id: int,
+    reason: str,
+    stopped_on: date | str | None = None,
 ) -> MedicationStatement:
     row = session.get(MedicationStatement, medication_id)
     if row is None:
@@ -452,15 +647,28 @@ def stop_medication(
         raise ValidationError("The stop date is before the start date.", field="stopped_on")
     row.status, row.stopped_on, row.stop_reason = "stopped", stopped, reason
     session.add(row)
-    record_audit(session, actor, "medication.stop", patient_id=row.patient_id, target_type="medication_statement",
-                 target_id=row.id, detail=reason)
+    record_audit(
+        session,
+        actor,
+        "medication.stop",
+        patient_id=row.patient_id,
+        target_type="medication_statement",
+        target_id=row.id,
+        detail=reason,
+    )
     session.commit()
     return row
 
 
 def add_immunization(
-    session: Session, *, actor: Actor, patient_id: int, vaccine: str, occurrence_date: date | str,
-    lot_number: str = "", code: str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    vaccine: str,
+    occurrence_date: date | str,
+    lot_number: str = "",
+    code: str | None = None,
 ) -> Immunization:
     authorize(actor, "emr.write", patient_id=patient_id)
     patient = _patient(session, patient_id)
@@ -469,14 +677,25 @@ def add_immunization(
         raise ValidationError("Date given is required.", field="occurrence_date")
     if day < patient.birth_date:
         raise ValidationError("The date given is before the patient's birth.", field="occurrence_date")
-    row = Immunization(patient_id=patient_id, vaccine=_text(vaccine, "Vaccine", "vaccine", max_length=120, required=True),
-                       code=_text(code, "Code", "code", max_length=10) or None, occurrence_date=day,
-                       lot_number=_text(lot_number, "Lot number", "lot_number", max_length=40) or None,
-                       recorded_by=actor.username)
+    row = Immunization(
+        patient_id=patient_id,
+        vaccine=_text(vaccine, "Vaccine", "vaccine", max_length=120, required=True),
+        code=_text(code, "Code", "code", max_length=10) or None,
+        occurrence_date=day,
+        lot_number=_text(lot_number, "Lot number", "lot_number", max_length=40) or None,
+        recorded_by=actor.username,
+    )
     session.add(row)
     session.flush()
-    record_audit(session, actor, "immunization.add", patient_id=patient_id, target_type="immunization",
-                 target_id=row.id, detail=row.vaccine)
+    record_audit(
+        session,
+        actor,
+        "immunization.add",
+        patient_id=patient_id,
+        target_type="immunization",
+        target_id=row.id,
+        detail=row.vaccine,
+    )
     session.commit()
     return row
 
@@ -492,7 +711,13 @@ def documents_dir() -> Path:
 
 
 def store_document(
-    session: Session, *, actor: Actor, patient_id: int, title: str, content: bytes, content_type: str,
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    title: str,
+    content: bytes,
+    content_type: str,
 ) -> DocumentReference:
     """Store a PDF or image for a patient; its type is checked from its bytes, not its name."""
     authorize(actor, "emr.write", patient_id=patient_id)
@@ -503,20 +728,35 @@ def store_document(
     if not content:
         raise ValidationError("The file is empty.", field="file")
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise ValidationError(f"The file is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.", field="file")
+        raise ValidationError(
+            f"The file is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.", field="file"
+        )
     if not any(content.startswith(magic) for magic in DOCUMENT_TYPES[content_type]):
         raise ValidationError("The file's contents do not match its type.", field="file")
     key = uuid.uuid4().hex
     path = documents_dir() / key
     path.write_bytes(content)
     try:
-        row = DocumentReference(patient_id=patient_id, title=title, content_type=content_type,
-                                size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                                storage_key=key, created_by=actor.username)
+        row = DocumentReference(
+            patient_id=patient_id,
+            title=title,
+            content_type=content_type,
+            size_bytes=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            storage_key=key,
+            created_by=actor.username,
+        )
         session.add(row)
         session.flush()
-        record_audit(session, actor, "document.store", patient_id=patient_id, target_type="document_reference",
-                     target_id=row.id, detail=title)
+        record_audit(
+            session,
+            actor,
+            "document.store",
+            patient_id=patient_id,
+            target_type="document_reference",
+            target_id=row.id,
+            detail=title,
+        )
         session.commit()
     except BaseException:
         path.unlink(missing_ok=True)  # nothing half-written: no file without its record
@@ -534,8 +774,14 @@ def open_document(session: Session, *, actor: Actor, document_id: int) -> tuple[
     path = documents_dir() / row.storage_key
     if not path.is_file():
         raise NotFound("The document's file is missing; tell IT.")
-    record_audit(session, actor, "document.read", patient_id=row.patient_id, target_type="document_reference",
-                 target_id=row.id)
+    record_audit(
+        session,
+        actor,
+        "document.read",
+        patient_id=row.patient_id,
+        target_type="document_reference",
+        target_id=row.id,
+    )
     session.commit()
     return row, path
 
@@ -581,16 +827,22 @@ def age_text(birth: date, on: date) -> str:
 
 def _banner(session: Session, patient: Patient) -> Banner:
     allergies = tuple(
-        f"{s} ({sev})" for s, sev in session.execute(
+        f"{s} ({sev})"
+        for s, sev in session.execute(
             select(AllergyIntolerance.substance, AllergyIntolerance.severity)
             .where(AllergyIntolerance.patient_id == patient.id, AllergyIntolerance.status == "active")
-            .order_by(AllergyIntolerance.substance).limit(20))
+            .order_by(AllergyIntolerance.substance)
+            .limit(20)
+        )
     )
     problems = tuple(
-        f"{c} {d}" for c, d in session.execute(
+        f"{c} {d}"
+        for c, d in session.execute(
             select(Condition.code, Condition.display)
             .where(Condition.patient_id == patient.id, Condition.clinical_status == "active")
-            .order_by(Condition.recorded_at.desc()).limit(10))
+            .order_by(Condition.recorded_at.desc())
+            .limit(10)
+        )
     )
     alerts = []
     if patient.deceased_at:
@@ -602,37 +854,77 @@ def _banner(session: Session, patient: Patient) -> Banner:
     if any("(severe)" in a for a in allergies):
         alerts.append("Severe allergy")
     name = " ".join(x for x in (patient.given_name, patient.middle_name, patient.family_name) if x)
-    return Banner(patient.id, patient.mrn, name, patient.sex, patient.birth_date,
-                  age_text(patient.birth_date, utcnow().date()), allergies, problems, tuple(alerts))
+    return Banner(
+        patient.id,
+        patient.mrn,
+        name,
+        patient.sex,
+        patient.birth_date,
+        age_text(patient.birth_date, utcnow().date()),
+        allergies,
+        problems,
+        tuple(alerts),
+    )
 
 
 def encounter_timeline(
-    session: Session, *, actor: Actor, patient_id: int, page: int = 1, page_size: int = 20, audit: bool = True,
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    page: int = 1,
+    page_size: int = 20,
+    audit: bool = True,
 ) -> tuple[list[TimelineRow], int]:
     """One page of the patient's encounters, newest first, with note counts."""
     authorize(actor, "patient.read", patient_id=patient_id)
     page, page_size = max(1, page), min(max(1, page_size), 100)
-    total = session.execute(select(func.count()).select_from(Encounter).where(Encounter.patient_id == patient_id)).scalar_one()
+    total = session.execute(
+        select(func.count()).select_from(Encounter).where(Encounter.patient_id == patient_id)
+    ).scalar_one()
     encounters = session.execute(
-        select(Encounter, AppUser.display_name).outerjoin(AppUser, AppUser.id == Encounter.practitioner_id)
+        select(Encounter, AppUser.display_name)
+        .outerjoin(AppUser, AppUser.id == Encounter.practitioner_id)
         .where(Encounter.patient_id == patient_id)
         .order_by(Encounter.start_at.desc(), Encounter.id.desc())
-        .offset((page - 1) * page_size).limit(page_size)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
     ids = [e.id for e, _name in encounters]
     counts: dict[int, tuple[int, int]] = {}
     if ids:
         for encounter_id, notes, signed in session.execute(
-            select(ClinicalNote.encounter_id, func.count(),
-                   func.sum(case((ClinicalNote.status == "signed", 1), else_=0)))
-            .where(ClinicalNote.encounter_id.in_(ids)).group_by(ClinicalNote.encounter_id)
+            select(
+                ClinicalNote.encounter_id,
+                func.count(),
+                func.sum(case((ClinicalNote.status == "signed", 1), else_=0)),
+            )
+            .where(ClinicalNote.encounter_id.in_(ids))
+            .group_by(ClinicalNote.encounter_id)
         ):
             counts[encounter_id] = (int(notes), int(signed or 0))
-    rows = [TimelineRow(e.id, e.encounter_class, e.status, e.start_at, e.end_at, e.reason or "", name or "",
-                        *counts.get(e.id, (0, 0))) for e, name in encounters]
+    rows = [
+        TimelineRow(
+            e.id,
+            e.encounter_class,
+            e.status,
+            e.start_at,
+            e.end_at,
+            e.reason or "",
+            name or "",
+            *counts.get(e.id, (0, 0)),
+        )
+        for e, name in encounters
+    ]
     if audit:
-        record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="encounter",
-                     detail=f"timeline page {page}")
+        record_audit(
+            session,
+            actor,
+            "patient.read",
+            patient_id=patient_id,
+            target_type="encounter",
+            detail=f"timeline page {page}",
+        )
         session.commit()
     return rows, total
 
@@ -657,23 +949,41 @@ def latest_vitals(session: Session, patient_id: int) -> dict[str, tuple[float, s
         row = session.execute(
             select(Observation.value, Observation.unit, Observation.effective_at)
             .where(Observation.patient_id == patient_id, Observation.code == spec.loinc)
-            .order_by(Observation.effective_at.desc()).limit(1)
+            .order_by(Observation.effective_at.desc())
+            .limit(1)
         ).first()
         if row:
             result[spec.key] = (row.value, row.unit, row.effective_at)
     return result
 
 
-def open_chart(session: Session, *, actor: Actor, patient_id: int, page_size: int = 20) -> Chart:
-    """Everything the chart's first screen shows, in a fixed number of indexed queries; audited once."""
+def open_chart(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    page_size: int = 20,
+    page: int = 1,
+    refresh: bool = False,
+) -> Chart:
+    """Everything the chart's first screen shows, in a fixed number of indexed queries; audited once.
+
+    ``refresh`` re-reads an open chart after a change (audited as such); ``page`` keeps the timeline's page.
+    """
     authorize(actor, "patient.read", patient_id=patient_id)
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise NotFound("That patient does not exist.")
-    timeline, total = encounter_timeline(session, actor=actor, patient_id=patient_id, page_size=page_size, audit=False)
+    timeline, total = encounter_timeline(
+        session, actor=actor, patient_id=patient_id, page=page, page_size=page_size, audit=False
+    )
 
     def listing(model, order, limit=50):
-        return list(session.execute(select(model).where(model.patient_id == patient_id).order_by(*order).limit(limit)).scalars())
+        return list(
+            session.execute(
+                select(model).where(model.patient_id == patient_id).order_by(*order).limit(limit)
+            ).scalars()
+        )
 
     chart = Chart(
         banner=_banner(session, patient),
@@ -682,12 +992,21 @@ def open_chart(session: Session, *, actor: Actor, patient_id: int, page_size: in
         latest_vitals=latest_vitals(session, patient_id),
         conditions=listing(Condition, (Condition.clinical_status, Condition.recorded_at.desc())),
         allergies=listing(AllergyIntolerance, (AllergyIntolerance.status, AllergyIntolerance.substance)),
-        medications=listing(MedicationStatement, (MedicationStatement.status, MedicationStatement.medication)),
+        medications=listing(
+            MedicationStatement, (MedicationStatement.status, MedicationStatement.medication)
+        ),
         immunizations=listing(Immunization, (Immunization.occurrence_date.desc(),)),
         documents=listing(DocumentReference, (DocumentReference.created_at.desc(),)),
     )
-    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="patient", target_id=patient_id,
-                 detail="chart opened")
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient_id,
+        target_type="patient",
+        target_id=patient_id,
+        detail="chart refreshed" if refresh else "chart opened",
+    )
     session.commit()
     return chart
 
@@ -716,16 +1035,40 @@ def encounter_notes(session: Session, *, actor: Actor, encounter_id: int) -> lis
         raise NotFound("That encounter does not exist.")
     authorize(actor, "patient.read", patient_id=encounter.patient_id)
     notes = session.execute(
-        select(ClinicalNote, AppUser.display_name).outerjoin(AppUser, AppUser.id == ClinicalNote.author_id)
-        .where(ClinicalNote.encounter_id == encounter_id).order_by(ClinicalNote.created_at, ClinicalNote.id)
+        select(ClinicalNote, AppUser.display_name)
+        .outerjoin(AppUser, AppUser.id == ClinicalNote.author_id)
+        .where(ClinicalNote.encounter_id == encounter_id)
+        .order_by(ClinicalNote.created_at, ClinicalNote.id)
     ).all()
     amended_by = {n.amends_id: n.id for n, _ in notes if n.amends_id}
-    record_audit(session, actor, "patient.read", patient_id=encounter.patient_id, target_type="encounter",
-                 target_id=encounter_id, detail="notes")
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=encounter.patient_id,
+        target_type="encounter",
+        target_id=encounter_id,
+        detail="notes",
+    )
     session.commit()
-    return [NoteView(n.id, n.encounter_id, n.status, n.subjective, n.objective, n.assessment, n.plan, name or "",
-                     n.created_at, n.signed_at, n.signed_by or "", n.amends_id, amended_by.get(n.id))
-            for n, name in notes]
+    return [
+        NoteView(
+            n.id,
+            n.encounter_id,
+            n.status,
+            n.subjective,
+            n.objective,
+            n.assessment,
+            n.plan,
+            name or "",
+            n.created_at,
+            n.signed_at,
+            n.signed_by or "",
+            n.amends_id,
+            amended_by.get(n.id),
+        )
+        for n, name in notes
+    ]
 
 
 @dataclass(frozen=True)
@@ -750,19 +1093,37 @@ def portal_record(session: Session, *, actor: Actor) -> PortalRecord:
     patient_id = patient.id
 
     def listing(model, condition, order, limit=50):
-        return list(session.execute(
-            select(model).where(model.patient_id == patient_id, condition).order_by(*order).limit(limit)).scalars())
+        return list(
+            session.execute(
+                select(model).where(model.patient_id == patient_id, condition).order_by(*order).limit(limit)
+            ).scalars()
+        )
 
     record = PortalRecord(
         banner=_banner(session, patient),
         latest_vitals=latest_vitals(session, patient_id),
         conditions=listing(Condition, Condition.clinical_status == "active", (Condition.recorded_at.desc(),)),
-        allergies=listing(AllergyIntolerance, AllergyIntolerance.status == "active", (AllergyIntolerance.substance,)),
-        medications=listing(MedicationStatement, MedicationStatement.status == "active", (MedicationStatement.medication,)),
-        immunizations=listing(Immunization, Immunization.status == "completed", (Immunization.occurrence_date.desc(),)),
-        documents=listing(DocumentReference, DocumentReference.id.isnot(None), (DocumentReference.created_at.desc(),)),
+        allergies=listing(
+            AllergyIntolerance, AllergyIntolerance.status == "active", (AllergyIntolerance.substance,)
+        ),
+        medications=listing(
+            MedicationStatement, MedicationStatement.status == "active", (MedicationStatement.medication,)
+        ),
+        immunizations=listing(
+            Immunization, Immunization.status == "completed", (Immunization.occurrence_date.desc(),)
+        ),
+        documents=listing(
+            DocumentReference, DocumentReference.id.isnot(None), (DocumentReference.created_at.desc(),)
+        ),
     )
-    record_audit(session, actor, "patient.read", patient_id=patient_id, target_type="patient", target_id=patient_id,
-                 detail="portal summary")
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient_id,
+        target_type="patient",
+        target_id=patient_id,
+        detail="portal summary",
+    )
     session.commit()
     return record

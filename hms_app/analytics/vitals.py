@@ -1,0 +1,134 @@
+"""A vital sign's trend: the points of one series as a small Plotly figure with its normal band.
+
+Pure: it takes the series a service already read (at most a few hundred points) and draws it;
+nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import plotly.graph_objects as go
+
+from hms_app.cds.vitals import BMI, VITALS, VitalSpec, bmi_category
+from hms_app.clock import to_local
+
+# UCUM codes are what the record stores; people read these.
+UNIT_LABELS = {
+    "mm[Hg]": "mmHg",
+    "Cel": "°C",
+    "kg/m2": "kg/m²",
+    "/min": "/min",
+    "%": "%",
+    "kg": "kg",
+    "cm": "cm",
+}
+
+LINE_COLOR = "#0d9488"  # the app's teal accent
+BAND_COLOR = "rgba(16, 185, 129, 0.14)"
+AXIS_COLOR = "#64748b"  # a slate grey that reads on the light and the dark theme
+GRID_COLOR = "rgba(100, 116, 139, 0.18)"
+
+
+class Point(Protocol):
+    taken_at: datetime
+    value: float
+
+
+def unit_label(unit: str) -> str:
+    return UNIT_LABELS.get(unit, unit)
+
+
+def spec_for(key: str) -> VitalSpec:
+    """The spec of a vital sign or of BMI; KeyError for anything else."""
+    return BMI if key == BMI.key else VITALS[key]
+
+
+def _value_range(values: Sequence[float], spec: VitalSpec) -> list[float]:
+    """A y range holding every point and the whole normal band, with a little air around it."""
+    candidates = list(values)
+    for edge in (spec.normal_low, spec.normal_high):
+        if edge is not None:
+            candidates.append(edge)
+    low, high = min(candidates), max(candidates)
+    pad = max((high - low) * 0.12, 1.0 if spec.decimals == 0 else 0.3)
+    return [low - pad, high + pad]
+
+
+def vital_trend_figure(points: Sequence[Point], key: str) -> go.Figure:
+    """The trend of one vital sign, times in the hospital's time zone, the normal band shaded."""
+    spec = spec_for(key)
+    unit = unit_label(spec.unit)
+    times = [to_local(p.taken_at) for p in points]
+    values = [float(p.value) for p in points]
+    figure = go.Figure()
+    title = f"{spec.display} ({unit})"
+    if spec.normal_low is not None and spec.normal_high is not None:
+        figure.add_hrect(
+            y0=spec.normal_low, y1=spec.normal_high, fillcolor=BAND_COLOR, line_width=0, layer="below"
+        )
+        # Said in the title rather than on the band, where the points would cover it.
+        title += f"<span style='font-size:12px'>  ·  shaded: normal {spec.normal_low:g}–{spec.normal_high:g}</span>"
+    if key == BMI.key:
+        hover = [f"{v:.1f} {unit} · {bmi_category(v)}" for v in values]
+    else:
+        hover = [f"{v:.{spec.decimals}f} {unit}" for v in values]
+    figure.add_trace(
+        go.Scatter(
+            x=times,
+            y=values,
+            mode="lines+markers",
+            name=spec.display,
+            line={"color": LINE_COLOR, "width": 2},
+            marker={"size": 6, "color": LINE_COLOR},
+            text=hover,
+            hovertemplate="%{x|%Y-%m-%d %H:%M}<br>%{text}<extra></extra>",
+        )
+    )
+    layout: dict = {
+        # No Plotly template: the styling is all here, and the figure stays small on the wire.
+        "template": "none",
+        "height": 340,
+        "margin": {"l": 56, "r": 16, "t": 36, "b": 44},
+        "showlegend": False,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": AXIS_COLOR, "size": 12},
+        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "y": 0.97},
+        "xaxis": {
+            "showgrid": True,
+            "gridcolor": GRID_COLOR,
+            "linecolor": GRID_COLOR,
+            "tickformat": "%b %d\n%Y",
+            "nticks": 8,
+        },
+        "yaxis": {
+            "showgrid": True,
+            "gridcolor": GRID_COLOR,
+            "linecolor": GRID_COLOR,
+            "title": {"text": unit},
+            "zeroline": False,
+        },
+        "hovermode": "closest",
+    }
+    if values:
+        layout["yaxis"]["range"] = _value_range(values, spec)
+    else:
+        layout["annotations"] = [
+            {
+                "text": "No measurements yet",
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14, "color": AXIS_COLOR},
+            }
+        ]
+        layout["xaxis"]["visible"] = False
+        if spec.normal_low is not None and spec.normal_high is not None:
+            layout["yaxis"]["range"] = _value_range([], spec)
+    figure.update_layout(**layout)
+    return figure

@@ -1,0 +1,121 @@
+"""Vital-sign limits, BMI and its category, and the trend figure's normal band."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from hms_app.analytics.vitals import vital_trend_figure
+from hms_app.cds import vitals as vital_rules
+from hms_app.settings import get_settings
+
+
+@pytest.mark.parametrize("key", list(vital_rules.VITALS))
+def test_plausibility_accepts_both_edges_and_refuses_just_beyond(key):
+    spec = vital_rules.VITALS[key]
+    step = 10**-spec.decimals
+    assert vital_rules.check_plausible(key, spec.low) == spec.low
+    assert vital_rules.check_plausible(key, spec.high) == spec.high
+    for beyond in (spec.low - step, spec.high + step):
+        with pytest.raises(vital_rules.ImplausibleValue, match=f"expected {spec.low:g} to {spec.high:g}"):
+            vital_rules.check_plausible(key, beyond)
+
+
+def test_a_pulse_of_900_reads_as_a_typing_error():
+    with pytest.raises(vital_rules.ImplausibleValue) as refused:
+        vital_rules.check_plausible("heart_rate", 900)
+    assert (
+        str(refused.value)
+        == "A heart rate of 900 /min is not possible; expected 20 to 300 /min. Check the number."
+    )
+
+
+def test_values_are_kept_to_the_precision_of_their_vital():
+    assert vital_rules.check_plausible("temperature", 37.26) == 37.3
+    assert vital_rules.check_plausible("heart_rate", 71.6) == 72
+    assert vital_rules.check_plausible("weight", 70.04) == 70.0
+
+
+def test_normal_bands_lie_inside_the_plausible_limits():
+    for spec in (*vital_rules.VITALS.values(), vital_rules.BMI):
+        if spec.normal_low is not None:
+            assert spec.low < spec.normal_low < spec.normal_high <= spec.high, spec.key
+
+
+@pytest.mark.parametrize(
+    ("weight", "height", "bmi", "category"),
+    [
+        (70, 175, 22.9, "healthy weight"),
+        (50, 170, 17.3, "underweight"),
+        (85, 180, 26.2, "overweight"),
+        (100, 170, 34.6, "obesity"),
+        (3.5, 50, 14.0, "underweight"),
+    ],
+)
+def test_bmi_and_its_category(weight, height, bmi, category):
+    assert vital_rules.bmi(weight, height) == bmi
+    assert vital_rules.bmi_category(bmi) == category
+
+
+@pytest.mark.parametrize(
+    ("value", "category"),
+    [
+        (18.4, "underweight"),
+        (18.5, "healthy weight"),
+        (24.9, "healthy weight"),
+        (25.0, "overweight"),
+        (29.9, "overweight"),
+        (30.0, "obesity"),
+    ],
+)
+def test_bmi_category_edges(value, category):
+    assert vital_rules.bmi_category(value) == category
+
+
+def test_bmi_needs_a_positive_weight_and_height():
+    for weight, height in ((0, 170), (70, 0), (-1, 170)):
+        with pytest.raises(ValueError):
+            vital_rules.bmi(weight, height)
+
+
+@dataclass(frozen=True)
+class Point:
+    taken_at: datetime
+    value: float
+
+
+@pytest.fixture
+def hospital_in_new_york(monkeypatch):
+    monkeypatch.setenv("HMS_TIME_ZONE", "America/New_York")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_trend_shades_the_normal_band_and_shows_local_times(hospital_in_new_york):
+    points = [
+        Point(datetime(2026, 1, 5, 14, 0, tzinfo=UTC), 88),
+        Point(datetime(2026, 1, 6, 14, 0, tzinfo=UTC), 104),
+    ]
+    figure = vital_trend_figure(points, "heart_rate")
+    (band,) = figure.layout.shapes
+    assert (band.y0, band.y1, band.type) == (60, 100, "rect")
+    (trace,) = figure.data
+    assert list(trace.y) == [88, 104]
+    assert [t.hour for t in trace.x] == [9, 9]  # 14:00 UTC is 09:00 in New York in January
+    low, high = figure.layout.yaxis.range
+    assert low < 60 and high > 104  # the whole band and every point are in view
+    assert "Heart rate (/min)" in figure.layout.title.text and "60–100" in figure.layout.title.text
+
+
+def test_bmi_trend_names_the_category_of_each_point():
+    figure = vital_trend_figure([Point(datetime(2026, 2, 1, tzinfo=UTC), 31.6)], "bmi")
+    assert list(figure.data[0].text) == ["31.6 kg/m² · obesity"]
+    assert (figure.layout.shapes[0].y0, figure.layout.shapes[0].y1) == (18.5, 25)
+
+
+def test_a_vital_without_a_band_or_points_still_draws():
+    figure = vital_trend_figure([], "weight")
+    assert figure.layout.shapes == () and figure.layout.annotations[0].text == "No measurements yet"
