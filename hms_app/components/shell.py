@@ -94,7 +94,14 @@ def mobile_menu() -> rx.Component:
 def header(title: str) -> rx.Component:
     return rx.hstack(
         mobile_menu(),
-        rx.heading(title, size="6", data_testid="page-title"),
+        rx.heading(
+            title,
+            size="6",
+            white_space="nowrap",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            data_testid="page-title",
+        ),
         rx.spacer(),
         rx.text(
             get_settings().hospital_name,

@@ -154,6 +154,8 @@ class SessionState(rx.State):
             await call_service(
                 _record_denial, actor=actor, permission=permission, handler=f"{type(self).__name__}.{handler}"
             )
+            if actor.patient_id is not None:
+                return rx.redirect("/portal")  # a patient on a staff address: back to their portal, refused
             return rx.toast.error(
                 f"Your role does not allow this ({PERMISSIONS[permission].lower()}).", id="denied"
             )
