@@ -417,12 +417,23 @@ def search_icd10(query: str, *, limit: int = 20) -> list[IcdCode]:
                 results.append(IcdCode(code, description))
                 if len(results) >= limit:
                     return results
-    words = text.split(" ")
+    if code_like and results:
+        return results
+    # Every word must start a word of the description ("2" matches "type 2", not "stage 22"),
+    # and the closest descriptions come first: those that begin with the first word, then the
+    # shortest (the general code before its many specific variants).
+    words = [w for w in re.split(r"[^a-z0-9.]+", text) if w]
+    patterns = [re.compile(r"(?<![a-z0-9])" + re.escape(word)) for word in words]
+    seen = {r.code for r in results}
+    matches = []
     for code, lower, description in _billable_codes():
-        if all(word in lower for word in words):
-            results.append(IcdCode(code, description))
-            if len(results) >= limit:
-                break
+        # The plain substring test first: cheap, and it rules out almost every code.
+        if all(w in lower for w in words) and code not in seen and all(p.search(lower) for p in patterns):
+            matches.append((not lower.startswith(words[0]), len(description), code, description))
+    matches.sort()
+    results.extend(
+        IcdCode(code, description) for _gap, _len, code, description in matches[: limit - len(results)]
+    )
     return results
 
 
