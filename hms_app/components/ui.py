@@ -47,7 +47,12 @@ def section(title: str, *children, **props) -> rx.Component:
 
 def pager(page, page_count, total, on_prev, on_next, noun: str = "rows") -> rx.Component:
     return rx.hstack(
-        rx.text(total.to_string() + f" {noun}", size="2", color_scheme="gray"),
+        # "1 encounter", "2 encounters": the plural noun loses its final s for exactly one.
+        rx.text(
+            total.to_string() + rx.cond(total == 1, f" {noun.removesuffix('s')}", f" {noun}"),
+            size="2",
+            color_scheme="gray",
+        ),
         rx.spacer(),
         rx.button(
             rx.icon("chevron-left", size=16),
