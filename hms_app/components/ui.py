@@ -86,3 +86,21 @@ def field(label: str, control: rx.Component, hint: str = "") -> rx.Component:
         width="100%",
         align="start",
     )
+
+
+def scroll_box(table: rx.Component, **props) -> rx.Component:
+    """Hold a table that may be wider than the screen.
+
+    Zero width with a full minimum: the table (Radix wraps it in a scroll area) scrolls
+    sideways inside the page instead of widening the whole page past a tablet's screen.
+    """
+    return rx.box(table, width="0", min_width="100%", **props)
+
+
+def skeleton_rows(count: int = 6) -> rx.Component:
+    """Grey bars where a table's rows will appear once loaded."""
+    return rx.vstack(
+        *[rx.skeleton(rx.box(height="2.25rem", width="100%")) for _ in range(count)],
+        width="100%",
+        spacing="2",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, pager
+from hms_app.components.ui import empty_state, pager, scroll_box, skeleton_rows
 from hms_app.services.permissions import ROLES
 from hms_app.services.security import MIN_PASSWORD_LENGTH
 from hms_app.state.admin import (
@@ -155,7 +155,7 @@ def user_row(user: UserLine) -> rx.Component:
 
 
 def users_table() -> rx.Component:
-    return rx.box(
+    return scroll_box(
         rx.table.root(
             rx.table.header(
                 rx.table.row(
@@ -179,16 +179,6 @@ def users_table() -> rx.Component:
             # actions column from staying in view while the table scrolls sideways.
             style={"& .rt-TableRootTable": {"overflow": "visible"}},
         ),
-        # Zero width with a full minimum: the table (Radix wraps it in a scroll area) scrolls
-        # sideways inside the page instead of widening the whole page past a tablet's screen.
-        width="0",
-        min_width="100%",
-    )
-
-
-def skeleton_rows() -> rx.Component:
-    return rx.vstack(
-        *[rx.skeleton(rx.box(height="2.25rem", width="100%")) for _ in range(6)], width="100%", spacing="2"
     )
 
 
@@ -624,7 +614,7 @@ def permission_row(row: MatrixRow) -> rx.Component:
 
 
 def matrix_table() -> rx.Component:
-    return rx.box(
+    return scroll_box(
         rx.table.root(
             rx.table.header(
                 rx.table.row(
@@ -667,10 +657,6 @@ def matrix_table() -> rx.Component:
             size="1",
             width="100%",
         ),
-        # Zero width with a full minimum: the table (Radix wraps it in a scroll area) scrolls
-        # sideways inside the page instead of widening the whole page past a tablet's screen.
-        width="0",
-        min_width="100%",
         data_testid="role-matrix",
     )
 

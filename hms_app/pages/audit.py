@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, pager
+from hms_app.components.ui import empty_state, pager, scroll_box
 from hms_app.settings import get_settings
 from hms_app.state.audit import AuditLine, AuditState
 from hms_app.state.session import SessionState
@@ -217,7 +217,7 @@ def audit_row(row: AuditLine) -> rx.Component:
 
 def audit_table() -> rx.Component:
     zone = get_settings().time_zone
-    return rx.box(
+    return scroll_box(
         rx.table.root(
             rx.table.header(
                 rx.table.row(
@@ -242,10 +242,6 @@ def audit_table() -> rx.Component:
             size="1",
             width="100%",
         ),
-        # Zero width with a full minimum: the table (Radix wraps it in a scroll area) scrolls
-        # sideways inside the page instead of widening the whole page past a tablet's screen.
-        width="0",
-        min_width="100%",
     )
 
 

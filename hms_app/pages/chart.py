@@ -10,7 +10,7 @@ import reflex as rx
 
 from hms_app.analytics.vitals import spec_for
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, pager
+from hms_app.components.ui import empty_state, pager, scroll_box
 from hms_app.services.emr import ENCOUNTER_CLASSES, MAX_DOCUMENT_BYTES, SEVERITIES
 from hms_app.state.chart import (
     NO_ENCOUNTER,
@@ -68,13 +68,7 @@ def write_only(component: rx.Component) -> rx.Component:
 
 
 def scroll_table(*children, **props) -> rx.Component:
-    # Zero width with a full minimum: the table scrolls sideways inside the page on a narrow screen.
-    return rx.box(
-        rx.table.root(*children, variant="surface", size="1", width="100%"),
-        width="0",
-        min_width="100%",
-        **props,
-    )
+    return scroll_box(rx.table.root(*children, variant="surface", size="1", width="100%"), **props)
 
 
 def header_cells(*names: str) -> rx.Component:

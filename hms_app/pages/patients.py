@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state
+from hms_app.components.ui import empty_state, scroll_box, skeleton_rows
 from hms_app.services.patients import SEXES
 from hms_app.state.patients import (
     MAX_QUERY,
@@ -60,16 +60,8 @@ def status_badge(status: rx.Var) -> rx.Component:
     )
 
 
-def skeleton_rows(count: int = 6) -> rx.Component:
-    return rx.vstack(
-        *[rx.skeleton(rx.box(height="2.25rem", width="100%")) for _ in range(count)],
-        width="100%",
-        spacing="2",
-    )
-
-
 def scroll_table(header: list, body: rx.Component, test_id: str, size="2") -> rx.Component:
-    return rx.box(
+    return scroll_box(
         rx.table.root(
             rx.table.header(rx.table.row(*header)),
             rx.table.body(body),
@@ -77,10 +69,6 @@ def scroll_table(header: list, body: rx.Component, test_id: str, size="2") -> rx
             size=size,
             width="100%",
         ),
-        # Zero width with a full minimum: a wide table scrolls sideways inside the page
-        # instead of widening the whole page past a tablet's screen.
-        width="0",
-        min_width="100%",
         data_testid=test_id,
     )
 
