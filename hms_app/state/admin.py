@@ -10,7 +10,7 @@ from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import security
 from hms_app.services.permissions import LOCKED_GRANTS, PERMISSIONS, PORTAL_ROLES, ROLES
-from hms_app.state.session import SessionState, requires
+from hms_app.state.session import SessionState, browser_id, requires
 
 PAGE_SIZE = 25
 ALL_ROLES = "all"  # the role filter's "no filter" value (a Radix select item cannot be "")
@@ -36,19 +36,6 @@ def _text(form: dict, key: str) -> str:
     if len(value) > LIMITS[key]:
         raise ValidationError(f"The {LABELS[key]} can be at most {LIMITS[key]} characters long.", field=key)
     return value
-
-
-def _user_id(value) -> int:
-    """A user id the browser sent back; anything but a positive whole number is refused."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValidationError("Choose a user from the list.")
-    try:
-        number = int(value)
-    except ValueError as error:
-        raise ValidationError("Choose a user from the list.") from error
-    if number <= 0:
-        raise ValidationError("Choose a user from the list.")
-    return number
 
 
 @dataclass
@@ -177,7 +164,7 @@ class AdminUsersState(SessionState):
     # ------------------------------------------------------------------ dialogs
 
     def _pick(self, user_id) -> UserLine:
-        wanted = _user_id(user_id)
+        wanted = browser_id(user_id, "user")
         for line in self.rows:
             if line.id == wanted:
                 return line

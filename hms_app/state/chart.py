@@ -19,7 +19,7 @@ from hms_app.cds import vitals as vital_rules
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, NotFound, ValidationError
 from hms_app.services import emr
-from hms_app.state.session import SessionState, requires
+from hms_app.state.session import SessionState, browser_id, requires
 
 PAGE_SIZE = 20
 BANNER_PROBLEMS = 3  # active problems shown as badges in the banner; the rest are counted
@@ -175,19 +175,6 @@ def _form_text(form: dict, key: str) -> str:
     if len(value) > MAX_FORM_TEXT:
         raise ValidationError(f"That is too long (at most {MAX_FORM_TEXT:,} characters).", field=key)
     return value
-
-
-def _row_id(value) -> int:
-    """An id the browser sent back; anything but a positive whole number is refused."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValidationError("Choose a row from the list.")
-    try:
-        number = int(value)
-    except ValueError as error:
-        raise ValidationError("Choose a row from the list.") from error
-    if number <= 0:
-        raise ValidationError("Choose a row from the list.")
-    return number
 
 
 def _vital_line(key: str, value: float, unit: str, taken) -> VitalLine:
@@ -496,7 +483,7 @@ class ChartState(SessionState):
         return None
 
     def _pick(self, rows: list, row_id, what: str):
-        wanted = _row_id(row_id)
+        wanted = browser_id(row_id)
         for row in rows:
             if row.id == wanted:
                 return row

@@ -15,7 +15,7 @@ from hms_app.errors import DomainError, NotFound, ValidationError
 from hms_app.services import patients as svc
 from hms_app.services.patient_keys import fold, phone_digits
 from hms_app.services.permissions import Actor
-from hms_app.state.session import SessionState, call_service, requires
+from hms_app.state.session import SessionState, browser_id, call_service, requires
 
 PAGE_SIZE = 20
 MIN_QUERY = 2
@@ -81,16 +81,6 @@ def _demographics(form: dict) -> dict:
     for key in svc.BOOLEAN_FIELDS:
         data[key] = _form_text(form, key).strip().lower() in ("on", "true", "1", "yes")
     return data
-
-
-def _positive_id(value, what: str = "record") -> int:
-    """An id the browser sent; anything but a positive whole number is refused."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValidationError(f"Choose a {what} from the list.")
-    text = str(value).strip()
-    if not text.isdigit() or len(text) > 12 or int(text) <= 0:
-        raise ValidationError(f"Choose a {what} from the list.")
-    return int(text)
 
 
 ROUTE_RE = re.compile(r"^/patients/([^/?#]*)")
@@ -730,7 +720,7 @@ class PatientDetailsState(SessionState):
     @requires("patient.merge")
     async def open_undo(self, merge_id: int):
         try:
-            wanted = _positive_id(merge_id, "merge")
+            wanted = browser_id(merge_id, "merge")
             line = next((m for m in self.merges if m.id == wanted and not m.undone), None)
             if line is None:
                 raise ValidationError(

@@ -23,7 +23,7 @@ from typing import Any
 import reflex as rx
 
 from hms_app.db import session_scope
-from hms_app.errors import DomainError
+from hms_app.errors import DomainError, ValidationError
 from hms_app.services import security
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import PERMISSIONS, ROLES, Actor
@@ -198,6 +198,16 @@ class SessionState(rx.State):
         if self.acting().patient_id is not None:
             return rx.redirect("/portal")
         return None
+
+
+def browser_id(value: Any, what: str = "row") -> int:
+    """An id the browser sent back: anything but a positive whole number (ASCII digits) is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(f"Choose a {what} from the list.")
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) <= 0:
+        raise ValidationError(f"Choose a {what} from the list.")
+    return int(text)
 
 
 def error_toast(error: DomainError):
