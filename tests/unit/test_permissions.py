@@ -260,12 +260,10 @@ def test_a_service_refuses_nobody(fn):
 
 
 def test_an_id_sent_back_by_the_browser_must_be_a_plain_positive_whole_number():
-    import pytest as _pytest
-
     from hms_app.errors import ValidationError
     from hms_app.state.session import browser_id
 
     assert browser_id("42") == 42 and browser_id(7) == 7
     for bad in ("0", "-3", "4.2", "١٢", "", "9" * 13, True, None, [1]):
-        with _pytest.raises(ValidationError):
+        with pytest.raises(ValidationError):
             browser_id(bad)
