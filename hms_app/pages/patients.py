@@ -10,6 +10,7 @@ from hms_app.components.ui import empty_state, scroll_box, skeleton_rows
 from hms_app.services.patients import SEXES
 from hms_app.state.patients import (
     MAX_QUERY,
+    PHOTO_UPLOAD_ID,
     CoverageState,
     HistoryLine,
     MatchLine,
@@ -675,9 +676,60 @@ def problem_callout(message: rx.Var) -> rx.Component:
     )
 
 
+def photo() -> rx.Component:
+    """The patient's photo (served by the authorized documents route), and a way to replace it."""
+    picture = rx.cond(
+        D.photo_id > 0,
+        rx.image(
+            src="/api/documents/" + D.photo_id.to_string(),
+            alt="Patient photo",
+            width="64px",
+            height="64px",
+            object_fit="cover",
+            border_radius="var(--radius-3)",
+            data_testid="patient-photo",
+        ),
+        rx.center(
+            rx.icon("user-round", size=32, color=rx.color("gray", 9)),
+            width="64px",
+            height="64px",
+            background=rx.color("gray", 3),
+            border_radius="var(--radius-3)",
+        ),
+    )
+    return rx.vstack(
+        picture,
+        rx.cond(
+            can("patient.write") & (D.merged_into_id == 0),
+            rx.upload(
+                rx.button(
+                    rx.icon("camera", size=12),
+                    "Photo",
+                    size="1",
+                    variant="ghost",
+                    type="button",
+                    loading=D.uploading_photo,
+                ),
+                id=PHOTO_UPLOAD_ID,
+                accept={"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]},
+                max_files=1,
+                multiple=False,
+                no_drag=True,
+                border="none",
+                padding="0",
+                on_drop=D.upload_photo(rx.upload_files(upload_id=PHOTO_UPLOAD_ID)),
+                data_testid="photo-upload",
+            ),
+        ),
+        spacing="1",
+        align="center",
+    )
+
+
 def details_header() -> rx.Component:
     base = "/patients/" + D.record_id.to_string()
     return rx.flex(
+        photo(),
         rx.vstack(
             rx.hstack(
                 rx.heading(D.name, size="6", data_testid="patient-name"),

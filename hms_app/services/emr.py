@@ -734,8 +734,35 @@ def store_document(
     authorize(actor, "emr.write", patient_id=patient_id)
     _patient(session, patient_id)
     title = _text(title, "Title", "title", max_length=200, required=True)
-    if content_type not in DOCUMENT_TYPES:
-        raise ValidationError("Only PDF, PNG and JPEG files can be stored.", field="file")
+    return write_document(
+        session,
+        patient_id=patient_id,
+        title=title,
+        content=content,
+        content_type=content_type,
+        written_by=actor,
+        allowed=tuple(DOCUMENT_TYPES),
+    )
+
+
+def write_document(
+    session: Session,
+    *,
+    patient_id: int,
+    title: str,
+    content: bytes,
+    content_type: str,
+    written_by: Actor,
+    allowed: tuple[str, ...],
+) -> DocumentReference:
+    """Check and write a file and its DocumentReference, audited and committed.
+
+    The callers (documents, patient photos) check the permission first; this only stores.
+    """
+    if content_type not in allowed:
+        kinds = [k.split("/")[1].upper() for k in allowed]
+        listed = f"{', '.join(kinds[:-1])} and {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+        raise ValidationError(f"Only {listed} files can be stored here.", field="file")
     if not content:
         raise ValidationError("The file is empty.", field="file")
     if len(content) > MAX_DOCUMENT_BYTES:
@@ -755,13 +782,13 @@ def store_document(
             size_bytes=len(content),
             sha256=hashlib.sha256(content).hexdigest(),
             storage_key=key,
-            created_by=actor.username,
+            created_by=written_by.username,
         )
         session.add(row)
         session.flush()
         record_audit(
             session,
-            actor,
+            written_by,
             "document.store",
             patient_id=patient_id,
             target_type="document_reference",

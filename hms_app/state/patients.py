@@ -83,6 +83,9 @@ def _demographics(form: dict) -> dict:
     return data
 
 
+PHOTO_UPLOAD_ID = "patient-photo"
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+
 ROUTE_RE = re.compile(r"^/patients/([^/?#]*)")
 
 
@@ -485,6 +488,8 @@ class PatientDetailsState(SessionState):
     saving: bool = False
     history: list[HistoryLine] = []
     merges: list[MergeLine] = []
+    photo_id: int = 0
+    uploading_photo: bool = False
 
     dialog: str = ""  # "" | status | merge | undo
     status_choice: str = "inactive"
@@ -516,6 +521,7 @@ class PatientDetailsState(SessionState):
         self.history = [_history_line(h) for h in details.history]
         self.merges = [_merge_line(m, p.id) for m in details.merges]
         self.merged_into_id = p.merged_into_id or 0
+        self.photo_id = int(p.photo_key) if (p.photo_key or "").isdigit() else 0
         survivor = next((m for m in self.merges if m.role == "merged" and not m.undone), None)
         self.merged_into_mrn = survivor.other_mrn if survivor else ""
         self.form_version += 1
@@ -538,6 +544,35 @@ class PatientDetailsState(SessionState):
             self.record_id, self.problem = 0, str(error)
             return None
         return await self._reload()
+
+    @rx.event
+    @requires("patient.write")
+    async def upload_photo(self, files: list[rx.UploadFile]):
+        if not self.record_id or not files:
+            yield rx.toast.error("Choose a PNG or JPEG photo first.")
+            return
+        upload = files[0]
+        if upload.size is not None and upload.size > PHOTO_MAX_BYTES:
+            yield rx.toast.error("The photo is larger than 5 MB.")
+            return
+        name = (upload.filename or "").lower()
+        content_type = "image/png" if name.endswith(".png") else "image/jpeg"
+        self.uploading_photo = True
+        yield
+        content = await upload.read(PHOTO_MAX_BYTES + 1)
+        try:
+            if len(content) > PHOTO_MAX_BYTES:
+                raise ValidationError("The photo is larger than 5 MB.")
+            # The bytes go to the service, which keeps them outside the public upload folder.
+            self.photo_id = await self._run(
+                svc.set_patient_photo, patient_id=self.record_id, content=content, content_type=content_type
+            )
+        except DomainError as error:
+            self.uploading_photo = False
+            yield rx.toast.error(str(error))
+            return
+        self.uploading_photo = False
+        yield [rx.clear_selected_files(PHOTO_UPLOAD_ID), rx.toast.success("Photo saved.")]
 
     # ------------------------------------------------------------------ demographics
 

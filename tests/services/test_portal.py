@@ -50,3 +50,42 @@ def test_staff_have_no_portal_record(session):
     )
     with pytest.raises(Forbidden):
         emr.portal_record(session, actor=nurse)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_a_patient_photo_is_stored_outside_the_upload_folder_and_kept_in_history(session):
+    from hms_app.errors import ValidationError
+    from hms_app.models.patients import Patient, PatientHistory
+    from hms_app.services.emr import documents_dir
+
+    patient = _patient(session, "Fiona", "Photo")
+    clerk = Actor(
+        user_id=3,
+        username="rita",
+        roles=frozenset({"receptionist"}),
+        permissions=frozenset({"patient.read", "patient.write"}),
+    )
+    with pytest.raises(ValidationError):
+        patients.set_patient_photo(
+            session, actor=clerk, patient_id=patient.id, content=b"%PDF-1.4", content_type="application/pdf"
+        )
+    document_id = patients.set_patient_photo(
+        session, actor=clerk, patient_id=patient.id, content=PNG, content_type="image/png"
+    )
+    session.expire_all()
+    assert session.get(Patient, patient.id).photo_key == str(document_id)
+    row, path = emr.open_document(session, actor=SYSTEM_ACTOR, document_id=document_id)
+    assert path.read_bytes() == PNG and path.parent == documents_dir() and "upload" not in str(path)
+    fields = session.execute(
+        select(PatientHistory.field).where(PatientHistory.patient_id == patient.id)
+    ).scalars()
+    assert list(fields) == ["photo"]
+    nurse = Actor(
+        user_id=7, username="nina", roles=frozenset({"nurse"}), permissions=frozenset({"patient.read"})
+    )
+    with pytest.raises(Forbidden):
+        patients.set_patient_photo(
+            session, actor=nurse, patient_id=patient.id, content=PNG, content_type="image/png"
+        )
