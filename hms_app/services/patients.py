@@ -50,7 +50,7 @@ def mrn_check_digit(number: int) -> int:
 
 
 def format_mrn(number: int) -> str:
-    """The printed MRN: prefix, seven digits and the check digit, e.g. H0001234-5."""
+    """The printed MRN: prefix, seven digits and the check digit, e.g. H0001234-4."""
     return f"{MRN_PREFIX}{number:07d}-{mrn_check_digit(number)}"
 
 
