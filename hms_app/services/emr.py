@@ -1079,6 +1079,17 @@ def encounter_notes(session: Session, *, actor: Actor, encounter_id: int) -> lis
         .order_by(ClinicalNote.created_at, ClinicalNote.id)
     ).all()
     amended_by = {n.amends_id: n.id for n, _ in notes if n.amends_id}
+    # Notes keep the signer's username (what the audit trail names); people read the full name.
+    signers = {n.signed_by for n, _ in notes if n.signed_by}
+    signer_names = (
+        dict(
+            session.execute(
+                select(AppUser.username, AppUser.display_name).where(AppUser.username.in_(signers))
+            ).all()
+        )
+        if signers
+        else {}
+    )
     record_audit(
         session,
         actor,
@@ -1101,7 +1112,7 @@ def encounter_notes(session: Session, *, actor: Actor, encounter_id: int) -> lis
             name or "",
             n.created_at,
             n.signed_at,
-            n.signed_by or "",
+            signer_names.get(n.signed_by, n.signed_by or ""),
             n.amends_id,
             amended_by.get(n.id),
         )

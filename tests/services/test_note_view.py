@@ -1,0 +1,37 @@
+"""Who signed a note is shown by name, while the note keeps the username the audit trail uses."""
+
+from __future__ import annotations
+
+from hms_app.services import emr, patients, security
+from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+
+
+def test_a_signed_note_shows_the_signers_full_name(session):
+    security.ensure_roles(session)
+    security.create_user(
+        session,
+        actor=SYSTEM_ACTOR,
+        username="dr.who",
+        display_name="Dr Wanda Who",
+        password="Tardis-travel-42",
+        roles=["physician"],
+    )
+    doctor = Actor(
+        user_id=1,
+        username="dr.who",
+        roles=frozenset({"physician"}),
+        permissions=frozenset({"patient.read", "emr.write"}),
+    )
+    patient = patients.register_patient(
+        session,
+        actor=SYSTEM_ACTOR,
+        data={"given_name": "Nora", "family_name": "Notes", "sex": "female", "birth_date": "1990-01-01"},
+    )
+    encounter = emr.start_encounter(
+        session, actor=doctor, patient_id=patient.id, encounter_class="outpatient"
+    )
+    note = emr.save_note(session, actor=doctor, encounter_id=encounter.id, subjective="Well.")
+    signed = emr.sign_note(session, actor=doctor, note_id=note.id)
+    assert signed.signed_by == "dr.who"
+    [view] = emr.encounter_notes(session, actor=doctor, encounter_id=encounter.id)
+    assert view.signed_by == "Dr Wanda Who"
