@@ -295,14 +295,17 @@ def seed_near_duplicates(ctx: SeedContext) -> None:
     rng, session = ctx.rng, ctx.session
     count = max(3, ctx.patients // 100)
     first_id = session.execute(select(Patient.id).where(Patient.mrn == format_mrn(first))).scalar_one()
-    originals = (
-        session.execute(
-            select(Patient).where(Patient.id >= first_id).order_by(Patient.id).limit(ctx.patients)
+    # This run's patients got consecutive ids: pick positions, then load only those rows,
+    # never all of a million-patient seed.
+    positions = sorted(rng.sample(range(ctx.patients), min(count, ctx.patients)))
+    wanted = [first_id + position for position in positions]
+    found = {}
+    for start in range(0, len(wanted), 1000):
+        batch = wanted[start : start + 1000]
+        found.update(
+            (p.id, p) for p in session.execute(select(Patient).where(Patient.id.in_(batch))).scalars()
         )
-        .scalars()
-        .all()
-    )
-    chosen = rng.sample(list(originals), min(count, len(originals)))
+    chosen = [found[i] for i in wanted if i in found]
     numbers = take_numbers(session, "mrn", len(chosen))
     rows = []
     for number, original in zip(numbers, chosen, strict=True):

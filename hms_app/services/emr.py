@@ -31,7 +31,7 @@ from hms_app.models.emr import (
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser
 from hms_app.services.audit import record_audit
-from hms_app.services.patients import parse_date
+from hms_app.services.patients import age_years, full_name, parse_date
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
 
@@ -854,7 +854,7 @@ class TimelineRow:
 
 
 def age_text(birth: date, on: date) -> str:
-    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    years = age_years(birth, on)
     if years >= 2:
         return f"{years} y"
     months = (on.year - birth.year) * 12 + on.month - birth.month - (on.day < birth.day)
@@ -891,7 +891,7 @@ def _banner(session: Session, patient: Patient) -> Banner:
         alerts.append("Merged into another record")
     if any("(severe)" in a for a in allergies):
         alerts.append("Severe allergy")
-    name = " ".join(x for x in (patient.given_name, patient.middle_name, patient.family_name) if x)
+    name = full_name(patient)
     return Banner(
         patient.id,
         patient.mrn,

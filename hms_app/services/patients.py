@@ -215,7 +215,13 @@ class DuplicateSuspected(DomainError):
         self.candidates = candidates
 
 
-def _full_name(p: Patient) -> str:
+def age_years(birth: date, on: date) -> int:
+    """Completed years of age on a day."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def full_name(p: Patient) -> str:
+    """Given, middle and family name as one line."""
     return " ".join(x for x in (p.given_name, p.middle_name, p.family_name) if x)
 
 
@@ -352,7 +358,7 @@ def find_duplicates(
                 DuplicateCandidate(
                     patient.id,
                     patient.mrn,
-                    _full_name(patient),
+                    full_name(patient),
                     patient.birth_date,
                     patient.phone or "",
                     round(score, 2),
@@ -690,7 +696,7 @@ def search_patients(
         PatientRow(
             p.id,
             p.mrn,
-            _full_name(p),
+            full_name(p),
             p.sex,
             p.birth_date,
             p.phone or "",
@@ -740,7 +746,7 @@ def get_patient_summary(session: Session, *, actor: Actor, patient_id: int) -> P
     return PatientSummary(
         patient.id,
         patient.mrn,
-        _full_name(patient),
+        full_name(patient),
         patient.sex,
         patient.birth_date,
         patient.phone or "",
@@ -955,10 +961,10 @@ def list_merges(session: Session, *, actor: Actor, patient_id: int, limit: int =
             r.id,
             r.survivor_id,
             people[r.survivor_id].mrn,
-            _full_name(people[r.survivor_id]),
+            full_name(people[r.survivor_id]),
             r.merged_id,
             people[r.merged_id].mrn,
-            _full_name(people[r.merged_id]),
+            full_name(people[r.merged_id]),
             r.reason,
             r.merged_at,
             r.merged_by,

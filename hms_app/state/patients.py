@@ -53,10 +53,6 @@ def _today() -> date:
     return to_local(utcnow()).date()
 
 
-def _age(birth: date, today: date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
 def _status(active: bool, deceased: bool) -> str:
     return "deceased" if deceased else ("active" if active else "inactive")
 
@@ -124,7 +120,7 @@ def _line(row: svc.PatientRow, today: date) -> PatientLine:
         row.name,
         row.sex,
         row.birth_date.isoformat(),
-        _age(row.birth_date, today),
+        svc.age_years(row.birth_date, today),
         row.phone,
         _status(row.active, row.deceased),
     )
@@ -512,8 +508,8 @@ class PatientDetailsState(SessionState):
             return rx.toast.error(str(error))
         p = details.patient
         self.mrn, self.sex = p.mrn, p.sex
-        self.name = " ".join(x for x in (p.given_name, p.middle_name, p.family_name) if x)
-        self.birth_date, self.age = p.birth_date.isoformat(), _age(p.birth_date, _today())
+        self.name = svc.full_name(p)
+        self.birth_date, self.age = p.birth_date.isoformat(), svc.age_years(p.birth_date, _today())
         self.status = "merged" if p.merged_into_id else _status(p.active, p.deceased_at is not None)
         self.deceased_on = format_local(p.deceased_at, "%Y-%m-%d")
         self.form_values = {k: ("" if getattr(p, k) is None else str(getattr(p, k))) for k in TEXT_FIELDS}
