@@ -44,6 +44,7 @@ process group) is removed on the way out, also on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import signal
@@ -426,9 +427,16 @@ BENCHMARKS = [
         PATIENT_FIGURES["postgresql"], lambda stack, figures: _patients().bench_postgresql(stack, figures)
     ),
 ]
-NAMES = [name for bench in BENCHMARKS for name in bench.figures]
 # Names that stand for several figures.
 GROUPS = {"patients_1m": [*PATIENT_FIGURES["sqlite"], *PATIENT_FIGURES["postgresql"]]}
+
+# Each domain's benchmarks live in ``bench/<domain>.py`` as ``BENCHMARKS`` (figure names and a
+# ``run(stack, figures)``) and ``GROUPS``; their modules import anything heavy only when run.
+for _domain in ("scheduling", "billing", "population"):
+    _module = importlib.import_module(f"bench.{_domain}")
+    BENCHMARKS.extend(Benchmark(tuple(figures), run) for figures, run in _module.BENCHMARKS)
+    GROUPS.update(_module.GROUPS)
+NAMES = [name for bench in BENCHMARKS for name in bench.figures]
 
 
 def _terminate(signum, _frame):

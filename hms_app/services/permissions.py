@@ -17,12 +17,18 @@ PERMISSIONS: dict[str, str] = {
     "emr.write": "Record encounters, notes, vitals, problems and allergies",
     "appointment.read": "See schedules and appointments",
     "appointment.book": "Book, move and cancel appointments",
+    "appointment.flow": "Check patients in, call them and move them through the visit",
+    "schedule.manage": "Set up bookable resources, services, availability and closures",
+    "ward.manage": "Admit, transfer and discharge inpatients and manage beds",
     "lab.work": "Work the laboratory worklist and enter results",
     "radiology.work": "Work imaging orders and write reports",
     "pharmacy.dispense": "Dispense medication",
     "billing.read": "See charges, invoices and payments",
-    "billing.post": "Post charges and payments, issue and void invoices",
+    "billing.post": "Post charges, payments, expenses and claims; issue invoices",
+    "billing.void": "Void invoices and refund payments",
     "analytics.read": "Open the management dashboards",
+    "population.read": "See registries, quality measures, care gaps and cohorts of patients",
+    "population.manage": "Edit registry code sets, save cohorts and send outreach",
     "audit.read": "Read the audit trail",
     "user.manage": "Create, disable and reset user accounts and grant roles",
     "role.manage": "Edit the role-permission matrix and the MFA policy",
@@ -43,17 +49,43 @@ ROLES: dict[str, str] = {
 }
 
 DEFAULT_GRANTS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"user.manage", "role.manage", "audit.read", "analytics.read"}),
-    "physician": frozenset({"patient.read", "patient.write", "emr.write", "appointment.read"}),
-    "nurse": frozenset({"patient.read", "emr.write", "appointment.read"}),
+    "admin": frozenset({"user.manage", "role.manage", "audit.read", "analytics.read", "schedule.manage"}),
+    "physician": frozenset(
+        {
+            "patient.read",
+            "patient.write",
+            "emr.write",
+            "appointment.read",
+            "appointment.flow",
+            "population.read",
+        }
+    ),
+    "nurse": frozenset({"patient.read", "emr.write", "appointment.read", "appointment.flow", "ward.manage"}),
     "receptionist": frozenset(
-        {"patient.read", "patient.write", "patient.merge", "appointment.read", "appointment.book"}
+        {
+            "patient.read",
+            "patient.write",
+            "patient.merge",
+            "appointment.read",
+            "appointment.book",
+            "appointment.flow",
+            "schedule.manage",
+        }
     ),
     "lab_technician": frozenset({"patient.read", "lab.work"}),
     "radiologist": frozenset({"patient.read", "radiology.work"}),
     "pharmacist": frozenset({"patient.read", "pharmacy.dispense"}),
     "billing_clerk": frozenset({"patient.read", "billing.read", "billing.post"}),
-    "manager": frozenset({"analytics.read", "billing.read", "appointment.read"}),
+    "manager": frozenset(
+        {
+            "analytics.read",
+            "billing.read",
+            "billing.void",
+            "appointment.read",
+            "population.read",
+            "population.manage",
+        }
+    ),
     "patient": frozenset({"portal.self"}),
 }
 

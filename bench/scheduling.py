@@ -1,0 +1,4 @@
+"""Scheduling and live-board benchmarks (placeholder)."""
+
+BENCHMARKS: list = []  # (figure names, run(stack, figures)) pairs, hooked into bench/run.py
+GROUPS: dict[str, list[str]] = {}

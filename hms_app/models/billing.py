@@ -1,0 +1,1 @@
+"""Billing tables: catalogue, price lists, charges, invoices, payments, claims, expenses (placeholder)."""

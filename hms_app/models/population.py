@@ -1,0 +1,1 @@
+"""Population health tables: registries and code sets, saved cohorts, outreach (placeholder)."""

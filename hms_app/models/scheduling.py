@@ -1,0 +1,1 @@
+"""Scheduling tables: resources, services and visit types, availability, appointments, waitlist, reminders (placeholder)."""

@@ -1,0 +1,1 @@
+"""Inpatient wards and beds: wards, beds, admissions and transfers (placeholder)."""

@@ -1,0 +1,1 @@
+"""Placeholder: billing pages are being built."""

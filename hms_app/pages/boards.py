@@ -1,0 +1,1 @@
+"""Placeholder: boards pages are being built."""

@@ -1,0 +1,1 @@
+"""Placeholder: booking pages are being built."""

@@ -1,0 +1,1 @@
+"""Placeholder: finance pages are being built."""

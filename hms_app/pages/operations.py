@@ -1,0 +1,1 @@
+"""Placeholder: operations pages are being built."""

@@ -1,0 +1,1 @@
+"""Placeholder: population pages are being built."""

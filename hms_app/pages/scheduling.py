@@ -1,0 +1,1 @@
+"""Placeholder: scheduling pages are being built."""

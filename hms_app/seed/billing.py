@@ -1,0 +1,1 @@
+"""Demo data for billing (placeholder: no seeders yet)."""

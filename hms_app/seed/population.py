@@ -1,0 +1,1 @@
+"""Demo data for population (placeholder: no seeders yet)."""

@@ -1,0 +1,1 @@
+"""Demo data for scheduling (placeholder: no seeders yet)."""

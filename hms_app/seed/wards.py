@@ -1,0 +1,1 @@
+"""Demo data for wards (placeholder: no seeders yet)."""
