@@ -1,0 +1,61 @@
+"""The board side of live notices: a background event that waits for changes.
+
+A board's state starts one watcher per tab from its page's ``on_load``::
+
+    @rx.event(background=True)
+    @public("only waits for change notices and reads no data; the refresh it triggers is guarded")
+    async def watch(self):
+        async for _ in live_changes(self, live.BEDS):
+            yield BedBoardState.refresh
+
+Each notice makes the watcher queue the board's own guarded refresh handler on the server (no
+round trip through the browser), so the permission check and the query run exactly as when the
+user opens the page. The watcher holds no state lock while it waits, runs at most once per tab
+and board, and ends when the tab goes away or leaves the board's page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+
+from hms_app.services import live
+
+# How often a waiting watcher checks that its tab is still connected.
+CONNECTED_CHECK_SECONDS = 5.0
+
+# (tab token, state name) of the watchers running on this worker.
+_running: set[tuple[str, str]] = set()
+
+
+def _connected(token: str) -> bool:
+    from hms_app.hms_app import app  # imported late: the app module imports every page and state
+
+    namespace = app.event_namespace
+    return namespace is None or token in namespace.token_to_sid
+
+
+async def _still_on(state, route: str) -> bool:
+    async with state:  # a background task sees fresh router data only under the state lock
+        return state.router.url.path == route
+
+
+async def live_changes(
+    state, topic: str, keys: Iterable[str | int | None] = (), *, connected=_connected
+) -> AsyncIterator[None]:
+    """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open."""
+    token = state.router.session.client_token
+    route = state.router.url.path
+    marker = (token, type(state).get_full_name())
+    if not token or marker in _running:
+        return  # a second on_load (navigating back) must not start a second watcher
+    _running.add(marker)
+    try:
+        wanted = frozenset(str(key) for key in keys if key is not None)
+        async with live.hub().subscribe(topic, wanted) as subscription:
+            while connected(token):
+                if await subscription.wait(CONNECTED_CHECK_SECONDS):
+                    yield None
+                elif not await _still_on(state, route):
+                    break  # the tab moved to another page: its board is gone
+    finally:
+        _running.discard(marker)
