@@ -45,7 +45,7 @@ async def live_changes(
     """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open."""
     token = state.router.session.client_token
     route = state.router.url.path
-    marker = (token, type(state).get_full_name())
+    marker = (token, state.get_full_name())  # a background task gets a StateProxy, which forwards this
     if not token or marker in _running:
         return  # a second on_load (navigating back) must not start a second watcher
     _running.add(marker)
