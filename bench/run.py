@@ -432,7 +432,7 @@ GROUPS = {"patients_1m": [*PATIENT_FIGURES["sqlite"], *PATIENT_FIGURES["postgres
 
 # Each domain's benchmarks live in ``bench/<domain>.py`` as ``BENCHMARKS`` (figure names and a
 # ``run(stack, figures)``) and ``GROUPS``; their modules import anything heavy only when run.
-for _domain in ("scheduling", "billing", "population"):
+for _domain in ("scheduling", "boards", "billing", "population"):
     _module = importlib.import_module(f"bench.{_domain}")
     BENCHMARKS.extend(Benchmark(tuple(figures), run) for figures, run in _module.BENCHMARKS)
     GROUPS.update(_module.GROUPS)

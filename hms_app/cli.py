@@ -151,6 +151,26 @@ def cmd_audit(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_jobs(_args) -> int:
+    from hms_app.jobs import run_due_jobs
+
+    done = run_due_jobs()
+    print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in done.items()))
+    return 0
+
+
+def cmd_population(_args) -> int:
+    from hms_app.services.permissions import SYSTEM_ACTOR
+    from hms_app.services.population import refresh_population
+
+    with _session() as session:
+        info = refresh_population(session, actor=SYSTEM_ACTOR)
+    print(
+        f"population summary: {info.patients:,} patients, {info.members:,} registry members in {info.seconds:.1f} s"
+    )
+    return 0
+
+
 def cmd_backup(args) -> int:
     from hms_app.services.backup import backup_database
 
@@ -284,6 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_cmd", required=True)
     audit_sub.add_parser("verify", help="recompute the hash chain; exit 1 if it was tampered with")
     audit.set_defaults(fn=cmd_audit)
+
+    jobs = sub.add_parser(
+        "jobs", help="run the periodic work now: expire waitlist offers, send due appointment reminders"
+    )
+    jobs.set_defaults(fn=cmd_jobs)
+
+    population = sub.add_parser("population", help="population health")
+    population.add_subparsers(dest="population_cmd", required=True).add_parser(
+        "refresh",
+        help="recompute registries, latest results and the measures' inputs from the clinical record",
+    )
+    population.set_defaults(fn=cmd_population)
 
     backup = sub.add_parser("backup", help="write a consistent copy of the database while it runs")
     backup.add_argument("file")

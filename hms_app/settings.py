@@ -26,6 +26,19 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from error
 
 
+def _hours_list(name: str, default: str) -> tuple[int, ...]:
+    raw = os.environ.get(name) or default
+    try:
+        hours = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True))
+    except ValueError as error:
+        raise RuntimeError(
+            f"{name} must be whole hours separated by commas, like 24,2; got {raw!r}"
+        ) from error
+    if not hours or any(h <= 0 for h in hours):
+        raise RuntimeError(f"{name} must list positive hours, like 24,2; got {raw!r}")
+    return hours
+
+
 def normalize_database_url(url: str) -> str:
     """Use the psycopg 3 driver for PostgreSQL URLs written the usual way."""
     for prefix in ("postgres://", "postgresql://"):
@@ -47,6 +60,15 @@ class Settings:
     lockout_attempts: int
     lockout_minutes: int
     documents_dir: Path
+    cancel_cutoff_hours: int
+    waitlist_offer_minutes: int
+    reminder_lead_hours: tuple[int, ...]
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_from: str
+    smtp_starttls: bool
 
     @property
     def is_sqlite(self) -> bool:
@@ -73,4 +95,13 @@ def get_settings() -> Settings:
         lockout_attempts=_int("HMS_LOCKOUT_ATTEMPTS", 5),
         lockout_minutes=_int("HMS_LOCKOUT_MINUTES", 15),
         documents_dir=Path(os.environ.get("HMS_DOCUMENTS_DIR", data_dir / "documents")).resolve(),
+        cancel_cutoff_hours=_int("HMS_CANCEL_CUTOFF_HOURS", 2),
+        waitlist_offer_minutes=_int("HMS_WAITLIST_OFFER_MINUTES", 30),
+        reminder_lead_hours=_hours_list("HMS_REMINDER_LEAD_HOURS", "24,2"),
+        smtp_host=os.environ.get("HMS_SMTP_HOST", "").strip() or None,
+        smtp_port=_int("HMS_SMTP_PORT", 587),
+        smtp_user=os.environ.get("HMS_SMTP_USER") or None,
+        smtp_password=os.environ.get("HMS_SMTP_PASSWORD") or None,
+        smtp_from=os.environ.get("HMS_SMTP_FROM") or "no-reply@hms.local",
+        smtp_starttls=os.environ.get("HMS_SMTP_STARTTLS", "1").lower() not in ("0", "false", "no"),
     )

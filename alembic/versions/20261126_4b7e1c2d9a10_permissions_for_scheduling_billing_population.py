@@ -21,13 +21,15 @@ depends_on: str | Sequence[str] | None = None
 
 # Frozen here on purpose: later changes to the defaults in code must not rewrite history.
 NEW_GRANTS = {
-    "admin": ["schedule.manage"],
+    "admin": ["schedule.manage", "appointment.read"],
     "physician": ["appointment.flow", "population.read"],
     "nurse": ["appointment.flow", "ward.manage"],
     "receptionist": ["appointment.flow", "schedule.manage"],
     "manager": ["billing.void", "population.read", "population.manage"],
 }
-NEW_PERMISSIONS = sorted({p for perms in NEW_GRANTS.values() for p in perms})
+# The permissions this revision introduces; a downgrade removes them. appointment.read existed
+# before (only the admin role gains it here), so a downgrade leaves every grant of it alone.
+NEW_PERMISSIONS = sorted({p for perms in NEW_GRANTS.values() for p in perms} - {"appointment.read"})
 
 
 def upgrade() -> None:

@@ -33,10 +33,44 @@ VITALS: dict[str, VitalSpec] = {
         VitalSpec("spo2", "59408-5", "Oxygen saturation (SpO2)", "%", 40, 100, 94, 100),
         VitalSpec("weight", "29463-7", "Body weight", "kg", 0.3, 500, None, None, 1),
         VitalSpec("height", "8302-2", "Body height", "cm", 20, 260, None, None, 1),
+        # For NEWS2: 0 L/min means breathing room air; any flow means supplemental oxygen.
+        VitalSpec("oxygen_flow", "3151-8", "Inhaled oxygen flow rate", "L/min", 0, 60, None, None, 1),
+        # LOINC 67775-7 "Level of responsiveness"; the value is the position in ACVPU (0 = Alert).
+        VitalSpec("consciousness", "67775-7", "Level of consciousness (ACVPU)", "{ACVPU}", 0, 4, None, None),
     )
 }
 BMI = VitalSpec("bmi", "39156-5", "Body mass index (BMI)", "kg/m2", 5, 150, 18.5, 25, 1)
 BY_LOINC = {spec.loinc: spec for spec in (*VITALS.values(), BMI)}
+
+
+# ACVPU (RCP NEWS2, 2017): Alert, new Confusion, responds to Voice, to Pain, Unresponsive. The
+# record stores the position (0-4) because an Observation's value is a number.
+ACVPU = ("A", "C", "V", "P", "U")
+ACVPU_LABELS = {
+    "A": "Alert",
+    "C": "New confusion",
+    "V": "Responds to voice",
+    "P": "Responds to pain",
+    "U": "Unresponsive",
+}
+
+
+def acvpu_letter(value: float) -> str:
+    """The ACVPU letter stored as ``value`` (its position, 0 = Alert)."""
+    index = int(value)
+    if index != value or not 0 <= index < len(ACVPU):
+        raise ValueError(f"{value!r} is not an ACVPU level (0 to 4)")
+    return ACVPU[index]
+
+
+def display_value(key: str, value: float, unit: str) -> str:
+    """A stored vital as a person reads it: '37.2 Cel' stays numeric, ACVPU and room air become words."""
+    if key == "consciousness":
+        letter = acvpu_letter(value)
+        return f"{letter} · {ACVPU_LABELS[letter]}"
+    if key == "oxygen_flow" and value == 0:
+        return "Room air (0 L/min)"
+    return f"{value:g} {unit}"
 
 
 class ImplausibleValue(ValueError):

@@ -3,7 +3,6 @@
 from sqlmodel import SQLModel
 
 from hms_app.models import billing, population, scheduling, wards  # noqa: F401  (their tables)
-
 from hms_app.models.emr import (
     AllergyIntolerance,
     ClinicalNote,

@@ -16,5 +16,6 @@ from hms_app.pages import (  # noqa: F401
     operations,  # operations analytics
     population,  # registries, measures, care gaps, cohort builder
     portal,
+    portal_billing,  # the portal's bills page
     scheduling,  # staff calendar, booking, setup of resources and availability
 )

@@ -129,6 +129,19 @@ def sign_in_page() -> rx.Component:
                 rx.text(get_settings().hospital_name, color_scheme="gray", size="2"),
                 rx.heading("Sign in", size="5", padding_top="0.5rem"),
                 rx.cond(SignInState.stage == "password", password_form(), code_form()),
+                rx.cond(
+                    SignInState.stage == "password",
+                    rx.text(
+                        "New patient? ",
+                        rx.link(
+                            "Create an account", href="/portal/signup", data_testid="sign-in-create-account"
+                        ),
+                        size="2",
+                        color_scheme="gray",
+                        text_align="center",
+                        width="100%",
+                    ),
+                ),
                 spacing="3",
                 width="100%",
             ),

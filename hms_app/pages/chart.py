@@ -13,7 +13,9 @@ from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box
 from hms_app.services.emr import ENCOUNTER_CLASSES, MAX_DOCUMENT_BYTES, SEVERITIES
 from hms_app.state.chart import (
+    ACVPU_CHOICES,
     NO_ENCOUNTER,
+    NOT_ASSESSED,
     TREND_KEYS,
     UPLOAD_ID,
     VITAL_FIELDS,
@@ -26,6 +28,8 @@ from hms_app.state.chart import (
     ImmunizationLine,
     MedicationLine,
     NoteLine,
+    ScoreCard,
+    ScoreInputLine,
     VitalLine,
 )
 from hms_app.state.session import SessionState
@@ -269,6 +273,7 @@ def banner() -> rx.Component:
             wrap="wrap",
             width="100%",
         ),
+        score_alert(),
         position="sticky",
         top=HEADER_HEIGHT,
         z_index="5",
@@ -283,7 +288,142 @@ def banner() -> rx.Component:
     )
 
 
+# After switching to the summary, bring the scores into view just below the sticky banner.
+SHOW_SCORES = rx.call_script(
+    'setTimeout(() => document.getElementById("scores-panel")?.scrollIntoView({behavior: "smooth"}), 150)'
+)
+
+
+def score_alert() -> rx.Component:
+    """NEWS2 5 or more, or 3 in one parameter: in the sticky banner, so it stays in view on every tab."""
+    return rx.cond(
+        S.score_alert != "",
+        rx.callout(
+            rx.hstack(
+                rx.text(S.score_alert, weight="bold", size="2"),
+                rx.spacer(),
+                rx.button(
+                    "See scores",
+                    size="1",
+                    variant="surface",
+                    color_scheme="red",
+                    on_click=[S.set_tab("summary"), SHOW_SCORES],
+                    data_testid="news2-alert-open",
+                ),
+                align="center",
+                width="100%",
+                wrap="wrap",
+            ),
+            icon="siren",
+            color_scheme="red",
+            variant="surface",
+            size="1",
+            width="100%",
+            margin_top="0.6rem",
+            role="alert",
+            data_testid="news2-alert",
+        ),
+    )
+
+
 # ---------------------------------------------------------------------- summary
+
+
+def score_input_row(i: ScoreInputLine, card: ScoreCard) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(rx.tooltip(rx.text(i.label, size="1"), content=i.source)),
+        rx.table.cell(
+            rx.text(i.value, rx.cond(i.unit != "", " " + i.unit, ""), size="1", weight="medium"),
+        ),
+        rx.cond(
+            card.has_points,
+            rx.table.cell(
+                rx.text(i.points, size="1", weight=rx.cond(i.points == "3", "bold", "regular")),
+                text_align="right",
+            ),
+        ),
+        # Times per row only when the inputs were taken at different moments (else said once above).
+        rx.cond(
+            card.taken == "",
+            rx.table.cell(muted(rx.cond(i.when != "", i.when, i.source), white_space="nowrap")),
+        ),
+    )
+
+
+def score_card(card: ScoreCard) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(card.name, weight="bold", size="2"),
+                rx.spacer(),
+                rx.badge(card.band, color_scheme=card.color, variant="solid", size="1"),
+                align="center",
+                width="100%",
+            ),
+            rx.hstack(
+                rx.text(card.value, size="7", weight="bold", line_height="1"),
+                muted(card.unit),
+                rx.spacer(),
+                rx.cond(card.taken != "", muted("Taken ", card.taken, white_space="nowrap")),
+                align="baseline",
+                spacing="2",
+                width="100%",
+                wrap="wrap",
+            ),
+            rx.text(card.interpretation, size="1", color_scheme="gray"),
+            scroll_box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Input"),
+                            rx.table.column_header_cell("Value"),
+                            rx.cond(
+                                card.has_points, rx.table.column_header_cell("Points", text_align="right")
+                            ),
+                            rx.cond(card.taken == "", rx.table.column_header_cell("When")),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(card.inputs, lambda i: score_input_row(i, card))),
+                    variant="ghost",
+                    size="1",
+                    width="100%",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        border_top="3px solid var(--" + card.color + "-9)",
+        data_testid="score-" + card.key,
+    )
+
+
+def scores_panel() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            card_title("Clinical scores", "gauge"),
+            rx.cond(
+                S.score_cards.length() > 0,
+                rx.grid(
+                    rx.foreach(S.score_cards, score_card),
+                    columns=rx.breakpoints(initial="1", md="2"),
+                    spacing="3",
+                    width="100%",
+                ),
+                muted(
+                    "No score applies yet. NEWS2 and qSOFA need a full set of vitals (with consciousness and "
+                    "oxygen); eGFR a creatinine result; CHA2DS2-VASc atrial fibrillation on the problem list."
+                ),
+            ),
+            rx.foreach(S.score_notes, lambda note: icon_text("info", note, color=rx.color("gray", 11))),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="scores-panel",
+        scroll_margin_top=BELOW_BANNER,
+        data_testid="scores-panel",
+    )
 
 
 def summary_list(title: str, icon: str, items, empty: str, test_id: str) -> rx.Component:
@@ -313,6 +453,7 @@ def vital_row(v: VitalLine) -> rx.Component:
                     v.flag,
                     ("high", rx.badge("high", color_scheme="red", size="1")),
                     ("low", rx.badge("low", color_scheme="orange", size="1")),
+                    ("altered", rx.badge("not alert", color_scheme="red", size="1")),
                     rx.fragment(),
                 ),
                 spacing="2",
@@ -355,6 +496,7 @@ def summary_tab() -> rx.Component:
         data_testid="summary-vitals",
     )
     return rx.grid(
+        rx.box(scores_panel(), grid_column="1 / -1"),
         vitals,
         rx.vstack(
             summary_list(
@@ -787,8 +929,28 @@ def vital_input(key: str, label: str, unit: str, decimals: int) -> rx.Component:
     )
 
 
+def consciousness_select() -> rx.Component:
+    failed = S.vital_error_field == "consciousness"
+    return rx.vstack(
+        rx.text("Consciousness (ACVPU)", size="2", weight="medium"),
+        rx.select.root(
+            rx.select.trigger(width="100%", data_testid="vital-consciousness"),
+            rx.select.content(
+                rx.select.item("Not assessed", value=NOT_ASSESSED),
+                *[rx.select.item(label, value=value) for value, label in ACVPU_CHOICES],
+            ),
+            name="consciousness",
+            default_value=NOT_ASSESSED,
+        ),
+        rx.cond(failed, rx.text(S.vital_error_text, color_scheme="red", size="1")),
+        spacing="1",
+        width="100%",
+        align="start",
+    )
+
+
 def vitals_form() -> rx.Component:
-    field_names = [key for key, *_ in VITAL_FIELDS] + ["encounter_id"]
+    field_names = [key for key, *_ in VITAL_FIELDS] + ["encounter_id", "consciousness"]
     return rx.card(
         rx.form(
             rx.vstack(
@@ -796,6 +958,7 @@ def vitals_form() -> rx.Component:
                 # Four across while the form has the whole width, two once the trend sits beside it.
                 rx.grid(
                     *[vital_input(*f) for f in VITAL_FIELDS],
+                    consciousness_select(),
                     columns=rx.breakpoints(initial="2", md="4", lg="2"),
                     spacing="3",
                     width="100%",
@@ -835,7 +998,10 @@ def vitals_form() -> rx.Component:
                     ),
                 ),
                 rx.hstack(
-                    muted("BMI is worked out from weight and the latest height."),
+                    muted(
+                        "BMI is worked out from weight and the latest height. Oxygen 0 L/min means room air; "
+                        "NEWS2 needs all seven of its observations."
+                    ),
                     rx.spacer(),
                     rx.button(
                         rx.icon("save", size=14),

@@ -1,1 +1,146 @@
-"""Placeholder: operations pages are being built."""
+"""The operations dashboard: appointment volume, no-show rate, waiting times, bed occupancy."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from hms_app.analytics.operations import PERIOD_DAYS
+from hms_app.components.shell import staff_page
+from hms_app.components.ui import empty_state, stat_card
+from hms_app.state.operations import OperationsState
+from hms_app.state.session import SessionState
+
+OPS = OperationsState
+PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def chart(title: str, hint: str, figure, has_data, empty: str, test_id: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="3"),
+            rx.text(hint, size="1", color_scheme="gray"),
+            rx.cond(
+                OPS.loaded,
+                rx.cond(
+                    has_data,
+                    rx.box(
+                        rx.plotly(data=figure, width="100%", height="320px", config=PLOT_CONFIG),
+                        width="100%",
+                        min_height="320px",
+                        data_testid=test_id,
+                    ),
+                    empty_state(empty, icon="chart-no-axes-column"),
+                ),
+                rx.skeleton(rx.box(height="320px", width="100%")),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        min_width="0",
+    )
+
+
+@staff_page(route="/analytics/operations", title="Operations", on_load=OperationsState.load)
+def operations_page() -> rx.Component:
+    return rx.vstack(
+        rx.cond(
+            ~SessionState.user_permissions.contains("analytics.read"),
+            rx.callout(
+                "Your role does not give access to the management dashboards.",
+                icon="shield-alert",
+                color_scheme="amber",
+                data_testid="no-access",
+            ),
+            rx.vstack(
+                rx.flex(
+                    rx.select.root(
+                        rx.select.trigger(data_testid="ops-period"),
+                        rx.select.content(
+                            *[rx.select.item(f"Last {d} days", value=str(d)) for d in PERIOD_DAYS]
+                        ),
+                        value=OPS.days,
+                        on_change=OPS.set_days,
+                    ),
+                    rx.select.root(
+                        rx.select.trigger(min_width="12rem", data_testid="ops-department"),
+                        rx.select.content(
+                            rx.foreach(OPS.departments, lambda d: rx.select.item(d[1], value=d[0]))
+                        ),
+                        value=OPS.department,
+                        on_change=OPS.set_department,
+                    ),
+                    gap="3",
+                    wrap="wrap",
+                    width="100%",
+                ),
+                rx.grid(
+                    stat_card(
+                        "Appointments",
+                        OPS.kpis["appointments"],
+                        "in the period",
+                        "calendar",
+                        "ops-appointments",
+                    ),
+                    stat_card(
+                        "No-show rate",
+                        OPS.kpis["no_show"],
+                        "of resolved appointments",
+                        "user-x",
+                        "ops-no-show",
+                    ),
+                    stat_card("Mean wait", OPS.kpis["wait"], "arrival to the room", "clock", "ops-wait"),
+                    stat_card(
+                        "Bed occupancy",
+                        OPS.kpis["occupancy"],
+                        OPS.kpis["beds"],
+                        "bed-double",
+                        "ops-occupancy",
+                    ),
+                    columns=rx.breakpoints(initial="2", lg="4"),
+                    spacing="3",
+                    width="100%",
+                ),
+                rx.grid(
+                    chart(
+                        "Appointment volume by day",
+                        "Appointments starting each day, by department (offered and cancelled not counted).",
+                        OPS.volume_figure,
+                        OPS.has_volume,
+                        "No appointments in this period.",
+                        "chart-volume",
+                    ),
+                    chart(
+                        "No-show rate by provider",
+                        "No-shows ÷ (no-shows + attended) of appointments that have started.",
+                        OPS.no_show_figure,
+                        OPS.has_no_shows,
+                        "No attended or missed appointments in this period.",
+                        "chart-no-show",
+                    ),
+                    chart(
+                        "Waiting time, arrival to the room",
+                        "Visits by minutes waited after check-in, by department.",
+                        OPS.wait_figure,
+                        OPS.has_waits,
+                        "No visits with both times recorded in this period.",
+                        "chart-wait",
+                    ),
+                    chart(
+                        "Bed occupancy by ward (now)",
+                        "Beds by status; occupancy = occupied ÷ beds in service.",
+                        OPS.occupancy_figure,
+                        OPS.has_beds,
+                        "No wards set up.",
+                        "chart-beds",
+                    ),
+                    columns=rx.breakpoints(initial="1", lg="2"),
+                    spacing="4",
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        width="100%",
+    )

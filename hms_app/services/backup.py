@@ -131,7 +131,10 @@ def _order_columns(table: Table) -> list:
 
 def _read_revision(conn: Connection) -> str:
     try:
-        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+        # One row per domain branch of the migrations: the revision is their sorted "+"-joined ids,
+        # exactly as ``migrations.current_revision`` reports it.
+        versions = sorted(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        revision = "+".join(versions) or None
     except Exception as error:  # noqa: BLE001 - any failure here means "no schema"
         raise DomainError("The database has no HMS schema yet: run `hms migrate` first.") from error
     if revision is None:

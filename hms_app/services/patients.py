@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 import jellyfish
 from sqlalchemy import Table, and_, extract, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
@@ -831,7 +832,16 @@ def merge_patients(
         ids = list(session.execute(select(pk).where(table.c[column] == merged_id)).scalars())
         if not ids:
             continue
-        session.execute(update(table).where(pk.in_(ids)).values({column: survivor_id}))
+        try:
+            session.execute(update(table).where(pk.in_(ids)).values({column: survivor_id}))
+        except IntegrityError as error:
+            # Some rows may exist once per patient (an active hospital stay): both records have one.
+            session.rollback()
+            what = table.name.replace("_", " ")
+            raise Conflict(
+                f"These records cannot be merged yet: both have an active {what}, and a patient can have only "
+                f"one. Close one of them first (for example, discharge the duplicate stay). Nothing was changed."
+            ) from error
         moved.setdefault(table.name, {})[column] = ids
         counts[table.name] = counts.get(table.name, 0) + len(ids)
     merged.merged_into_id, merged.active, merged.updated_at = survivor.id, False, utcnow()

@@ -49,7 +49,9 @@ ROLES: dict[str, str] = {
 }
 
 DEFAULT_GRANTS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"user.manage", "role.manage", "audit.read", "analytics.read", "schedule.manage"}),
+    "admin": frozenset(
+        {"user.manage", "role.manage", "audit.read", "analytics.read", "schedule.manage", "appointment.read"}
+    ),
     "physician": frozenset(
         {
             "patient.read",

@@ -391,8 +391,17 @@ def confirm_mfa_enrolment(session: Session, *, actor: Actor, code: str) -> None:
     session.commit()
 
 
-def resolve_session(session: Session, *, token: str, screen: str | None = None) -> Actor | None:
-    """The actor behind a browser's session token, or None if it is not a live session."""
+TOUCH_SECONDS = 60  # how stale last_seen_at may get before an active session records its use
+
+
+def resolve_session(
+    session: Session, *, token: str, screen: str | None = None, touch: bool = True
+) -> Actor | None:
+    """The actor behind a browser's session token, or None if it is not a live session.
+
+    ``touch=False`` only reads (the screens' frequent re-checks run on a read-only session and
+    call ``touch_session`` once a minute instead, so they never queue for the write lock).
+    """
     if not token:
         return None
     row = session.execute(
@@ -411,7 +420,7 @@ def resolve_session(session: Session, *, token: str, screen: str | None = None) 
     user = session.get(AppUser, row.user_id)
     if user is None or not user.is_active:
         return None
-    if (now - row.last_seen_at).total_seconds() > 60:
+    if touch and (now - row.last_seen_at).total_seconds() > TOUCH_SECONDS:
         # Throttled so that a busy screen does not write on every click.
         session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
         session.commit()
@@ -426,6 +435,21 @@ def resolve_session(session: Session, *, token: str, screen: str | None = None) 
         session_id=row.id,
         screen=screen,
     )
+
+
+def touch_session(session: Session, *, token: str) -> None:
+    """Record that the session behind ``token`` is in use (it keeps it from idling out)."""
+    now = utcnow()
+    session.execute(
+        update(UserSession)
+        .where(
+            UserSession.token_hash == _token_hash(token or ""),
+            UserSession.revoked_at.is_(None),
+            UserSession.last_seen_at < now - timedelta(seconds=TOUCH_SECONDS),
+        )
+        .values(last_seen_at=now)
+    )
+    session.commit()
 
 
 def sign_out(session: Session, *, token: str) -> None:

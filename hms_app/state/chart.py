@@ -9,7 +9,7 @@ permission and the patient again on every write.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 import reflex as rx
@@ -18,13 +18,15 @@ from hms_app.analytics.vitals import spec_for, unit_label, vital_trend_figure
 from hms_app.cds import vitals as vital_rules
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, NotFound, ValidationError
-from hms_app.services import emr
+from hms_app.services import cds, emr
 from hms_app.state.session import SessionState, browser_id, requires
 
 PAGE_SIZE = 20
 BANNER_PROBLEMS = 3  # active problems shown as badges in the banner; the rest are counted
 TABS = ("summary", "encounters", "vitals", "problems", "allergies", "documents")
-TREND_KEYS = (*vital_rules.VITALS, vital_rules.BMI.key)
+# ACVPU is a category, not a quantity: it has no trend line and a select instead of a number box.
+CHOICE_VITALS = ("consciousness",)
+TREND_KEYS = (*(k for k in vital_rules.VITALS if k not in CHOICE_VITALS), vital_rules.BMI.key)
 VITALS_TOAST = "chart-vitals"
 NO_ENCOUNTER = "none"  # the vitals form's "not part of an encounter" choice (a select item cannot be "")
 UPLOAD_ID = "chart_document"
@@ -50,10 +52,19 @@ setTimeout(() => {
 """)
 MAX_FORM_TEXT = 20000  # longer values are refused before a service runs (a note's longest part)
 DIALOGS = ("encounter", "problem", "resolve", "allergy", "medication", "stop", "immunization", "sign")
-# The vitals form, in the order a nurse takes them.
+# The vitals form's number boxes, in the order a nurse takes them; consciousness is a select.
 VITAL_FIELDS = tuple(
-    (key, spec.display, unit_label(spec.unit), spec.decimals) for key, spec in vital_rules.VITALS.items()
+    (key, spec.display, unit_label(spec.unit), spec.decimals)
+    for key, spec in vital_rules.VITALS.items()
+    if key not in CHOICE_VITALS
 )
+NOT_ASSESSED = "none"  # the ACVPU select's "not assessed" choice (a select item cannot be "")
+ACVPU_CHOICES = tuple(
+    (letter, f"{letter} · {vital_rules.ACVPU_LABELS[letter]}") for letter in vital_rules.ACVPU
+)
+# Colour of a score's band by how alarming it is (cds.scores CALM, WATCH, ACT, URGENT).
+LEVEL_COLORS = {0: "green", 1: "amber", 2: "orange", 3: "red"}
+SCORE_UNITS = {"egfr": "mL/min/1.73 m²", "bmi": "kg/m²"}
 
 
 @dataclass
@@ -64,6 +75,30 @@ class VitalLine:
     unit: str = ""
     when: str = ""
     flag: str = ""  # "" | low | high: outside the normal band
+
+
+@dataclass
+class ScoreInputLine:
+    label: str = ""
+    value: str = ""
+    unit: str = ""
+    points: str = ""  # "" for scores without points
+    when: str = ""  # when measured or recorded, in the hospital's zone; "" for registration data
+    source: str = ""
+
+
+@dataclass
+class ScoreCard:
+    key: str = ""
+    name: str = ""
+    value: str = ""
+    unit: str = ""
+    band: str = ""
+    color: str = "gray"
+    interpretation: str = ""
+    has_points: bool = False
+    taken: str = ""  # when every dated input was taken at the same moment: said once, not per row
+    inputs: list[ScoreInputLine] = field(default_factory=list)
 
 
 @dataclass
@@ -178,6 +213,11 @@ def _form_text(form: dict, key: str) -> str:
 
 
 def _vital_line(key: str, value: float, unit: str, taken) -> VitalLine:
+    if key == "consciousness" or (key == "oxygen_flow" and value == 0):
+        # Words, not numbers: "C · New confusion", "Room air (0 L/min)".
+        flag = "altered" if key == "consciousness" and value != 0 else ""
+        shown = vital_rules.display_value(key, value, unit)
+        return VitalLine(key, vital_rules.VITALS[key].display, shown, "", format_local(taken), flag)
     spec = spec_for(key)
     flag = ""
     if spec.normal_low is not None and value < spec.normal_low:
@@ -186,6 +226,35 @@ def _vital_line(key: str, value: float, unit: str, taken) -> VitalLine:
         flag = "high"
     return VitalLine(
         key, spec.display, f"{value:.{spec.decimals}f}", unit_label(unit), format_local(taken), flag
+    )
+
+
+def _score_card(shown: cds.ChartScore) -> ScoreCard:
+    score = shown.score
+    has_points = any(i.points is not None for i in shown.inputs)
+    band = score.band if shown.key in ("egfr", "bmi", "qsofa") else f"{score.band} risk"
+    moments = {i.taken_at for i in shown.inputs if i.taken_at is not None}
+    return ScoreCard(
+        shown.key,
+        score.name,
+        f"{score.value:.1f}" if shown.key == "bmi" else f"{score.value:g}",
+        SCORE_UNITS.get(shown.key, ""),
+        band,
+        LEVEL_COLORS.get(score.level, "gray"),
+        score.interpretation,
+        has_points,
+        format_local(next(iter(moments))) if len(moments) == 1 else "",
+        [
+            ScoreInputLine(
+                i.label,
+                i.value,
+                i.unit,
+                "" if i.points is None else str(i.points),
+                format_local(i.taken_at),
+                i.source,
+            )
+            for i in shown.inputs
+        ],
     )
 
 
@@ -240,8 +309,11 @@ class ChartState(SessionState):
     banner_allergies: list[str] = []
     banner_problems: list[str] = []
     alerts: list[str] = []
+    score_alert: str = ""  # NEWS2 5 or more, or 3 in one parameter: shown in the sticky banner
 
     # summary
+    score_cards: list[ScoreCard] = []
+    score_notes: list[str] = []  # why a score that could apply is not shown
     vitals: list[VitalLine] = []
     bmi_value: str = ""
     bmi_category: str = ""
@@ -416,7 +488,10 @@ class ChartState(SessionState):
             return
         self.pid = pid
         self._apply(chart)
+        problem = await self._load_scores()
         self.enc_page, self.loaded, self.shown_path = 1, True, path
+        if problem:
+            yield problem
 
     async def _refresh(self) -> None:
         """Re-read the chart after a change, keeping the page, the encounter and the trend in view."""
@@ -424,8 +499,22 @@ class ChartState(SessionState):
             emr.open_chart, patient_id=self.pid, page_size=PAGE_SIZE, page=self.enc_page, refresh=True
         )
         self._apply(chart)
+        await self._load_scores()
         if self.selected_id:
             await self._load_notes()
+
+    async def _load_scores(self):
+        """The clinical scores whose inputs are on the record, and the NEWS2 alert."""
+        try:
+            # Not audited apart: the chart's opening or refresh, just audited, covers the same reading.
+            found = await self._run(cds.chart_scores, patient_id=self.pid, audit=False)
+        except DomainError as error:
+            self.score_cards, self.score_notes, self.score_alert = [], [], ""
+            return rx.toast.error(str(error))
+        self.score_cards = [_score_card(s) for s in found.scores]
+        self.score_notes = list(found.missing)
+        self.score_alert = found.alert
+        return None
 
     async def _done(self, message: str, toast_id: str | None = None):
         """Close the dialog, re-read the chart and say what happened."""
@@ -668,6 +757,13 @@ class ChartState(SessionState):
         self.vital_error_field, self.vital_error_text = "", ""
         try:
             values = {key: _form_text(form, key) for key, *_ in VITAL_FIELDS}
+            level = _form_text(form, "consciousness")
+            if level and level != NOT_ASSESSED:
+                if level not in vital_rules.ACVPU:
+                    raise ValidationError(
+                        "Choose a level of consciousness from the list.", field="consciousness"
+                    )
+                values["consciousness"] = str(vital_rules.ACVPU.index(level))
             choice = _form_text(form, "encounter_id")
             encounter_id = None
             if choice and choice != NO_ENCOUNTER:
@@ -693,6 +789,8 @@ class ChartState(SessionState):
         if bmi is not None:
             message += f" BMI {bmi.value:.1f} ({vital_rules.bmi_category(bmi.value)})."
         yield await self._done(message, toast_id=VITALS_TOAST)
+        if self.score_alert:  # the new set crossed a NEWS2 trigger: say so where the nurse is looking
+            yield rx.toast.warning(self.score_alert, duration=10000)
         if self.trend_loaded:
             yield await self._load_trend()
 

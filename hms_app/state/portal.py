@@ -8,14 +8,20 @@ from hms_app.cds import vitals as vital_rules
 from hms_app.clock import format_local
 from hms_app.errors import DomainError
 from hms_app.services import emr
-from hms_app.state.session import SessionState, requires
+from hms_app.state.session import SessionState, public, requires
 
 
 def _rows(record: emr.PortalRecord) -> dict:
     vitals = []
     for key, (value, unit, taken) in record.latest_vitals.items():
         spec = vital_rules.BMI if key == "bmi" else vital_rules.VITALS[key]
-        vitals.append({"label": spec.display, "value": f"{value:g} {unit}", "when": format_local(taken)})
+        vitals.append(
+            {
+                "label": spec.display,
+                "value": vital_rules.display_value(key, value, unit),
+                "when": format_local(taken),
+            }
+        )
     return {
         "vitals": vitals,
         "problems": [
@@ -48,6 +54,17 @@ class PortalState(SessionState):
     medications: list[dict[str, str]] = []
     immunizations: list[dict[str, str]] = []
     documents: list[dict[str, str]] = []
+    # A visitor without a session sees the portal's front door (sign in / create an account).
+    signed_out: bool = False
+
+    @rx.event
+    @public("only tells whether this tab is signed in; the record itself is read by the guarded load")
+    async def open(self):
+        if not self.auth_token or await self._current_actor() is None:
+            self.signed_out = True
+            return None
+        self.signed_out = False
+        return PortalState.load
 
     @rx.event
     @requires("portal.self")

@@ -43,6 +43,16 @@ async def call_service(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
     return await asyncio.to_thread(run)
 
 
+async def call_service_read(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """Like ``call_service`` on a read-only session: for reads that must never wait for writers."""
+
+    def run() -> Any:
+        with session_scope(read_only=True) as session:
+            return fn(session, **kwargs)
+
+    return await asyncio.to_thread(run)
+
+
 def _record_denial(session, *, actor: Actor, permission: str, handler: str) -> None:
     record_audit(session, actor, "access.denied", outcome="denied", detail=f"{handler} needs {permission}")
     session.commit()
@@ -114,6 +124,7 @@ class SessionState(rx.State):
     _actor: Actor | None = None
     _actor_token: str = ""
     _actor_checked_at: float = 0.0
+    _session_touched_at: float = 0.0
 
     def _acting(self) -> Actor:
         """The actor the guard has just checked (only inside a ``@requires`` handler)."""
@@ -132,7 +143,13 @@ class SessionState(rx.State):
         if self._actor is not None and token == self._actor_token and fresh:
             self._actor = replace(self._actor, screen=screen)
             return self._actor
-        actor = await call_service(security.resolve_session, token=token, screen=screen) if token else None
+        actor = None
+        if token:
+            # Re-checks read only; the session's last use is written at most once a minute per tab.
+            actor = await call_service_read(security.resolve_session, token=token, screen=screen, touch=False)
+            if actor is not None and time.time() - self._session_touched_at > security.TOUCH_SECONDS:
+                await call_service(security.touch_session, token=token)
+                self._session_touched_at = time.time()
         self._actor, self._actor_token, self._actor_checked_at = actor, token, time.time()
         name = actor.display_name if actor else ""
         roles = sorted(actor.roles) if actor else []

@@ -534,7 +534,112 @@ def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
             AppUser(username=f"portal.{tag}", display_name=tag, password_hash="x", patient_id=patient_id),
         ]
     )
+    _module_rows(session, patient_id, payer_id, tag, start)
     session.commit()
+
+
+def _module_rows(session, patient_id: int, payer_id: int, tag: str, start: datetime) -> None:
+    """Rows in the tables that scheduling, wards, billing and population health link to a patient."""
+    from hms_app.models.billing import ChargeItem, Claim, CreditEntry, Invoice, Payment
+    from hms_app.models.organization import Department
+    from hms_app.models.population import OutreachMessage
+    from hms_app.models.scheduling import (
+        Appointment,
+        AppointmentType,
+        HealthcareService,
+        ReminderMessage,
+        WaitlistEntry,
+    )
+    from hms_app.models.wards import Admission, Ward
+
+    department = session.execute(select(Department).where(Department.code == "MERGE")).scalar_one_or_none()
+    if department is None:
+        department = Department(code="MERGE", name="Merge test clinic")
+        session.add(department)
+        session.flush()
+        service = HealthcareService(code="MERGE", name="Merge test clinic", department_id=department.id)
+        session.add_all([service, Ward(name="Merge test ward", department_id=department.id)])
+        session.flush()
+        session.add(AppointmentType(service_id=service.id, code="STD", name="Visit", duration_minutes=20))
+        session.flush()
+    service = session.execute(select(HealthcareService).where(HealthcareService.code == "MERGE")).scalar_one()
+    visit_type = session.execute(
+        select(AppointmentType).where(AppointmentType.service_id == service.id)
+    ).scalar_one()
+    ward = session.execute(select(Ward).where(Ward.name == "Merge test ward")).scalar_one()
+    appointment = Appointment(
+        reference=f"AP-{tag[:6].upper()}",
+        patient_id=patient_id,
+        service_id=service.id,
+        appointment_type_id=visit_type.id,
+        department_id=department.id,
+        start_at=start,
+        end_at=start + timedelta(minutes=20),
+    )
+    invoice = Invoice(patient_id=patient_id, created_by="clerk")
+    session.add_all([appointment, invoice])
+    session.flush()
+    payment = Payment(
+        patient_id=patient_id,
+        invoice_id=invoice.id,
+        method="cash",
+        amount_cents=1000,
+        idempotency_key=f"merge-{tag}",
+        received_by="clerk",
+    )
+    session.add(payment)
+    session.flush()
+    session.add_all(
+        [
+            ReminderMessage(
+                appointment_id=appointment.id,
+                patient_id=patient_id,
+                channel="email",
+                recipient=f"{tag}@example.org",
+                subject="Reminder",
+                body="See you",
+                due_at=start - timedelta(hours=24),
+            ),
+            WaitlistEntry(
+                patient_id=patient_id,
+                service_id=service.id,
+                appointment_type_id=visit_type.id,
+                wanted_date=start.date(),
+            ),
+            Admission(
+                patient_id=patient_id,
+                ward_id=ward.id,
+                reason="observation",
+                admitted_by="nurse",
+                status="discharged",
+                discharged_at=start + timedelta(days=1),
+            ),
+            ChargeItem(
+                patient_id=patient_id,
+                code="VISIT-GP",
+                description="GP visit",
+                unit_price_cents=5000,
+                source_type="appointment",
+                source_id=appointment.id,
+                entered_by="clerk",
+            ),
+            Claim(
+                invoice_id=invoice.id,
+                payer_id=payer_id,
+                patient_id=patient_id,
+                amount_claimed_cents=4000,
+                created_by="clerk",
+            ),
+            CreditEntry(patient_id=patient_id, amount_cents=500, reason="overpayment", payment_id=payment.id),
+            OutreachMessage(
+                patient_id=patient_id,
+                kind="portal_message",
+                measure="diabetes-hba1c",
+                body="Please book an HbA1c test",
+                created_by="manager",
+            ),
+        ]
+    )
 
 
 def _linked_rows(session) -> dict[str, list[tuple]]:
@@ -591,16 +696,26 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
     session.expire_all()
     assert _linked_rows(session) == _moved(before, merged.id, survivor.id)
     assert result.moved == {
+        "admission": 1,
         "allergy_intolerance": 1,
         "app_user": 1,
+        "appointment": 1,
+        "charge_item": 1,
+        "claim": 1,
         "clinical_note": 1,
         "condition": 1,
         "coverage": 1,
+        "credit_entry": 1,
         "document_reference": 1,
         "encounter": 2,
         "immunization": 1,
+        "invoice": 1,
         "medication_statement": 1,
         "observation": 2,
+        "outreach_message": 1,
+        "payment": 1,
+        "reminder_message": 1,
+        "waitlist_entry": 1,
     }
     gone = session.get(Patient, merged.id)
     assert (gone.merged_into_id, gone.active) == (survivor.id, False)
@@ -615,6 +730,26 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
     back = session.get(Patient, merged.id)
     assert (back.merged_into_id, back.active) == (None, True)
     assert {a.patient_id for a in audit(session, "patient.merge_undo")} == {survivor.id, merged.id}
+
+
+def test_two_records_that_both_have_an_active_stay_are_not_merged_and_nothing_moves(session, three_people):
+    from hms_app.models.wards import Admission, Ward
+
+    survivor, merged, _bystander = three_people
+    ward = session.execute(select(Ward)).scalars().first()
+    for patient in (survivor, merged):
+        session.add(
+            Admission(patient_id=patient.id, ward_id=ward.id, reason="chest pain", admitted_by="nurse")
+        )
+    session.commit()
+    before = _linked_rows(session)
+    with pytest.raises(Conflict, match="both have an active admission"):
+        svc.merge_patients(
+            session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate"
+        )
+    session.expire_all()
+    assert _linked_rows(session) == before
+    assert session.get(Patient, merged.id).merged_into_id is None
 
 
 def test_a_merged_record_cannot_be_merged_or_edited_again(session, three_people):
@@ -671,8 +806,8 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
     for patient in (survivor, merged):
         rows = svc.list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
-            (again.merge_id, survivor.mrn, merged.mrn, None, 12),
-            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 12),
+            (again.merge_id, survivor.mrn, merged.mrn, None, 22),
+            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 22),
         ]
     assert svc.list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"

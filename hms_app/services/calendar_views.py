@@ -1,0 +1,199 @@
+"""Read-only views the staff calendar and its set-up screen need beside ``services.scheduling``:
+the departments that schedule, each resource's working hours and time off on the days shown,
+and which resources offer which service. Nothing here writes; every function checks
+``appointment.read`` first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlmodel import Session
+
+from hms_app.models.organization import Department
+from hms_app.models.scheduling import (
+    Appointment,
+    AvailabilityException,
+    AvailabilityRule,
+    HealthcareService,
+    Resource,
+    ResourceService,
+)
+from hms_app.models.security import AppUser
+from hms_app.services.permissions import Actor, authorize
+from hms_app.services.scheduling import RuleWindow, day_bounds, rule_windows
+from hms_app.settings import get_settings
+
+MAX_DAYS = 14
+MAX_RESOURCES = 60
+
+
+@dataclass(frozen=True)
+class DepartmentOption:
+    id: int
+    code: str
+    name: str
+
+
+def list_departments(session: Session, *, actor: Actor, bookable_only: bool = True) -> list[DepartmentOption]:
+    """Active departments by name; by default only those with something bookable (a service or a resource)."""
+    authorize(actor, "appointment.read")
+    query = select(Department.id, Department.code, Department.name).where(Department.active.is_(True))
+    if bookable_only:
+        has_service = select(HealthcareService.department_id).where(HealthcareService.active.is_(True))
+        has_resource = select(Resource.department_id).where(Resource.active.is_(True))
+        query = query.where(or_(Department.id.in_(has_service), Department.id.in_(has_resource)))
+    rows = session.execute(query.order_by(Department.name)).all()
+    return [DepartmentOption(i, c, n) for i, c, n in rows]
+
+
+def home_department_id(session: Session, *, actor: Actor) -> int | None:
+    """The department the signed-in staff member works in (where their calendar opens)."""
+    authorize(actor, "appointment.read")
+    return session.execute(
+        select(AppUser.department_id).where(AppUser.id == actor.user_id)
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class TimeOff:
+    starts_at: datetime
+    ends_at: datetime
+    kind: str  # leave | holiday | closure
+    reason: str
+    shared: bool  # the department's or the whole hospital's, not only this resource's
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    """One resource on one local day: its working windows (UTC) and the time off that touches it."""
+
+    resource_id: int
+    day: date
+    has_rules: bool  # False: no weekly template at all (a room open whenever the department works)
+    windows: tuple[tuple[datetime, datetime], ...]
+    time_off: tuple[TimeOff, ...]
+
+
+def day_availability(
+    session: Session, *, actor: Actor, resource_ids: Sequence[int], first_day: date, days: int = 1
+) -> dict[tuple[int, date], DayAvailability]:
+    """Working windows and time off for each resource on each of ``days`` local days from ``first_day``.
+
+    Two queries whatever the number of resources and days: the rules of the resources, and the
+    exceptions overlapping the span (their own, their departments', the whole hospital's).
+    """
+    authorize(actor, "appointment.read")
+    ids = sorted({int(r) for r in resource_ids})[:MAX_RESOURCES]
+    days = max(1, min(int(days), MAX_DAYS))
+    if not ids:
+        return {}
+    tz = get_settings().tz
+    span = (day_bounds(first_day, tz)[0], day_bounds(first_day + timedelta(days=days - 1), tz)[1])
+    department_of = dict(
+        session.execute(select(Resource.id, Resource.department_id).where(Resource.id.in_(ids))).all()
+    )
+    rules: dict[int, list[RuleWindow]] = defaultdict(list)
+    for r in session.execute(select(AvailabilityRule).where(AvailabilityRule.resource_id.in_(ids))).scalars():
+        rules[r.resource_id].append(RuleWindow(r.weekday, r.start_time, r.end_time, r.valid_from, r.valid_to))
+    departments = set(department_of.values())
+    exceptions = list(
+        session.execute(
+            select(AvailabilityException)
+            .where(
+                AvailabilityException.starts_at < span[1],
+                AvailabilityException.ends_at > span[0],
+                or_(
+                    AvailabilityException.resource_id.in_(ids),
+                    and_(
+                        AvailabilityException.resource_id.is_(None),
+                        or_(
+                            AvailabilityException.department_id.is_(None),
+                            AvailabilityException.department_id.in_(departments),
+                        ),
+                    ),
+                ),
+            )
+            .order_by(AvailabilityException.starts_at)
+            .limit(500)
+        ).scalars()
+    )
+    out: dict[tuple[int, date], DayAvailability] = {}
+    for n in range(days):
+        day = first_day + timedelta(days=n)
+        bounds = day_bounds(day, tz)
+        for rid in ids:
+            if rid not in department_of:
+                continue
+            off = tuple(
+                TimeOff(
+                    max(e.starts_at, bounds[0]),
+                    min(e.ends_at, bounds[1]),
+                    e.kind,
+                    e.reason,
+                    e.resource_id is None,
+                )
+                for e in exceptions
+                if e.starts_at < bounds[1]
+                and e.ends_at > bounds[0]
+                and (
+                    e.resource_id == rid
+                    or (e.resource_id is None and e.department_id in (None, department_of[rid]))
+                )
+            )
+            out[(rid, day)] = DayAvailability(
+                rid, day, bool(rules.get(rid)), tuple(rule_windows(day, rules.get(rid, []), tz)), off
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class LinkedResource:
+    service_id: int
+    resource_id: int
+    name: str
+    kind: str
+
+
+def service_links(
+    session: Session, *, actor: Actor, service_ids: Sequence[int] | None = None
+) -> dict[int, list[LinkedResource]]:
+    """Which resources offer which service (one query), resource names in kind then name order."""
+    authorize(actor, "appointment.read")
+    query = select(ResourceService.service_id, Resource.id, Resource.name, Resource.kind).join(
+        Resource, Resource.id == ResourceService.resource_id
+    )
+    if service_ids is not None:
+        query = query.where(ResourceService.service_id.in_([int(s) for s in service_ids]))
+    out: dict[int, list[LinkedResource]] = defaultdict(list)
+    for sid, rid, name, kind in session.execute(query.order_by(Resource.kind, Resource.name).limit(5000)):
+        out[sid].append(LinkedResource(sid, rid, name, kind))
+    return dict(out)
+
+
+@dataclass(frozen=True)
+class SeriesVisit:
+    id: int
+    reference: str
+    start_at: datetime
+    status: str
+
+
+def series_visits(session: Session, *, actor: Actor, series_id: str, limit: int = 60) -> list[SeriesVisit]:
+    """Every visit of a recurring series, cancelled ones included, in date order: a series never
+    silently loses a visit from view."""
+    authorize(actor, "appointment.read")
+    text = str(series_id or "").strip()[:12]
+    if not text:
+        return []
+    rows = session.execute(
+        select(Appointment.id, Appointment.reference, Appointment.start_at, Appointment.status)
+        .where(Appointment.series_id == text)
+        .order_by(Appointment.start_at, Appointment.id)
+        .limit(max(1, min(int(limit), 200)))
+    ).all()
+    return [SeriesVisit(*row) for row in rows]

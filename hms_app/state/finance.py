@@ -1,0 +1,515 @@
+"""The finance dashboard (/finance): KPI cards, the figures, the invoices behind a clicked bar.
+
+What the state holds is what is on screen: the filters, each figure's small table (a few dozen
+rows at most, aggregated in SQL) and one page of the drill-down. Every figure is computed by
+``hms_app/analytics/finance.py``; nothing here adds money up. CSV downloads of the figures'
+tables come from those small tables; the CSV of a drill-down is built on the server from
+SQL-paged chunks and handed to the browser as a download, never kept in state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import reflex as rx
+
+from hms_app.analytics import finance as fin
+from hms_app.clock import to_local, utcnow
+from hms_app.db import session_scope
+from hms_app.errors import DomainError, ValidationError
+from hms_app.services.audit import record_audit
+from hms_app.services.permissions import Actor
+from hms_app.state.session import SessionState, call_service, requires
+
+PERMISSION = "analytics.read"
+
+# Each figure's table: the state key, its columns (as the analytics functions return them) and
+# the file name stem of its CSV download.
+TABLES: dict[str, tuple[str, ...]] = {
+    "revenue_by_month": ("month", "revenue_cents", "tax_cents"),
+    "revenue_by_department": ("key", "department", "revenue_cents", "tax_cents", "lines"),
+    "revenue_by_service": ("key", "service", "revenue_cents", "tax_cents", "quantity", "lines"),
+    "payer_mix": ("key", "payer", "revenue_cents", "invoices"),
+    "charges_vs_collections": ("month", "charges_cents", "collections_cents", "charge_items", "payments"),
+    "ar_aging": ("bucket", "label", "invoices", "balance_cents"),
+    "top_outstanding": (
+        "invoice_id",
+        "number",
+        "patient",
+        "payer",
+        "issued",
+        "age_days",
+        "total_cents",
+        "balance_cents",
+    ),
+    "expenses_vs_revenue": ("month", "revenue_cents", "expenses_cents", "margin_cents"),
+    "expenses_by_category": ("key", "category", "expenses_cents", "expenses"),
+}
+SERIES = {
+    "charges_vs_collections": ("charges", "collections"),
+    "expenses_vs_revenue": ("revenue", "expenses"),  # the third trace, the margin line, lists nothing
+}
+
+
+@dataclass
+class DrillLine:
+    when: str = ""
+    reference: str = ""
+    who: str = ""
+    detail: str = ""
+    amount: str = ""
+    extra: str = ""
+    row_id: int = 0
+
+
+@dataclass
+class BalanceLine:
+    number: str = ""
+    patient: str = ""
+    payer: str = ""
+    issued: str = ""
+    age_days: int = 0
+    total: str = ""
+    balance: str = ""
+
+
+def _today() -> date:
+    return to_local(utcnow()).date()
+
+
+def _parse_day(value, field: str, label: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 10:
+        raise ValidationError(f"{label}: choose a date.", field=field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ValidationError(f"{label}: {value!r} is not a date.", field=field) from error
+
+
+def _read_dashboard(*, actor: Actor, filters: fin.FinanceFilters) -> tuple[dict, dict]:
+    """Every figure in one read-only session (SQLite readers never wait for writers)."""
+    with session_scope(read_only=True) as session:
+        arguments = {"actor": actor, "filters": filters}
+        frames = {
+            "revenue_by_month": fin.revenue_by_month(session, **arguments),
+            "revenue_by_department": fin.revenue_by_department(session, **arguments),
+            "revenue_by_service": fin.revenue_by_service(session, **arguments),
+            "payer_mix": fin.payer_mix(session, **arguments),
+            "charges_vs_collections": fin.charges_vs_collections(session, **arguments),
+            "ar_aging": fin.ar_aging(session, **arguments),
+            "top_outstanding": fin.top_outstanding(session, **arguments, audit=False),
+            "expenses_by_category": fin.expenses_by_category(session, **arguments),
+        }
+        expenses = fin.expenses_by_month(session, **arguments)
+    frames["expenses_vs_revenue"] = fin.combine_expenses_revenue(frames["revenue_by_month"], expenses)
+    kpis = {
+        "revenue": int(frames["revenue_by_month"]["revenue_cents"].sum()),
+        "collections": int(frames["charges_vs_collections"]["collections_cents"].sum()),
+        "outstanding": int(frames["ar_aging"]["balance_cents"].sum()),
+        "open_invoices": int(frames["ar_aging"]["invoices"].sum()),
+        "expenses": int(expenses["expenses_cents"].sum()),
+        "charges": int(frames["charges_vs_collections"]["charges_cents"].sum()),
+    }
+    return {name: frame.to_dict("records") for name, frame in frames.items()}, kpis
+
+
+def _record_listing(session, *, actor: Actor, count: int, as_of: date) -> None:
+    """The top balances name patients: their listing is audited as a read, once per load."""
+    record_audit(
+        session,
+        actor,
+        "finance.balances_listed",
+        target_type="invoice",
+        detail=f"top outstanding balances on {as_of.isoformat()}: {count} invoices",
+    )
+    session.commit()
+
+
+def _record_export(session, *, actor: Actor, count: int) -> None:
+    record_audit(
+        session,
+        actor,
+        "finance.invoices_exported",
+        target_type="invoice",
+        detail=f"top outstanding balances: {count} rows as CSV",
+    )
+    session.commit()
+
+
+def _departments(session, *, actor: Actor) -> list[dict[str, str]]:
+    return [{"id": str(i), "name": name} for i, name in fin.departments(session, actor=actor)]
+
+
+def _frame(records: list[dict], name: str) -> pd.DataFrame:
+    return pd.DataFrame(records, columns=list(TABLES[name]))
+
+
+class FinanceState(SessionState):
+    """The manager's finance dashboard."""
+
+    # The filters as the form shows them (ISO dates; department "" = all, as_of "" = the end).
+    start: str = ""
+    end: str = ""
+    as_of: str = ""
+    department: str = ""
+    departments: list[dict[str, str]] = []
+    applied_label: str = ""
+
+    loading: bool = False
+    loaded: bool = False
+    kpi_revenue: str = ""
+    kpi_collections: str = ""
+    kpi_outstanding: str = ""
+    kpi_open_invoices: int = 0
+    kpi_expenses: str = ""
+    kpi_charges: str = ""
+
+    revenue_by_month: list[dict] = []
+    revenue_by_department: list[dict] = []
+    revenue_by_service: list[dict] = []
+    payer_mix: list[dict] = []
+    charges_vs_collections: list[dict] = []
+    ar_aging: list[dict] = []
+    top_outstanding: list[dict] = []
+    expenses_vs_revenue: list[dict] = []
+    expenses_by_category: list[dict] = []
+
+    drill_open: bool = False
+    drill_loading: bool = False
+    drill_figure: str = ""
+    drill_key: str = ""
+    drill_title: str = ""
+    drill_kind: str = ""
+    drill_headings: list[str] = []
+    drill_rows: list[DrillLine] = []
+    drill_total: int = 0
+    drill_amount: str = ""
+    drill_page: int = 1
+
+    # ------------------------------------------------------------------ what is drawn
+
+    @rx.var
+    def revenue_month_chart(self) -> go.Figure:
+        return fin.revenue_by_month_figure(_frame(self.revenue_by_month, "revenue_by_month"))
+
+    @rx.var
+    def revenue_department_chart(self) -> go.Figure:
+        return fin.revenue_by_department_figure(_frame(self.revenue_by_department, "revenue_by_department"))
+
+    @rx.var
+    def revenue_service_chart(self) -> go.Figure:
+        return fin.revenue_by_service_figure(_frame(self.revenue_by_service, "revenue_by_service"))
+
+    @rx.var
+    def payer_chart(self) -> go.Figure:
+        return fin.payer_mix_figure(_frame(self.payer_mix, "payer_mix"))
+
+    @rx.var
+    def charges_collections_chart(self) -> go.Figure:
+        return fin.charges_vs_collections_figure(
+            _frame(self.charges_vs_collections, "charges_vs_collections")
+        )
+
+    @rx.var
+    def aging_chart(self) -> go.Figure:
+        return fin.ar_aging_figure(_frame(self.ar_aging, "ar_aging"))
+
+    @rx.var
+    def expenses_revenue_chart(self) -> go.Figure:
+        return fin.expenses_vs_revenue_figure(_frame(self.expenses_vs_revenue, "expenses_vs_revenue"))
+
+    @rx.var
+    def expenses_category_chart(self) -> go.Figure:
+        return fin.expenses_by_category_figure(_frame(self.expenses_by_category, "expenses_by_category"))
+
+    @rx.var
+    def balances(self) -> list[BalanceLine]:
+        return [
+            BalanceLine(
+                r["number"],
+                r["patient"],
+                r["payer"],
+                r["issued"],
+                int(r["age_days"]),
+                fin.money(r["total_cents"]),
+                fin.money(r["balance_cents"]),
+            )
+            for r in self.top_outstanding
+        ]
+
+    @rx.var
+    def service_count(self) -> int:
+        return len(self.revenue_by_service)
+
+    @rx.var
+    def has_revenue(self) -> bool:
+        return any(int(r["revenue_cents"]) for r in self.revenue_by_month)
+
+    @rx.var
+    def has_activity(self) -> bool:
+        return any(
+            int(r["charges_cents"]) or int(r["collections_cents"]) for r in self.charges_vs_collections
+        )
+
+    @rx.var
+    def has_expenses(self) -> bool:
+        return any(int(r["expenses_cents"]) for r in self.expenses_by_category)
+
+    @rx.var
+    def has_receivables(self) -> bool:
+        return any(int(r["invoices"]) for r in self.ar_aging)
+
+    @rx.var
+    def ar_day_label(self) -> str:
+        return self.as_of or self.end
+
+    @rx.var
+    def drill_page_count(self) -> int:
+        return max(1, -(-self.drill_total // fin.PAGE_SIZE))
+
+    # ------------------------------------------------------------------ loading
+
+    def _filters(self) -> fin.FinanceFilters:
+        start = _parse_day(self.start, "start", "From")
+        end = _parse_day(self.end, "end", "To")
+        as_of = _parse_day(self.as_of, "as_of", "Receivables on")
+        if start is None or end is None:
+            raise ValidationError("Choose a start and an end date.", field="start")
+        department = None
+        if self.department:
+            if not self.department.isdigit() or len(self.department) > 12:
+                raise ValidationError("Choose a department from the list.", field="department")
+            department = int(self.department)
+        return fin.check_filters(
+            fin.FinanceFilters(start=start, end=end, department_id=department, as_of=as_of)
+        )
+
+    async def _reload(self):
+        filters = self._filters()
+        actor = self.acting()
+        tables, kpis = await asyncio.to_thread(_read_dashboard, actor=actor, filters=filters)
+        if tables["top_outstanding"]:
+            await call_service(
+                _record_listing, actor=actor, count=len(tables["top_outstanding"]), as_of=filters.ar_day
+            )
+        for name, records in tables.items():
+            setattr(self, name, records)
+        self.kpi_revenue = fin.money(kpis["revenue"])
+        self.kpi_collections = fin.money(kpis["collections"])
+        self.kpi_outstanding = fin.money(kpis["outstanding"])
+        self.kpi_open_invoices = kpis["open_invoices"]
+        self.kpi_expenses = fin.money(kpis["expenses"])
+        self.kpi_charges = fin.money(kpis["charges"])
+        department = next(
+            (d["name"] for d in self.departments if d["id"] == self.department), "All departments"
+        )
+        self.applied_label = f"{filters.start.isoformat()} to {filters.end.isoformat()} · {department}"
+
+    @rx.event
+    @requires(PERMISSION)
+    async def load(self):
+        if not self.start:
+            defaults = fin.default_filters(_today())
+            self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
+        self.loading = True
+        yield
+        try:
+            self.departments = await self._run(_departments)
+            await self._reload()
+            self.loaded = True
+        except DomainError as error:
+            yield rx.toast.error(str(error))
+        finally:
+            self.loading = False
+
+    @rx.event
+    @requires(PERMISSION)
+    async def apply(self, form: dict):
+        """The filter form: from, to, department, receivables day."""
+        if not isinstance(form, dict):
+            yield rx.toast.error("The filters could not be read; choose them again.")
+            return
+        previous = (self.start, self.end, self.department, self.as_of)
+        values = []
+        for name in ("start", "end", "department", "as_of"):
+            value = form.get(name, "")
+            if value is None:
+                value = ""
+            if not isinstance(value, str) or len(value) > 20:
+                yield rx.toast.error("The filters could not be read; choose them again.")
+                return
+            values.append(value.strip())
+        self.start, self.end, self.department, self.as_of = values
+        if self.department == "all":
+            self.department = ""
+        try:
+            self._filters()
+        except ValidationError as error:
+            self.start, self.end, self.department, self.as_of = previous
+            yield rx.toast.error(str(error))
+            return
+        self.loading, self.drill_open = True, False
+        yield
+        try:
+            await self._reload()
+        except DomainError as error:
+            yield rx.toast.error(str(error))
+        finally:
+            self.loading = False
+
+    @rx.event
+    @requires(PERMISSION)
+    async def reset_filters(self):
+        defaults = fin.default_filters(_today())
+        self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
+        self.department, self.as_of = "", ""
+        self.loading, self.drill_open = True, False
+        yield
+        try:
+            await self._reload()
+        except DomainError as error:
+            yield rx.toast.error(str(error))
+        finally:
+            self.loading = False
+
+    # ------------------------------------------------------------------ drill-down
+
+    def _key_for(self, figure: str, points) -> str | None:
+        """The bar or slice a click landed on, read from what this state drew (never trusted
+        from the browser beyond two small indexes)."""
+        if figure not in fin.DRILLABLE or not isinstance(points, list) or not points:
+            return None
+        point = points[0]
+        if not isinstance(point, dict):
+            return None
+        index, curve = point.get("pointNumber"), point.get("curveNumber", 0)
+        if not isinstance(index, int) or isinstance(index, bool) or not isinstance(curve, int) or curve < 0:
+            return None
+        rows = getattr(self, figure)
+        if figure == "revenue_by_service":
+            rows = rows[: fin.TOP_SERVICES]
+        if not 0 <= index < (len(fin.BUCKETS) if figure == "ar_aging" else len(rows)):
+            return None
+        if figure == "ar_aging":
+            return fin.BUCKETS[index]
+        if figure in SERIES:
+            if curve >= len(SERIES[figure]):
+                return None
+            return f"{rows[index]['month']}|{SERIES[figure][curve]}"
+        if figure == "revenue_by_month":
+            return rows[index]["month"]
+        return str(rows[index]["key"])
+
+    async def _load_drill(self):
+        page = await self._run(
+            fin.invoices_behind,
+            figure=self.drill_figure,
+            key=self.drill_key,
+            filters=self._filters(),
+            page=self.drill_page,
+        )
+        self.drill_title, self.drill_kind = page.title, page.kind
+        self.drill_headings = list(page.headings)
+        self.drill_rows = [
+            DrillLine(r.when, r.reference, r.who, r.detail, fin.money(r.amount_cents), r.extra, r.row_id)
+            for r in page.rows
+        ]
+        self.drill_total, self.drill_amount = page.total, fin.money(page.amount_cents)
+
+    @rx.event
+    @requires(PERMISSION)
+    async def drill(self, figure: str, points: list):
+        """A click on a bar or slice: open the list of what is behind it."""
+        key = self._key_for(figure, points)
+        if key is None:
+            yield rx.toast.info("Click a bar or a slice to list what is behind it.", id="drill")
+            return
+        self.drill_figure, self.drill_key, self.drill_page = figure, key, 1
+        self.drill_open, self.drill_loading, self.drill_rows, self.drill_title = True, True, [], ""
+        yield
+        try:
+            await self._load_drill()
+        except DomainError as error:
+            self.drill_open = False
+            yield rx.toast.error(str(error))
+        finally:
+            self.drill_loading = False
+
+    async def _turn(self, page: int):
+        if not self.drill_figure or page < 1 or page > self.drill_page_count:
+            return None
+        self.drill_page = page
+        self.drill_loading = True
+        try:
+            await self._load_drill()
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        finally:
+            self.drill_loading = False
+        return None
+
+    @rx.event
+    @requires(PERMISSION)
+    async def drill_next(self):
+        return await self._turn(self.drill_page + 1)
+
+    @rx.event
+    @requires(PERMISSION)
+    async def drill_prev(self):
+        return await self._turn(self.drill_page - 1)
+
+    @rx.event
+    @requires(PERMISSION)
+    async def set_drill_open(self, value: bool):
+        self.drill_open = bool(value) and bool(self.drill_figure)
+        if not self.drill_open:
+            self.drill_rows, self.drill_total = [], 0
+
+    # ------------------------------------------------------------------ CSV
+
+    def _file_stem(self) -> str:
+        return f"{self.start}_{self.end}" + (f"_dept{self.department}" if self.department else "")
+
+    @rx.event
+    @requires(PERMISSION)
+    async def export_table(self, name: str):
+        """A figure's table as CSV: the small aggregated table the figure is drawn from."""
+        if name not in TABLES:
+            return rx.toast.error("There is no such table.")
+        records = getattr(self, name)
+        if not records:
+            return rx.toast.info("Nothing to export for this period.")
+        if name == "top_outstanding":  # names patients: the file is a read like the listing
+            await call_service(_record_export, actor=self.acting(), count=len(records))
+        return rx.download(
+            data=fin.frame_csv(_frame(records, name)), filename=f"finance_{name}_{self._file_stem()}.csv"
+        )
+
+    @rx.event
+    @requires(PERMISSION)
+    async def export_drill(self):
+        """Everything behind the clicked bar as CSV, built on the server in SQL-paged chunks."""
+        if not self.drill_figure:
+            return rx.toast.error("Click a bar or a slice first.")
+        try:
+            text, count = await self._run(
+                fin.drill_csv, figure=self.drill_figure, key=self.drill_key, filters=self._filters()
+            )
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        if count >= fin.CSV_MAX_ROWS:
+            return [
+                rx.download(data=text, filename=self._drill_file()),
+                rx.toast.warning(f"Only the first {fin.CSV_MAX_ROWS:,} rows are in the file."),
+            ]
+        return rx.download(data=text, filename=self._drill_file())
+
+    def _drill_file(self) -> str:
+        key = "".join(ch if ch.isalnum() or ch == "-" else "_" for ch in self.drill_key)
+        return f"finance_{self.drill_figure}_{key}_{self._file_stem()}.csv"

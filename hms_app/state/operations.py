@@ -1,0 +1,90 @@
+"""The operations dashboard (/analytics/operations): appointment volume, no-shows, waiting
+times and bed occupancy, each a small figure computed in SQL."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from hms_app.analytics import operations as ops
+from hms_app.errors import DomainError
+from hms_app.models.organization import Department
+from hms_app.services.permissions import Actor, authorize
+from hms_app.state.session import SessionState, requires
+
+EMPTY_FIGURE = go.Figure(layout={"template": "none"})
+
+
+def _load(session, *, actor: Actor, days: int, department_id: int | None) -> dict:
+    authorize(actor, "analytics.read")
+    from sqlalchemy import select
+
+    departments = session.execute(
+        select(Department.id, Department.name).where(Department.active.is_(True)).order_by(Department.name)
+    ).all()
+    volume = ops.volume_frame(session, actor=actor, days=days, department_id=department_id)
+    no_shows = ops.no_show_frame(session, actor=actor, days=days, department_id=department_id)
+    waits = ops.wait_frame(session, actor=actor, days=days, department_id=department_id)
+    beds = ops.occupancy_frame(session, actor=actor, department_id=department_id)
+    return {
+        "departments": [[str(i), n] for i, n in departments],
+        "volume": volume,
+        "no_shows": no_shows,
+        "waits": waits,
+        "beds": beds,
+    }
+
+
+class OperationsState(SessionState):
+    loaded: bool = False
+    days: str = "30"
+    department: str = "all"
+    departments: list[list[str]] = []
+    kpis: dict[str, str] = {}
+    volume_figure: go.Figure = EMPTY_FIGURE
+    no_show_figure: go.Figure = EMPTY_FIGURE
+    wait_figure: go.Figure = EMPTY_FIGURE
+    occupancy_figure: go.Figure = EMPTY_FIGURE
+    has_volume: bool = False
+    has_no_shows: bool = False
+    has_waits: bool = False
+    has_beds: bool = False
+
+    async def _reload(self):
+        department_id = None if self.department == "all" else int(self.department)
+        try:
+            data = await self._run(_load, days=int(self.days), department_id=department_id)
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        self.departments = [["all", "All departments"], *data["departments"]]
+        volume, no_shows, waits, beds = data["volume"], data["no_shows"], data["waits"], data["beds"]
+        self.kpis = ops.summary(volume, no_shows, waits, beds)
+        self.volume_figure = ops.volume_figure(volume)
+        self.no_show_figure = ops.no_show_figure(no_shows)
+        self.wait_figure = ops.wait_figure(waits)
+        self.occupancy_figure = ops.occupancy_figure(beds)
+        self.has_volume = bool(volume["appointments"].sum())
+        self.has_no_shows, self.has_waits, self.has_beds = len(no_shows) > 0, len(waits) > 0, len(beds) > 0
+        self.loaded = True
+        return None
+
+    @rx.event
+    @requires("analytics.read")
+    async def load(self):
+        return await self._reload()
+
+    @rx.event
+    @requires("analytics.read")
+    async def set_days(self, value: str):
+        if value not in [str(d) for d in ops.PERIOD_DAYS]:
+            return rx.toast.error("Choose a period from the list.")
+        self.days = value
+        return await self._reload()
+
+    @rx.event
+    @requires("analytics.read")
+    async def set_department(self, value: str):
+        if value not in [d[0] for d in self.departments]:
+            return rx.toast.error("Choose a department from the list.")
+        self.department = value
+        return await self._reload()
