@@ -18,6 +18,9 @@ from hms_app.services.permissions import SYSTEM_ACTOR
 log = logging.getLogger("hms.jobs")
 
 INTERVAL_SECONDS = 30.0
+# Each reminder is its own short write; a small batch per round leaves the write lock to
+# the people using the app (SQLite has one writer at a time).
+REMINDERS_PER_ROUND = 50
 
 
 def run_due_jobs() -> dict[str, int]:
@@ -28,7 +31,7 @@ def run_due_jobs() -> dict[str, int]:
     with session_scope() as session:
         done["reminders_released"] = reminders.release_stuck(session)
     with session_scope() as session:
-        report = reminders.send_due_reminders(session, actor=SYSTEM_ACTOR)
+        report = reminders.send_due_reminders(session, actor=SYSTEM_ACTOR, limit=REMINDERS_PER_ROUND)
         done.update(
             reminders_sent=report.sent, reminders_retried=report.retried, reminders_failed=report.failed
         )

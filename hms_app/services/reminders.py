@@ -232,6 +232,19 @@ def send_due_reminders(
     authorize(actor, "appointment.book")
     now = now or utcnow()
     sender = sender or default_sender()
+    # A reminder whose appointment has already begun is stale (the server was down, or the
+    # appointment was booked late): withdraw it in one statement rather than send it.
+    session.execute(
+        update(ReminderMessage)
+        .where(
+            ReminderMessage.status == "pending",
+            ReminderMessage.kind == "reminder",
+            ReminderMessage.due_at <= now,
+            ReminderMessage.appointment_id.in_(select(Appointment.id).where(Appointment.start_at <= now)),
+        )
+        .values(status="cancelled", last_error="not sent: the appointment had already begun")
+        .execution_options(synchronize_session=False)
+    )
     due_ids = (
         session.execute(
             select(ReminderMessage.id)

@@ -81,6 +81,19 @@ def test_a_cancelled_appointment_gets_no_reminder(session, clinic):
     assert report.sent == 0 and recorder.sent == []
 
 
+def test_a_reminder_whose_appointment_has_begun_is_withdrawn_not_sent(session, clinic):
+    appointment = booked(session, clinic)
+    recorder = Recorder()
+    report = reminders.send_due_reminders(
+        session, actor=SYSTEM_ACTOR, now=appointment.start_at + timedelta(minutes=5), sender=recorder
+    )
+    assert report.sent == 0 and recorder.sent == []
+    statuses = session.execute(select(ReminderMessage.status, ReminderMessage.last_error)).all()
+    assert statuses and all(
+        s == ("cancelled", "not sent: the appointment had already begun") for s in statuses
+    )
+
+
 def test_failures_are_retried_then_given_up_and_audited(session, clinic):
     appointment = booked(session, clinic)
     sched.reschedule_appointment(
