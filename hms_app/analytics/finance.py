@@ -68,6 +68,7 @@ from hms_app.models.billing import (
 )
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient, Payer
+from hms_app.services import organization
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
@@ -572,14 +573,7 @@ def top_outstanding(
             }
         )
     if audit and records:
-        record_audit(
-            session,
-            actor,
-            "finance.balances_listed",
-            target_type="invoice",
-            detail=f"top outstanding balances on {filters.ar_day.isoformat()}: {len(records)} invoices",
-        )
-        session.commit()
+        record_balances_listed(session, actor=actor, count=len(records), as_of=filters.ar_day)
     return pd.DataFrame(
         records,
         columns=[
@@ -593,6 +587,32 @@ def top_outstanding(
             "balance_cents",
         ],
     )
+
+
+def record_balances_listed(session: Session, *, actor: Actor, count: int, as_of: date) -> None:
+    """The top balances name patients: their listing is audited as a read, once per load."""
+    authorize(actor, PERMISSION)
+    record_audit(
+        session,
+        actor,
+        "finance.balances_listed",
+        target_type="invoice",
+        detail=f"top outstanding balances on {as_of.isoformat()}: {count} invoices",
+    )
+    session.commit()
+
+
+def record_balances_exported(session: Session, *, actor: Actor, count: int) -> None:
+    """The CSV of the top balances names patients: audited like the listing."""
+    authorize(actor, PERMISSION)
+    record_audit(
+        session,
+        actor,
+        "finance.invoices_exported",
+        target_type="invoice",
+        detail=f"top outstanding balances: {count} rows as CSV",
+    )
+    session.commit()
 
 
 # --------------------------------------------------------------------------- expenses
@@ -706,8 +726,13 @@ class Dashboard:
         }
 
 
-def load_dashboard(session: Session, *, actor: Actor, filters: FinanceFilters) -> Dashboard:
-    """Every figure of the dashboard (revenue by month is computed once and reused)."""
+def load_dashboard(
+    session: Session, *, actor: Actor, filters: FinanceFilters, audit: bool = True
+) -> Dashboard:
+    """Every figure of the dashboard (revenue by month is computed once and reused).
+
+    ``audit=False`` leaves the top balances' audit row to the caller, so that the figures can be
+    read on a read-only session (``record_balances_listed``)."""
     authorize(actor, PERMISSION)
     check_filters(filters)
     arguments = {"actor": actor, "filters": filters}
@@ -719,7 +744,7 @@ def load_dashboard(session: Session, *, actor: Actor, filters: FinanceFilters) -
         payers=payer_mix(session, **arguments),
         charges_collections=charges_vs_collections(session, **arguments),
         aging=ar_aging(session, **arguments),
-        top_balances=top_outstanding(session, **arguments),
+        top_balances=top_outstanding(session, **arguments, audit=audit),
         expenses_month=expenses_by_month(session, **arguments),
         expenses_category=expenses_by_category(session, **arguments),
     )
@@ -728,12 +753,7 @@ def load_dashboard(session: Session, *, actor: Actor, filters: FinanceFilters) -
 def departments(session: Session, *, actor: Actor) -> list[tuple[int, str]]:
     """The departments the filter offers (id, name), active ones by name."""
     authorize(actor, PERMISSION)
-    return [
-        (int(i), name)
-        for i, name in session.execute(
-            select(DEPT.c.id, DEPT.c.name).where(DEPT.c.active.is_(True)).order_by(DEPT.c.name)
-        ).all()
-    ]
+    return organization.active_departments(session)
 
 
 # --------------------------------------------------------------------------- drill-down

@@ -26,6 +26,7 @@ from hms_app.errors import ValidationError
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import Appointment, AppointmentParticipant, Resource
 from hms_app.models.wards import Bed, Ward
+from hms_app.services import organization
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
 
@@ -336,4 +337,16 @@ def summary(
         "wait": f"{weighted:.0f} min" if weighted is not None else "–",
         "occupancy": f"{100.0 * occupied / in_service:.0f}%" if in_service else "–",
         "beds": f"{occupied} of {in_service} beds",
+    }
+
+
+def dashboard(session: Session, *, actor: Actor, days: int, department_id: int | None) -> dict:
+    """Every figure of the operations page for one choice of filters, and the department list."""
+    authorize(actor, "analytics.read")
+    return {
+        "departments": [[str(i), n] for i, n in organization.active_departments(session)],
+        "volume": volume_frame(session, actor=actor, days=days, department_id=department_id),
+        "no_shows": no_show_frame(session, actor=actor, days=days, department_id=department_id),
+        "waits": wait_frame(session, actor=actor, days=days, department_id=department_id),
+        "beds": occupancy_frame(session, actor=actor, department_id=department_id),
     }

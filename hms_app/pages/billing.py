@@ -217,6 +217,27 @@ def dialog_buttons(label: str, on_cancel, color: str = "teal", loading=False) ->
     )
 
 
+def dialog_form(*fields: rx.Component, error, buttons: rx.Component, on_submit, **props) -> rx.Component:
+    """A dialog's form: its fields, then the error line and the buttons."""
+    return rx.form(
+        rx.vstack(*fields, error_line(error), buttons, spacing="3", width="100%"),
+        on_submit=on_submit,
+        reset_on_submit=False,
+        **props,
+    )
+
+
+def paged_table(
+    loading, rows, body: rx.Component, page_bar: rx.Component, empty: rx.Component, skeleton: int = 8
+) -> rx.Component:
+    """Skeleton rows while loading, then the table with its pager, or the empty state."""
+    return rx.cond(
+        loading,
+        skeleton_rows(skeleton),
+        rx.cond(rows.length() > 0, rx.vstack(body, page_bar, width="100%"), empty),
+    )
+
+
 def reason_area(placeholder: str) -> rx.Component:
     return labelled(
         "Reason",
@@ -324,30 +345,25 @@ def accounts_card() -> rx.Component:
                 wrap="wrap",
                 spacing="3",
             ),
-            rx.cond(
+            paged_table(
                 D.loading,
-                skeleton_rows(4),
-                rx.cond(
-                    D.accounts.length() > 0,
-                    rx.vstack(
-                        table(
-                            ["Patient", "MRN", "Open charges", "Amount", "Oldest"],
-                            rx.foreach(D.accounts, account_row),
-                            "accounts-table",
-                            wide=(4,),
-                        ),
-                        pager(
-                            D.accounts_page,
-                            D.accounts_page_count,
-                            D.accounts_total,
-                            D.accounts_move(-1),
-                            D.accounts_move(1),
-                            "accounts",
-                        ),
-                        width="100%",
-                    ),
-                    empty_state("No patient matches, and no charges are waiting.", "circle-check"),
+                D.accounts,
+                table(
+                    ["Patient", "MRN", "Open charges", "Amount", "Oldest"],
+                    rx.foreach(D.accounts, account_row),
+                    "accounts-table",
+                    wide=(4,),
                 ),
+                pager(
+                    D.accounts_page,
+                    D.accounts_page_count,
+                    D.accounts_total,
+                    D.accounts_move(-1),
+                    D.accounts_move(1),
+                    "accounts",
+                ),
+                empty_state("No patient matches, and no charges are waiting.", "circle-check"),
+                skeleton=4,
             ),
             spacing="3",
             width="100%",
@@ -390,39 +406,33 @@ def invoices_card() -> rx.Component:
                 on_submit=D.filter_invoices,
                 reset_on_submit=False,
             ),
-            rx.cond(
+            paged_table(
                 D.loading,
-                skeleton_rows(8),
-                rx.cond(
-                    D.invoices.length() > 0,
-                    rx.vstack(
-                        table(
-                            [
-                                "Invoice",
-                                "Date",
-                                "Patient",
-                                "Payer",
-                                "Status",
-                                "Total",
-                                "Patient owes",
-                                "Payer owes",
-                            ],
-                            rx.foreach(D.invoices, lambda r: invoice_row(r)),
-                            "invoices-table",
-                            wide=(3, 7),
-                        ),
-                        pager(
-                            D.page,
-                            D.page_count,
-                            D.invoices_total,
-                            D.invoices_move(-1),
-                            D.invoices_move(1),
-                            "invoices",
-                        ),
-                        width="100%",
-                    ),
-                    empty_state("No invoices match these filters."),
+                D.invoices,
+                table(
+                    [
+                        "Invoice",
+                        "Date",
+                        "Patient",
+                        "Payer",
+                        "Status",
+                        "Total",
+                        "Patient owes",
+                        "Payer owes",
+                    ],
+                    rx.foreach(D.invoices, lambda r: invoice_row(r)),
+                    "invoices-table",
+                    wide=(3, 7),
                 ),
+                pager(
+                    D.page,
+                    D.page_count,
+                    D.invoices_total,
+                    D.invoices_move(-1),
+                    D.invoices_move(1),
+                    "invoices",
+                ),
+                empty_state("No invoices match these filters."),
             ),
             spacing="3",
             width="100%",
@@ -454,50 +464,45 @@ def payment_dialog() -> rx.Component:
             ),
             rx.text("A payment on account becomes the patient's credit."),
         ),
-        rx.form(
-            rx.vstack(
-                labelled(
-                    "Amount",
-                    rx.input(
-                        name="amount",
-                        default_value=P.suggested,
-                        inputmode="decimal",
-                        required=True,
-                        data_testid="pay-amount",
-                        width="100%",
-                    ),
+        dialog_form(
+            labelled(
+                "Amount",
+                rx.input(
+                    name="amount",
+                    default_value=P.suggested,
+                    inputmode="decimal",
+                    required=True,
+                    data_testid="pay-amount",
+                    width="100%",
                 ),
-                labelled(
-                    "Method",
-                    select(
-                        "method",
-                        [
-                            ("cash", "Cash"),
-                            ("card", "Card"),
-                            ("transfer", "Bank transfer"),
-                            ("credit", "Patient credit"),
-                        ],
-                        "card",
-                        "pay-method",
-                    ),
-                    hint=rx.cond(P.credit_cents > 0, "Credit available: " + P.credit, ""),
-                ),
-                labelled(
-                    "Reference",
-                    rx.input(
-                        name="reference",
-                        placeholder="Card slip or transfer reference",
-                        max_length=120,
-                        width="100%",
-                    ),
-                ),
-                error_line(P.error),
-                dialog_buttons("Record payment", P.set_open(False), loading=P.saving),
-                spacing="3",
-                width="100%",
             ),
+            labelled(
+                "Method",
+                select(
+                    "method",
+                    [
+                        ("cash", "Cash"),
+                        ("card", "Card"),
+                        ("transfer", "Bank transfer"),
+                        ("credit", "Patient credit"),
+                    ],
+                    "card",
+                    "pay-method",
+                ),
+                hint=rx.cond(P.credit_cents > 0, "Credit available: " + P.credit, ""),
+            ),
+            labelled(
+                "Reference",
+                rx.input(
+                    name="reference",
+                    placeholder="Card slip or transfer reference",
+                    max_length=120,
+                    width="100%",
+                ),
+            ),
+            error=P.error,
+            buttons=dialog_buttons("Record payment", P.set_open(False), loading=P.saving),
             on_submit=P.submit,
-            reset_on_submit=False,
         ),
         P.open,
         P.set_open,
@@ -515,26 +520,21 @@ def refund_dialog() -> rx.Component:
             rx.text.strong(R.refundable),
             ". The patient's credit is refunded first; the rest becomes due again on the invoice.",
         ),
-        rx.form(
-            rx.vstack(
-                labelled(
-                    "Amount to refund",
-                    rx.input(
-                        name="amount",
-                        inputmode="decimal",
-                        required=True,
-                        data_testid="refund-amount",
-                        width="100%",
-                    ),
+        dialog_form(
+            labelled(
+                "Amount to refund",
+                rx.input(
+                    name="amount",
+                    inputmode="decimal",
+                    required=True,
+                    data_testid="refund-amount",
+                    width="100%",
                 ),
-                reason_area("e.g. overpaid at the desk, service not given"),
-                error_line(R.error),
-                dialog_buttons("Refund", R.set_open(False), color="red"),
-                spacing="3",
-                width="100%",
             ),
+            reason_area("e.g. overpaid at the desk, service not given"),
+            error=R.error,
+            buttons=dialog_buttons("Refund", R.set_open(False), color="red"),
             on_submit=R.submit,
-            reset_on_submit=False,
         ),
         R.open,
         R.set_open,
@@ -630,31 +630,26 @@ def charge_dialog() -> rx.Component:
     return dialog(
         "Add a charge by hand",
         "For a service that no module charged. The reason is kept in the audit trail.",
-        rx.form(
-            rx.vstack(
-                labelled(
-                    "Service",
-                    rx.select(
-                        A.service_options,
-                        name="service",
-                        placeholder="Choose the service",
-                        required=True,
-                        width="100%",
-                        data_testid="charge-service",
-                    ),
+        dialog_form(
+            labelled(
+                "Service",
+                rx.select(
+                    A.service_options,
+                    name="service",
+                    placeholder="Choose the service",
+                    required=True,
+                    width="100%",
+                    data_testid="charge-service",
                 ),
-                labelled(
-                    "Quantity",
-                    rx.input(name="quantity", default_value="1", inputmode="numeric", width="6rem"),
-                ),
-                reason_area("e.g. dressing supplied at the front desk"),
-                error_line(A.form_error),
-                dialog_buttons("Add charge", A.set_charge_dialog(False)),
-                spacing="3",
-                width="100%",
             ),
+            labelled(
+                "Quantity",
+                rx.input(name="quantity", default_value="1", inputmode="numeric", width="6rem"),
+            ),
+            reason_area("e.g. dressing supplied at the front desk"),
+            error=A.form_error,
+            buttons=dialog_buttons("Add charge", A.set_charge_dialog(False)),
             on_submit=A.add_charge,
-            reset_on_submit=False,
         ),
         A.charge_dialog,
         A.set_charge_dialog,
@@ -1016,21 +1011,16 @@ def void_dialog() -> rx.Component:
     return dialog(
         "Void this invoice",
         "The invoice keeps its number, lines and history. Money paid on it becomes the patient's credit.",
-        rx.form(
-            rx.vstack(
-                reason_area("e.g. wrong service billed, wrong patient"),
-                rx.hstack(
-                    rx.checkbox(name="rebill", default_checked=True),
-                    rx.text("Put its charges on a new draft to re-bill", size="2"),
-                    spacing="2",
-                ),
-                error_line(Inv.form_error),
-                dialog_buttons("Void invoice", Inv.set_dialog_open(False), color="red"),
-                spacing="3",
-                width="100%",
+        dialog_form(
+            reason_area("e.g. wrong service billed, wrong patient"),
+            rx.hstack(
+                rx.checkbox(name="rebill", default_checked=True),
+                rx.text("Put its charges on a new draft to re-bill", size="2"),
+                spacing="2",
             ),
+            error=Inv.form_error,
+            buttons=dialog_buttons("Void invoice", Inv.set_dialog_open(False), color="red"),
             on_submit=Inv.submit_void,
-            reset_on_submit=False,
         ),
         Inv.dialog == "void",
         Inv.set_dialog_open,
@@ -1043,27 +1033,22 @@ def discount_dialog() -> rx.Component:
     return dialog(
         "Discount a line",
         Inv.discount_line,
-        rx.form(
-            rx.vstack(
-                labelled(
-                    "Discount amount",
-                    rx.input(
-                        name="discount",
-                        inputmode="decimal",
-                        required=True,
-                        data_testid="discount-amount",
-                        width="100%",
-                    ),
-                    "Taken off the line before tax; shares are recomputed.",
+        dialog_form(
+            labelled(
+                "Discount amount",
+                rx.input(
+                    name="discount",
+                    inputmode="decimal",
+                    required=True,
+                    data_testid="discount-amount",
+                    width="100%",
                 ),
-                reason_area("e.g. hardship, staff courtesy"),
-                error_line(Inv.form_error),
-                dialog_buttons("Apply discount", Inv.set_dialog_open(False)),
-                spacing="3",
-                width="100%",
+                "Taken off the line before tax; shares are recomputed.",
             ),
+            reason_area("e.g. hardship, staff courtesy"),
+            error=Inv.form_error,
+            buttons=dialog_buttons("Apply discount", Inv.set_dialog_open(False)),
             on_submit=Inv.submit_discount,
-            reset_on_submit=False,
         ),
         Inv.dialog == "discount",
         Inv.set_dialog_open,
@@ -1582,21 +1567,16 @@ def claim_dialogs() -> rx.Component:
         dialog(
             "Record a denial",
             C.claim_label,
-            rx.form(
-                rx.vstack(
-                    reason_area("The payer's reason, e.g. service not covered"),
-                    rx.text(
-                        "The claimed amount moves to the patient's share of the invoice.",
-                        size="1",
-                        color_scheme="gray",
-                    ),
-                    error_line(C.error),
-                    dialog_buttons("Record denial", C.set_dialog_open(False), color="red"),
-                    spacing="3",
-                    width="100%",
+            dialog_form(
+                reason_area("The payer's reason, e.g. service not covered"),
+                rx.text(
+                    "The claimed amount moves to the patient's share of the invoice.",
+                    size="1",
+                    color_scheme="gray",
                 ),
+                error=C.error,
+                buttons=dialog_buttons("Record denial", C.set_dialog_open(False), color="red"),
                 on_submit=C.submit_denial,
-                reset_on_submit=False,
             ),
             C.dialog == "deny",
             C.set_dialog_open,
@@ -1605,38 +1585,31 @@ def claim_dialogs() -> rx.Component:
         dialog(
             "Post a remittance",
             C.claim_label,
-            rx.form(
-                rx.vstack(
-                    labelled(
-                        "Amount paid by the payer",
-                        rx.input(
-                            name="amount",
-                            default_value=C.claim_left,
-                            inputmode="decimal",
-                            required=True,
-                            data_testid="remit-amount",
-                            width="100%",
-                        ),
-                        "Still claimed: $" + C.claim_left,
+            dialog_form(
+                labelled(
+                    "Amount paid by the payer",
+                    rx.input(
+                        name="amount",
+                        default_value=C.claim_left,
+                        inputmode="decimal",
+                        required=True,
+                        data_testid="remit-amount",
+                        width="100%",
                     ),
-                    labelled(
-                        "Remittance reference",
-                        rx.input(
-                            name="reference", max_length=120, placeholder="ERA / EOB number", width="100%"
-                        ),
-                    ),
-                    rx.hstack(
-                        rx.checkbox(name="final", default_checked=True),
-                        rx.text("Final payment: what the payer did not pay moves to the patient", size="2"),
-                        spacing="2",
-                    ),
-                    error_line(C.error),
-                    dialog_buttons("Post remittance", C.set_dialog_open(False)),
-                    spacing="3",
-                    width="100%",
+                    "Still claimed: $" + C.claim_left,
                 ),
+                labelled(
+                    "Remittance reference",
+                    rx.input(name="reference", max_length=120, placeholder="ERA / EOB number", width="100%"),
+                ),
+                rx.hstack(
+                    rx.checkbox(name="final", default_checked=True),
+                    rx.text("Final payment: what the payer did not pay moves to the patient", size="2"),
+                    spacing="2",
+                ),
+                error=C.error,
+                buttons=dialog_buttons("Post remittance", C.set_dialog_open(False)),
                 on_submit=C.submit_remittance,
-                reset_on_submit=False,
             ),
             C.dialog == "remit",
             C.set_dialog_open,
@@ -1666,35 +1639,29 @@ def claims_page() -> rx.Component:
                     width="100%",
                     align="center",
                 ),
-                rx.cond(
+                paged_table(
                     C.loading,
-                    skeleton_rows(8),
-                    rx.cond(
-                        C.rows.length() > 0,
-                        rx.vstack(
-                            table(
-                                [
-                                    "Claim",
-                                    "Invoice",
-                                    "Patient",
-                                    "Payer",
-                                    "Status",
-                                    "Created",
-                                    "Claimed",
-                                    "Paid",
-                                    "To patient",
-                                    "",
-                                ],
-                                rx.foreach(C.rows, claim_row),
-                                "claims-table",
-                                wide=(3,),
-                                xl=(5, 8),
-                            ),
-                            pager(C.page, C.page_count, C.total, C.move(-1), C.move(1), "claims"),
-                            width="100%",
-                        ),
-                        empty_state("No claims with this status."),
+                    C.rows,
+                    table(
+                        [
+                            "Claim",
+                            "Invoice",
+                            "Patient",
+                            "Payer",
+                            "Status",
+                            "Created",
+                            "Claimed",
+                            "Paid",
+                            "To patient",
+                            "",
+                        ],
+                        rx.foreach(C.rows, claim_row),
+                        "claims-table",
+                        wide=(3,),
+                        xl=(5, 8),
                     ),
+                    pager(C.page, C.page_count, C.total, C.move(-1), C.move(1), "claims"),
+                    empty_state("No claims with this status."),
                 ),
                 spacing="3",
                 width="100%",
@@ -1848,23 +1815,17 @@ def expenses_page() -> rx.Component:
                     spacing="2",
                     wrap="wrap",
                 ),
-                rx.cond(
+                paged_table(
                     E.loading,
-                    skeleton_rows(8),
-                    rx.cond(
-                        E.rows.length() > 0,
-                        rx.vstack(
-                            table(
-                                ["Date", "Category", "Department", "Supplier", "Description", "Amount", "By"],
-                                rx.foreach(E.rows, expense_row),
-                                "expenses-table",
-                                wide=(2, 4, 6),
-                            ),
-                            pager(E.page, E.page_count, E.count, E.move(-1), E.move(1), "expenses"),
-                            width="100%",
-                        ),
-                        empty_state("No expenses recorded."),
+                    E.rows,
+                    table(
+                        ["Date", "Category", "Department", "Supplier", "Description", "Amount", "By"],
+                        rx.foreach(E.rows, expense_row),
+                        "expenses-table",
+                        wide=(2, 4, 6),
                     ),
+                    pager(E.page, E.page_count, E.count, E.move(-1), E.move(1), "expenses"),
+                    empty_state("No expenses recorded."),
                 ),
                 spacing="3",
                 width="100%",
@@ -1942,71 +1903,66 @@ def service_dialog() -> rx.Component:
     return dialog(
         rx.cond(e.id > 0, "Edit service", "New service"),
         "Price changes apply to charges posted from now on; existing charges keep their price.",
-        rx.form(
-            rx.vstack(
+        dialog_form(
+            labelled(
+                "Code",
+                rx.input(
+                    name="code",
+                    default_value=e.code,
+                    required=True,
+                    max_length=40,
+                    read_only=e.id > 0,
+                    data_testid="service-code",
+                    width="100%",
+                ),
+            ),
+            labelled(
+                "Name",
+                rx.input(name="name", default_value=e.name, required=True, max_length=200, width="100%"),
+            ),
+            rx.grid(
+                labelled("Kind", select("category", SERVICE_CATEGORIES, e.category)),
                 labelled(
-                    "Code",
+                    "Department",
+                    rx.select.root(
+                        rx.select.trigger(width="100%"),
+                        rx.select.content(
+                            rx.select.item("None", value="none"),
+                            rx.foreach(C.departments, lambda d: rx.select.item(d[1], value=d[0])),
+                        ),
+                        name="department_id",
+                        default_value=rx.cond(e.department_id != "", e.department_id, "none"),
+                    ),
+                ),
+                labelled(
+                    "Price",
                     rx.input(
-                        name="code",
-                        default_value=e.code,
+                        name="price",
+                        default_value=e.price_plain,
                         required=True,
-                        max_length=40,
-                        read_only=e.id > 0,
-                        data_testid="service-code",
+                        inputmode="decimal",
+                        data_testid="service-price",
                         width="100%",
                     ),
                 ),
                 labelled(
-                    "Name",
-                    rx.input(name="name", default_value=e.name, required=True, max_length=200, width="100%"),
-                ),
-                rx.grid(
-                    labelled("Kind", select("category", SERVICE_CATEGORIES, e.category)),
-                    labelled(
-                        "Department",
-                        rx.select.root(
-                            rx.select.trigger(width="100%"),
-                            rx.select.content(
-                                rx.select.item("None", value="none"),
-                                rx.foreach(C.departments, lambda d: rx.select.item(d[1], value=d[0])),
-                            ),
-                            name="department_id",
-                            default_value=rx.cond(e.department_id != "", e.department_id, "none"),
-                        ),
+                    "Tax %",
+                    rx.input(
+                        name="tax_percent", default_value=e.tax_plain, inputmode="decimal", width="100%"
                     ),
-                    labelled(
-                        "Price",
-                        rx.input(
-                            name="price",
-                            default_value=e.price_plain,
-                            required=True,
-                            inputmode="decimal",
-                            data_testid="service-price",
-                            width="100%",
-                        ),
-                    ),
-                    labelled(
-                        "Tax %",
-                        rx.input(
-                            name="tax_percent", default_value=e.tax_plain, inputmode="decimal", width="100%"
-                        ),
-                    ),
-                    columns="2",
-                    spacing="3",
-                    width="100%",
                 ),
-                rx.hstack(
-                    rx.checkbox(name="active", default_checked=e.active),
-                    rx.text("Active", size="2"),
-                    spacing="2",
-                ),
-                error_line(C.error),
-                dialog_buttons("Save service", C.set_dialog_open(False)),
+                columns="2",
                 spacing="3",
                 width="100%",
             ),
+            rx.hstack(
+                rx.checkbox(name="active", default_checked=e.active),
+                rx.text("Active", size="2"),
+                spacing="2",
+            ),
+            error=C.error,
+            buttons=dialog_buttons("Save service", C.set_dialog_open(False)),
             on_submit=C.save_service,
-            reset_on_submit=False,
             key=e.code,
         ),
         C.dialog == "service",
@@ -2020,22 +1976,17 @@ def price_dialog() -> rx.Component:
     return dialog(
         "Set a negotiated price",
         "The payer's price for one service code; charges for its members use it from now on.",
-        rx.form(
-            rx.vstack(
-                labelled(
-                    "Service code",
-                    rx.input(
-                        name="code", required=True, max_length=40, placeholder="e.g. VISIT-GP", width="100%"
-                    ),
+        dialog_form(
+            labelled(
+                "Service code",
+                rx.input(
+                    name="code", required=True, max_length=40, placeholder="e.g. VISIT-GP", width="100%"
                 ),
-                labelled("Price", rx.input(name="price", required=True, inputmode="decimal", width="100%")),
-                error_line(C.error),
-                dialog_buttons("Save price", C.set_dialog_open(False)),
-                spacing="3",
-                width="100%",
             ),
+            labelled("Price", rx.input(name="price", required=True, inputmode="decimal", width="100%")),
+            error=C.error,
+            buttons=dialog_buttons("Save price", C.set_dialog_open(False)),
             on_submit=C.save_price,
-            reset_on_submit=False,
         ),
         C.dialog == "price",
         C.set_dialog_open,
@@ -2077,23 +2028,17 @@ def catalogue_page() -> rx.Component:
                     wrap="wrap",
                     align="center",
                 ),
-                rx.cond(
+                paged_table(
                     C.loading,
-                    skeleton_rows(8),
-                    rx.cond(
-                        C.rows.length() > 0,
-                        rx.vstack(
-                            table(
-                                ["Code", "Service", "Kind", "Department", "Price", "Tax", "Status", ""],
-                                rx.foreach(C.rows, service_row),
-                                "catalogue-table",
-                                wide=(2, 3),
-                            ),
-                            pager(C.page, C.page_count, C.total, C.move(-1), C.move(1), "services"),
-                            width="100%",
-                        ),
-                        empty_state("No services match."),
+                    C.rows,
+                    table(
+                        ["Code", "Service", "Kind", "Department", "Price", "Tax", "Status", ""],
+                        rx.foreach(C.rows, service_row),
+                        "catalogue-table",
+                        wide=(2, 3),
                     ),
+                    pager(C.page, C.page_count, C.total, C.move(-1), C.move(1), "services"),
+                    empty_state("No services match."),
                 ),
                 spacing="3",
                 width="100%",

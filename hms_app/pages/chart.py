@@ -1131,22 +1131,32 @@ def condition_row(c: ConditionLine) -> rx.Component:
     )
 
 
-def problems_tab() -> rx.Component:
+def record_card(title: str, icon: str, header: rx.Component, rows, row, empty: str, *actions) -> rx.Component:
+    """A titled card with a table of `rows` (one `row` each), or an empty state with the card's icon."""
     return rx.card(
         rx.vstack(
-            card_title("Problem list", "stethoscope", add_button("Add problem", "problem", "add-problem")),
+            card_title(title, icon, *actions),
             rx.cond(
-                S.conditions.length() > 0,
-                scroll_table(
-                    header_cells("Code", "Description", "Status", "Onset", "Resolved", ""),
-                    rx.table.body(rx.foreach(S.conditions, condition_row)),
-                ),
-                empty_state("No problems recorded.", "stethoscope"),
+                rows.length() > 0,
+                scroll_table(header, rx.table.body(rx.foreach(rows, row))),
+                empty_state(empty, icon),
             ),
             spacing="3",
             width="100%",
         ),
         width="100%",
+    )
+
+
+def problems_tab() -> rx.Component:
+    return record_card(
+        "Problem list",
+        "stethoscope",
+        header_cells("Code", "Description", "Status", "Onset", "Resolved", ""),
+        S.conditions,
+        condition_row,
+        "No problems recorded.",
+        add_button("Add problem", "problem", "add-problem"),
     )
 
 
@@ -1227,61 +1237,32 @@ def immunization_row(i: ImmunizationLine) -> rx.Component:
 
 def allergies_tab() -> rx.Component:
     return rx.vstack(
-        rx.card(
-            rx.vstack(
-                card_title(
-                    "Allergies", "triangle-alert", add_button("Add allergy", "allergy", "add-allergy")
-                ),
-                rx.cond(
-                    S.allergies.length() > 0,
-                    scroll_table(
-                        header_cells("Substance", "Reaction", "Severity", "Status", ""),
-                        rx.table.body(rx.foreach(S.allergies, allergy_row)),
-                    ),
-                    empty_state("No allergies recorded.", "triangle-alert"),
-                ),
-                spacing="3",
-                width="100%",
-            ),
-            width="100%",
+        record_card(
+            "Allergies",
+            "triangle-alert",
+            header_cells("Substance", "Reaction", "Severity", "Status", ""),
+            S.allergies,
+            allergy_row,
+            "No allergies recorded.",
+            add_button("Add allergy", "allergy", "add-allergy"),
         ),
-        rx.card(
-            rx.vstack(
-                card_title(
-                    "Medications", "pill", add_button("Add medication", "medication", "add-medication")
-                ),
-                rx.cond(
-                    S.medications.length() > 0,
-                    scroll_table(
-                        header_cells("Medication", "Dosage", "Status", "Started", "Stopped", ""),
-                        rx.table.body(rx.foreach(S.medications, medication_row)),
-                    ),
-                    empty_state("No medications recorded.", "pill"),
-                ),
-                spacing="3",
-                width="100%",
-            ),
-            width="100%",
+        record_card(
+            "Medications",
+            "pill",
+            header_cells("Medication", "Dosage", "Status", "Started", "Stopped", ""),
+            S.medications,
+            medication_row,
+            "No medications recorded.",
+            add_button("Add medication", "medication", "add-medication"),
         ),
-        rx.card(
-            rx.vstack(
-                card_title(
-                    "Immunizations",
-                    "syringe",
-                    add_button("Add immunization", "immunization", "add-immunization"),
-                ),
-                rx.cond(
-                    S.immunizations.length() > 0,
-                    scroll_table(
-                        header_cells("Vaccine", "Date given", "Lot"),
-                        rx.table.body(rx.foreach(S.immunizations, immunization_row)),
-                    ),
-                    empty_state("No immunizations recorded.", "syringe"),
-                ),
-                spacing="3",
-                width="100%",
-            ),
-            width="100%",
+        record_card(
+            "Immunizations",
+            "syringe",
+            header_cells("Vaccine", "Date given", "Lot"),
+            S.immunizations,
+            immunization_row,
+            "No immunizations recorded.",
+            add_button("Add immunization", "immunization", "add-immunization"),
         ),
         spacing="4",
         width="100%",
@@ -1371,21 +1352,13 @@ def upload_card() -> rx.Component:
 
 
 def documents_tab() -> rx.Component:
-    listing = rx.card(
-        rx.vstack(
-            card_title("Documents", "file-text"),
-            rx.cond(
-                S.documents.length() > 0,
-                scroll_table(
-                    header_cells("Title", "Type", "Size", "Added", "By"),
-                    rx.table.body(rx.foreach(S.documents, document_row)),
-                ),
-                empty_state("No documents yet.", "file-text"),
-            ),
-            spacing="3",
-            width="100%",
-        ),
-        width="100%",
+    listing = record_card(
+        "Documents",
+        "file-text",
+        header_cells("Title", "Type", "Size", "Added", "By"),
+        S.documents,
+        document_row,
+        "No documents yet.",
     )
     return rx.grid(
         listing,

@@ -2006,6 +2006,39 @@ def dialog_checkbox(name: str, label: str) -> rx.Component:
     return rx.checkbox(label, name=name, default_checked=U.form[name] == "on", data_testid="form-" + name)
 
 
+def setup_input(label: str, name: str, hint: str = "", **props) -> rx.Component:
+    """A labelled text input bound to the setup dialog's form field `name`."""
+    return labelled(
+        label,
+        rx.input(name=name, id=name, default_value=U.form[name], width="100%", **props),
+        U,
+        name,
+        hint,
+    )
+
+
+def code_input() -> rx.Component:
+    return setup_input("Code", "code", max_length=30, data_testid="form-code")
+
+
+def name_input() -> rx.Component:
+    return setup_input("Name", "name", max_length=120, data_testid="form-name")
+
+
+def department_select() -> rx.Component:
+    return labelled(
+        "Department",
+        rx.select.root(
+            rx.select.trigger(placeholder="Choose", width="100%", data_testid="form-department"),
+            rx.select.content(rx.foreach(U.departments, lambda d: rx.select.item(d.label, value=d.id))),
+            name="department_id",
+            default_value=U.form["department_id"],
+        ),
+        U,
+        "department_id",
+    )
+
+
 def resource_form() -> rx.Component:
     return rx.grid(
         labelled(
@@ -2021,42 +2054,10 @@ def resource_form() -> rx.Component:
             U,
             "kind",
         ),
-        labelled(
-            "Name",
-            rx.input(
-                name="name",
-                id="name",
-                default_value=U.form["name"],
-                max_length=120,
-                width="100%",
-                data_testid="form-name",
-            ),
-            U,
-            "name",
-        ),
-        labelled(
-            "Department",
-            rx.select.root(
-                rx.select.trigger(placeholder="Choose", width="100%", data_testid="form-department"),
-                rx.select.content(rx.foreach(U.departments, lambda d: rx.select.item(d.label, value=d.id))),
-                name="department_id",
-                default_value=U.form["department_id"],
-            ),
-            U,
-            "department_id",
-        ),
-        labelled(
-            "Capability (equipment)",
-            rx.input(
-                name="capability",
-                id="capability",
-                default_value=U.form["capability"],
-                max_length=30,
-                placeholder="e.g. mri, ct, ultrasound",
-                width="100%",
-            ),
-            U,
-            "capability",
+        name_input(),
+        department_select(),
+        setup_input(
+            "Capability (equipment)", "capability", max_length=30, placeholder="e.g. mri, ct, ultrasound"
         ),
         dialog_checkbox("active", "Active (can be booked)"),
         columns=rx.breakpoints(initial="1", sm="2"),
@@ -2067,43 +2068,9 @@ def resource_form() -> rx.Component:
 
 def service_form() -> rx.Component:
     return rx.grid(
-        labelled(
-            "Code",
-            rx.input(
-                name="code",
-                id="code",
-                default_value=U.form["code"],
-                max_length=30,
-                width="100%",
-                data_testid="form-code",
-            ),
-            U,
-            "code",
-        ),
-        labelled(
-            "Name",
-            rx.input(
-                name="name",
-                id="name",
-                default_value=U.form["name"],
-                max_length=120,
-                width="100%",
-                data_testid="form-name",
-            ),
-            U,
-            "name",
-        ),
-        labelled(
-            "Department",
-            rx.select.root(
-                rx.select.trigger(placeholder="Choose", width="100%", data_testid="form-department"),
-                rx.select.content(rx.foreach(U.departments, lambda d: rx.select.item(d.label, value=d.id))),
-                name="department_id",
-                default_value=U.form["department_id"],
-            ),
-            U,
-            "department_id",
-        ),
+        code_input(),
+        name_input(),
+        department_select(),
         rx.vstack(
             dialog_checkbox("self_bookable", "Patients can book it online"),
             dialog_checkbox("active", "Active"),
@@ -2120,32 +2087,8 @@ def type_form() -> rx.Component:
     return rx.vstack(
         rx.text("Service: ", rx.text.strong(U.form["service"]), size="2"),
         rx.grid(
-            labelled(
-                "Code",
-                rx.input(
-                    name="code",
-                    id="code",
-                    default_value=U.form["code"],
-                    max_length=30,
-                    width="100%",
-                    data_testid="form-code",
-                ),
-                U,
-                "code",
-            ),
-            labelled(
-                "Name",
-                rx.input(
-                    name="name",
-                    id="name",
-                    default_value=U.form["name"],
-                    max_length=120,
-                    width="100%",
-                    data_testid="form-name",
-                ),
-                U,
-                "name",
-            ),
+            code_input(),
+            name_input(),
             labelled(
                 "Length (minutes)",
                 rx.input(
@@ -2176,32 +2119,13 @@ def type_form() -> rx.Component:
                 U,
                 "mode",
             ),
-            labelled(
-                "Price code",
-                rx.input(
-                    name="price_code",
-                    id="price_code",
-                    default_value=U.form["price_code"],
-                    max_length=30,
-                    width="100%",
-                ),
-                U,
-                "price_code",
-                "the billing catalogue code",
-            ),
-            labelled(
+            setup_input("Price code", "price_code", "the billing catalogue code", max_length=30),
+            setup_input(
                 "Needs equipment",
-                rx.input(
-                    name="needs_equipment",
-                    id="needs_equipment",
-                    default_value=U.form["needs_equipment"],
-                    max_length=30,
-                    placeholder="e.g. mri",
-                    width="100%",
-                ),
-                U,
                 "needs_equipment",
                 "a capability, or empty",
+                max_length=30,
+                placeholder="e.g. mri",
             ),
             dialog_checkbox("needs_room", "Needs a room"),
             dialog_checkbox("active", "Active"),

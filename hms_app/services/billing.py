@@ -54,7 +54,7 @@ from hms_app.models.billing import (
 )
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Patient, Payer
-from hms_app.services import live
+from hms_app.services import live, organization
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
 from hms_app.services.permissions import Actor, authorize
@@ -1770,14 +1770,7 @@ def set_price(session: Session, *, actor: Actor, price_list_id: int, code: str, 
 def list_departments(session: Session, *, actor: Actor) -> list[tuple[int, str]]:
     """Active departments, for the catalogue and expense forms."""
     authorize(actor, "billing.read")
-    return [
-        (i, n)
-        for i, n in session.execute(
-            select(Department.id, Department.name)
-            .where(Department.active.is_(True))
-            .order_by(Department.name)
-        ).all()
-    ]
+    return organization.active_departments(session)
 
 
 # ---------------------------------------------------------------------------- finding accounts

@@ -68,6 +68,7 @@ from hms_app.models.population import (
 )
 from hms_app.models.security import AppUser
 from hms_app.services.audit import record_audit
+from hms_app.services.patients import age_years
 from hms_app.services.permissions import Actor, authorize
 
 HBA1C, CREATININE, SYSTOLIC, DIASTOLIC, BMI = "4548-4", "2160-0", "8480-6", "8462-4", "39156-5"
@@ -911,10 +912,6 @@ class CohortRow:
     last_outreach_at: datetime | None
 
 
-def _age(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def _listing(session: Session, flt: CohortFilter, *, today: date):
     provider_name = func.coalesce(AppUser.display_name, AppUser.username)
     last_outreach = (
@@ -956,7 +953,7 @@ def _row(values, today: date) -> CohortRow:
         f"{given} {family}",
         sex,
         birth,
-        _age(birth, today),
+        age_years(birth, today),
         provider or "",
         visit,
         hba1c,

@@ -281,6 +281,13 @@ def _as_moment(value, *, field: str = "start_at", label: str = "start time") -> 
     return moment.astimezone(UTC)
 
 
+def _resource_id(resource_id) -> int | None:
+    """The chosen resource, or None when the caller left the choice open."""
+    if resource_id in (None, "", 0, "0"):
+        return None
+    return _as_int(resource_id, field="resource_id", label="resource")
+
+
 def make_reference(prefix: str = "AP", rng=None) -> str:
     """A short readable code such as AP-7K3QX9 (``rng``: a random.Random for seeders)."""
     choice = rng.choice if rng is not None else secrets.choice
@@ -667,11 +674,7 @@ def find_free_slots(
     if last < first or (last - first).days > 62:
         raise ValidationError("Search at most two months at a time.", field="end_day")
     limit = max(1, min(int(limit), 500))
-    rid = (
-        None
-        if resource_id in (None, "", 0, "0")
-        else _as_int(resource_id, field="resource_id", label="resource")
-    )
+    rid = _resource_id(resource_id)
     pools = _pools(session, service, vtype, rid)
     if not pools.primaries or _needs_unavailable(vtype, pools):
         return []
@@ -825,6 +828,33 @@ def _booking_patient_id(actor: Actor, patient_id) -> int:
     return _as_int(patient_id, field="patient_id", label="patient")
 
 
+def _enqueue_reminders(
+    session: Session, appointment: Appointment, patient: Patient, service: HealthcareService, now: datetime
+) -> None:
+    reminders.enqueue_reminders(
+        session,
+        appointment,
+        patient,
+        service_name=service.name,
+        lead_hours=policy().reminder_lead_hours,
+        now=now,
+    )
+
+
+def _audit_appointment(
+    session: Session, actor: Actor, action: str, appointment: Appointment, detail: str
+) -> None:
+    record_audit(
+        session,
+        actor,
+        action,
+        patient_id=appointment.patient_id,
+        target_type="appointment",
+        target_id=appointment.id,
+        detail=detail,
+    )
+
+
 def _insert_appointment(
     session: Session,
     *,
@@ -863,14 +893,7 @@ def _insert_appointment(
     session.flush()
     _hold(session, appointment, resources)
     if status == "booked":
-        reminders.enqueue_reminders(
-            session,
-            appointment,
-            patient,
-            service_name=service.name,
-            lead_hours=policy().reminder_lead_hours,
-            now=now,
-        )
+        _enqueue_reminders(session, appointment, patient, service, now)
     return appointment
 
 
@@ -908,11 +931,7 @@ def book_appointment(
     start = _as_moment(start_at)
     _validate_start(start, now)
     end = start + timedelta(minutes=vtype.duration_minutes)
-    rid = (
-        None
-        if resource_id in (None, "", 0, "0")
-        else _as_int(resource_id, field="resource_id", label="resource")
-    )
+    rid = _resource_id(resource_id)
     note = (note or "").strip()[:300] or None
     if _patient_overlap(session, patient.id, start, end, None):
         raise Conflict("The patient already has an appointment at that time.", field="start_at")
@@ -931,14 +950,12 @@ def book_appointment(
         note=note,
         now=now,
     )
-    record_audit(
+    _audit_appointment(
         session,
         actor,
         "appointment.book",
-        patient_id=patient.id,
-        target_type="appointment",
-        target_id=appointment.id,
-        detail=f"{appointment.reference} {service.code}/{vtype.code} {format_local(start)} "
+        appointment,
+        f"{appointment.reference} {service.code}/{vtype.code} {format_local(start)} "
         f"with {', '.join(r.name for r in resources)}",
     )
     session.commit()
@@ -975,11 +992,7 @@ def book_recurring(
         raise ValidationError("Repeat every 1 to 91 days.", field="every_days")
     first = _as_moment(first_start_at, field="first_start_at")
     _validate_start(first, now)
-    rid = (
-        None
-        if resource_id in (None, "", 0, "0")
-        else _as_int(resource_id, field="resource_id", label="resource")
-    )
+    rid = _resource_id(resource_id)
     tz = get_settings().tz
     local_first = first.astimezone(tz)
     duration = timedelta(minutes=vtype.duration_minutes)
@@ -1012,14 +1025,12 @@ def book_recurring(
         for start, chosen in plan
     ]
     for appointment in booked:
-        record_audit(
+        _audit_appointment(
             session,
             actor,
             "appointment.book",
-            patient_id=patient.id,
-            target_type="appointment",
-            target_id=appointment.id,
-            detail=f"{appointment.reference} series {series_id} {format_local(appointment.start_at)}",
+            appointment,
+            f"{appointment.reference} series {series_id} {format_local(appointment.start_at)}",
         )
     session.commit()
     _publish(service.department_id)
@@ -1098,11 +1109,7 @@ def reschedule_appointment(
     if _is_portal(actor) and start - now < timedelta(hours=policy().cancel_cutoff_hours):
         raise ValidationError("Choose a time further ahead.", field="start_at")
     end = start + timedelta(minutes=vtype.duration_minutes)
-    rid = (
-        None
-        if resource_id in (None, "", 0, "0")
-        else _as_int(resource_id, field="resource_id", label="resource")
-    )
+    rid = _resource_id(resource_id)
     if _patient_overlap(session, appointment.patient_id, start, end, appointment.id):
         raise Conflict("The patient already has an appointment at that time.", field="start_at")
     resources = _choose_resources(
@@ -1122,22 +1129,13 @@ def reschedule_appointment(
     _hold(session, appointment, resources)
     reminders.cancel_reminders(session, appointment.id)
     patient = session.get(Patient, appointment.patient_id)
-    reminders.enqueue_reminders(
-        session,
-        appointment,
-        patient,
-        service_name=service.name,
-        lead_hours=policy().reminder_lead_hours,
-        now=now,
-    )
-    record_audit(
+    _enqueue_reminders(session, appointment, patient, service, now)
+    _audit_appointment(
         session,
         actor,
         "appointment.reschedule",
-        patient_id=appointment.patient_id,
-        target_type="appointment",
-        target_id=appointment.id,
-        detail=f"{appointment.reference} from {format_local(old[0])} to {format_local(start)}",
+        appointment,
+        f"{appointment.reference} from {format_local(old[0])} to {format_local(start)}",
     )
     session.commit()
     _publish(appointment.department_id)
@@ -1172,14 +1170,8 @@ def cancel_appointment(
     reminders.cancel_reminders(session, appointment.id)
     if was_offer:
         _close_waitlist_offer(session, appointment.id, "cancelled")
-    record_audit(
-        session,
-        actor,
-        "appointment.cancel",
-        patient_id=appointment.patient_id,
-        target_type="appointment",
-        target_id=appointment.id,
-        detail=f"{appointment.reference}: {reason[:200]}",
+    _audit_appointment(
+        session, actor, "appointment.cancel", appointment, f"{appointment.reference}: {reason[:200]}"
     )
     session.commit()
     _publish(appointment.department_id)
@@ -1211,15 +1203,7 @@ def _transition(
     previous = appointment.status
     appointment.status, appointment.updated_at = status, now
     session.add(appointment)
-    record_audit(
-        session,
-        actor,
-        action,
-        patient_id=appointment.patient_id,
-        target_type="appointment",
-        target_id=appointment.id,
-        detail=f"{appointment.reference} {previous} -> {status}",
-    )
+    _audit_appointment(session, actor, action, appointment, f"{appointment.reference} {previous} -> {status}")
     return appointment
 
 
@@ -1227,8 +1211,8 @@ def check_in(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
     """The patient has arrived: mark it and give a queue token (e.g. C-014) for the waiting room."""
-    now = now or utcnow()
     authorize(actor, "appointment.flow")
+    now = now or utcnow()
     tz = get_settings().tz
     appointment = _locked(session, appointment_id)
     local_day = appointment.start_at.astimezone(tz).date()
@@ -1327,8 +1311,8 @@ def mark_no_show(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
     """The patient did not come: counted in the no-show rates; the time is freed."""
-    now = now or utcnow()
     authorize(actor, "appointment.flow")
+    now = now or utcnow()
     appointment = _locked(session, appointment_id)
     if appointment.status == "booked" and appointment.start_at > now:
         raise Conflict("The appointment has not started yet; it cannot be a no-show.")
@@ -1780,11 +1764,7 @@ def join_waitlist(
     wanted = _as_date(wanted_date, field="wanted_date", label="day")
     if wanted < now.astimezone(get_settings().tz).date():
         raise ValidationError("That day has passed.", field="wanted_date")
-    rid = (
-        None
-        if resource_id in (None, "", 0, "0")
-        else _as_int(resource_id, field="resource_id", label="resource")
-    )
+    rid = _resource_id(resource_id)
     if rid is not None:
         _pools(session, service, vtype, rid)  # validates that the resource offers the service
     if _is_portal(actor) and find_free_slots(
@@ -1995,14 +1975,12 @@ def _offer_slot(
         entry.status, entry.offered_appointment_id = "offered", appointment.id
         session.add(entry)
         reminders.enqueue_offer_notice(session, appointment, patient, service_name=service.name)
-        record_audit(
+        _audit_appointment(
             session,
             SYSTEM_ACTOR,
             "appointment.offer",
-            patient_id=patient.id,
-            target_type="appointment",
-            target_id=appointment.id,
-            detail=f"{appointment.reference} {format_local(start)} offered from the waitlist ({reason}) "
+            appointment,
+            f"{appointment.reference} {format_local(start)} offered from the waitlist ({reason}) "
             f"until {format_local(appointment.offer_expires_at, '%H:%M')}",
         )
         session.commit()
@@ -2073,22 +2051,9 @@ def accept_offer(
     service = session.get(HealthcareService, appointment.service_id)
     patient = session.get(Patient, appointment.patient_id)
     reminders.cancel_reminders(session, appointment.id)
-    reminders.enqueue_reminders(
-        session,
-        appointment,
-        patient,
-        service_name=service.name,
-        lead_hours=policy().reminder_lead_hours,
-        now=now,
-    )
-    record_audit(
-        session,
-        actor,
-        "appointment.offer_accept",
-        patient_id=appointment.patient_id,
-        target_type="appointment",
-        target_id=appointment.id,
-        detail=f"{appointment.reference} offered -> booked",
+    _enqueue_reminders(session, appointment, patient, service, now)
+    _audit_appointment(
+        session, actor, "appointment.offer_accept", appointment, f"{appointment.reference} offered -> booked"
     )
     session.commit()
     _publish(appointment.department_id)
@@ -2107,14 +2072,12 @@ def _end_offer(
     session.add(appointment)
     _close_waitlist_offer(session, appointment.id, "cancelled" if outcome == "declined" else "expired")
     reminders.cancel_reminders(session, appointment.id)
-    record_audit(
+    _audit_appointment(
         session,
         actor,
         "appointment.offer_decline" if outcome == "declined" else "appointment.offer_expire",
-        patient_id=appointment.patient_id,
-        target_type="appointment",
-        target_id=appointment.id,
-        detail=f"{appointment.reference} offered -> cancelled ({outcome})",
+        appointment,
+        f"{appointment.reference} offered -> cancelled ({outcome})",
     )
     session.commit()
     _publish(appointment.department_id)

@@ -183,8 +183,9 @@ def bed_board(session: Session, *, actor: Actor, ward_id: int, audit: bool = Tru
     today = to_local(now).date()
     beds = []
     for bed_id, label, status, since, note, admission_id, admitted_at, reason, from_at, patient in rows:
-        tile = BedTile(bed_id, label, status, since, note or "")
-        if patient is not None:
+        if patient is None:
+            tile = BedTile(bed_id, label, status, since, note or "")
+        else:
             tile = BedTile(
                 bed_id,
                 label,
@@ -258,6 +259,23 @@ def _text(value, label: str, field: str, *, minimum: int = 3, maximum: int = 300
     return text
 
 
+def _one_line(value) -> str:
+    """Free text squeezed onto one line, at most 300 characters."""
+    return " ".join(str(value or "").split())[:300]
+
+
+def _audit_admission(session: Session, actor: Actor, action: str, admission: Admission, detail: str) -> None:
+    record_audit(
+        session,
+        actor,
+        action,
+        patient_id=admission.patient_id,
+        target_type="admission",
+        target_id=admission.id,
+        detail=detail,
+    )
+
+
 def _bed(session: Session, bed_id: int) -> tuple[Bed, Ward]:
     bed = session.get(Bed, bed_id)
     ward = session.get(Ward, bed.ward_id) if bed is not None else None
@@ -266,11 +284,15 @@ def _bed(session: Session, bed_id: int) -> tuple[Bed, Ward]:
     return bed, ward
 
 
+def _bed_given_away(bed: Bed, ward: Ward) -> str:
+    return f"Bed {bed.label} on {ward.name} has just been given to another patient. Choose another bed."
+
+
 def _bed_taken_message(session: Session, bed: Bed, ward: Ward) -> str:
     session.refresh(bed)
     name = f"Bed {bed.label} on {ward.name}"
     if bed.status == "occupied":
-        return f"{name} has just been given to another patient. Choose another bed."
+        return _bed_given_away(bed, ward)
     if bed.status == "cleaning":
         return f"{name} is being cleaned. Mark it clean first, or choose another bed."
     if bed.status == "out_of_service":
@@ -386,18 +408,8 @@ def admit_patient(session: Session, *, actor: Actor, patient_id: int, bed_id: in
         session, f"{full_name(patient)} is already admitted: someone admitted them a moment ago."
     )
     session.add(BedAssignment(admission_id=admission.id, bed_id=bed.id, from_at=now, moved_by=actor.username))
-    _flush_or_conflict(
-        session, f"Bed {bed.label} on {ward.name} has just been given to another patient. Choose another bed."
-    )
-    record_audit(
-        session,
-        actor,
-        "ward.admit",
-        patient_id=patient_id,
-        target_type="admission",
-        target_id=admission.id,
-        detail=f"{ward.name} bed {bed.label}: {reason}",
-    )
+    _flush_or_conflict(session, _bed_given_away(bed, ward))
+    _audit_admission(session, actor, "ward.admit", admission, f"{ward.name} bed {bed.label}: {reason}")
     session.commit()
     live.publish(live.BEDS, ward.id)
     return admission
@@ -410,7 +422,7 @@ def transfer_patient(
     authorize(actor, "ward.manage")  # before any read: a refused caller learns nothing about the stay
     admission, assignment = _active_admission(session, admission_id)
     authorize(actor, "ward.manage", patient_id=admission.patient_id)
-    reason = " ".join(str(reason or "").split())[:300]
+    reason = _one_line(reason)
     if assignment.bed_id == bed_id:
         raise ValidationError("The patient is already in this bed. Choose another bed.", field="bed_id")
     old_bed, old_ward = _bed(session, assignment.bed_id)
@@ -421,17 +433,13 @@ def transfer_patient(
     session.add(BedAssignment(admission_id=admission.id, bed_id=bed.id, from_at=now, moved_by=actor.username))
     admission.ward_id = ward.id
     session.add(admission)
-    _flush_or_conflict(
-        session, f"Bed {bed.label} on {ward.name} has just been given to another patient. Choose another bed."
-    )
-    record_audit(
+    _flush_or_conflict(session, _bed_given_away(bed, ward))
+    _audit_admission(
         session,
         actor,
         "ward.transfer",
-        patient_id=admission.patient_id,
-        target_type="admission",
-        target_id=admission.id,
-        detail=f"from {old_ward.name} bed {old_bed.label} to {ward.name} bed {bed.label}"
+        admission,
+        f"from {old_ward.name} bed {old_bed.label} to {ward.name} bed {bed.label}"
         + (f": {reason}" if reason else ""),
     )
     session.commit()
@@ -449,7 +457,7 @@ def discharge_patient(
     authorize(actor, "ward.manage", patient_id=admission.patient_id)
     if disposition not in DISCHARGE_DISPOSITIONS:
         raise ValidationError("Choose where the patient goes on discharge.", field="disposition")
-    note = " ".join(str(note or "").split())[:300]
+    note = _one_line(note)
     now = utcnow()
     ended = session.execute(
         update(Admission)
@@ -475,14 +483,12 @@ def discharge_patient(
     )
     session.refresh(admission)
     stay = length_of_stay_label(length_of_stay_hours(admission.admitted_at, now))
-    record_audit(
+    _audit_admission(
         session,
         actor,
         "ward.discharge",
-        patient_id=admission.patient_id,
-        target_type="admission",
-        target_id=admission.id,
-        detail=f"{ward.name} bed {bed.label}, stay {stay}, {DISCHARGE_DISPOSITIONS[disposition]}"
+        admission,
+        f"{ward.name} bed {bed.label}, stay {stay}, {DISCHARGE_DISPOSITIONS[disposition]}"
         + (f": {note}" if note else ""),
     )
     session.commit()
@@ -594,6 +600,7 @@ class StayMove:
 
 def admission_moves(session: Session, *, actor: Actor, admission_id: int) -> list[StayMove]:
     """The beds an admission occupied, in order: the transfer history."""
+    authorize(actor, "patient.read")  # before any read: a refused caller learns nothing about the stay
     admission = session.get(Admission, admission_id)
     if admission is None:
         raise NotFound("That admission does not exist.")

@@ -77,6 +77,23 @@ def new_key() -> str:
     return f"ui-{uuid.uuid4().hex}"
 
 
+def _page_count(total: int, size: int = PAGE_SIZE) -> int:
+    return max(1, -(-total // size))
+
+
+def _step_page(page: int, step: int, count: int) -> int:
+    return min(max(1, page + step), count)
+
+
+async def _reload_or_toast(reload):
+    """Run one reload; a domain error comes back as an error toast, success as nothing."""
+    try:
+        await reload()
+    except DomainError as error:
+        return rx.toast.error(str(error))
+    return None
+
+
 # =================================================================================== row types
 
 
@@ -234,11 +251,11 @@ class BillingDeskState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.invoices_total // PAGE_SIZE))
+        return _page_count(self.invoices_total)
 
     @rx.var
     def accounts_page_count(self) -> int:
-        return max(1, -(-self.accounts_total // 8))
+        return _page_count(self.accounts_total, 8)
 
     async def _load_accounts(self):
         rows, total = await self._run(
@@ -315,12 +332,8 @@ class BillingDeskState(SessionState):
     async def accounts_move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.accounts_page = min(max(1, self.accounts_page + step), self.accounts_page_count)
-        try:
-            await self._load_accounts()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        self.accounts_page = _step_page(self.accounts_page, step, self.accounts_page_count)
+        return await _reload_or_toast(self._load_accounts)
 
     @rx.event
     @requires("billing.read")
@@ -344,23 +357,15 @@ class BillingDeskState(SessionState):
         if status not in svc.INVOICE_FILTERS:
             return rx.toast.error("Choose a status from the list.")
         self.status, self.page = status, 1
-        try:
-            await self._load_invoices()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        return await _reload_or_toast(self._load_invoices)
 
     @rx.event
     @requires("billing.read")
     async def invoices_move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = min(max(1, self.page + step), self.page_count)
-        try:
-            await self._load_invoices()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        self.page = _step_page(self.page, step, self.page_count)
+        return await _reload_or_toast(self._load_invoices)
 
 
 # ================================================================ /billing/accounts/[patient_id]
@@ -381,7 +386,6 @@ class AccountState(SessionState):
     credit: str = ""
     credit_cents: int = 0
     balance: str = ""
-    balance_cents: int = 0
     charges: list[ChargeLine] = []
     selected: list[int] = []
     invoices: list[InvoiceListLine] = []
@@ -399,7 +403,7 @@ class AccountState(SessionState):
             money(summary.payer_outstanding_cents),
         )
         self.credit, self.credit_cents = money(summary.credit_cents), summary.credit_cents
-        self.balance, self.balance_cents = money(summary.balance_cents), summary.balance_cents
+        self.balance = money(summary.balance_cents)
         charges = await self._run(svc.list_charges, patient_id=self.patient_id)
         self.charges = [
             ChargeLine(
@@ -561,7 +565,6 @@ class InvoiceState(SessionState):
     number: str = ""
     status: str = ""  # draft | issued | void
     settlement: str = ""
-    settlement_label: str = ""
     patient_id: int = 0
     patient: str = ""
     mrn: str = ""
@@ -608,7 +611,6 @@ class InvoiceState(SessionState):
         self.hospital = get_settings().hospital_name
         self.number = inv.number or f"Draft {inv.id}"
         self.status, self.settlement = inv.status, view.settlement
-        self.settlement_label = svc.SETTLEMENT_LABELS.get(view.settlement, view.settlement)
         self.patient_id, self.patient, self.mrn, self.address = (
             inv.patient_id,
             view.patient_name,
@@ -972,7 +974,7 @@ class ClaimsState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return _page_count(self.total)
 
     async def _reload(self) -> None:
         rows, total = await self._run(
@@ -1018,23 +1020,15 @@ class ClaimsState(SessionState):
         if status not in ("all", "open", *claim_svc.CLAIM_STATUSES):
             return rx.toast.error("Choose a status from the list.")
         self.status, self.page = status, 1
-        try:
-            await self._reload()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        return await _reload_or_toast(self._reload)
 
     @rx.event
     @requires("billing.read")
     async def move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = min(max(1, self.page + step), self.page_count)
-        try:
-            await self._reload()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        self.page = _step_page(self.page, step, self.page_count)
+        return await _reload_or_toast(self._reload)
 
     async def _step(self, fn, message: str, claim_id):
         try:
@@ -1144,7 +1138,7 @@ class ExpensesState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.count // PAGE_SIZE))
+        return _page_count(self.count)
 
     async def _reload(self) -> None:
         rows, count, total = await self._run(
@@ -1186,23 +1180,15 @@ class ExpensesState(SessionState):
         if category != "all" and category not in expense_svc.EXPENSE_CATEGORIES:
             return rx.toast.error("Choose a category from the list.")
         self.category, self.page = category, 1
-        try:
-            await self._reload()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        return await _reload_or_toast(self._reload)
 
     @rx.event
     @requires("billing.read")
     async def move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = min(max(1, self.page + step), self.page_count)
-        try:
-            await self._reload()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        self.page = _step_page(self.page, step, self.page_count)
+        return await _reload_or_toast(self._reload)
 
     @rx.event
     @requires("billing.post")
@@ -1271,7 +1257,7 @@ class CatalogueState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return _page_count(self.total)
 
     async def _reload(self) -> None:
         rows, total = await self._run(
@@ -1340,12 +1326,8 @@ class CatalogueState(SessionState):
     async def move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = min(max(1, self.page + step), self.page_count)
-        try:
-            await self._reload()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        return None
+        self.page = _step_page(self.page, step, self.page_count)
+        return await _reload_or_toast(self._reload)
 
     @rx.event
     @requires("billing.read")

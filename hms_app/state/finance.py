@@ -21,7 +21,6 @@ from hms_app.analytics import finance as fin
 from hms_app.clock import to_local, utcnow
 from hms_app.db import session_scope
 from hms_app.errors import DomainError, ValidationError
-from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor
 from hms_app.state.session import SessionState, call_service, requires
 
@@ -95,51 +94,20 @@ def _parse_day(value, field: str, label: str) -> date | None:
 def _read_dashboard(*, actor: Actor, filters: fin.FinanceFilters) -> tuple[dict, dict]:
     """Every figure in one read-only session (SQLite readers never wait for writers)."""
     with session_scope(read_only=True) as session:
-        arguments = {"actor": actor, "filters": filters}
-        frames = {
-            "revenue_by_month": fin.revenue_by_month(session, **arguments),
-            "revenue_by_department": fin.revenue_by_department(session, **arguments),
-            "revenue_by_service": fin.revenue_by_service(session, **arguments),
-            "payer_mix": fin.payer_mix(session, **arguments),
-            "charges_vs_collections": fin.charges_vs_collections(session, **arguments),
-            "ar_aging": fin.ar_aging(session, **arguments),
-            "top_outstanding": fin.top_outstanding(session, **arguments, audit=False),
-            "expenses_by_category": fin.expenses_by_category(session, **arguments),
-        }
-        expenses = fin.expenses_by_month(session, **arguments)
-    frames["expenses_vs_revenue"] = fin.combine_expenses_revenue(frames["revenue_by_month"], expenses)
-    kpis = {
-        "revenue": int(frames["revenue_by_month"]["revenue_cents"].sum()),
-        "collections": int(frames["charges_vs_collections"]["collections_cents"].sum()),
-        "outstanding": int(frames["ar_aging"]["balance_cents"].sum()),
-        "open_invoices": int(frames["ar_aging"]["invoices"].sum()),
-        "expenses": int(expenses["expenses_cents"].sum()),
-        "charges": int(frames["charges_vs_collections"]["charges_cents"].sum()),
+        board = fin.load_dashboard(session, actor=actor, filters=filters, audit=False)
+    frames = {
+        "revenue_by_month": board.revenue_month,
+        "revenue_by_department": board.revenue_department,
+        "revenue_by_service": board.revenue_service,
+        "payer_mix": board.payers,
+        "charges_vs_collections": board.charges_collections,
+        "ar_aging": board.aging,
+        "top_outstanding": board.top_balances,
+        "expenses_vs_revenue": board.expenses_revenue,
+        "expenses_by_category": board.expenses_category,
     }
+    kpis = {name.removesuffix("_cents"): value for name, value in board.kpis.items()}
     return {name: frame.to_dict("records") for name, frame in frames.items()}, kpis
-
-
-def _record_listing(session, *, actor: Actor, count: int, as_of: date) -> None:
-    """The top balances name patients: their listing is audited as a read, once per load."""
-    record_audit(
-        session,
-        actor,
-        "finance.balances_listed",
-        target_type="invoice",
-        detail=f"top outstanding balances on {as_of.isoformat()}: {count} invoices",
-    )
-    session.commit()
-
-
-def _record_export(session, *, actor: Actor, count: int) -> None:
-    record_audit(
-        session,
-        actor,
-        "finance.invoices_exported",
-        target_type="invoice",
-        detail=f"top outstanding balances: {count} rows as CSV",
-    )
-    session.commit()
 
 
 def _departments(session, *, actor: Actor) -> list[dict[str, str]]:
@@ -296,7 +264,10 @@ class FinanceState(SessionState):
         tables, kpis = await asyncio.to_thread(_read_dashboard, actor=actor, filters=filters)
         if tables["top_outstanding"]:
             await call_service(
-                _record_listing, actor=actor, count=len(tables["top_outstanding"]), as_of=filters.ar_day
+                fin.record_balances_listed,
+                actor=actor,
+                count=len(tables["top_outstanding"]),
+                as_of=filters.ar_day,
             )
         for name, records in tables.items():
             setattr(self, name, records)
@@ -486,7 +457,7 @@ class FinanceState(SessionState):
         if not records:
             return rx.toast.info("Nothing to export for this period.")
         if name == "top_outstanding":  # names patients: the file is a read like the listing
-            await call_service(_record_export, actor=self.acting(), count=len(records))
+            await call_service(fin.record_balances_exported, actor=self.acting(), count=len(records))
         return rx.download(
             data=fin.frame_csv(_frame(records, name)), filename=f"finance_{name}_{self._file_stem()}.csv"
         )

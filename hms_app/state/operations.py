@@ -8,31 +8,9 @@ import reflex as rx
 
 from hms_app.analytics import operations as ops
 from hms_app.errors import DomainError
-from hms_app.models.organization import Department
-from hms_app.services.permissions import Actor, authorize
 from hms_app.state.session import SessionState, requires
 
 EMPTY_FIGURE = go.Figure(layout={"template": "none"})
-
-
-def _load(session, *, actor: Actor, days: int, department_id: int | None) -> dict:
-    authorize(actor, "analytics.read")
-    from sqlalchemy import select
-
-    departments = session.execute(
-        select(Department.id, Department.name).where(Department.active.is_(True)).order_by(Department.name)
-    ).all()
-    volume = ops.volume_frame(session, actor=actor, days=days, department_id=department_id)
-    no_shows = ops.no_show_frame(session, actor=actor, days=days, department_id=department_id)
-    waits = ops.wait_frame(session, actor=actor, days=days, department_id=department_id)
-    beds = ops.occupancy_frame(session, actor=actor, department_id=department_id)
-    return {
-        "departments": [[str(i), n] for i, n in departments],
-        "volume": volume,
-        "no_shows": no_shows,
-        "waits": waits,
-        "beds": beds,
-    }
 
 
 class OperationsState(SessionState):
@@ -53,7 +31,7 @@ class OperationsState(SessionState):
     async def _reload(self):
         department_id = None if self.department == "all" else int(self.department)
         try:
-            data = await self._run(_load, days=int(self.days), department_id=department_id)
+            data = await self._run(ops.dashboard, days=int(self.days), department_id=department_id)
         except DomainError as error:
             return rx.toast.error(str(error))
         self.departments = [["all", "All departments"], *data["departments"]]
