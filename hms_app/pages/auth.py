@@ -148,6 +148,7 @@ def sign_in_page() -> rx.Component:
             size="4",
             width="100%",
             max_width="26rem",
+            on_mount=SignInState.clear_form,
         ),
         min_height="100vh",
         padding="1rem",

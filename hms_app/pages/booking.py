@@ -206,6 +206,7 @@ def signup_page() -> rx.Component:
             size="3",
             width="100%",
             max_width="36rem",
+            on_mount=SignupState.clear_form,
         ),
         min_height="100vh",
         padding=["0.5rem", "1rem"],

@@ -26,11 +26,18 @@ class SignInState(SessionState):
     _pending_token: str = ""
 
     @rx.event
-    @public("only reports whether the tab is already signed in, and sends it home if so")
-    async def load(self):
+    @public("only clears this tab's sign-in form when the form is shown")
+    def clear_form(self):
+        # Runs on mount, not in on_load: the browser queues on_load only after the
+        # server answers the route change, so a quick (or password-manager) submit can
+        # be answered first and an on_load reset would wipe that answer off the screen.
         self.error, self.busy = "", False
         if self.stage != "password" and not self._pending_token:
             self.stage = "password"
+
+    @rx.event
+    @public("only reports whether the tab is already signed in, and sends it home if so")
+    async def load(self):
         if self.auth_token and await self._current_actor() is not None:
             return rx.redirect(security.home_for(frozenset(self.user_roles)))
         return None

@@ -43,9 +43,14 @@ class SignupState(SessionState):
     busy: bool = False
 
     @rx.event
+    @public("only clears this tab's sign-up form when the form is shown")
+    def clear_form(self):
+        # On mount rather than on_load, for the reason given in SignInState.clear_form.
+        self.error_field, self.error_text, self.busy = "", "", False
+
+    @rx.event
     @public("only sends a tab that is already signed in to its home page")
     async def load(self):
-        self.error_field, self.error_text, self.busy = "", "", False
         if self.auth_token and await self._current_actor() is not None:
             return rx.redirect(security.home_for(frozenset(self.user_roles)))
         return None

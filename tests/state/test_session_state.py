@@ -268,6 +268,30 @@ async def test_a_wrong_password_shows_the_error_and_stores_nothing(people, confi
     assert not sign_in.busy
 
 
+async def test_the_answer_stays_when_the_page_on_load_arrives_after_a_quick_submit(people, configured_db):
+    # The browser queues on_load behind a submit sent before the route change was
+    # answered; the user must still see why they were not let in.
+    sign_in = _state(_tree("/login"), SignInState)
+    await _run(
+        SignInState.event_handlers["submit_password"],
+        sign_in,
+        {"username": "nina", "password": "Wrong-password-1"},
+    )
+    await _run(SignInState.event_handlers["load"], sign_in)
+    assert sign_in.error == "Wrong username or password."
+
+
+async def test_showing_the_form_again_clears_an_old_answer(people, configured_db):
+    sign_in = _state(_tree("/login"), SignInState)
+    await _run(
+        SignInState.event_handlers["submit_password"],
+        sign_in,
+        {"username": "nina", "password": "Wrong-password-1"},
+    )
+    await _run(SignInState.event_handlers["clear_form"], sign_in)
+    assert sign_in.error == "" and not sign_in.busy and sign_in.stage == "password"
+
+
 async def test_sign_out_revokes_the_session_and_clears_the_tab(people, configured_db):
     root = _tree("/")
     home, portal = _state(root, HomeState), _state(root, PortalState)
