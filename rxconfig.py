@@ -9,8 +9,12 @@ settings = get_settings()
 config = rx.Config(
     app_name="hms_app",
     db_url=settings.database_url,
-    # Setting REDIS_URL switches Reflex to its Redis state manager and several workers.
+    # Setting REDIS_URL switches Reflex to its Redis state manager and several workers. Without it
+    # the one worker keeps tab states in memory: Reflex's default (disk) pickles every changed tab
+    # and lists its whole states folder as it goes, which costs more than the boards themselves.
+    # A restart only makes open tabs load their page again; the sign-in lives in a cookie.
     redis_url=settings.redis_url,
+    **({} if settings.redis_url else {"state_manager_mode": rx.constants.StateManagerMode.MEMORY}),
     telemetry_enabled=False,
     show_built_with_reflex=False,
     frontend_port=settings.port,

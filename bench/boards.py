@@ -11,7 +11,8 @@ Figures (``BENCH board_propagation_<mode>_<n>_p50|p95 <ms> ms``, n = 1 and 100 b
 A "board" is a lightweight client that speaks Reflex's own websocket protocol exactly as a
 browser tab does (socket.io on ``/_event``, the ``hydrate_and_load`` boot event with the session
 cookie's value, then the page's on_load events: the bed board loads and starts its watcher). It
-has its own tab token and state on the server; it just does not draw. The nurse is one more
+has its own tab token and state on the server; it just does not draw. All the boards share one
+asyncio loop in the benchmark's process (``TabLoop``). The nurse is one more
 such tab that sends the board's own events (take a bed out of service, return it, mark it
 clean), so each change goes through the real handler, service, commit and publish. The latency
 of one board is from the moment the nurse's event is sent until that board receives the state
@@ -48,16 +49,43 @@ def _changes() -> int:
     return max(3, int(os.environ.get("HMS_BENCH_BOARDS_CHANGES", "20")))
 
 
+class TabLoop:
+    """One asyncio loop, in its own thread, that runs every tab's socket.
+
+    Real boards are separate browsers on separate machines; here all of them share one client
+    process. A thread per tab (the synchronous socket.io client also starts a thread per message)
+    makes the tabs queue for the interpreter lock, and that queueing would be measured as board
+    latency. One loop receives each update as soon as it arrives.
+    """
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bench-tabs", daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine, timeout: float = CONNECT_TIMEOUT_S):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
 class Tab:
     """One browser tab on /wards, speaking Reflex's websocket protocol."""
 
-    def __init__(self, url: str, session_token: str, ward_id: int, bed_id: int) -> None:
+    def __init__(self, tabs: TabLoop, url: str, session_token: str, ward_id: int, bed_id: int) -> None:
         import socketio
 
-        self.url, self.ward_id, self.bed_id = url, ward_id, bed_id
+        self.tabs, self.url, self.ward_id, self.bed_id = tabs, url, ward_id, bed_id
         self.session_token = session_token
         self.token = str(uuid.uuid4())
-        self.client = socketio.Client(reconnection=False)
+        self.client = socketio.AsyncClient(reconnection=False)
         self.loaded = threading.Event()
         self.status: str | None = None
         self.version = 0
@@ -81,13 +109,15 @@ class Tab:
                 "router_data": self.router_data(),
             }
         }
-        self.client.connect(
-            f"{self.url}?token={self.token}",
-            socketio_path="/_event",
-            transports=["websocket"],
-            namespaces=["/_event"],
-            auth=auth,
-            wait_timeout=30,
+        self.tabs.run(
+            self.client.connect(
+                f"{self.url}?token={self.token}",
+                socketio_path="/_event",
+                transports=["websocket"],
+                namespaces=["/_event"],
+                auth=auth,
+                wait_timeout=30,
+            )
         )
 
     def _on_event(self, update: dict) -> None:
@@ -121,15 +151,17 @@ class Tab:
         return done
 
     def send(self, handler: str, **payload) -> None:
-        self.client.emit(
-            "event",
-            {"name": f"{BOARD}.{handler}", "payload": payload, "router_data": self.router_data()},
-            namespace="/_event",
+        self.tabs.run(
+            self.client.emit(
+                "event",
+                {"name": f"{BOARD}.{handler}", "payload": payload, "router_data": self.router_data()},
+                namespace="/_event",
+            )
         )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.client.disconnect()
+            self.tabs.run(self.client.disconnect(), timeout=10)
 
 
 def _sign_ins(database_url: str) -> list[str]:
@@ -217,13 +249,14 @@ def _measure(
     ward_id, bed_id, label = _ward_and_bed(database_url)
     tokens = _sign_ins(database_url)
     nurse_token = tokens[1]
+    loop = TabLoop()
     tabs: list[Tab] = []
-    nurse = Tab(url, nurse_token, ward_id, bed_id)
+    nurse = Tab(loop, url, nurse_token, ward_id, bed_id)
     try:
         started = time.perf_counter()
         nurse.open()
         for index in range(boards):
-            tab = Tab(url, tokens[index % len(tokens)], ward_id, bed_id)
+            tab = Tab(loop, url, tokens[index % len(tokens)], ward_id, bed_id)
             tab.open()
             tabs.append(tab)
         for tab in [nurse, *tabs]:
@@ -285,6 +318,7 @@ def _measure(
     finally:
         for tab in [nurse, *tabs]:
             tab.close()
+        loop.close()
 
 
 def _report(mode: str, boards: int, samples: list[float], cpu_per_update: float | None) -> None:

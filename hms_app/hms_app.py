@@ -1,5 +1,6 @@
 """The HMS application: pages and API routes are registered here."""
 
+import gc
 import logging
 import secrets
 
@@ -12,6 +13,7 @@ from hms_app.errors import DomainError
 from hms_app.pages.errors import not_found_page
 
 log = logging.getLogger("hms")
+GC_YOUNG_THRESHOLD = 10_000  # Python's default is 700 allocations
 
 
 def backend_exception_handler(exception: Exception):
@@ -32,3 +34,19 @@ app = rx.App(
     backend_exception_handler=backend_exception_handler,
 )
 app.add_page(not_found_page, route="/404", title="Not found · HMS")
+
+
+@app.register_lifespan_task
+def tune_garbage_collection() -> None:
+    """Keep the collector's pauses out of the boards' way.
+
+    A worker holds about 1.3 million objects that live as long as it does (modules, compiled
+    pages, the schema), and a full collection walked them all: a 190 ms pause every few seconds
+    under load, which every open board and every click waited through (it was most of the board
+    benchmark's p95). Frozen, a full collection only walks what was made since. The higher
+    first threshold lets the short-lived objects of each event die before they are promoted, so
+    full collections become rare. With 100 boards open the p95 went from 230 to about 80 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)

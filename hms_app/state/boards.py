@@ -13,14 +13,12 @@ what this tab was shown; the services check permission and rules again.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import reflex as rx
 
 from hms_app.clock import format_local, to_local, utcnow
-from hms_app.db import session_scope
 from hms_app.errors import DomainError, ValidationError
 from hms_app.models.wards import DISCHARGE_DISPOSITIONS
 from hms_app.services import boards as board_svc
@@ -29,7 +27,7 @@ from hms_app.services import patients as patient_svc
 from hms_app.services import scheduling as scheduling_svc
 from hms_app.services import wards as ward_svc
 from hms_app.state.live import live_changes
-from hms_app.state.session import SessionState, browser_id, public, requires
+from hms_app.state.session import SessionState, browser_id, call_service_read, public, requires, shared_task
 
 FORM_LIMIT = 300
 MAX_QUERY = 100
@@ -70,38 +68,22 @@ def _now_label() -> str:
 # it started, so a later notice makes the next refresh read again. Only live refreshes share;
 # opening a board (audited) and a writer's own reload after its change always read fresh. The
 # guard has already checked each tab's permission before it asks; the rows are the same for all.
+# The read runs on a read-only session: on SQLite it never takes the write lock, so a hundred
+# refreshes never queue behind (or ahead of) a nurse's admission.
 SHARED_READ_MAX_AGE_S = 5.0
-_shared_reads: dict[tuple, tuple[int, float, asyncio.Task]] = {}
-
-
-def _read_only(fn, /, **kwargs):
-    """Run a read in a worker thread on a read-only session: on SQLite it never takes the write
-    lock, so a hundred refreshes never queue behind (or ahead of) a nurse's admission."""
-
-    def run():
-        with session_scope(read_only=True) as session:
-            return fn(session, **kwargs)
-
-    return asyncio.to_thread(run)
+_shared_reads: dict[tuple, tuple[float, int, asyncio.Task]] = {}
 
 
 async def shared_read(key: tuple, fn, /, **kwargs):
     """``fn(session, **kwargs)`` on a read-only session, shared with the other refreshes of ``key``
     since this worker's last notice."""
-    loop = asyncio.get_running_loop()
-    stamp, now = live.hub().delivered, time.monotonic()
-    entry = _shared_reads.get(key)
-    reusable = (
-        entry is not None
-        and entry[0] == stamp
-        and now - entry[1] < SHARED_READ_MAX_AGE_S
-        and entry[2].get_loop() is loop
-        and not (entry[2].done() and (entry[2].cancelled() or entry[2].exception() is not None))
+    return await shared_task(
+        _shared_reads,
+        key,
+        lambda: call_service_read(fn, **kwargs),
+        max_age=SHARED_READ_MAX_AGE_S,
+        tag=live.hub().delivered,
     )
-    if not reusable:
-        entry = (stamp, now, loop.create_task(_read_only(fn, **kwargs)))
-        _shared_reads[key] = entry
-    return await asyncio.shield(entry[2])
 
 
 # ====================================================================== ward bed board
@@ -180,10 +162,30 @@ def _card(tile: ward_svc.BedTile) -> BedCard:
     return card
 
 
-def _ward_screen(session, *, actor, ward_id: int):
+@dataclass(frozen=True)
+class _WardView:
+    """One ward's board as the screen shows it; built once per change and shared by its boards."""
+
+    tabs: tuple[WardTab, ...]
+    board: ward_svc.BedBoard
+    cards: tuple[BedCard, ...]
+    average_stay: str
+
+
+def _ward_view(wards: list[ward_svc.WardSummary], board: ward_svc.BedBoard) -> _WardView:
+    return _WardView(
+        tabs=tuple(WardTab(w.id, w.name, w.occupied, w.beds, w.occupancy_percent) for w in wards),
+        board=board,
+        cards=tuple(_card(tile) for tile in board.beds),
+        average_stay=ward_svc.length_of_stay_label(board.average_los_hours) if board.ward.occupied else "–",
+    )
+
+
+def _ward_screen(session, *, actor, ward_id: int) -> _WardView:
     """The ward tabs and one ward's board, in one session: what a live refresh shows."""
-    return ward_svc.list_wards(session, actor=actor), ward_svc.bed_board(
-        session, actor=actor, ward_id=ward_id, audit=False
+    return _ward_view(
+        ward_svc.list_wards(session, actor=actor),
+        ward_svc.bed_board(session, actor=actor, ward_id=ward_id, audit=False),
     )
 
 
@@ -227,10 +229,10 @@ class BedBoardState(SessionState):
     async def _reload(self, *, audit: bool, shared: bool = False):
         try:
             if shared:
-                wards, board = await shared_read(
+                view = await shared_read(
                     ("ward", self.ward_id), _ward_screen, actor=self.acting(), ward_id=self.ward_id
                 )
-                return self._show(wards, board)
+                return self._show(view)
             wards = await self._run(ward_svc.list_wards)
             self.wards = [WardTab(w.id, w.name, w.occupied, w.beds, w.occupancy_percent) for w in wards]
             if not self.wards:
@@ -242,17 +244,18 @@ class BedBoardState(SessionState):
         except DomainError as error:
             self.loaded = True
             return rx.toast.error(str(error))
-        return self._show(wards, board)
+        return self._show(_ward_view(wards, board))
 
-    def _show(self, wards: list[ward_svc.WardSummary], board: ward_svc.BedBoard):
-        self.wards = [WardTab(w.id, w.name, w.occupied, w.beds, w.occupancy_percent) for w in wards]
+    def _show(self, view: _WardView):
+        # The cards may be shared with other tabs' boards: they are replaced, never changed in place.
+        board, ward = view.board, view.board.ward
+        self.wards = list(view.tabs)
         self._opened_ward_id = self.ward_id
-        ward = board.ward
         self.ward_name = ward.name
-        self.beds = [_card(tile) for tile in board.beds]
+        self.beds = list(view.cards)
         self.occupied, self.free, self.cleaning = ward.occupied, ward.free, ward.cleaning
         self.out_of_service, self.occupancy = ward.out_of_service, ward.occupancy_percent
-        self.average_stay = ward_svc.length_of_stay_label(board.average_los_hours) if ward.occupied else "–"
+        self.average_stay = view.average_stay
         self.admitted_today, self.discharged_today = board.admitted_today, board.discharged_today
         self.loaded, self.problem = True, ""
         self.version += 1
@@ -613,10 +616,49 @@ def _flow_card(card: board_svc.FlowCard, now: datetime) -> FlowCardView:
     )
 
 
-def _flow_screen(session, *, actor, department_id: int | None):
+@dataclass(frozen=True)
+class _FlowView:
+    """The flow board as the screen shows it; built once per change and shared by its boards."""
+
+    departments: tuple[DepartmentChoice, ...]
+    rows: tuple[CountRow, ...]
+    columns: tuple[FlowColumn, ...]
+    counts: dict[str, int]
+    day: str
+
+
+def _flow_view(options: list, board: board_svc.FlowBoard) -> _FlowView:
+    now = utcnow()
+    return _FlowView(
+        departments=(
+            DepartmentChoice("all", "All departments"),
+            *(DepartmentChoice(str(o.id), f"{o.name} ({o.today})") for o in options),
+        ),
+        rows=tuple(
+            CountRow(
+                d.department_id, d.department, *(d.counts.get(s, 0) for s in board_svc.FLOW_STATUSES), d.total
+            )
+            for d in board.departments
+        ),
+        columns=tuple(
+            FlowColumn(
+                status,
+                board_svc.STATUS_LABELS[status],
+                board.counts.get(status, 0),
+                [_flow_card(card, now) for card in board.columns.get(status, [])],
+            )
+            for status in board_svc.FLOW_COLUMNS
+        ),
+        counts=dict(board.counts),
+        day=board.day.strftime("%A %d %B %Y"),
+    )
+
+
+def _flow_screen(session, *, actor, department_id: int | None) -> _FlowView:
     """The department filter's options and the flow board, in one session (a live refresh)."""
-    return board_svc.board_departments(session, actor=actor), board_svc.flow_board(
-        session, actor=actor, department_id=department_id, audit=False
+    return _flow_view(
+        board_svc.board_departments(session, actor=actor),
+        board_svc.flow_board(session, actor=actor, department_id=department_id, audit=False),
     )
 
 
@@ -641,38 +683,27 @@ class FlowBoardState(SessionState):
         department_id = int(self.department) if self.department else None
         try:
             if shared:
-                options, board = await shared_read(
+                view = await shared_read(
                     ("flow", department_id), _flow_screen, actor=self.acting(), department_id=department_id
                 )
             else:
-                options = await self._run(board_svc.board_departments)
-                board = await self._run(board_svc.flow_board, department_id=department_id, audit=audit)
+                view = _flow_view(
+                    await self._run(board_svc.board_departments),
+                    await self._run(board_svc.flow_board, department_id=department_id, audit=audit),
+                )
         except DomainError as error:
             self.loaded = True
             return rx.toast.error(str(error))
+        # The rows and cards may be shared with other tabs' boards: replaced, never changed in place.
         self._opened = True
-        self.departments = [DepartmentChoice("all", "All departments")] + [
-            DepartmentChoice(str(o.id), f"{o.name} ({o.today})") for o in options
-        ]
-        self.rows = [
-            CountRow(
-                d.department_id, d.department, *(d.counts.get(s, 0) for s in board_svc.FLOW_STATUSES), d.total
-            )
-            for d in board.departments
-        ]
-        now = utcnow()
-        self.columns = [
-            FlowColumn(
-                status,
-                board_svc.STATUS_LABELS[status],
-                board.counts.get(status, 0),
-                [_flow_card(card, now) for card in board.columns.get(status, [])],
-            )
-            for status in board_svc.FLOW_COLUMNS
-        ]
-        self.no_show, self.cancelled = board.counts.get("no_show", 0), board.counts.get("cancelled", 0)
-        self.total = sum(n for s, n in board.counts.items() if s != "cancelled")
-        self.day = board.day.strftime("%A %d %B %Y")
+        self.departments, self.rows, self.columns = (
+            list(view.departments),
+            list(view.rows),
+            list(view.columns),
+        )
+        self.no_show, self.cancelled = view.counts.get("no_show", 0), view.counts.get("cancelled", 0)
+        self.total = sum(n for s, n in view.counts.items() if s != "cancelled")
+        self.day = view.day
         self.loaded = True
         self.version += 1
         self.updated_at = _now_label()

@@ -53,6 +53,60 @@ async def call_service_read(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
     return await asyncio.to_thread(run)
 
 
+async def shared_task(
+    cache: dict, key: Any, make: Callable[[], Any], *, max_age: float, tag: Any = None
+) -> Any:
+    """The result of ``make()`` (a coroutine), shared by every caller on this worker that asks for
+    ``key`` with the same ``tag`` within ``max_age`` seconds of the run's start.
+
+    A failed or cancelled run is never shared, and neither is one from another event loop (tests
+    run several); one caller giving up does not cancel the others' run.
+    """
+    loop, now = asyncio.get_running_loop(), time.monotonic()
+    entry = cache.get(key)
+    if (
+        entry is None
+        or now - entry[0] >= max_age
+        or entry[1] != tag
+        or entry[2].get_loop() is not loop
+        or (entry[2].done() and (entry[2].cancelled() or entry[2].exception() is not None))
+    ):
+        if len(cache) > SHARED_CACHE_LIMIT:
+            cache.clear()  # forgetting finished runs costs one read each, nothing more
+        entry = (now, tag, loop.create_task(make()))
+        cache[key] = entry
+    return await asyncio.shield(entry[2])
+
+
+# Per worker: the latest session check of each token, shared by the tabs that use it. A user
+# with many open boards costs one session read per re-check interval instead of one per tab;
+# a revoked session still stops every tab within ACTOR_RECHECK_SECONDS.
+SHARED_CACHE_LIMIT = 10_000
+_session_checks: dict[str, tuple[float, Any, asyncio.Task]] = {}
+_session_touches: dict[str, float] = {}
+
+
+async def _check_session(token: str) -> Actor | None:
+    actor = await shared_task(
+        _session_checks,
+        token,
+        lambda: call_service_read(security.resolve_session, token=token, touch=False),
+        max_age=ACTOR_RECHECK_SECONDS,
+    )
+    if actor is not None and time.monotonic() - _session_touches.get(token, -1e9) > security.TOUCH_SECONDS:
+        if len(_session_touches) > SHARED_CACHE_LIMIT:
+            _session_touches.clear()
+        _session_touches[token] = time.monotonic()  # before the write: the other tabs need not wait
+        await call_service(security.touch_session, token=token)
+    return actor
+
+
+def forget_session(token: str) -> None:
+    """Drop this worker's shared check of ``token`` (its tab signed out or was cleared)."""
+    _session_checks.pop(token, None)
+    _session_touches.pop(token, None)
+
+
 def _record_denial(session, *, actor: Actor, permission: str, handler: str) -> None:
     record_audit(session, actor, "access.denied", outcome="denied", detail=f"{handler} needs {permission}")
     session.commit()
@@ -124,7 +178,6 @@ class SessionState(rx.State):
     _actor: Actor | None = None
     _actor_token: str = ""
     _actor_checked_at: float = 0.0
-    _session_touched_at: float = 0.0
 
     def _acting(self) -> Actor:
         """The actor the guard has just checked (only inside a ``@requires`` handler)."""
@@ -145,11 +198,10 @@ class SessionState(rx.State):
             return self._actor
         actor = None
         if token:
-            # Re-checks read only; the session's last use is written at most once a minute per tab.
-            actor = await call_service_read(security.resolve_session, token=token, screen=screen, touch=False)
-            if actor is not None and time.time() - self._session_touched_at > security.TOUCH_SECONDS:
-                await call_service(security.touch_session, token=token)
-                self._session_touched_at = time.time()
+            # Re-checks read only; the session's last use is written at most once a minute per worker.
+            actor = await _check_session(token)
+            if actor is not None:
+                actor = replace(actor, screen=screen)
         self._actor, self._actor_token, self._actor_checked_at = actor, token, time.time()
         name = actor.display_name if actor else ""
         roles = sorted(actor.roles) if actor else []
@@ -188,6 +240,7 @@ class SessionState(rx.State):
         token = self.auth_token
         if token:
             await call_service(security.sign_out, token=token)
+            forget_session(token)
         await self._clear_tab()
         return [rx.redirect("/login"), rx.toast.info("You are signed out.", id="auth")]
 

@@ -6,6 +6,7 @@ the actor comes from a real session token resolved through ``security.resolve_se
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from datetime import date
 
@@ -160,6 +161,58 @@ async def test_a_revoked_session_stops_working_within_the_recheck_interval(
     monkeypatch.setattr(session_module, "ACTOR_RECHECK_SECONDS", 0.0)
     assert await home._current_actor() is None
     assert home.user_name == "" and home.user_permissions == []
+
+
+async def test_tabs_of_one_session_share_one_session_read_per_interval(people, configured_db, monkeypatch):
+    # A nurse with a hundred boards open must not cost a hundred session reads every few seconds.
+    reads = []
+    original = security.resolve_session
+
+    def counted(session, **kwargs):
+        reads.append(kwargs["token"])
+        return original(session, **kwargs)
+
+    monkeypatch.setattr(security, "resolve_session", counted)
+    nina, doc = _token("nina"), _token("nina")
+    tabs = [_state(_tree("/"), HomeState) for _ in range(3)]
+    for tab in tabs:
+        tab.auth_token = nina
+    actors = await asyncio.gather(*(tab._current_actor() for tab in tabs))
+    assert [a.username for a in actors] == ["nina"] * 3
+    assert reads == [nina]
+    other = _state(_tree("/patients"), HomeState)
+    other.auth_token = doc
+    assert (await other._current_actor()).screen == "/patients"  # each tab keeps its own screen
+    assert reads == [nina, doc]
+
+
+async def test_signing_out_is_seen_by_the_other_tabs_at_their_next_check(people, configured_db):
+    token = _token("nina")
+    first, second = _tree("/"), _tree("/")
+    for root in (first, second):
+        _state(root, HomeState).auth_token = token
+        assert await _state(root, HomeState)._current_actor() is not None
+    await _run(SessionState.event_handlers["sign_out"], _state(first, SessionState))
+    other = _state(second, HomeState)
+    other._actor_checked_at = 0.0  # this tab's own few seconds are up
+    assert await other._current_actor() is None
+
+
+async def test_a_failed_shared_run_is_not_handed_to_the_next_caller():
+    cache, calls = {}, []
+
+    async def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database restarting")
+        return "rows"
+
+    with pytest.raises(RuntimeError):
+        await session_module.shared_task(cache, "k", flaky, max_age=60)
+    assert await session_module.shared_task(cache, "k", flaky, max_age=60) == "rows"
+    assert await session_module.shared_task(cache, "k", flaky, max_age=60) == "rows"
+    assert await session_module.shared_task(cache, "k", flaky, max_age=60, tag="next change") == "rows"
+    assert len(calls) == 3
 
 
 async def test_a_changed_token_is_never_served_from_the_cache(people, configured_db):
