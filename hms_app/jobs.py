@@ -1,8 +1,5 @@
-"""Periodic work: reminders and waitlist offers, run by `hms jobs` (from cron, every minute).
-
-It does not run inside the web workers: registered as a Reflex lifespan task it made sign-in
-answers go missing in the browser tests now and then (the cause is not found yet), so it stays
-out of the web process until it is.
+"""Periodic work every backend worker runs while the app is up: reminders and waitlist offers.
+`hms jobs` runs the same round by hand (or from cron, for a deployment that wants it there).
 
 Each job is an ordinary service call as the system actor. Several workers may run the same job
 at the same moment; the services claim their rows with conditional updates, so a reminder is

@@ -622,6 +622,7 @@ def charge_row(row: ChargeLine) -> rx.Component:
             )
         ),
         data_testid="charge-row-" + row.code,
+        custom_attrs={"data-charge-id": row.id},
     )
 
 

@@ -90,7 +90,8 @@ def test_a_completed_visit_becomes_a_paid_invoice(page: Page, browser: Browser, 
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, "billing")
     page.goto(f"/billing/accounts/{patient_id}")
-    row = page.locator("[data-testid=charge-row-VISIT-SPEC]")
+    # The demo may have left an earlier open charge for the same service: this visit's own row.
+    row = page.locator(f"[data-testid=charge-row-VISIT-SPEC][data-charge-id='{charge_id}']")
     expect(row).to_be_visible()
     wait_interactive(page, "[data-testid=draft-invoice]")
     # Only the new visit goes on this invoice: untick any other open charge the demo left.

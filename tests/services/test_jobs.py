@@ -34,3 +34,10 @@ def test_a_failed_round_does_not_stop_the_next():
 
     asyncio.run(scenario())
     assert len(rounds) >= 3
+
+
+def test_the_app_runs_the_jobs_while_it_is_up():
+    # Without this a laptop install would never send a reminder or expire a waitlist offer.
+    from hms_app.hms_app import app
+
+    assert jobs.periodic_jobs in app._lifespan_tasks
