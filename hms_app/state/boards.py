@@ -13,6 +13,7 @@ what this tab was shown; the services check permission and rules again.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -141,6 +142,11 @@ DISPOSITION_OPTIONS = [DispositionOption(code, label) for code, label in DISCHAR
 BED_DIALOG_FIELDS = ("reason", "bed_id", "disposition", "patient")
 
 
+def _stay(hours: int) -> str:
+    """The length of stay as a card shows it: a narrow card wraps "3 d / 4 h", never "3 d 4 / h"."""
+    return re.sub(r"(\d) ([dh])\b", "\\1\u00a0\\2", ward_svc.length_of_stay_label(hours))
+
+
 def _card(tile: ward_svc.BedTile) -> BedCard:
     card = BedCard(
         id=tile.id,
@@ -157,7 +163,7 @@ def _card(tile: ward_svc.BedTile) -> BedCard:
         card.age_sex = f"{tile.age} {tile.sex[:1].upper()}" if tile.age is not None else ""
         card.reason = tile.reason
         card.admitted = format_local(tile.admitted_at, "%d %b %H:%M")
-        card.los = ward_svc.length_of_stay_label(tile.los_hours)
+        card.los = _stay(tile.los_hours)
         card.long_stay = tile.los_hours >= LONG_STAY_HOURS
     return card
 
@@ -177,7 +183,7 @@ def _ward_view(wards: list[ward_svc.WardSummary], board: ward_svc.BedBoard) -> _
         tabs=tuple(WardTab(w.id, w.name, w.occupied, w.beds, w.occupancy_percent) for w in wards),
         board=board,
         cards=tuple(_card(tile) for tile in board.beds),
-        average_stay=ward_svc.length_of_stay_label(board.average_los_hours) if board.ward.occupied else "–",
+        average_stay=_stay(board.average_los_hours) if board.ward.occupied else "–",
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import reflex as rx
 
+from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics.vitals import spec_for, unit_label, vital_trend_figure
 from hms_app.cds import vitals as vital_rules
 from hms_app.clock import format_local
@@ -339,7 +340,7 @@ class ChartState(SessionState):
     vital_error_text: str = ""
     vitals_form_key: int = 0
     trend_key: str = "heart_rate"
-    trend_figure: go.Figure = go.Figure(layout={"template": "none"})
+    trend_figure: go.Figure = EMPTY_FIGURE
     trend_count: int = 0
     trend_loaded: bool = False
     trend_loading: bool = False

@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import reflex as rx
 
+from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics import finance as fin
 from hms_app.clock import to_local, utcnow
 from hms_app.db import session_scope
@@ -164,36 +165,52 @@ class FinanceState(SessionState):
 
     @rx.var
     def revenue_month_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.revenue_by_month_figure(_frame(self.revenue_by_month, "revenue_by_month"))
 
     @rx.var
     def revenue_department_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.revenue_by_department_figure(_frame(self.revenue_by_department, "revenue_by_department"))
 
     @rx.var
     def revenue_service_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.revenue_by_service_figure(_frame(self.revenue_by_service, "revenue_by_service"))
 
     @rx.var
     def payer_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.payer_mix_figure(_frame(self.payer_mix, "payer_mix"))
 
     @rx.var
     def charges_collections_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.charges_vs_collections_figure(
             _frame(self.charges_vs_collections, "charges_vs_collections")
         )
 
     @rx.var
     def aging_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.ar_aging_figure(_frame(self.ar_aging, "ar_aging"))
 
     @rx.var
     def expenses_revenue_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.expenses_vs_revenue_figure(_frame(self.expenses_vs_revenue, "expenses_vs_revenue"))
 
     @rx.var
     def expenses_category_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         return fin.expenses_by_category_figure(_frame(self.expenses_by_category, "expenses_by_category"))
 
     @rx.var

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import reflex as rx
 
-from hms_app.analytics import home
+from hms_app.analytics import EMPTY_FIGURE, home
 from hms_app.errors import DomainError
 from hms_app.services.permissions import Actor
 from hms_app.state.session import SessionState, call_service, requires
@@ -26,6 +26,8 @@ class HomeState(SessionState):
 
     @rx.var
     def registrations_chart(self) -> go.Figure:
+        if not self.loaded:
+            return EMPTY_FIGURE
         import pandas as pd
 
         return home.registrations_figure(pd.DataFrame(self.months, columns=["month", "patients"]))

@@ -6,11 +6,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import reflex as rx
 
+from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics import operations as ops
 from hms_app.errors import DomainError
 from hms_app.state.session import SessionState, requires
-
-EMPTY_FIGURE = go.Figure(layout={"template": "none"})
 
 
 class OperationsState(SessionState):

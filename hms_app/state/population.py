@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import reflex as rx
 
+from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics import population as charts
 from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError, ValidationError
@@ -21,7 +22,6 @@ from hms_app.services.permissions import Actor
 from hms_app.state.session import SessionState, browser_id, requires
 
 PAGE_SIZE = 20
-EMPTY_FIGURE = go.Figure(layout={"template": "none"})
 
 
 @dataclass

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 import plotly.graph_objects as go
 import reflex as rx
 
+from hms_app.analytics import EMPTY_FIGURE
 from hms_app.clock import format_local, to_local, utcnow
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import calendar_views as views
@@ -1450,7 +1451,7 @@ class NoShowState(SessionState):
     providers: list[RateLine] = []
     patients: list[RateLine] = []
     overall: str = ""
-    figure: go.Figure = go.Figure(layout={"template": "none"})
+    figure: go.Figure = EMPTY_FIGURE
     loaded: bool = False
 
     async def _reload(self):

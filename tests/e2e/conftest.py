@@ -240,3 +240,22 @@ def server_db(server: Server):
     from hms_app.db import session_scope
 
     return session_scope(server.database_url)
+
+
+MIDNIGHT_MARGIN_SECONDS = 5 * 60
+
+
+@pytest.fixture
+def clear_of_midnight() -> None:
+    """Tests that work with "today" (the calendar, check-in, today's board) must not straddle the
+    hospital's midnight: a few minutes before it, wait until the new day has begun."""
+    from datetime import datetime, timedelta
+    from datetime import time as clock_time
+
+    from hms_app.clock import to_local, utcnow
+
+    now = to_local(utcnow())
+    midnight = datetime.combine(now.date() + timedelta(days=1), clock_time(0), tzinfo=now.tzinfo)
+    left = (midnight - now).total_seconds()
+    if left < MIDNIGHT_MARGIN_SECONDS:
+        time.sleep(left + 5)

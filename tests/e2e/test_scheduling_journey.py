@@ -14,10 +14,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
+import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import delete, select
 
 from tests.e2e.conftest import SCREENS_DIR, Server, screenshot, server_db, sign_in
+
+# These tests work with "today": never across the hospital's midnight.
+pytestmark = pytest.mark.usefixtures("clear_of_midnight")
 
 TOAST = "[data-sonner-toast]"
 CANCEL_REASON = "Patient phoned: travelling for work that week"
@@ -29,7 +33,7 @@ def _set_up(server: Server) -> dict:
     from hms_app.clock import to_local, utcnow
     from hms_app.models.organization import Department
     from hms_app.models.patients import Patient
-    from hms_app.models.scheduling import AvailabilityException
+    from hms_app.models.scheduling import Appointment, AvailabilityException
     from hms_app.services import scheduling as svc
     from hms_app.services.permissions import SYSTEM_ACTOR
 
@@ -81,13 +85,12 @@ def _set_up(server: Server) -> dict:
             )
         )
         s.commit()
-        patients = s.execute(
-            select(Patient.id, Patient.mrn, Patient.given_name, Patient.family_name)
+        walk_in_id = s.execute(
+            select(Patient.id)
             .where(Patient.active.is_(True), Patient.merged_into_id.is_(None))
             .order_by(Patient.id)
-            .limit(2)
-        ).all()
-        (walk_in_id, *_), booked = patients[0], patients[1]
+            .limit(1)
+        ).scalar_one()
         early = svc.find_free_slots(
             s,
             actor=SYSTEM_ACTOR,
@@ -121,6 +124,23 @@ def _set_up(server: Server) -> dict:
             )
         ):
             booking_day += timedelta(days=1)  # past holidays and closures
+        # The demo books most patients somewhere most days: the patient booked in the browser has
+        # nothing that day, or the 10:00 booking or the move to 11:30 could meet their own visit.
+        day_start = svc.local_moment(booking_day, time(0), tz)
+        busy = select(Appointment.patient_id).where(
+            Appointment.start_at < day_start + timedelta(days=1), Appointment.end_at > day_start
+        )
+        booked = s.execute(
+            select(Patient.id, Patient.mrn, Patient.given_name, Patient.family_name)
+            .where(
+                Patient.active.is_(True),
+                Patient.merged_into_id.is_(None),
+                Patient.id != walk_in_id,
+                Patient.id.not_in(busy),
+            )
+            .order_by(Patient.id)
+            .limit(1)
+        ).one()
         return {
             "doctor": doctor.id,
             "today": today,

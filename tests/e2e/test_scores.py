@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from hms_app.models.emr import Encounter
+from hms_app.models.emr import Condition, Encounter
 from hms_app.models.patients import Patient
 from tests.e2e.conftest import SCREENS_DIR, Server, screenshot, server_db, sign_in
 
@@ -30,12 +30,18 @@ def _seeded_deteriorating_patient(server: Server) -> int:
 
 
 def _calm_adult(server: Server) -> int:
-    """An adult with no open emergency attendance: their chart has no NEWS2 alert to begin with."""
+    """An adult with no open attendance (so no NEWS2 alert to begin with) and no hypercapnic
+    respiratory failure on their problem list (that moves SpO2 to scale 2 and changes the score)."""
     with server_db(server) as session:
         busy = select(Encounter.patient_id).where(Encounter.status == "in-progress")
+        scale_2 = select(Condition.patient_id).where(Condition.code.like("J96._2%"))
         return session.execute(
             select(Patient.id)
-            .where(Patient.birth_date < date.today() - timedelta(days=40 * 365), Patient.id.not_in(busy))
+            .where(
+                Patient.birth_date < date.today() - timedelta(days=40 * 365),
+                Patient.id.not_in(busy),
+                Patient.id.not_in(scale_2),
+            )
             .order_by(Patient.id)
             .limit(1)
         ).scalar_one()

@@ -176,7 +176,7 @@ async def test_a_nurse_admits_from_the_board_and_the_bed_fills(ward, configured_
     assert any("admitted to Medical · bed M-02" in t for t in _toasts(events))
     assert board.dialog == "" and _status(bed.id) == "occupied"
     tile = _tile(board, "M-02")
-    assert (tile.patient_name, tile.status, tile.los) == ("Ada Lovelace", "occupied", "0 h")
+    assert (tile.patient_name, tile.status, tile.los) == ("Ada Lovelace", "occupied", "0\u00a0h")
     assert board.occupied == 1 and board.version == 2
     assert _audits("ward.board") == 1  # the reload after the change is the same screen: not re-audited
 
