@@ -78,19 +78,20 @@ _shared_reads: dict[tuple, tuple[float, int, asyncio.Task]] = {}
 async def shared_read(key: tuple, fn, /, **kwargs):
     """``fn(session, **kwargs)`` on a read-only session, shared with the other refreshes of ``key``
     since this worker's last notice."""
-    return await shared_task(
+    _, result = await shared_task(
         _shared_reads,
         key,
         lambda: call_service_read(fn, **kwargs),
         max_age=SHARED_READ_MAX_AGE_S,
         tag=live.hub().delivered,
     )
+    return result
 
 
 # ====================================================================== ward bed board
 
 
-@dataclass
+@dataclass(frozen=True)
 class WardTab:
     id: int = 0
     name: str = ""
@@ -99,7 +100,7 @@ class WardTab:
     occupancy: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class BedCard:
     id: int = 0
     label: str = ""
@@ -148,29 +149,33 @@ def _stay(hours: int) -> str:
 
 
 def _card(tile: ward_svc.BedTile) -> BedCard:
-    card = BedCard(
+    patient = {}
+    if tile.patient_id is not None:
+        patient = {
+            "patient_id": tile.patient_id,
+            "patient_name": tile.patient_name,
+            "mrn": tile.mrn,
+            "age_sex": f"{tile.age} {tile.sex[:1].upper()}" if tile.age is not None else "",
+            "reason": tile.reason,
+            "admitted": format_local(tile.admitted_at, "%d %b %H:%M"),
+            "los": _stay(tile.los_hours),
+            "long_stay": tile.los_hours >= LONG_STAY_HOURS,
+        }
+    return BedCard(
         id=tile.id,
         label=tile.label,
         status=tile.status,
         status_label=ward_svc.BED_LABELS.get(tile.status, tile.status),
         since=_since(tile.status_since),
         note=tile.status_note,
+        **patient,
     )
-    if tile.patient_id is not None:
-        card.patient_id = tile.patient_id
-        card.patient_name = tile.patient_name
-        card.mrn = tile.mrn
-        card.age_sex = f"{tile.age} {tile.sex[:1].upper()}" if tile.age is not None else ""
-        card.reason = tile.reason
-        card.admitted = format_local(tile.admitted_at, "%d %b %H:%M")
-        card.los = _stay(tile.los_hours)
-        card.long_stay = tile.los_hours >= LONG_STAY_HOURS
-    return card
 
 
 @dataclass(frozen=True)
 class _WardView:
-    """One ward's board as the screen shows it; built once per change and shared by its boards."""
+    """One ward's board as the screen shows it; built once per change and shared by its boards
+    (which is why the cards and tabs are frozen: no tab can change another's)."""
 
     tabs: tuple[WardTab, ...]
     board: ward_svc.BedBoard
@@ -556,13 +561,13 @@ class BedBoardState(SessionState):
 # ====================================================================== clinic flow board
 
 
-@dataclass
+@dataclass(frozen=True)
 class DepartmentChoice:
     id: str = ""
     label: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class FlowCardView:
     id: int = 0
     token: str = ""
@@ -576,7 +581,7 @@ class FlowCardView:
     late: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class FlowColumn:
     status: str = ""
     title: str = ""
@@ -584,7 +589,7 @@ class FlowColumn:
     cards: list[FlowCardView] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CountRow:
     department_id: int = 0
     department: str = ""

@@ -298,6 +298,7 @@ class FinanceState(SessionState):
             (d["name"] for d in self.departments if d["id"] == self.department), "All departments"
         )
         self.applied_label = f"{filters.start.isoformat()} to {filters.end.isoformat()} · {department}"
+        self.loaded = True
 
     @rx.event
     @requires(PERMISSION)
@@ -310,7 +311,6 @@ class FinanceState(SessionState):
         try:
             self.departments = await self._run(_departments)
             await self._reload()
-            self.loaded = True
         except DomainError as error:
             yield rx.toast.error(str(error))
         finally:

@@ -55,12 +55,14 @@ async def call_service_read(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
 
 async def shared_task(
     cache: dict, key: Any, make: Callable[[], Any], *, max_age: float, tag: Any = None
-) -> Any:
-    """The result of ``make()`` (a coroutine), shared by every caller on this worker that asks for
-    ``key`` with the same ``tag`` within ``max_age`` seconds of the run's start.
+) -> tuple[float, Any]:
+    """``(started, result)``: the result of ``make()`` (a coroutine), shared by every caller on this
+    worker that asks for ``key`` with the same ``tag`` within ``max_age`` seconds of the run's
+    start, and when that run started (``time.monotonic()``).
 
-    A failed or cancelled run is never shared, and neither is one from another event loop (tests
-    run several); one caller giving up does not cancel the others' run.
+    Callers that join a run still in progress share its outcome, an exception included; a run that
+    has failed or was cancelled is not handed to later callers, and neither is one from another
+    event loop (tests run several). One caller giving up does not cancel the others' run.
     """
     loop, now = asyncio.get_running_loop(), time.monotonic()
     entry = cache.get(key)
@@ -75,19 +77,22 @@ async def shared_task(
             cache.clear()  # forgetting finished runs costs one read each, nothing more
         entry = (now, tag, loop.create_task(make()))
         cache[key] = entry
-    return await asyncio.shield(entry[2])
+    return entry[0], await asyncio.shield(entry[2])
 
 
 # Per worker: the latest session check of each token, shared by the tabs that use it. A user
-# with many open boards costs one session read per re-check interval instead of one per tab;
-# a revoked session still stops every tab within ACTOR_RECHECK_SECONDS.
+# with many open boards costs one session read per re-check interval instead of one per tab. A
+# tab trusts a shared answer only until ACTOR_RECHECK_SECONDS after that read began, so a revoked
+# session (signed out elsewhere, account disabled, password reset) stops every tab within that
+# time, on every worker; signing out in a tab also forgets the check on the tab's own worker.
 SHARED_CACHE_LIMIT = 10_000
 _session_checks: dict[str, tuple[float, Any, asyncio.Task]] = {}
 _session_touches: dict[str, float] = {}
 
 
-async def _check_session(token: str) -> Actor | None:
-    actor = await shared_task(
+async def _check_session(token: str) -> tuple[Actor | None, float]:
+    """The actor behind ``token`` and the wall-clock time its (possibly shared) read began."""
+    started, actor = await shared_task(
         _session_checks,
         token,
         lambda: call_service_read(security.resolve_session, token=token, touch=False),
@@ -98,7 +103,7 @@ async def _check_session(token: str) -> Actor | None:
             _session_touches.clear()
         _session_touches[token] = time.monotonic()  # before the write: the other tabs need not wait
         await call_service(security.touch_session, token=token)
-    return actor
+    return actor, time.time() - (time.monotonic() - started)
 
 
 def forget_session(token: str) -> None:
@@ -196,13 +201,13 @@ class SessionState(rx.State):
         if self._actor is not None and token == self._actor_token and fresh:
             self._actor = replace(self._actor, screen=screen)
             return self._actor
-        actor = None
+        actor, checked_at = None, time.time()
         if token:
             # Re-checks read only; the session's last use is written at most once a minute per worker.
-            actor = await _check_session(token)
+            actor, checked_at = await _check_session(token)
             if actor is not None:
                 actor = replace(actor, screen=screen)
-        self._actor, self._actor_token, self._actor_checked_at = actor, token, time.time()
+        self._actor, self._actor_token, self._actor_checked_at = actor, token, checked_at
         name = actor.display_name if actor else ""
         roles = sorted(actor.roles) if actor else []
         permissions = sorted(actor.permissions) if actor else []

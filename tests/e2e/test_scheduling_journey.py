@@ -85,12 +85,27 @@ def _set_up(server: Server) -> dict:
             )
         )
         s.commit()
-        walk_in_id = s.execute(
-            select(Patient.id)
-            .where(Patient.active.is_(True), Patient.merged_into_id.is_(None))
-            .order_by(Patient.id)
-            .limit(1)
-        ).scalar_one()
+
+        def free_patient(day: date, *, besides: int = 0):
+            """The first patient with no visit at all on ``day``: the demo books most patients
+            somewhere most days, and the test's own visits must not meet theirs."""
+            day_start = svc.local_moment(day, time(0), tz)
+            busy = select(Appointment.patient_id).where(
+                Appointment.start_at < day_start + timedelta(days=1), Appointment.end_at > day_start
+            )
+            return s.execute(
+                select(Patient.id, Patient.mrn, Patient.given_name, Patient.family_name)
+                .where(
+                    Patient.active.is_(True),
+                    Patient.merged_into_id.is_(None),
+                    Patient.id != besides,
+                    Patient.id.not_in(busy),
+                )
+                .order_by(Patient.id)
+                .limit(1)
+            ).one()
+
+        walk_in_id = free_patient(today).id
         early = svc.find_free_slots(
             s,
             actor=SYSTEM_ACTOR,
@@ -124,23 +139,7 @@ def _set_up(server: Server) -> dict:
             )
         ):
             booking_day += timedelta(days=1)  # past holidays and closures
-        # The demo books most patients somewhere most days: the patient booked in the browser has
-        # nothing that day, or the 10:00 booking or the move to 11:30 could meet their own visit.
-        day_start = svc.local_moment(booking_day, time(0), tz)
-        busy = select(Appointment.patient_id).where(
-            Appointment.start_at < day_start + timedelta(days=1), Appointment.end_at > day_start
-        )
-        booked = s.execute(
-            select(Patient.id, Patient.mrn, Patient.given_name, Patient.family_name)
-            .where(
-                Patient.active.is_(True),
-                Patient.merged_into_id.is_(None),
-                Patient.id != walk_in_id,
-                Patient.id.not_in(busy),
-            )
-            .order_by(Patient.id)
-            .limit(1)
-        ).one()
+        booked = free_patient(booking_day, besides=walk_in_id)
         return {
             "doctor": doctor.id,
             "today": today,
