@@ -529,6 +529,18 @@ def _patient_label(given, family, mrn) -> str:
     return f"{family}, {given} ({mrn})"
 
 
+BALANCE_COLUMNS = (
+    "invoice_id",
+    "number",
+    "patient",
+    "payer",
+    "issued",
+    "age_days",
+    "total_cents",
+    "balance_cents",
+)
+
+
 def top_outstanding(
     session: Session, *, actor: Actor, filters: FinanceFilters, limit: int = TOP_BALANCES, audit: bool = True
 ) -> pd.DataFrame:
@@ -574,19 +586,7 @@ def top_outstanding(
         )
     if audit and records:
         record_balances_listed(session, actor=actor, count=len(records), as_of=filters.ar_day)
-    return pd.DataFrame(
-        records,
-        columns=[
-            "invoice_id",
-            "number",
-            "patient",
-            "payer",
-            "issued",
-            "age_days",
-            "total_cents",
-            "balance_cents",
-        ],
-    )
+    return pd.DataFrame(records, columns=list(BALANCE_COLUMNS))
 
 
 def record_balances_listed(session: Session, *, actor: Actor, count: int, as_of: date) -> None:

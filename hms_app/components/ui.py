@@ -45,13 +45,27 @@ def section(title: str, *children, **props) -> rx.Component:
     )
 
 
-def pager(page, page_count, total, on_prev, on_next, noun: str = "rows") -> rx.Component:
+def _test_id(test_id: str) -> dict:
+    return {"data_testid": test_id} if test_id else {}
+
+
+def pager(
+    page,
+    page_count,
+    total,
+    on_prev,
+    on_next,
+    noun: str = "rows",
+    count_test_id: str = "",
+    next_test_id: str = "",
+) -> rx.Component:
     return rx.hstack(
         # "1 encounter", "2 encounters": the plural noun loses its final s for exactly one.
         rx.text(
             total.to_string() + rx.cond(total == 1, f" {noun.removesuffix('s')}", f" {noun}"),
             size="2",
             color_scheme="gray",
+            **_test_id(count_test_id),
         ),
         rx.spacer(),
         rx.button(
@@ -62,7 +76,7 @@ def pager(page, page_count, total, on_prev, on_next, noun: str = "rows") -> rx.C
             disabled=page <= 1,
             on_click=on_prev,
         ),
-        rx.text("Page ", page.to_string(), " of ", page_count.to_string(), size="2"),
+        rx.text("Page ", page.to_string(), " of ", page_count.to_string(), size="2", white_space="nowrap"),
         rx.button(
             "Next",
             rx.icon("chevron-right", size=16),
@@ -70,6 +84,7 @@ def pager(page, page_count, total, on_prev, on_next, noun: str = "rows") -> rx.C
             size="1",
             disabled=page >= page_count,
             on_click=on_next,
+            **_test_id(next_test_id),
         ),
         width="100%",
         align="center",

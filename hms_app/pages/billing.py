@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, scroll_box, skeleton_rows, stat_card
+from hms_app.components.ui import empty_state, pager, scroll_box, skeleton_rows, stat_card
 from hms_app.services.expenses import EXPENSE_CATEGORIES
 from hms_app.state.billing import (
     INVOICE_FILTER_LABELS,
@@ -128,34 +128,6 @@ def table(
             width="100%",
         ),
         data_testid=test_id,
-    )
-
-
-def pager(page, count, total, on_prev, on_next, noun: str) -> rx.Component:
-    return rx.hstack(
-        rx.text(total.to_string(), " ", noun, size="2", color_scheme="gray"),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=16),
-            "Previous",
-            variant="soft",
-            size="1",
-            disabled=page <= 1,
-            on_click=on_prev,
-        ),
-        rx.text("Page ", page.to_string(), " of ", count.to_string(), size="2", white_space="nowrap"),
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=16),
-            variant="soft",
-            size="1",
-            disabled=page >= count,
-            on_click=on_next,
-            data_testid="next-page",
-        ),
-        width="100%",
-        align="center",
-        spacing="3",
     )
 
 
@@ -361,6 +333,7 @@ def accounts_card() -> rx.Component:
                     D.accounts_move(-1),
                     D.accounts_move(1),
                     "accounts",
+                    next_test_id="next-page",
                 ),
                 empty_state("No patient matches, and no charges are waiting.", "circle-check"),
                 skeleton=4,
@@ -431,6 +404,7 @@ def invoices_card() -> rx.Component:
                     D.invoices_move(-1),
                     D.invoices_move(1),
                     "invoices",
+                    next_test_id="next-page",
                 ),
                 empty_state("No invoices match these filters."),
             ),
@@ -1661,7 +1635,15 @@ def claims_page() -> rx.Component:
                         wide=(3,),
                         xl=(5, 8),
                     ),
-                    pager(C.page, C.page_count, C.total, C.move(-1), C.move(1), "claims"),
+                    pager(
+                        C.page,
+                        C.page_count,
+                        C.total,
+                        C.move(-1),
+                        C.move(1),
+                        "claims",
+                        next_test_id="next-page",
+                    ),
                     empty_state("No claims with this status."),
                 ),
                 spacing="3",
@@ -1825,7 +1807,15 @@ def expenses_page() -> rx.Component:
                         "expenses-table",
                         wide=(2, 4, 6),
                     ),
-                    pager(E.page, E.page_count, E.count, E.move(-1), E.move(1), "expenses"),
+                    pager(
+                        E.page,
+                        E.page_count,
+                        E.count,
+                        E.move(-1),
+                        E.move(1),
+                        "expenses",
+                        next_test_id="next-page",
+                    ),
                     empty_state("No expenses recorded."),
                 ),
                 spacing="3",
@@ -2038,7 +2028,15 @@ def catalogue_page() -> rx.Component:
                         "catalogue-table",
                         wide=(2, 3),
                     ),
-                    pager(C.page, C.page_count, C.total, C.move(-1), C.move(1), "services"),
+                    pager(
+                        C.page,
+                        C.page_count,
+                        C.total,
+                        C.move(-1),
+                        C.move(1),
+                        "services",
+                        next_test_id="next-page",
+                    ),
                     empty_state("No services match."),
                 ),
                 spacing="3",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, field, scroll_box, section, skeleton_rows
+from hms_app.components.ui import empty_state, field, pager, scroll_box, section, skeleton_rows
 from hms_app.services.population import PERIOD_MONTHS
 from hms_app.state.population import (
     CohortState,
@@ -190,33 +190,6 @@ def patient_table(rows, test_id: str, action=None) -> rx.Component:
     )
 
 
-def pager(page, page_count, total, on_prev, on_next, test_id: str) -> rx.Component:
-    return rx.hstack(
-        rx.text(total.to_string(), " patients", size="2", color_scheme="gray", data_testid=test_id),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=16),
-            "Previous",
-            variant="soft",
-            size="1",
-            disabled=page <= 1,
-            on_click=on_prev,
-        ),
-        rx.text("Page ", page.to_string(), " of ", page_count.to_string(), size="2"),
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=16),
-            variant="soft",
-            size="1",
-            disabled=page >= page_count,
-            on_click=on_next,
-        ),
-        width="100%",
-        align="center",
-        spacing="3",
-    )
-
-
 # ====================================================================== /population
 
 
@@ -249,9 +222,10 @@ def drill_panel() -> rx.Component:
                                 D.drill_page,
                                 D.drill_page_count,
                                 D.drill_total,
-                                D.drill_prev,
-                                D.drill_next,
-                                "drill-total",
+                                D.drill_move(-1),
+                                D.drill_move(1),
+                                "patients",
+                                count_test_id="drill-total",
                             ),
                             width="100%",
                         ),
@@ -566,9 +540,10 @@ def measures_page() -> rx.Component:
                                     M.gap_page,
                                     M.gap_page_count,
                                     M.gap_total,
-                                    M.gap_prev,
-                                    M.gap_next,
-                                    "gap-total",
+                                    M.gap_move(-1),
+                                    M.gap_move(1),
+                                    "patients",
+                                    count_test_id="gap-total",
                                 ),
                                 width="100%",
                             ),
@@ -817,7 +792,13 @@ def cohorts_page() -> rx.Component:
                             rx.vstack(
                                 patient_table(C.rows, "cohort-table"),
                                 pager(
-                                    C.page, C.page_count, C.total, C.prev_page, C.next_page, "cohort-total"
+                                    C.page,
+                                    C.page_count,
+                                    C.total,
+                                    C.move(-1),
+                                    C.move(1),
+                                    "patients",
+                                    count_test_id="cohort-total",
                                 ),
                                 width="100%",
                             ),

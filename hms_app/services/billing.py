@@ -512,6 +512,20 @@ def _recompute(session: Session, invoice: Invoice, *, on: date | None = None) ->
     session.add(invoice)
 
 
+def _invoice_line(invoice_id: int, charge_item_id: int, source: ChargeItem | InvoiceLine) -> InvoiceLine:
+    """A fresh invoice line priced as ``source`` (the charge it bills, or the line it replaces)."""
+    return InvoiceLine(
+        invoice_id=invoice_id,
+        charge_item_id=charge_item_id,
+        code=source.code,
+        description=source.description,
+        department_id=source.department_id,
+        quantity=source.quantity,
+        unit_price_cents=source.unit_price_cents,
+        tax_rate_bp=source.tax_rate_bp,
+    )
+
+
 def draft_invoice(
     session: Session,
     *,
@@ -566,18 +580,7 @@ def draft_invoice(
         select(ChargeItem).where(ChargeItem.id.in_(found)).order_by(ChargeItem.entered_at, ChargeItem.id)
     ).scalars()
     for charge in charges:
-        session.add(
-            InvoiceLine(
-                invoice_id=invoice.id,
-                charge_item_id=charge.id,
-                code=charge.code,
-                description=charge.description,
-                department_id=charge.department_id,
-                quantity=charge.quantity,
-                unit_price_cents=charge.unit_price_cents,
-                tax_rate_bp=charge.tax_rate_bp,
-            )
-        )
+        session.add(_invoice_line(invoice.id, charge.id, charge))
     session.flush()
     _recompute(session, invoice)
     _audit(
@@ -753,18 +756,7 @@ def void_invoice(
             for old in session.execute(
                 select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)
             ).scalars():
-                session.add(
-                    InvoiceLine(
-                        invoice_id=replacement.id,
-                        charge_item_id=old.charge_item_id,
-                        code=old.code,
-                        description=old.description,
-                        department_id=old.department_id,
-                        quantity=old.quantity,
-                        unit_price_cents=old.unit_price_cents,
-                        tax_rate_bp=old.tax_rate_bp,
-                    )
-                )
+                session.add(_invoice_line(replacement.id, old.charge_item_id, old))
             session.flush()
             _recompute(session, replacement)
             invoice.replaced_by_id = replacement.id

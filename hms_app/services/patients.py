@@ -727,6 +727,14 @@ class PatientSummary:
     email: str
 
 
+def find_living(session: Session, *, actor: Actor, query: str, limit: int) -> list[PatientRow]:
+    """The first active, living patients matching ``query``: whom a dialog may book or admit."""
+    rows, _total = search_patients(
+        session, actor=actor, query=query, page=1, page_size=limit, include_inactive=False
+    )
+    return [row for row in rows if not row.deceased]
+
+
 def get_patient_summary(session: Session, *, actor: Actor, patient_id: int) -> PatientSummary:
     """One patient's demographics, for staff who may read patients or the patient themself."""
     permission = "portal.self" if actor.patient_id is not None else "patient.read"

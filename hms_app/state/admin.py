@@ -10,7 +10,7 @@ from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import security
 from hms_app.services.permissions import LOCKED_GRANTS, PERMISSIONS, PORTAL_ROLES, ROLES
-from hms_app.state.session import SessionState, browser_id, requires
+from hms_app.state.session import SessionState, browser_id, pages_for, requires
 
 PAGE_SIZE = 25
 ALL_ROLES = "all"  # the role filter's "no filter" value (a Radix select item cannot be "")
@@ -88,7 +88,7 @@ class AdminUsersState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return pages_for(self.total, PAGE_SIZE)
 
     # ------------------------------------------------------------------ the list
 
@@ -99,7 +99,7 @@ class AdminUsersState(SessionState):
             rows, total = await self._run(
                 security.list_users, query=self.query.strip(), role=role, page=self.page, page_size=PAGE_SIZE
             )
-            pages = max(1, -(-total // PAGE_SIZE))
+            pages = pages_for(total, PAGE_SIZE)
             if self.page > pages:  # the last page emptied (a filter or a change elsewhere)
                 self.page = pages
                 rows, total = await self._run(

@@ -12,7 +12,7 @@ from hms_app.errors import DomainError, ValidationError
 from hms_app.models.security import AuditEvent
 from hms_app.services import audit
 from hms_app.services.permissions import Actor
-from hms_app.state.session import SessionState, call_service, public, requires
+from hms_app.state.session import SessionState, call_service, pages_for, public, requires
 
 PAGE_SIZE = 50
 DETAIL_CHARS = 300  # what a table cell can show; the full text stays in the database
@@ -132,7 +132,7 @@ class AuditState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return pages_for(self.total, PAGE_SIZE)
 
     async def _reload(self):
         self.loading = True

@@ -22,7 +22,7 @@ from hms_app.services import claims as claim_svc
 from hms_app.services import expenses as expense_svc
 from hms_app.services import live
 from hms_app.state.live import live_changes
-from hms_app.state.session import SessionState, browser_id, public, requires
+from hms_app.state.session import SessionState, browser_id, pages_for, public, requires, step_page
 
 PAGE_SIZE = 20
 FORM_LIMIT = 300
@@ -75,14 +75,6 @@ def _route_id(path: str, pattern: str, what: str) -> int:
 def new_key() -> str:
     """A fresh idempotency key for one payment attempt (a double click reuses it)."""
     return f"ui-{uuid.uuid4().hex}"
-
-
-def _page_count(total: int, size: int = PAGE_SIZE) -> int:
-    return max(1, -(-total // size))
-
-
-def _step_page(page: int, step: int, count: int) -> int:
-    return min(max(1, page + step), count)
 
 
 async def _reload_or_toast(reload):
@@ -251,11 +243,11 @@ class BillingDeskState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return _page_count(self.invoices_total)
+        return pages_for(self.invoices_total, PAGE_SIZE)
 
     @rx.var
     def accounts_page_count(self) -> int:
-        return _page_count(self.accounts_total, 8)
+        return pages_for(self.accounts_total, 8)
 
     async def _load_accounts(self):
         rows, total = await self._run(
@@ -332,7 +324,7 @@ class BillingDeskState(SessionState):
     async def accounts_move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.accounts_page = _step_page(self.accounts_page, step, self.accounts_page_count)
+        self.accounts_page = step_page(self.accounts_page, step, self.accounts_page_count)
         return await _reload_or_toast(self._load_accounts)
 
     @rx.event
@@ -364,7 +356,7 @@ class BillingDeskState(SessionState):
     async def invoices_move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = _step_page(self.page, step, self.page_count)
+        self.page = step_page(self.page, step, self.page_count)
         return await _reload_or_toast(self._load_invoices)
 
 
@@ -974,7 +966,7 @@ class ClaimsState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return _page_count(self.total)
+        return pages_for(self.total, PAGE_SIZE)
 
     async def _reload(self) -> None:
         rows, total = await self._run(
@@ -1027,7 +1019,7 @@ class ClaimsState(SessionState):
     async def move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = _step_page(self.page, step, self.page_count)
+        self.page = step_page(self.page, step, self.page_count)
         return await _reload_or_toast(self._reload)
 
     async def _step(self, fn, message: str, claim_id):
@@ -1138,7 +1130,7 @@ class ExpensesState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return _page_count(self.count)
+        return pages_for(self.count, PAGE_SIZE)
 
     async def _reload(self) -> None:
         rows, count, total = await self._run(
@@ -1187,7 +1179,7 @@ class ExpensesState(SessionState):
     async def move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = _step_page(self.page, step, self.page_count)
+        self.page = step_page(self.page, step, self.page_count)
         return await _reload_or_toast(self._reload)
 
     @rx.event
@@ -1257,7 +1249,7 @@ class CatalogueState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return _page_count(self.total)
+        return pages_for(self.total, PAGE_SIZE)
 
     async def _reload(self) -> None:
         rows, total = await self._run(
@@ -1326,7 +1318,7 @@ class CatalogueState(SessionState):
     async def move(self, step: int):
         if step not in (-1, 1):
             return None
-        self.page = _step_page(self.page, step, self.page_count)
+        self.page = step_page(self.page, step, self.page_count)
         return await _reload_or_toast(self._reload)
 
     @rx.event

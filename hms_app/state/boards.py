@@ -376,19 +376,11 @@ class BedBoardState(SessionState):
             self.patient_options = []
             return None
         try:
-            rows, _total = await self._run(
-                patient_svc.search_patients,
-                query=value,
-                page=1,
-                page_size=PATIENT_OPTIONS,
-                include_inactive=False,
-            )
+            rows = await self._run(patient_svc.find_living, query=value, limit=PATIENT_OPTIONS)
         except DomainError as error:
             self._dialog_fail(error)
             return None
-        self.patient_options = [
-            PatientOption(r.id, r.mrn, r.name, r.birth_date.isoformat()) for r in rows if not r.deceased
-        ]
+        self.patient_options = [PatientOption(r.id, r.mrn, r.name, r.birth_date.isoformat()) for r in rows]
         return None
 
     @rx.event

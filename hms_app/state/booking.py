@@ -12,7 +12,7 @@ from hms_app.errors import DomainError
 from hms_app.services import portal_accounts, scheduling, security
 from hms_app.services.permissions import Actor
 from hms_app.settings import get_settings
-from hms_app.state.session import SessionState, browser_id, call_service, public, requires
+from hms_app.state.session import SessionState, browser_id, call_service, pages_for, public, requires
 
 SIGNUP_FIELDS = (
     "given_name",
@@ -643,7 +643,7 @@ class AppointmentsState(SessionState):
 
     @rx.var
     def past_pages(self) -> int:
-        return max(1, -(-self.past_total // PAST_PAGE_SIZE))
+        return pages_for(self.past_total, PAST_PAGE_SIZE)
 
     @rx.event
     @requires("portal.self")

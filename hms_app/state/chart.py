@@ -20,7 +20,7 @@ from hms_app.cds import vitals as vital_rules
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, NotFound, ValidationError
 from hms_app.services import cds, emr
-from hms_app.state.session import SessionState, browser_id, requires
+from hms_app.state.session import SessionState, browser_id, pages_for, requires
 
 PAGE_SIZE = 20
 BANNER_PROBLEMS = 3  # active problems shown as badges in the banner; the rest are counted
@@ -373,7 +373,7 @@ class ChartState(SessionState):
 
     @rx.var
     def enc_page_count(self) -> int:
-        return max(1, -(-self.enc_total // PAGE_SIZE))
+        return pages_for(self.enc_total, PAGE_SIZE)
 
     @rx.var
     def sex_label(self) -> str:

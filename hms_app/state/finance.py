@@ -9,7 +9,6 @@ SQL-paged chunks and handed to the browser as a download, never kept in state.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,10 +19,9 @@ import reflex as rx
 from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics import finance as fin
 from hms_app.clock import to_local, utcnow
-from hms_app.db import session_scope
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.permissions import Actor
-from hms_app.state.session import SessionState, call_service, requires
+from hms_app.state.session import SessionState, call_service, call_service_read, pages_for, requires
 
 PERMISSION = "analytics.read"
 
@@ -36,16 +34,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "payer_mix": ("key", "payer", "revenue_cents", "invoices"),
     "charges_vs_collections": ("month", "charges_cents", "collections_cents", "charge_items", "payments"),
     "ar_aging": ("bucket", "label", "invoices", "balance_cents"),
-    "top_outstanding": (
-        "invoice_id",
-        "number",
-        "patient",
-        "payer",
-        "issued",
-        "age_days",
-        "total_cents",
-        "balance_cents",
-    ),
+    "top_outstanding": fin.BALANCE_COLUMNS,
     "expenses_vs_revenue": ("month", "revenue_cents", "expenses_cents", "margin_cents"),
     "expenses_by_category": ("key", "category", "expenses_cents", "expenses"),
 }
@@ -92,10 +81,8 @@ def _parse_day(value, field: str, label: str) -> date | None:
         raise ValidationError(f"{label}: {value!r} is not a date.", field=field) from error
 
 
-def _read_dashboard(*, actor: Actor, filters: fin.FinanceFilters) -> tuple[dict, dict]:
-    """Every figure in one read-only session (SQLite readers never wait for writers)."""
-    with session_scope(read_only=True) as session:
-        board = fin.load_dashboard(session, actor=actor, filters=filters, audit=False)
+def _tables(board: fin.Dashboard) -> tuple[dict, dict]:
+    """Each figure's rows as records for the state, and the KPIs without their "_cents" suffix."""
     frames = {
         "revenue_by_month": board.revenue_month,
         "revenue_by_department": board.revenue_department,
@@ -256,7 +243,7 @@ class FinanceState(SessionState):
 
     @rx.var
     def drill_page_count(self) -> int:
-        return max(1, -(-self.drill_total // fin.PAGE_SIZE))
+        return pages_for(self.drill_total, fin.PAGE_SIZE)
 
     # ------------------------------------------------------------------ loading
 
@@ -278,7 +265,9 @@ class FinanceState(SessionState):
     async def _reload(self):
         filters = self._filters()
         actor = self.acting()
-        tables, kpis = await asyncio.to_thread(_read_dashboard, actor=actor, filters=filters)
+        # Every figure in one read-only session (SQLite readers never wait for writers).
+        board = await call_service_read(fin.load_dashboard, actor=actor, filters=filters, audit=False)
+        tables, kpis = _tables(board)
         if tables["top_outstanding"]:
             await call_service(
                 fin.record_balances_listed,

@@ -15,7 +15,7 @@ from hms_app.errors import DomainError, NotFound, ValidationError
 from hms_app.services import patients as svc
 from hms_app.services.patient_keys import fold, phone_digits
 from hms_app.services.permissions import Actor
-from hms_app.state.session import SessionState, browser_id, call_service, requires
+from hms_app.state.session import SessionState, browser_id, call_service, pages_for, requires
 
 PAGE_SIZE = 20
 MIN_QUERY = 2
@@ -138,7 +138,7 @@ class PatientSearchState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return pages_for(self.total, PAGE_SIZE)
 
     @rx.var
     def total_label(self) -> str:
@@ -157,7 +157,7 @@ class PatientSearchState(SessionState):
             rows, total = await self._run(
                 svc.search_patients, query=text, page=self.page, page_size=PAGE_SIZE
             )
-            pages = max(1, -(-total // PAGE_SIZE))
+            pages = pages_for(total, PAGE_SIZE)
             if self.page > pages:  # the last page emptied since it was shown
                 self.page = pages
                 rows, total = await self._run(

@@ -19,7 +19,7 @@ from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import population as svc
 from hms_app.services.permissions import Actor
-from hms_app.state.session import SessionState, browser_id, requires
+from hms_app.state.session import SessionState, browser_id, pages_for, requires, step_page
 
 PAGE_SIZE = 20
 
@@ -59,10 +59,6 @@ def _line(row: svc.CohortRow) -> PatientLine:
         egfr=_num(row.egfr, "{:.0f}"),
         last_outreach=format_local(row.last_outreach_at, "%Y-%m-%d") if row.last_outreach_at else "",
     )
-
-
-def _page_count(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
 
 
 def _as_of_label(info: svc.RefreshInfo) -> str:
@@ -156,7 +152,7 @@ class PopulationDashboardState(SessionState):
 
     @rx.var
     def drill_page_count(self) -> int:
-        return _page_count(self.drill_total)
+        return pages_for(self.drill_total, PAGE_SIZE)
 
     @rx.var
     def measure_options(self) -> list[list[str]]:
@@ -326,19 +322,12 @@ class PopulationDashboardState(SessionState):
 
     @rx.event
     @requires("population.read")
-    async def drill_next(self):
-        if self.drill_page < self.drill_page_count:
-            self.drill_page += 1
-            return await self._drill()
-        return None
-
-    @rx.event
-    @requires("population.read")
-    async def drill_prev(self):
-        if self.drill_page > 1:
-            self.drill_page -= 1
-            return await self._drill()
-        return None
+    async def drill_move(self, step: int):
+        page = step_page(self.drill_page, step, self.drill_page_count)
+        if page == self.drill_page:
+            return None
+        self.drill_page = page
+        return await self._drill()
 
     @rx.event
     @requires("population.read")
@@ -406,7 +395,7 @@ class MeasuresState(SessionState):
 
     @rx.var
     def gap_page_count(self) -> int:
-        return _page_count(self.gap_total)
+        return pages_for(self.gap_total, PAGE_SIZE)
 
     async def _reload(self):
         try:
@@ -480,19 +469,12 @@ class MeasuresState(SessionState):
 
     @rx.event
     @requires("population.read")
-    async def gap_next(self):
-        if self.gap_page < self.gap_page_count:
-            self.gap_page += 1
-            return await self._gaps()
-        return None
-
-    @rx.event
-    @requires("population.read")
-    async def gap_prev(self):
-        if self.gap_page > 1:
-            self.gap_page -= 1
-            return await self._gaps()
-        return None
+    async def gap_move(self, step: int):
+        page = step_page(self.gap_page, step, self.gap_page_count)
+        if page == self.gap_page:
+            return None
+        self.gap_page = page
+        return await self._gaps()
 
     @rx.event
     @requires("population.manage")
@@ -576,7 +558,7 @@ class CohortState(SessionState):
 
     @rx.var
     def page_count(self) -> int:
-        return _page_count(self.total)
+        return pages_for(self.total, PAGE_SIZE)
 
     def _raw(self) -> dict:
         raw: dict = {key: value for key, value in self.values.items() if value not in ("", "all")}
@@ -679,19 +661,12 @@ class CohortState(SessionState):
 
     @rx.event
     @requires("population.read")
-    async def next_page(self):
-        if self.page < self.page_count:
-            self.page += 1
-            return await self._list()
-        return None
-
-    @rx.event
-    @requires("population.read")
-    async def prev_page(self):
-        if self.page > 1:
-            self.page -= 1
-            return await self._list()
-        return None
+    async def move(self, step: int):
+        page = step_page(self.page, step, self.page_count)
+        if page == self.page:
+            return None
+        self.page = page
+        return await self._list()
 
     @rx.event
     @requires("population.manage")

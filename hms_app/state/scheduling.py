@@ -1219,18 +1219,10 @@ class BookingState(SessionState):
             self.patient_hits = []
             return None
         try:
-            rows, _total = await self._run(
-                patient_svc.search_patients,
-                query=value,
-                page=1,
-                page_size=PATIENT_OPTIONS,
-                include_inactive=False,
-            )
+            rows = await self._run(patient_svc.find_living, query=value, limit=PATIENT_OPTIONS)
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.patient_hits = [
-            PatientPick(r.id, r.name, r.mrn, r.birth_date.isoformat()) for r in rows if not r.deceased
-        ]
+        self.patient_hits = [PatientPick(r.id, r.name, r.mrn, r.birth_date.isoformat()) for r in rows]
         return None
 
     @rx.event

@@ -275,6 +275,18 @@ class SessionState(rx.State):
         return None
 
 
+def pages_for(total: int, size: int) -> int:
+    """How many pages of ``size`` rows ``total`` rows fill: at least one, so "page 1 of 1" shows."""
+    return max(1, -(-total // size))
+
+
+def step_page(page: int, step: Any, count: int) -> int:
+    """The page one ``step`` (-1 or 1, as the browser sent it) away, kept within 1..count."""
+    if step not in (-1, 1):
+        return page
+    return min(max(1, page + step), count)
+
+
 def browser_id(value: Any, what: str = "row") -> int:
     """An id the browser sent back: anything but a positive whole number (ASCII digits) is refused."""
     if isinstance(value, bool) or not isinstance(value, int | str):
