@@ -30,8 +30,38 @@ from hms_app.models.scheduling import (
     WaitlistEntry,
 )
 from hms_app.models.security import AuditEvent
-from hms_app.services import scheduling as sched
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.scheduling.booking import (
+    book_appointment,
+    book_recurring,
+    cancel_appointment,
+    portal_change_refusal,
+    reschedule_appointment,
+)
+from hms_app.services.scheduling.flow import (
+    call_patient,
+    check_in,
+    complete_appointment,
+    mark_no_show,
+    queue_status,
+)
+from hms_app.services.scheduling.lists import (
+    get_appointment,
+    list_day,
+    list_services,
+    list_week,
+    patient_appointments,
+)
+from hms_app.services.scheduling.policy import RecurrenceConflict, SlotTaken
+from hms_app.services.scheduling.setup import (
+    add_availability_exception,
+    add_availability_rule,
+    save_appointment_type,
+    save_service,
+)
+from hms_app.services.scheduling.slots import day_is_full, find_free_slots
+from hms_app.services.scheduling.stats import no_show_rates
+from hms_app.services.scheduling.waitlist import accept_offer, decline_offer, expire_offers, join_waitlist
 from hms_app.settings import get_settings
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -145,7 +175,7 @@ def clinic(session, monkeypatch) -> Clinic:
 
 def book(session, c: Clinic, hh: int, mm: int = 0, *, patient: int = 0, vtype: int | None = None, resource=None,
          actor=RECEPTION, service=None):  # fmt: skip
-    return sched.book_appointment(
+    return book_appointment(
         session, actor=actor, patient_id=c.patients[patient], service_id=service or c.gp,
         appointment_type_id=vtype or c.gp_visit, start_at=c.at(hh, mm), resource_id=resource,
     )  # fmt: skip
@@ -162,7 +192,7 @@ def audit_actions(session, target_id=None) -> list[str]:
 
 
 def test_free_slots_follow_the_local_template_and_name_the_provider_and_room(session, clinic):
-    slots = sched.find_free_slots(
+    slots = find_free_slots(
         session, actor=RECEPTION, service_id=clinic.gp, appointment_type_id=clinic.gp_visit, day=clinic.day,
         resource_id=clinic.dr_a, limit=500,
     )  # fmt: skip
@@ -190,7 +220,7 @@ def test_booking_holds_every_resource_writes_reminders_and_is_audited(session, c
     assert audit_actions(session, appointment.id) == ["appointment.book"]
     starts = [
         s.start_at
-        for s in sched.find_free_slots(
+        for s in find_free_slots(
             session, actor=RECEPTION, service_id=clinic.gp, appointment_type_id=clinic.gp_visit, day=clinic.day,
             resource_id=clinic.dr_a, limit=500,
         )
@@ -201,7 +231,7 @@ def test_booking_holds_every_resource_writes_reminders_and_is_audited(session, c
 
 def test_the_same_time_twice_is_refused_with_a_clear_message(session, clinic):
     book(session, clinic, 10, 0, resource=clinic.dr_a, patient=0)
-    with pytest.raises(sched.SlotTaken) as caught:
+    with pytest.raises(SlotTaken) as caught:
         book(session, clinic, 10, 0, resource=clinic.dr_a, patient=1)
     assert "just taken by someone else" in str(caught.value)
     assert session.execute(select(func.count()).select_from(Appointment)).scalar_one() == 1
@@ -209,14 +239,14 @@ def test_the_same_time_twice_is_refused_with_a_clear_message(session, clinic):
 
 def test_overlapping_visits_of_different_lengths_conflict(session, clinic):
     book(session, clinic, 10, 0, vtype=clinic.gp_long, resource=clinic.dr_a)  # 10:00-10:40
-    with pytest.raises(sched.SlotTaken):
+    with pytest.raises(SlotTaken):
         book(session, clinic, 10, 30, resource=clinic.dr_a, patient=1)  # 10:30-10:50
     assert book(session, clinic, 10, 40, resource=clinic.dr_a, patient=1).start_at == clinic.at(10, 40)
 
 
 def test_only_the_room_conflicts_when_another_provider_needs_the_same_room(session, clinic):
     book(session, clinic, 11, 0, resource=clinic.dr_a)
-    with pytest.raises(sched.SlotTaken):
+    with pytest.raises(SlotTaken):
         book(session, clinic, 11, 0, resource=clinic.dr_b, patient=1)  # Dr B is free, the room is not
     video = book(session, clinic, 11, 0, resource=clinic.dr_b, patient=1, vtype=clinic.gp_video)
     assert video.status == "booked"  # a virtual visit needs no room
@@ -234,7 +264,7 @@ def test_any_provider_booking_picks_a_free_one(session, clinic):
 def test_a_scanner_is_booked_like_a_doctor(session, clinic):
     scan = book(session, clinic, 9, 0, vtype=clinic.mri_scan, service=clinic.mri_service)
     assert scan.department_id == clinic.img
-    with pytest.raises(sched.SlotTaken):
+    with pytest.raises(SlotTaken):
         book(session, clinic, 9, 15, vtype=clinic.mri_scan, service=clinic.mri_service, patient=1)
 
 
@@ -243,12 +273,12 @@ def test_bad_booking_input_is_refused(session, clinic):
         book(session, clinic, 9, 3)
     assert caught.value.field == "start_at"
     with pytest.raises(ValidationError):
-        sched.book_appointment(
+        book_appointment(
             session, actor=RECEPTION, patient_id=clinic.patients[0], service_id=clinic.gp,
             appointment_type_id=clinic.mri_scan, start_at=clinic.at(9),
         )  # fmt: skip
     with pytest.raises(ValidationError):
-        sched.book_appointment(
+        book_appointment(
             session, actor=RECEPTION, patient_id=clinic.patients[0], service_id=clinic.gp,
             appointment_type_id=clinic.gp_visit, start_at=clinic.at(9, day=clinic.day - timedelta(days=10)),
         )  # fmt: skip
@@ -263,7 +293,7 @@ def test_bad_booking_input_is_refused(session, clinic):
 def test_a_nurse_cannot_book_and_a_patient_books_only_for_themselves(session, clinic):
     with pytest.raises(Forbidden):
         book(session, clinic, 9, actor=NURSE)
-    mine = sched.book_appointment(
+    mine = book_appointment(
         session, actor=portal(clinic.patients[2]), service_id=clinic.gp, appointment_type_id=clinic.gp_visit,
         start_at=clinic.at(9),
     )  # fmt: skip
@@ -271,20 +301,20 @@ def test_a_nurse_cannot_book_and_a_patient_books_only_for_themselves(session, cl
     with pytest.raises(Forbidden):
         book(session, clinic, 10, actor=portal(clinic.patients[2]), patient=3)
     with pytest.raises(ValidationError):  # the MRI is not self-bookable
-        sched.book_appointment(
+        book_appointment(
             session, actor=portal(clinic.patients[2]), service_id=clinic.mri_service,
             appointment_type_id=clinic.mri_scan, start_at=clinic.at(11),
         )  # fmt: skip
-    assert [s.code for s in sched.list_services(session, actor=portal(clinic.patients[2]))] == ["GP"]
+    assert [s.code for s in list_services(session, actor=portal(clinic.patients[2]))] == ["GP"]
 
 
 def test_holidays_closures_and_leave_remove_slots(session, clinic):
-    sched.add_availability_exception(
+    add_availability_exception(
         session, actor=SYSTEM_ACTOR,
         data={"kind": "leave", "resource_id": clinic.dr_a, "starts_at": clinic.at(8), "ends_at": clinic.at(13),
               "reason": "Conference"},
     )  # fmt: skip
-    slots = sched.find_free_slots(
+    slots = find_free_slots(
         session,
         actor=RECEPTION,
         service_id=clinic.gp,
@@ -294,14 +324,14 @@ def test_holidays_closures_and_leave_remove_slots(session, clinic):
     )
     assert {s.provider_name for s in slots if s.start_at < clinic.at(13)} == {"Dr B"}
     assert {s.provider_name for s in slots if s.start_at >= clinic.at(13)} == {"Dr A", "Dr B"}
-    sched.add_availability_exception(
+    add_availability_exception(
         session, actor=SYSTEM_ACTOR,
         data={"kind": "holiday", "starts_at": clinic.at(0), "ends_at": clinic.at(23, 55), "reason": "Public holiday"},
     )  # fmt: skip
-    assert not sched.find_free_slots(
+    assert not find_free_slots(
         session, actor=RECEPTION, service_id=clinic.gp, appointment_type_id=clinic.gp_video, day=clinic.day
     )
-    assert sched.day_is_full(
+    assert day_is_full(
         session, actor=RECEPTION, service_id=clinic.gp, appointment_type_id=clinic.gp_video, day=clinic.day
     )
 
@@ -314,19 +344,19 @@ def test_check_in_gives_queue_tokens_and_every_status_change_is_audited(session,
     second = book(session, clinic, 9, 0, resource=clinic.dr_b, patient=1, vtype=clinic.gp_video)
     on_the_day = clinic.at(8, 40)
     with pytest.raises(Conflict):  # not today
-        sched.check_in(session, actor=NURSE, appointment_id=first.id)
-    a = sched.check_in(session, actor=NURSE, appointment_id=first.id, now=on_the_day)
-    b = sched.check_in(session, actor=NURSE, appointment_id=second.id, now=on_the_day + timedelta(minutes=3))
+        check_in(session, actor=NURSE, appointment_id=first.id)
+    a = check_in(session, actor=NURSE, appointment_id=first.id, now=on_the_day)
+    b = check_in(session, actor=NURSE, appointment_id=second.id, now=on_the_day + timedelta(minutes=3))
     assert (a.status, a.queue_token, b.queue_token) == ("arrived", "G-001", "G-002")
     with pytest.raises(Conflict):
-        sched.check_in(session, actor=NURSE, appointment_id=first.id, now=on_the_day)
-    queue = sched.queue_status(session, actor=NURSE, department_id=clinic.gen, day=clinic.day,
+        check_in(session, actor=NURSE, appointment_id=first.id, now=on_the_day)
+    queue = queue_status(session, actor=NURSE, department_id=clinic.gen, day=clinic.day,
                                now=on_the_day + timedelta(minutes=5))  # fmt: skip
     assert [r.token for r in queue.waiting] == ["G-001", "G-002"] and queue.now_serving is None
-    sched.call_patient(session, actor=NURSE, appointment_id=first.id, now=on_the_day + timedelta(minutes=20))
-    done = sched.complete_appointment(session, actor=NURSE, appointment_id=first.id, now=clinic.at(9, 25))
+    call_patient(session, actor=NURSE, appointment_id=first.id, now=on_the_day + timedelta(minutes=20))
+    done = complete_appointment(session, actor=NURSE, appointment_id=first.id, now=clinic.at(9, 25))
     assert done.status == "completed" and done.completed_at == clinic.at(9, 25)
-    queue = sched.queue_status(session, actor=NURSE, department_id=clinic.gen, day=clinic.day,
+    queue = queue_status(session, actor=NURSE, department_id=clinic.gen, day=clinic.day,
                                now=clinic.at(9, 30))  # fmt: skip
     assert [r.token for r in queue.waiting] == ["G-002"]
     assert queue.median_wait_minutes == 20  # G-001 waited 08:40 -> 09:00
@@ -335,16 +365,16 @@ def test_check_in_gives_queue_tokens_and_every_status_change_is_audited(session,
         "appointment.book", "appointment.check_in", "appointment.call", "appointment.complete",
     ]  # fmt: skip
     with pytest.raises(Conflict):
-        sched.complete_appointment(session, actor=NURSE, appointment_id=first.id)
+        complete_appointment(session, actor=NURSE, appointment_id=first.id)
 
 
 def test_completing_a_visit_posts_its_charge_once_with_the_visit(session, clinic):
     visit = book(session, clinic, 9, 0, resource=clinic.dr_a)
     unpriced = book(session, clinic, 9, 0, resource=clinic.dr_b, patient=1, vtype=clinic.gp_video)
     for appointment in (visit, unpriced):
-        sched.check_in(session, actor=NURSE, appointment_id=appointment.id, now=clinic.at(8, 50))
-    sched.complete_appointment(session, actor=NURSE, appointment_id=visit.id, now=clinic.at(9, 20))
-    sched.complete_appointment(session, actor=NURSE, appointment_id=unpriced.id, now=clinic.at(9, 20))
+        check_in(session, actor=NURSE, appointment_id=appointment.id, now=clinic.at(8, 50))
+    complete_appointment(session, actor=NURSE, appointment_id=visit.id, now=clinic.at(9, 20))
+    complete_appointment(session, actor=NURSE, appointment_id=unpriced.id, now=clinic.at(9, 20))
     charges = session.execute(select(ChargeItem)).scalars().all()
     assert [
         (c.patient_id, c.code, c.unit_price_cents, c.source_type, c.source_id, c.status) for c in charges
@@ -357,9 +387,9 @@ def test_a_visit_whose_price_code_is_not_in_the_catalogue_is_not_completed(sessi
     session.execute(update(ChargeItemDefinition).values(active=False))
     session.commit()
     visit = book(session, clinic, 9, 0, resource=clinic.dr_a)
-    sched.check_in(session, actor=NURSE, appointment_id=visit.id, now=clinic.at(8, 50))
+    check_in(session, actor=NURSE, appointment_id=visit.id, now=clinic.at(8, 50))
     with pytest.raises(ValidationError, match="bills the code VISIT-GP, which is not an active service"):
-        sched.complete_appointment(session, actor=NURSE, appointment_id=visit.id, now=clinic.at(9, 20))
+        complete_appointment(session, actor=NURSE, appointment_id=visit.id, now=clinic.at(9, 20))
     session.expire_all()
     assert session.get(Appointment, visit.id).status == "arrived"
     assert session.execute(select(ChargeItem)).first() is None
@@ -370,24 +400,22 @@ def test_no_show_only_after_the_start_frees_the_time_and_counts_in_the_rates(ses
     kept = book(session, clinic, 10, 0, resource=clinic.dr_a, patient=1)
     other = book(session, clinic, 10, 0, resource=clinic.dr_b, patient=0, vtype=clinic.gp_video)
     with pytest.raises(Conflict):
-        sched.mark_no_show(session, actor=NURSE, appointment_id=missed.id, now=clinic.at(8, 50))
-    sched.mark_no_show(session, actor=NURSE, appointment_id=missed.id, now=clinic.at(9, 15))
+        mark_no_show(session, actor=NURSE, appointment_id=missed.id, now=clinic.at(8, 50))
+    mark_no_show(session, actor=NURSE, appointment_id=missed.id, now=clinic.at(9, 15))
     assert (
         session.execute(
             select(func.count()).select_from(ResourceBlock).where(ResourceBlock.appointment_id == missed.id)
         ).scalar_one()
         == 0
     )
-    sched.check_in(session, actor=NURSE, appointment_id=kept.id, now=clinic.at(9, 55))
-    sched.complete_appointment(session, actor=NURSE, appointment_id=kept.id, now=clinic.at(10, 20))
-    sched.check_in(session, actor=NURSE, appointment_id=other.id, now=clinic.at(9, 56))
+    check_in(session, actor=NURSE, appointment_id=kept.id, now=clinic.at(9, 55))
+    complete_appointment(session, actor=NURSE, appointment_id=kept.id, now=clinic.at(10, 20))
+    check_in(session, actor=NURSE, appointment_id=other.id, now=clinic.at(9, 56))
     assert audit_actions(session, missed.id) == ["appointment.book", "appointment.no_show"]
-    by_provider = sched.no_show_rates(session, actor=NURSE, start_day=clinic.day, end_day=clinic.day)
+    by_provider = no_show_rates(session, actor=NURSE, start_day=clinic.day, end_day=clinic.day)
     assert [(r.name, r.appointments, r.no_shows) for r in by_provider] == [("Dr A", 2, 1), ("Dr B", 1, 0)]
     assert by_provider[0].rate == 0.5
-    by_patient = sched.no_show_rates(
-        session, actor=NURSE, start_day=clinic.day, end_day=clinic.day, by="patient"
-    )
+    by_patient = no_show_rates(session, actor=NURSE, start_day=clinic.day, end_day=clinic.day, by="patient")
     assert [(r.id, r.appointments, r.no_shows) for r in by_patient] == [
         (clinic.patients[0], 2, 1), (clinic.patients[1], 1, 0),
     ]  # fmt: skip
@@ -396,17 +424,17 @@ def test_no_show_only_after_the_start_frees_the_time_and_counts_in_the_rates(ses
 def test_day_and_patient_lists(session, clinic):
     book(session, clinic, 9, 0, resource=clinic.dr_a)
     book(session, clinic, 9, 0, resource=clinic.dr_b, patient=1, vtype=clinic.gp_video)
-    page = sched.list_day(session, actor=NURSE, day=clinic.day, department_id=clinic.gen)
+    page = list_day(session, actor=NURSE, day=clinic.day, department_id=clinic.gen)
     assert page.total == 2 and [r.resource_names for r in page.rows] == [("Dr A", "Exam room 1"), ("Dr B",)]
     assert page.rows[0].start_label == "09:00" and page.rows[0].patient_name == "Pat0 Tester"
-    only_b = sched.list_day(session, actor=NURSE, day=clinic.day, resource_id=clinic.dr_b)
+    only_b = list_day(session, actor=NURSE, day=clinic.day, resource_id=clinic.dr_b)
     assert [r.patient_id for r in only_b.rows] == [clinic.patients[1]]
-    week = sched.list_week(session, actor=NURSE, week_start=clinic.day - timedelta(days=3))
+    week = list_week(session, actor=NURSE, week_start=clinic.day - timedelta(days=3))
     assert week.total == 2
-    mine = sched.patient_appointments(session, actor=portal(clinic.patients[1]), patient_id=None)
+    mine = patient_appointments(session, actor=portal(clinic.patients[1]), patient_id=None)
     assert [r.mode for r in mine.rows] == ["virtual"]
     with pytest.raises(Forbidden):
-        sched.patient_appointments(session, actor=portal(clinic.patients[1]), patient_id=clinic.patients[0])
+        patient_appointments(session, actor=portal(clinic.patients[1]), patient_id=clinic.patients[0])
     assert "patient.read" in audit_actions(session)
 
 
@@ -416,8 +444,8 @@ def test_day_and_patient_lists(session, clinic):
 def test_cancel_needs_a_reason_frees_the_time_and_cancels_reminders(session, clinic):
     appointment = book(session, clinic, 9, 0, resource=clinic.dr_a)
     with pytest.raises(ValidationError):
-        sched.cancel_appointment(session, actor=RECEPTION, appointment_id=appointment.id, reason=" ")
-    cancelled = sched.cancel_appointment(
+        cancel_appointment(session, actor=RECEPTION, appointment_id=appointment.id, reason=" ")
+    cancelled = cancel_appointment(
         session, actor=RECEPTION, appointment_id=appointment.id, reason="Feels better"
     )
     assert (cancelled.status, cancelled.cancel_reason) == ("cancelled", "Feels better")
@@ -433,37 +461,28 @@ def test_patients_change_bookings_only_outside_the_cutoff(session, clinic):
     me = portal(clinic.patients[0])
     appointment = book(session, clinic, 9, 0, actor=me)
     too_late = clinic.at(7, 30)  # 90 minutes before
-    assert sched.portal_change_refusal(session, actor=me, appointment_id=appointment.id) is None
-    assert "2 hours" in sched.portal_change_refusal(
-        session, actor=me, appointment_id=appointment.id, now=too_late
-    )
+    assert portal_change_refusal(session, actor=me, appointment_id=appointment.id) is None
+    assert "2 hours" in portal_change_refusal(session, actor=me, appointment_id=appointment.id, now=too_late)
     with pytest.raises(Conflict) as caught:
-        sched.cancel_appointment(
-            session, actor=me, appointment_id=appointment.id, reason="Busy", now=too_late
-        )
+        cancel_appointment(session, actor=me, appointment_id=appointment.id, reason="Busy", now=too_late)
     assert "2 hours" in str(caught.value)
     with pytest.raises(Conflict):
-        sched.reschedule_appointment(
+        reschedule_appointment(
             session, actor=me, appointment_id=appointment.id, start_at=clinic.at(15), now=too_late
         )
     with pytest.raises(Forbidden):
-        sched.cancel_appointment(
+        cancel_appointment(
             session, actor=portal(clinic.patients[1]), appointment_id=appointment.id, reason="x y z"
         )
-    moved = sched.reschedule_appointment(
-        session, actor=me, appointment_id=appointment.id, start_at=clinic.at(15)
-    )
+    moved = reschedule_appointment(session, actor=me, appointment_id=appointment.id, start_at=clinic.at(15))
     assert (moved.start_at, moved.reference) == (clinic.at(15), appointment.reference)
-    assert (
-        sched.get_appointment(session, actor=me, appointment_id=moved.id).appointment_type_id
-        == clinic.gp_visit
-    )
+    assert get_appointment(session, actor=me, appointment_id=moved.id).appointment_type_id == clinic.gp_visit
     blocks = session.execute(
         select(func.min(ResourceBlock.starts_at)).where(ResourceBlock.appointment_id == appointment.id)
     ).scalar_one()
     assert blocks == clinic.at(15)
     assert book(session, clinic, 9, 0, resource=clinic.dr_a, patient=1).status == "booked"  # old time is free
-    sched.cancel_appointment(session, actor=me, appointment_id=appointment.id, reason="Busy that day")
+    cancel_appointment(session, actor=me, appointment_id=appointment.id, reason="Busy that day")
     assert audit_actions(session, appointment.id) == [
         "appointment.book", "appointment.reschedule", "appointment.cancel",
     ]  # fmt: skip
@@ -471,7 +490,7 @@ def test_patients_change_bookings_only_outside_the_cutoff(session, clinic):
 
 def test_reschedule_to_an_overlapping_time_of_its_own_is_allowed(session, clinic):
     appointment = book(session, clinic, 9, 0, resource=clinic.dr_a)
-    moved = sched.reschedule_appointment(
+    moved = reschedule_appointment(
         session, actor=RECEPTION, appointment_id=appointment.id, start_at=clinic.at(9, 10)
     )
     assert moved.start_at == clinic.at(9, 10)
@@ -480,16 +499,16 @@ def test_reschedule_to_an_overlapping_time_of_its_own_is_allowed(session, clinic
 def test_a_recurring_series_is_booked_whole_or_not_at_all(session, clinic):
     blocker = book(session, clinic, 9, 0, resource=clinic.dr_a, patient=1, vtype=clinic.gp_video)
     blocker_day = clinic.day
-    with pytest.raises(sched.RecurrenceConflict) as caught:
-        sched.book_recurring(
+    with pytest.raises(RecurrenceConflict) as caught:
+        book_recurring(
             session, actor=RECEPTION, patient_id=clinic.patients[0], service_id=clinic.gp,
             appointment_type_id=clinic.gp_video, first_start_at=clinic.at(9, day=blocker_day - timedelta(days=0)),
             count=4, every_days=7, resource_id=clinic.dr_a,
         )  # fmt: skip
     assert caught.value.moments == [clinic.at(9)]
     assert session.execute(select(func.count()).select_from(Appointment)).scalar_one() == 1
-    sched.cancel_appointment(session, actor=RECEPTION, appointment_id=blocker.id, reason="Moved away")
-    series = sched.book_recurring(
+    cancel_appointment(session, actor=RECEPTION, appointment_id=blocker.id, reason="Moved away")
+    series = book_recurring(
         session, actor=RECEPTION, patient_id=clinic.patients[0], service_id=clinic.gp,
         appointment_type_id=clinic.gp_video, first_start_at=clinic.at(9), count=4, every_days=7,
         resource_id=clinic.dr_a,
@@ -507,17 +526,15 @@ def test_a_recurring_series_is_booked_whole_or_not_at_all(session, clinic):
 
 def test_a_freed_time_is_offered_to_the_first_patient_waiting_and_expires_to_the_next(session, clinic):
     taken = book(session, clinic, 9, 0, resource=clinic.dr_a, patient=0)
-    first = sched.join_waitlist(session, actor=RECEPTION, patient_id=clinic.patients[1], service_id=clinic.gp,
+    first = join_waitlist(session, actor=RECEPTION, patient_id=clinic.patients[1], service_id=clinic.gp,
                                 appointment_type_id=clinic.gp_visit, wanted_date=clinic.day)  # fmt: skip
-    second = sched.join_waitlist(session, actor=RECEPTION, patient_id=clinic.patients[2], service_id=clinic.gp,
+    second = join_waitlist(session, actor=RECEPTION, patient_id=clinic.patients[2], service_id=clinic.gp,
                                  appointment_type_id=clinic.gp_visit, wanted_date=clinic.day)  # fmt: skip
     with pytest.raises(Conflict):  # free times remain: a patient books one instead
-        sched.join_waitlist(session, actor=portal(clinic.patients[3]), service_id=clinic.gp,
+        join_waitlist(session, actor=portal(clinic.patients[3]), service_id=clinic.gp,
                             appointment_type_id=clinic.gp_visit, wanted_date=clinic.day)  # fmt: skip
     now = datetime.now(UTC)
-    sched.cancel_appointment(
-        session, actor=RECEPTION, appointment_id=taken.id, reason="Patient unwell", now=now
-    )
+    cancel_appointment(session, actor=RECEPTION, appointment_id=taken.id, reason="Patient unwell", now=now)
     offer = session.execute(select(Appointment).where(Appointment.status == "offered")).scalar_one()
     assert (offer.patient_id, offer.start_at) == (clinic.patients[1], clinic.at(9))
     assert offer.offer_expires_at == now + timedelta(minutes=30)
@@ -525,19 +542,19 @@ def test_a_freed_time_is_offered_to_the_first_patient_waiting_and_expires_to_the
     assert (first.status, first.offered_appointment_id) == ("offered", offer.id)
     notice = session.execute(select(ReminderMessage).where(ReminderMessage.kind == "offer")).scalar_one()
     assert notice.patient_id == clinic.patients[1]
-    with pytest.raises(sched.SlotTaken):  # the offer holds the time
+    with pytest.raises(SlotTaken):  # the offer holds the time
         book(session, clinic, 9, 0, resource=clinic.dr_a, patient=4)
 
-    assert sched.expire_offers(session, actor=SYSTEM_ACTOR, now=now + timedelta(minutes=29)) == 0
-    assert sched.expire_offers(session, actor=SYSTEM_ACTOR, now=now + timedelta(minutes=31)) == 1
+    assert expire_offers(session, actor=SYSTEM_ACTOR, now=now + timedelta(minutes=29)) == 0
+    assert expire_offers(session, actor=SYSTEM_ACTOR, now=now + timedelta(minutes=31)) == 1
     session.refresh(first)
     session.refresh(offer)
     assert (first.status, offer.status) == ("expired", "cancelled")
     next_offer = session.execute(select(Appointment).where(Appointment.status == "offered")).scalar_one()
     assert next_offer.patient_id == clinic.patients[2]
     with pytest.raises(Forbidden):
-        sched.accept_offer(session, actor=portal(clinic.patients[1]), appointment_id=next_offer.id)
-    accepted = sched.accept_offer(
+        accept_offer(session, actor=portal(clinic.patients[1]), appointment_id=next_offer.id)
+    accepted = accept_offer(
         session,
         actor=portal(clinic.patients[2]),
         appointment_id=next_offer.id,
@@ -553,18 +570,16 @@ def test_a_freed_time_is_offered_to_the_first_patient_waiting_and_expires_to_the
 def test_a_declined_offer_goes_to_the_next_patient_and_a_late_acceptance_is_refused(session, clinic):
     taken = book(session, clinic, 9, 0, resource=clinic.dr_a, patient=0)
     for n in (1, 2):
-        sched.join_waitlist(session, actor=RECEPTION, patient_id=clinic.patients[n], service_id=clinic.gp,
+        join_waitlist(session, actor=RECEPTION, patient_id=clinic.patients[n], service_id=clinic.gp,
                             appointment_type_id=clinic.gp_visit, wanted_date=clinic.day)  # fmt: skip
     now = datetime.now(UTC)
-    sched.cancel_appointment(
-        session, actor=RECEPTION, appointment_id=taken.id, reason="Patient unwell", now=now
-    )
+    cancel_appointment(session, actor=RECEPTION, appointment_id=taken.id, reason="Patient unwell", now=now)
     offer = session.execute(select(Appointment).where(Appointment.status == "offered")).scalar_one()
-    sched.decline_offer(session, actor=portal(clinic.patients[1]), appointment_id=offer.id, now=now)
+    decline_offer(session, actor=portal(clinic.patients[1]), appointment_id=offer.id, now=now)
     offer2 = session.execute(select(Appointment).where(Appointment.status == "offered")).scalar_one()
     assert offer2.patient_id == clinic.patients[2]
     with pytest.raises(Conflict) as caught:
-        sched.accept_offer(session, actor=portal(clinic.patients[2]), appointment_id=offer2.id,
+        accept_offer(session, actor=portal(clinic.patients[2]), appointment_id=offer2.id,
                            now=now + timedelta(minutes=45))  # fmt: skip
     assert "expired" in str(caught.value)
     statuses = session.execute(select(WaitlistEntry.status).order_by(WaitlistEntry.id)).scalars().all()
@@ -584,11 +599,11 @@ def test_setup_validates_visit_lengths_and_template_overlaps(session, clinic):
     base = {"service_id": clinic.gp, "code": "X", "name": "Odd"}
     for minutes in (7, 0, 485):
         with pytest.raises(ValidationError) as caught:
-            sched.save_appointment_type(
+            save_appointment_type(
                 session, actor=SYSTEM_ACTOR, data={**base, "code": "XX", "duration_minutes": minutes}
             )
         assert caught.value.field == "duration_minutes"
-    vtype = sched.save_appointment_type(
+    vtype = save_appointment_type(
         session, actor=SYSTEM_ACTOR, data={**base, "code": "xx", "duration_minutes": 45, "mode": "virtual", "needs_room": True}
     )  # fmt: skip
     assert (vtype.code, vtype.needs_room) == ("XX", False)  # a virtual visit never needs a room
@@ -599,32 +614,32 @@ def test_setup_validates_visit_lengths_and_template_overlaps(session, clinic):
         "end_time": "12:00",
         "valid_from": "2026-01-01",
     }
-    sched.add_availability_rule(session, actor=SYSTEM_ACTOR, data=rule)
+    add_availability_rule(session, actor=SYSTEM_ACTOR, data=rule)
     with pytest.raises(Conflict):
-        sched.add_availability_rule(
+        add_availability_rule(
             session, actor=SYSTEM_ACTOR, data={**rule, "start_time": "11:00", "end_time": "13:00"}
         )
     with pytest.raises(ValidationError) as caught:
-        sched.add_availability_rule(
+        add_availability_rule(
             session, actor=SYSTEM_ACTOR, data={**rule, "start_time": "14:00", "end_time": "13:00"}
         )
     assert caught.value.field == "end_time"
     with pytest.raises(ValidationError):
-        sched.add_availability_rule(
+        add_availability_rule(
             session, actor=SYSTEM_ACTOR, data={**rule, "start_time": "13:02", "end_time": "14:00"}
         )
-    sched.add_availability_rule(
+    add_availability_rule(
         session, actor=SYSTEM_ACTOR, data={**rule, "start_time": "12:00", "end_time": "13:00"}
     )
     with pytest.raises(Forbidden):
-        sched.add_availability_rule(session, actor=RECEPTION, data=rule)
-    service = sched.save_service(
+        add_availability_rule(session, actor=RECEPTION, data=rule)
+    service = save_service(
         session, actor=SYSTEM_ACTOR, data={"code": "derm", "name": "Dermatology", "department_id": clinic.gen,
                                            "self_bookable": True},
     )  # fmt: skip
     assert service.code == "DERM" and service.self_bookable
     with pytest.raises(ValidationError):
-        sched.add_availability_exception(
+        add_availability_exception(
             session, actor=SYSTEM_ACTOR,
             data={"kind": "leave", "starts_at": clinic.at(8), "ends_at": clinic.at(9), "reason": "Sick"},
         )  # fmt: skip
@@ -653,7 +668,7 @@ def test_the_demo_seed_is_a_lived_in_schedule_without_double_bookings(session):
     )
     assert {"completed", "no_show", "cancelled", "booked"} <= set(statuses)
     assert 0.03 < statuses["no_show"] / (statuses["no_show"] + statuses["completed"]) < 0.2
-    today = sched.list_day(session, actor=NURSE, day=as_of)
+    today = list_day(session, actor=NURSE, day=as_of)
     assert today.total > 20
     assert session.execute(select(func.count()).select_from(WaitlistEntry)).scalar_one() > 0
     assert session.execute(select(func.count()).select_from(ReminderMessage)).scalar_one() > 0
@@ -664,14 +679,14 @@ def test_the_demo_seed_is_a_lived_in_schedule_without_double_bookings(session):
     video = session.execute(
         select(AppointmentType).where(AppointmentType.service_id == gp.id, AppointmentType.mode == "virtual")
     ).scalar_one()
-    slots = sched.find_free_slots(
+    slots = find_free_slots(
         session, actor=NURSE, service_id=gp.id, appointment_type_id=video.id, day=as_of,
         end_day=as_of + timedelta(days=14), limit=5,
     )  # fmt: skip
     assert slots and slots[0].start_at > datetime.now(UTC)
     # Booking a seeded free slot works (the counters and the blocks agree with the service).
     patient_id = session.execute(select(Patient.id).order_by(Patient.id.desc()).limit(1)).scalar_one()
-    booked = sched.book_appointment(
+    booked = book_appointment(
         session, actor=RECEPTION, patient_id=patient_id, service_id=gp.id, appointment_type_id=video.id,
         start_at=slots[0].start_at, resource_id=slots[0].provider_id,
     )  # fmt: skip

@@ -16,7 +16,10 @@ from sqlalchemy import and_, func, select, text
 from hms_app import db as hms_db
 from hms_app.errors import DomainError
 from hms_app.models.scheduling import Appointment, AppointmentParticipant, AppointmentType
-from hms_app.services import scheduling as sched
+from hms_app.services.scheduling.booking import book_appointment
+from hms_app.services.scheduling.lists import list_resources
+from hms_app.services.scheduling.policy import SLOT_TAKEN_MESSAGE, SlotTaken
+from hms_app.services.scheduling.slots import find_free_slots
 from hms_app.settings import get_settings
 from tests.services.test_scheduling import RECEPTION, add_patients, build_clinic
 
@@ -58,7 +61,7 @@ def race(url: str, attempts: list[dict]) -> tuple[list[int], list[DomainError]]:
         try:
             with hms_db.session_scope(url) as s:
                 barrier.wait(timeout=30)
-                appointment = sched.book_appointment(s, actor=RECEPTION, **kwargs)
+                appointment = book_appointment(s, actor=RECEPTION, **kwargs)
                 with lock:
                     booked.append(appointment.id)
         except DomainError as error:
@@ -86,15 +89,15 @@ def test_many_patients_taking_the_same_time_exactly_one_succeeds(session, clinic
     ]  # fmt: skip
     booked, refused = race(configured_db, attempts)
     assert len(booked) == 1
-    assert all(isinstance(e, sched.SlotTaken) for e in refused)
-    assert {str(e) for e in refused} == {sched.SLOT_TAKEN_MESSAGE}
+    assert all(isinstance(e, SlotTaken) for e in refused)
+    assert {str(e) for e in refused} == {SLOT_TAKEN_MESSAGE}
     session.expire_all()
     assert double_bookings(session) == 0
     assert session.execute(select(func.count()).select_from(Appointment)).scalar_one() == 1
     # The losers reload: the free times no longer include the taken one.
     starts = [
         s.start_at
-        for s in sched.find_free_slots(
+        for s in find_free_slots(
             session, actor=RECEPTION, service_id=clinic.gp, appointment_type_id=clinic.gp_visit, day=clinic.day,
             resource_id=clinic.dr_a, limit=500,
         )
@@ -128,14 +131,14 @@ def test_overlapping_times_of_different_lengths_on_one_resource_exactly_one_succ
         )  # fmt: skip
     assert len({(a["start_at"], a["appointment_type_id"]) for a in attempts}) == ATTEMPTS
     booked, refused = race(configured_db, attempts)
-    assert len(booked) == 1 and all(isinstance(e, sched.SlotTaken) for e in refused)
+    assert len(booked) == 1 and all(isinstance(e, SlotTaken) for e in refused)
     session.expire_all()
     assert double_bookings(session) == 0
 
 
 def test_different_providers_sharing_one_room_only_one_gets_the_room(session, clinic, configured_db):
     providers = [
-        r.id for r in sched.list_resources(session, actor=RECEPTION, service_id=clinic.gp, kind="provider")
+        r.id for r in list_resources(session, actor=RECEPTION, service_id=clinic.gp, kind="provider")
     ]
     assert len(providers) >= ATTEMPTS
     session.commit()  # end this read: on SQLite an open transaction would hold the write lock
@@ -145,7 +148,7 @@ def test_different_providers_sharing_one_room_only_one_gets_the_room(session, cl
         for n in range(ATTEMPTS)
     ]  # fmt: skip
     booked, refused = race(configured_db, attempts)
-    assert len(booked) == 1 and all(isinstance(e, sched.SlotTaken) for e in refused)
+    assert len(booked) == 1 and all(isinstance(e, SlotTaken) for e in refused)
     session.expire_all()
     assert double_bookings(session) == 0
     # Without the room, every other provider can still be booked at that time, all at once.

@@ -30,17 +30,25 @@ from hms_app.models.scheduling import (
 )
 from hms_app.models.security import AuditEvent
 from hms_app.services import patients as patient_svc
-from hms_app.services import scheduling as svc
 from hms_app.services import security
 from hms_app.services.permissions import SYSTEM_ACTOR
-from hms_app.state.scheduling import (
-    BookingState,
-    NoShowState,
-    ScheduleSetupState,
-    ScheduleState,
-    assign_lanes,
-    window_for,
+from hms_app.services.scheduling.booking import book_appointment, cancel_appointment
+from hms_app.services.scheduling.flow import check_in, mark_no_show
+from hms_app.services.scheduling.policy import SLOT_TAKEN_MESSAGE
+from hms_app.services.scheduling.setup import (
+    add_availability_rule,
+    link_resource_service,
+    save_appointment_type,
+    save_resource,
+    save_service,
 )
+from hms_app.services.scheduling.slots import local_moment
+from hms_app.services.scheduling.waitlist import join_waitlist, list_waitlist
+from hms_app.state.scheduling.booking_dialog import BookingDialogState
+from hms_app.state.scheduling.calendar import ScheduleState
+from hms_app.state.scheduling.layout import assign_lanes, window_for
+from hms_app.state.scheduling.no_shows import NoShowState
+from hms_app.state.scheduling.setup import ScheduleSetupState
 
 PASSWORD = "Front-desk-42"
 
@@ -55,7 +63,7 @@ def _today() -> date:
 
 
 def _local(day: date, hour: int, minute: int = 0) -> datetime:
-    return svc.local_moment(day, time(hour, minute), to_local(utcnow()).tzinfo).astimezone(UTC)
+    return local_moment(day, time(hour, minute), to_local(utcnow()).tzinfo).astimezone(UTC)
 
 
 @pytest.fixture
@@ -75,20 +83,20 @@ def clinic(session):
     department = Department(code="GEN", name="General practice")
     session.add(department)
     session.commit()
-    doctor = svc.save_resource(
+    doctor = save_resource(
         session,
         actor=SYSTEM_ACTOR,
         data={"kind": "provider", "name": "Dr Ada Stone", "department_id": department.id},
     )
-    room = svc.save_resource(
+    room = save_resource(
         session, actor=SYSTEM_ACTOR, data={"kind": "room", "name": "Room 1", "department_id": department.id}
     )
-    service = svc.save_service(
+    service = save_service(
         session,
         actor=SYSTEM_ACTOR,
         data={"code": "GP", "name": "GP consultation", "department_id": department.id, "self_bookable": True},
     )
-    vtype = svc.save_appointment_type(
+    vtype = save_appointment_type(
         session,
         actor=SYSTEM_ACTOR,
         data={
@@ -101,9 +109,9 @@ def clinic(session):
         },
     )
     for resource in (doctor, room):
-        svc.link_resource_service(session, actor=SYSTEM_ACTOR, resource_id=resource.id, service_id=service.id)
+        link_resource_service(session, actor=SYSTEM_ACTOR, resource_id=resource.id, service_id=service.id)
     for weekday in range(7):  # all day, so that the tests do not depend on the hour they run at
-        svc.add_availability_rule(
+        add_availability_rule(
             session,
             actor=SYSTEM_ACTOR,
             data={
@@ -207,7 +215,7 @@ def _audit(action: str) -> list[AuditEvent]:
 
 def _book_directly(clinic, patient, start: datetime, *, now: datetime | None = None) -> Appointment:
     with hms_db.session_scope() as s:
-        return svc.book_appointment(
+        return book_appointment(
             s,
             actor=SYSTEM_ACTOR,
             patient_id=patient.id,
@@ -259,7 +267,7 @@ async def test_reception_books_from_an_empty_cell_and_sees_the_block(clinic, con
     await _call(calendar, "toggle_kind", "room")
     assert [c.title for c in calendar.columns] == ["Dr Ada Stone", "Room 1"]
 
-    booking = get(BookingState)
+    booking = get(BookingDialogState)
     await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 10 * 60)
     assert (
         booking.open
@@ -296,7 +304,7 @@ async def test_a_time_taken_by_another_clerk_gives_the_clear_message_and_fresh_t
     for username in ("rita", "rosa"):
         get = _tree("/schedule", username)
         await _open_calendar(get, tomorrow)
-        booking = get(BookingState)
+        booking = get(BookingDialogState)
         await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 9 * 60)
         tabs.append(booking)
     first, second = tabs
@@ -309,7 +317,7 @@ async def test_a_time_taken_by_another_clerk_gives_the_clear_message_and_fresh_t
     await _call(first, "book")
     await _call(second, "book")
     assert second.open and second.error_field == "start_at"
-    assert second.error_text == svc.SLOT_TAKEN_MESSAGE
+    assert second.error_text == SLOT_TAKEN_MESSAGE
     assert "09:00" not in {s.time for s in second.slots} and "09:15" in {s.time for s in second.slots}
     assert [a.patient_id for a in _appointments()] == [clinic["catherine"].id]  # nothing half-written
 
@@ -318,7 +326,7 @@ async def test_a_weekly_series_is_booked_whole(clinic, configured_db):
     get = _tree("/schedule", "rita")
     tomorrow = _today() + timedelta(days=1)
     await _open_calendar(get, tomorrow)
-    booking = get(BookingState)
+    booking = get(BookingDialogState)
     await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 14 * 60)
     await _call(booking, "set_patient_query", "Haddad")
     await _call(booking, "pick_patient", clinic["omar"].id)
@@ -334,7 +342,7 @@ async def test_a_weekly_series_is_booked_whole(clinic, configured_db):
 
     # A series never vanishes from view: cancel the second visit; the first still lists all three.
     with hms_db.session_scope() as s:
-        svc.cancel_appointment(s, actor=SYSTEM_ACTOR, appointment_id=series[1].id, reason="Away that week")
+        cancel_appointment(s, actor=SYSTEM_ACTOR, appointment_id=series[1].id, reason="Away that week")
     calendar = get(ScheduleState)
     await _call(calendar, "set_day", tomorrow.isoformat())
     await _call(calendar, "select", series[0].id)
@@ -490,10 +498,10 @@ async def test_no_show_rates_per_provider_and_patient(clinic, configured_db):
         _book_directly(clinic, clinic["omar"], _local(yesterday, 9 + n), now=long_ago) for n in range(3)
     ] + [_book_directly(clinic, clinic["catherine"], _local(yesterday, 15), now=long_ago)]
     with hms_db.session_scope() as s:
-        svc.mark_no_show(s, actor=SYSTEM_ACTOR, appointment_id=visits[0].id)
-        svc.mark_no_show(s, actor=SYSTEM_ACTOR, appointment_id=visits[1].id)
+        mark_no_show(s, actor=SYSTEM_ACTOR, appointment_id=visits[0].id)
+        mark_no_show(s, actor=SYSTEM_ACTOR, appointment_id=visits[1].id)
         for visit in visits[2:]:
-            svc.check_in(s, actor=SYSTEM_ACTOR, appointment_id=visit.id, now=_local(yesterday, 20))
+            check_in(s, actor=SYSTEM_ACTOR, appointment_id=visit.id, now=_local(yesterday, 20))
     get = _tree("/schedule/stats", "rita")
     stats = get(NoShowState)
     await _call(stats, "load")
@@ -611,7 +619,7 @@ async def test_a_time_freed_for_the_waitlist_is_accepted_for_the_patient_at_the_
     tomorrow = _today() + timedelta(days=1)
     first = _book_directly(clinic, clinic["catherine"], _local(tomorrow, 10))
     with hms_db.session_scope() as s:
-        svc.join_waitlist(
+        join_waitlist(
             s,
             actor=SYSTEM_ACTOR,
             patient_id=clinic["omar"].id,
@@ -650,7 +658,7 @@ async def test_a_full_day_offers_the_waitlist_instead(clinic, configured_db):
         s.commit()
     get = _tree("/schedule", "rita")
     await _open_calendar(get, tomorrow)
-    booking = get(BookingState)
+    booking = get(BookingDialogState)
     await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 9 * 60)
     assert booking.searched and booking.slots == []
     await _call(booking, "add_to_waitlist")
@@ -660,5 +668,5 @@ async def test_a_full_day_offers_the_waitlist_instead(clinic, configured_db):
     events = await _call(booking, "add_to_waitlist")
     assert "waitlist" in _toasts(events) and "first time freed" in booking.waitlisted
     with hms_db.session_scope() as s:
-        (entry,) = svc.list_waitlist(s, actor=SYSTEM_ACTOR)
+        (entry,) = list_waitlist(s, actor=SYSTEM_ACTOR)
     assert (entry.patient_id, entry.wanted_date, entry.status) == (clinic["omar"].id, tomorrow, "waiting")

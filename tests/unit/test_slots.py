@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hms_app.services.scheduling import (
+from hms_app.services.scheduling.slots import (
     RuleWindow,
     block_starts,
     blocks_to_busy,

@@ -1,7 +1,7 @@
-"""Read-only views the staff calendar and its set-up screen need beside ``services.scheduling``:
-the departments that schedule, each resource's working hours and time off on the days shown,
-and which resources offer which service. Nothing here writes; every function checks
-``appointment.read`` first.
+"""Reads for the staff calendar, its booking dialog and the set-up screen: the departments that
+schedule, each resource's working hours and time off on the days shown, which resources offer
+which service, and everything one of those screens shows, read in one session. Nothing here
+writes; every function checks ``appointment.read`` first.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
+from hms_app.clock import to_local, utcnow
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import (
+    HOLDING_STATUSES,
     Appointment,
     AvailabilityException,
     AvailabilityRule,
@@ -25,7 +27,17 @@ from hms_app.models.scheduling import (
 )
 from hms_app.models.security import AppUser
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.scheduling import RuleWindow, day_bounds, rule_windows
+from hms_app.services.scheduling.lists import (
+    AppointmentRow,
+    ResourceOption,
+    ServiceOption,
+    list_day,
+    list_resources,
+    list_services,
+    list_week,
+)
+from hms_app.services.scheduling.setup import ExceptionRow, list_exceptions
+from hms_app.services.scheduling.slots import RuleWindow, day_bounds, rule_windows
 from hms_app.settings import get_settings
 
 MAX_DAYS = 14
@@ -33,13 +45,15 @@ MAX_RESOURCES = 60
 
 
 @dataclass(frozen=True)
-class DepartmentOption:
+class CalendarDepartment:
     id: int
     code: str
     name: str
 
 
-def list_departments(session: Session, *, actor: Actor, bookable_only: bool = True) -> list[DepartmentOption]:
+def list_departments(
+    session: Session, *, actor: Actor, bookable_only: bool = True
+) -> list[CalendarDepartment]:
     """Active departments by name; by default only those with something bookable (a service or a resource)."""
     authorize(actor, "appointment.read")
     query = select(Department.id, Department.code, Department.name).where(Department.active.is_(True))
@@ -48,7 +62,7 @@ def list_departments(session: Session, *, actor: Actor, bookable_only: bool = Tr
         has_resource = select(Resource.department_id).where(Resource.active.is_(True))
         query = query.where(or_(Department.id.in_(has_service), Department.id.in_(has_resource)))
     rows = session.execute(query.order_by(Department.name)).all()
-    return [DepartmentOption(i, c, n) for i, c, n in rows]
+    return [CalendarDepartment(i, c, n) for i, c, n in rows]
 
 
 def home_department_id(session: Session, *, actor: Actor) -> int | None:
@@ -197,3 +211,111 @@ def series_visits(session: Session, *, actor: Actor, series_id: str, limit: int 
         .limit(max(1, min(int(limit), 200)))
     ).all()
     return [SeriesVisit(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class CalendarData:
+    """Everything one calendar screen shows."""
+
+    departments: list[CalendarDepartment]
+    department_id: int | None  # the department shown (the user's own when none was chosen)
+    resources: list[ResourceOption]
+    rows: list[AppointmentRow]
+    availability: dict[tuple[int, date], DayAvailability]
+
+
+def read_calendar(
+    session: Session,
+    *,
+    actor: Actor,
+    department_id: int | None,
+    first_day: date,
+    days: int,
+    resource_id: int | None,
+    show_cancelled: bool,
+    with_departments: bool,
+) -> CalendarData:
+    """Everything one calendar screen shows (one day, or seven from ``first_day``), in one session."""
+    departments = list_departments(session, actor=actor) if with_departments else []
+    if department_id is None and departments:
+        home = home_department_id(session, actor=actor)
+        department_id = home if home in {d.id for d in departments} else departments[0].id
+    if department_id is None:
+        return CalendarData(departments, None, [], [], {})
+    resources = list_resources(session, actor=actor, department_id=department_id)
+    if days == 1:
+        statuses = None if show_cancelled else [*HOLDING_STATUSES, "no_show"]
+        rows = list_day(
+            session,
+            actor=actor,
+            day=first_day,
+            department_id=department_id,
+            resource_id=resource_id,
+            statuses=statuses,
+            limit=500,
+        ).rows
+    else:
+        rows = list_week(
+            session,
+            actor=actor,
+            week_start=first_day,
+            department_id=department_id,
+            resource_id=resource_id,
+            include_cancelled=show_cancelled,
+        ).rows
+    wanted = [resource_id] if resource_id else [r.id for r in resources]
+    availability = day_availability(session, actor=actor, resource_ids=wanted, first_day=first_day, days=days)
+    return CalendarData(departments, department_id, resources, rows, availability)
+
+
+@dataclass(frozen=True)
+class BookingOptions:
+    """What the staff booking dialog offers in one department."""
+
+    services: list[ServiceOption]  # with their visit types
+    primaries: dict[int, list[LinkedResource]]  # per service: whom (or what) a visit can be booked with
+
+
+def booking_options(session: Session, *, actor: Actor, department_id: int) -> BookingOptions:
+    """A department's services and, per service, the resources a visit is booked with: its
+    providers, or its equipment when it has no provider (a scan)."""
+    services = [s for s in list_services(session, actor=actor) if s.department_id == department_id]
+    links = service_links(session, actor=actor, service_ids=[s.id for s in services])
+    primaries = {
+        service_id: [r for r in linked if r.kind == "provider"]
+        or [r for r in linked if r.kind == "equipment"]
+        for service_id, linked in links.items()
+    }
+    return BookingOptions(services, primaries)
+
+
+EXCEPTION_LOOKBACK_DAYS = 7
+EXCEPTION_AHEAD_DAYS = 365
+
+
+@dataclass(frozen=True)
+class SetupData:
+    """Everything the set-up screen lists: inactive resources, services and visit types included."""
+
+    departments: list[CalendarDepartment]
+    resources: list[ResourceOption]
+    services: list[ServiceOption]
+    links: dict[int, list[LinkedResource]]
+    exceptions: list[ExceptionRow]  # from a week ago to a year ahead
+
+
+def read_setup(session: Session, *, actor: Actor, today: date | None = None) -> SetupData:
+    """Everything the set-up screen lists, in one session."""
+    today = today or to_local(utcnow()).date()
+    return SetupData(
+        list_departments(session, actor=actor, bookable_only=False),
+        list_resources(session, actor=actor, include_inactive=True),
+        list_services(session, actor=actor, include_inactive=True),
+        service_links(session, actor=actor),
+        list_exceptions(
+            session,
+            actor=actor,
+            start_day=today - timedelta(days=EXCEPTION_LOOKBACK_DAYS),
+            end_day=today + timedelta(days=EXCEPTION_AHEAD_DAYS),
+        ),
+    )

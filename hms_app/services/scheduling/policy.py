@@ -1,0 +1,87 @@
+"""The clinic's scheduling policy, who may book or read, and the conflicts a booking can meet.
+
+Portal users (an actor with a ``patient_id``) act on their own record under ``portal.self``;
+staff need ``appointment.book`` to change and ``appointment.read`` to read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from hms_app.clock import format_local
+from hms_app.errors import Conflict
+from hms_app.services.permissions import Actor, authorize
+from hms_app.services.scheduling.parsing import as_int
+from hms_app.settings import get_settings
+
+SLOT_TAKEN_MESSAGE = "That time was just taken by someone else. Here are the free times now."
+
+
+class SlotTaken(Conflict):
+    """Someone else booked (part of) this time first: reload the free slots."""
+
+    def __init__(self, message: str = SLOT_TAKEN_MESSAGE):
+        super().__init__(message, field="start_at")
+
+
+class RecurrenceConflict(Conflict):
+    """Some occurrences of a recurring booking are not free; nothing was booked."""
+
+    def __init__(self, moments: list[datetime]):
+        self.moments = moments
+        days = ", ".join(format_local(m, "%a %d %b %H:%M") for m in moments[:6])
+        more = f" and {len(moments) - 6} more" if len(moments) > 6 else ""
+        super().__init__(
+            f"Not free on {days}{more}. Nothing was booked; choose another time or fewer visits."
+        )
+
+
+@dataclass(frozen=True)
+class SchedulingPolicy:
+    cancel_cutoff_hours: int = 2  # patients may not cancel or move a visit closer to its start
+    offer_minutes: int = 30  # how long a waitlist offer holds a freed time
+    reminder_lead_hours: tuple[int, ...] = (24, 2)
+    slot_step_minutes: int = 15  # offered start times: every 15 minutes (shorter visits: their length)
+
+
+def policy() -> SchedulingPolicy:
+    """The clinic's scheduling policy (settings when the operator set them, else the defaults)."""
+    settings = get_settings()
+    return SchedulingPolicy(
+        cancel_cutoff_hours=settings.cancel_cutoff_hours,
+        offer_minutes=settings.waitlist_offer_minutes,
+        reminder_lead_hours=settings.reminder_lead_hours,
+        slot_step_minutes=SchedulingPolicy().slot_step_minutes,
+    )
+
+
+def is_portal(actor: Actor | None) -> bool:
+    return actor is not None and actor.patient_id is not None
+
+
+def authorize_change(actor: Actor | None, patient_id: int | None = None) -> Actor:
+    """Portal users change their own bookings; staff need appointment.book."""
+    if is_portal(actor):
+        return authorize(actor, "portal.self", patient_id=patient_id)
+    return authorize(actor, "appointment.book", patient_id=patient_id)
+
+
+def authorize_read(actor: Actor | None, patient_id: int | None = None) -> Actor:
+    if is_portal(actor):
+        return authorize(actor, "portal.self", patient_id=patient_id)
+    return authorize(actor, "appointment.read", patient_id=patient_id)
+
+
+def booking_patient_id(actor: Actor, patient_id) -> int:
+    if is_portal(actor):
+        authorize(
+            actor,
+            "portal.self",
+            patient_id=None
+            if patient_id in (None, "")
+            else as_int(patient_id, field="patient_id", label="patient"),
+        )
+        return actor.patient_id  # the portal user's own record, whatever the browser sent
+    authorize(actor, "appointment.book")
+    return as_int(patient_id, field="patient_id", label="patient")

@@ -1,0 +1,71 @@
+"""What every staff scheduling screen shares: status labels and colours, the choice of a list,
+today's date, and reading what the browser sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from hms_app.clock import to_local, utcnow
+from hms_app.errors import ValidationError
+
+STATUS_LABELS = {
+    "offered": "Offered (waitlist)",
+    "booked": "Booked",
+    "arrived": "Arrived",
+    "in_room": "In room",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "no_show": "No-show",
+}
+STATUS_COLORS = {
+    "offered": "cyan",
+    "booked": "blue",
+    "arrived": "amber",
+    "in_room": "violet",
+    "completed": "green",
+    "cancelled": "gray",
+    "no_show": "red",
+}
+KIND_LABELS = {"provider": "Provider", "room": "Room", "equipment": "Equipment"}
+MAX_TEXT = 300
+MAX_QUERY = 100
+ANY = "any"  # a select item cannot have the empty value: "any resource"
+
+
+def local_today() -> date:
+    return to_local(utcnow()).date()
+
+
+def parse_day(value) -> date:
+    """A day the browser sent (YYYY-MM-DD), within five years of today."""
+    if not isinstance(value, str) or len(value) > 10:
+        raise ValidationError("Choose a day.", field="day")
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError("Choose a day.", field="day") from None
+    if abs((day - local_today()).days) > 5 * 366:
+        raise ValidationError("Choose a day within five years of today.", field="day")
+    return day
+
+
+def form_text(form, key: str, limit: int = MAX_TEXT) -> str:
+    value = form.get(key, "") if isinstance(form, dict) else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else ""
+    if not isinstance(value, str):
+        raise ValidationError("This value could not be read; enter it again.", field=key)
+    if len(value) > limit:
+        raise ValidationError(f"Keep this under {limit} characters.", field=key)
+    return value.strip()
+
+
+@dataclass
+class Option:
+    id: str = ""
+    label: str = ""
+    kind: str = ""
