@@ -71,6 +71,7 @@ def hold_blocks(session: Session, appointment: Appointment, resources: Sequence[
 
 
 def release_blocks(session: Session, appointment_id: int) -> None:
+    """Free the time an appointment held (its participants stay, for the record)."""
     session.execute(delete(ResourceBlock).where(ResourceBlock.appointment_id == appointment_id))
 
 
@@ -82,6 +83,7 @@ def _new_reference(session: Session) -> str:
 
 
 def bookable_patient(session: Session, patient_id) -> Patient:
+    """The patient to book for: an active record that was not merged into another."""
     patient = session.get(Patient, as_int(patient_id, field="patient_id", label="patient"))
     if patient is None or not patient.active or patient.merged_into_id is not None:
         raise ValidationError("Choose the patient.", field="patient_id")
@@ -91,6 +93,7 @@ def bookable_patient(session: Session, patient_id) -> Patient:
 def patient_overlaps(
     session: Session, patient_id: int, start: datetime, end: datetime, ignore: int | None
 ) -> bool:
+    """Whether the patient already has a visit in [start, end) (``ignore``: the one being moved)."""
     query = select(Appointment.id).where(
         Appointment.patient_id == patient_id,
         Appointment.status.in_(("booked", "arrived", "in_room")),
@@ -105,6 +108,7 @@ def patient_overlaps(
 def enqueue_reminders(
     session: Session, appointment: Appointment, patient: Patient, service: HealthcareService, now: datetime
 ) -> None:
+    """Queue the booked visit's reminders at the policy's lead times."""
     reminders.enqueue_reminders(
         session,
         appointment,
@@ -118,6 +122,7 @@ def enqueue_reminders(
 def audit_appointment(
     session: Session, actor: Actor, action: str, appointment: Appointment, detail: str
 ) -> None:
+    """The audit row of a change to an appointment (committed with the change)."""
     record_audit(
         session,
         actor,
@@ -145,6 +150,7 @@ def insert_appointment(
     offer_expires_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Appointment:
+    """Write an appointment and hold its resources' blocks; raises SlotTaken when one is taken."""
     now = now or utcnow()
     appointment = Appointment(
         reference=_new_reference(session),
@@ -172,6 +178,7 @@ def insert_appointment(
 
 
 def publish_change(*department_ids: int, queue: bool = False) -> None:
+    """After commit: the calendars (and with ``queue`` the waiting rooms) of the departments refresh."""
     for department_id in sorted(set(department_ids)):
         live.publish(live.APPOINTMENTS, department_id)
         if queue:
@@ -179,6 +186,7 @@ def publish_change(*department_ids: int, queue: bool = False) -> None:
 
 
 def locked_appointment(session: Session, appointment_id) -> Appointment:
+    """The appointment, locked for this transaction's change."""
     appointment_id = as_int(appointment_id, field="appointment_id", label="appointment")
     appointment = session.execute(
         select(Appointment).where(Appointment.id == appointment_id).with_for_update()
@@ -189,6 +197,7 @@ def locked_appointment(session: Session, appointment_id) -> Appointment:
 
 
 def participant_ids(session: Session, appointment_id: int) -> list[int]:
+    """The resources an appointment uses."""
     return list(
         session.execute(
             select(AppointmentParticipant.resource_id).where(

@@ -57,6 +57,7 @@ def policy() -> SchedulingPolicy:
 
 
 def is_portal(actor: Actor | None) -> bool:
+    """Whether the actor is a patient on the portal."""
     return actor is not None and actor.patient_id is not None
 
 
@@ -68,12 +69,14 @@ def authorize_change(actor: Actor | None, patient_id: int | None = None) -> Acto
 
 
 def authorize_read(actor: Actor | None, patient_id: int | None = None) -> Actor:
+    """Portal users read their own bookings; staff need appointment.read."""
     if is_portal(actor):
         return authorize(actor, "portal.self", patient_id=patient_id)
     return authorize(actor, "appointment.read", patient_id=patient_id)
 
 
 def booking_patient_id(actor: Actor, patient_id) -> int:
+    """Whom a booking is for: a portal user's own record, whatever the browser sent; staff choose."""
     if is_portal(actor):
         authorize(
             actor,

@@ -284,6 +284,7 @@ class _Pools:
 def resource_pools(
     session: Session, service: HealthcareService, vtype: AppointmentType, resource_id: int | None
 ) -> _Pools:
+    """The resources a visit type of a service can use: primaries (one chosen, or all), rooms, equipment."""
     linked = (
         session.execute(
             select(Resource)
@@ -351,6 +352,7 @@ class FreeSlot:
 def service_and_type(
     session: Session, service_id, appointment_type_id, *, actor: Actor | None = None
 ) -> tuple[HealthcareService, AppointmentType]:
+    """The active service and visit type chosen (portal users: services bookable online only)."""
     service = session.get(HealthcareService, as_int(service_id, field="service_id", label="service"))
     if service is None or not service.active:
         raise ValidationError("Choose the service.", field="service_id")
@@ -521,6 +523,7 @@ def choose_resources(
     ignore_appointment_id: int | None = None,
     count_bookings: bool = True,
 ) -> list[Resource] | None:
+    """The resources a visit at [start, end) would use, or None when the time is not free."""
     pools = resource_pools(session, service, vtype, resource_id)
     if not pools.primaries or _needs_unavailable(vtype, pools):
         return None

@@ -219,6 +219,7 @@ def list_waitlist(
 
 
 def close_waitlist_offer(session: Session, appointment_id: int, status: str) -> None:
+    """Close the waitlist entry an offered appointment came from."""
     session.execute(
         update(WaitlistEntry)
         .where(WaitlistEntry.offered_appointment_id == appointment_id, WaitlistEntry.status == "offered")
@@ -314,6 +315,7 @@ def _offer_slot(
 def offer_after_release(
     session: Session, appointment: Appointment, start: datetime, resource_ids: Sequence[int], *, now: datetime
 ) -> Appointment | None:
+    """Offer the time an appointment freed to the next patient waiting, not to its own patient."""
     return _offer_slot(
         session,
         service_id=appointment.service_id,
