@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from hms_app.clock import to_local, utcnow
@@ -37,7 +37,7 @@ from hms_app.services.scheduling.lists import (
     list_week,
 )
 from hms_app.services.scheduling.setup import ExceptionRow, list_exceptions
-from hms_app.services.scheduling.slots import RuleWindow, day_bounds, rule_windows
+from hms_app.services.scheduling.slots import RuleWindow, applies_to, day_bounds, rule_windows, time_off_query
 from hms_app.settings import get_settings
 
 MAX_DAYS = 14
@@ -117,23 +117,7 @@ def day_availability(
     departments = set(department_of.values())
     exceptions = list(
         session.execute(
-            select(AvailabilityException)
-            .where(
-                AvailabilityException.starts_at < span[1],
-                AvailabilityException.ends_at > span[0],
-                or_(
-                    AvailabilityException.resource_id.in_(ids),
-                    and_(
-                        AvailabilityException.resource_id.is_(None),
-                        or_(
-                            AvailabilityException.department_id.is_(None),
-                            AvailabilityException.department_id.in_(departments),
-                        ),
-                    ),
-                ),
-            )
-            .order_by(AvailabilityException.starts_at)
-            .limit(500)
+            time_off_query(ids, departments, span).order_by(AvailabilityException.starts_at).limit(500)
         ).scalars()
     )
     out: dict[tuple[int, date], DayAvailability] = {}
@@ -154,10 +138,7 @@ def day_availability(
                 for e in exceptions
                 if e.starts_at < bounds[1]
                 and e.ends_at > bounds[0]
-                and (
-                    e.resource_id == rid
-                    or (e.resource_id is None and e.department_id in (None, department_of[rid]))
-                )
+                and applies_to(e, rid, department_of[rid])
             )
             out[(rid, day)] = DayAvailability(
                 rid, day, bool(rules.get(rid)), tuple(rule_windows(day, rules.get(rid, []), tz)), off
