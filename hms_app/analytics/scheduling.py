@@ -1,21 +1,94 @@
-"""No-show rates drawn: the providers' bars.
+"""No-show counts and the providers' bars.
 
-The counting is one SQL aggregate per grouping in ``services.scheduling.stats``, which also
-reads the overall rate; this module only turns the rows it returns into a figure.
+One definition counts every no-show rate: a visit is *due* once it arrived, went in, was
+completed or was missed (``DUE_STATUSES``); booked visits not yet resolved, offers and
+cancellations are left out. The rates per provider or per patient and the overall rate are
+made of the same two counts over visits starting in one span. Nothing here authorizes: the
+service that calls these (``services.scheduling.stats``) does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 import pandas as pd
 import plotly.graph_objects as go
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session
 
+from hms_app.models.patients import Patient
+from hms_app.models.scheduling import Appointment, AppointmentParticipant, Resource
+
+DUE_STATUSES = ("arrived", "in_room", "completed", "no_show")  # visits that were due and counted
 BAR_COLOR = "#0d9488"  # the app's teal accent
 HIGH_COLOR = "#e5484d"
 AXIS_COLOR = "#64748b"
 GRID_COLOR = "rgba(100, 116, 139, 0.18)"
+
+
+def _counts():
+    """The two counts every rate is made of: visits due, and how many of them were missed."""
+    return (
+        func.count(Appointment.id),
+        func.coalesce(func.sum(case((Appointment.status == "no_show", 1), else_=0)), 0),
+    )
+
+
+def _due_visits(start: datetime, end: datetime, department_id: int | None) -> list:
+    where = [Appointment.status.in_(DUE_STATUSES), Appointment.start_at >= start, Appointment.start_at < end]
+    if department_id:
+        where.append(Appointment.department_id == department_id)
+    return where
+
+
+def no_show_counts(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    by: str,
+    department_id: int | None = None,
+    min_due: int = 1,
+    limit: int = 50,
+) -> list[tuple[int, str, int, int]]:
+    """(id, name, visits due, no-shows) per provider or per patient (``by``) for the visits starting
+    in [start, end), highest rate first; groups with fewer than ``min_due`` visits due left out."""
+    due, missed = _counts()
+    if by == "provider":
+        query = (
+            select(Resource.id, Resource.name, due, missed)
+            .select_from(Appointment)
+            .join(AppointmentParticipant, AppointmentParticipant.appointment_id == Appointment.id)
+            .join(
+                Resource, and_(Resource.id == AppointmentParticipant.resource_id, Resource.kind == "provider")
+            )
+            .group_by(Resource.id, Resource.name)
+        )
+    else:
+        name = Patient.given_name + " " + Patient.family_name
+        query = (
+            select(Patient.id, name, due, missed)
+            .select_from(Appointment)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .group_by(Patient.id, Patient.given_name, Patient.family_name)
+        )
+    query = (
+        query.where(*_due_visits(start, end, department_id))
+        .having(due >= min_due)
+        .order_by((missed * 1.0 / due).desc(), due.desc())
+        .limit(limit)
+    )
+    return [(i, n, int(t), int(s)) for i, n, t, s in session.execute(query)]
+
+
+def overall_counts(
+    session: Session, *, start: datetime, end: datetime, department_id: int | None = None
+) -> tuple[int, int]:
+    """(visits due, no-shows) of the visits starting in [start, end): each visit once, whoever saw it."""
+    due, missed = session.execute(select(*_counts()).where(*_due_visits(start, end, department_id))).one()
+    return int(due), int(missed)
 
 
 class RateRow(Protocol):

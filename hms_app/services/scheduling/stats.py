@@ -1,35 +1,23 @@
 """No-show rates per provider and per patient, and the overall rate, for /schedule/stats.
 
-One definition counts them all: a visit is *due* once it arrived, went in, was completed or
-was missed (``DUE_STATUSES``); booked visits not yet resolved, offers and cancellations are
-left out. The rates per group and the overall rate use the same two counts.
+The counting is ``analytics.scheduling`` (one definition of a visit due and a no-show for
+every rate); this module checks who may read them and turns local days into the span counted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
+from hms_app.analytics import scheduling as charts
 from hms_app.errors import ValidationError
-from hms_app.models.patients import Patient
-from hms_app.models.scheduling import (
-    Appointment,
-    AppointmentParticipant,
-    Resource,
-)
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.scheduling.calendar import CalendarDepartment, list_departments
 from hms_app.services.scheduling.parsing import as_date
 from hms_app.services.scheduling.slots import day_bounds
 from hms_app.settings import get_settings
-
-DUE_STATUSES = ("arrived", "in_room", "completed", "no_show")  # visits that were due and counted
-# The two counts every rate is made of: visits due, and how many of them were missed.
-DUE = func.count(Appointment.id)
-MISSED = func.coalesce(func.sum(case((Appointment.status == "no_show", 1), else_=0)), 0)
 
 
 @dataclass(frozen=True)
@@ -59,31 +47,17 @@ def no_show_rates(
     authorize(actor, "appointment.read")
     if by not in ("provider", "patient"):
         raise ValidationError("Group by provider or by patient.", field="by")
-    if by == "provider":
-        query = (
-            select(Resource.id, Resource.name, DUE, MISSED)
-            .select_from(Appointment)
-            .join(AppointmentParticipant, AppointmentParticipant.appointment_id == Appointment.id)
-            .join(
-                Resource, and_(Resource.id == AppointmentParticipant.resource_id, Resource.kind == "provider")
-            )
-            .group_by(Resource.id, Resource.name)
-        )
-    else:
-        name = Patient.given_name + " " + Patient.family_name
-        query = (
-            select(Patient.id, name, DUE, MISSED)
-            .select_from(Appointment)
-            .join(Patient, Patient.id == Appointment.patient_id)
-            .group_by(Patient.id, Patient.given_name, Patient.family_name)
-        )
-    query = (
-        query.where(*_due_between(start_day, end_day, department_id))
-        .having(max(1, int(min_appointments)) <= DUE)
-        .order_by((MISSED * 1.0 / DUE).desc(), DUE.desc())
-        .limit(max(1, min(int(limit), 500)))
+    start, end = _span(start_day, end_day)
+    rows = charts.no_show_counts(
+        session,
+        start=start,
+        end=end,
+        by=by,
+        department_id=department_id,
+        min_due=max(1, int(min_appointments)),
+        limit=max(1, min(int(limit), 500)),
     )
-    return [NoShowRate(i, n, int(t), int(s or 0)) for i, n, t, s in session.execute(query)]
+    return [NoShowRate(*row) for row in rows]
 
 
 def overall_no_show(
@@ -96,21 +70,16 @@ def overall_no_show(
 ) -> tuple[int, int]:
     """(visits due, no-shows) over local days [start_day, end_day]: the denominator of every rate."""
     authorize(actor, "appointment.read")
-    due, missed = session.execute(
-        select(DUE, MISSED).where(*_due_between(start_day, end_day, department_id))
-    ).one()
-    return int(due), int(missed)
+    start, end = _span(start_day, end_day)
+    return charts.overall_counts(session, start=start, end=end, department_id=department_id)
 
 
-def _due_between(start_day: date | str, end_day: date | str, department_id: int | None) -> list:
-    """The visits that count: due, starting on local days [start_day, end_day], of one department or all."""
+def _span(start_day: date | str, end_day: date | str) -> tuple[datetime, datetime]:
+    """Local days [start_day, end_day] as a UTC span."""
     tz = get_settings().tz
     start = day_bounds(as_date(start_day, field="start_day", label="first day"), tz)[0]
     end = day_bounds(as_date(end_day, field="end_day", label="last day"), tz)[1]
-    where = [Appointment.status.in_(DUE_STATUSES), Appointment.start_at >= start, Appointment.start_at < end]
-    if department_id:
-        where.append(Appointment.department_id == department_id)
-    return where
+    return start, end
 
 
 @dataclass(frozen=True)
