@@ -9,13 +9,11 @@ from hms_app.pages import (  # noqa: F401
     auth,
     billing,  # invoices, payments, claims, expenses, catalogue
     boards,  # clinic flow board, waiting-room screen, ward bed board
-    booking,  # the portal's self-service booking and the patient's appointments
     errors,
     finance,  # the finance dashboard
     home,
     operations,  # operations analytics
     population,  # registries, measures, care gaps, cohort builder
-    portal,
-    portal_billing,  # the portal's bills page
+    portal,  # the patient portal: record, sign-up, booking, appointments, bills
     scheduling,  # staff calendar, booking, setup of resources and availability
 )

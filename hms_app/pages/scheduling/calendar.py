@@ -19,6 +19,8 @@ from hms_app.state.scheduling import (
     ScheduleState,
 )
 
+STATUS_LEGEND = ("booked", "arrived", "in_room", "completed", "no_show", "cancelled", "offered")
+
 
 @staff_page(route="/schedule", title="Schedule", on_load=[ScheduleState.load, ScheduleState.watch])
 def schedule_page() -> rx.Component:
@@ -46,9 +48,6 @@ def schedule_page() -> rx.Component:
         spacing="4",
         width="100%",
     )
-
-
-STATUS_LEGEND = ("booked", "arrived", "in_room", "completed", "no_show", "cancelled", "offered")
 
 
 def toolbar() -> rx.Component:

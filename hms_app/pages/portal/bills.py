@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.portal import portal_shell
-from hms_app.state.portal_billing import BillItem, BillLine, PortalBillsState
+from hms_app.components.portal_shell import portal_page
+from hms_app.state.portal.bills import BillItem, BillLine, PortalBillsState
 
-P = PortalBillsState
+
+@portal_page(
+    route="/portal/bills",
+    title="My bills",
+    on_load=[PortalBillsState.load, PortalBillsState.watch],
+    max_width="44rem",
+)
+def bills_page() -> rx.Component:
+    return bills()
 
 
 def status_badge(status, label) -> rx.Component:
@@ -62,7 +70,7 @@ def bill_card(bill: BillLine) -> rx.Component:
                     variant="soft",
                     color_scheme="gray",
                     size="3",
-                    on_click=P.show(bill.id),
+                    on_click=PortalBillsState.show(bill.id),
                     data_testid="bill-details",
                 ),
                 rx.cond(
@@ -71,7 +79,7 @@ def bill_card(bill: BillLine) -> rx.Component:
                         rx.icon("credit-card", size=16),
                         "Pay " + bill.due,
                         size="3",
-                        on_click=P.start_pay(bill.id),
+                        on_click=PortalBillsState.start_pay(bill.id),
                         data_testid="pay-" + bill.number,
                     ),
                 ),
@@ -109,7 +117,7 @@ def detail_item(item: BillItem) -> rx.Component:
 def detail_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Bill ", P.detail_number),
+            rx.dialog.title("Bill ", PortalBillsState.detail_number),
             rx.dialog.description(
                 "Each service, its price and your share of it.", size="2", color_scheme="gray"
             ),
@@ -123,7 +131,7 @@ def detail_dialog() -> rx.Component:
                     spacing="3",
                     width="100%",
                 ),
-                rx.foreach(P.detail_items, detail_item),
+                rx.foreach(PortalBillsState.detail_items, detail_item),
                 rx.flex(
                     rx.dialog.close(rx.button("Close", variant="soft", size="3")), justify="end", width="100%"
                 ),
@@ -133,22 +141,24 @@ def detail_dialog() -> rx.Component:
             ),
             max_width="32rem",
         ),
-        open=P.detail_open,
-        on_open_change=P.set_detail_open,
+        open=PortalBillsState.detail_open,
+        on_open_change=PortalBillsState.set_detail_open,
     )
 
 
 def pay_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Pay ", P.pay_number),
-            rx.dialog.description("You owe ", rx.text.strong(P.pay_due), " on this bill.", size="2"),
+            rx.dialog.title("Pay ", PortalBillsState.pay_number),
+            rx.dialog.description(
+                "You owe ", rx.text.strong(PortalBillsState.pay_due), " on this bill.", size="2"
+            ),
             rx.form(
                 rx.vstack(
                     rx.text("Amount", size="2", weight="medium"),
                     rx.input(
                         name="amount",
-                        default_value=P.pay_amount,
+                        default_value=PortalBillsState.pay_amount,
                         inputmode="decimal",
                         required=True,
                         size="3",
@@ -208,9 +218,9 @@ def pay_dialog() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(
-                        P.pay_error != "",
+                        PortalBillsState.pay_error != "",
                         rx.callout(
-                            P.pay_error,
+                            PortalBillsState.pay_error,
                             icon="circle-alert",
                             color_scheme="red",
                             size="1",
@@ -227,7 +237,7 @@ def pay_dialog() -> rx.Component:
                             "Pay now",
                             type="submit",
                             size="3",
-                            loading=P.paying,
+                            loading=PortalBillsState.paying,
                             data_testid="pay-now",
                         ),
                         spacing="3",
@@ -238,26 +248,29 @@ def pay_dialog() -> rx.Component:
                     width="100%",
                     padding_top="0.75rem",
                 ),
-                on_submit=P.pay,
+                on_submit=PortalBillsState.pay,
                 reset_on_submit=False,
             ),
             max_width="28rem",
         ),
-        open=P.pay_open,
-        on_open_change=P.set_pay_open,
+        open=PortalBillsState.pay_open,
+        on_open_change=PortalBillsState.set_pay_open,
     )
 
 
 def bills() -> rx.Component:
     return rx.cond(
-        P.loaded,
+        PortalBillsState.loaded,
         rx.vstack(
             rx.card(
                 rx.vstack(
                     rx.heading("Your bills", size="5"),
                     rx.flex(
-                        amount("You owe", P.outstanding, True),
-                        rx.cond(P.credit_cents > 0, amount("Credit on your account", P.credit)),
+                        amount("You owe", PortalBillsState.outstanding, True),
+                        rx.cond(
+                            PortalBillsState.credit_cents > 0,
+                            amount("Credit on your account", PortalBillsState.credit),
+                        ),
                         wrap="wrap",
                         spacing="5",
                     ),
@@ -273,9 +286,9 @@ def bills() -> rx.Component:
                 data_testid="portal-balance",
             ),
             rx.cond(
-                P.receipt != "",
+                PortalBillsState.receipt != "",
                 rx.callout(
-                    P.receipt,
+                    PortalBillsState.receipt,
                     icon="circle-check",
                     color_scheme="green",
                     width="100%",
@@ -283,8 +296,8 @@ def bills() -> rx.Component:
                 ),
             ),
             rx.cond(
-                P.bills.length() > 0,
-                rx.vstack(rx.foreach(P.bills, bill_card), spacing="3", width="100%"),
+                PortalBillsState.bills.length() > 0,
+                rx.vstack(rx.foreach(PortalBillsState.bills, bill_card), spacing="3", width="100%"),
                 rx.card(
                     rx.center(rx.text("You have no bills.", color_scheme="gray"), padding="2rem"),
                     width="100%",
@@ -297,8 +310,3 @@ def bills() -> rx.Component:
         ),
         rx.center(rx.spinner(size="3"), padding="3rem"),
     )
-
-
-@rx.page(route="/portal/bills", title="My bills · HMS", on_load=[P.load, P.watch])
-def bills_page() -> rx.Component:
-    return portal_shell(bills(), max_width="44rem")
