@@ -56,19 +56,11 @@ def free_days(
     authorize(actor, "portal.self")
     now = now or utcnow()
     first, not_before = to_local(now).date(), earliest_start(now, moving=moving)
+    asked = {"service_id": service_id, "appointment_type_id": appointment_type_id, "resource_id": resource_id}
     found = []
     for offset in range(days):
         day = first + timedelta(days=offset)
-        free = scheduling.find_free_slots(
-            session,
-            actor=actor,
-            service_id=service_id,
-            appointment_type_id=appointment_type_id,
-            day=day,
-            resource_id=resource_id,
-            limit=1,
-            now=not_before,
-        )
+        free = scheduling.find_free_slots(session, actor=actor, **asked, day=day, limit=1, now=not_before)
         found.append(FreeDay(day, bool(free)))
     return found
 

@@ -1,4 +1,4 @@
-"""The portal's bills page: the patient's invoices and balance, and paying one by card."""
+"""/portal/bills: the patient's invoices and balance, and paying one by card."""
 
 from __future__ import annotations
 
@@ -15,26 +15,56 @@ from hms_app.state.portal.bills import BillItem, BillLine, PortalBillsState
     max_width="44rem",
 )
 def bills_page() -> rx.Component:
-    return bills()
-
-
-def status_badge(status, label) -> rx.Component:
-    return rx.match(
-        status,
-        ("paid", rx.badge(label, color_scheme="green", variant="soft", size="2")),
-        ("partially_paid", rx.badge(label, color_scheme="amber", variant="soft", size="2")),
-        ("unpaid", rx.badge(label, color_scheme="red", variant="soft", size="2")),
-        ("insurance", rx.badge(label, color_scheme="blue", variant="soft", size="2")),
-        rx.badge(label, color_scheme="gray", variant="solid", size="2"),
-    )
-
-
-def amount(label: str, value, strong: bool = False) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="1", color_scheme="gray"),
-        rx.text(value, size="3" if strong else "2", weight="bold" if strong else "medium"),
-        spacing="0",
-        min_width="5.5rem",
+    return rx.cond(
+        PortalBillsState.loaded,
+        rx.vstack(
+            rx.card(
+                rx.vstack(
+                    rx.heading("Your bills", size="5"),
+                    rx.flex(
+                        amount("You owe", PortalBillsState.outstanding, True),
+                        rx.cond(
+                            PortalBillsState.credit_cents > 0,
+                            amount("Credit on your account", PortalBillsState.credit),
+                        ),
+                        wrap="wrap",
+                        spacing="5",
+                    ),
+                    rx.text(
+                        "Questions about a bill? Call the billing office and quote the bill number.",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    spacing="2",
+                    width="100%",
+                ),
+                width="100%",
+                data_testid="portal-balance",
+            ),
+            rx.cond(
+                PortalBillsState.receipt != "",
+                rx.callout(
+                    PortalBillsState.receipt,
+                    icon="circle-check",
+                    color_scheme="green",
+                    width="100%",
+                    data_testid="portal-receipt",
+                ),
+            ),
+            rx.cond(
+                PortalBillsState.bills.length() > 0,
+                rx.vstack(rx.foreach(PortalBillsState.bills, bill_card), spacing="3", width="100%"),
+                rx.card(
+                    rx.center(rx.text("You have no bills.", color_scheme="gray"), padding="2rem"),
+                    width="100%",
+                ),
+            ),
+            detail_dialog(),
+            pay_dialog(),
+            spacing="4",
+            width="100%",
+        ),
+        rx.center(rx.spinner(size="3"), padding="3rem"),
     )
 
 
@@ -96,21 +126,23 @@ def bill_card(bill: BillLine) -> rx.Component:
     )
 
 
-def detail_item(item: BillItem) -> rx.Component:
-    return rx.flex(
-        rx.text(
-            item.description,
-            " × ",
-            item.quantity.to_string(),
-            size="2",
-            min_width="0",
-            overflow_wrap="anywhere",
-            flex="1",
-        ),
-        rx.text(item.amount, size="2", color_scheme="gray"),
-        rx.text(item.your_share, size="2", weight="medium", min_width="4.5rem", text_align="right"),
-        spacing="3",
-        width="100%",
+def status_badge(status, label) -> rx.Component:
+    return rx.match(
+        status,
+        ("paid", rx.badge(label, color_scheme="green", variant="soft", size="2")),
+        ("partially_paid", rx.badge(label, color_scheme="amber", variant="soft", size="2")),
+        ("unpaid", rx.badge(label, color_scheme="red", variant="soft", size="2")),
+        ("insurance", rx.badge(label, color_scheme="blue", variant="soft", size="2")),
+        rx.badge(label, color_scheme="gray", variant="solid", size="2"),
+    )
+
+
+def amount(label: str, value, strong: bool = False) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="1", color_scheme="gray"),
+        rx.text(value, size="3" if strong else "2", weight="bold" if strong else "medium"),
+        spacing="0",
+        min_width="5.5rem",
     )
 
 
@@ -143,6 +175,24 @@ def detail_dialog() -> rx.Component:
         ),
         open=PortalBillsState.detail_open,
         on_open_change=PortalBillsState.set_detail_open,
+    )
+
+
+def detail_item(item: BillItem) -> rx.Component:
+    return rx.flex(
+        rx.text(
+            item.description,
+            " × ",
+            item.quantity.to_string(),
+            size="2",
+            min_width="0",
+            overflow_wrap="anywhere",
+            flex="1",
+        ),
+        rx.text(item.amount, size="2", color_scheme="gray"),
+        rx.text(item.your_share, size="2", weight="medium", min_width="4.5rem", text_align="right"),
+        spacing="3",
+        width="100%",
     )
 
 
@@ -255,58 +305,4 @@ def pay_dialog() -> rx.Component:
         ),
         open=PortalBillsState.pay_open,
         on_open_change=PortalBillsState.set_pay_open,
-    )
-
-
-def bills() -> rx.Component:
-    return rx.cond(
-        PortalBillsState.loaded,
-        rx.vstack(
-            rx.card(
-                rx.vstack(
-                    rx.heading("Your bills", size="5"),
-                    rx.flex(
-                        amount("You owe", PortalBillsState.outstanding, True),
-                        rx.cond(
-                            PortalBillsState.credit_cents > 0,
-                            amount("Credit on your account", PortalBillsState.credit),
-                        ),
-                        wrap="wrap",
-                        spacing="5",
-                    ),
-                    rx.text(
-                        "Questions about a bill? Call the billing office and quote the bill number.",
-                        size="1",
-                        color_scheme="gray",
-                    ),
-                    spacing="2",
-                    width="100%",
-                ),
-                width="100%",
-                data_testid="portal-balance",
-            ),
-            rx.cond(
-                PortalBillsState.receipt != "",
-                rx.callout(
-                    PortalBillsState.receipt,
-                    icon="circle-check",
-                    color_scheme="green",
-                    width="100%",
-                    data_testid="portal-receipt",
-                ),
-            ),
-            rx.cond(
-                PortalBillsState.bills.length() > 0,
-                rx.vstack(rx.foreach(PortalBillsState.bills, bill_card), spacing="3", width="100%"),
-                rx.card(
-                    rx.center(rx.text("You have no bills.", color_scheme="gray"), padding="2rem"),
-                    width="100%",
-                ),
-            ),
-            detail_dialog(),
-            pay_dialog(),
-            spacing="4",
-            width="100%",
-        ),
-        rx.center(rx.spinner(size="3"), padding="3rem"),
     )

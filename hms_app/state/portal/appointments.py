@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import reflex as rx
 
@@ -170,22 +171,26 @@ class PortalAppointmentsState(SessionState):
             return None
         return next((a for a in self.upcoming if a.id == wanted), None)
 
-    async def _refusal_for(self, line: AppointmentLine) -> str | None:
-        """The clinic's reason why this visit cannot be changed online now (None: it can)."""
+    async def _changeable(self, appointment_id) -> tuple[AppointmentLine | None, Any]:
+        """One of the patient's booked visits that may still be changed online, or else the toast
+        with the clinic's reason why not."""
+        line = self._upcoming(appointment_id)
+        if line is None or line.status != "booked":
+            return None, rx.toast.error("Choose one of your booked appointments.")
         try:
-            return await self._run(scheduling.portal_change_refusal, appointment_id=line.id)
+            refusal = await self._run(scheduling.portal_change_refusal, appointment_id=line.id)
         except DomainError as error:
-            return str(error)
+            refusal = str(error)
+        if refusal:
+            return None, rx.toast.error(refusal, id="policy")
+        return line, None
 
     @rx.event
     @requires("portal.self")
     async def open_cancel(self, appointment_id: int):
-        line = self._upcoming(appointment_id)
-        if line is None or line.status != "booked":
-            return rx.toast.error("Choose one of your booked appointments.")
-        refusal = await self._refusal_for(line)
-        if refusal:
-            return rx.toast.error(refusal, id="policy")
+        line, refused = await self._changeable(appointment_id)
+        if line is None:
+            return refused
         self.cancel_id, self.cancel_error = line.id, ""
         self.cancel_title = f"{line.what}, {line.day} at {line.time}"
         return None
@@ -224,13 +229,26 @@ class PortalAppointmentsState(SessionState):
     @rx.event
     @requires("portal.self")
     async def reschedule(self, appointment_id: int):
-        line = self._upcoming(appointment_id)
-        if line is None or line.status != "booked":
-            return rx.toast.error("Choose one of your booked appointments.")
-        refusal = await self._refusal_for(line)
-        if refusal:
-            return rx.toast.error(refusal, id="policy")
+        line, refused = await self._changeable(appointment_id)
+        if line is None:
+            return refused
         return rx.redirect(f"/portal/book?move={line.id}")
+
+    async def _change(self, service, done, *, refresh_on_error: bool = False, **arguments):
+        """Run one change of the patient's (busy meanwhile), then say so and show the lists as they are now."""
+        self.busy = True
+        yield
+        try:
+            await self._run(service, **arguments)
+        except DomainError as error:
+            self.busy = False
+            yield rx.toast.error(str(error))
+            if refresh_on_error:
+                yield await self._refresh()
+            return
+        self.busy = False
+        yield done
+        yield await self._refresh()
 
     @rx.event
     @requires("portal.self")
@@ -238,18 +256,12 @@ class PortalAppointmentsState(SessionState):
         line = self._upcoming(appointment_id)
         if line is None or line.status != "offered" or self.busy:
             return
-        self.busy = True
-        yield
-        try:
-            await self._run(scheduling.accept_offer, appointment_id=line.id)
-        except DomainError as error:
-            self.busy = False
-            yield rx.toast.error(str(error))
-            yield await self._refresh()
-            return
-        self.busy = False
-        yield rx.toast.success(f"Booked: {line.day} at {line.time}. Your reference is {line.reference}.")
-        yield await self._refresh()
+        booked = rx.toast.success(f"Booked: {line.day} at {line.time}. Your reference is {line.reference}.")
+        # An offer refused here has usually expired or gone: show the list as it is now.
+        async for event in self._change(
+            scheduling.accept_offer, booked, refresh_on_error=True, appointment_id=line.id
+        ):
+            yield event
 
     @rx.event
     @requires("portal.self")
@@ -257,17 +269,9 @@ class PortalAppointmentsState(SessionState):
         line = self._upcoming(appointment_id)
         if line is None or line.status != "offered" or self.busy:
             return
-        self.busy = True
-        yield
-        try:
-            await self._run(scheduling.decline_offer, appointment_id=line.id)
-        except DomainError as error:
-            self.busy = False
-            yield rx.toast.error(str(error))
-            return
-        self.busy = False
-        yield rx.toast.info("Offer declined. You are no longer waiting for that day.")
-        yield await self._refresh()
+        declined = rx.toast.info("Offer declined. You are no longer waiting for that day.")
+        async for event in self._change(scheduling.decline_offer, declined, appointment_id=line.id):
+            yield event
 
     @rx.event
     @requires("portal.self")
@@ -279,14 +283,6 @@ class PortalAppointmentsState(SessionState):
             return
         if wanted not in {w.id for w in self.waitlist} or self.busy:
             return
-        self.busy = True
-        yield
-        try:
-            await self._run(scheduling.leave_waitlist, entry_id=wanted)
-        except DomainError as error:
-            self.busy = False
-            yield rx.toast.error(str(error))
-            return
-        self.busy = False
-        yield rx.toast.info("You have left the waitlist.")
-        yield await self._refresh()
+        left = rx.toast.info("You have left the waitlist.")
+        async for event in self._change(scheduling.leave_waitlist, left, entry_id=wanted):
+            yield event
