@@ -147,7 +147,7 @@ MODULES: tuple[Module, ...] = (
         name="scheduling",
         title="Scheduling, the patient portal's booking, clinic boards and reminders",
         models=("hms_app.models.scheduling",),
-        pages=("hms_app.pages.scheduling", "hms_app.pages.booking", "hms_app.pages.boards"),
+        pages=("hms_app.pages.scheduling", "hms_app.pages.boards"),
         nav=(
             NavEntry("Schedule", "/schedule", "calendar-days", "appointment.read", 20),
             NavEntry("Clinic flow", "/boards/flow", "kanban", "appointment.read", 30),
@@ -189,7 +189,7 @@ MODULES: tuple[Module, ...] = (
         name="billing",
         title="Charges, invoices, payments, insurance claims, expenses and the finance dashboard",
         models=("hms_app.models.billing",),
-        pages=("hms_app.pages.billing", "hms_app.pages.finance", "hms_app.pages.portal_billing"),
+        pages=("hms_app.pages.billing", "hms_app.pages.finance"),
         nav=(
             NavEntry("Billing", "/billing", "receipt", "billing.read", 60),
             NavEntry("Finance", "/finance", "chart-column", "analytics.read", 70),
@@ -228,7 +228,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         name="portal",
-        title="The patient portal: one's own record",
+        title="The patient portal: sign-up, one's own record, booking, appointments and bills",
         pages=("hms_app.pages.portal",),
         permissions={"portal.self": "Use the patient portal for one's own record"},
         grants=_grants(patient={"portal.self"}),
