@@ -58,6 +58,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check hms_app tests bench
 	$(BIN)/ruff format --check hms_app tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf .web .states $(VENV) .tools

@@ -776,3 +776,11 @@ def bench_sqlite(stack: contextlib.ExitStack, figures: set[str]) -> None:
 
 def bench_postgresql(stack: contextlib.ExitStack, figures: set[str]) -> None:
     _measure(stack, figures, "postgresql", postgres_database(stack))
+
+
+FIGURES = {
+    db: (f"patient_search_{db}", f"duplicate_check_{db}", f"chart_open_{db}")
+    for db in ("sqlite", "postgresql")
+}
+BENCHMARKS: list = [(FIGURES["sqlite"], bench_sqlite), (FIGURES["postgresql"], bench_postgresql)]
+GROUPS: dict[str, list[str]] = {"patients_1m": [*FIGURES["sqlite"], *FIGURES["postgresql"]]}

@@ -44,7 +44,6 @@ process group) is removed on the way out, also on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import re
 import signal
@@ -61,6 +60,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hms_app import modules
 from hms_app.settings import PROJECT_ROOT, get_settings
 
 SEED_PATIENTS = 100_000
@@ -406,37 +406,26 @@ class Benchmark:
     run: Callable[[contextlib.ExitStack, set[str]], None]
 
 
-def _patients():
-    # Imported when run: bench.patients builds on the helpers above.
-    from bench import patients
-
-    return patients
-
-
-PATIENT_FIGURES = {
-    db: (f"patient_search_{db}", f"duplicate_check_{db}", f"chart_open_{db}")
-    for db in ("sqlite", "postgresql")
-}
-BENCHMARKS = [
+# The platform's own figures; every module's live in the ``bench`` modules it lists in the
+# registry, as ``BENCHMARKS`` (figure names and a ``run(stack, figures)``) and ``GROUPS``.
+PLATFORM_BENCHMARKS = (
     Benchmark(("seed_rate_sqlite",), lambda stack, _: bench_seed_sqlite(stack)),
     Benchmark(("seed_rate_postgresql",), lambda stack, _: bench_seed_postgresql(stack)),
     Benchmark(("sign_in_service_ms", "session_resolve_ms"), bench_sign_in_service),
     Benchmark(("first_page_served_s", "sign_in_round_trip_ms"), bench_served_app),
-    Benchmark(PATIENT_FIGURES["sqlite"], lambda stack, figures: _patients().bench_sqlite(stack, figures)),
-    Benchmark(
-        PATIENT_FIGURES["postgresql"], lambda stack, figures: _patients().bench_postgresql(stack, figures)
-    ),
-]
-# Names that stand for several figures.
-GROUPS = {"patients_1m": [*PATIENT_FIGURES["sqlite"], *PATIENT_FIGURES["postgresql"]]}
+)
 
-# Each domain's benchmarks live in ``bench/<domain>.py`` as ``BENCHMARKS`` (figure names and a
-# ``run(stack, figures)``) and ``GROUPS``; their modules import anything heavy only when run.
-for _domain in ("scheduling", "boards", "billing", "population"):
-    _module = importlib.import_module(f"bench.{_domain}")
-    BENCHMARKS.extend(Benchmark(tuple(figures), run) for figures, run in _module.BENCHMARKS)
-    GROUPS.update(_module.GROUPS)
-NAMES = [name for bench in BENCHMARKS for name in bench.figures]
+
+def catalogue() -> tuple[list[Benchmark], dict[str, list[str]]]:
+    """Every benchmark, and the group names that stand for several figures.
+
+    Loaded when asked for, not at import: the modules' benchmarks import this module.
+    """
+    benchmarks, groups = list(PLATFORM_BENCHMARKS), {}
+    for module in modules.load("benchmarks"):  # they import anything heavy only when run
+        benchmarks.extend(Benchmark(tuple(figures), run) for figures, run in module.BENCHMARKS)
+        groups.update(module.GROUPS)
+    return benchmarks, groups
 
 
 def _terminate(signum, _frame):
@@ -446,16 +435,18 @@ def _terminate(signum, _frame):
 
 def main(only: list[str] | None = None) -> int:
     """Run the benchmarks (or ``only`` these figures); 0 if every figure asked for was measured or skipped."""
-    wanted = {figure for name in (only or NAMES) for figure in GROUPS.get(name, [name])}
-    unknown = sorted(wanted - set(NAMES))
+    benchmarks, groups = catalogue()
+    names = [name for bench in benchmarks for name in bench.figures]
+    wanted = {figure for name in (only or names) for figure in groups.get(name, [name])}
+    unknown = sorted(wanted - set(names))
     if unknown:
-        say(f"unknown benchmark {', '.join(unknown)}; choose from: {', '.join([*NAMES, *GROUPS])}")
+        say(f"unknown benchmark {', '.join(unknown)}; choose from: {', '.join([*names, *groups])}")
         return 2
     previous = signal.signal(signal.SIGTERM, _terminate)
     failures = 0
     started = time.perf_counter()
     try:
-        for bench in BENCHMARKS:
+        for bench in benchmarks:
             figures = wanted & set(bench.figures)
             if not figures:
                 continue

@@ -1,4 +1,5 @@
-"""Periodic work every backend worker runs while the app is up: reminders and waitlist offers.
+"""Periodic work every backend worker runs while the app is up: the jobs each module declares
+in the registry (today: waitlist offers that ran out, and reminders).
 `hms jobs` runs the same round by hand (or from cron, for a deployment that wants it there).
 
 Each job is an ordinary service call as the system actor. Several workers may run the same job
@@ -12,30 +13,22 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from hms_app import modules
 from hms_app.db import session_scope
-from hms_app.services import reminders, scheduling
 from hms_app.services.permissions import SYSTEM_ACTOR
 
 log = logging.getLogger("hms.jobs")
 
 INTERVAL_SECONDS = 30.0
-# Each reminder is its own short write; a small batch per round leaves the write lock to
-# the people using the app (SQLite has one writer at a time).
-REMINDERS_PER_ROUND = 50
 
 
 def run_due_jobs() -> dict[str, int]:
-    """Expire waitlist offers that ran out (offering the time to the next patient), then send due reminders."""
+    """One round of every module's periodic jobs, each in its own transaction, in registry order."""
     done: dict[str, int] = {}
-    with session_scope() as session:
-        done["offers_expired"] = scheduling.expire_offers(session, actor=SYSTEM_ACTOR)
-    with session_scope() as session:
-        done["reminders_released"] = reminders.release_stuck(session)
-    with session_scope() as session:
-        report = reminders.send_due_reminders(session, actor=SYSTEM_ACTOR, limit=REMINDERS_PER_ROUND)
-        done.update(
-            reminders_sent=report.sent, reminders_retried=report.retried, reminders_failed=report.failed
-        )
+    for job in modules.collect("jobs"):
+        with session_scope() as session:
+            result = modules.resolve(job.target)(session, actor=SYSTEM_ACTOR)
+        done.update(result if isinstance(result, dict) else {job.name: result})
     return done
 
 

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import reflex as rx
 
+from hms_app import modules
+from hms_app.modules import NavEntry
 from hms_app.settings import get_settings
 from hms_app.state.session import SessionState
 
-
-@dataclass(frozen=True)
-class NavItem:
-    label: str
-    route: str
-    icon: str
-    permission: str | None  # None: every signed-in staff user
+# Every module's sidebar links, in their declared order.
+NAV: tuple[NavEntry, ...] = modules.nav_entries()
 
 
-NAV: tuple[NavItem, ...] = (
-    NavItem("Home", "/", "house", None),
-    NavItem("Patients", "/patients", "contact", "patient.read"),
-    NavItem("Schedule", "/schedule", "calendar-days", "appointment.read"),
-    NavItem("Clinic flow", "/boards/flow", "kanban", "appointment.read"),
-    NavItem("Waiting room", "/boards/waiting", "monitor", "appointment.read"),
-    NavItem("Bed board", "/wards", "bed-double", "patient.read"),
-    NavItem("Billing", "/billing", "receipt", "billing.read"),
-    NavItem("Finance", "/finance", "chart-column", "analytics.read"),
-    NavItem("Population health", "/population", "heart-pulse", "population.read"),
-    NavItem("Operations", "/analytics/operations", "activity", "analytics.read"),
-    NavItem("Schedule setup", "/schedule/setup", "calendar-cog", "schedule.manage"),
-    NavItem("Users", "/admin/users", "users", "user.manage"),
-    NavItem("Roles & access", "/admin/roles", "shield-check", "role.manage"),
-    NavItem("Audit trail", "/admin/audit", "scroll-text", "audit.read"),
-    NavItem("My account", "/account", "user-cog", None),
-)
-
-
-def _nav_link(item: NavItem) -> rx.Component:
+def _nav_link(item: NavEntry) -> rx.Component:
     active = SessionState.router.url.path == item.route
     link = rx.link(
         rx.hstack(rx.icon(item.icon, size=18), rx.text(item.label, size="2"), spacing="3", align="center"),
@@ -188,7 +165,7 @@ def staff_page(route: str, title: str, on_load: Callable | list | None = None) -
         def page() -> rx.Component:
             return staff_shell(title, view())
 
-        page.__name__ = view.__name__
+        page.__name__, page.__module__ = view.__name__, view.__module__  # the page's own module
         return view
 
     return decorate

@@ -1,21 +1,5 @@
-"""Every page module; importing one registers its routes."""
+"""Every page module the registry lists; importing one registers its routes."""
 
-import hms_app.pages.chart  # noqa: F401  (the patient chart)
-import hms_app.pages.patients  # noqa: F401  (patient search, registration, details, wristband)
-from hms_app.pages import (  # noqa: F401
-    account,
-    admin,
-    audit,
-    auth,
-    billing,  # invoices, payments, claims, expenses, catalogue
-    boards,  # clinic flow board, waiting-room screen, ward bed board
-    booking,  # the portal's self-service booking and the patient's appointments
-    errors,
-    finance,  # the finance dashboard
-    home,
-    operations,  # operations analytics
-    population,  # registries, measures, care gaps, cohort builder
-    portal,
-    portal_billing,  # the portal's bills page
-    scheduling,  # staff calendar, booking, setup of resources and availability
-)
+from hms_app import modules
+
+modules.load("pages")

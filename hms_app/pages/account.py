@@ -6,8 +6,8 @@ import reflex as rx
 
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import section
-from hms_app.services.security import MIN_PASSWORD_LENGTH
 from hms_app.state.account import MAX_PASSWORD, AccountState
+from hms_app.state.session import MIN_PASSWORD_LENGTH
 
 A = AccountState
 

@@ -6,8 +6,6 @@ import reflex as rx
 
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box, skeleton_rows
-from hms_app.services.permissions import ROLES
-from hms_app.services.security import MIN_PASSWORD_LENGTH
 from hms_app.state.admin import (
     ALL_ROLES,
     LIMITS,
@@ -19,7 +17,7 @@ from hms_app.state.admin import (
     RoleMatrixState,
     UserLine,
 )
-from hms_app.state.session import SessionState
+from hms_app.state.session import MIN_PASSWORD_LENGTH, ROLE_LABELS, SessionState
 
 S = AdminUsersState
 # Responsive display values (initial, sm, md, lg): the large breakpoint is 62em.
@@ -199,7 +197,7 @@ def filters() -> rx.Component:
             rx.select.content(
                 rx.select.item("All roles", value=ALL_ROLES),
                 rx.select.separator(),
-                *[rx.select.item(label, value=name) for name, label in ROLES.items()],
+                *[rx.select.item(label, value=name) for name, label in ROLE_LABELS.items()],
             ),
             value=S.role_filter,
             on_change=S.set_role_filter,
@@ -263,7 +261,7 @@ def role_checkboxes(roles: tuple[str, ...]) -> rx.Component:
         rx.grid(
             *[
                 rx.checkbox(
-                    ROLES[name],
+                    ROLE_LABELS[name],
                     checked=S.form_roles.contains(name),
                     on_change=lambda checked, name=name: S.toggle_form_role(name, checked),
                     data_testid="role-" + name,
@@ -393,7 +391,7 @@ def roles_dialog() -> rx.Component:
             ". The change applies within seconds, also to open screens.",
         ),
         rx.vstack(
-            role_checkboxes(tuple(ROLES)),
+            role_checkboxes(tuple(ROLE_LABELS)),
             general_error(),
             dialog_buttons("Save roles", submit_type="button", on_click=S.submit_roles),
             spacing="3",

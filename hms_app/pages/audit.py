@@ -6,9 +6,8 @@ import reflex as rx
 
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box
-from hms_app.settings import get_settings
 from hms_app.state.audit import AuditLine, AuditState
-from hms_app.state.session import SessionState
+from hms_app.state.session import SessionState, time_zone_name
 
 A = AuditState
 
@@ -216,7 +215,7 @@ def audit_row(row: AuditLine) -> rx.Component:
 
 
 def audit_table() -> rx.Component:
-    zone = get_settings().time_zone
+    zone = time_zone_name()
     return scroll_box(
         rx.table.root(
             rx.table.header(

@@ -80,7 +80,9 @@ def run_seeders(
     only: list[str] | None = None,
 ) -> SeedContext:
     """Run every registered seeder (or ``only`` these) in order, in one deterministic pass."""
-    from hms_app.seed import billing, clinical, demo, population, scheduling, wards  # noqa: F401  (register their seeders)
+    from hms_app import modules
+
+    modules.load("seeders")  # each registers its seeders
 
     faker = Faker(["en_US"])
     faker.seed_instance(seed)

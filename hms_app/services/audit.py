@@ -146,9 +146,26 @@ class AuditFilter:
     date_to: date | None = None
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit row as the trail screen shows it (a copy: the row itself stays in the session)."""
+
+    seq: int
+    occurred_at: datetime
+    username: str
+    roles: str
+    action: str
+    patient_id: int | None
+    target_type: str | None
+    target_id: str | None
+    outcome: str
+    screen: str | None
+    detail: str | None
+
+
 def search_audit(
     session: Session, *, actor: Actor, filters: AuditFilter, page: int = 1, page_size: int = 50
-) -> tuple[list[AuditEvent], int]:
+) -> tuple[list[AuditEntry], int]:
     """One page of audit rows, newest first, and the total that match."""
     authorize(actor, "audit.read")
     page = max(page, 1)
@@ -170,21 +187,22 @@ def search_audit(
             < datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=get_settings().tz)
         )
     total = session.execute(select(func.count()).select_from(AuditEvent).where(*conditions)).scalar_one()
+    columns = [getattr(AuditEvent, name) for name in AuditEntry.__dataclass_fields__]
     rows = (
         session.execute(
-            select(AuditEvent)
+            select(*columns)
             .where(*conditions)
             .order_by(AuditEvent.seq.desc())
             .offset((page - 1) * page_size)
             .limit(page_size)
         )
-        .scalars()
+        .tuples()
         .all()
     )
     # Reading the audit trail is itself something an auditor wants to know about.
     record_audit(session, actor, "audit.search", detail=_describe(filters))
     session.commit()
-    return list(rows), total
+    return [AuditEntry(*row) for row in rows], total
 
 
 def _describe(filters: AuditFilter) -> str:

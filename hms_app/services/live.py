@@ -25,6 +25,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from hms_app import modules
 from hms_app.settings import get_settings
 
 log = logging.getLogger("hms.live")
@@ -33,9 +34,8 @@ log = logging.getLogger("hms.live")
 APPOINTMENTS = "appointments"
 QUEUE = "queue"
 BEDS = "beds"
-LAB = "lab"
 BILLING = "billing"
-TOPICS = frozenset({APPOINTMENTS, QUEUE, BEDS, LAB, BILLING})
+TOPICS = frozenset(modules.collect("live_topics"))  # what the modules declare
 
 CHANNEL = "hms_live"  # the Redis channel and the PostgreSQL NOTIFY channel
 RECONNECT_SECONDS = 1.0

@@ -1,95 +1,21 @@
 """The one permission model: named permissions granted to roles, one check for all.
 
-The catalogue and the default grants live here; the live grants live in the
-``role_permission`` table, which administrators edit on the role matrix page.
+The catalogue and the default grants are gathered from the module registry
+(``hms_app/modules.py``); the live grants live in the ``role_permission`` table, which
+administrators edit on the role matrix page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hms_app import modules
 from hms_app.errors import Forbidden, NotSignedIn
 
-PERMISSIONS: dict[str, str] = {
-    "patient.read": "Look up patients and read their records",
-    "patient.write": "Register patients and edit demographics",
-    "patient.merge": "Merge duplicate patient records and undo merges",
-    "emr.write": "Record encounters, notes, vitals, problems and allergies",
-    "appointment.read": "See schedules and appointments",
-    "appointment.book": "Book, move and cancel appointments",
-    "appointment.flow": "Check patients in, call them and move them through the visit",
-    "schedule.manage": "Set up bookable resources, services, availability and closures",
-    "ward.manage": "Admit, transfer and discharge inpatients and manage beds",
-    "lab.work": "Work the laboratory worklist and enter results",
-    "radiology.work": "Work imaging orders and write reports",
-    "pharmacy.dispense": "Dispense medication",
-    "billing.read": "See charges, invoices and payments",
-    "billing.post": "Post charges, payments, expenses and claims; issue invoices",
-    "billing.void": "Void invoices and refund payments",
-    "analytics.read": "Open the management dashboards",
-    "population.read": "See registries, quality measures, care gaps and cohorts of patients",
-    "population.manage": "Edit registry code sets, save cohorts and send outreach",
-    "audit.read": "Read the audit trail",
-    "user.manage": "Create, disable and reset user accounts and grant roles",
-    "role.manage": "Edit the role-permission matrix and the MFA policy",
-    "portal.self": "Use the patient portal for one's own record",
-}
-
-ROLES: dict[str, str] = {
-    "admin": "Administrator",
-    "physician": "Physician",
-    "nurse": "Nurse",
-    "receptionist": "Receptionist",
-    "lab_technician": "Lab technician",
-    "radiologist": "Radiologist",
-    "pharmacist": "Pharmacist",
-    "billing_clerk": "Billing clerk",
-    "manager": "Manager",
-    "patient": "Patient",
-}
-
-DEFAULT_GRANTS: dict[str, frozenset[str]] = {
-    "admin": frozenset(
-        {"user.manage", "role.manage", "audit.read", "analytics.read", "schedule.manage", "appointment.read"}
-    ),
-    "physician": frozenset(
-        {
-            "patient.read",
-            "patient.write",
-            "emr.write",
-            "appointment.read",
-            "appointment.flow",
-            "population.read",
-        }
-    ),
-    "nurse": frozenset({"patient.read", "emr.write", "appointment.read", "appointment.flow", "ward.manage"}),
-    "receptionist": frozenset(
-        {
-            "patient.read",
-            "patient.write",
-            "patient.merge",
-            "appointment.read",
-            "appointment.book",
-            "appointment.flow",
-            "schedule.manage",
-        }
-    ),
-    "lab_technician": frozenset({"patient.read", "lab.work"}),
-    "radiologist": frozenset({"patient.read", "radiology.work"}),
-    "pharmacist": frozenset({"patient.read", "pharmacy.dispense"}),
-    "billing_clerk": frozenset({"patient.read", "billing.read", "billing.post"}),
-    "manager": frozenset(
-        {
-            "analytics.read",
-            "billing.read",
-            "billing.void",
-            "appointment.read",
-            "population.read",
-            "population.manage",
-        }
-    ),
-    "patient": frozenset({"portal.self"}),
-}
+# Each module declares its permissions, roles and default grants in the registry.
+PERMISSIONS: dict[str, str] = modules.merged("permissions")
+ROLES: dict[str, str] = modules.merged("roles")
+DEFAULT_GRANTS: dict[str, frozenset[str]] = modules.default_grants()
 
 # Permissions an administrator can never take away from the admin role: without them
 # nobody could ever give anything back.

@@ -341,3 +341,21 @@ def release_stuck(session: Session, *, older_than_minutes: int = 15, now: dateti
     )
     session.commit()
     return result.rowcount or 0
+
+
+# Each reminder is its own short write; a small batch per round leaves the write lock to the
+# people using the app (SQLite has one writer at a time).
+REMINDERS_PER_ROUND = 50
+
+
+def run_reminder_round(session: Session, *, actor: Actor) -> dict[str, int]:
+    """The periodic job: put abandoned claims back, then send a batch of due reminders."""
+    authorize(actor, "appointment.book")
+    released = release_stuck(session)
+    report = send_due_reminders(session, actor=actor, limit=REMINDERS_PER_ROUND)
+    return {
+        "reminders_released": released,
+        "reminders_sent": report.sent,
+        "reminders_retried": report.retried,
+        "reminders_failed": report.failed,
+    }

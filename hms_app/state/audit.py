@@ -9,7 +9,6 @@ import reflex as rx
 
 from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError, ValidationError
-from hms_app.models.security import AuditEvent
 from hms_app.services import audit
 from hms_app.services.permissions import Actor
 from hms_app.state.session import SessionState, call_service, pages_for, public, requires
@@ -34,7 +33,7 @@ class AuditLine:
     detail: str = ""
 
 
-def _line(row: AuditEvent) -> AuditLine:
+def _line(row: audit.AuditEntry) -> AuditLine:
     target = f"{row.target_type or ''} {row.target_id or ''}".strip()
     detail = row.detail or ""
     if len(detail) > DETAIL_CHARS:

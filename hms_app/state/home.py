@@ -7,16 +7,8 @@ import reflex as rx
 
 from hms_app.analytics import EMPTY_FIGURE, home
 from hms_app.errors import DomainError
-from hms_app.services.permissions import Actor
+from hms_app.services import home as home_service
 from hms_app.state.session import SessionState, call_service, requires
-
-
-def _load_home(session, *, actor: Actor) -> tuple[list[dict], list[dict]]:
-    figures = [f.__dict__ for f in home.home_figures(session, actor=actor)]
-    months: list[dict] = []
-    if actor.can("analytics.read"):
-        months = home.registrations_by_month(session, actor=actor).to_dict("records")
-    return figures, months
 
 
 class HomeState(SessionState):
@@ -39,7 +31,7 @@ class HomeState(SessionState):
         if actor.patient_id is not None:
             return rx.redirect("/portal")
         try:
-            self.figures, self.months = await call_service(_load_home, actor=actor)
+            self.figures, self.months = await call_service(home_service.load_home, actor=actor)
         except DomainError as error:
             return rx.toast.error(str(error))
         self.loaded = True

@@ -16,7 +16,10 @@ and board, and ends when the tab goes away or leaves the board's page.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterable
+
+from reflex.config import get_config
 
 from hms_app.services import live
 
@@ -28,9 +31,9 @@ _running: set[tuple[str, str]] = set()
 
 
 def _connected(token: str) -> bool:
-    from hms_app.hms_app import app  # imported late: the app module imports every page and state
-
-    namespace = app.event_namespace
+    # The running app is looked up, not imported: the app module imports every page and state.
+    app = getattr(sys.modules.get(get_config().module), "app", None)
+    namespace = getattr(app, "event_namespace", None)
     return namespace is None or token in namespace.token_to_sid
 
 

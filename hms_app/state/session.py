@@ -30,6 +30,19 @@ from hms_app.services.permissions import PERMISSIONS, ROLES, Actor
 from hms_app.settings import get_settings
 
 ACTOR_RECHECK_SECONDS = 3.0
+# What the screens describe, read here so that pages need no service or setting of their own.
+MIN_PASSWORD_LENGTH = security.MIN_PASSWORD_LENGTH
+ROLE_LABELS: dict[str, str] = dict(ROLES)
+
+
+def hospital_name() -> str:
+    return get_settings().hospital_name
+
+
+def time_zone_name() -> str:
+    return get_settings().time_zone
+
+
 SIGN_IN_REQUIRED = "Please sign in to continue."
 
 

@@ -20,7 +20,10 @@ from sqlalchemy import event, func, select
 from hms_app import db as hms_db
 from hms_app.cli import main as cli_main
 from hms_app.errors import DomainError
-from hms_app.models import AuditEvent, AuditHead, Counter, Patient, UserSession, metadata
+from hms_app.models import metadata
+from hms_app.models.organization import Counter
+from hms_app.models.patients import Patient
+from hms_app.models.security import AuditEvent, AuditHead, UserSession
 from hms_app.seed.registry import DEMO_PASSWORD, run_seeders
 from hms_app.services import backup as backup_service
 from hms_app.services import security

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, text
 
-from hms_app.analytics import home
+from hms_app.analytics import home as home_figures
 from hms_app.errors import Forbidden, NotSignedIn
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, Role, UserRole
-from hms_app.services import audit
+from hms_app.services import audit, home
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import DEFAULT_GRANTS, Actor
 from hms_app.services.security import ensure_roles
@@ -54,7 +54,7 @@ def hospital(request, session, monkeypatch):
     """A small hospital with every kind of row the figures count, frozen at NOW."""
     monkeypatch.setenv("HMS_TIME_ZONE", request.param)
     get_settings.cache_clear()
-    monkeypatch.setattr(home, "utcnow", lambda: NOW)
+    monkeypatch.setattr(home_figures, "utcnow", lambda: NOW)
     ensure_roles(session)
 
     for index, (moment, active) in enumerate(PATIENTS):
@@ -227,7 +227,7 @@ def test_registrations_by_month_match_pandas_grouping_in_the_hospitals_time_zone
     assert 0 < frame["patients"].sum() < len(patients)  # rows older than the window are left out
     assert frame["patients"].dtype.kind == "i"
 
-    figure = home.registrations_figure(
+    figure = home_figures.registrations_figure(
         home.registrations_by_month(session, actor=_actor("manager"), months=6)
     )
     assert list(figure.data[0].x) == list(window[-6:]) and list(figure.data[0].y) == list(

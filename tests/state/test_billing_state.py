@@ -36,7 +36,7 @@ from hms_app.state.billing import (
     RefundDialogState,
     _route_id,
 )
-from hms_app.state.portal_billing import PortalBillsState
+from hms_app.state.portal.bills import PortalBillsState
 
 PASSWORD = "Front-desk-97"
 

@@ -20,7 +20,9 @@ from hms_app import db as hms_db
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser
 from hms_app.services import security
-from hms_app.state.booking import AppointmentsState, BookingState, SignupState
+from hms_app.state.portal.appointments import PortalAppointmentsState
+from hms_app.state.portal.booking import PortalBookingState
+from hms_app.state.portal.signup import SignupState
 
 PASSWORD = "Sunny-meadow-42"
 
@@ -313,7 +315,7 @@ async def _walk_to_slots(tab, service_key: str, provider: int | str, day_iso: st
 
 async def test_a_patient_books_online_and_gets_a_reference(session):
     clinic = _clinic(session)
-    tab = _tab(BookingState, "/portal/book", token=_token("mira"))
+    tab = _tab(PortalBookingState, "/portal/book", token=_token("mira"))
     await _call(tab, "load")
     # Only what may be booked online is offered.
     assert [(c.service, c.visit_type) for c in tab.services] == [("GP consultation", "Standard visit")]
@@ -344,7 +346,7 @@ async def test_a_patient_books_online_and_gets_a_reference(session):
     assert f"DTSTART:{(_tomorrow_at(8, 30)).strftime('%Y%m%dT%H%M%SZ')}" in tab._ics
     assert "SUMMARY:GP consultation with Dr Ben Hale" in tab._ics
     # The slot just taken is no longer offered to the next patient.
-    other = _tab(BookingState, "/portal/book", token=_token("otto"))
+    other = _tab(PortalBookingState, "/portal/book", token=_token("otto"))
     await _call(other, "load")
     await _walk_to_slots(other, key, clinic["doctors"][1].id, tomorrow)
     assert "08:30" not in [s.time for s in other.slots] and "08:15" in [s.time for s in other.slots]
@@ -352,7 +354,7 @@ async def test_a_patient_books_online_and_gets_a_reference(session):
 
 async def test_any_provider_offers_each_time_once_and_books_a_free_doctor(session):
     _clinic(session)
-    tab = _tab(BookingState, "/portal/book", token=_token("mira"))
+    tab = _tab(PortalBookingState, "/portal/book", token=_token("mira"))
     await _call(tab, "load")
     tomorrow = (_today() + timedelta(days=1)).isoformat()
     await _walk_to_slots(tab, tab.services[0].key, 0, tomorrow)
@@ -365,7 +367,7 @@ async def test_any_provider_offers_each_time_once_and_books_a_free_doctor(sessio
 
 async def test_what_the_browser_sends_is_checked_against_what_it_was_offered(session):
     clinic = _clinic(session)
-    tab = _tab(BookingState, "/portal/book", token=_token("mira"))
+    tab = _tab(PortalBookingState, "/portal/book", token=_token("mira"))
     await _call(tab, "load")
     desk_key = f"{clinic['desk'].id}:{clinic['types']['MINOR'].id}"
     toasts = _toasts(await _call(tab, "choose_service", desk_key))
@@ -385,7 +387,7 @@ async def test_what_the_browser_sends_is_checked_against_what_it_was_offered(ses
 
 async def test_a_time_taken_meanwhile_is_refused_and_the_times_reload(session):
     clinic = _clinic(session)
-    tab = _tab(BookingState, "/portal/book", token=_token("mira"))
+    tab = _tab(PortalBookingState, "/portal/book", token=_token("mira"))
     await _call(tab, "load")
     tomorrow = (_today() + timedelta(days=1)).isoformat()
     await _walk_to_slots(tab, tab.services[0].key, clinic["doctors"][0].id, tomorrow)
@@ -445,7 +447,7 @@ async def test_a_full_day_offers_the_waitlist_and_a_freed_time_is_offered_and_ac
         appointment_type_id=vtype.id,
         start_at=f"{day.isoformat()}T09:00:00+00:00",
     )
-    tab = _tab(BookingState, "/portal/book", token=_token("mira"))
+    tab = _tab(PortalBookingState, "/portal/book", token=_token("mira"))
     await _call(tab, "load")
     await _call(tab, "choose_service", f"{physio.id}:{vtype.id}")
     await _call(tab, "choose_provider", 0)
@@ -454,7 +456,7 @@ async def test_a_full_day_offers_the_waitlist_and_a_freed_time_is_offered_and_ac
     assert tab.day_full and tab.slots == []
     await _call(tab, "join_waitlist")
     assert tab.waitlisted
-    mine = _tab(AppointmentsState, "/portal/appointments", token=tab.auth_token)
+    mine = _tab(PortalAppointmentsState, "/portal/appointments", token=tab.auth_token)
     await _call(mine, "load")
     assert [(w.what, w.with_whom) for w in mine.waitlist] == [("Physiotherapy · Session", "Any available")]
     # Otto cancels: the time is offered to Mira at once, to accept within the time limit.
@@ -494,7 +496,7 @@ async def test_declining_an_offer_releases_it(session):
         start_at=f"{day.isoformat()}T10:00:00+00:00",
     )
     sched.cancel_appointment(session, actor=SYSTEM_ACTOR, appointment_id=otto.id, reason="Patient phoned")
-    mine = _tab(AppointmentsState, "/portal/appointments", token=_token("mira"))
+    mine = _tab(PortalAppointmentsState, "/portal/appointments", token=_token("mira"))
     await _call(mine, "load")
     [offer] = mine.upcoming
     await _call(mine, "decline_offer", offer.id)
@@ -511,7 +513,7 @@ async def test_reschedule_moves_the_booking_and_keeps_its_reference(session):
     clinic = _clinic(session)
     mira = clinic["people"]["mira"]
     original = _book_for(mira, clinic, _tomorrow_at(9, 0))
-    mine = _tab(AppointmentsState, "/portal/appointments", token=_token("mira"))
+    mine = _tab(PortalAppointmentsState, "/portal/appointments", token=_token("mira"))
     await _call(mine, "load")
     [line] = mine.upcoming
     assert (line.reference, line.time, line.changeable) == (original.reference, "09:00", True)
@@ -548,7 +550,7 @@ def _moved_tab(token: str, appointment_id: int):
         },
         {},
     )
-    state = root.get_substate(BookingState.get_full_name().split(".")[1:])
+    state = root.get_substate(PortalBookingState.get_full_name().split(".")[1:])
     state.auth_token = token
     return state
 
@@ -576,7 +578,7 @@ async def test_cancelling_within_two_hours_is_refused_with_the_clinics_message(s
         if start.date() == (start + timedelta(minutes=15)).date() and start.time().isoformat() < "23:40"
     )
     _book_for(mira, clinic, soon, now=soon - timedelta(minutes=30))
-    mine = _tab(AppointmentsState, "/portal/appointments", token=_token("mira"))
+    mine = _tab(PortalAppointmentsState, "/portal/appointments", token=_token("mira"))
     await _call(mine, "load")
     [line] = mine.upcoming
     assert not line.changeable
@@ -595,7 +597,7 @@ async def test_cancelling_with_a_reason_moves_the_visit_to_the_past(session):
     clinic = _clinic(session)
     mira = clinic["people"]["mira"]
     booked = _book_for(mira, clinic, _tomorrow_at(14, 0))
-    mine = _tab(AppointmentsState, "/portal/appointments", token=_token("mira"))
+    mine = _tab(PortalAppointmentsState, "/portal/appointments", token=_token("mira"))
     await _call(mine, "load")
     await _call(mine, "open_cancel", booked.id)
     assert mine.cancel_id == booked.id and "14:00" in mine.cancel_title
@@ -611,7 +613,7 @@ async def test_cancelling_with_a_reason_moves_the_visit_to_the_past(session):
 async def test_only_the_patients_own_visits_are_listed_or_reachable(session):
     clinic = _clinic(session)
     ottos = _book_for(clinic["people"]["otto"], clinic, _tomorrow_at(15, 0))
-    mine = _tab(AppointmentsState, "/portal/appointments", token=_token("mira"))
+    mine = _tab(PortalAppointmentsState, "/portal/appointments", token=_token("mira"))
     await _call(mine, "load")
     assert mine.upcoming == [] and mine.past == []
     for handler in ("open_cancel", "reschedule"):
@@ -634,7 +636,7 @@ async def test_a_visit_of_a_service_not_booked_online_is_changed_by_phone(sessio
         appointment_type_id=clinic["types"]["MINOR"].id,
         start_at=_tomorrow_at(10, 0),
     )
-    mine = _tab(AppointmentsState, "/portal/appointments", token=_token("mira"))
+    mine = _tab(PortalAppointmentsState, "/portal/appointments", token=_token("mira"))
     await _call(mine, "load")
     [line] = mine.upcoming
     assert (line.reference, line.online) == (surgery.reference, False)
@@ -646,7 +648,7 @@ async def test_a_visit_of_a_service_not_booked_online_is_changed_by_phone(sessio
 
 
 async def test_a_visitor_without_a_session_sees_the_front_door_and_a_patient_their_record(session):
-    from hms_app.state.portal import PortalState
+    from hms_app.state.portal.record import PortalState
 
     clinic = _clinic(session)
     visitor = _tab(PortalState, "/portal")

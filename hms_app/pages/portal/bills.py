@@ -1,32 +1,70 @@
-"""The portal's bills page: the patient's invoices and balance, and paying one by card."""
+"""/portal/bills: the patient's invoices and balance, and paying one by card."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.portal import portal_shell
-from hms_app.state.portal_billing import BillItem, BillLine, PortalBillsState
-
-P = PortalBillsState
+from hms_app.components.portal_shell import portal_page
+from hms_app.state.portal.bills import BillItem, BillLine, PortalBillsState
 
 
-def status_badge(status, label) -> rx.Component:
-    return rx.match(
-        status,
-        ("paid", rx.badge(label, color_scheme="green", variant="soft", size="2")),
-        ("partially_paid", rx.badge(label, color_scheme="amber", variant="soft", size="2")),
-        ("unpaid", rx.badge(label, color_scheme="red", variant="soft", size="2")),
-        ("insurance", rx.badge(label, color_scheme="blue", variant="soft", size="2")),
-        rx.badge(label, color_scheme="gray", variant="solid", size="2"),
-    )
-
-
-def amount(label: str, value, strong: bool = False) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="1", color_scheme="gray"),
-        rx.text(value, size="3" if strong else "2", weight="bold" if strong else "medium"),
-        spacing="0",
-        min_width="5.5rem",
+@portal_page(
+    route="/portal/bills",
+    title="My bills",
+    on_load=[PortalBillsState.load, PortalBillsState.watch],
+    max_width="44rem",
+)
+def bills_page() -> rx.Component:
+    return rx.cond(
+        PortalBillsState.loaded,
+        rx.vstack(
+            rx.card(
+                rx.vstack(
+                    rx.heading("Your bills", size="5"),
+                    rx.flex(
+                        amount("You owe", PortalBillsState.outstanding, True),
+                        rx.cond(
+                            PortalBillsState.credit_cents > 0,
+                            amount("Credit on your account", PortalBillsState.credit),
+                        ),
+                        wrap="wrap",
+                        spacing="5",
+                    ),
+                    rx.text(
+                        "Questions about a bill? Call the billing office and quote the bill number.",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    spacing="2",
+                    width="100%",
+                ),
+                width="100%",
+                data_testid="portal-balance",
+            ),
+            rx.cond(
+                PortalBillsState.receipt != "",
+                rx.callout(
+                    PortalBillsState.receipt,
+                    icon="circle-check",
+                    color_scheme="green",
+                    width="100%",
+                    data_testid="portal-receipt",
+                ),
+            ),
+            rx.cond(
+                PortalBillsState.bills.length() > 0,
+                rx.vstack(rx.foreach(PortalBillsState.bills, bill_card), spacing="3", width="100%"),
+                rx.card(
+                    rx.center(rx.text("You have no bills.", color_scheme="gray"), padding="2rem"),
+                    width="100%",
+                ),
+            ),
+            detail_dialog(),
+            pay_dialog(),
+            spacing="4",
+            width="100%",
+        ),
+        rx.center(rx.spinner(size="3"), padding="3rem"),
     )
 
 
@@ -62,7 +100,7 @@ def bill_card(bill: BillLine) -> rx.Component:
                     variant="soft",
                     color_scheme="gray",
                     size="3",
-                    on_click=P.show(bill.id),
+                    on_click=PortalBillsState.show(bill.id),
                     data_testid="bill-details",
                 ),
                 rx.cond(
@@ -71,7 +109,7 @@ def bill_card(bill: BillLine) -> rx.Component:
                         rx.icon("credit-card", size=16),
                         "Pay " + bill.due,
                         size="3",
-                        on_click=P.start_pay(bill.id),
+                        on_click=PortalBillsState.start_pay(bill.id),
                         data_testid="pay-" + bill.number,
                     ),
                 ),
@@ -85,6 +123,58 @@ def bill_card(bill: BillLine) -> rx.Component:
         ),
         width="100%",
         data_testid="bill-" + bill.number,
+    )
+
+
+def status_badge(status, label) -> rx.Component:
+    return rx.match(
+        status,
+        ("paid", rx.badge(label, color_scheme="green", variant="soft", size="2")),
+        ("partially_paid", rx.badge(label, color_scheme="amber", variant="soft", size="2")),
+        ("unpaid", rx.badge(label, color_scheme="red", variant="soft", size="2")),
+        ("insurance", rx.badge(label, color_scheme="blue", variant="soft", size="2")),
+        rx.badge(label, color_scheme="gray", variant="solid", size="2"),
+    )
+
+
+def amount(label: str, value, strong: bool = False) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="1", color_scheme="gray"),
+        rx.text(value, size="3" if strong else "2", weight="bold" if strong else "medium"),
+        spacing="0",
+        min_width="5.5rem",
+    )
+
+
+def detail_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Bill ", PortalBillsState.detail_number),
+            rx.dialog.description(
+                "Each service, its price and your share of it.", size="2", color_scheme="gray"
+            ),
+            rx.vstack(
+                rx.flex(
+                    rx.text("Service", size="1", color_scheme="gray", flex="1"),
+                    rx.text("Price", size="1", color_scheme="gray"),
+                    rx.text(
+                        "Your share", size="1", color_scheme="gray", min_width="4.5rem", text_align="right"
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                rx.foreach(PortalBillsState.detail_items, detail_item),
+                rx.flex(
+                    rx.dialog.close(rx.button("Close", variant="soft", size="3")), justify="end", width="100%"
+                ),
+                spacing="2",
+                width="100%",
+                padding_top="0.75rem",
+            ),
+            max_width="32rem",
+        ),
+        open=PortalBillsState.detail_open,
+        on_open_change=PortalBillsState.set_detail_open,
     )
 
 
@@ -106,49 +196,19 @@ def detail_item(item: BillItem) -> rx.Component:
     )
 
 
-def detail_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Bill ", P.detail_number),
-            rx.dialog.description(
-                "Each service, its price and your share of it.", size="2", color_scheme="gray"
-            ),
-            rx.vstack(
-                rx.flex(
-                    rx.text("Service", size="1", color_scheme="gray", flex="1"),
-                    rx.text("Price", size="1", color_scheme="gray"),
-                    rx.text(
-                        "Your share", size="1", color_scheme="gray", min_width="4.5rem", text_align="right"
-                    ),
-                    spacing="3",
-                    width="100%",
-                ),
-                rx.foreach(P.detail_items, detail_item),
-                rx.flex(
-                    rx.dialog.close(rx.button("Close", variant="soft", size="3")), justify="end", width="100%"
-                ),
-                spacing="2",
-                width="100%",
-                padding_top="0.75rem",
-            ),
-            max_width="32rem",
-        ),
-        open=P.detail_open,
-        on_open_change=P.set_detail_open,
-    )
-
-
 def pay_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Pay ", P.pay_number),
-            rx.dialog.description("You owe ", rx.text.strong(P.pay_due), " on this bill.", size="2"),
+            rx.dialog.title("Pay ", PortalBillsState.pay_number),
+            rx.dialog.description(
+                "You owe ", rx.text.strong(PortalBillsState.pay_due), " on this bill.", size="2"
+            ),
             rx.form(
                 rx.vstack(
                     rx.text("Amount", size="2", weight="medium"),
                     rx.input(
                         name="amount",
-                        default_value=P.pay_amount,
+                        default_value=PortalBillsState.pay_amount,
                         inputmode="decimal",
                         required=True,
                         size="3",
@@ -208,9 +268,9 @@ def pay_dialog() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(
-                        P.pay_error != "",
+                        PortalBillsState.pay_error != "",
                         rx.callout(
-                            P.pay_error,
+                            PortalBillsState.pay_error,
                             icon="circle-alert",
                             color_scheme="red",
                             size="1",
@@ -227,7 +287,7 @@ def pay_dialog() -> rx.Component:
                             "Pay now",
                             type="submit",
                             size="3",
-                            loading=P.paying,
+                            loading=PortalBillsState.paying,
                             data_testid="pay-now",
                         ),
                         spacing="3",
@@ -238,67 +298,11 @@ def pay_dialog() -> rx.Component:
                     width="100%",
                     padding_top="0.75rem",
                 ),
-                on_submit=P.pay,
+                on_submit=PortalBillsState.pay,
                 reset_on_submit=False,
             ),
             max_width="28rem",
         ),
-        open=P.pay_open,
-        on_open_change=P.set_pay_open,
+        open=PortalBillsState.pay_open,
+        on_open_change=PortalBillsState.set_pay_open,
     )
-
-
-def bills() -> rx.Component:
-    return rx.cond(
-        P.loaded,
-        rx.vstack(
-            rx.card(
-                rx.vstack(
-                    rx.heading("Your bills", size="5"),
-                    rx.flex(
-                        amount("You owe", P.outstanding, True),
-                        rx.cond(P.credit_cents > 0, amount("Credit on your account", P.credit)),
-                        wrap="wrap",
-                        spacing="5",
-                    ),
-                    rx.text(
-                        "Questions about a bill? Call the billing office and quote the bill number.",
-                        size="1",
-                        color_scheme="gray",
-                    ),
-                    spacing="2",
-                    width="100%",
-                ),
-                width="100%",
-                data_testid="portal-balance",
-            ),
-            rx.cond(
-                P.receipt != "",
-                rx.callout(
-                    P.receipt,
-                    icon="circle-check",
-                    color_scheme="green",
-                    width="100%",
-                    data_testid="portal-receipt",
-                ),
-            ),
-            rx.cond(
-                P.bills.length() > 0,
-                rx.vstack(rx.foreach(P.bills, bill_card), spacing="3", width="100%"),
-                rx.card(
-                    rx.center(rx.text("You have no bills.", color_scheme="gray"), padding="2rem"),
-                    width="100%",
-                ),
-            ),
-            detail_dialog(),
-            pay_dialog(),
-            spacing="4",
-            width="100%",
-        ),
-        rx.center(rx.spinner(size="3"), padding="3rem"),
-    )
-
-
-@rx.page(route="/portal/bills", title="My bills · HMS", on_load=[P.load, P.watch])
-def bills_page() -> rx.Component:
-    return portal_shell(bills(), max_width="44rem")

@@ -1,0 +1,1 @@
+"""Services: the domains' rules. Every write validates, authorizes, audits and commits here."""

@@ -1,0 +1,1 @@
+"""Reflex states: what one screen shows, and handlers that call services."""

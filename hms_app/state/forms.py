@@ -1,0 +1,28 @@
+"""Reading what a browser submitted. Any client can send any value under any name, so a form
+field is read as text or refused with a message the person can act on, the same way on every
+screen."""
+
+from __future__ import annotations
+
+from hms_app.errors import ValidationError
+
+FORM_LIMIT = 2_000  # longer than any field of any form; a longer value is not typed by a person
+
+
+def form_text(form, key: str, *, limit: int = FORM_LIMIT) -> str:
+    """The field ``key`` as text ("" when absent; a checkbox reads "on" or ""), unstripped."""
+    value = form.get(key, "") if isinstance(form, dict) else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else ""
+    if not isinstance(value, str):
+        raise ValidationError("This value could not be read; enter it again.", field=key)
+    if len(value) > limit:
+        raise ValidationError(f"Keep this under {limit:,} characters.", field=key)
+    return value
+
+
+def form_fields(form, names: tuple[str, ...], *, limit: int = FORM_LIMIT) -> dict[str, str]:
+    """Several fields at once, each read as ``form_text`` reads it."""
+    return {name: form_text(form, name, limit=limit) for name in names}

@@ -1,0 +1,6 @@
+"""The patient portal's screens: the patient's record (/portal), sign-up, booking, appointments
+and bills, one module each."""
+
+from hms_app.state.portal.record import PortalState
+
+__all__ = ["PortalState"]
