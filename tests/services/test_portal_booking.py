@@ -9,9 +9,10 @@ import pytest
 
 from hms_app.errors import Forbidden
 from hms_app.models.organization import Department
-from hms_app.services import patients, portal_booking
+from hms_app.services import patients
 from hms_app.services import scheduling as sched
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.scheduling import portal as portal_booking
 
 MONDAY = date(2031, 3, 3)
 BEFORE_MONDAY = datetime(2031, 3, 2, 12, 0, tzinfo=UTC)  # Sunday noon (the tests' zone is UTC)

@@ -59,7 +59,7 @@ from hms_app.services.scheduling.setup import (
     save_appointment_type,
     save_service,
 )
-from hms_app.services.scheduling.slots import day_is_full, find_free_slots, find_free_times, free_days
+from hms_app.services.scheduling.slots import day_is_full, find_free_slots
 from hms_app.services.scheduling.stats import no_show_rates, no_show_report, overall_no_show
 from hms_app.services.scheduling.waitlist import accept_offer, decline_offer, expire_offers, join_waitlist
 from hms_app.settings import get_settings
@@ -440,32 +440,6 @@ def test_the_overall_no_show_rate_counts_each_visit_due_once_by_the_same_rule(se
     assert [d.code for d in report.departments] == ["GEN", "IMG"]
     with pytest.raises(Forbidden):
         overall_no_show(session, actor=portal(clinic.patients[0]), **span)
-
-
-def test_free_days_and_one_free_time_per_start_when_any_provider_will_do(session, clinic):
-    holiday = clinic.day + timedelta(days=1)
-    add_availability_exception(
-        session, actor=SYSTEM_ACTOR,
-        data={"kind": "holiday", "starts_at": clinic.at(0, day=holiday),
-              "ends_at": clinic.at(0, day=holiday + timedelta(days=1)), "reason": "Public holiday"},
-    )  # fmt: skip
-    choice = {"service_id": clinic.gp, "appointment_type_id": clinic.gp_video}
-    days = free_days(
-        session,
-        actor=RECEPTION,
-        resource_id=None,
-        first=clinic.day,
-        count=3,
-        not_before=clinic.at(0),
-        **choice,
-    )
-    assert days == [(clinic.day, True), (holiday, False), (holiday + timedelta(days=1), True)]
-    book(session, clinic, 9, 0, resource=clinic.dr_a, vtype=clinic.gp_video)
-    times = find_free_times(session, actor=RECEPTION, day=clinic.day, limit=500, **choice)
-    every = find_free_slots(session, actor=RECEPTION, day=clinic.day, limit=500, **choice)
-    assert [t.start_at for t in times] == sorted({s.start_at for s in every})
-    by_start = {t.start_at: t.provider_name for t in times}
-    assert by_start[clinic.at(8, 45)] == "Dr A" and by_start[clinic.at(9, 0)] == "Dr B"  # Dr A is busy at 9
 
 
 def test_day_and_patient_lists(session, clinic):

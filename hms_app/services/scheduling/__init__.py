@@ -3,8 +3,8 @@
 One module per concern: ``slots`` (free-time search), ``booking`` (book, move, cancel, series),
 ``flow`` (check-in, call, complete, no-show, the queue), ``waitlist``, ``setup`` (resources,
 services, visit types, templates, leave and closures), ``lists`` and ``calendar`` (reads for
-the screens), ``stats`` (no-show rates); ``appointments``, ``policy`` and ``parsing`` are the
-steps and rules they share.
+the screens), ``portal`` (what the portal's booking steps offer), ``stats`` (no-show rates);
+``appointments``, ``policy`` and ``parsing`` are the steps and rules they share.
 
 Other domains import the names below from here; the scheduling domain's own code imports
 from the modules.
@@ -38,8 +38,6 @@ from hms_app.services.scheduling.setup import (
 from hms_app.services.scheduling.slots import (
     block_starts,
     find_free_slots,
-    find_free_times,
-    free_days,
     local_moment,
 )
 from hms_app.services.scheduling.waitlist import (
@@ -66,8 +64,6 @@ __all__ = [
     "delete_availability_exception",
     "expire_offers",
     "find_free_slots",
-    "find_free_times",
-    "free_days",
     "get_appointment",
     "join_waitlist",
     "leave_waitlist",

@@ -136,8 +136,8 @@ def audit_appointment(
 
 def insert_appointment(
     session: Session,
-    *,
     actor: Actor,
+    *,
     patient: Patient,
     service: HealthcareService,
     vtype: AppointmentType,

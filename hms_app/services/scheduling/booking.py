@@ -91,7 +91,7 @@ def book_appointment(
     patient_id = booking_patient_id(actor, patient_id)
     now = now or utcnow()
     patient = bookable_patient(session, patient_id)
-    service, vtype = service_and_type(session, service_id, appointment_type_id, actor=actor)
+    service, vtype = service_and_type(session, actor, service_id, appointment_type_id)
     start = as_moment(start_at)
     _validate_start(start, now)
     end = start + timedelta(minutes=vtype.duration_minutes)
@@ -104,7 +104,7 @@ def book_appointment(
         raise _not_free(session, service, vtype, start, end, rid)
     appointment = insert_appointment(
         session,
-        actor=actor,
+        actor,
         patient=patient,
         service=service,
         vtype=vtype,
@@ -147,7 +147,7 @@ def book_recurring(
     authorize(actor, "appointment.book")  # staff only: a series is arranged at the desk
     now = now or utcnow()
     patient = bookable_patient(session, patient_id)
-    service, vtype = service_and_type(session, service_id, appointment_type_id, actor=actor)
+    service, vtype = service_and_type(session, actor, service_id, appointment_type_id)
     count = as_int(count, field="count", label="number of visits")
     every_days = as_int(every_days, field="every_days", label="interval")
     if not 2 <= count <= 52:
@@ -177,7 +177,7 @@ def book_recurring(
     booked = [
         insert_appointment(
             session,
-            actor=actor,
+            actor,
             patient=patient,
             service=service,
             vtype=vtype,

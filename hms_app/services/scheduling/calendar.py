@@ -217,6 +217,7 @@ def read_calendar(
     with_departments: bool,
 ) -> CalendarData:
     """Everything one calendar screen shows (one day, or seven from ``first_day``), in one session."""
+    authorize(actor, "appointment.read")
     departments = list_departments(session, actor=actor) if with_departments else []
     if department_id is None and departments:
         home = home_department_id(session, actor=actor)

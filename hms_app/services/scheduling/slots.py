@@ -357,7 +357,7 @@ class FreeSlot:
 
 
 def service_and_type(
-    session: Session, service_id, appointment_type_id, *, actor: Actor | None = None
+    session: Session, actor: Actor, service_id, appointment_type_id
 ) -> tuple[HealthcareService, AppointmentType]:
     """The active service and visit type chosen (portal users: services bookable online only)."""
     service = session.get(HealthcareService, as_int(service_id, field="service_id", label="service"))
@@ -421,7 +421,7 @@ def find_free_slots(
 ) -> list[FreeSlot]:
     """Free times for a visit type on a day (or the days up to ``end_day``), earliest first."""
     authorize_read(actor)
-    service, vtype = service_and_type(session, service_id, appointment_type_id, actor=actor)
+    service, vtype = service_and_type(session, actor, service_id, appointment_type_id)
     now = now or utcnow()
     tz = get_settings().tz
     first = as_date(day, field="day", label="day") if day else now.astimezone(tz).date()
@@ -463,69 +463,6 @@ def day_is_full(
         limit=1,
         now=now,
     )
-
-
-def free_days(
-    session: Session,
-    *,
-    actor: Actor,
-    service_id: int,
-    appointment_type_id: int,
-    resource_id: int | None,
-    first: date,
-    count: int,
-    not_before: datetime,
-) -> list[tuple[date, bool]]:
-    """Which of ``count`` days from ``first`` still have a free time: one look per day that stops at
-    the first free time (about half a second for 30 days on the demo data, in a worker thread)."""
-    days = [first + timedelta(days=offset) for offset in range(max(0, min(int(count), 62)))]
-    return [
-        (
-            day,
-            not day_is_full(
-                session,
-                actor=actor,
-                service_id=service_id,
-                appointment_type_id=appointment_type_id,
-                day=day,
-                resource_id=resource_id,
-                now=not_before,
-            ),
-        )
-        for day in days
-    ]
-
-
-def find_free_times(
-    session: Session,
-    *,
-    actor: Actor,
-    service_id: int,
-    appointment_type_id: int,
-    day: date | str,
-    resource_id: int | None = None,
-    limit: int = 200,
-    now: datetime | None = None,
-) -> list[FreeSlot]:
-    """Free times of one day with one slot per start time: when any provider will do, the first
-    provider free then stands for the time (booking without a resource lets the service choose)."""
-    found = find_free_slots(
-        session,
-        actor=actor,
-        service_id=service_id,
-        appointment_type_id=appointment_type_id,
-        day=day,
-        resource_id=resource_id,
-        limit=limit,
-        now=now,
-    )
-    seen: set[datetime] = set()
-    out: list[FreeSlot] = []
-    for slot in found:
-        if slot.start_at not in seen:
-            seen.add(slot.start_at)
-            out.append(slot)
-    return out
 
 
 def choose_resources(

@@ -81,7 +81,7 @@ def join_waitlist(
     patient_id = booking_patient_id(actor, patient_id)
     now = now or utcnow()
     patient = bookable_patient(session, patient_id)
-    service, vtype = service_and_type(session, service_id, appointment_type_id, actor=actor)
+    service, vtype = service_and_type(session, actor, service_id, appointment_type_id)
     wanted = as_date(wanted_date, field="wanted_date", label="day")
     if wanted < now.astimezone(get_settings().tz).date():
         raise ValidationError("That day has passed.", field="wanted_date")
@@ -281,7 +281,7 @@ def _offer_slot(
         try:
             appointment = insert_appointment(
                 session,
-                actor=SYSTEM_ACTOR,
+                SYSTEM_ACTOR,
                 patient=patient,
                 service=service,
                 vtype=vtype,

@@ -11,7 +11,8 @@ import reflex as rx
 
 from hms_app.clock import format_local, to_local, utcnow
 from hms_app.errors import DomainError
-from hms_app.services import portal_booking, scheduling
+from hms_app.services import scheduling
+from hms_app.services.scheduling import portal as portal_booking
 from hms_app.state.portal.forms import form_fields
 from hms_app.state.session import SessionState, browser_id, pages_for, requires
 

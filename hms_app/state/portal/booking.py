@@ -10,7 +10,8 @@ import reflex as rx
 
 from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError
-from hms_app.services import portal_booking, scheduling
+from hms_app.services import scheduling
+from hms_app.services.scheduling import portal as portal_booking
 from hms_app.settings import get_settings
 from hms_app.state.session import SessionState, browser_id, requires
 

@@ -28,7 +28,7 @@ from hms_app.state.scheduling.common import (
     STATUS_COLORS,
     STATUS_LABELS,
     Option,
-    form_text,
+    form_value,
     local_today,
     parse_day,
 )
@@ -397,7 +397,7 @@ class ScheduleState(SessionState):
     @requires("appointment.book")
     async def confirm_cancel(self, form: dict):
         try:
-            reason = form_text(form, "reason")
+            reason = form_value(form, "reason")
         except ValidationError as error:
             self.panel_error = str(error)
             return None

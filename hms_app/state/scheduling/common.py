@@ -9,6 +9,7 @@ from datetime import date
 
 from hms_app.clock import to_local, utcnow
 from hms_app.errors import ValidationError
+from hms_app.state.forms import form_text
 
 STATUS_LABELS = {
     "offered": "Offered (waitlist)",
@@ -51,17 +52,9 @@ def parse_day(value) -> date:
     return day
 
 
-def form_text(form, key: str, limit: int = MAX_TEXT) -> str:
-    value = form.get(key, "") if isinstance(form, dict) else ""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "on" if value else ""
-    if not isinstance(value, str):
-        raise ValidationError("This value could not be read; enter it again.", field=key)
-    if len(value) > limit:
-        raise ValidationError(f"Keep this under {limit} characters.", field=key)
-    return value.strip()
+def form_value(form, key: str) -> str:
+    """A field of a submitted form as text without surrounding spaces (at most ``MAX_TEXT`` long)."""
+    return form_text(form, key, limit=MAX_TEXT).strip()
 
 
 @dataclass

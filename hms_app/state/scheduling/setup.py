@@ -25,7 +25,7 @@ from hms_app.services.scheduling.setup import (
     save_resource,
     save_service,
 )
-from hms_app.state.scheduling.common import KIND_LABELS, Option, form_text
+from hms_app.state.scheduling.common import KIND_LABELS, Option, form_value
 from hms_app.state.session import SessionState, requires
 
 
@@ -113,7 +113,7 @@ SETUP_FIELDS = (
 
 
 def _checked(form, key: str) -> bool:
-    return form_text(form, key).lower() in ("on", "true", "1", "yes")
+    return form_value(form, key).lower() in ("on", "true", "1", "yes")
 
 
 def _exception_when(row: ExceptionRow) -> str:
@@ -352,11 +352,11 @@ class ScheduleSetupState(SessionState):
             return None
         try:
             if self.dialog == "resource":
-                data = {k: form_text(form, k) for k in ("kind", "name", "department_id", "capability")}
+                data = {k: form_value(form, k) for k in ("kind", "name", "department_id", "capability")}
                 data["active"] = _checked(form, "active")
                 fn, key = save_resource, "resource_id"
             elif self.dialog == "service":
-                data = {k: form_text(form, k) for k in ("code", "name", "department_id")}
+                data = {k: form_value(form, k) for k in ("code", "name", "department_id")}
                 data["self_bookable"], data["active"] = (
                     _checked(form, "self_bookable"),
                     _checked(form, "active"),
@@ -364,7 +364,7 @@ class ScheduleSetupState(SessionState):
                 fn, key = save_service, "service_id"
             else:
                 data = {
-                    k: form_text(form, k)
+                    k: form_value(form, k)
                     for k in ("code", "name", "duration_minutes", "mode", "price_code", "needs_equipment")
                 }
                 data["service_id"] = self.form.get("service_id", "")
@@ -437,7 +437,8 @@ class ScheduleSetupState(SessionState):
             return rx.toast.error("Choose a resource first.")
         try:
             data = {
-                k: form_text(form, k) for k in ("weekday", "start_time", "end_time", "valid_from", "valid_to")
+                k: form_value(form, k)
+                for k in ("weekday", "start_time", "end_time", "valid_from", "valid_to")
             }
         except ValidationError as error:
             self._fail(error)
@@ -477,7 +478,7 @@ class ScheduleSetupState(SessionState):
             self._clear_errors()
 
     def _exception_data(self, form) -> dict:
-        data = {k: form_text(form, k) for k in ("kind", "reason", "starts_at", "ends_at")}
+        data = {k: form_value(form, k) for k in ("kind", "reason", "starts_at", "ends_at")}
         # Checked before the warning about booked visits, so the clerk fixes the form first;
         # the service checks everything again when it records.
         for key, message in (
@@ -495,11 +496,11 @@ class ScheduleSetupState(SessionState):
                     raise ValidationError("Enter a date and time.", field=key) from None
                 data[key] = (day + timedelta(days=1 if key == "ends_at" else 0)).isoformat() + "T00:00"
         if self.exception_scope == "resource":
-            data["resource_id"] = form_text(form, "resource_id")
+            data["resource_id"] = form_value(form, "resource_id")
             if not data["resource_id"]:
                 raise ValidationError("Choose the resource.", field="resource_id")
         elif self.exception_scope == "department":
-            data["department_id"] = form_text(form, "department_id")
+            data["department_id"] = form_value(form, "department_id")
             if not data["department_id"]:
                 raise ValidationError("Choose the department.", field="department_id")
         return data

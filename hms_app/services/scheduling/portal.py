@@ -1,7 +1,5 @@
 """What the portal's booking steps offer a patient: the coming days that still have a free time,
-and one button per free start time. The times themselves come from the scheduling service.
-
-(The scheduling domain's: its home is beside the scheduling services once they are a package.)
+and one button per free start time. The times themselves come from ``slots``.
 """
 
 from __future__ import annotations
@@ -12,8 +10,9 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session
 
 from hms_app.clock import to_local, utcnow
-from hms_app.services import scheduling
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.scheduling.policy import policy
+from hms_app.services.scheduling.slots import day_is_full, find_free_slots
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,13 @@ class FreeTime:
 
 def inside_change_window(start_at: datetime, now: datetime) -> bool:
     """Too close to the start to change online: only the hint on screen (the service decides)."""
-    return start_at - now < timedelta(hours=scheduling.policy().cancel_cutoff_hours)
+    return start_at - now < timedelta(hours=policy().cancel_cutoff_hours)
 
 
 def earliest_start(now: datetime, *, moving: bool) -> datetime:
     """The earliest time offered: a move must land outside the window in which changes are refused."""
     if moving:
-        return now + timedelta(hours=scheduling.policy().cancel_cutoff_hours)
+        return now + timedelta(hours=policy().cancel_cutoff_hours)
     return now
 
 
@@ -57,12 +56,11 @@ def free_days(
     now = now or utcnow()
     first, not_before = to_local(now).date(), earliest_start(now, moving=moving)
     asked = {"service_id": service_id, "appointment_type_id": appointment_type_id, "resource_id": resource_id}
-    found = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        free = scheduling.find_free_slots(session, actor=actor, **asked, day=day, limit=1, now=not_before)
-        found.append(FreeDay(day, bool(free)))
-    return found
+    coming = (first + timedelta(days=offset) for offset in range(days))
+    return [
+        FreeDay(day, not day_is_full(session, actor=actor, **asked, day=day, now=not_before))
+        for day in coming
+    ]
 
 
 def free_times(
@@ -78,7 +76,7 @@ def free_times(
 ) -> list[FreeTime]:
     """The free start times of a day, earliest first, each once."""
     authorize(actor, "portal.self")
-    found = scheduling.find_free_slots(
+    found = find_free_slots(
         session,
         actor=actor,
         service_id=service_id,
