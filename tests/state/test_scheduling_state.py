@@ -44,7 +44,7 @@ from hms_app.services.scheduling.setup import (
 )
 from hms_app.services.scheduling.slots import local_moment
 from hms_app.services.scheduling.waitlist import join_waitlist, list_waitlist
-from hms_app.state.scheduling.booking_dialog import BookingDialogState
+from hms_app.state.scheduling.booking_dialog import BookingState
 from hms_app.state.scheduling.calendar import ScheduleState
 from hms_app.state.scheduling.layout import assign_lanes, window_for
 from hms_app.state.scheduling.no_shows import NoShowState
@@ -267,7 +267,7 @@ async def test_reception_books_from_an_empty_cell_and_sees_the_block(clinic, con
     await _call(calendar, "toggle_kind", "room")
     assert [c.title for c in calendar.columns] == ["Dr Ada Stone", "Room 1"]
 
-    booking = get(BookingDialogState)
+    booking = get(BookingState)
     await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 10 * 60)
     assert (
         booking.open
@@ -304,7 +304,7 @@ async def test_a_time_taken_by_another_clerk_gives_the_clear_message_and_fresh_t
     for username in ("rita", "rosa"):
         get = _tree("/schedule", username)
         await _open_calendar(get, tomorrow)
-        booking = get(BookingDialogState)
+        booking = get(BookingState)
         await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 9 * 60)
         tabs.append(booking)
     first, second = tabs
@@ -326,7 +326,7 @@ async def test_a_weekly_series_is_booked_whole(clinic, configured_db):
     get = _tree("/schedule", "rita")
     tomorrow = _today() + timedelta(days=1)
     await _open_calendar(get, tomorrow)
-    booking = get(BookingDialogState)
+    booking = get(BookingState)
     await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 14 * 60)
     await _call(booking, "set_patient_query", "Haddad")
     await _call(booking, "pick_patient", clinic["omar"].id)
@@ -658,7 +658,7 @@ async def test_a_full_day_offers_the_waitlist_instead(clinic, configured_db):
         s.commit()
     get = _tree("/schedule", "rita")
     await _open_calendar(get, tomorrow)
-    booking = get(BookingDialogState)
+    booking = get(BookingState)
     await _call(booking, "open_at", tomorrow.isoformat(), clinic["doctor"], 9 * 60)
     assert booking.searched and booking.slots == []
     await _call(booking, "add_to_waitlist")

@@ -5,7 +5,7 @@ The pages import what they bind to from here.
 """
 
 from hms_app.state.scheduling.appointment_panel import SeriesLine, SlotLine
-from hms_app.state.scheduling.booking_dialog import BookingDialogState, PatientPick
+from hms_app.state.scheduling.booking_dialog import BookingState, PatientPick
 from hms_app.state.scheduling.calendar import ScheduleState
 from hms_app.state.scheduling.common import ANY, KIND_LABELS, STATUS_COLORS, STATUS_LABELS, Option
 from hms_app.state.scheduling.layout import GRID_MINUTES, PX_PER_MINUTE, Band, Block, Cell, Column, HourMark
@@ -20,10 +20,6 @@ from hms_app.state.scheduling.setup import (
     TypeLine,
 )
 
-# The dialog's state was called BookingState, like the portal's booking state; the pages still
-# import it by that name.
-BookingState = BookingDialogState
-
 __all__ = [
     "ANY",
     "GRID_MINUTES",
@@ -34,7 +30,6 @@ __all__ = [
     "WEEKDAYS",
     "Band",
     "Block",
-    "BookingDialogState",
     "BookingState",
     "Cell",
     "Column",

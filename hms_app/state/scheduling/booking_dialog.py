@@ -65,7 +65,7 @@ BOOKING_FIELDS = (
 )
 
 
-class BookingDialogState(SessionState):
+class BookingState(SessionState):
     """The booking dialog: patient, service, visit type, resource, day, free times, repeat."""
 
     open: bool = False
