@@ -39,7 +39,8 @@ from hms_app.models.billing import (
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import billing, claims, expenses, patients
+from hms_app.services import patients
+from hms_app.services.billing import charges, claims, expenses, invoices, payments
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 from hms_app.settings import get_settings
 
@@ -70,7 +71,7 @@ def key() -> str:
 
 
 def _charge(session, patient_id, code, *, quantity=1):
-    return billing.post_charge(
+    return charges.post_charge(
         session,
         actor=SYSTEM_ACTOR,
         patient_id=patient_id,
@@ -83,17 +84,17 @@ def _charge(session, patient_id, code, *, quantity=1):
 
 def _invoice(session, patient_id, *codes, discount_on: str | None = None, discount: int = 0):
     charges = [_charge(session, patient_id, code) for code in codes]
-    draft = billing.draft_invoice(
+    draft = invoices.draft_invoice(
         session, actor=SYSTEM_ACTOR, patient_id=patient_id, charge_ids=[c.id for c in charges]
     )
     if discount_on:
         line = session.execute(
             select(InvoiceLine).where(InvoiceLine.invoice_id == draft.id, InvoiceLine.code == discount_on)
         ).scalar_one()
-        billing.set_line_discount(
+        invoices.set_line_discount(
             session, actor=SYSTEM_ACTOR, line_id=line.id, discount_cents=discount, reason="goodwill"
         )
-    invoice = billing.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=draft.id)
+    invoice = invoices.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=draft.id)
     return invoice, charges
 
 
@@ -103,7 +104,7 @@ def _retime(session, model, row_id: int, **values) -> None:
 
 
 def _pay(session, patient_id, invoice_id, cents, method="cash"):
-    return billing.post_payment(
+    return payments.post_payment(
         session,
         actor=SYSTEM_ACTOR,
         patient_id=patient_id,
@@ -198,7 +199,7 @@ def ledger(request, session, monkeypatch):
         _retime(session, ChargeItem, charge.id, entered_at=moment)
     cash = _pay(session, sam, s1.id, 5000)
     _retime(session, Payment, cash.id, received_at=utc(2026, 2, 1, 4, 30))
-    refund = billing.refund_payment(
+    refund = payments.refund_payment(
         session,
         actor=SYSTEM_ACTOR,
         payment_id=cash.id,
@@ -242,10 +243,10 @@ def ledger(request, session, monkeypatch):
         _retime(session, ChargeItem, charge.id, entered_at=utc(2026, 1, 9, 9))
     paid_v1 = _pay(session, val, v1.id, _due(session, v1.id), method="transfer")
     _retime(session, Payment, paid_v1.id, received_at=utc(2026, 1, 12, 10))
-    billing.void_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v1.id, reason="wrong patient plan")
+    invoices.void_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v1.id, reason="wrong patient plan")
     _retime(session, Invoice, v1.id, voided_at=utc(2026, 2, 10, 14))
     v2_id = session.execute(select(Invoice.replaced_by_id).where(Invoice.id == v1.id)).scalar_one()
-    v2 = billing.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v2_id)
+    v2 = invoices.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v2_id)
     _retime(session, Invoice, v2.id, issued_at=utc(2026, 2, 10, 15))
     partial_credit = _pay(session, val, v2.id, 3000, method="credit")
     _retime(session, Payment, partial_credit.id, received_at=utc(2026, 2, 11, 9))
@@ -256,7 +257,9 @@ def ledger(request, session, monkeypatch):
     u1, u1_charges = _invoice(session, una, "CBC", "ECG")
     _retime(session, Invoice, u1.id, issued_at=utc(2026, 1, 5, 15))
     _retime(session, ChargeItem, u1_charges[0].id, entered_at=utc(2026, 1, 5, 14))
-    billing.void_invoice(session, actor=SYSTEM_ACTOR, invoice_id=u1.id, reason="duplicate bill", rebill=False)
+    invoices.void_invoice(
+        session, actor=SYSTEM_ACTOR, invoice_id=u1.id, reason="duplicate bill", rebill=False
+    )
     _retime(session, Invoice, u1.id, voided_at=utc(2026, 3, 2, 16))
 
     # Ora: charges not invoiced yet, one of them voided; one entered at local midnight.
@@ -265,7 +268,7 @@ def ledger(request, session, monkeypatch):
     open_lab = _charge(session, ora, "CBC")
     _retime(session, ChargeItem, open_lab.id, entered_at=utc(2026, 3, 31, 23))
     voided = _charge(session, ora, "ECG")
-    billing.void_charge(session, actor=SYSTEM_ACTOR, charge_id=voided.id, reason="entered twice")
+    charges.void_charge(session, actor=SYSTEM_ACTOR, charge_id=voided.id, reason="entered twice")
     _retime(session, ChargeItem, voided.id, entered_at=utc(2026, 2, 14, 12))
     # A payment on account (no invoice) at 00:30 UTC on 1 January: still December in New York.
     on_account = _pay(session, ora, None, 777)

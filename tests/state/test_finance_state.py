@@ -24,7 +24,8 @@ from hms_app.models.billing import ChargeItemDefinition, Invoice
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import expenses, patients, security
+from hms_app.services import patients, security
+from hms_app.services.billing import expenses
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.state.finance import FinanceState
 from tests.services.test_finance_figures import _invoice, _pay, _retime
