@@ -161,6 +161,14 @@ def _department_names(session: Session, ids: list[int]) -> dict[int, str]:
     return dict(session.execute(select(DEPT.c.id, DEPT.c.name).where(DEPT.c.id.in_(ids))).all())
 
 
+def _named(source):
+    """``source`` (invoices, or rows joined to them) with the invoice's patient and payer, for the
+    listings that name them."""
+    return source.join(PATIENT, PATIENT.c.id == INV.c.patient_id).outerjoin(
+        PAYER, PAYER.c.id == INV.c.payer_id
+    )
+
+
 def _patient_label(given, family, mrn) -> str:
     return f"{family}, {given} ({mrn})"
 

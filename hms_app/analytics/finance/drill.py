@@ -31,6 +31,7 @@ from hms_app.analytics.finance.common import (
     FinanceFilters,
     _department_names,
     _month_window,
+    _named,
     _patient_label,
     _sum,
     money,
@@ -120,14 +121,11 @@ def _invoice_drill(
         PATIENT.c.mrn,
         PAYER.c.name,
     ]
-    people = lambda source: source.join(PATIENT, PATIENT.c.id == INV.c.patient_id).outerjoin(  # noqa: E731
-        PAYER, PAYER.c.id == INV.c.payer_id
-    )
     if filters.department_id is None and line_condition is None:
         # Whole invoices: their totals are their lines' sums.
         query = (
             select(*columns, INV.c.total_cents.label("in_figure"), INV.c.total_cents)
-            .select_from(people(INV))
+            .select_from(_named(INV))
             .where(*_invoice_conditions(filters), *extra)
         )
         totals = select(func.count(), _sum(INV.c.total_cents)).where(*_invoice_conditions(filters), *extra)
@@ -141,7 +139,7 @@ def _invoice_drill(
         .subquery("lines")
     )
     query = select(*columns, lines.c.in_figure, INV.c.total_cents).select_from(
-        people(lines.join(INV, INV.c.id == lines.c.invoice_id))
+        _named(lines.join(INV, INV.c.id == lines.c.invoice_id))
     )
     return _Drill(title, "invoices", query, select(func.count(), _sum(lines.c.in_figure)).select_from(lines))
 
@@ -193,11 +191,7 @@ def _drill(session: Session, figure: str, key: str, filters: FinanceFilters) -> 
                 open_invoices.c.total,
                 open_invoices.c.balance,
             )
-            .select_from(
-                open_invoices.join(INV, INV.c.id == open_invoices.c.invoice_id)
-                .join(PATIENT, PATIENT.c.id == INV.c.patient_id)
-                .outerjoin(PAYER, PAYER.c.id == INV.c.payer_id)
-            )
+            .select_from(_named(open_invoices.join(INV, INV.c.id == open_invoices.c.invoice_id)))
             .where(bucket == key)
         )
         title = f"Outstanding {BUCKET_LABELS[key].lower()} on {filters.ar_day.isoformat()}"

@@ -23,6 +23,8 @@ LAYOUT = {
     "clickmode": "event",
 }
 
+MONEY_AXIS = {"tickprefix": "$", "tickformat": ",.0f"}
+
 
 def _layout(figure: go.Figure, **extra) -> go.Figure:
     figure.update_layout(**{**LAYOUT, **extra})
@@ -41,7 +43,7 @@ def revenue_by_month_figure(frame: pd.DataFrame) -> go.Figure:
             name="Revenue",
         )
     )
-    return _layout(figure, xaxis={"type": "category"}, yaxis={"tickprefix": "$", "tickformat": ",.0f"})
+    return _layout(figure, xaxis={"type": "category"}, yaxis=MONEY_AXIS)
 
 
 def _horizontal(
@@ -66,7 +68,7 @@ def _horizontal(
         height=height,
         margin={"l": 16, "r": 16, "t": 16, "b": 40},
         yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
-        xaxis={"tickprefix": "$", "tickformat": ",.0f"},
+        xaxis=MONEY_AXIS,
     )
 
 
@@ -95,32 +97,27 @@ def payer_mix_figure(frame: pd.DataFrame) -> go.Figure:
     return _layout(figure, legend={"orientation": "v"}, margin={"l": 16, "r": 16, "t": 16, "b": 16})
 
 
+def _month_bar(frame: pd.DataFrame, column: str, name: str, color: str) -> go.Bar:
+    """One series of a grouped month chart: dollars to plot, the exact amount to read on hover."""
+    return go.Bar(
+        name=name,
+        x=list(frame["month"]),
+        y=_dollars(frame[column]),
+        text=[money(v) for v in frame[column]],
+        textposition="none",
+        marker_color=color,
+        hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>",
+    )
+
+
 def charges_vs_collections_figure(frame: pd.DataFrame) -> go.Figure:
     figure = go.Figure(
         [
-            go.Bar(
-                name="Charges",
-                x=list(frame["month"]),
-                y=_dollars(frame["charges_cents"]),
-                text=[money(v) for v in frame["charges_cents"]],
-                textposition="none",
-                marker_color=SLATE,
-                hovertemplate="Charges %{x}: %{text}<extra></extra>",
-            ),
-            go.Bar(
-                name="Collections",
-                x=list(frame["month"]),
-                y=_dollars(frame["collections_cents"]),
-                text=[money(v) for v in frame["collections_cents"]],
-                textposition="none",
-                marker_color=TEAL,
-                hovertemplate="Collections %{x}: %{text}<extra></extra>",
-            ),
+            _month_bar(frame, "charges_cents", "Charges", SLATE),
+            _month_bar(frame, "collections_cents", "Collections", TEAL),
         ]
     )
-    return _layout(
-        figure, barmode="group", xaxis={"type": "category"}, yaxis={"tickprefix": "$", "tickformat": ",.0f"}
-    )
+    return _layout(figure, barmode="group", xaxis={"type": "category"}, yaxis=MONEY_AXIS)
 
 
 def ar_aging_figure(frame: pd.DataFrame) -> go.Figure:
@@ -137,30 +134,14 @@ def ar_aging_figure(frame: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x}: %{text}<extra></extra>",
         )
     )
-    return _layout(figure, xaxis={"type": "category"}, yaxis={"tickprefix": "$", "tickformat": ",.0f"})
+    return _layout(figure, xaxis={"type": "category"}, yaxis=MONEY_AXIS)
 
 
 def expenses_vs_revenue_figure(frame: pd.DataFrame) -> go.Figure:
     figure = go.Figure(
         [
-            go.Bar(
-                name="Revenue",
-                x=list(frame["month"]),
-                y=_dollars(frame["revenue_cents"]),
-                text=[money(v) for v in frame["revenue_cents"]],
-                textposition="none",
-                marker_color=TEAL,
-                hovertemplate="Revenue %{x}: %{text}<extra></extra>",
-            ),
-            go.Bar(
-                name="Expenses",
-                x=list(frame["month"]),
-                y=_dollars(frame["expenses_cents"]),
-                text=[money(v) for v in frame["expenses_cents"]],
-                textposition="none",
-                marker_color=AMBER,
-                hovertemplate="Expenses %{x}: %{text}<extra></extra>",
-            ),
+            _month_bar(frame, "revenue_cents", "Revenue", TEAL),
+            _month_bar(frame, "expenses_cents", "Expenses", AMBER),
             go.Scatter(
                 name="Margin",
                 x=list(frame["month"]),
@@ -172,9 +153,7 @@ def expenses_vs_revenue_figure(frame: pd.DataFrame) -> go.Figure:
             ),
         ]
     )
-    return _layout(
-        figure, barmode="group", xaxis={"type": "category"}, yaxis={"tickprefix": "$", "tickformat": ",.0f"}
-    )
+    return _layout(figure, barmode="group", xaxis={"type": "category"}, yaxis=MONEY_AXIS)
 
 
 def expenses_by_category_figure(frame: pd.DataFrame) -> go.Figure:

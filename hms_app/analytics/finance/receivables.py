@@ -18,6 +18,7 @@ from hms_app.analytics.finance.common import (
     SELF_PAY,
     TOP_BALANCES,
     FinanceFilters,
+    _named,
     _patient_label,
     _sum,
     local_midnight,
@@ -130,11 +131,7 @@ def top_outstanding(session: Session, *, filters: FinanceFilters, limit: int = T
             open_invoices.c.total,
             open_invoices.c.balance,
         )
-        .select_from(
-            open_invoices.join(INV, INV.c.id == open_invoices.c.invoice_id)
-            .join(PATIENT, PATIENT.c.id == INV.c.patient_id)
-            .outerjoin(PAYER, PAYER.c.id == INV.c.payer_id)
-        )
+        .select_from(_named(open_invoices.join(INV, INV.c.id == open_invoices.c.invoice_id)))
         .order_by(open_invoices.c.balance.desc(), open_invoices.c.issued_at, open_invoices.c.invoice_id)
         .limit(limit)
     ).all()

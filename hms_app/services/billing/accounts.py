@@ -32,6 +32,11 @@ class AccountSummary:
     balance_cents: int  # outstanding - credit: what the patient owes (negative: we owe them)
 
 
+def _still_owed(share, paid):
+    """The sum over invoices of what is still owed of a share (nothing where it is paid)."""
+    return func.coalesce(func.sum(case((share > paid, share - paid), else_=0)), 0)
+
+
 def account_summary(session: Session, *, actor: Actor, patient_id: int) -> AccountSummary:
     """What a patient owes and holds: open charges, amounts due, credit, balance."""
     authorize(actor, _reading_permission(actor), patient_id=patient_id)
@@ -46,30 +51,8 @@ def account_summary(session: Session, *, actor: Actor, patient_id: int) -> Accou
     ).one()
     due, payer_due = session.execute(
         select(
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            Invoice.patient_share_cents > Invoice.patient_paid_cents,
-                            Invoice.patient_share_cents - Invoice.patient_paid_cents,
-                        ),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            Invoice.payer_share_cents > Invoice.payer_paid_cents,
-                            Invoice.payer_share_cents - Invoice.payer_paid_cents,
-                        ),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
+            _still_owed(Invoice.patient_share_cents, Invoice.patient_paid_cents),
+            _still_owed(Invoice.payer_share_cents, Invoice.payer_paid_cents),
         ).where(Invoice.patient_id == patient_id, Invoice.status == "issued")
     ).one()
     credit = credit_balance(session, patient_id)

@@ -9,8 +9,8 @@ import reflex as rx
 from hms_app.errors import DomainError
 from hms_app.services.billing import catalogue
 from hms_app.services.billing.money import format_money
-from hms_app.state.billing.common import PAGE_SIZE, _reload_or_toast, _text, money
-from hms_app.state.session import SessionState, browser_id, pages_for, requires, step_page
+from hms_app.state.billing.common import PAGE_SIZE, _text, _turn_page, money
+from hms_app.state.session import SessionState, browser_id, pages_for, requires
 
 
 @dataclass
@@ -122,10 +122,7 @@ class CatalogueState(SessionState):
     @rx.event
     @requires("billing.read")
     async def move(self, step: int):
-        if step not in (-1, 1):
-            return None
-        self.page = step_page(self.page, step, self.page_count)
-        return await _reload_or_toast(self._reload)
+        return await _turn_page(self, "page", step, self.page_count, self._reload)
 
     @rx.event
     @requires("billing.read")

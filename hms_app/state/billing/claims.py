@@ -10,8 +10,8 @@ from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import claims
 from hms_app.services.billing.money import format_money, parse_money
-from hms_app.state.billing.common import PAGE_SIZE, _reload_or_toast, _text, money, new_key
-from hms_app.state.session import SessionState, browser_id, pages_for, requires, step_page
+from hms_app.state.billing.common import PAGE_SIZE, _reload_or_toast, _text, _turn_page, money, new_key
+from hms_app.state.session import SessionState, browser_id, pages_for, requires
 
 
 @dataclass
@@ -102,10 +102,7 @@ class ClaimsState(SessionState):
     @rx.event
     @requires("billing.read")
     async def move(self, step: int):
-        if step not in (-1, 1):
-            return None
-        self.page = step_page(self.page, step, self.page_count)
-        return await _reload_or_toast(self._reload)
+        return await _turn_page(self, "page", step, self.page_count, self._reload)
 
     async def _step(self, fn, message: str, claim_id):
         try:

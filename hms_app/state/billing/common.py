@@ -16,6 +16,7 @@ from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import invoice_views, payments
 from hms_app.services.billing.money import format_money
+from hms_app.state.session import SessionState, step_page
 
 PAGE_SIZE = 20
 FORM_LIMIT = 300
@@ -77,6 +78,15 @@ async def _reload_or_toast(reload):
     except DomainError as error:
         return rx.toast.error(str(error))
     return None
+
+
+async def _turn_page(state: SessionState, page: str, step, count: int, reload):
+    """Move a list one page (``step`` -1 or 1, as the browser sent it; anything else changes
+    nothing) and reload it; a domain error comes back as an error toast."""
+    if step not in (-1, 1):
+        return None
+    setattr(state, page, step_page(getattr(state, page), step, count))
+    return await _reload_or_toast(reload)
 
 
 @dataclass

@@ -18,10 +18,11 @@ from hms_app.state.billing.common import (
     _invoice_line,
     _reload_or_toast,
     _text,
+    _turn_page,
     money,
 )
 from hms_app.state.live import live_changes
-from hms_app.state.session import SessionState, pages_for, public, requires, step_page
+from hms_app.state.session import SessionState, pages_for, public, requires
 
 
 @dataclass
@@ -142,10 +143,7 @@ class BillingDeskState(SessionState):
     @rx.event
     @requires("billing.read")
     async def accounts_move(self, step: int):
-        if step not in (-1, 1):
-            return None
-        self.accounts_page = step_page(self.accounts_page, step, self.accounts_page_count)
-        return await _reload_or_toast(self._load_accounts)
+        return await _turn_page(self, "accounts_page", step, self.accounts_page_count, self._load_accounts)
 
     @rx.event
     @requires("billing.read")
@@ -174,7 +172,4 @@ class BillingDeskState(SessionState):
     @rx.event
     @requires("billing.read")
     async def invoices_move(self, step: int):
-        if step not in (-1, 1):
-            return None
-        self.page = step_page(self.page, step, self.page_count)
-        return await _reload_or_toast(self._load_invoices)
+        return await _turn_page(self, "page", step, self.page_count, self._load_invoices)

@@ -11,6 +11,7 @@ from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import claims, invoice_views, invoices
 from hms_app.services.billing.money import parse_money
+from hms_app.settings import get_settings
 from hms_app.state.billing.common import PaymentLine, _payment_line, _route_id, _text, money
 from hms_app.state.session import SessionState, browser_id, requires
 
@@ -81,8 +82,6 @@ class InvoiceState(SessionState):
     async def _reload(self) -> None:
         view = await self._run(invoice_views.get_invoice, invoice_id=self.invoice_id)
         inv = view.invoice
-        from hms_app.settings import get_settings
-
         self.hospital = get_settings().hospital_name
         self.number = inv.number or f"Draft {inv.id}"
         self.status, self.settlement = inv.status, view.settlement

@@ -6,6 +6,7 @@ import reflex as rx
 
 from hms_app.errors import DomainError
 from hms_app.services.billing import accounts
+from hms_app.settings import get_settings
 from hms_app.state.billing.common import PaymentLine, _payment_line, _route_id, money
 from hms_app.state.session import SessionState, requires
 
@@ -32,8 +33,6 @@ class ReceiptState(SessionState):
         except DomainError as error:
             self.problem = str(error)
             return None
-        from hms_app.settings import get_settings
-
         self.hospital = get_settings().hospital_name
         self.payment, self.patient_id = _payment_line(receipt.payment), receipt.patient_id
         self.patient, self.mrn, self.invoice = receipt.patient_name, receipt.mrn, receipt.invoice_number
