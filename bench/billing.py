@@ -540,7 +540,7 @@ class Case:
 
 
 def _cases(filters, dept_filters, past_filters, month_key):
-    from hms_app.analytics import finance as fin
+    from hms_app.services.billing import finance_reports as fin
 
     def frame_numbers(*columns):
         return lambda frame: sorted(
@@ -697,7 +697,7 @@ def run(stack: contextlib.ExitStack, figures: set[str]) -> None:
     with hms_environment(url, workdir):
         from dataclasses import replace
 
-        from hms_app.analytics import finance as fin
+        from hms_app.analytics.finance import common as fin
         from hms_app.db import session_scope
         from hms_app.services.permissions import SYSTEM_ACTOR
 

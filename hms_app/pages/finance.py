@@ -8,7 +8,6 @@ from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, scroll_box, skeleton_rows
 from hms_app.state.finance import BalanceLine, DrillLine, FinanceState
 
-F = FinanceState
 WIDE_CELL = ["none", "none", "none", "table-cell"]
 
 
@@ -19,7 +18,7 @@ def csv_button(table: str, test_id: str = "") -> rx.Component:
         size="1",
         variant="soft",
         color_scheme="gray",
-        on_click=F.export_table(table),
+        on_click=FinanceState.export_table(table),
         data_testid=test_id or f"csv-{table}",
         aria_label="Download this table as CSV",
     )
@@ -45,7 +44,7 @@ def figure_card(
             ),
             note if note is not None else rx.fragment(),
             rx.cond(
-                F.loading,
+                FinanceState.loading,
                 rx.skeleton(rx.box(height=height, width="100%"), loading=True),
                 rx.cond(
                     has_data,
@@ -55,7 +54,7 @@ def figure_card(
                             width="100%",
                             height=height,
                             config={"displaylogo": False, "responsive": True},
-                            on_click=lambda points: F.drill(table, points),
+                            on_click=lambda points: FinanceState.drill(table, points),
                         ),
                         width="100%",
                         data_testid=f"chart-{table}",
@@ -73,7 +72,7 @@ def figure_card(
 
 def hospital_wide_note(text: str) -> rx.Component:
     return rx.cond(
-        F.department != "",
+        FinanceState.department != "",
         rx.callout(text, icon="info", size="1", color_scheme="gray", width="100%"),
     )
 
@@ -87,8 +86,8 @@ def filters() -> rx.Component:
                     rx.input(
                         type="date",
                         name="start",
-                        default_value=F.start,
-                        key=F.start,
+                        default_value=FinanceState.start,
+                        key=FinanceState.start,
                         data_testid="filter-start",
                     ),
                     spacing="1",
@@ -96,7 +95,11 @@ def filters() -> rx.Component:
                 rx.vstack(
                     rx.text("To", size="2", weight="medium"),
                     rx.input(
-                        type="date", name="end", default_value=F.end, key=F.end, data_testid="filter-end"
+                        type="date",
+                        name="end",
+                        default_value=FinanceState.end,
+                        key=FinanceState.end,
+                        data_testid="filter-end",
                     ),
                     spacing="1",
                 ),
@@ -108,11 +111,13 @@ def filters() -> rx.Component:
                         ),
                         rx.select.content(
                             rx.select.item("All departments", value="all"),
-                            rx.foreach(F.departments, lambda d: rx.select.item(d["name"], value=d["id"])),
+                            rx.foreach(
+                                FinanceState.departments, lambda d: rx.select.item(d["name"], value=d["id"])
+                            ),
                         ),
                         name="department",
-                        default_value=rx.cond(F.department == "", "all", F.department),
-                        key=F.department,
+                        default_value=rx.cond(FinanceState.department == "", "all", FinanceState.department),
+                        key=FinanceState.department,
                     ),
                     spacing="1",
                 ),
@@ -121,8 +126,8 @@ def filters() -> rx.Component:
                     rx.input(
                         type="date",
                         name="as_of",
-                        default_value=F.as_of,
-                        key=F.as_of,
+                        default_value=FinanceState.as_of,
+                        key=FinanceState.as_of,
                         data_testid="filter-as-of",
                     ),
                     spacing="1",
@@ -132,7 +137,7 @@ def filters() -> rx.Component:
                         rx.icon("filter", size=16),
                         "Apply",
                         type="submit",
-                        loading=F.loading,
+                        loading=FinanceState.loading,
                         data_testid="filter-apply",
                     ),
                     rx.button(
@@ -140,7 +145,7 @@ def filters() -> rx.Component:
                         type="button",
                         variant="soft",
                         color_scheme="gray",
-                        on_click=F.reset_filters,
+                        on_click=FinanceState.reset_filters,
                     ),
                     spacing="2",
                     align="end",
@@ -150,7 +155,7 @@ def filters() -> rx.Component:
                 spacing="4",
                 align="end",
             ),
-            on_submit=F.apply,
+            on_submit=FinanceState.apply,
             reset_on_submit=False,
         ),
         width="100%",
@@ -180,12 +185,18 @@ def kpi_card(label: str, value, hint, icon: str, test_id: str) -> rx.Component:
 
 
 def kpis() -> rx.Component:
-    whole_hospital = F.department != ""
+    whole_hospital = FinanceState.department != ""
     cards = [
-        ("Revenue", F.kpi_revenue, "invoiced in the period, tax included", "receipt", "kpi-revenue"),
+        (
+            "Revenue",
+            FinanceState.kpi_revenue,
+            "invoiced in the period, tax included",
+            "receipt",
+            "kpi-revenue",
+        ),
         (
             "Collections",
-            F.kpi_collections,
+            FinanceState.kpi_collections,
             rx.cond(
                 whole_hospital, "all departments: payments are not split", "money received, net of refunds"
             ),
@@ -194,20 +205,20 @@ def kpis() -> rx.Component:
         ),
         (
             "Outstanding",
-            F.kpi_outstanding,
-            F.kpi_open_invoices.to_string()
+            FinanceState.kpi_outstanding,
+            FinanceState.kpi_open_invoices.to_string()
             + " open invoices on "
-            + F.ar_day_label
+            + FinanceState.ar_day_label
             + rx.cond(whole_hospital, ", all departments", ""),
             "hourglass",
             "kpi-outstanding",
         ),
-        ("Expenses", F.kpi_expenses, "recorded in the period", "trending-down", "kpi-expenses"),
+        ("Expenses", FinanceState.kpi_expenses, "recorded in the period", "trending-down", "kpi-expenses"),
     ]
     return rx.grid(
         *[
             rx.cond(
-                F.loaded,
+                FinanceState.loaded,
                 kpi_card(label, value, hint, icon, test_id),
                 rx.skeleton(rx.box(height="6.5rem"), loading=True),
             )
@@ -238,7 +249,10 @@ def top_balances() -> rx.Component:
                 rx.vstack(
                     rx.heading("Top outstanding balances", size="4"),
                     rx.text(
-                        "The largest amounts still owed on ", F.ar_day_label, size="1", color_scheme="gray"
+                        "The largest amounts still owed on ",
+                        FinanceState.ar_day_label,
+                        size="1",
+                        color_scheme="gray",
                     ),
                     spacing="1",
                     align="start",
@@ -252,10 +266,10 @@ def top_balances() -> rx.Component:
                 "Balances belong to invoices, which span departments: this list is hospital-wide."
             ),
             rx.cond(
-                F.loading,
+                FinanceState.loading,
                 skeleton_rows(5),
                 rx.cond(
-                    F.balances.length() > 0,
+                    FinanceState.balances.length() > 0,
                     scroll_box(
                         rx.table.root(
                             rx.table.header(
@@ -271,7 +285,7 @@ def top_balances() -> rx.Component:
                                     rx.table.column_header_cell("Outstanding", text_align="right"),
                                 )
                             ),
-                            rx.table.body(rx.foreach(F.balances, balance_row)),
+                            rx.table.body(rx.foreach(FinanceState.balances, balance_row)),
                             variant="surface",
                             size="1",
                             width="100%",
@@ -302,17 +316,21 @@ def drill_row(row: DrillLine) -> rx.Component:
 
 
 def drill_dialog() -> rx.Component:
-    heading = lambda i, **props: rx.table.column_header_cell(F.drill_headings[i], **props)  # noqa: E731
+    heading = lambda i, **props: rx.table.column_header_cell(FinanceState.drill_headings[i], **props)  # noqa: E731
     return rx.dialog.root(
         rx.dialog.content(
             rx.vstack(
                 rx.hstack(
                     rx.vstack(
                         rx.dialog.title(
-                            rx.cond(F.drill_title != "", F.drill_title, "Loading ..."), margin="0"
+                            rx.cond(FinanceState.drill_title != "", FinanceState.drill_title, "Loading ..."),
+                            margin="0",
                         ),
                         rx.dialog.description(
-                            F.drill_total.to_string() + " rows · " + F.drill_amount + " in all",
+                            FinanceState.drill_total.to_string()
+                            + " rows · "
+                            + FinanceState.drill_amount
+                            + " in all",
                             size="2",
                             color_scheme="gray",
                             data_testid="drill-summary",
@@ -326,7 +344,7 @@ def drill_dialog() -> rx.Component:
                         "CSV",
                         size="1",
                         variant="soft",
-                        on_click=F.export_drill,
+                        on_click=FinanceState.export_drill,
                         data_testid="drill-csv",
                     ),
                     rx.dialog.close(
@@ -336,15 +354,15 @@ def drill_dialog() -> rx.Component:
                     align="start",
                 ),
                 rx.cond(
-                    F.drill_loading & (F.drill_rows.length() == 0),
+                    FinanceState.drill_loading & (FinanceState.drill_rows.length() == 0),
                     skeleton_rows(8),
                     rx.cond(
-                        F.drill_rows.length() > 0,
+                        FinanceState.drill_rows.length() > 0,
                         scroll_box(
                             rx.table.root(
                                 rx.table.header(
                                     rx.cond(
-                                        F.drill_headings.length() == 6,
+                                        FinanceState.drill_headings.length() == 6,
                                         rx.table.row(
                                             heading(0),
                                             heading(1),
@@ -355,11 +373,11 @@ def drill_dialog() -> rx.Component:
                                         ),
                                     )
                                 ),
-                                rx.table.body(rx.foreach(F.drill_rows, drill_row)),
+                                rx.table.body(rx.foreach(FinanceState.drill_rows, drill_row)),
                                 variant="surface",
                                 size="1",
                                 width="100%",
-                                opacity=rx.cond(F.drill_loading, "0.5", "1"),
+                                opacity=rx.cond(FinanceState.drill_loading, "0.5", "1"),
                             ),
                             data_testid="drill-table",
                         ),
@@ -373,19 +391,23 @@ def drill_dialog() -> rx.Component:
                         "Previous",
                         variant="soft",
                         size="1",
-                        disabled=F.drill_page <= 1,
-                        on_click=F.drill_prev,
+                        disabled=FinanceState.drill_page <= 1,
+                        on_click=FinanceState.drill_prev,
                     ),
                     rx.text(
-                        "Page ", F.drill_page.to_string(), " of ", F.drill_page_count.to_string(), size="2"
+                        "Page ",
+                        FinanceState.drill_page.to_string(),
+                        " of ",
+                        FinanceState.drill_page_count.to_string(),
+                        size="2",
                     ),
                     rx.button(
                         "Next",
                         rx.icon("chevron-right", size=16),
                         variant="soft",
                         size="1",
-                        disabled=F.drill_page >= F.drill_page_count,
-                        on_click=F.drill_next,
+                        disabled=FinanceState.drill_page >= FinanceState.drill_page_count,
+                        on_click=FinanceState.drill_next,
                         data_testid="drill-next",
                     ),
                     width="100%",
@@ -398,18 +420,18 @@ def drill_dialog() -> rx.Component:
             max_width="min(1100px, 96vw)",
             data_testid="drill-dialog",
         ),
-        open=F.drill_open,
-        on_open_change=F.set_drill_open,
+        open=FinanceState.drill_open,
+        on_open_change=FinanceState.set_drill_open,
     )
 
 
-@staff_page(route="/finance", title="Finance", on_load=F.load)
+@staff_page(route="/finance", title="Finance", on_load=FinanceState.load)
 def finance_page() -> rx.Component:
     two = rx.breakpoints(initial="1", lg="2")
     return rx.vstack(
         filters(),
         rx.text(
-            rx.cond(F.applied_label != "", "Showing " + F.applied_label + ". ", ""),
+            rx.cond(FinanceState.applied_label != "", "Showing " + FinanceState.applied_label + ". ", ""),
             "Click a bar or a slice to list the invoices behind it.",
             size="2",
             color_scheme="gray",
@@ -420,16 +442,16 @@ def finance_page() -> rx.Component:
                 "Revenue by month",
                 "Issued invoices, tax included, by the month they were issued",
                 "revenue_by_month",
-                F.revenue_month_chart,
-                F.has_revenue,
+                FinanceState.revenue_month_chart,
+                FinanceState.has_revenue,
                 "No invoices were issued in this period.",
             ),
             figure_card(
                 "Charges and collections",
                 "Charges entered against money received, by month",
                 "charges_vs_collections",
-                F.charges_collections_chart,
-                F.has_activity,
+                FinanceState.charges_collections_chart,
+                FinanceState.has_activity,
                 "No charges or payments in this period.",
                 note=hospital_wide_note(
                     "Collections are hospital-wide: a payment settles invoices, not departments."
@@ -439,24 +461,24 @@ def finance_page() -> rx.Component:
                 "Revenue by department",
                 "Invoice lines by the department that performed the service",
                 "revenue_by_department",
-                F.revenue_department_chart,
-                F.has_revenue,
+                FinanceState.revenue_department_chart,
+                FinanceState.has_revenue,
                 "No revenue in this period.",
             ),
             figure_card(
                 "Payer mix",
                 "Revenue by the invoice's payer; no payer is self-pay",
                 "payer_mix",
-                F.payer_chart,
-                F.has_revenue,
+                FinanceState.payer_chart,
+                FinanceState.has_revenue,
                 "No revenue in this period.",
             ),
             figure_card(
                 "Accounts receivable aging",
                 "What is owed, by days since the invoice was issued",
                 "ar_aging",
-                F.aging_chart,
-                F.has_receivables,
+                FinanceState.aging_chart,
+                FinanceState.has_receivables,
                 "Nothing is owed on this day.",
                 note=hospital_wide_note("Receivables are hospital-wide: an invoice spans departments."),
             ),
@@ -464,16 +486,16 @@ def finance_page() -> rx.Component:
                 "Expenses against revenue",
                 "Monthly revenue, expenses and the margin between them",
                 "expenses_vs_revenue",
-                F.expenses_revenue_chart,
-                F.has_revenue | F.has_expenses,
+                FinanceState.expenses_revenue_chart,
+                FinanceState.has_revenue | FinanceState.has_expenses,
                 "No revenue or expenses in this period.",
             ),
             figure_card(
                 "Top services",
                 "The fifteen services that brought in most; the CSV lists all of them",
                 "revenue_by_service",
-                F.revenue_service_chart,
-                F.has_revenue,
+                FinanceState.revenue_service_chart,
+                FinanceState.has_revenue,
                 "No revenue in this period.",
                 height="460px",
             ),
@@ -481,8 +503,8 @@ def finance_page() -> rx.Component:
                 "Expenses by category",
                 "Costs recorded in the period",
                 "expenses_by_category",
-                F.expenses_category_chart,
-                F.has_expenses,
+                FinanceState.expenses_category_chart,
+                FinanceState.has_expenses,
                 "No expenses recorded in this period.",
             ),
             columns=two,

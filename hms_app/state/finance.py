@@ -2,9 +2,10 @@
 
 What the state holds is what is on screen: the filters, each figure's small table (a few dozen
 rows at most, aggregated in SQL) and one page of the drill-down. Every figure is computed by
-``hms_app/analytics/finance.py``; nothing here adds money up. CSV downloads of the figures'
-tables come from those small tables; the CSV of a drill-down is built on the server from
-SQL-paged chunks and handed to the browser as a download, never kept in state.
+``hms_app/analytics/finance/`` and read through ``services/billing/finance_reports.py``; nothing
+here adds money up. CSV downloads of the figures' tables come from those small tables; the CSV
+of a drill-down is built on the server from SQL-paged chunks and handed to the browser as a
+download, never kept in state.
 """
 
 from __future__ import annotations
@@ -17,10 +18,24 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from hms_app.analytics import EMPTY_FIGURE
-from hms_app.analytics import finance as fin
+from hms_app.analytics.finance import figures
+from hms_app.analytics.finance.common import (
+    BUCKETS,
+    CSV_MAX_ROWS,
+    PAGE_SIZE,
+    TOP_SERVICES,
+    FinanceFilters,
+    check_filters,
+    default_filters,
+    frame_csv,
+    money,
+)
+from hms_app.analytics.finance.dashboard import Dashboard
+from hms_app.analytics.finance.drill import DRILLABLE
+from hms_app.analytics.finance.receivables import BALANCE_COLUMNS
 from hms_app.clock import to_local, utcnow
 from hms_app.errors import DomainError, ValidationError
-from hms_app.services.permissions import Actor
+from hms_app.services.billing import finance_reports
 from hms_app.state.session import SessionState, call_service, call_service_read, pages_for, requires
 
 PERMISSION = "analytics.read"
@@ -34,7 +49,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "payer_mix": ("key", "payer", "revenue_cents", "invoices"),
     "charges_vs_collections": ("month", "charges_cents", "collections_cents", "charge_items", "payments"),
     "ar_aging": ("bucket", "label", "invoices", "balance_cents"),
-    "top_outstanding": fin.BALANCE_COLUMNS,
+    "top_outstanding": BALANCE_COLUMNS,
     "expenses_vs_revenue": ("month", "revenue_cents", "expenses_cents", "margin_cents"),
     "expenses_by_category": ("key", "category", "expenses_cents", "expenses"),
 }
@@ -81,7 +96,7 @@ def _parse_day(value, field: str, label: str) -> date | None:
         raise ValidationError(f"{label}: {value!r} is not a date.", field=field) from error
 
 
-def _tables(board: fin.Dashboard) -> tuple[dict, dict]:
+def _tables(board: Dashboard) -> tuple[dict, dict]:
     """Each figure's rows as records for the state, and the KPIs without their "_cents" suffix."""
     frames = {
         "revenue_by_month": board.revenue_month,
@@ -96,10 +111,6 @@ def _tables(board: fin.Dashboard) -> tuple[dict, dict]:
     }
     kpis = {name.removesuffix("_cents"): value for name, value in board.kpis.items()}
     return {name: frame.to_dict("records") for name, frame in frames.items()}, kpis
-
-
-def _departments(session, *, actor: Actor) -> list[dict[str, str]]:
-    return [{"id": str(i), "name": name} for i, name in fin.departments(session, actor=actor)]
 
 
 def _frame(records: list[dict], name: str) -> pd.DataFrame:
@@ -154,31 +165,33 @@ class FinanceState(SessionState):
     def revenue_month_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.revenue_by_month_figure(_frame(self.revenue_by_month, "revenue_by_month"))
+        return figures.revenue_by_month_figure(_frame(self.revenue_by_month, "revenue_by_month"))
 
     @rx.var
     def revenue_department_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.revenue_by_department_figure(_frame(self.revenue_by_department, "revenue_by_department"))
+        return figures.revenue_by_department_figure(
+            _frame(self.revenue_by_department, "revenue_by_department")
+        )
 
     @rx.var
     def revenue_service_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.revenue_by_service_figure(_frame(self.revenue_by_service, "revenue_by_service"))
+        return figures.revenue_by_service_figure(_frame(self.revenue_by_service, "revenue_by_service"))
 
     @rx.var
     def payer_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.payer_mix_figure(_frame(self.payer_mix, "payer_mix"))
+        return figures.payer_mix_figure(_frame(self.payer_mix, "payer_mix"))
 
     @rx.var
     def charges_collections_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.charges_vs_collections_figure(
+        return figures.charges_vs_collections_figure(
             _frame(self.charges_vs_collections, "charges_vs_collections")
         )
 
@@ -186,19 +199,19 @@ class FinanceState(SessionState):
     def aging_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.ar_aging_figure(_frame(self.ar_aging, "ar_aging"))
+        return figures.ar_aging_figure(_frame(self.ar_aging, "ar_aging"))
 
     @rx.var
     def expenses_revenue_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.expenses_vs_revenue_figure(_frame(self.expenses_vs_revenue, "expenses_vs_revenue"))
+        return figures.expenses_vs_revenue_figure(_frame(self.expenses_vs_revenue, "expenses_vs_revenue"))
 
     @rx.var
     def expenses_category_chart(self) -> go.Figure:
         if not self.loaded:
             return EMPTY_FIGURE
-        return fin.expenses_by_category_figure(_frame(self.expenses_by_category, "expenses_by_category"))
+        return figures.expenses_by_category_figure(_frame(self.expenses_by_category, "expenses_by_category"))
 
     @rx.var
     def balances(self) -> list[BalanceLine]:
@@ -209,8 +222,8 @@ class FinanceState(SessionState):
                 r["payer"],
                 r["issued"],
                 int(r["age_days"]),
-                fin.money(r["total_cents"]),
-                fin.money(r["balance_cents"]),
+                money(r["total_cents"]),
+                money(r["balance_cents"]),
             )
             for r in self.top_outstanding
         ]
@@ -243,11 +256,11 @@ class FinanceState(SessionState):
 
     @rx.var
     def drill_page_count(self) -> int:
-        return pages_for(self.drill_total, fin.PAGE_SIZE)
+        return pages_for(self.drill_total, PAGE_SIZE)
 
     # ------------------------------------------------------------------ loading
 
-    def _filters(self) -> fin.FinanceFilters:
+    def _filters(self) -> FinanceFilters:
         start = _parse_day(self.start, "start", "From")
         end = _parse_day(self.end, "end", "To")
         as_of = _parse_day(self.as_of, "as_of", "Receivables on")
@@ -258,31 +271,31 @@ class FinanceState(SessionState):
             if not self.department.isdigit() or len(self.department) > 12:
                 raise ValidationError("Choose a department from the list.", field="department")
             department = int(self.department)
-        return fin.check_filters(
-            fin.FinanceFilters(start=start, end=end, department_id=department, as_of=as_of)
-        )
+        return check_filters(FinanceFilters(start=start, end=end, department_id=department, as_of=as_of))
 
     async def _reload(self):
         filters = self._filters()
         actor = self.acting()
         # Every figure in one read-only session (SQLite readers never wait for writers).
-        board = await call_service_read(fin.load_dashboard, actor=actor, filters=filters, audit=False)
+        board = await call_service_read(
+            finance_reports.load_dashboard, actor=actor, filters=filters, audit=False
+        )
         tables, kpis = _tables(board)
         if tables["top_outstanding"]:
             await call_service(
-                fin.record_balances_listed,
+                finance_reports.record_balances_listed,
                 actor=actor,
                 count=len(tables["top_outstanding"]),
                 as_of=filters.ar_day,
             )
         for name, records in tables.items():
             setattr(self, name, records)
-        self.kpi_revenue = fin.money(kpis["revenue"])
-        self.kpi_collections = fin.money(kpis["collections"])
-        self.kpi_outstanding = fin.money(kpis["outstanding"])
+        self.kpi_revenue = money(kpis["revenue"])
+        self.kpi_collections = money(kpis["collections"])
+        self.kpi_outstanding = money(kpis["outstanding"])
         self.kpi_open_invoices = kpis["open_invoices"]
-        self.kpi_expenses = fin.money(kpis["expenses"])
-        self.kpi_charges = fin.money(kpis["charges"])
+        self.kpi_expenses = money(kpis["expenses"])
+        self.kpi_charges = money(kpis["charges"])
         department = next(
             (d["name"] for d in self.departments if d["id"] == self.department), "All departments"
         )
@@ -293,12 +306,14 @@ class FinanceState(SessionState):
     @requires(PERMISSION)
     async def load(self):
         if not self.start:
-            defaults = fin.default_filters(_today())
+            defaults = default_filters(_today())
             self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
         self.loading = True
         yield
         try:
-            self.departments = await self._run(_departments)
+            self.departments = [
+                {"id": str(i), "name": name} for i, name in await self._run(finance_reports.departments)
+            ]
             await self._reload()
         except DomainError as error:
             yield rx.toast.error(str(error))
@@ -343,7 +358,7 @@ class FinanceState(SessionState):
     @rx.event
     @requires(PERMISSION)
     async def reset_filters(self):
-        defaults = fin.default_filters(_today())
+        defaults = default_filters(_today())
         self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
         self.department, self.as_of = "", ""
         self.loading, self.drill_open = True, False
@@ -360,7 +375,7 @@ class FinanceState(SessionState):
     def _key_for(self, figure: str, points) -> str | None:
         """The bar or slice a click landed on, read from what this state drew (never trusted
         from the browser beyond two small indexes)."""
-        if figure not in fin.DRILLABLE or not isinstance(points, list) or not points:
+        if figure not in DRILLABLE or not isinstance(points, list) or not points:
             return None
         point = points[0]
         if not isinstance(point, dict):
@@ -370,11 +385,11 @@ class FinanceState(SessionState):
             return None
         rows = getattr(self, figure)
         if figure == "revenue_by_service":
-            rows = rows[: fin.TOP_SERVICES]
-        if not 0 <= index < (len(fin.BUCKETS) if figure == "ar_aging" else len(rows)):
+            rows = rows[:TOP_SERVICES]
+        if not 0 <= index < (len(BUCKETS) if figure == "ar_aging" else len(rows)):
             return None
         if figure == "ar_aging":
-            return fin.BUCKETS[index]
+            return BUCKETS[index]
         if figure in SERIES:
             if curve >= len(SERIES[figure]):
                 return None
@@ -385,7 +400,7 @@ class FinanceState(SessionState):
 
     async def _load_drill(self):
         page = await self._run(
-            fin.invoices_behind,
+            finance_reports.invoices_behind,
             figure=self.drill_figure,
             key=self.drill_key,
             filters=self._filters(),
@@ -394,10 +409,10 @@ class FinanceState(SessionState):
         self.drill_title, self.drill_kind = page.title, page.kind
         self.drill_headings = list(page.headings)
         self.drill_rows = [
-            DrillLine(r.when, r.reference, r.who, r.detail, fin.money(r.amount_cents), r.extra, r.row_id)
+            DrillLine(r.when, r.reference, r.who, r.detail, money(r.amount_cents), r.extra, r.row_id)
             for r in page.rows
         ]
-        self.drill_total, self.drill_amount = page.total, fin.money(page.amount_cents)
+        self.drill_total, self.drill_amount = page.total, money(page.amount_cents)
 
     @rx.event
     @requires(PERMISSION)
@@ -463,9 +478,11 @@ class FinanceState(SessionState):
         if not records:
             return rx.toast.info("Nothing to export for this period.")
         if name == "top_outstanding":  # names patients: the file is a read like the listing
-            await call_service(fin.record_balances_exported, actor=self.acting(), count=len(records))
+            await call_service(
+                finance_reports.record_balances_exported, actor=self.acting(), count=len(records)
+            )
         return rx.download(
-            data=fin.frame_csv(_frame(records, name)), filename=f"finance_{name}_{self._file_stem()}.csv"
+            data=frame_csv(_frame(records, name)), filename=f"finance_{name}_{self._file_stem()}.csv"
         )
 
     @rx.event
@@ -476,14 +493,17 @@ class FinanceState(SessionState):
             return rx.toast.error("Click a bar or a slice first.")
         try:
             text, count = await self._run(
-                fin.drill_csv, figure=self.drill_figure, key=self.drill_key, filters=self._filters()
+                finance_reports.drill_csv,
+                figure=self.drill_figure,
+                key=self.drill_key,
+                filters=self._filters(),
             )
         except DomainError as error:
             return rx.toast.error(str(error))
-        if count >= fin.CSV_MAX_ROWS:
+        if count >= CSV_MAX_ROWS:
             return [
                 rx.download(data=text, filename=self._drill_file()),
-                rx.toast.warning(f"Only the first {fin.CSV_MAX_ROWS:,} rows are in the file."),
+                rx.toast.warning(f"Only the first {CSV_MAX_ROWS:,} rows are in the file."),
             ]
         return rx.download(data=text, filename=self._drill_file())
 

@@ -26,7 +26,8 @@ def _post_visit_charge(server: Server) -> tuple[int, int]:
     a retried completion charges once. The patient is insured, so the bill has a payer share."""
     from hms_app.models.patients import Payer
     from hms_app.models.security import AppUser
-    from hms_app.services.billing import current_coverage, post_charge
+    from hms_app.services.billing.charges import post_charge
+    from hms_app.services.billing.common import current_coverage
     from hms_app.services.coverage import add_coverage
     from hms_app.services.permissions import SYSTEM_ACTOR
 

@@ -23,8 +23,18 @@ from hms_app.models.billing import (
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import billing, patients
-from hms_app.services.billing import LineInput, ShareTerms, compute_lines, round_half_up
+from hms_app.services import patients
+from hms_app.services.billing import (
+    accounts,
+    catalogue,
+    charges,
+    invoice_views,
+    invoices,
+    money,
+    payments,
+    portal_bills,
+)
+from hms_app.services.billing.money import LineInput, ShareTerms, compute_lines, round_half_up
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 
 CLERK = Actor(
@@ -94,19 +104,19 @@ def test_a_payer_limit_moves_the_excess_to_the_patient_from_the_last_line_back()
     [("12", 1200), ("12.5", 1250), ("12,50", 1250), ("1,234.56", 123456), (" 0.07 ", 7)],
 )
 def test_money_is_parsed_to_cents_exactly(text, cents):
-    assert billing.parse_money(text) == cents
+    assert money.parse_money(text) == cents
 
 
 @pytest.mark.parametrize("text", ["", "abc", "12.345", "-5", "0", "1e3"])
 def test_bad_amounts_are_refused(text):
     with pytest.raises(ValidationError):
-        billing.parse_money(text)
+        money.parse_money(text)
 
 
 def test_luhn_and_the_simulated_gateway():
-    assert billing.luhn_valid("4242424242424242")
-    assert not billing.luhn_valid("4242424242424241")
-    ref = billing.simulated_card_charge(
+    assert portal_bills.luhn_valid("4242424242424242")
+    assert not portal_bills.luhn_valid("4242424242424241")
+    ref = portal_bills.simulated_card_charge(
         card_number="4242 4242 4242 4242",
         expiry="12/30",
         cvc="123",
@@ -122,7 +132,7 @@ def test_luhn_and_the_simulated_gateway():
         ("12", "12/30", "card_number"),
     ]:
         with pytest.raises(ValidationError) as caught:
-            billing.simulated_card_charge(
+            portal_bills.simulated_card_charge(
                 card_number=number, expiry=expiry, cvc="123", amount_cents=500, today=date(2026, 11, 26)
             )
         assert caught.value.field == field
@@ -203,7 +213,7 @@ def world(session):
 
 def _charge(session, patient_id, code="VISIT-GP", source_id=None, quantity=1, actor=CLERK):
     if source_id is None:
-        return billing.post_charge(
+        return charges.post_charge(
             session,
             actor=actor,
             patient_id=patient_id,
@@ -212,7 +222,7 @@ def _charge(session, patient_id, code="VISIT-GP", source_id=None, quantity=1, ac
             source_type="manual",
             reason="walk-in test",
         )
-    return billing.post_charge(
+    return charges.post_charge(
         session,
         actor=actor,
         patient_id=patient_id,
@@ -226,8 +236,8 @@ def _charge(session, patient_id, code="VISIT-GP", source_id=None, quantity=1, ac
 def _issued(session, patient_id, *codes):
     for code in codes:
         _charge(session, patient_id, code)
-    draft = billing.draft_invoice(session, actor=CLERK, patient_id=patient_id)
-    return billing.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
+    draft = invoices.draft_invoice(session, actor=CLERK, patient_id=patient_id)
+    return invoices.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
 
 
 def test_a_charge_takes_the_catalogue_price_or_the_payers_negotiated_one_and_is_audited(session, world):
@@ -252,7 +262,7 @@ def test_a_retried_completion_never_double_charges(session, world):
 
 def test_charge_rules_manual_needs_a_reason_unknown_or_retired_codes_and_permissions(session, world):
     with pytest.raises(ValidationError) as caught:
-        billing.post_charge(
+        charges.post_charge(
             session, actor=CLERK, patient_id=world["self"], code="VISIT-GP", source_type="manual"
         )
     assert caught.value.field == "reason"
@@ -282,7 +292,7 @@ def test_the_clinician_who_completes_a_visit_posts_its_charge_but_no_manual_one(
 
 
 def test_commit_false_lets_the_caller_roll_the_charge_back(session, world):
-    billing.post_charge(
+    charges.post_charge(
         session,
         actor=SYSTEM_ACTOR,
         patient_id=world["self"],
@@ -298,18 +308,18 @@ def test_commit_false_lets_the_caller_roll_the_charge_back(session, world):
 def test_self_pay_invoice_totals_and_a_gap_free_number_only_at_issue(session, world):
     _charge(session, world["self"], "VISIT-GP")
     _charge(session, world["self"], "LAB-CBC", quantity=3)
-    draft = billing.draft_invoice(session, actor=CLERK, patient_id=world["self"])
+    draft = invoices.draft_invoice(session, actor=CLERK, patient_id=world["self"])
     assert draft.number is None and draft.status == "draft"
     # 80.00 + 3 x 33.33 = 179.99; tax on the lab line 8.25 % of 99.99 = 8.249 -> 8.25
     assert (draft.subtotal_cents, draft.tax_cents, draft.total_cents) == (17999, 825, 18824)
     assert (draft.patient_share_cents, draft.payer_share_cents) == (18824, 0)
-    assert billing.list_charges(session, actor=CLERK, patient_id=world["self"]) == []  # both on the draft
-    issued = billing.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
+    assert charges.list_charges(session, actor=CLERK, patient_id=world["self"]) == []  # both on the draft
+    issued = invoices.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
     assert issued.number == "INV-000001" and issued.issued_at is not None
     second = _issued(session, world["self"], "DRUG-AMOX")
     assert second.number == "INV-000002"
     with pytest.raises(Conflict):
-        billing.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
+        invoices.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
 
 
 def test_insured_invoice_splits_copay_and_coinsurance_and_the_lines_add_up(session, world):
@@ -337,26 +347,26 @@ def test_coverage_limits_cap_the_payer_per_invoice_and_per_year(session, world):
 
 def test_a_line_discount_on_a_draft_recomputes_and_an_issued_invoice_cannot_change(session, world):
     _charge(session, world["self"], "VISIT-GP")
-    draft = billing.draft_invoice(session, actor=CLERK, patient_id=world["self"])
+    draft = invoices.draft_invoice(session, actor=CLERK, patient_id=world["self"])
     line = session.execute(select(InvoiceLine).where(InvoiceLine.invoice_id == draft.id)).scalar_one()
     with pytest.raises(ValidationError):
-        billing.set_line_discount(
+        invoices.set_line_discount(
             session, actor=CLERK, line_id=line.id, discount_cents=9000, reason="too much"
         )
-    updated = billing.set_line_discount(
+    updated = invoices.set_line_discount(
         session, actor=CLERK, line_id=line.id, discount_cents=1000, reason="hardship"
     )
     assert (updated.discount_cents, updated.total_cents) == (1000, 7000)
-    billing.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
+    invoices.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
     with pytest.raises(Conflict):
-        billing.set_line_discount(session, actor=CLERK, line_id=line.id, discount_cents=0, reason="undo")
+        invoices.set_line_discount(session, actor=CLERK, line_id=line.id, discount_cents=0, reason="undo")
 
 
 def test_discarding_a_draft_reopens_its_charges_and_uses_no_number(session, world):
     _charge(session, world["self"], "VISIT-GP")
-    draft = billing.draft_invoice(session, actor=CLERK, patient_id=world["self"])
-    billing.discard_draft(session, actor=CLERK, invoice_id=draft.id)
-    assert [c.status for c in billing.list_charges(session, actor=CLERK, patient_id=world["self"])] == [
+    draft = invoices.draft_invoice(session, actor=CLERK, patient_id=world["self"])
+    invoices.discard_draft(session, actor=CLERK, invoice_id=draft.id)
+    assert [c.status for c in charges.list_charges(session, actor=CLERK, patient_id=world["self"])] == [
         "open"
     ]
     assert _issued(session, world["self"]).number == "INV-000001"
@@ -365,21 +375,21 @@ def test_discarding_a_draft_reopens_its_charges_and_uses_no_number(session, worl
 def test_drafting_by_visit_or_by_chosen_charges(session, world):
     a = _charge(session, world["self"], "VISIT-GP", source_id=11)
     b = _charge(session, world["self"], "LAB-CBC", source_id=12)
-    by_visit = billing.draft_invoice(
+    by_visit = invoices.draft_invoice(
         session, actor=CLERK, patient_id=world["self"], source_type="appointment", source_id=11
     )
     assert by_visit.total_cents == 8000
     with pytest.raises(Conflict):  # a is already on a draft
-        billing.draft_invoice(session, actor=CLERK, patient_id=world["self"], charge_ids=[a.id, b.id])
-    chosen = billing.draft_invoice(session, actor=CLERK, patient_id=world["self"], charge_ids=[b.id])
+        invoices.draft_invoice(session, actor=CLERK, patient_id=world["self"], charge_ids=[a.id, b.id])
+    chosen = invoices.draft_invoice(session, actor=CLERK, patient_id=world["self"], charge_ids=[b.id])
     assert chosen.subtotal_cents == 3333
     with pytest.raises(ValidationError):
-        billing.draft_invoice(session, actor=CLERK, patient_id=world["self"])  # nothing open any more
+        invoices.draft_invoice(session, actor=CLERK, patient_id=world["self"])  # nothing open any more
 
 
 def test_partial_payment_then_overpayment_becomes_credit(session, world):
     invoice = _issued(session, world["self"], "VISIT-GP")  # 80.00
-    billing.post_payment(
+    payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -389,8 +399,8 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
         idempotency_key=key(),
     )
     session.refresh(invoice)
-    assert billing.settlement(invoice) == "partially_paid"
-    billing.post_payment(
+    assert invoice_views.settlement(invoice) == "partially_paid"
+    payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -400,14 +410,14 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
         idempotency_key=key(),
     )
     session.refresh(invoice)
-    assert billing.settlement(invoice) == "paid" and invoice.patient_paid_cents == 8000
-    summary = billing.account_summary(session, actor=CLERK, patient_id=world["self"])
+    assert invoice_views.settlement(invoice) == "paid" and invoice.patient_paid_cents == 8000
+    summary = accounts.account_summary(session, actor=CLERK, patient_id=world["self"])
     assert (summary.outstanding_cents, summary.credit_cents, summary.balance_cents) == (0, 1000, -1000)
     # the credit pays the next invoice
     second = _issued(session, world["self"], "DRUG-AMOX")  # 12.50 + 5 % = 13.13 (0.625 -> 0.63)
     assert second.total_cents == 1313
     with pytest.raises(ValidationError):  # more credit than the patient has
-        billing.post_payment(
+        payments.post_payment(
             session,
             actor=CLERK,
             patient_id=world["self"],
@@ -416,7 +426,7 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
             method="credit",
             idempotency_key=key(),
         )
-    billing.post_payment(
+    payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -427,7 +437,7 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
     )
     session.refresh(second)
     assert second.patient_paid_cents == 1000
-    assert billing.credit_balance(session, world["self"]) == 0
+    assert payments.credit_balance(session, world["self"]) == 0
     cash = session.execute(
         select(func.sum(Payment.amount_cents)).where(Payment.method != "credit")
     ).scalar_one()
@@ -437,7 +447,7 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
 def test_the_same_idempotency_key_records_one_payment(session, world):
     invoice = _issued(session, world["self"], "VISIT-GP")
     k = key()
-    first = billing.post_payment(
+    first = payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -446,7 +456,7 @@ def test_the_same_idempotency_key_records_one_payment(session, world):
         method="cash",
         idempotency_key=k,
     )
-    again = billing.post_payment(
+    again = payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -457,7 +467,7 @@ def test_the_same_idempotency_key_records_one_payment(session, world):
     )
     assert again.id == first.id
     with pytest.raises(Conflict):  # the same key for a different amount is a bug, not a retry
-        billing.post_payment(
+        payments.post_payment(
             session,
             actor=CLERK,
             patient_id=world["self"],
@@ -473,9 +483,9 @@ def test_the_same_idempotency_key_records_one_payment(session, world):
 
 def test_payments_are_refused_on_drafts_void_invoices_bad_amounts_and_without_permission(session, world):
     _charge(session, world["self"], "VISIT-GP")
-    draft = billing.draft_invoice(session, actor=CLERK, patient_id=world["self"])
+    draft = invoices.draft_invoice(session, actor=CLERK, patient_id=world["self"])
     with pytest.raises(Conflict):
-        billing.post_payment(
+        payments.post_payment(
             session,
             actor=CLERK,
             patient_id=world["self"],
@@ -486,7 +496,7 @@ def test_payments_are_refused_on_drafts_void_invoices_bad_amounts_and_without_pe
         )
     for amount, method in [(0, "cash"), (-5, "cash"), (100, "bitcoin"), (100, "insurer")]:
         with pytest.raises(ValidationError):
-            billing.post_payment(
+            payments.post_payment(
                 session,
                 actor=CLERK,
                 patient_id=world["self"],
@@ -495,7 +505,7 @@ def test_payments_are_refused_on_drafts_void_invoices_bad_amounts_and_without_pe
                 idempotency_key=key(),
             )
     with pytest.raises(Forbidden):
-        billing.post_payment(
+        payments.post_payment(
             session,
             actor=MANAGER,
             patient_id=world["self"],
@@ -503,9 +513,9 @@ def test_payments_are_refused_on_drafts_void_invoices_bad_amounts_and_without_pe
             method="cash",
             idempotency_key=key(),
         )
-    billing.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
+    invoices.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
     with pytest.raises(NotFound):  # another patient's invoice
-        billing.post_payment(
+        payments.post_payment(
             session,
             actor=CLERK,
             patient_id=world["insured"],
@@ -519,7 +529,7 @@ def test_payments_are_refused_on_drafts_void_invoices_bad_amounts_and_without_pe
 
 def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_void(session, world):
     invoice = _issued(session, world["self"], "VISIT-GP")  # 80.00
-    payment = billing.post_payment(
+    payment = payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -528,9 +538,9 @@ def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_vo
         method="card",
         idempotency_key=key(),
     )
-    assert billing.credit_balance(session, world["self"]) == 2000
+    assert payments.credit_balance(session, world["self"]) == 2000
     with pytest.raises(Forbidden):  # a clerk posts; refunds need billing.void
-        billing.refund_payment(
+        payments.refund_payment(
             session,
             actor=CLERK,
             payment_id=payment.id,
@@ -538,7 +548,7 @@ def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_vo
             reason="overpaid",
             idempotency_key=key(),
         )
-    refund = billing.refund_payment(
+    refund = payments.refund_payment(
         session,
         actor=MANAGER,
         payment_id=payment.id,
@@ -548,8 +558,10 @@ def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_vo
     )
     assert (refund.amount_cents, refund.kind, refund.applied_cents) == (-2000, "refund", 0)
     session.refresh(invoice)
-    assert billing.credit_balance(session, world["self"]) == 0 and billing.settlement(invoice) == "paid"
-    billing.refund_payment(
+    assert (
+        payments.credit_balance(session, world["self"]) == 0 and invoice_views.settlement(invoice) == "paid"
+    )
+    payments.refund_payment(
         session,
         actor=MANAGER,
         payment_id=payment.id,
@@ -558,9 +570,9 @@ def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_vo
         idempotency_key=key(),
     )
     session.refresh(invoice)
-    assert invoice.patient_paid_cents == 5000 and billing.settlement(invoice) == "partially_paid"
+    assert invoice.patient_paid_cents == 5000 and invoice_views.settlement(invoice) == "partially_paid"
     with pytest.raises(ValidationError):  # only 50.00 of the 100.00 payment is left to refund
-        billing.refund_payment(
+        payments.refund_payment(
             session,
             actor=MANAGER,
             payment_id=payment.id,
@@ -580,7 +592,7 @@ def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_vo
 
 def test_void_keeps_the_invoice_moves_paid_money_to_credit_and_rebills(session, world):
     invoice = _issued(session, world["self"], "VISIT-GP", "LAB-CBC")
-    billing.post_payment(
+    payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -590,24 +602,24 @@ def test_void_keeps_the_invoice_moves_paid_money_to_credit_and_rebills(session, 
         idempotency_key=key(),
     )
     with pytest.raises(Forbidden):
-        billing.void_invoice(session, actor=CLERK, invoice_id=invoice.id, reason="wrong patient")
+        invoices.void_invoice(session, actor=CLERK, invoice_id=invoice.id, reason="wrong patient")
     with pytest.raises(ValidationError):
-        billing.void_invoice(session, actor=MANAGER, invoice_id=invoice.id, reason="")
-    voided = billing.void_invoice(session, actor=MANAGER, invoice_id=invoice.id, reason="wrong price")
+        invoices.void_invoice(session, actor=MANAGER, invoice_id=invoice.id, reason="")
+    voided = invoices.void_invoice(session, actor=MANAGER, invoice_id=invoice.id, reason="wrong price")
     assert (voided.status, voided.number, voided.void_reason) == ("void", "INV-000001", "wrong price")
     lines = session.execute(
         select(func.count(InvoiceLine.id)).where(InvoiceLine.invoice_id == invoice.id)
     ).scalar_one()
     assert lines == 2  # the original stays as it was
-    assert billing.credit_balance(session, world["self"]) == 5000
+    assert payments.credit_balance(session, world["self"]) == 5000
     replacement = session.get(Invoice, voided.replaced_by_id)
     assert replacement.status == "draft" and replacement.total_cents == invoice.total_cents
-    reissued = billing.issue_invoice(session, actor=CLERK, invoice_id=replacement.id)
+    reissued = invoices.issue_invoice(session, actor=CLERK, invoice_id=replacement.id)
     assert reissued.number == "INV-000002"
-    view = billing.get_invoice(session, actor=CLERK, invoice_id=reissued.id)
+    view = invoice_views.get_invoice(session, actor=CLERK, invoice_id=reissued.id)
     assert view.replaces_number == "INV-000001"
     with pytest.raises(Conflict):
-        billing.void_invoice(session, actor=MANAGER, invoice_id=invoice.id, reason="again")
+        invoices.void_invoice(session, actor=MANAGER, invoice_id=invoice.id, reason="again")
     assert session.execute(select(func.count(CreditEntry.id))).scalar_one() == 1
     audit = session.execute(
         select(AuditEvent.detail).where(AuditEvent.action == "billing.invoice.void")
@@ -619,8 +631,8 @@ def test_invoice_list_filters_by_status_and_settlement_and_pages(session, world)
     a = _issued(session, world["self"], "VISIT-GP")
     b = _issued(session, world["self"], "LAB-CBC")
     _charge(session, world["insured"], "VISIT-GP")
-    billing.draft_invoice(session, actor=CLERK, patient_id=world["insured"])
-    billing.post_payment(
+    invoices.draft_invoice(session, actor=CLERK, patient_id=world["insured"])
+    payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -631,7 +643,7 @@ def test_invoice_list_filters_by_status_and_settlement_and_pages(session, world)
     )
 
     def numbers(**kw):
-        rows, total = billing.list_invoices(session, actor=CLERK, **kw)
+        rows, total = invoice_views.list_invoices(session, actor=CLERK, **kw)
         return [r.number for r in rows], total
 
     assert numbers(status="paid") == (["INV-000001"], 1)
@@ -643,7 +655,7 @@ def test_invoice_list_filters_by_status_and_settlement_and_pages(session, world)
     tomorrow = date.today() + timedelta(days=2)
     assert numbers(issued_from=tomorrow)[1] == 0
     with pytest.raises(Forbidden):
-        billing.list_invoices(session, actor=NURSE)
+        invoice_views.list_invoices(session, actor=NURSE)
     assert b.number == "INV-000002"
 
 
@@ -658,7 +670,7 @@ def test_portal_pays_own_invoice_through_the_same_writer_and_cannot_see_others(s
         patient_id=world["self"],
     )
     with pytest.raises(NotFound):
-        billing.pay_online(
+        portal_bills.pay_online(
             session,
             actor=me,
             invoice_id=other.id,
@@ -669,7 +681,7 @@ def test_portal_pays_own_invoice_through_the_same_writer_and_cannot_see_others(s
             idempotency_key=key(),
         )
     with pytest.raises(ValidationError):
-        billing.pay_online(
+        portal_bills.pay_online(
             session,
             actor=me,
             invoice_id=invoice.id,
@@ -680,7 +692,7 @@ def test_portal_pays_own_invoice_through_the_same_writer_and_cannot_see_others(s
             idempotency_key=key(),
         )
     k = key()
-    paid = billing.pay_online(
+    paid = portal_bills.pay_online(
         session,
         actor=me,
         invoice_id=invoice.id,
@@ -690,7 +702,7 @@ def test_portal_pays_own_invoice_through_the_same_writer_and_cannot_see_others(s
         cvc="123",
         idempotency_key=k,
     )
-    again = billing.pay_online(
+    again = portal_bills.pay_online(
         session,
         actor=me,
         invoice_id=invoice.id,
@@ -702,7 +714,7 @@ def test_portal_pays_own_invoice_through_the_same_writer_and_cannot_see_others(s
     )
     assert paid.id == again.id and paid.method == "card" and paid.received_by == "sam"
     with pytest.raises(Conflict):
-        billing.pay_online(
+        portal_bills.pay_online(
             session,
             actor=me,
             invoice_id=invoice.id,
@@ -713,10 +725,10 @@ def test_portal_pays_own_invoice_through_the_same_writer_and_cannot_see_others(s
             idempotency_key=key(),
         )
     with pytest.raises(Forbidden):
-        billing.account_summary(session, actor=me, patient_id=world["insured"])
-    assert billing.account_summary(session, actor=me, patient_id=world["self"]).balance_cents == 0
+        accounts.account_summary(session, actor=me, patient_id=world["insured"])
+    assert accounts.account_summary(session, actor=me, patient_id=world["self"]).balance_cents == 0
     with pytest.raises(Forbidden):  # a patient cannot post at the desk
-        billing.post_payment(
+        payments.post_payment(
             session,
             actor=me,
             patient_id=world["self"],
@@ -727,7 +739,7 @@ def test_portal_pays_own_invoice_through_the_same_writer_and_cannot_see_others(s
 
 
 def test_catalogue_and_price_list_maintenance(session, world):
-    saved = billing.save_charge_definition(
+    saved = catalogue.save_charge_definition(
         session,
         actor=CLERK,
         data={
@@ -740,7 +752,7 @@ def test_catalogue_and_price_list_maintenance(session, world):
         },
     )
     assert (saved.code, saved.price_cents, saved.tax_rate_bp) == ("IMG-XR", 12000, 825)
-    changed = billing.save_charge_definition(
+    changed = catalogue.save_charge_definition(
         session,
         actor=CLERK,
         data={
@@ -752,18 +764,18 @@ def test_catalogue_and_price_list_maintenance(session, world):
         },
     )
     assert changed.id == saved.id and changed.price_cents == 13000
-    rows, total = billing.list_catalogue(session, actor=CLERK, query="IMG")
+    rows, total = catalogue.list_catalogue(session, actor=CLERK, query="IMG")
     assert total == 1 and rows[0].name == "Chest X-ray, 2 views"
-    plist = billing.list_price_lists(session, actor=CLERK)[0]
-    billing.set_price(session, actor=CLERK, price_list_id=plist.id, code="IMG-XR", price="99.50")
-    items = billing.list_price_list_items(session, actor=CLERK, price_list_id=plist.id)
+    plist = catalogue.list_price_lists(session, actor=CLERK)[0]
+    catalogue.set_price(session, actor=CLERK, price_list_id=plist.id, code="IMG-XR", price="99.50")
+    items = catalogue.list_price_list_items(session, actor=CLERK, price_list_id=plist.id)
     assert ("IMG-XR", "Chest X-ray, 2 views", 13000, 9950) in items
     charge = _charge(session, world["insured"], "IMG-XR", source_id=900)
     assert charge.unit_price_cents == 9950
     with pytest.raises(ValidationError):
-        billing.save_charge_definition(session, actor=CLERK, data={"code": "X", "name": "", "price": "1"})
+        catalogue.save_charge_definition(session, actor=CLERK, data={"code": "X", "name": "", "price": "1"})
     with pytest.raises(Forbidden):
-        billing.save_charge_definition(
+        catalogue.save_charge_definition(
             session, actor=NURSE, data={"code": "XY", "name": "Thing", "price": "1"}
         )
 
@@ -832,7 +844,7 @@ def test_the_demo_seed_leaves_books_that_balance(session):
     }
     # the seeded ids leave the sequences ready for the next real invoice and charge
     patient_id = session.execute(select(ChargeItem.patient_id).limit(1)).scalar_one()
-    charge = billing.post_charge(
+    charge = charges.post_charge(
         session,
         actor=SYSTEM_ACTOR,
         patient_id=patient_id,
@@ -840,18 +852,18 @@ def test_the_demo_seed_leaves_books_that_balance(session):
         source_type="manual",
         reason="after the seed",
     )
-    draft = billing.draft_invoice(session, actor=SYSTEM_ACTOR, patient_id=patient_id, charge_ids=[charge.id])
-    issued = billing.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=draft.id)
+    draft = invoices.draft_invoice(session, actor=SYSTEM_ACTOR, patient_id=patient_id, charge_ids=[charge.id])
+    issued = invoices.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=draft.id)
     assert issued.number == f"INV-{len(numbers) + 1:06d}"
 
 
 def test_paid_columns_always_equal_the_payments_applied_to_the_invoice(session, world):
     """What the finance dashboard relies on, through payments, overpayment, credit use, refunds,
     a void, and a claim's remittance."""
-    from hms_app.services import claims
+    from hms_app.services.billing import claims
 
     a = _issued(session, world["self"], "VISIT-GP")
-    p1 = billing.post_payment(
+    p1 = payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -860,7 +872,7 @@ def test_paid_columns_always_equal_the_payments_applied_to_the_invoice(session, 
         method="cash",
         idempotency_key=key(),
     )
-    billing.refund_payment(
+    payments.refund_payment(
         session,
         actor=MANAGER,
         payment_id=p1.id,
@@ -869,7 +881,7 @@ def test_paid_columns_always_equal_the_payments_applied_to_the_invoice(session, 
         idempotency_key=key(),
     )
     b = _issued(session, world["self"], "LAB-CBC")
-    billing.post_payment(
+    payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["self"],
@@ -878,12 +890,12 @@ def test_paid_columns_always_equal_the_payments_applied_to_the_invoice(session, 
         method="card",
         idempotency_key=key(),
     )
-    billing.void_invoice(session, actor=MANAGER, invoice_id=b.id, reason="wrong test")
+    invoices.void_invoice(session, actor=MANAGER, invoice_id=b.id, reason="wrong test")
     c = _issued(session, world["insured"], "VISIT-GP", "LAB-CBC")
     claim = claims.create_claim(session, actor=CLERK, invoice_id=c.id)
     claims.submit_claim(session, actor=CLERK, claim_id=claim.id)
     claims.post_remittance(session, actor=CLERK, claim_id=claim.id, amount_cents=4000, idempotency_key=key())
-    billing.post_payment(
+    payments.post_payment(
         session,
         actor=CLERK,
         patient_id=world["insured"],

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from hms_app import db as hms_db
 from hms_app.models.billing import ChargeItem, ChargeItemDefinition, CreditEntry, Invoice, Payment
 from hms_app.models.security import AuditEvent
-from hms_app.services import billing, patients
+from hms_app.services import patients
+from hms_app.services.billing import charges, payments
+from hms_app.services.billing import invoices as invoicing
 from hms_app.services.permissions import SYSTEM_ACTOR
 
 THREADS = 24
@@ -50,7 +52,7 @@ def _setup(url: str, invoices: int = 1) -> tuple[int, list[int]]:
         )
         ids = []
         for n in range(invoices):
-            billing.post_charge(
+            charges.post_charge(
                 s,
                 actor=SYSTEM_ACTOR,
                 patient_id=patient.id,
@@ -58,19 +60,19 @@ def _setup(url: str, invoices: int = 1) -> tuple[int, list[int]]:
                 source_type="appointment",
                 source_id=1000 + n,
             )
-            ids.append(billing.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=patient.id).id)
+            ids.append(invoicing.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=patient.id).id)
         return patient.id, ids
 
 
 def _pay(url: str, **kwargs):
     with hms_db.session_scope(url) as s:
-        return billing.post_payment(s, actor=SYSTEM_ACTOR, **kwargs).id
+        return payments.post_payment(s, actor=SYSTEM_ACTOR, **kwargs).id
 
 
 def test_twenty_four_retries_with_one_key_record_exactly_one_payment(configured_db):
     patient_id, (draft_id,) = _setup(configured_db)
     with hms_db.session_scope(configured_db) as s:
-        billing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
+        invoicing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
 
     results, errors = _race(
         THREADS,
@@ -109,14 +111,14 @@ def test_twenty_four_retries_of_a_payment_on_account_record_one_credit(configure
     assert not errors, errors
     assert len(set(results)) == 1
     with hms_db.session_scope(configured_db) as s:
-        assert billing.credit_balance(s, patient_id) == 2500
+        assert payments.credit_balance(s, patient_id) == 2500
         assert s.execute(select(func.count(CreditEntry.id))).scalar_one() == 1
 
 
 def test_different_keys_at_once_all_count_and_overpayment_becomes_credit(configured_db):
     patient_id, (draft_id,) = _setup(configured_db)
     with hms_db.session_scope(configured_db) as s:
-        billing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
+        invoicing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
     results, errors = _race(
         THREADS,
         lambda i: _pay(
@@ -133,7 +135,7 @@ def test_different_keys_at_once_all_count_and_overpayment_becomes_credit(configu
     with hms_db.session_scope(configured_db) as s:
         invoice = s.get(Invoice, draft_id)
         assert invoice.patient_paid_cents == 8000  # never more than what was due
-        assert billing.credit_balance(s, patient_id) == THREADS * 500 - 8000
+        assert payments.credit_balance(s, patient_id) == THREADS * 500 - 8000
         applied = s.execute(select(func.sum(Payment.applied_cents))).scalar_one()
         assert applied == 8000
 
@@ -142,8 +144,8 @@ def test_concurrent_use_of_credit_never_spends_it_twice(configured_db):
     patient_id, drafts = _setup(configured_db, invoices=4)
     with hms_db.session_scope(configured_db) as s:
         for draft_id in drafts:
-            billing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
-        billing.post_payment(
+            invoicing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
+        payments.post_payment(
             s,
             actor=SYSTEM_ACTOR,
             patient_id=patient_id,
@@ -164,7 +166,7 @@ def test_concurrent_use_of_credit_never_spends_it_twice(configured_db):
     )
     assert len([r for r in results if r]) == 2 and len(errors) == 2  # 100.00 of credit pays two 50.00 uses
     with hms_db.session_scope(configured_db) as s:
-        assert billing.credit_balance(s, patient_id) == 0
+        assert payments.credit_balance(s, patient_id) == 0
 
 
 def test_gap_free_invoice_numbers_when_many_clerks_issue_at_once(configured_db):
@@ -172,7 +174,7 @@ def test_gap_free_invoice_numbers_when_many_clerks_issue_at_once(configured_db):
 
     def issue(i: int) -> str:
         with hms_db.session_scope(configured_db) as s:
-            return billing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=drafts[i]).number
+            return invoicing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=drafts[i]).number
 
     results, errors = _race(THREADS, issue)
     assert not errors, errors
@@ -184,7 +186,7 @@ def test_a_completion_retried_at_once_charges_once(configured_db):
 
     def charge(_i: int) -> int:
         with hms_db.session_scope(configured_db) as s:
-            return billing.post_charge(
+            return charges.post_charge(
                 s,
                 actor=SYSTEM_ACTOR,
                 patient_id=patient_id,
@@ -205,15 +207,15 @@ def test_a_void_racing_with_payments_neither_deadlocks_nor_loses_money(configure
 
     patient_id, (draft_id,) = _setup(configured_db)
     with hms_db.session_scope(configured_db) as s:
-        billing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
+        invoicing.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft_id)
 
     def work(i: int):
         with hms_db.session_scope(configured_db) as s:
             if i == 0:
-                return billing.void_invoice(
+                return invoicing.void_invoice(
                     s, actor=SYSTEM_ACTOR, invoice_id=draft_id, reason="race test"
                 ).status
-            return billing.post_payment(
+            return payments.post_payment(
                 s,
                 actor=SYSTEM_ACTOR,
                 patient_id=patient_id,
@@ -229,5 +231,5 @@ def test_a_void_racing_with_payments_neither_deadlocks_nor_loses_money(configure
     paid = len([r for r in results[1:] if r is not None]) * 1000
     with hms_db.session_scope(configured_db) as s:
         # whatever was paid before the void is the patient's credit now, to the cent
-        assert billing.credit_balance(s, patient_id) == paid
+        assert payments.credit_balance(s, patient_id) == paid
         assert s.execute(select(func.coalesce(func.sum(Payment.amount_cents), 0))).scalar_one() == paid

@@ -11,7 +11,8 @@ from hms_app.errors import Conflict, Forbidden, ValidationError
 from hms_app.models.billing import ChargeItemDefinition, Claim, Invoice, Payment, Remittance
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import billing, claims, patients
+from hms_app.services import patients
+from hms_app.services.billing import accounts, charges, claims, invoice_views, invoices
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 
 CLERK = Actor(
@@ -48,11 +49,11 @@ def insured_invoice(session):
         )
     )
     session.commit()
-    billing.post_charge(
+    charges.post_charge(
         session, actor=CLERK, patient_id=patient.id, code="PROC-1", source_type="appointment", source_id=1
     )
-    draft = billing.draft_invoice(session, actor=CLERK, patient_id=patient.id)
-    invoice = billing.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
+    draft = invoices.draft_invoice(session, actor=CLERK, patient_id=patient.id)
+    invoice = invoices.issue_invoice(session, actor=CLERK, invoice_id=draft.id)
     assert (invoice.patient_share_cents, invoice.payer_share_cents) == (2000, 8000)
     return invoice
 
@@ -78,7 +79,7 @@ def test_full_lifecycle_to_paid_settles_the_payer_share(session, insured_invoice
     invoice = session.get(Invoice, insured_invoice.id)
     session.refresh(invoice)
     assert (claim.status, claim.amount_paid_cents, claim.closed_at is not None) == ("paid", 8000, True)
-    assert invoice.payer_paid_cents == 8000 and billing.settlement(invoice) == "partially_paid"
+    assert invoice.payer_paid_cents == 8000 and invoice_views.settlement(invoice) == "partially_paid"
     payment = session.execute(select(Payment)).scalar_one()
     assert (payment.method, payment.claim_id, payment.amount_cents) == ("insurer", claim.id, 8000)
     actions = (
@@ -110,7 +111,7 @@ def test_a_final_short_remittance_moves_the_remainder_to_the_patient(session, in
         claims.post_remittance(
             session, actor=CLERK, claim_id=claim.id, amount_cents=100, idempotency_key="remit-late-01"
         )
-    summary = billing.account_summary(session, actor=CLERK, patient_id=invoice.patient_id)
+    summary = accounts.account_summary(session, actor=CLERK, patient_id=invoice.patient_id)
     assert summary.outstanding_cents == 4000 and summary.payer_outstanding_cents == 0
 
 
@@ -182,7 +183,7 @@ def test_void_is_refused_while_a_claim_is_with_the_payer(session, insured_invoic
     claim = claims.create_claim(session, actor=CLERK, invoice_id=insured_invoice.id)
     claims.submit_claim(session, actor=CLERK, claim_id=claim.id)
     with pytest.raises(Conflict):
-        billing.void_invoice(session, actor=manager, invoice_id=insured_invoice.id, reason="wrong")
+        invoices.void_invoice(session, actor=manager, invoice_id=insured_invoice.id, reason="wrong")
 
 
 def test_permissions_and_the_worklist(session, insured_invoice):

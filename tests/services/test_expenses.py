@@ -10,7 +10,7 @@ from sqlalchemy import select
 from hms_app.errors import Forbidden, ValidationError
 from hms_app.models.organization import Department
 from hms_app.models.security import AuditEvent
-from hms_app.services import expenses
+from hms_app.services.billing import expenses
 from hms_app.services.permissions import Actor
 
 CLERK = Actor(

@@ -9,7 +9,7 @@ the issue. A few rows the services would never write on those dates (a draft wit
 issued invoice one second before the period) are inserted by hand.
 
 The pandas side reads ``SELECT *`` of each small table, converts times with pandas' own time-zone
-database and applies the written definitions (``hms_app/analytics/finance.py``); nothing of the
+database and applies the written definitions (``hms_app/analytics/finance/``); nothing of the
 SQL side is reused. Both run on SQLite and PostgreSQL, in UTC and in New York.
 """
 
@@ -25,8 +25,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, text, update
 
-from hms_app.analytics import finance
-from hms_app.analytics.finance import FinanceFilters
+from hms_app.analytics.finance import figures
+from hms_app.analytics.finance.common import (
+    BUCKET_LABELS,
+    BUCKETS,
+    FinanceFilters,
+    check_filters,
+    frame_csv,
+    money,
+)
 from hms_app.errors import Forbidden, ValidationError
 from hms_app.models.billing import (
     ChargeItem,
@@ -39,7 +46,9 @@ from hms_app.models.billing import (
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import billing, claims, expenses, patients
+from hms_app.services import patients
+from hms_app.services.billing import charges, claims, expenses, invoices, payments
+from hms_app.services.billing import finance_reports as reports
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 from hms_app.settings import get_settings
 
@@ -70,7 +79,7 @@ def key() -> str:
 
 
 def _charge(session, patient_id, code, *, quantity=1):
-    return billing.post_charge(
+    return charges.post_charge(
         session,
         actor=SYSTEM_ACTOR,
         patient_id=patient_id,
@@ -83,17 +92,17 @@ def _charge(session, patient_id, code, *, quantity=1):
 
 def _invoice(session, patient_id, *codes, discount_on: str | None = None, discount: int = 0):
     charges = [_charge(session, patient_id, code) for code in codes]
-    draft = billing.draft_invoice(
+    draft = invoices.draft_invoice(
         session, actor=SYSTEM_ACTOR, patient_id=patient_id, charge_ids=[c.id for c in charges]
     )
     if discount_on:
         line = session.execute(
             select(InvoiceLine).where(InvoiceLine.invoice_id == draft.id, InvoiceLine.code == discount_on)
         ).scalar_one()
-        billing.set_line_discount(
+        invoices.set_line_discount(
             session, actor=SYSTEM_ACTOR, line_id=line.id, discount_cents=discount, reason="goodwill"
         )
-    invoice = billing.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=draft.id)
+    invoice = invoices.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=draft.id)
     return invoice, charges
 
 
@@ -103,7 +112,7 @@ def _retime(session, model, row_id: int, **values) -> None:
 
 
 def _pay(session, patient_id, invoice_id, cents, method="cash"):
-    return billing.post_payment(
+    return payments.post_payment(
         session,
         actor=SYSTEM_ACTOR,
         patient_id=patient_id,
@@ -198,7 +207,7 @@ def ledger(request, session, monkeypatch):
         _retime(session, ChargeItem, charge.id, entered_at=moment)
     cash = _pay(session, sam, s1.id, 5000)
     _retime(session, Payment, cash.id, received_at=utc(2026, 2, 1, 4, 30))
-    refund = billing.refund_payment(
+    refund = payments.refund_payment(
         session,
         actor=SYSTEM_ACTOR,
         payment_id=cash.id,
@@ -242,10 +251,10 @@ def ledger(request, session, monkeypatch):
         _retime(session, ChargeItem, charge.id, entered_at=utc(2026, 1, 9, 9))
     paid_v1 = _pay(session, val, v1.id, _due(session, v1.id), method="transfer")
     _retime(session, Payment, paid_v1.id, received_at=utc(2026, 1, 12, 10))
-    billing.void_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v1.id, reason="wrong patient plan")
+    invoices.void_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v1.id, reason="wrong patient plan")
     _retime(session, Invoice, v1.id, voided_at=utc(2026, 2, 10, 14))
     v2_id = session.execute(select(Invoice.replaced_by_id).where(Invoice.id == v1.id)).scalar_one()
-    v2 = billing.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v2_id)
+    v2 = invoices.issue_invoice(session, actor=SYSTEM_ACTOR, invoice_id=v2_id)
     _retime(session, Invoice, v2.id, issued_at=utc(2026, 2, 10, 15))
     partial_credit = _pay(session, val, v2.id, 3000, method="credit")
     _retime(session, Payment, partial_credit.id, received_at=utc(2026, 2, 11, 9))
@@ -256,7 +265,9 @@ def ledger(request, session, monkeypatch):
     u1, u1_charges = _invoice(session, una, "CBC", "ECG")
     _retime(session, Invoice, u1.id, issued_at=utc(2026, 1, 5, 15))
     _retime(session, ChargeItem, u1_charges[0].id, entered_at=utc(2026, 1, 5, 14))
-    billing.void_invoice(session, actor=SYSTEM_ACTOR, invoice_id=u1.id, reason="duplicate bill", rebill=False)
+    invoices.void_invoice(
+        session, actor=SYSTEM_ACTOR, invoice_id=u1.id, reason="duplicate bill", rebill=False
+    )
     _retime(session, Invoice, u1.id, voided_at=utc(2026, 3, 2, 16))
 
     # Ora: charges not invoiced yet, one of them voided; one entered at local midnight.
@@ -265,7 +276,7 @@ def ledger(request, session, monkeypatch):
     open_lab = _charge(session, ora, "CBC")
     _retime(session, ChargeItem, open_lab.id, entered_at=utc(2026, 3, 31, 23))
     voided = _charge(session, ora, "ECG")
-    billing.void_charge(session, actor=SYSTEM_ACTOR, charge_id=voided.id, reason="entered twice")
+    charges.void_charge(session, actor=SYSTEM_ACTOR, charge_id=voided.id, reason="entered twice")
     _retime(session, ChargeItem, voided.id, entered_at=utc(2026, 2, 14, 12))
     # A payment on account (no invoice) at 00:30 UTC on 1 January: still December in New York.
     on_account = _pay(session, ora, None, 777)
@@ -430,7 +441,7 @@ def expected_balances(session, as_of: date) -> pd.DataFrame:
     )
     invoices = invoices[invoices["balance"] > 0]
     ages = invoices["issued_day"].map(lambda d: (as_of - d).days)
-    bucket = pd.cut(ages, bins=[-1, 30, 60, 90, 10**6], labels=list(finance.BUCKETS))
+    bucket = pd.cut(ages, bins=[-1, 30, 60, 90, 10**6], labels=list(BUCKETS))
     return invoices.assign(age=ages, bucket=bucket.astype(str))
 
 
@@ -461,23 +472,23 @@ def filter_cases(ledger) -> list[FinanceFilters]:
 
 def test_revenue_by_month_department_service_and_payer_equal_the_raw_lines(session, ledger):
     for filters in filter_cases(ledger):
-        frame = finance.revenue_by_month(session, actor=MANAGER, filters=filters)
+        frame = reports.revenue_by_month(session, actor=MANAGER, filters=filters)
         got = [(r.month, int(r.revenue_cents), int(r.tax_cents)) for r in frame.itertuples()]
         assert got == expected_revenue_by_month(session, filters), filters
 
-        by_department = finance.revenue_by_department(session, actor=MANAGER, filters=filters)
+        by_department = reports.revenue_by_department(session, actor=MANAGER, filters=filters)
         got = {
             None if k == "none" else int(k): int(v)
             for k, v in zip(by_department["key"], by_department["revenue_cents"], strict=True)
         }
         assert got == expected_by(session, filters, "department_id"), filters
 
-        by_service = finance.revenue_by_service(session, actor=MANAGER, filters=filters)
+        by_service = reports.revenue_by_service(session, actor=MANAGER, filters=filters)
         assert dict(
             zip(by_service["key"], map(int, by_service["revenue_cents"]), strict=True)
         ) == expected_by(session, filters, "code")
 
-        payers = finance.payer_mix(session, actor=MANAGER, filters=filters)
+        payers = reports.payer_mix(session, actor=MANAGER, filters=filters)
         got = {
             None if k == "self" else int(k): int(v)
             for k, v in zip(payers["key"], payers["revenue_cents"], strict=True)
@@ -491,7 +502,7 @@ def test_revenue_by_month_department_service_and_payer_equal_the_raw_lines(sessi
 
 
 def test_the_edges_land_in_the_hospitals_months(session, ledger):
-    frame = finance.revenue_by_month(session, actor=MANAGER, filters=PERIOD).set_index("month")
+    frame = reports.revenue_by_month(session, actor=MANAGER, filters=PERIOD).set_index("month")
     lines = raw(session, "invoice_line").merge(raw(session, "invoice"), left_on="invoice_id", right_on="id")
     sam_total = int(
         lines[
@@ -529,7 +540,7 @@ def test_the_edges_land_in_the_hospitals_months(session, ledger):
 
 def _listed_numbers(session, figure, key, start=date(2026, 1, 1)) -> list[str]:
     filters = FinanceFilters(start=start, end=date(2026, 3, 31))
-    page = finance.invoices_behind(
+    page = reports.invoices_behind(
         session, actor=MANAGER, figure=figure, key=key, filters=filters, page_size=200
     )
     return [row.reference for row in page.rows]
@@ -537,7 +548,7 @@ def _listed_numbers(session, figure, key, start=date(2026, 1, 1)) -> list[str]:
 
 def test_charges_against_collections_net_of_refunds_without_credit_moves(session, ledger):
     for filters in filter_cases(ledger):
-        frame = finance.charges_vs_collections(session, actor=MANAGER, filters=filters)
+        frame = reports.charges_vs_collections(session, actor=MANAGER, filters=filters)
         expected = expected_charges_collections(session, filters)
         got = [(r.month, int(r.charges_cents), int(r.collections_cents)) for r in frame.itertuples()]
         assert got == expected, filters
@@ -556,14 +567,14 @@ def test_ar_aging_and_top_balances_equal_payments_received_by_the_day(session, l
     ):
         filters = FinanceFilters(start=date(2026, 1, 1), end=date(2026, 3, 31), as_of=as_of)
         expected = expected_balances(session, as_of)
-        frame = finance.ar_aging(session, actor=MANAGER, filters=filters)
+        frame = reports.ar_aging(session, actor=MANAGER, filters=filters)
         for row in frame.itertuples():
             chosen = expected[expected["bucket"] == row.bucket]
             assert (int(row.invoices), int(row.balance_cents)) == (
                 len(chosen),
                 int(chosen["balance"].sum()),
             ), (as_of, row.bucket)
-        top = finance.top_outstanding(session, actor=MANAGER, filters=filters)
+        top = reports.top_outstanding(session, actor=MANAGER, filters=filters)
         ordered = expected.sort_values(["balance", "issued_at", "id"], ascending=[False, True, True]).head(10)
         assert list(top["invoice_id"]) == [int(i) for i in ordered["id"]]
         assert list(top["balance_cents"]) == [int(b) for b in ordered["balance"]]
@@ -572,7 +583,7 @@ def test_ar_aging_and_top_balances_equal_payments_received_by_the_day(session, l
     # before its void, so never one on these days.
     for as_of, owed in ((date(2026, 2, 28), True), (date(2026, 3, 1), True), (date(2026, 3, 2), False)):
         filters = FinanceFilters(start=date(2026, 1, 1), end=date(2026, 3, 31), as_of=as_of)
-        page = finance.invoices_behind(
+        page = reports.invoices_behind(
             session, actor=MANAGER, figure="ar_aging", key="31-60", filters=filters
         )
         listed = {row.row_id for row in page.rows}
@@ -583,7 +594,7 @@ def test_ar_aging_and_top_balances_equal_payments_received_by_the_day(session, l
 def test_outstanding_today_equals_the_ledgers_paid_columns(session, ledger):
     """The as-of sums of payments agree with what billing keeps on each invoice."""
     filters = FinanceFilters(start=date(2026, 1, 1), end=date(2026, 3, 31), as_of=date(2026, 6, 1))
-    aging = finance.ar_aging(session, actor=MANAGER, filters=filters)
+    aging = reports.ar_aging(session, actor=MANAGER, filters=filters)
     invoices = raw(session, "invoice")
     issued = invoices[invoices["status"] == "issued"]
     owed = issued["total_cents"] - issued["patient_paid_cents"] - issued["payer_paid_cents"]
@@ -594,16 +605,16 @@ def test_outstanding_today_equals_the_ledgers_paid_columns(session, ledger):
 def test_expenses_by_month_category_and_against_revenue(session, ledger):
     for filters in filter_cases(ledger):
         rows = expected_expenses(session, filters)
-        by_month = finance.expenses_by_month(session, actor=MANAGER, filters=filters)
+        by_month = reports.expenses_by_month(session, actor=MANAGER, filters=filters)
         grouped = rows.groupby("month")["amount_cents"].sum()
         assert [(r.month, int(r.expenses_cents)) for r in by_month.itertuples()] == [
             (m, int(grouped.get(m, 0))) for m in months(filters)
         ]
-        by_category = finance.expenses_by_category(session, actor=MANAGER, filters=filters)
+        by_category = reports.expenses_by_category(session, actor=MANAGER, filters=filters)
         assert dict(zip(by_category["key"], map(int, by_category["expenses_cents"]), strict=True)) == {
             k: int(v) for k, v in rows.groupby("category")["amount_cents"].sum().items()
         }
-        versus = finance.expenses_vs_revenue(session, actor=MANAGER, filters=filters)
+        versus = reports.expenses_vs_revenue(session, actor=MANAGER, filters=filters)
         revenue = dict((m, r) for m, r, _t in expected_revenue_by_month(session, filters))
         for row in versus.itertuples():
             assert int(row.revenue_cents) == revenue[row.month]
@@ -612,7 +623,7 @@ def test_expenses_by_month_category_and_against_revenue(session, ledger):
 
 
 def test_kpis_are_the_sums_of_the_figures(session, ledger):
-    dashboard = finance.load_dashboard(session, actor=MANAGER, filters=PERIOD)
+    dashboard = reports.load_dashboard(session, actor=MANAGER, filters=PERIOD)
     kpis = dashboard.kpis
     assert kpis["revenue_cents"] == sum(r for _m, r, _t in expected_revenue_by_month(session, PERIOD))
     assert kpis["collections_cents"] == sum(c for _m, _ch, c in expected_charges_collections(session, PERIOD))
@@ -626,7 +637,7 @@ def test_every_bar_lists_exactly_the_rows_behind_it(session, ledger, department)
     """Click any bar or slice: its list adds up to the bar, page after page, and is audited
     (without a department whole invoices are listed; with one, the invoices of its lines)."""
     filters = replace(PERIOD, department_id=ledger[department] if department else None)
-    dashboard = finance.load_dashboard(session, actor=MANAGER, filters=filters)
+    dashboard = reports.load_dashboard(session, actor=MANAGER, filters=filters)
     clicks = [
         ("revenue_by_month", m, int(v))
         for m, v in zip(
@@ -667,7 +678,7 @@ def test_every_bar_lists_exactly_the_rows_behind_it(session, ledger, department)
     ]
     assert len(clicks) > 20
     for figure, bar, cents in clicks:
-        first = finance.invoices_behind(
+        first = reports.invoices_behind(
             session, actor=MANAGER, figure=figure, key=bar, filters=filters, page_size=2
         )
         assert first.amount_cents == cents, (figure, bar)
@@ -676,7 +687,7 @@ def test_every_bar_lists_exactly_the_rows_behind_it(session, ledger, department)
             listed += page.rows
             if page.page * page.page_size >= page.total:
                 break
-            page = finance.invoices_behind(
+            page = reports.invoices_behind(
                 session,
                 actor=MANAGER,
                 figure=figure,
@@ -688,7 +699,7 @@ def test_every_bar_lists_exactly_the_rows_behind_it(session, ledger, department)
         assert len(listed) == first.total
         assert len({r.row_id for r in listed}) == first.total  # no row twice across pages
         assert sum(r.amount_cents for r in listed) == cents, (figure, bar)
-        text_csv, count = finance.drill_csv(session, actor=MANAGER, figure=figure, key=bar, filters=filters)
+        text_csv, count = reports.drill_csv(session, actor=MANAGER, figure=figure, key=bar, filters=filters)
         rows = list(csv.reader(io.StringIO(text_csv)))
         assert count == first.total == len(rows) - 1
         assert sum(int(r[4]) for r in rows[1:]) == cents
@@ -702,7 +713,7 @@ def test_every_bar_lists_exactly_the_rows_behind_it(session, ledger, department)
 
 def test_drill_down_lists_patients_one_audit_row_per_listing(session, ledger):
     before = session.execute(select(AuditEvent.id).where(AuditEvent.action.like("finance.%"))).all()
-    page = finance.invoices_behind(
+    page = reports.invoices_behind(
         session,
         actor=MANAGER,
         figure="ar_aging",
@@ -715,11 +726,11 @@ def test_drill_down_lists_patients_one_audit_row_per_listing(session, ledger):
     owed = expected_balances(session, date(2026, 2, 20)).set_index("id")
     for row in page.rows:
         assert row.amount_cents == int(owed.loc[row.row_id, "balance"])
-        assert row.extra == finance.money(int(owed.loc[row.row_id, "total_cents"]))
+        assert row.extra == money(int(owed.loc[row.row_id, "total_cents"]))
     events = session.execute(select(AuditEvent).where(AuditEvent.action.like("finance.%"))).scalars().all()
     assert len(events) == len(before) + 1
     assert events[-1].action == "finance.invoices_listed" and "ar_aging 0-30" in events[-1].detail
-    finance.top_outstanding(session, actor=MANAGER, filters=PERIOD)
+    reports.top_outstanding(session, actor=MANAGER, filters=PERIOD)
     assert (
         session.execute(select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
         == "finance.balances_listed"
@@ -727,19 +738,19 @@ def test_drill_down_lists_patients_one_audit_row_per_listing(session, ledger):
 
 
 def test_figure_tables_export_as_csv_with_readable_amounts(session, ledger):
-    frame = finance.revenue_by_department(session, actor=MANAGER, filters=PERIOD)
-    rows = list(csv.DictReader(io.StringIO(finance.frame_csv(frame))))
+    frame = reports.revenue_by_department(session, actor=MANAGER, filters=PERIOD)
+    rows = list(csv.DictReader(io.StringIO(frame_csv(frame))))
     assert len(rows) == len(frame)
     for row, cents in zip(rows, frame["revenue_cents"], strict=True):
         assert int(row["revenue_cents"]) == int(cents)
-        assert row["revenue"] == finance.money(int(cents))
+        assert row["revenue"] == money(int(cents))
 
 
 def test_refusals_and_nonsense_from_the_browser(session, ledger):
     with pytest.raises(Forbidden):
-        finance.revenue_by_month(session, actor=CLERK, filters=PERIOD)
+        reports.revenue_by_month(session, actor=CLERK, filters=PERIOD)
     with pytest.raises(Forbidden):
-        finance.invoices_behind(
+        reports.invoices_behind(
             session, actor=CLERK, figure="revenue_by_month", key="2026-01", filters=PERIOD
         )
     bad = [
@@ -753,30 +764,30 @@ def test_refusals_and_nonsense_from_the_browser(session, ledger):
     ]
     for figure, bar in bad:
         with pytest.raises(ValidationError):
-            finance.invoices_behind(session, actor=MANAGER, figure=figure, key=bar, filters=PERIOD)
+            reports.invoices_behind(session, actor=MANAGER, figure=figure, key=bar, filters=PERIOD)
     with pytest.raises(ValidationError):
-        finance.check_filters(FinanceFilters(start=date(2026, 3, 1), end=date(2026, 2, 1)))
+        check_filters(FinanceFilters(start=date(2026, 3, 1), end=date(2026, 2, 1)))
     with pytest.raises(ValidationError):
-        finance.check_filters(FinanceFilters(start=date(2016, 1, 1), end=date(2026, 2, 1)))
+        check_filters(FinanceFilters(start=date(2016, 1, 1), end=date(2026, 2, 1)))
     with pytest.raises(ValidationError):
-        finance.invoices_behind(
+        reports.invoices_behind(
             session, actor=MANAGER, figure="revenue_by_month", key="2026-01", filters=PERIOD, page=0
         )
 
 
 def test_money_is_formatted_from_exact_cents():
-    assert finance.money(123456) == "$1,234.56"
-    assert finance.money(-5) == "-$0.05"
-    assert finance.money(0) == "$0.00"
-    assert finance.money(10**12 + 1) == "$10,000,000,000.01"
+    assert money(123456) == "$1,234.56"
+    assert money(-5) == "-$0.05"
+    assert money(0) == "$0.00"
+    assert money(10**12 + 1) == "$10,000,000,000.01"
 
 
 def test_figures_draw_every_bar_with_its_exact_amount(session, ledger):
-    dashboard = finance.load_dashboard(session, actor=MANAGER, filters=PERIOD)
-    figure = finance.revenue_by_month_figure(dashboard.revenue_month)
+    dashboard = reports.load_dashboard(session, actor=MANAGER, filters=PERIOD)
+    figure = figures.revenue_by_month_figure(dashboard.revenue_month)
     assert list(figure.data[0].x) == list(dashboard.revenue_month["month"])
-    assert list(figure.data[0].text) == [finance.money(v) for v in dashboard.revenue_month["revenue_cents"]]
-    pie = finance.payer_mix_figure(dashboard.payers)
+    assert list(figure.data[0].text) == [money(v) for v in dashboard.revenue_month["revenue_cents"]]
+    pie = figures.payer_mix_figure(dashboard.payers)
     assert list(pie.data[0].labels) == list(dashboard.payers["payer"]) and pie.data[0].sort is False
-    aging = finance.ar_aging_figure(dashboard.aging)
-    assert list(aging.data[0].x) == [finance.BUCKET_LABELS[b] for b in finance.BUCKETS]
+    aging = figures.ar_aging_figure(dashboard.aging)
+    assert list(aging.data[0].x) == [BUCKET_LABELS[b] for b in BUCKETS]

@@ -19,23 +19,21 @@ from sqlalchemy import func, select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
+from hms_app.errors import ValidationError
 from hms_app.models.billing import ChargeItemDefinition, Invoice, Payment
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import billing as billing_svc
-from hms_app.services import claims as claim_svc
 from hms_app.services import patients, security
+from hms_app.services.billing import charges, invoices, payments
+from hms_app.services.billing import claims as claim_svc
 from hms_app.services.permissions import SYSTEM_ACTOR
-from hms_app.state.billing import (
-    AccountState,
-    BillingDeskState,
-    ClaimsState,
-    ExpensesState,
-    InvoiceState,
-    PaymentDialogState,
-    RefundDialogState,
-    _route_id,
-)
+from hms_app.state.billing.account import BillingAccountState
+from hms_app.state.billing.claims import ClaimsState
+from hms_app.state.billing.common import _route_id
+from hms_app.state.billing.desk import BillingDeskState
+from hms_app.state.billing.expenses import ExpensesState
+from hms_app.state.billing.invoice import InvoiceState
+from hms_app.state.billing.payments import PaymentDialogState, RefundDialogState
 from hms_app.state.portal.bills import PortalBillsState
 
 PASSWORD = "Front-desk-97"
@@ -73,7 +71,7 @@ def office(session):
             roles=[role],
             patient_id=patient_id,
         )
-    charge = billing_svc.post_charge(
+    charge = charges.post_charge(
         session,
         actor=SYSTEM_ACTOR,
         patient_id=pat.id,
@@ -143,7 +141,7 @@ def test_addresses_without_a_record_number_are_refused():
         "/billing/invoices/-1",
         "/billing/invoices/",
     ):
-        with pytest.raises(billing_svc.ValidationError):
+        with pytest.raises(ValidationError):
             _route_id(path, r"^/billing/invoices/([^/?#]*)", "an invoice")
 
 
@@ -153,7 +151,7 @@ async def test_clerk_bills_a_visit_issues_and_a_double_click_records_one_payment
     assert [a.patient_id for a in desk.accounts] == [office["patient"]]
     assert desk.accounts[0].open_amount == "$95.00"
 
-    account = _tab(AccountState, f"/billing/accounts/{office['patient']}", "bill")
+    account = _tab(BillingAccountState, f"/billing/accounts/{office['patient']}", "bill")
     await _call(account, "load")
     assert account.loaded and [c.code for c in account.charges] == ["VISIT-GP"]
     assert account.selected == [office["charge"]] and account.open_total == "$95.00"
@@ -189,8 +187,8 @@ async def test_clerk_bills_a_visit_issues_and_a_double_click_records_one_payment
 
 async def test_bad_payment_input_stays_in_the_dialog_and_writes_nothing(office, configured_db):
     with hms_db.session_scope() as s:
-        draft = billing_svc.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
-        billing_svc.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
+        draft = invoices.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
+        invoices.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
     dialog = _tab(PaymentDialogState, f"/billing/invoices/{draft.id}", "bill")
     await _call(dialog, "start", office["patient"], draft.id)
     for form in (
@@ -207,9 +205,9 @@ async def test_bad_payment_input_stays_in_the_dialog_and_writes_nothing(office, 
 
 async def test_manager_refunds_and_voids_while_the_clerk_cannot(office, configured_db):
     with hms_db.session_scope() as s:
-        draft = billing_svc.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
-        billing_svc.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
-        payment = billing_svc.post_payment(
+        draft = invoices.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
+        invoices.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
+        payment = payments.post_payment(
             s,
             actor=SYSTEM_ACTOR,
             patient_id=office["patient"],
@@ -237,7 +235,7 @@ async def test_manager_refunds_and_voids_while_the_clerk_cannot(office, configur
     await _call(invoice, "submit_void", {"reason": "billed to the wrong visit", "rebill": "on"})
     assert invoice.status == "void" and invoice.replaced_by.startswith("Draft")
     with hms_db.session_scope() as s:
-        assert billing_svc.credit_balance(s, office["patient"]) == 8000  # 95 paid - 15 refunded
+        assert payments.credit_balance(s, office["patient"]) == 8000  # 95 paid - 15 refunded
     assert _count(AuditEvent, AuditEvent.action == "billing.invoice.void") == 1
 
 
@@ -257,8 +255,8 @@ async def test_claims_worklist_walks_a_claim_to_a_short_final_remittance(office,
             )
         )
         s.commit()
-        draft = billing_svc.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
-        billing_svc.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
+        draft = invoices.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
+        invoices.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
         claim = claim_svc.create_claim(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
     work = _tab(ClaimsState, "/billing/claims", "bill")
     await _call(work, "load")
@@ -308,8 +306,8 @@ async def test_expenses_are_recorded_from_the_form_and_listed(office, configured
 
 async def test_the_patient_pays_in_the_portal_and_a_declined_card_records_nothing(office, configured_db):
     with hms_db.session_scope() as s:
-        draft = billing_svc.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
-        issued = billing_svc.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
+        draft = invoices.draft_invoice(s, actor=SYSTEM_ACTOR, patient_id=office["patient"])
+        issued = invoices.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
     portal = _tab(PortalBillsState, "/portal/bills", "paula")
     await _call(portal, "load")
     assert [(b.number, b.due) for b in portal.bills] == [
@@ -335,18 +333,18 @@ async def test_a_nurse_sees_no_billing_and_a_patient_no_staff_screen(office, con
     desk = _tab(BillingDeskState, "/billing", "nina")
     await _call(desk, "load")
     assert desk.accounts == [] and desk.invoices == []
-    account = _tab(AccountState, f"/billing/accounts/{office['patient']}", "paula")
+    account = _tab(BillingAccountState, f"/billing/accounts/{office['patient']}", "paula")
     events = await _call(account, "load")
     assert "/portal" in _redirects(events) and account.name == ""
 
 
 async def test_a_change_notice_refreshes_the_account_and_keeps_the_clerks_ticks(office, configured_db):
-    account = _tab(AccountState, f"/billing/accounts/{office['patient']}", "bill")
+    account = _tab(BillingAccountState, f"/billing/accounts/{office['patient']}", "bill")
     await _call(account, "load")
     await _call(account, "toggle_charge", office["charge"], False)
     assert account.selected == []
     with hms_db.session_scope() as s:  # a lab test is completed meanwhile: its charge arrives
-        lab = billing_svc.post_charge(
+        lab = charges.post_charge(
             s,
             actor=SYSTEM_ACTOR,
             patient_id=office["patient"],

@@ -18,13 +18,15 @@ from sqlalchemy import select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
-from hms_app.analytics import finance as fin
+from hms_app.analytics.finance.common import PAGE_SIZE, TOP_SERVICES, default_filters, money
 from hms_app.clock import utcnow
 from hms_app.models.billing import ChargeItemDefinition, Invoice
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import expenses, patients, security
+from hms_app.services import patients, security
+from hms_app.services.billing import expenses
+from hms_app.services.billing import finance_reports as reports
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.state.finance import FinanceState
 from tests.services.test_finance_figures import _invoice, _pay, _retime
@@ -181,19 +183,19 @@ async def test_the_manager_sees_the_figures_the_analytics_compute(books, configu
     tab = _tab("mona")
     await _call(tab, "load")
     assert tab.loaded and not tab.loading
-    defaults = fin.default_filters()
+    defaults = default_filters()
     assert (tab.start, tab.end) == (defaults.start.isoformat(), defaults.end.isoformat())
     with hms_db.session_scope() as s:
-        dashboard = fin.load_dashboard(s, actor=SYSTEM_ACTOR, filters=defaults)
-    assert tab.kpi_revenue == fin.money(dashboard.kpis["revenue_cents"]) != "$0.00"
-    assert tab.kpi_outstanding == fin.money(dashboard.kpis["outstanding_cents"])
-    assert tab.kpi_collections == fin.money(3000)
-    assert tab.kpi_expenses == fin.money(25000)
+        dashboard = reports.load_dashboard(s, actor=SYSTEM_ACTOR, filters=defaults)
+    assert tab.kpi_revenue == money(dashboard.kpis["revenue_cents"]) != "$0.00"
+    assert tab.kpi_outstanding == money(dashboard.kpis["outstanding_cents"])
+    assert tab.kpi_collections == money(3000)
+    assert tab.kpi_expenses == money(25000)
     assert [r["month"] for r in tab.revenue_by_month] == list(dashboard.revenue_month["month"])
     assert {d["name"] for d in tab.departments} == {"General Medicine", "Cardiology"}
     # The figures are drawn from the same rows.
     figure = tab.revenue_month_chart
-    assert list(figure.data[0].text) == [fin.money(r["revenue_cents"]) for r in tab.revenue_by_month]
+    assert list(figure.data[0].text) == [money(r["revenue_cents"]) for r in tab.revenue_by_month]
     assert tab.has_revenue and tab.has_receivables and tab.has_expenses
     # The top balances name patients: one audited read per load.
     assert len(tab.balances) == 10 and all("(" in b.patient for b in tab.balances)
@@ -235,8 +237,8 @@ async def test_clicking_a_bar_lists_the_invoices_behind_it_page_by_page(books, c
     await _call(tab, "drill", "revenue_by_month", [{"pointNumber": older, "curveNumber": 0, "x": "ignored"}])
     assert tab.drill_open and not tab.drill_loading
     assert tab.drill_key == tab.revenue_by_month[older]["month"]
-    assert tab.drill_amount == fin.money(tab.revenue_by_month[older]["revenue_cents"])
-    assert tab.drill_kind == "invoices" and len(tab.drill_rows) == min(tab.drill_total, fin.PAGE_SIZE)
+    assert tab.drill_amount == money(tab.revenue_by_month[older]["revenue_cents"])
+    assert tab.drill_kind == "invoices" and len(tab.drill_rows) == min(tab.drill_total, PAGE_SIZE)
     assert all("Selfpay, Sam" in row.who for row in tab.drill_rows)
     assert len(_audit("finance.invoices_listed")) == 1
     # The aging chart: the 61-90 bucket holds Olga's invoice.
@@ -245,7 +247,7 @@ async def test_clicking_a_bar_lists_the_invoices_behind_it_page_by_page(books, c
     # Paging, on a bar with more invoices than a page.
     biggest = max(range(len(tab.payer_mix)), key=lambda i: tab.payer_mix[i]["invoices"])
     await _call(tab, "drill", "payer_mix", [{"pointNumber": biggest}])
-    if tab.drill_total > fin.PAGE_SIZE:
+    if tab.drill_total > PAGE_SIZE:
         first = [r.row_id for r in tab.drill_rows]
         await _call(tab, "drill_next")
         assert tab.drill_page == 2 and not set(first) & {r.row_id for r in tab.drill_rows}
@@ -270,7 +272,7 @@ async def test_clicking_a_bar_lists_the_invoices_behind_it_page_by_page(books, c
         ("revenue_by_month", []),
         ("expenses_vs_revenue", [{"pointNumber": 0, "curveNumber": 2}]),  # the margin line
         ("audit_trail", [{"pointNumber": 0}]),
-        ("revenue_by_service", [{"pointNumber": fin.TOP_SERVICES}]),
+        ("revenue_by_service", [{"pointNumber": TOP_SERVICES}]),
     ],
 )
 async def test_a_click_the_page_never_draws_lists_nothing(books, configured_db, figure, points):

@@ -25,13 +25,9 @@ from hms_app.models.billing import Claim, Invoice, Payment, Remittance
 from hms_app.models.patients import Patient, Payer
 from hms_app.services import live
 from hms_app.services.audit import record_audit
-from hms_app.services.billing import (
-    _check_key,
-    _lock_invoice,
-    _lock_patient,
-    _record_payment,
-    format_money,
-)
+from hms_app.services.billing.common import _check_key, _lock_invoice, _lock_patient
+from hms_app.services.billing.money import format_money
+from hms_app.services.billing.payments import _record_payment
 from hms_app.services.permissions import Actor, authorize
 
 CLAIM_STATUSES = ("draft", "submitted", "accepted", "denied", "partially_paid", "paid", "cancelled")

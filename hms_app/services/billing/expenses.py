@@ -14,7 +14,7 @@ from hms_app.errors import ValidationError
 from hms_app.models.billing import Expense
 from hms_app.models.organization import Department
 from hms_app.services.audit import record_audit
-from hms_app.services.billing import format_money, parse_money
+from hms_app.services.billing.money import format_money, parse_money
 from hms_app.services.patients import parse_date
 from hms_app.services.permissions import Actor, authorize
 
