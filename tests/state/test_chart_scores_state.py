@@ -16,7 +16,9 @@ from hms_app.models.emr import Observation
 from hms_app.services import patients as svc
 from hms_app.services import security
 from hms_app.services.permissions import SYSTEM_ACTOR
-from hms_app.state.chart import ChartState
+from hms_app.state.chart.page import ChartState
+from hms_app.state.chart.summary import ChartSummaryState
+from hms_app.state.chart.vitals import ChartVitalsState
 
 PASSWORD = "Ward-round-42"
 # RR 25 (3), SpO2 93 % (2), oxygen 2 L/min (2), BP 100/60 (2), pulse 120 (2), new confusion (3),
@@ -53,7 +55,8 @@ def ward(session):
     return patient.id
 
 
-def _tab(pid: int) -> ChartState:
+def _tab(pid: int) -> tuple[ChartVitalsState, ChartSummaryState]:
+    """The chart's vitals and summary states in one browser tab's state tree, signed in as the nurse."""
     root = rx.State()
     path = f"/patients/{pid}"
     root._update_router_vars(
@@ -66,11 +69,15 @@ def _tab(pid: int) -> ChartState:
         },
         {},
     )
-    state = root.get_substate(ChartState.get_full_name().split(".")[1:])
+    vitals, summary = (
+        root.get_substate(cls.get_full_name().split(".")[1:]) for cls in (ChartVitalsState, ChartSummaryState)
+    )
+    chart = vitals.parent_state
+    assert isinstance(chart, ChartState) and summary.parent_state is chart
     with hms_db.session_scope() as s:
-        state.auth_token = security.sign_in(s, username="nina", password=PASSWORD).token
-    state.pid = pid  # what load() takes from the address
-    return state
+        chart.auth_token = security.sign_in(s, username="nina", password=PASSWORD).token
+    chart.pid = pid  # what load() takes from the address
+    return vitals, summary
 
 
 async def _call(state, name: str, *args) -> list:
@@ -103,12 +110,12 @@ def _toasts(events) -> list[str]:
 
 
 async def test_recording_a_deteriorating_set_shows_news2_and_raises_the_alert(ward, configured_db):
-    chart = _tab(ward)
-    assert chart.score_cards == [] and chart.score_alert == ""
-    events = await _call(chart, "submit_vitals", DETERIORATING)
-    assert chart.vital_error_text == ""
-    assert chart.score_alert == "NEWS2 15 (high clinical risk): urgent clinical review"
-    cards = {c.key: c for c in chart.score_cards}
+    vitals, summary = _tab(ward)
+    assert summary.score_cards == [] and vitals.score_alert == ""
+    events = await _call(vitals, "submit_vitals", DETERIORATING)
+    assert vitals.vital_error_text == ""
+    assert vitals.score_alert == "NEWS2 15 (high clinical risk): urgent clinical review"
+    cards = {c.key: c for c in summary.score_cards}
     news = cards["news2"]
     assert (news.value, news.band, news.color, news.has_points) == ("15", "high risk", "red", True)
     rows = {i.label: i for i in news.inputs}
@@ -122,14 +129,12 @@ async def test_recording_a_deteriorating_set_shows_news2_and_raises_the_alert(wa
             select(Observation.value).where(Observation.patient_id == ward, Observation.code == "67775-7")
         ).scalar_one()
     assert stored == 1  # ACVPU position: C
-    summary = {v.key: v for v in chart.vitals}
-    assert (
-        summary["consciousness"].value == "C · New confusion" and summary["consciousness"].flag == "altered"
-    )
+    latest = {v.key: v for v in summary.vitals}
+    assert latest["consciousness"].value == "C · New confusion" and latest["consciousness"].flag == "altered"
 
 
 async def test_a_calm_set_shows_scores_without_an_alert_and_an_unknown_level_is_refused(ward, configured_db):
-    chart = _tab(ward)
+    vitals, summary = _tab(ward)
     calm = {
         **DETERIORATING,
         "respiratory_rate": "16",
@@ -141,12 +146,12 @@ async def test_a_calm_set_shows_scores_without_an_alert_and_an_unknown_level_is_
         "temperature": "36.8",
         "consciousness": "A",
     }
-    await _call(chart, "submit_vitals", calm)
-    assert chart.score_alert == ""
-    news = next(c for c in chart.score_cards if c.key == "news2")
+    await _call(vitals, "submit_vitals", calm)
+    assert vitals.score_alert == ""
+    news = next(c for c in summary.score_cards if c.key == "news2")
     assert (news.value, news.band, news.color) == ("0", "low risk", "green")
-    assert {v.key: v.value for v in chart.vitals}["oxygen_flow"] == "Room air (0 L/min)"
+    assert {v.key: v.value for v in summary.vitals}["oxygen_flow"] == "Room air (0 L/min)"
 
-    await _call(chart, "submit_vitals", {**calm, "consciousness": "Z"})
-    assert chart.vital_error_field == "consciousness"
-    assert "Choose a level of consciousness" in chart.vital_error_text
+    await _call(vitals, "submit_vitals", {**calm, "consciousness": "Z"})
+    assert vitals.vital_error_field == "consciousness"
+    assert "Choose a level of consciousness" in vitals.vital_error_text

@@ -1,0 +1,67 @@
+"""The chart's immunizations (on the Allergies & medications tab): the list and adding one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import reflex as rx
+
+from hms_app.errors import DomainError, ValidationError
+from hms_app.services.emr.chart import Chart
+from hms_app.services.emr.immunizations import add_immunization
+from hms_app.state.chart.dialogs import ChartDialogs
+from hms_app.state.chart.page import ChartState, day_text, form_text
+from hms_app.state.session import requires
+
+
+@dataclass
+class ImmunizationLine:
+    id: int = 0
+    vaccine: str = ""
+    date: str = ""
+    lot: str = ""
+
+
+class ChartImmunizationsState(ChartDialogs, ChartState):
+    """The immunization list and its add dialog."""
+
+    TAB: ClassVar[str] = "allergies"
+    ADD_DIALOGS: ClassVar[tuple[str, ...]] = ("immunization",)
+
+    immunizations: list[ImmunizationLine] = []
+
+    async def _show(self, chart: Chart):
+        self.immunizations = [
+            ImmunizationLine(i.id, i.vaccine, day_text(i.occurrence_date), i.lot_number or "")
+            for i in chart.immunizations
+        ]
+        return None
+
+    async def _refresh(self) -> None:
+        await self._show(await self._reread())
+
+    @rx.event
+    @requires("emr.write")
+    async def submit_immunization(self, form: dict):
+        fields = ("vaccine", "occurrence_date", "lot_number")
+        try:
+            vaccine, day = form_text(form, "vaccine"), form_text(form, "occurrence_date")
+            lot = form_text(form, "lot_number")
+        except ValidationError as error:
+            self._fail(error, fields)
+            return
+        self.saving = True
+        yield
+        try:
+            row = await self._run(
+                add_immunization,
+                patient_id=self.pid,
+                vaccine=vaccine,
+                occurrence_date=day,
+                lot_number=lot,
+            )
+        except DomainError as error:
+            self._fail(error, fields)
+            return
+        yield await self._done(f"{row.vaccine} on {row.occurrence_date.isoformat()} recorded.")
