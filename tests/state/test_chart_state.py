@@ -8,8 +8,6 @@ it shows (the banner, the summary where it shows there, the tab itself).
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 import reflex as rx
 from argon2 import PasswordHasher
@@ -26,13 +24,14 @@ from hms_app.services.emr.vitals import record_vitals
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.state.chart.allergies import ChartAllergiesState
 from hms_app.state.chart.documents import ChartDocumentsState
-from hms_app.state.chart.encounters import ChartEncountersState
+from hms_app.state.chart.encounters import SHOW_DETAIL, ChartEncountersState
 from hms_app.state.chart.immunizations import ChartImmunizationsState
 from hms_app.state.chart.medications import ChartMedicationsState
 from hms_app.state.chart.page import ChartState
 from hms_app.state.chart.problems import ChartProblemsState
 from hms_app.state.chart.summary import ChartSummaryState
 from hms_app.state.chart.vitals import ChartVitalsState
+from tests.state.chart_tab import Tab
 
 PASSWORD = "Ward-round-42"
 TABS = (
@@ -77,56 +76,6 @@ def ward(session):
     return patient.id
 
 
-class Tab:
-    """One browser tab on a patient's chart: its state tree, signed in as the physician."""
-
-    def __init__(self, pid: int | str):
-        path = f"/patients/{pid}"
-        self.root = rx.State()
-        self.root._update_router_vars(
-            {
-                constants.RouteVar.PATH: path,
-                constants.RouteVar.ORIGIN: path,
-                constants.RouteVar.QUERY: {"patient_id": str(pid)},
-                constants.RouteVar.HEADERS: {"origin": "http://localhost:3000"},
-                constants.RouteVar.CLIENT_IP: "10.1.2.3",
-            },
-            {},
-        )
-        self.chart = self[ChartState]
-        with hms_db.session_scope() as s:
-            self.chart.auth_token = security.sign_in(s, username="dr.grey", password=PASSWORD).token
-
-    def __getitem__(self, cls):
-        return self.root.get_substate(cls.get_full_name().split(".")[1:])
-
-    async def call(self, cls, name: str, *args) -> list:
-        """Run one handler of ``cls`` as Reflex would; return what it produced, flattened."""
-        state = self[cls]
-        fn = type(state).event_handlers[name].fn
-        if inspect.isasyncgenfunction(fn):
-            produced = [item async for item in fn(state, *args)]
-        else:
-            produced = [await fn(state, *args)]
-        flat: list = []
-
-        def walk(item):
-            if isinstance(item, (list, tuple)):
-                for inner in item:
-                    walk(inner)
-            elif item is not None:
-                flat.append(item)
-
-        walk(produced)
-        return flat
-
-    def sent(self) -> set[str]:
-        """The states whose vars the last events changed (what Reflex would send), then forget them."""
-        delta = self.root.get_delta()
-        self.root._clean()
-        return {name.rsplit(".", 1)[-1] for name, changed in delta.items() if changed}
-
-
 def _name(cls) -> str:
     return cls.get_full_name().rsplit(".", 1)[-1]
 
@@ -145,7 +94,7 @@ def _reads(pid: int) -> list[str]:
 async def test_opening_the_chart_fills_every_tab_from_one_audited_read(ward, session, configured_db):
     record_vitals(session, actor=SYSTEM_ACTOR, patient_id=ward, values={"weight": "70", "height": "170"})
     add_allergy(session, actor=SYSTEM_ACTOR, patient_id=ward, substance="Latex", severity="mild")
-    tab = Tab(ward)
+    tab = Tab(ward, "dr.grey", PASSWORD)
     await tab.call(ChartState, "load")
     chart = tab.chart
     assert (chart.pid, chart.loaded, chart.problem, chart.shown_path) == (ward, True, "", f"/patients/{ward}")
@@ -164,13 +113,13 @@ async def test_opening_the_chart_fills_every_tab_from_one_audited_read(ward, ses
 
 
 async def test_an_address_that_names_no_patient_shows_a_problem_not_a_chart(ward, configured_db):
-    tab = Tab("12abc")
+    tab = Tab("12abc", "dr.grey", PASSWORD)
     await tab.call(ChartState, "load")
     assert tab.chart.loaded and "does not name a patient" in tab.chart.problem and tab.chart.pid == 0
 
 
 async def test_a_change_on_one_tab_sends_that_tab_the_banner_and_the_summary_only(ward, configured_db):
-    tab = Tab(ward)
+    tab = Tab(ward, "dr.grey", PASSWORD)
     await tab.call(ChartState, "load")
     tab.sent()
 
@@ -195,7 +144,7 @@ async def test_a_change_on_one_tab_sends_that_tab_the_banner_and_the_summary_onl
 
 
 async def test_a_problem_is_found_added_and_resolved_through_its_dialogs(ward, configured_db):
-    tab = Tab(ward)
+    tab = Tab(ward, "dr.grey", PASSWORD)
     await tab.call(ChartState, "load")
     problems = tab[ChartProblemsState]
     await tab.call(ChartState, "open_dialog", "problem")
@@ -233,13 +182,21 @@ async def test_a_problem_is_found_added_and_resolved_through_its_dialogs(ward, c
 
 
 async def test_an_encounter_note_is_written_signed_and_amended(ward, configured_db):
-    tab = Tab(ward)
+    tab = Tab(ward, "dr.grey", PASSWORD)
     await tab.call(ChartState, "load")
     encounters = tab[ChartEncountersState]
     await tab.call(ChartState, "open_dialog", "encounter")
-    await tab.call(
+    refused = await tab.call(ChartEncountersState, "submit_encounter", {"encounter_class": "telepathy"})
+    assert (encounters.dialog, encounters.error_field, encounters.enc_total) == (
+        "encounter",
+        "encounter_class",
+        0,
+    )
+    assert SHOW_DETAIL not in refused
+    shown = await tab.call(
         ChartEncountersState, "submit_encounter", {"encounter_class": "outpatient", "reason": "Review"}
     )
+    assert SHOW_DETAIL in shown
     assert encounters.dialog == "" and encounters.enc_total == 1 and encounters.editor_open
     assert encounters.selected.reason == "Review" and encounters.open_encounters == encounters.encounters
 
@@ -278,7 +235,7 @@ async def test_an_encounter_note_is_written_signed_and_amended(ward, configured_
 
 
 async def test_medications_and_immunizations_are_added_and_a_medication_stopped(ward, configured_db):
-    tab = Tab(ward)
+    tab = Tab(ward, "dr.grey", PASSWORD)
     await tab.call(ChartState, "load")
     medications, immunizations = tab[ChartMedicationsState], tab[ChartImmunizationsState]
     await tab.call(ChartState, "open_dialog", "medication")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.chart.common import add_button, header_cells, record_card, status_badge, write_only
+from hms_app.pages.chart.common import (
+    add_button,
+    header_cells,
+    record_card,
+    status_badge,
+    status_menu,
+    write_only,
+)
 from hms_app.pages.chart.dialogs import form_dialog, labelled, simple_select
 from hms_app.state.chart.allergies import SEVERITY_CHOICES, AllergyLine, ChartAllergiesState
 
@@ -26,36 +33,26 @@ def allergy_row(a: AllergyLine) -> rx.Component:
         rx.table.cell(status_badge(a.status)),
         rx.table.cell(
             write_only(
-                rx.menu.root(
-                    rx.menu.trigger(
-                        rx.icon_button(
-                            rx.icon("ellipsis", size=16),
-                            variant="ghost",
-                            color_scheme="gray",
-                            size="1",
-                            aria_label="Change the status of " + a.substance,
-                        )
+                status_menu(
+                    a.substance,
+                    rx.cond(
+                        a.status != "active",
+                        rx.menu.item(
+                            "Reactivate", on_click=ChartAllergiesState.set_allergy_status(a.id, "active")
+                        ),
                     ),
-                    rx.menu.content(
-                        rx.cond(
-                            a.status != "active",
-                            rx.menu.item(
-                                "Reactivate", on_click=ChartAllergiesState.set_allergy_status(a.id, "active")
-                            ),
+                    rx.cond(
+                        a.status != "inactive",
+                        rx.menu.item(
+                            "Mark inactive",
+                            on_click=ChartAllergiesState.set_allergy_status(a.id, "inactive"),
                         ),
-                        rx.cond(
-                            a.status != "inactive",
-                            rx.menu.item(
-                                "Mark inactive",
-                                on_click=ChartAllergiesState.set_allergy_status(a.id, "inactive"),
-                            ),
-                        ),
-                        rx.cond(
-                            a.status != "resolved",
-                            rx.menu.item(
-                                "Mark resolved",
-                                on_click=ChartAllergiesState.set_allergy_status(a.id, "resolved"),
-                            ),
+                    ),
+                    rx.cond(
+                        a.status != "resolved",
+                        rx.menu.item(
+                            "Mark resolved",
+                            on_click=ChartAllergiesState.set_allergy_status(a.id, "resolved"),
                         ),
                     ),
                 )

@@ -99,3 +99,19 @@ def record_card(title: str, icon: str, header: rx.Component, rows, row, empty: s
         ),
         width="100%",
     )
+
+
+def status_menu(what, *items) -> rx.Component:
+    """A row's "…" menu of status changes; ``what`` names the row to a screen reader."""
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.icon_button(
+                rx.icon("ellipsis", size=16),
+                variant="ghost",
+                color_scheme="gray",
+                size="1",
+                aria_label="Change the status of " + what,
+            )
+        ),
+        rx.menu.content(*items),
+    )

@@ -6,7 +6,7 @@ import reflex as rx
 
 from hms_app.pages.chart.common import icon_text, muted, status_badge, write_only
 from hms_app.pages.chart.dialogs import general_error
-from hms_app.state.chart.encounters import ChartEncountersState, NoteLine
+from hms_app.state.chart.encounters import MAX_NOTE_TEXT, ChartEncountersState, NoteLine
 from hms_app.state.chart.page import ChartState
 
 SOAP_LABELS = (
@@ -162,7 +162,7 @@ def note_editor() -> rx.Component:
                                 rows="4",
                                 resize="vertical",
                                 width="100%",
-                                max_length=20000,
+                                max_length=MAX_NOTE_TEXT,
                                 data_testid="soap-" + key,
                             ),
                             spacing="1",

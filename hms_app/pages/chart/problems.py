@@ -4,46 +4,44 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.chart.common import add_button, header_cells, muted, record_card, status_badge, write_only
+from hms_app.pages.chart.common import (
+    add_button,
+    header_cells,
+    muted,
+    record_card,
+    status_badge,
+    status_menu,
+    write_only,
+)
 from hms_app.pages.chart.dialogs import date_input, field_error, form_dialog, labelled
 from hms_app.state.chart.problems import ChartProblemsState, ConditionLine, IcdLine
 
 
 def condition_menu(c: ConditionLine) -> rx.Component:
-    return rx.menu.root(
-        rx.menu.trigger(
-            rx.icon_button(
-                rx.icon("ellipsis", size=16),
-                variant="ghost",
-                color_scheme="gray",
-                size="1",
-                aria_label="Change the status of " + c.code,
-            )
+    return status_menu(
+        c.code,
+        rx.cond(
+            c.status != "resolved",
+            rx.menu.item(
+                rx.icon("circle-check", size=14),
+                "Resolve…",
+                on_click=ChartProblemsState.ask_resolve(c.id),
+            ),
         ),
-        rx.menu.content(
-            rx.cond(
-                c.status != "resolved",
-                rx.menu.item(
-                    rx.icon("circle-check", size=14),
-                    "Resolve…",
-                    on_click=ChartProblemsState.ask_resolve(c.id),
-                ),
+        rx.cond(
+            c.status == "active",
+            rx.menu.item(
+                rx.icon("pause", size=14),
+                "Mark inactive",
+                on_click=ChartProblemsState.set_problem_status(c.id, "inactive"),
             ),
-            rx.cond(
-                c.status == "active",
-                rx.menu.item(
-                    rx.icon("pause", size=14),
-                    "Mark inactive",
-                    on_click=ChartProblemsState.set_problem_status(c.id, "inactive"),
-                ),
-            ),
-            rx.cond(
-                c.status != "active",
-                rx.menu.item(
-                    rx.icon("rotate-ccw", size=14),
-                    "Reactivate",
-                    on_click=ChartProblemsState.set_problem_status(c.id, "active"),
-                ),
+        ),
+        rx.cond(
+            c.status != "active",
+            rx.menu.item(
+                rx.icon("rotate-ccw", size=14),
+                "Reactivate",
+                on_click=ChartProblemsState.set_problem_status(c.id, "active"),
             ),
         ),
     )

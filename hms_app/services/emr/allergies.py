@@ -23,6 +23,7 @@ def add_allergy(
     reaction: str = "",
     severity: str = "moderate",
 ) -> AllergyIntolerance:
+    """Record an allergy; one active record per substance."""
     authorize(actor, "emr.write", patient_id=patient_id)
     require_patient(session, patient_id)
     substance = clean_text(substance, "Substance", "substance", max_length=120, required=True)
@@ -60,6 +61,7 @@ def add_allergy(
 
 
 def set_allergy_status(session: Session, *, actor: Actor, allergy_id: int, status: str) -> AllergyIntolerance:
+    """Mark an allergy active, inactive or resolved."""
     allergy = session.get(AllergyIntolerance, allergy_id)
     if allergy is None:
         raise NotFound("That allergy does not exist.")

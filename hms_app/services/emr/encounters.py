@@ -58,6 +58,7 @@ def start_encounter(
 
 
 def finish_encounter(session: Session, *, actor: Actor, encounter_id: int) -> Encounter:
+    """Finish an encounter (its end is now); finishing it again changes nothing."""
     encounter = session.get(Encounter, encounter_id)
     if encounter is None:
         raise NotFound("That encounter does not exist.")

@@ -23,6 +23,7 @@ def add_immunization(
     lot_number: str = "",
     code: str | None = None,
 ) -> Immunization:
+    """Record a vaccine given, on a day between the patient's birth and today."""
     authorize(actor, "emr.write", patient_id=patient_id)
     patient = require_patient(session, patient_id)
     day = past_date(occurrence_date, "Date given", "occurrence_date")

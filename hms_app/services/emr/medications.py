@@ -24,6 +24,7 @@ def add_medication(
     started_on: date | str | None = None,
     code: str | None = None,
 ) -> MedicationStatement:
+    """Add a medicine the patient takes to the medication list."""
     authorize(actor, "emr.write", patient_id=patient_id)
     require_patient(session, patient_id)
     row = MedicationStatement(
@@ -57,6 +58,7 @@ def stop_medication(
     reason: str,
     stopped_on: date | str | None = None,
 ) -> MedicationStatement:
+    """Stop a medication with its reason, on a day not before its start (today if none)."""
     row = session.get(MedicationStatement, medication_id)
     if row is None:
         raise NotFound("That medication does not exist.")

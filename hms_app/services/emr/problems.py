@@ -142,6 +142,7 @@ def set_condition_status(
     clinical_status: str,
     abatement_date: date | str | None = None,
 ) -> Condition:
+    """Reactivate a problem, mark it inactive or resolve it (today unless a date is given)."""
     condition = session.get(Condition, condition_id)
     if condition is None:
         raise NotFound("That problem does not exist.")

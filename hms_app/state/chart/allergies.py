@@ -7,11 +7,12 @@ from typing import ClassVar
 
 import reflex as rx
 
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError
 from hms_app.services.emr import allergies as allergy_service
 from hms_app.services.emr.chart import Chart
 from hms_app.state.chart.dialogs import ChartDialogs
-from hms_app.state.chart.page import ChartState, form_text
+from hms_app.state.chart.page import ChartState
+from hms_app.state.forms import form_text
 from hms_app.state.session import requires
 
 SEVERITY_CHOICES = tuple((severity, severity.capitalize()) for severity in allergy_service.SEVERITIES)
@@ -46,27 +47,21 @@ class ChartAllergiesState(ChartDialogs, ChartState):
     @rx.event
     @requires("emr.write")
     async def submit_allergy(self, form: dict):
-        fields = ("substance", "reaction", "severity")
-        try:
-            substance, reaction = form_text(form, "substance"), form_text(form, "reaction")
-            severity = form_text(form, "severity") or "moderate"
-        except ValidationError as error:
-            self._fail(error, fields)
-            return
-        self.saving = True
-        yield
-        try:
-            allergy = await self._run(
-                allergy_service.add_allergy,
-                patient_id=self.pid,
-                substance=substance,
-                reaction=reaction,
-                severity=severity,
-            )
-        except DomainError as error:
-            self._fail(error, fields)
-            return
-        yield await self._done(f"Allergy to {allergy.substance} ({allergy.severity}) recorded.")
+        def read() -> dict:
+            return {
+                "patient_id": self.pid,
+                "substance": form_text(form, "substance"),
+                "reaction": form_text(form, "reaction"),
+                "severity": form_text(form, "severity") or "moderate",
+            }
+
+        async for event in self._submit(
+            ("substance", "reaction", "severity"),
+            read,
+            allergy_service.add_allergy,
+            lambda allergy: f"Allergy to {allergy.substance} ({allergy.severity}) recorded.",
+        ):
+            yield event
 
     @rx.event
     @requires("emr.write")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import reflex as rx
 
-from hms_app.errors import DomainError
+from hms_app.errors import DomainError, ValidationError
 
 
 class ChartDialogs(rx.State, mixin=True):
@@ -36,6 +37,26 @@ class ChartDialogs(rx.State, mixin=True):
         self.saving = False
         self.error_text = str(error)
         self.error_field = error.field if error.field in fields else ""
+
+    async def _submit(
+        self, fields: tuple[str, ...], read: Callable[[], dict], write: Callable, said: Callable[[Any], str]
+    ):
+        """Run a dialog's form: ``read`` the service's arguments from it, ``write`` them (the button
+        spins meanwhile), then close the dialog with what ``said`` makes of the result. A refusal
+        shows next to its field when the dialog has it (``fields``), else above the buttons."""
+        try:
+            arguments = read()
+        except ValidationError as error:
+            self._fail(error, fields)
+            return
+        self.saving = True
+        yield
+        try:
+            result = await self._run(write, **arguments)
+        except DomainError as error:
+            self._fail(error, fields)
+            return
+        yield await self._done(said(result))
 
     async def _done(self, message: str, toast_id: str | None = None):
         """Close the dialog, re-read what the change shows and say what happened."""

@@ -8,14 +8,16 @@ from typing import ClassVar
 import reflex as rx
 
 from hms_app.clock import format_local
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError
 from hms_app.services.emr import encounters as encounter_service
 from hms_app.services.emr import notes as note_service
 from hms_app.services.emr.chart import Chart
 from hms_app.state.chart.dialogs import ChartDialogs
-from hms_app.state.chart.page import PAGE_SIZE, ChartState, form_text
+from hms_app.state.chart.page import PAGE_SIZE, ChartState
+from hms_app.state.forms import form_fields, form_text
 from hms_app.state.session import pages_for, requires, step_page
 
+MAX_NOTE_TEXT = 20000  # a note's longest part: a longer one is refused before the service runs
 ENCOUNTER_CLASS_CHOICES = tuple((name, name.capitalize()) for name in encounter_service.ENCOUNTER_CLASSES)
 # On a narrow screen the chosen encounter shows below the list: bring it into view once drawn, unless
 # its top is already in view below the sticky banner (its scroll margin).
@@ -125,9 +127,11 @@ class ChartEncountersState(ChartDialogs, ChartState):
 
     # ------------------------------------------------------------------ encounters
 
+    def _show_timeline(self, rows: list[encounter_service.TimelineRow], total: int) -> None:
+        self.encounters, self.enc_total = [_encounter_line(row) for row in rows], total
+
     async def _show(self, chart: Chart):
-        self.encounters = [_encounter_line(row) for row in chart.timeline]
-        self.enc_total = chart.timeline_total
+        self._show_timeline(chart.timeline, chart.timeline_total)
         return None
 
     async def _refresh(self) -> None:
@@ -146,7 +150,7 @@ class ChartEncountersState(ChartDialogs, ChartState):
             )
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.encounters, self.enc_total = [_encounter_line(r) for r in rows], total
+        self._show_timeline(rows, total)
         return None
 
     @rx.event
@@ -187,29 +191,25 @@ class ChartEncountersState(ChartDialogs, ChartState):
     @rx.event
     @requires("emr.write")
     async def submit_encounter(self, form: dict):
-        try:
-            encounter_class = form_text(form, "encounter_class") or "outpatient"
-            reason = form_text(form, "reason")
-        except ValidationError as error:
-            self._fail(error, ("encounter_class", "reason"))
-            return
-        self.saving = True
-        yield
-        try:
-            encounter = await self._run(
-                encounter_service.start_encounter,
-                patient_id=self.pid,
-                encounter_class=encounter_class,
-                reason=reason,
-            )
-        except DomainError as error:
-            self._fail(error, ("encounter_class", "reason"))
-            return
-        # The newest encounter is first on the first page; open it with an empty note to write.
-        self.enc_page, self.selected_id, self.notes = 1, encounter.id, []
-        self._open_editor(0, {}, 0)
-        yield await self._done(f"{encounter_class.capitalize()} encounter started.")
-        yield SHOW_DETAIL
+        def read() -> dict:
+            return {
+                "patient_id": self.pid,
+                "encounter_class": form_text(form, "encounter_class") or "outpatient",
+                "reason": form_text(form, "reason"),
+            }
+
+        def started(encounter) -> str:
+            # The newest encounter is first on the first page; open it with an empty note to write.
+            self.enc_page, self.selected_id, self.notes = 1, encounter.id, []
+            self._open_editor(0, {}, 0)
+            return f"{encounter.encounter_class.capitalize()} encounter started."
+
+        async for event in self._submit(
+            ("encounter_class", "reason"), read, encounter_service.start_encounter, started
+        ):
+            yield event
+        if not self.dialog:  # closed: the encounter started, and shows with its editor
+            yield SHOW_DETAIL
 
     @rx.event
     @requires("emr.write")
@@ -260,7 +260,7 @@ class ChartEncountersState(ChartDialogs, ChartState):
         if not self.selected_id:
             return rx.toast.error("Choose an encounter first.")
         try:
-            texts = {part: form_text(form, part) for part in note_service.SOAP}
+            texts = form_fields(form, note_service.SOAP, limit=MAX_NOTE_TEXT)
             note = await self._run(
                 note_service.save_note,
                 encounter_id=self.selected_id,

@@ -7,11 +7,11 @@ from typing import ClassVar
 
 import reflex as rx
 
-from hms_app.errors import DomainError, ValidationError
 from hms_app.services.emr.chart import Chart
 from hms_app.services.emr.immunizations import add_immunization
 from hms_app.state.chart.dialogs import ChartDialogs
-from hms_app.state.chart.page import ChartState, day_text, form_text
+from hms_app.state.chart.page import ChartState, day_text
+from hms_app.state.forms import form_text
 from hms_app.state.session import requires
 
 
@@ -44,24 +44,18 @@ class ChartImmunizationsState(ChartDialogs, ChartState):
     @rx.event
     @requires("emr.write")
     async def submit_immunization(self, form: dict):
-        fields = ("vaccine", "occurrence_date", "lot_number")
-        try:
-            vaccine, day = form_text(form, "vaccine"), form_text(form, "occurrence_date")
-            lot = form_text(form, "lot_number")
-        except ValidationError as error:
-            self._fail(error, fields)
-            return
-        self.saving = True
-        yield
-        try:
-            row = await self._run(
-                add_immunization,
-                patient_id=self.pid,
-                vaccine=vaccine,
-                occurrence_date=day,
-                lot_number=lot,
-            )
-        except DomainError as error:
-            self._fail(error, fields)
-            return
-        yield await self._done(f"{row.vaccine} on {row.occurrence_date.isoformat()} recorded.")
+        def read() -> dict:
+            return {
+                "patient_id": self.pid,
+                "vaccine": form_text(form, "vaccine"),
+                "occurrence_date": form_text(form, "occurrence_date"),
+                "lot_number": form_text(form, "lot_number"),
+            }
+
+        async for event in self._submit(
+            ("vaccine", "occurrence_date", "lot_number"),
+            read,
+            add_immunization,
+            lambda row: f"{row.vaccine} on {row.occurrence_date.isoformat()} recorded.",
+        ):
+            yield event

@@ -7,11 +7,12 @@ from typing import ClassVar
 
 import reflex as rx
 
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError
 from hms_app.services.emr.chart import Chart
 from hms_app.services.emr.medications import add_medication, stop_medication
 from hms_app.state.chart.dialogs import ChartDialogs
-from hms_app.state.chart.page import ChartState, day_text, form_text
+from hms_app.state.chart.page import ChartState, day_text
+from hms_app.state.forms import form_text
 from hms_app.state.session import requires
 
 
@@ -55,27 +56,21 @@ class ChartMedicationsState(ChartDialogs, ChartState):
     @rx.event
     @requires("emr.write")
     async def submit_medication(self, form: dict):
-        fields = ("medication", "dosage", "started_on")
-        try:
-            medication, dosage = form_text(form, "medication"), form_text(form, "dosage")
-            started = form_text(form, "started_on")
-        except ValidationError as error:
-            self._fail(error, fields)
-            return
-        self.saving = True
-        yield
-        try:
-            row = await self._run(
-                add_medication,
-                patient_id=self.pid,
-                medication=medication,
-                dosage=dosage,
-                started_on=started or None,
-            )
-        except DomainError as error:
-            self._fail(error, fields)
-            return
-        yield await self._done(f"{row.medication} added to the medication list.")
+        def read() -> dict:
+            return {
+                "patient_id": self.pid,
+                "medication": form_text(form, "medication"),
+                "dosage": form_text(form, "dosage"),
+                "started_on": form_text(form, "started_on") or None,
+            }
+
+        async for event in self._submit(
+            ("medication", "dosage", "started_on"),
+            read,
+            add_medication,
+            lambda row: f"{row.medication} added to the medication list.",
+        ):
+            yield event
 
     @rx.event
     @requires("emr.write")
@@ -91,22 +86,21 @@ class ChartMedicationsState(ChartDialogs, ChartState):
     @rx.event
     @requires("emr.write")
     async def submit_stop(self, form: dict):
-        fields = ("stop_reason", "stopped_on")
         if self.dialog != "stop" or not self._target_id:
             self._open_dialog("")
             return
-        try:
-            reason, day = form_text(form, "stop_reason"), form_text(form, "stopped_on")
-        except ValidationError as error:
-            self._fail(error, fields)
-            return
-        self.saving = True
-        yield
-        try:
-            row = await self._run(
-                stop_medication, medication_id=self._target_id, reason=reason, stopped_on=day or None
-            )
-        except DomainError as error:
-            self._fail(error, fields)
-            return
-        yield await self._done(f"{row.medication} stopped: {row.stop_reason}.")
+
+        def read() -> dict:
+            return {
+                "medication_id": self._target_id,
+                "reason": form_text(form, "stop_reason"),
+                "stopped_on": form_text(form, "stopped_on") or None,
+            }
+
+        async for event in self._submit(
+            ("stop_reason", "stopped_on"),
+            read,
+            stop_medication,
+            lambda row: f"{row.medication} stopped: {row.stop_reason}.",
+        ):
+            yield event

@@ -20,7 +20,6 @@ from hms_app.state.session import SessionState, browser_id, requires
 PAGE_SIZE = 20  # encounters on one page of the timeline
 BANNER_PROBLEMS = 3  # active problems shown as badges in the banner; the rest are counted
 TABS = ("summary", "encounters", "vitals", "problems", "allergies", "documents")
-MAX_FORM_TEXT = 20000  # longer values are refused before a service runs (a note's longest part)
 
 
 def parse_patient_id(raw) -> int:
@@ -29,15 +28,6 @@ def parse_patient_id(raw) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 12 or int(text) <= 0:
         raise NotFound("This address does not name a patient. Find the patient from the patient list.")
     return int(text)
-
-
-def form_text(form: dict, key: str) -> str:
-    """One field of a submitted form as text ("" when missing or not text); refused when too long."""
-    value = form.get(key, "") if isinstance(form, dict) else ""
-    value = value if isinstance(value, str) else ""
-    if len(value) > MAX_FORM_TEXT:
-        raise ValidationError(f"That is too long (at most {MAX_FORM_TEXT:,} characters).", field=key)
-    return value
 
 
 def day_text(value) -> str:
@@ -81,15 +71,14 @@ class ChartState(SessionState):
         self.banner_problem_badges = self.banner_problems[:BANNER_PROBLEMS]
         self.banner_problems_more = max(0, len(self.banner_problems) - BANNER_PROBLEMS)
 
-    async def _open(self):
-        """What a tab reads when it is shown, beyond its part of the chart (the vitals trend)."""
-        return None
+    # Each tab's state says what it shows of a chart just read (``_show``), what it reads when its tab
+    # is chosen (``_open``: the vitals trend) and what it re-reads after a change on it (``_refresh``).
+    # Each returns an event to send (a toast) or None.
 
     async def _show(self, chart: Chart):
-        """Take this tab's part of a chart just read; each tab's state says what that is.
+        return None
 
-        Returns an event to send (a toast) or None.
-        """
+    async def _open(self):
         return None
 
     async def _tab_states(self, tab: str | None = None) -> list[ChartState]:
@@ -103,6 +92,7 @@ class ChartState(SessionState):
     async def _start_afresh(self) -> None:
         """Nothing of the last patient may stay on screen, in the banner or on any tab."""
         self.reset()
+        # reset() reaches the tabs' states already in memory; with Redis, the others load here.
         for tab in await self._tab_states():
             tab.reset()
 
@@ -127,11 +117,11 @@ class ChartState(SessionState):
             return
         self.pid = pid
         self._show_banner(chart.banner)
-        problems = [await tab._show(chart) for tab in await self._tab_states()]
+        notices = [await tab._show(chart) for tab in await self._tab_states()]
         self.loaded, self.shown_path = True, path
-        problems = [problem for problem in problems if problem is not None]
-        if problems:
-            yield problems
+        notices = [notice for notice in notices if notice is not None]
+        if notices:
+            yield notices
 
     async def _reread(self, *, page: int = 1, with_summary: bool = True) -> Chart:
         """Re-read the chart after a change (audited as a refresh; ``page`` the timeline's) and show its
@@ -144,7 +134,7 @@ class ChartState(SessionState):
         return chart
 
     async def _refresh(self) -> None:
-        """Re-read what a change on this tab shows (each tab's state says what that is)."""
+        return None
 
     async def _done(self, message: str, toast_id: str | None = None):
         """Re-read what the change shows and say what happened."""

@@ -12,7 +12,8 @@ from hms_app.errors import DomainError, ValidationError
 from hms_app.services.emr.chart import Chart
 from hms_app.services.emr.problems import add_condition, search_icd10, set_condition_status
 from hms_app.state.chart.dialogs import ChartDialogs
-from hms_app.state.chart.page import ChartState, day_text, form_text
+from hms_app.state.chart.page import ChartState, day_text
+from hms_app.state.forms import form_text
 from hms_app.state.session import requires
 
 
@@ -96,21 +97,21 @@ class ChartProblemsState(ChartDialogs, ChartState):
         if not self.icd_code:
             self._fail(ValidationError("Search for a diagnosis and choose a code.", field="code"), fields)
             return
-        try:
-            onset = form_text(form, "onset_date")
-        except ValidationError as error:
-            self._fail(error, fields)
-            return
-        self.saving = True
-        yield
-        try:
-            condition = await self._run(
-                add_condition, patient_id=self.pid, code=self.icd_code, onset_date=onset
-            )
-        except DomainError as error:
-            self._fail(error, fields)
-            return
-        yield await self._done(f"{condition.code} {condition.display} added to the problem list.")
+
+        def read() -> dict:
+            return {
+                "patient_id": self.pid,
+                "code": self.icd_code,
+                "onset_date": form_text(form, "onset_date"),
+            }
+
+        async for event in self._submit(
+            fields,
+            read,
+            add_condition,
+            lambda condition: f"{condition.code} {condition.display} added to the problem list.",
+        ):
+            yield event
 
     @rx.event
     @requires("emr.write")
@@ -142,21 +143,18 @@ class ChartProblemsState(ChartDialogs, ChartState):
         if self.dialog != "resolve" or not self._target_id:
             self._open_dialog("")
             return
-        try:
-            day = form_text(form, "abatement_date")
-        except ValidationError as error:
-            self._fail(error, ("abatement_date",))
-            return
-        self.saving = True
-        yield
-        try:
-            condition = await self._run(
-                set_condition_status,
-                condition_id=self._target_id,
-                clinical_status="resolved",
-                abatement_date=day or None,
-            )
-        except DomainError as error:
-            self._fail(error, ("abatement_date",))
-            return
-        yield await self._done(f"{condition.code} resolved on {condition.abatement_date.isoformat()}.")
+
+        def read() -> dict:
+            return {
+                "condition_id": self._target_id,
+                "clinical_status": "resolved",
+                "abatement_date": form_text(form, "abatement_date") or None,
+            }
+
+        async for event in self._submit(
+            ("abatement_date",),
+            read,
+            set_condition_status,
+            lambda condition: f"{condition.code} resolved on {condition.abatement_date.isoformat()}.",
+        ):
+            yield event

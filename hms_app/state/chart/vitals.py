@@ -13,7 +13,8 @@ from hms_app.cds import vitals as vital_rules
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.emr.vitals import record_vitals, vital_series
 from hms_app.state.chart.encounters import ChartEncountersState
-from hms_app.state.chart.page import ChartState, form_text
+from hms_app.state.chart.page import ChartState
+from hms_app.state.forms import form_fields, form_text
 from hms_app.state.session import requires
 
 # ACVPU is a category, not a quantity: it has no trend line and a select instead of a number box.
@@ -83,7 +84,7 @@ class ChartVitalsState(ChartState):
     async def submit_vitals(self, form: dict):
         self.vital_error_field, self.vital_error_text = "", ""
         try:
-            values = {key: form_text(form, key) for key, *_ in VITAL_FIELDS}
+            values = form_fields(form, tuple(key for key, *_ in VITAL_FIELDS))
             level = form_text(form, "consciousness")
             if level and level != NOT_ASSESSED:
                 if level not in vital_rules.ACVPU:
