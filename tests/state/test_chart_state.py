@@ -262,3 +262,26 @@ async def test_medications_and_immunizations_are_added_and_a_medication_stopped(
         ("Tdap", "2020-03-01", "AB1")
     ]
     assert tab[ChartSummaryState].summary_immunizations == ["Tdap · 2020-03-01"]
+
+
+async def test_loading_the_chart_again_starts_afresh(ward, configured_db):
+    tab = Tab(ward, "dr.grey", PASSWORD)
+    await tab.call(ChartState, "load")
+    encounters = tab[ChartEncountersState]
+    await tab.call(ChartState, "open_dialog", "encounter")
+    await tab.call(ChartEncountersState, "submit_encounter", {"encounter_class": "virtual", "reason": "Call"})
+    await tab.call(ChartState, "set_tab", "encounters")
+    await tab.call(ChartState, "open_dialog", "encounter")
+    assert (encounters.selected_id > 0, encounters.editor_open, encounters.dialog) == (
+        True,
+        True,
+        "encounter",
+    )
+    await tab.call(ChartState, "load")  # the address again, or another patient's: nothing of before stays
+    assert (encounters.selected_id, encounters.editor_open, encounters.dialog, tab.chart.tab) == (
+        0,
+        False,
+        "",
+        "summary",
+    )
+    assert encounters.enc_total == 1 and not tab[ChartVitalsState].trend_loaded
