@@ -270,13 +270,14 @@ async def test_loading_the_chart_again_starts_afresh(ward, configured_db):
     encounters = tab[ChartEncountersState]
     await tab.call(ChartState, "open_dialog", "encounter")
     await tab.call(ChartEncountersState, "submit_encounter", {"encounter_class": "virtual", "reason": "Call"})
-    await tab.call(ChartState, "set_tab", "encounters")
+    await tab.call(ChartState, "set_tab", "vitals")
     await tab.call(ChartState, "open_dialog", "encounter")
     assert (encounters.selected_id > 0, encounters.editor_open, encounters.dialog) == (
         True,
         True,
         "encounter",
     )
+    assert tab[ChartVitalsState].trend_loaded
     await tab.call(ChartState, "load")  # the address again, or another patient's: nothing of before stays
     assert (encounters.selected_id, encounters.editor_open, encounters.dialog, tab.chart.tab) == (
         0,
