@@ -22,6 +22,7 @@ from hms_app.models import metadata
 from hms_app.models.patients import Patient, PatientHistory, PatientMerge
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
+from hms_app.services.file_store import write_document
 from hms_app.services.patient_keys import fold, phone_digits, search_keys, sound
 from hms_app.services.permissions import Actor, authorize
 
@@ -1078,8 +1079,6 @@ def set_patient_photo(
 
     The photo is served like any document, only to users who may read the patient.
     """
-    from hms_app.services.emr import write_document
-
     authorize(actor, "patient.write", patient_id=patient_id)
     patient = _require_patient(session, patient_id, lock=True)
     if patient.merged_into_id is not None:

@@ -15,7 +15,16 @@ from hms_app.clock import utcnow
 from hms_app.errors import Conflict, Forbidden, ValidationError
 from hms_app.models.emr import ClinicalNote, DocumentReference, Encounter, Observation
 from hms_app.models.security import AuditEvent
-from hms_app.services import emr, security
+from hms_app.services import file_store, security
+from hms_app.services.emr.allergies import add_allergy, set_allergy_status
+from hms_app.services.emr.chart import open_chart
+from hms_app.services.emr.documents import open_document, store_document
+from hms_app.services.emr.encounters import finish_encounter, start_encounter
+from hms_app.services.emr.immunizations import add_immunization
+from hms_app.services.emr.medications import add_medication, stop_medication
+from hms_app.services.emr.notes import amend_note, encounter_notes, save_note, sign_note
+from hms_app.services.emr.problems import add_condition, search_icd10, set_condition_status
+from hms_app.services.emr.vitals import latest_vitals, record_vitals, vital_series
 from hms_app.services.patients import register_patient
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 
@@ -115,7 +124,7 @@ def test_each_vital_accepts_its_plausible_edges_and_refuses_what_lies_beyond(ses
     step = 10**-spec.decimals
     for beyond in (round(spec.low - step, spec.decimals), round(spec.high + step, spec.decimals)):
         with pytest.raises(ValidationError) as refused:
-            emr.record_vitals(
+            record_vitals(
                 session, actor=ward.nurse, patient_id=ward.patient_id, values=_with_partner(key, beyond)
             )
         assert refused.value.field == key
@@ -123,15 +132,13 @@ def test_each_vital_accepts_its_plausible_edges_and_refuses_what_lies_beyond(ses
     assert _observations(session, ward.patient_id) == {}  # nothing half-written
 
     for edge in (spec.low, spec.high):
-        emr.record_vitals(
-            session, actor=ward.nurse, patient_id=ward.patient_id, values=_with_partner(key, edge)
-        )
+        record_vitals(session, actor=ward.nurse, patient_id=ward.patient_id, values=_with_partner(key, edge))
     assert _observations(session, ward.patient_id)[key] == [spec.low, spec.high]
 
 
 def test_a_pulse_of_900_is_refused_with_a_message_naming_the_field(session, ward):
     with pytest.raises(ValidationError) as refused:
-        emr.record_vitals(
+        record_vitals(
             session,
             actor=ward.nurse,
             patient_id=ward.patient_id,
@@ -147,27 +154,27 @@ def test_a_pulse_of_900_is_refused_with_a_message_naming_the_field(session, ward
 
 def test_a_value_that_is_not_a_number_is_refused_with_its_unit(session, ward):
     with pytest.raises(ValidationError) as refused:
-        emr.record_vitals(session, actor=ward.nurse, patient_id=ward.patient_id, values={"weight": "heavy"})
+        record_vitals(session, actor=ward.nurse, patient_id=ward.patient_id, values={"weight": "heavy"})
     assert refused.value.field == "weight" and "kg" in str(refused.value)
 
 
 def test_bmi_is_derived_from_weight_and_height_and_later_from_the_latest_height(session, ward):
     start = utcnow() - timedelta(days=30)
-    emr.record_vitals(
+    record_vitals(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
         values={"weight": "70", "height": "175"},
         taken_at=start,
     )
-    emr.record_vitals(
+    record_vitals(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
         values={"height": "180"},
         taken_at=start + timedelta(days=1),
     )
-    rows = emr.record_vitals(
+    rows = record_vitals(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
@@ -180,12 +187,12 @@ def test_bmi_is_derived_from_weight_and_height_and_later_from_the_latest_height(
         ("Body weight", 81.0, "kg"),
         ("Body mass index (BMI)", 25.0, "kg/m2"),
     ]
-    latest = emr.latest_vitals(session, ward.patient_id)
+    latest = latest_vitals(session, ward.patient_id)
     assert latest["bmi"][0] == 25.0 and latest["height"][0] == 180.0
 
 
 def test_no_bmi_without_any_height(session, ward):
-    emr.record_vitals(session, actor=ward.nurse, patient_id=ward.other_patient_id, values={"weight": "64"})
+    record_vitals(session, actor=ward.nurse, patient_id=ward.other_patient_id, values={"weight": "64"})
     assert _observations(session, ward.other_patient_id) == {"weight": [64.0]}
 
 
@@ -197,10 +204,10 @@ def test_blood_pressure_needs_both_values_with_the_diastolic_below_the_systolic(
         {"systolic_bp": "110", "diastolic_bp": "130"},
     ):
         with pytest.raises(ValidationError) as refused:
-            emr.record_vitals(session, actor=ward.nurse, patient_id=ward.patient_id, values=values)
+            record_vitals(session, actor=ward.nurse, patient_id=ward.patient_id, values=values)
         assert refused.value.field == "diastolic_bp", values
     assert _observations(session, ward.patient_id) == {}
-    emr.record_vitals(
+    record_vitals(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
@@ -210,11 +217,11 @@ def test_blood_pressure_needs_both_values_with_the_diastolic_below_the_systolic(
 
 
 def test_vitals_cannot_name_another_patients_encounter(session, ward):
-    theirs = emr.start_encounter(
+    theirs = start_encounter(
         session, actor=ward.doctor, patient_id=ward.other_patient_id, encounter_class="outpatient"
     )
     with pytest.raises(ValidationError) as refused:
-        emr.record_vitals(
+        record_vitals(
             session,
             actor=ward.nurse,
             patient_id=ward.patient_id,
@@ -227,16 +234,14 @@ def test_vitals_cannot_name_another_patients_encounter(session, ward):
 def test_the_trend_series_is_oldest_first_and_capped(session, ward):
     start = utcnow() - timedelta(days=10)
     for day in range(5):
-        emr.record_vitals(
+        record_vitals(
             session,
             actor=ward.nurse,
             patient_id=ward.patient_id,
             values={"heart_rate": 60 + day},
             taken_at=start + timedelta(days=day),
         )
-    series = emr.vital_series(
-        session, actor=ward.doctor, patient_id=ward.patient_id, key="heart_rate", limit=3
-    )
+    series = vital_series(session, actor=ward.doctor, patient_id=ward.patient_id, key="heart_rate", limit=3)
     assert [p.value for p in series] == [62, 63, 64]  # the latest three, drawn left to right
     assert series[0].taken_at < series[-1].taken_at
 
@@ -245,7 +250,7 @@ def test_the_trend_series_is_oldest_first_and_capped(session, ward):
 
 
 def _encounter(session, ward, **kwargs) -> Encounter:
-    return emr.start_encounter(
+    return start_encounter(
         session,
         actor=ward.doctor,
         patient_id=ward.patient_id,
@@ -257,8 +262,8 @@ def _encounter(session, ward, **kwargs) -> Encounter:
 
 def test_signing_locks_a_note(session, ward):
     encounter = _encounter(session, ward)
-    note = emr.save_note(session, actor=ward.doctor, encounter_id=encounter.id, subjective="Cough for 3 days")
-    note = emr.save_note(
+    note = save_note(session, actor=ward.doctor, encounter_id=encounter.id, subjective="Cough for 3 days")
+    note = save_note(
         session,
         actor=ward.doctor,
         encounter_id=encounter.id,
@@ -266,15 +271,13 @@ def test_signing_locks_a_note(session, ward):
         subjective="Cough for 3 days",
         plan="Rest, fluids",
     )
-    signed = emr.sign_note(session, actor=ward.doctor, note_id=note.id)
+    signed = sign_note(session, actor=ward.doctor, note_id=note.id)
     assert (signed.status, signed.signed_by) == ("signed", "dr.house") and signed.signed_at is not None
 
     with pytest.raises(Conflict, match="signed and locked"):
-        emr.save_note(
-            session, actor=ward.doctor, encounter_id=encounter.id, note_id=note.id, plan="Antibiotics"
-        )
+        save_note(session, actor=ward.doctor, encounter_id=encounter.id, note_id=note.id, plan="Antibiotics")
     with pytest.raises(Conflict):
-        emr.sign_note(session, actor=ward.doctor, note_id=note.id)
+        sign_note(session, actor=ward.doctor, note_id=note.id)
     session.expire_all()
     stored = session.get(ClinicalNote, note.id)
     assert (stored.subjective, stored.plan, stored.status) == ("Cough for 3 days", "Rest, fluids", "signed")
@@ -283,21 +286,21 @@ def test_signing_locks_a_note(session, ward):
 def test_an_empty_note_is_refused(session, ward):
     encounter = _encounter(session, ward)
     with pytest.raises(ValidationError, match="at least one part"):
-        emr.save_note(session, actor=ward.doctor, encounter_id=encounter.id, subjective="  ")
+        save_note(session, actor=ward.doctor, encounter_id=encounter.id, subjective="  ")
 
 
 def test_an_amendment_keeps_the_original_unchanged_and_links_both(session, ward):
     encounter = _encounter(session, ward)
-    original = emr.save_note(
+    original = save_note(
         session, actor=ward.doctor, encounter_id=encounter.id, assessment="Viral infection", plan="Rest"
     )
-    emr.sign_note(session, actor=ward.doctor, note_id=original.id)
+    sign_note(session, actor=ward.doctor, note_id=original.id)
     with pytest.raises(Conflict):
-        emr.amend_note(session, actor=ward.doctor, note_id=_draft(session, ward, encounter).id)
+        amend_note(session, actor=ward.doctor, note_id=_draft(session, ward, encounter).id)
 
-    amendment = emr.amend_note(session, actor=ward.doctor, note_id=original.id)
+    amendment = amend_note(session, actor=ward.doctor, note_id=original.id)
     assert (amendment.status, amendment.amends_id, amendment.plan) == ("draft", original.id, "Rest")
-    emr.save_note(
+    save_note(
         session,
         actor=ward.doctor,
         encounter_id=encounter.id,
@@ -305,9 +308,9 @@ def test_an_amendment_keeps_the_original_unchanged_and_links_both(session, ward)
         assessment="Bacterial pneumonia",
         plan="Amoxicillin",
     )
-    emr.sign_note(session, actor=ward.doctor, note_id=amendment.id)
+    sign_note(session, actor=ward.doctor, note_id=amendment.id)
 
-    notes = {n.id: n for n in emr.encounter_notes(session, actor=ward.nurse, encounter_id=encounter.id)}
+    notes = {n.id: n for n in encounter_notes(session, actor=ward.nurse, encounter_id=encounter.id)}
     first, second = notes[original.id], notes[amendment.id]
     assert (first.status, first.assessment, first.plan) == ("signed", "Viral infection", "Rest")
     assert first.amended_by_id == amendment.id and first.amends_id is None
@@ -316,17 +319,15 @@ def test_an_amendment_keeps_the_original_unchanged_and_links_both(session, ward)
 
 
 def _draft(session, ward, encounter) -> ClinicalNote:
-    return emr.save_note(session, actor=ward.doctor, encounter_id=encounter.id, objective="Temp 38.2")
+    return save_note(session, actor=ward.doctor, encounter_id=encounter.id, objective="Temp 38.2")
 
 
 def test_finishing_an_encounter_records_its_end(session, ward):
     encounter = _encounter(session, ward)
-    finished = emr.finish_encounter(session, actor=ward.nurse, encounter_id=encounter.id)
+    finished = finish_encounter(session, actor=ward.nurse, encounter_id=encounter.id)
     assert finished.status == "finished" and finished.end_at is not None
     with pytest.raises(ValidationError):
-        emr.start_encounter(
-            session, actor=ward.doctor, patient_id=ward.patient_id, encounter_class="telepathy"
-        )
+        start_encounter(session, actor=ward.doctor, patient_id=ward.patient_id, encounter_class="telepathy")
 
 
 # --------------------------------------------------------------------------- problems (ICD-10-CM)
@@ -334,13 +335,13 @@ def test_finishing_an_encounter_records_its_end(session, ward):
 
 def test_only_billable_icd10_codes_go_on_the_problem_list(session, ward):
     with pytest.raises(ValidationError) as category:
-        emr.add_condition(session, actor=ward.doctor, patient_id=ward.patient_id, code="E11")
+        add_condition(session, actor=ward.doctor, patient_id=ward.patient_id, code="E11")
     assert category.value.field == "code" and "category, not a billable code" in str(category.value)
     with pytest.raises(ValidationError) as unknown:
-        emr.add_condition(session, actor=ward.doctor, patient_id=ward.patient_id, code="Q99.99")
+        add_condition(session, actor=ward.doctor, patient_id=ward.patient_id, code="Q99.99")
     assert unknown.value.field == "code"
 
-    condition = emr.add_condition(
+    condition = add_condition(
         session, actor=ward.doctor, patient_id=ward.patient_id, code="e119", onset_date="2021-06-01"
     )
     assert (condition.code, condition.display, condition.onset_date) == (
@@ -349,15 +350,15 @@ def test_only_billable_icd10_codes_go_on_the_problem_list(session, ward):
         date(2021, 6, 1),
     )
     with pytest.raises(Conflict):
-        emr.add_condition(session, actor=ward.doctor, patient_id=ward.patient_id, code="E11.9")
+        add_condition(session, actor=ward.doctor, patient_id=ward.patient_id, code="E11.9")
 
 
 def test_a_problem_is_resolved_with_a_date_and_can_be_reactivated(session, ward):
-    condition = emr.add_condition(
+    condition = add_condition(
         session, actor=ward.doctor, patient_id=ward.patient_id, code="J45.909", onset_date="2020-01-10"
     )
     with pytest.raises(ValidationError) as early:
-        emr.set_condition_status(
+        set_condition_status(
             session,
             actor=ward.doctor,
             condition_id=condition.id,
@@ -365,7 +366,7 @@ def test_a_problem_is_resolved_with_a_date_and_can_be_reactivated(session, ward)
             abatement_date="2019-12-31",
         )
     assert early.value.field == "abatement_date"
-    resolved = emr.set_condition_status(
+    resolved = set_condition_status(
         session,
         actor=ward.doctor,
         condition_id=condition.id,
@@ -373,37 +374,37 @@ def test_a_problem_is_resolved_with_a_date_and_can_be_reactivated(session, ward)
         abatement_date="2023-04-02",
     )
     assert (resolved.clinical_status, resolved.abatement_date) == ("resolved", date(2023, 4, 2))
-    active = emr.set_condition_status(
+    active = set_condition_status(
         session, actor=ward.doctor, condition_id=condition.id, clinical_status="active"
     )
     assert (active.clinical_status, active.abatement_date) == ("active", None)
 
 
 def test_icd10_search_finds_billable_codes_by_code_prefix():
-    found = emr.search_icd10("E11.6")
+    found = search_icd10("E11.6")
     assert found and all(c.code.startswith("E11.6") for c in found)
     assert all(icd.is_leaf(c.code) for c in found)
-    codes = [c.code for c in emr.search_icd10("E11", limit=50)]
+    codes = [c.code for c in search_icd10("E11", limit=50)]
     assert len(codes) == 50 and all(c.startswith("E11.") for c in codes)
     assert "E11" not in codes and "E11.6" not in codes and "E11.0" not in codes  # categories are not billable
-    assert [c.code for c in emr.search_icd10("E11.9")] == ["E11.9"]
-    assert [c.code for c in emr.search_icd10("e119")] == ["E11.9"]  # typed without the dot
+    assert [c.code for c in search_icd10("E11.9")] == ["E11.9"]
+    assert [c.code for c in search_icd10("e119")] == ["E11.9"]  # typed without the dot
 
 
 def test_icd10_search_finds_codes_by_all_their_words():
-    found = emr.search_icd10("type 2 diabetes without complications")
+    found = search_icd10("type 2 diabetes without complications")
     assert "E11.9" in [c.code for c in found]
-    for result in emr.search_icd10("diabetes kidney", limit=50):
+    for result in search_icd10("diabetes kidney", limit=50):
         assert "diabetes" in result.description.lower() and "kidney" in result.description.lower()
         assert icd.is_leaf(result.code)
-    assert emr.search_icd10("d") == []  # too short to mean anything
+    assert search_icd10("d") == []  # too short to mean anything
 
 
 # --------------------------------------------------------------------------- allergies, medications, immunizations
 
 
 def test_a_second_active_allergy_to_the_same_substance_is_refused(session, ward):
-    allergy = emr.add_allergy(
+    allergy = add_allergy(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
@@ -412,23 +413,23 @@ def test_a_second_active_allergy_to_the_same_substance_is_refused(session, ward)
         severity="moderate",
     )
     with pytest.raises(Conflict, match="already recorded"):
-        emr.add_allergy(session, actor=ward.nurse, patient_id=ward.patient_id, substance=" penicillin ")
+        add_allergy(session, actor=ward.nurse, patient_id=ward.patient_id, substance=" penicillin ")
     with pytest.raises(ValidationError) as severity:
-        emr.add_allergy(
+        add_allergy(
             session, actor=ward.nurse, patient_id=ward.patient_id, substance="Latex", severity="fatal"
         )
     assert severity.value.field == "severity"
-    emr.set_allergy_status(session, actor=ward.nurse, allergy_id=allergy.id, status="inactive")
-    again = emr.add_allergy(
+    set_allergy_status(session, actor=ward.nurse, allergy_id=allergy.id, status="inactive")
+    again = add_allergy(
         session, actor=ward.nurse, patient_id=ward.patient_id, substance="Penicillin", severity="severe"
     )
-    chart = emr.open_chart(session, actor=ward.doctor, patient_id=ward.patient_id)
+    chart = open_chart(session, actor=ward.doctor, patient_id=ward.patient_id)
     assert chart.banner.allergies == ("Penicillin (severe)",) and "Severe allergy" in chart.banner.alerts
     assert again.id != allergy.id
 
 
 def test_stopping_a_medication_needs_a_reason_and_a_date_after_its_start(session, ward):
-    row = emr.add_medication(
+    row = add_medication(
         session,
         actor=ward.doctor,
         patient_id=ward.patient_id,
@@ -437,14 +438,14 @@ def test_stopping_a_medication_needs_a_reason_and_a_date_after_its_start(session
         started_on="2024-02-01",
     )
     with pytest.raises(ValidationError) as no_reason:
-        emr.stop_medication(session, actor=ward.doctor, medication_id=row.id, reason="  ")
+        stop_medication(session, actor=ward.doctor, medication_id=row.id, reason="  ")
     assert no_reason.value.field == "stop_reason"
     with pytest.raises(ValidationError) as early:
-        emr.stop_medication(
+        stop_medication(
             session, actor=ward.doctor, medication_id=row.id, reason="Nausea", stopped_on="2024-01-15"
         )
     assert early.value.field == "stopped_on"
-    stopped = emr.stop_medication(
+    stopped = stop_medication(
         session, actor=ward.doctor, medication_id=row.id, reason="Nausea", stopped_on="2024-03-01"
     )
     assert (stopped.status, stopped.stop_reason, stopped.stopped_on) == (
@@ -453,17 +454,17 @@ def test_stopping_a_medication_needs_a_reason_and_a_date_after_its_start(session
         date(2024, 3, 1),
     )
     with pytest.raises(Conflict):
-        emr.stop_medication(session, actor=ward.doctor, medication_id=row.id, reason="Again")
+        stop_medication(session, actor=ward.doctor, medication_id=row.id, reason="Again")
 
 
 def test_an_immunization_before_birth_or_in_the_future_is_refused(session, ward):
     for day in ("1980-05-13", (utcnow().date() + timedelta(days=2)).isoformat()):
         with pytest.raises(ValidationError) as refused:
-            emr.add_immunization(
+            add_immunization(
                 session, actor=ward.nurse, patient_id=ward.patient_id, vaccine="Tdap", occurrence_date=day
             )
         assert refused.value.field == "occurrence_date"
-    given = emr.add_immunization(
+    given = add_immunization(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
@@ -482,7 +483,7 @@ def test_an_immunization_before_birth_or_in_the_future_is_refused(session, ward)
 
 
 def _files() -> set[str]:
-    return {p.name for p in emr.documents_dir().iterdir()}
+    return {p.name for p in file_store.documents_dir().iterdir()}
 
 
 def test_a_document_is_checked_by_its_bytes_and_its_size(session, ward, monkeypatch):
@@ -494,7 +495,7 @@ def test_a_document_is_checked_by_its_bytes_and_its_size(session, ward, monkeypa
     ]
     for content, content_type, message in cases:
         with pytest.raises(ValidationError, match=message) as refused:
-            emr.store_document(
+            store_document(
                 session,
                 actor=ward.nurse,
                 patient_id=ward.patient_id,
@@ -503,9 +504,9 @@ def test_a_document_is_checked_by_its_bytes_and_its_size(session, ward, monkeypa
                 content_type=content_type,
             )
         assert refused.value.field == "file"
-    monkeypatch.setattr(emr, "MAX_DOCUMENT_BYTES", 1024)
+    monkeypatch.setattr(file_store, "MAX_DOCUMENT_BYTES", 1024)
     with pytest.raises(ValidationError, match="larger than"):
-        emr.store_document(
+        store_document(
             session,
             actor=ward.nurse,
             patient_id=ward.patient_id,
@@ -521,7 +522,7 @@ def test_a_document_is_stored_outside_the_public_upload_folder(session, ward, tm
     import reflex as rx
 
     monkeypatch.chdir(tmp_path)  # Reflex's public upload folder is relative to the working directory
-    row = emr.store_document(
+    row = store_document(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
@@ -529,7 +530,7 @@ def test_a_document_is_stored_outside_the_public_upload_folder(session, ward, tm
         content=PDF,
         content_type="application/pdf",
     )
-    stored = emr.documents_dir() / row.storage_key
+    stored = file_store.documents_dir() / row.storage_key
     assert stored.read_bytes() == PDF and _files() == {row.storage_key}
     upload_dir = rx.get_upload_dir().resolve()
     assert upload_dir not in stored.resolve().parents
@@ -545,9 +546,9 @@ def test_the_file_is_removed_when_the_record_cannot_be_written(session, ward, mo
     def failing_audit(*_args, **_kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(emr, "record_audit", failing_audit)
+    monkeypatch.setattr(file_store, "record_audit", failing_audit)
     with pytest.raises(RuntimeError):
-        emr.store_document(
+        store_document(
             session,
             actor=ward.nurse,
             patient_id=ward.patient_id,
@@ -561,7 +562,7 @@ def test_the_file_is_removed_when_the_record_cannot_be_written(session, ward, mo
 
 
 def test_a_portal_patient_opens_only_their_own_documents_and_every_read_is_audited(session, ward):
-    mine = emr.store_document(
+    mine = store_document(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
@@ -569,7 +570,7 @@ def test_a_portal_patient_opens_only_their_own_documents_and_every_read_is_audit
         content=PDF,
         content_type="application/pdf",
     )
-    theirs = emr.store_document(
+    theirs = store_document(
         session,
         actor=ward.nurse,
         patient_id=ward.other_patient_id,
@@ -578,11 +579,11 @@ def test_a_portal_patient_opens_only_their_own_documents_and_every_read_is_audit
         content_type="image/png",
     )
     with pytest.raises(Forbidden):
-        emr.open_document(session, actor=ward.portal, document_id=theirs.id)
+        open_document(session, actor=ward.portal, document_id=theirs.id)
     seq = _last_seq(session)
-    row, path = emr.open_document(session, actor=ward.portal, document_id=mine.id)
+    row, path = open_document(session, actor=ward.portal, document_id=mine.id)
     assert path.read_bytes() == PDF and row.title == "My letter"
-    row, path = emr.open_document(session, actor=ward.clerk, document_id=theirs.id)  # staff with patient.read
+    row, path = open_document(session, actor=ward.clerk, document_id=theirs.id)  # staff with patient.read
     assert path.read_bytes() == PNG
     reads = [(a.action, a.username, a.patient_id, a.target_id) for a in _audit_rows(session, seq)]
     assert reads == [
@@ -601,17 +602,17 @@ def test_the_chart_opens_with_the_newest_encounters_first_and_one_audit_row(sess
         encounter.start_at = now - timedelta(days=days_ago)
         session.add(encounter)
     session.commit()
-    emr.save_note(session, actor=ward.doctor, encounter_id=encounter.id, plan="Follow up")
+    save_note(session, actor=ward.doctor, encounter_id=encounter.id, plan="Follow up")
     seq = _last_seq(session)
 
-    chart = emr.open_chart(session, actor=ward.nurse, patient_id=ward.patient_id)
+    chart = open_chart(session, actor=ward.nurse, patient_id=ward.patient_id)
     assert [e.reason for e in chart.timeline] == ["newest", "middle", "oldest"]
     assert chart.timeline_total == 3 and [e.notes for e in chart.timeline] == [0, 1, 0]
     assert (chart.banner.name, chart.banner.sex) == ("Amara Okonkwo", "female")
     audit = [(a.action, a.username, a.patient_id, a.detail) for a in _audit_rows(session, seq)]
     assert audit == [("patient.read", "nurse.ratched", ward.patient_id, "chart opened")]
 
-    page_two = emr.open_chart(
+    page_two = open_chart(
         session, actor=ward.nurse, patient_id=ward.patient_id, page_size=2, page=2, refresh=True
     )
     assert [e.reason for e in page_two.timeline] == ["oldest"]
@@ -622,23 +623,21 @@ def test_every_write_is_audited_with_the_patient_and_the_writer(session, ward):
     seq = _last_seq(session)
     p = ward.patient_id
     encounter = _encounter(session, ward)
-    note = emr.save_note(session, actor=ward.doctor, encounter_id=encounter.id, subjective="Fine")
-    emr.sign_note(session, actor=ward.doctor, note_id=note.id)
-    emr.amend_note(session, actor=ward.doctor, note_id=note.id)
-    emr.finish_encounter(session, actor=ward.doctor, encounter_id=encounter.id)
-    emr.record_vitals(session, actor=ward.doctor, patient_id=p, values={"heart_rate": "72"})
-    condition = emr.add_condition(session, actor=ward.doctor, patient_id=p, code="I10")
-    emr.set_condition_status(
-        session, actor=ward.doctor, condition_id=condition.id, clinical_status="inactive"
-    )
-    allergy = emr.add_allergy(session, actor=ward.doctor, patient_id=p, substance="Latex")
-    emr.set_allergy_status(session, actor=ward.doctor, allergy_id=allergy.id, status="resolved")
-    medication = emr.add_medication(session, actor=ward.doctor, patient_id=p, medication="Lisinopril")
-    emr.stop_medication(session, actor=ward.doctor, medication_id=medication.id, reason="Cough")
-    emr.add_immunization(
+    note = save_note(session, actor=ward.doctor, encounter_id=encounter.id, subjective="Fine")
+    sign_note(session, actor=ward.doctor, note_id=note.id)
+    amend_note(session, actor=ward.doctor, note_id=note.id)
+    finish_encounter(session, actor=ward.doctor, encounter_id=encounter.id)
+    record_vitals(session, actor=ward.doctor, patient_id=p, values={"heart_rate": "72"})
+    condition = add_condition(session, actor=ward.doctor, patient_id=p, code="I10")
+    set_condition_status(session, actor=ward.doctor, condition_id=condition.id, clinical_status="inactive")
+    allergy = add_allergy(session, actor=ward.doctor, patient_id=p, substance="Latex")
+    set_allergy_status(session, actor=ward.doctor, allergy_id=allergy.id, status="resolved")
+    medication = add_medication(session, actor=ward.doctor, patient_id=p, medication="Lisinopril")
+    stop_medication(session, actor=ward.doctor, medication_id=medication.id, reason="Cough")
+    add_immunization(
         session, actor=ward.doctor, patient_id=p, vaccine="Influenza", occurrence_date="2024-10-01"
     )
-    emr.store_document(
+    store_document(
         session, actor=ward.doctor, patient_id=p, title="ECG", content=PNG, content_type="image/png"
     )
     rows = _audit_rows(session, seq)
@@ -663,17 +662,17 @@ def test_every_write_is_audited_with_the_patient_and_the_writer(session, ward):
 
 def test_a_nurse_writes_the_record_and_a_billing_clerk_cannot(session, ward):
     p = ward.patient_id
-    emr.record_vitals(session, actor=ward.nurse, patient_id=p, values={"spo2": "97"})
-    emr.add_allergy(session, actor=ward.nurse, patient_id=p, substance="Iodine")
-    encounter = emr.start_encounter(session, actor=ward.nurse, patient_id=p, encounter_class="inpatient")
+    record_vitals(session, actor=ward.nurse, patient_id=p, values={"spo2": "97"})
+    add_allergy(session, actor=ward.nurse, patient_id=p, substance="Iodine")
+    encounter = start_encounter(session, actor=ward.nurse, patient_id=p, encounter_class="inpatient")
     seq = _last_seq(session)
     writes = [
-        lambda: emr.record_vitals(session, actor=ward.clerk, patient_id=p, values={"spo2": "97"}),
-        lambda: emr.add_allergy(session, actor=ward.clerk, patient_id=p, substance="Aspirin"),
-        lambda: emr.start_encounter(session, actor=ward.clerk, patient_id=p, encounter_class="outpatient"),
-        lambda: emr.save_note(session, actor=ward.clerk, encounter_id=encounter.id, plan="Discharge"),
-        lambda: emr.add_condition(session, actor=ward.clerk, patient_id=p, code="I10"),
-        lambda: emr.store_document(
+        lambda: record_vitals(session, actor=ward.clerk, patient_id=p, values={"spo2": "97"}),
+        lambda: add_allergy(session, actor=ward.clerk, patient_id=p, substance="Aspirin"),
+        lambda: start_encounter(session, actor=ward.clerk, patient_id=p, encounter_class="outpatient"),
+        lambda: save_note(session, actor=ward.clerk, encounter_id=encounter.id, plan="Discharge"),
+        lambda: add_condition(session, actor=ward.clerk, patient_id=p, code="I10"),
+        lambda: store_document(
             session, actor=ward.clerk, patient_id=p, title="Bill", content=PDF, content_type="application/pdf"
         ),
     ]
@@ -681,20 +680,20 @@ def test_a_nurse_writes_the_record_and_a_billing_clerk_cannot(session, ward):
         with pytest.raises(Forbidden):
             write()
     assert _audit_rows(session, seq) == []  # nothing was written, not even half
-    chart = emr.open_chart(session, actor=ward.clerk, patient_id=p)  # reading is their right
+    chart = open_chart(session, actor=ward.clerk, patient_id=p)  # reading is their right
     assert chart.banner.allergies == ("Iodine (moderate)",) and chart.latest_vitals["spo2"][0] == 97.0
     with pytest.raises(Forbidden):
-        emr.open_chart(session, actor=ward.portal, patient_id=p)  # the portal has its own read-only view
+        open_chart(session, actor=ward.portal, patient_id=p)  # the portal has its own read-only view
 
 
 def test_a_vital_is_kept_to_its_precision_with_an_aware_time(session, ward):
-    emr.record_vitals(
+    record_vitals(
         session,
         actor=ward.nurse,
         patient_id=ward.patient_id,
         values={"temperature": "36,66", "heart_rate": "71.6"},
     )
-    latest = emr.latest_vitals(session, ward.patient_id)
+    latest = latest_vitals(session, ward.patient_id)
     assert latest["temperature"][:2] == (36.7, "Cel") and latest["heart_rate"][:2] == (72.0, "/min")
     taken = latest["temperature"][2]
     assert isinstance(taken, datetime) and taken.tzinfo is not None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hms_app.services import emr, patients, security
+from hms_app.services import patients, security
+from hms_app.services.emr.encounters import start_encounter
+from hms_app.services.emr.notes import encounter_notes, save_note, sign_note
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 
 
@@ -27,11 +29,9 @@ def test_a_signed_note_shows_the_signers_full_name(session):
         actor=SYSTEM_ACTOR,
         data={"given_name": "Nora", "family_name": "Notes", "sex": "female", "birth_date": "1990-01-01"},
     )
-    encounter = emr.start_encounter(
-        session, actor=doctor, patient_id=patient.id, encounter_class="outpatient"
-    )
-    note = emr.save_note(session, actor=doctor, encounter_id=encounter.id, subjective="Well.")
-    signed = emr.sign_note(session, actor=doctor, note_id=note.id)
+    encounter = start_encounter(session, actor=doctor, patient_id=patient.id, encounter_class="outpatient")
+    note = save_note(session, actor=doctor, encounter_id=encounter.id, subjective="Well.")
+    signed = sign_note(session, actor=doctor, note_id=note.id)
     assert signed.signed_by == "dr.who"
-    [view] = emr.encounter_notes(session, actor=doctor, encounter_id=encounter.id)
+    [view] = encounter_notes(session, actor=doctor, encounter_id=encounter.id)
     assert view.signed_by == "Dr Wanda Who"

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
-import reflex as rx
 from argon2 import PasswordHasher
-from reflex_base import constants
 from sqlalchemy import select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
@@ -16,7 +12,9 @@ from hms_app.models.emr import Observation
 from hms_app.services import patients as svc
 from hms_app.services import security
 from hms_app.services.permissions import SYSTEM_ACTOR
-from hms_app.state.chart import ChartState
+from hms_app.state.chart.summary import ChartSummaryState
+from hms_app.state.chart.vitals import ChartVitalsState
+from tests.state.chart_tab import Tab
 
 PASSWORD = "Ward-round-42"
 # RR 25 (3), SpO2 93 % (2), oxygen 2 L/min (2), BP 100/60 (2), pulse 120 (2), new confusion (3),
@@ -53,46 +51,6 @@ def ward(session):
     return patient.id
 
 
-def _tab(pid: int) -> ChartState:
-    root = rx.State()
-    path = f"/patients/{pid}"
-    root._update_router_vars(
-        {
-            constants.RouteVar.PATH: path,
-            constants.RouteVar.ORIGIN: path,
-            constants.RouteVar.QUERY: {},
-            constants.RouteVar.HEADERS: {"origin": "http://localhost:3000"},
-            constants.RouteVar.CLIENT_IP: "10.1.2.3",
-        },
-        {},
-    )
-    state = root.get_substate(ChartState.get_full_name().split(".")[1:])
-    with hms_db.session_scope() as s:
-        state.auth_token = security.sign_in(s, username="nina", password=PASSWORD).token
-    state.pid = pid  # what load() takes from the address
-    return state
-
-
-async def _call(state, name: str, *args) -> list:
-    fn = type(state).event_handlers[name].fn
-    if inspect.isasyncgenfunction(fn):
-        produced = [item async for item in fn(state, *args)]
-    else:
-        result = fn(state, *args)
-        produced = [await result if inspect.isawaitable(result) else result]
-    flat: list = []
-
-    def walk(item):
-        if isinstance(item, (list, tuple)):
-            for inner in item:
-                walk(inner)
-        elif item is not None:
-            flat.append(item)
-
-    walk(produced)
-    return flat
-
-
 def _toasts(events) -> list[str]:
     found = []
     for event in events:
@@ -103,12 +61,14 @@ def _toasts(events) -> list[str]:
 
 
 async def test_recording_a_deteriorating_set_shows_news2_and_raises_the_alert(ward, configured_db):
-    chart = _tab(ward)
-    assert chart.score_cards == [] and chart.score_alert == ""
-    events = await _call(chart, "submit_vitals", DETERIORATING)
-    assert chart.vital_error_text == ""
-    assert chart.score_alert == "NEWS2 15 (high clinical risk): urgent clinical review"
-    cards = {c.key: c for c in chart.score_cards}
+    tab = Tab(ward, "nina", PASSWORD)
+    tab.chart.pid = ward  # what load() takes from the address
+    vitals, summary = tab[ChartVitalsState], tab[ChartSummaryState]
+    assert summary.score_cards == [] and vitals.score_alert == ""
+    events = await tab.call(ChartVitalsState, "submit_vitals", DETERIORATING)
+    assert vitals.vital_error_text == ""
+    assert vitals.score_alert == "NEWS2 15 (high clinical risk): urgent clinical review"
+    cards = {c.key: c for c in summary.score_cards}
     news = cards["news2"]
     assert (news.value, news.band, news.color, news.has_points) == ("15", "high risk", "red", True)
     rows = {i.label: i for i in news.inputs}
@@ -122,14 +82,14 @@ async def test_recording_a_deteriorating_set_shows_news2_and_raises_the_alert(wa
             select(Observation.value).where(Observation.patient_id == ward, Observation.code == "67775-7")
         ).scalar_one()
     assert stored == 1  # ACVPU position: C
-    summary = {v.key: v for v in chart.vitals}
-    assert (
-        summary["consciousness"].value == "C · New confusion" and summary["consciousness"].flag == "altered"
-    )
+    latest = {v.key: v for v in summary.vitals}
+    assert latest["consciousness"].value == "C · New confusion" and latest["consciousness"].flag == "altered"
 
 
 async def test_a_calm_set_shows_scores_without_an_alert_and_an_unknown_level_is_refused(ward, configured_db):
-    chart = _tab(ward)
+    tab = Tab(ward, "nina", PASSWORD)
+    tab.chart.pid = ward
+    vitals, summary = tab[ChartVitalsState], tab[ChartSummaryState]
     calm = {
         **DETERIORATING,
         "respiratory_rate": "16",
@@ -141,12 +101,12 @@ async def test_a_calm_set_shows_scores_without_an_alert_and_an_unknown_level_is_
         "temperature": "36.8",
         "consciousness": "A",
     }
-    await _call(chart, "submit_vitals", calm)
-    assert chart.score_alert == ""
-    news = next(c for c in chart.score_cards if c.key == "news2")
+    await tab.call(ChartVitalsState, "submit_vitals", calm)
+    assert vitals.score_alert == ""
+    news = next(c for c in summary.score_cards if c.key == "news2")
     assert (news.value, news.band, news.color) == ("0", "low risk", "green")
-    assert {v.key: v.value for v in chart.vitals}["oxygen_flow"] == "Room air (0 L/min)"
+    assert {v.key: v.value for v in summary.vitals}["oxygen_flow"] == "Room air (0 L/min)"
 
-    await _call(chart, "submit_vitals", {**calm, "consciousness": "Z"})
-    assert chart.vital_error_field == "consciousness"
-    assert "Choose a level of consciousness" in chart.vital_error_text
+    await tab.call(ChartVitalsState, "submit_vitals", {**calm, "consciousness": "Z"})
+    assert vitals.vital_error_field == "consciousness"
+    assert "Choose a level of consciousness" in vitals.vital_error_text

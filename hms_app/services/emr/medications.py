@@ -1,0 +1,84 @@
+"""The medication list: adding a medicine the patient takes and stopping it, with the reason kept."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session
+
+from hms_app.clock import utcnow
+from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.models.emr import MedicationStatement
+from hms_app.services.audit import record_audit
+from hms_app.services.emr.common import clean_text, past_date, require_patient
+from hms_app.services.permissions import Actor, authorize
+
+
+def add_medication(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    medication: str,
+    dosage: str = "",
+    started_on: date | str | None = None,
+    code: str | None = None,
+) -> MedicationStatement:
+    """Add a medicine the patient takes to the medication list."""
+    authorize(actor, "emr.write", patient_id=patient_id)
+    require_patient(session, patient_id)
+    row = MedicationStatement(
+        patient_id=patient_id,
+        medication=clean_text(medication, "Medication", "medication", max_length=200, required=True),
+        dosage=clean_text(dosage, "Dosage", "dosage", max_length=200) or None,
+        code=clean_text(code, "Code", "code", max_length=20) or None,
+        started_on=past_date(started_on, "Start date", "started_on"),
+        recorded_by=actor.username,
+    )
+    session.add(row)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "medication.add",
+        patient_id=patient_id,
+        target_type="medication_statement",
+        target_id=row.id,
+        detail=row.medication,
+    )
+    session.commit()
+    return row
+
+
+def stop_medication(
+    session: Session,
+    *,
+    actor: Actor,
+    medication_id: int,
+    reason: str,
+    stopped_on: date | str | None = None,
+) -> MedicationStatement:
+    """Stop a medication with its reason, on a day not before its start (today if none)."""
+    row = session.get(MedicationStatement, medication_id)
+    if row is None:
+        raise NotFound("That medication does not exist.")
+    authorize(actor, "emr.write", patient_id=row.patient_id)
+    if row.status == "stopped":
+        raise Conflict("This medication is already stopped.")
+    reason = clean_text(reason, "Reason", "stop_reason", max_length=200, required=True)
+    stopped = past_date(stopped_on, "Stop date", "stopped_on") or utcnow().date()
+    if row.started_on and stopped < row.started_on:
+        raise ValidationError("The stop date is before the start date.", field="stopped_on")
+    row.status, row.stopped_on, row.stop_reason = "stopped", stopped, reason
+    session.add(row)
+    record_audit(
+        session,
+        actor,
+        "medication.stop",
+        patient_id=row.patient_id,
+        target_type="medication_statement",
+        target_id=row.id,
+        detail=reason,
+    )
+    session.commit()
+    return row
