@@ -1,4 +1,5 @@
-"""Reading patients the way every patient service does: one record or NotFound, live records only."""
+"""Reading patients the way every patient service does: one record or NotFound, live records only,
+and the audit row that every read of a record leaves."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from sqlmodel import Session
 
 from hms_app.errors import NotFound
 from hms_app.models.patients import Patient
+from hms_app.services.audit import record_audit
+from hms_app.services.permissions import Actor
 
 
 def require_patient(session: Session, patient_id: int, *, lock: bool = False) -> Patient:
@@ -30,3 +33,17 @@ def not_merged(session: Session):
     if session.get_bind().dialect.name == "sqlite":
         return (Patient.merged_into_id + 0).is_(None)
     return Patient.merged_into_id.is_(None)
+
+
+def record_read(session: Session, actor: Actor, patient_id: int, detail: str) -> None:
+    """Audit that ``actor`` read this part (``detail``) of the patient's record, and commit."""
+    record_audit(
+        session,
+        actor,
+        "patient.read",
+        patient_id=patient_id,
+        target_type="patient",
+        target_id=patient_id,
+        detail=detail,
+    )
+    session.commit()

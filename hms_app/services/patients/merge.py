@@ -15,7 +15,7 @@ from hms_app.models import metadata
 from hms_app.models.patients import Patient, PatientHistory, PatientMerge
 from hms_app.services.audit import record_audit
 from hms_app.services.patients.demographics import full_name
-from hms_app.services.patients.lookup import require_patient
+from hms_app.services.patients.lookup import record_read, require_patient
 from hms_app.services.permissions import Actor, authorize
 
 # Columns that point at a patient but must not move in a merge: the merge bookkeeping itself,
@@ -227,14 +227,5 @@ def list_merges(session: Session, *, actor: Actor, patient_id: int, limit: int =
         )
         for r in records
     ]
-    record_audit(
-        session,
-        actor,
-        "patient.read",
-        patient_id=patient_id,
-        target_type="patient",
-        target_id=patient_id,
-        detail="merges",
-    )
-    session.commit()
+    record_read(session, actor, patient_id, "merges")
     return rows

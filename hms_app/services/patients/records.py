@@ -22,7 +22,7 @@ from hms_app.services.patients.demographics import (
     validate_demographics,
 )
 from hms_app.services.patients.duplicates import LIKELY_DUPLICATE, DuplicateSuspected, find_duplicates
-from hms_app.services.patients.lookup import require_patient
+from hms_app.services.patients.lookup import record_read, require_patient
 from hms_app.services.patients.merge import MergeRow, list_merges
 from hms_app.services.patients.mrn import format_mrn
 from hms_app.services.permissions import Actor, authorize
@@ -207,16 +207,7 @@ def patient_history(session: Session, *, actor: Actor, patient_id: int, limit: i
         HistoryRow(r.changed_at, r.changed_by, r.field, r.old_value or "", r.new_value or "", r.reason or "")
         for r in rows
     ]
-    record_audit(
-        session,
-        actor,
-        "patient.read",
-        patient_id=patient_id,
-        target_type="patient",
-        target_id=patient_id,
-        detail="history",
-    )
-    session.commit()
+    record_read(session, actor, patient_id, "history")
     return result
 
 
@@ -238,16 +229,7 @@ def get_patient_summary(session: Session, *, actor: Actor, patient_id: int) -> P
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise NotFound("That patient does not exist.")
-    record_audit(
-        session,
-        actor,
-        "patient.read",
-        patient_id=patient.id,
-        target_type="patient",
-        target_id=patient.id,
-        detail="summary",
-    )
-    session.commit()
+    record_read(session, actor, patient.id, "summary")
     return PatientSummary(
         patient.id,
         patient.mrn,
@@ -279,16 +261,7 @@ def get_patient(session: Session, *, actor: Actor, patient_id: int) -> PatientRe
     """The full demographic record (staff), audited as a read."""
     authorize(actor, "patient.read", patient_id=patient_id)
     patient = require_patient(session, patient_id)
-    record_audit(
-        session,
-        actor,
-        "patient.read",
-        patient_id=patient.id,
-        target_type="patient",
-        target_id=patient.id,
-        detail="demographics",
-    )
-    session.commit()
+    record_read(session, actor, patient.id, "demographics")
     return PatientRecord(
         patient.id,
         patient.mrn,
