@@ -21,6 +21,7 @@ def set_patient_photo(
 
     The photo is served like any document, only to users who may read the patient.
     """
+    # Imported here: services.emr imports age_years, full_name and parse_date from this package.
     from hms_app.services.emr import write_document
 
     authorize(actor, "patient.write", patient_id=patient_id)
