@@ -27,8 +27,19 @@ from hms_app.models.emr import (
 )
 from hms_app.models.patients import Coverage, Patient, PatientHistory, Payer
 from hms_app.models.security import AppUser, AuditEvent
-from hms_app.services import patients as svc
 from hms_app.services.patient_keys import search_keys
+from hms_app.services.patients.demographics import validate_demographics
+from hms_app.services.patients.duplicates import DuplicateCandidate, DuplicateSuspected, find_duplicates
+from hms_app.services.patients.merge import list_merges, merge_patients, patient_links, undo_merge
+from hms_app.services.patients.mrn import format_mrn, is_valid_mrn
+from hms_app.services.patients.records import (
+    patient_history,
+    register_patient,
+    set_patient_status,
+    update_patient,
+)
+from hms_app.services.patients.search import COUNT_CAP, search_patients
+from hms_app.services.patients.wristband import wristband
 from hms_app.services.permissions import DEFAULT_GRANTS, Actor
 
 CLERK = Actor(
@@ -68,7 +79,7 @@ def person(**overrides) -> dict:
 
 
 def register(session, *, reason: str | None = None, **overrides) -> Patient:
-    return svc.register_patient(session, actor=CLERK, data=person(**overrides), duplicate_reason=reason)
+    return register_patient(session, actor=CLERK, data=person(**overrides), duplicate_reason=reason)
 
 
 def audit(session, action: str) -> list[AuditEvent]:
@@ -103,7 +114,7 @@ VALID = {
 
 
 def test_a_valid_form_is_cleaned_for_storage():
-    clean = svc.validate_demographics(VALID, today=TODAY)
+    clean = validate_demographics(VALID, today=TODAY)
     assert clean["given_name"] == "Anne-Marie" and clean["family_name"] == "Núñez de la Cruz"
     assert clean["sex"] == "female" and clean["birth_date"] == date(1984, 3, 21)
     assert clean["email"] == "anne@example.org"
@@ -146,14 +157,14 @@ def test_a_valid_form_is_cleaned_for_storage():
 )
 def test_one_bad_value_is_refused_and_named(field, bad):
     with pytest.raises(ValidationError) as caught:
-        svc.validate_demographics({**VALID, field: bad}, today=TODAY)
+        validate_demographics({**VALID, field: bad}, today=TODAY)
     assert caught.value.field == field
     assert str(caught.value)  # a sentence the clerk can act on
 
 
 def test_an_emergency_phone_needs_the_contacts_name():
     with pytest.raises(ValidationError) as caught:
-        svc.validate_demographics({**VALID, "emergency_contact_name": ""}, today=TODAY)
+        validate_demographics({**VALID, "emergency_contact_name": ""}, today=TODAY)
     assert caught.value.field == "emergency_contact_name"
 
 
@@ -170,7 +181,7 @@ def test_registration_numbers_records_with_valid_distinct_mrns_and_is_audited(se
         )
     ]
     mrns = [p.mrn for p in people]
-    assert len(set(mrns)) == 3 and all(svc.is_valid_mrn(m) for m in mrns)
+    assert len(set(mrns)) == 3 and all(is_valid_mrn(m) for m in mrns)
     assert [int(m[1:8]) for m in mrns] == sorted(int(m[1:8]) for m in mrns)  # issued in order
     stored = session.execute(select(Patient).where(Patient.mrn == mrns[1])).scalar_one()
     assert (stored.family_key, stored.phone_digits, stored.active) == ("turing", "5551112222", True)
@@ -181,29 +192,27 @@ def test_registration_numbers_records_with_valid_distinct_mrns_and_is_audited(se
 
 def test_a_nurse_cannot_register_or_edit_a_patient(session):
     with pytest.raises(Forbidden):
-        svc.register_patient(session, actor=NURSE, data=person())
+        register_patient(session, actor=NURSE, data=person())
     catherine = register(session)
     with pytest.raises(Forbidden):
-        svc.update_patient(session, actor=NURSE, patient_id=catherine.id, data=person(city="Leeds"))
+        update_patient(session, actor=NURSE, patient_id=catherine.id, data=person(city="Leeds"))
     with pytest.raises(Forbidden):
-        svc.merge_patients(
-            session, actor=NURSE, survivor_id=catherine.id, merged_id=catherine.id, reason="tests"
-        )
+        merge_patients(session, actor=NURSE, survivor_id=catherine.id, merged_id=catherine.id, reason="tests")
     assert session.execute(select(Patient)).scalars().all() == [catherine]
 
 
 def test_a_portal_patient_cannot_search_the_register(session):
     register(session)
     with pytest.raises(Forbidden):
-        svc.search_patients(session, actor=PORTAL, query="johnson")
+        search_patients(session, actor=PORTAL, query="johnson")
 
 
 # --------------------------------------------------------------------------- duplicates
 
 
-def _matches(session, **typed) -> list[svc.DuplicateCandidate]:
+def _matches(session, **typed) -> list[DuplicateCandidate]:
     fields = {"given_name": CATHERINE["given_name"], "family_name": CATHERINE["family_name"], **typed}
-    return svc.find_duplicates(session, actor=CLERK, **fields)
+    return find_duplicates(session, actor=CLERK, **fields)
 
 
 @pytest.mark.parametrize(
@@ -252,14 +261,14 @@ def test_nothing_is_suggested_for_a_different_person(session):
 def test_a_likely_duplicate_needs_a_reason_and_the_reason_is_audited(session):
     original = register(session)
     for reason in (None, "", "  ok "):
-        with pytest.raises(svc.DuplicateSuspected) as caught:
+        with pytest.raises(DuplicateSuspected) as caught:
             register(session, family_name="Jonhson", reason=reason)
         assert [c.mrn for c in caught.value.candidates] == [original.mrn]
         assert original.mrn in str(caught.value)
     assert session.execute(select(Patient)).scalars().all() == [original]
 
     twin = register(session, family_name="Jonhson", reason="Twin sister, checked her ID card")
-    assert twin.mrn != original.mrn and svc.is_valid_mrn(twin.mrn)
+    assert twin.mrn != original.mrn and is_valid_mrn(twin.mrn)
     created = audit(session, "patient.create")[-1]
     assert created.patient_id == twin.id
     assert original.mrn in created.detail and "Twin sister, checked her ID card" in created.detail
@@ -282,7 +291,7 @@ def register_of_names(session):
         ("Ana", "Goldsmith", "1960-06-06", None),
         ("José", "Núñez", "1984-03-21", "555 222 3333"),
     ):
-        svc.register_patient(
+        register_patient(
             session,
             actor=CLERK,
             duplicate_reason="different people in the test register",
@@ -297,17 +306,17 @@ def register_of_names(session):
 
 
 def test_search_ranks_exact_family_name_then_prefix_then_given_name_then_sound(session, register_of_names):
-    rows, total = svc.search_patients(session, actor=CLERK, query="smith")
+    rows, total = search_patients(session, actor=CLERK, query="smith")
     assert _names(rows) == ["John Smith", "Anna Smithers", "Smith Jones", "Bob Smyth"]
     assert total == 4  # Goldsmith does not start with "smith"
-    rows, _ = svc.search_patients(session, actor=CLERK, query="Smith, John")
+    rows, _ = search_patients(session, actor=CLERK, query="Smith, John")
     assert _names(rows)[0] == "John Smith"
-    rows, _ = svc.search_patients(session, actor=CLERK, query="john smith")
+    rows, _ = search_patients(session, actor=CLERK, query="john smith")
     assert _names(rows)[0] == "John Smith"
 
 
 def test_search_ignores_accents_and_case(session, register_of_names):
-    rows, _ = svc.search_patients(session, actor=CLERK, query="NUNEZ")
+    rows, _ = search_patients(session, actor=CLERK, query="NUNEZ")
     assert _names(rows) == ["José Núñez"]
 
 
@@ -321,15 +330,15 @@ def test_search_by_mrn_phone_and_birth_date(session, register_of_names):
         "1975-05-05",
         "05/05/1975",
     ):
-        rows, total = svc.search_patients(session, actor=CLERK, query=query)
+        rows, total = search_patients(session, actor=CLERK, query=query)
         assert (_names(rows), total) == (["John Smith"], 1), query
-    rows, total = svc.search_patients(session, actor=CLERK, query=john.mrn[:6])  # an MRN prefix
+    rows, total = search_patients(session, actor=CLERK, query=john.mrn[:6])  # an MRN prefix
     assert john.mrn in [r.mrn for r in rows] and total == 6
-    assert svc.search_patients(session, actor=CLERK, query="s") == ([], 0)  # too short to search
+    assert search_patients(session, actor=CLERK, query="s") == ([], 0)  # too short to search
 
 
 def test_search_is_audited_with_the_query(session, register_of_names):
-    svc.search_patients(session, actor=CLERK, query="smith")
+    search_patients(session, actor=CLERK, query="smith")
     assert audit(session, "patient.search")[-1].detail == "query='smith' results=4"
 
 
@@ -340,7 +349,7 @@ def _bulk(session, family: str, count: int) -> None:
         given = "B" + letters[i // 676 % 26] + letters[i // 26 % 26] + letters[i % 26]
         rows.append(
             {
-                "mrn": svc.format_mrn(500_000 + len(family) * 10_000 + i),
+                "mrn": format_mrn(500_000 + len(family) * 10_000 + i),
                 "given_name": given,
                 "family_name": family,
                 "sex": "unknown",
@@ -361,29 +370,27 @@ def _bulk(session, family: str, count: int) -> None:
 def test_search_pages_in_a_stable_order_and_caps_the_count_at_1000(session):
     _bulk(session, "Bulk", 1005)
     _bulk(session, "Zed", 25)
-    first, total = svc.search_patients(session, actor=CLERK, query="bulk")
-    second, _ = svc.search_patients(session, actor=CLERK, query="bulk", page=2)
-    assert total == svc.COUNT_CAP == 1000
+    first, total = search_patients(session, actor=CLERK, query="bulk")
+    second, _ = search_patients(session, actor=CLERK, query="bulk", page=2)
+    assert total == COUNT_CAP == 1000
     assert len(first) == len(second) == 20 and not {r.id for r in first} & {r.id for r in second}
     names = _names(first + second)
     assert names == sorted(names) and names[0] == "Baaa Bulk"
-    assert len(svc.search_patients(session, actor=CLERK, query="bulk", page=50)[0]) == 20
+    assert len(search_patients(session, actor=CLERK, query="bulk", page=50)[0]) == 20
 
-    rows, total = svc.search_patients(session, actor=CLERK, query="zed", page=2)
+    rows, total = search_patients(session, actor=CLERK, query="zed", page=2)
     assert total == 25 and len(rows) == 5
-    assert svc.search_patients(session, actor=CLERK, query="zed", page=3) == ([], 25)
+    assert search_patients(session, actor=CLERK, query="zed", page=3) == ([], 25)
 
 
 def test_search_leaves_out_merged_records_and_optionally_inactive_ones(session, register_of_names):
     smith = session.execute(select(Patient).where(Patient.family_name == "Smith")).scalar_one()
     smyth = session.execute(select(Patient).where(Patient.family_name == "Smyth")).scalar_one()
-    svc.set_patient_status(session, actor=CLERK, patient_id=smith.id, status="inactive", reason="moved away")
-    svc.merge_patients(
-        session, actor=CLERK, survivor_id=smith.id, merged_id=smyth.id, reason="same man, typo"
-    )
-    rows, _ = svc.search_patients(session, actor=CLERK, query="smith")
+    set_patient_status(session, actor=CLERK, patient_id=smith.id, status="inactive", reason="moved away")
+    merge_patients(session, actor=CLERK, survivor_id=smith.id, merged_id=smyth.id, reason="same man, typo")
+    rows, _ = search_patients(session, actor=CLERK, query="smith")
     assert _names(rows) == ["John Smith", "Anna Smithers", "Smith Jones"]
-    rows, _ = svc.search_patients(session, actor=CLERK, query="smith", include_inactive=False)
+    rows, _ = search_patients(session, actor=CLERK, query="smith", include_inactive=False)
     assert _names(rows) == ["Anna Smithers", "Smith Jones"]
     assert rows[0].active and not rows[0].deceased
 
@@ -393,7 +400,7 @@ def test_search_leaves_out_merged_records_and_optionally_inactive_ones(session, 
 
 def test_an_edit_keeps_every_changed_field_in_the_history(session):
     catherine = register(session)
-    updated = svc.update_patient(
+    updated = update_patient(
         session,
         actor=CLERK,
         patient_id=catherine.id,
@@ -401,39 +408,39 @@ def test_an_edit_keeps_every_changed_field_in_the_history(session):
         data=person(family_name="Miller", city="Leeds"),
     )
     assert (updated.family_name, updated.family_key, updated.family_sound) == ("Miller", "miller", "MLR")
-    history = svc.patient_history(session, actor=NURSE, patient_id=catherine.id)
+    history = patient_history(session, actor=NURSE, patient_id=catherine.id)
     assert sorted((h.field, h.old_value, h.new_value, h.reason, h.changed_by) for h in history) == [
         ("city", "", "Leeds", "married last month", "clerk"),
         ("family_name", "Johnson", "Miller", "married last month", "clerk"),
     ]
-    rows, _ = svc.search_patients(session, actor=CLERK, query="miller")
+    rows, _ = search_patients(session, actor=CLERK, query="miller")
     assert [r.id for r in rows] == [catherine.id]
     assert [a.detail for a in audit(session, "patient.update")] == ["changed: family_name, city"]
 
-    svc.update_patient(
+    update_patient(
         session, actor=CLERK, patient_id=catherine.id, data=person(family_name="Miller", city="Leeds")
     )
-    assert len(svc.patient_history(session, actor=CLERK, patient_id=catherine.id)) == 2  # nothing changed
+    assert len(patient_history(session, actor=CLERK, patient_id=catherine.id)) == 2  # nothing changed
     with pytest.raises(ValidationError) as caught:
-        svc.update_patient(session, actor=CLERK, patient_id=catherine.id, data=person(email="nope"))
+        update_patient(session, actor=CLERK, patient_id=catherine.id, data=person(email="nope"))
     assert caught.value.field == "email"
     with pytest.raises(NotFound):
-        svc.update_patient(session, actor=CLERK, patient_id=999_999, data=person())
+        update_patient(session, actor=CLERK, patient_id=999_999, data=person())
 
 
 def test_status_changes_need_a_reason_and_are_kept(session):
     catherine = register(session)
     with pytest.raises(ValidationError) as caught:
-        svc.set_patient_status(session, actor=CLERK, patient_id=catherine.id, status="inactive", reason="")
+        set_patient_status(session, actor=CLERK, patient_id=catherine.id, status="inactive", reason="")
     assert caught.value.field == "reason"
-    svc.set_patient_status(
+    set_patient_status(
         session, actor=CLERK, patient_id=catherine.id, status="inactive", reason="moved abroad"
     )
     assert session.get(Patient, catherine.id).active is False
 
     for day, field in ((None, "deceased_on"), ("2999-01-01", "deceased_on"), ("1980-01-01", "deceased_on")):
         with pytest.raises(ValidationError) as caught:
-            svc.set_patient_status(
+            set_patient_status(
                 session,
                 actor=CLERK,
                 patient_id=catherine.id,
@@ -442,7 +449,7 @@ def test_status_changes_need_a_reason_and_are_kept(session):
                 deceased_on=day,
             )
         assert caught.value.field == field
-    svc.set_patient_status(
+    set_patient_status(
         session,
         actor=CLERK,
         patient_id=catherine.id,
@@ -452,14 +459,14 @@ def test_status_changes_need_a_reason_and_are_kept(session):
     )
     stored = session.get(Patient, catherine.id)
     assert stored.deceased_at.date() == date(2026, 1, 2) and not stored.active
-    svc.set_patient_status(
+    set_patient_status(
         session, actor=CLERK, patient_id=catherine.id, status="active", reason="recorded in error"
     )
     stored = session.get(Patient, catherine.id)
     assert stored.active and stored.deceased_at is None
     history = [
         (h.field, h.old_value, h.new_value, h.reason)
-        for h in svc.patient_history(session, actor=CLERK, patient_id=catherine.id)
+        for h in patient_history(session, actor=CLERK, patient_id=catherine.id)
     ]
     assert history == [
         ("status", "deceased", "active", "recorded in error"),
@@ -467,9 +474,7 @@ def test_status_changes_need_a_reason_and_are_kept(session):
         ("status", "active", "inactive", "moved abroad"),
     ]
     with pytest.raises(Forbidden):
-        svc.set_patient_status(
-            session, actor=NURSE, patient_id=catherine.id, status="inactive", reason="no role"
-        )
+        set_patient_status(session, actor=NURSE, patient_id=catherine.id, status="inactive", reason="no role")
 
 
 # --------------------------------------------------------------------------- merge and undo
@@ -645,7 +650,7 @@ def _module_rows(session, patient_id: int, payer_id: int, tag: str, start: datet
 def _linked_rows(session) -> dict[str, list[tuple]]:
     """Every row of every table that references a patient, in full, in primary-key order."""
     snapshot = {}
-    for table, _column in svc.patient_links():
+    for table, _column in patient_links():
         pk = next(iter(table.primary_key.columns))
         snapshot[table.name] = [tuple(row) for row in session.execute(select(table).order_by(pk))]
     return snapshot
@@ -654,7 +659,7 @@ def _linked_rows(session) -> dict[str, list[tuple]]:
 def _moved(snapshot: dict, frm: int, to: int) -> dict:
     """What the snapshot looks like once every patient reference ``frm`` points at ``to``."""
     result = {}
-    for table, column in svc.patient_links():
+    for table, column in patient_links():
         index = list(table.columns.keys()).index(column)
         result[table.name] = [
             row[:index] + ((to if row[index] == frm else row[index]),) + row[index + 1 :]
@@ -686,7 +691,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
     survivor, merged, _bystander = three_people
     before = _linked_rows(session)
 
-    result = svc.merge_patients(
+    result = merge_patients(
         session,
         actor=CLERK,
         survivor_id=survivor.id,
@@ -723,7 +728,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
     assert {a.patient_id for a in merge_audits} == {survivor.id, merged.id}
     assert all("same woman, family name misspelt" in a.detail for a in merge_audits)
 
-    undone = svc.undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="they are twins after all")
+    undone = undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="they are twins after all")
     session.expire_all()
     assert _linked_rows(session) == before
     assert undone.moved == result.moved
@@ -744,9 +749,7 @@ def test_two_records_that_both_have_an_active_stay_are_not_merged_and_nothing_mo
     session.commit()
     before = _linked_rows(session)
     with pytest.raises(Conflict, match="both have an active admission"):
-        svc.merge_patients(
-            session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate"
-        )
+        merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate")
     session.expire_all()
     assert _linked_rows(session) == before
     assert session.get(Patient, merged.id).merged_into_id is None
@@ -754,49 +757,43 @@ def test_two_records_that_both_have_an_active_stay_are_not_merged_and_nothing_mo
 
 def test_a_merged_record_cannot_be_merged_or_edited_again(session, three_people):
     survivor, merged, bystander = three_people
-    result = svc.merge_patients(
+    result = merge_patients(
         session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate registration"
     )
     with pytest.raises(Conflict):
-        svc.merge_patients(
-            session, actor=CLERK, survivor_id=bystander.id, merged_id=merged.id, reason="again!"
-        )
+        merge_patients(session, actor=CLERK, survivor_id=bystander.id, merged_id=merged.id, reason="again!")
     with pytest.raises(Conflict):
-        svc.merge_patients(
-            session, actor=CLERK, survivor_id=merged.id, merged_id=bystander.id, reason="into it"
-        )
+        merge_patients(session, actor=CLERK, survivor_id=merged.id, merged_id=bystander.id, reason="into it")
     with pytest.raises(Conflict):
-        svc.update_patient(session, actor=CLERK, patient_id=merged.id, data=person(city="Leeds"))
-    svc.undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
+        update_patient(session, actor=CLERK, patient_id=merged.id, data=person(city="Leeds"))
+    undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
     with pytest.raises(Conflict):
-        svc.undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
+        undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
 
 
 def test_a_merge_needs_two_records_and_a_reason(session, three_people):
     survivor, merged, _ = three_people
     with pytest.raises(ValidationError) as caught:
-        svc.merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="dup")
+        merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="dup")
     assert caught.value.field == "reason"
     with pytest.raises(ValidationError):
-        svc.merge_patients(
+        merge_patients(
             session, actor=CLERK, survivor_id=survivor.id, merged_id=survivor.id, reason="the same"
         )
     with pytest.raises(NotFound):
-        svc.merge_patients(
-            session, actor=CLERK, survivor_id=survivor.id, merged_id=987_654, reason="not there"
-        )
+        merge_patients(session, actor=CLERK, survivor_id=survivor.id, merged_id=987_654, reason="not there")
     with pytest.raises(NotFound):
-        svc.undo_merge(session, actor=CLERK, merge_id=987_654, reason="not there")
+        undo_merge(session, actor=CLERK, merge_id=987_654, reason="not there")
     assert session.get(Patient, merged.id).merged_into_id is None
 
 
 def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people):
     survivor, merged, bystander = three_people
-    result = svc.merge_patients(
+    result = merge_patients(
         session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate registration"
     )
-    svc.undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
-    again = svc.merge_patients(
+    undo_merge(session, actor=CLERK, merge_id=result.merge_id, reason="wrong pair")
+    again = merge_patients(
         session,
         actor=CLERK,
         survivor_id=survivor.id,
@@ -804,21 +801,21 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
         reason="checked twice: the same woman",
     )
     for patient in (survivor, merged):
-        rows = svc.list_merges(session, actor=NURSE, patient_id=patient.id)
+        rows = list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
             (again.merge_id, survivor.mrn, merged.mrn, None, 22),
             (result.merge_id, survivor.mrn, merged.mrn, "clerk", 22),
         ]
-    assert svc.list_merges(session, actor=NURSE, patient_id=bystander.id) == []
+    assert list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"
 
 
 def test_history_stays_with_the_record_it_describes(session, three_people):
     survivor, merged, _ = three_people
-    svc.update_patient(
+    update_patient(
         session, actor=CLERK, patient_id=merged.id, data=person(family_name="Jonhson", city="York")
     )
-    svc.merge_patients(
+    merge_patients(
         session, actor=CLERK, survivor_id=survivor.id, merged_id=merged.id, reason="duplicate record"
     )
     kept = (
@@ -838,7 +835,7 @@ def test_history_stays_with_the_record_it_describes(session, three_people):
 
 def test_the_wristband_shows_name_mrn_allergies_and_a_barcode(session, three_people):
     survivor, _, _ = three_people
-    band = svc.wristband(session, actor=NURSE, patient_id=survivor.id)
+    band = wristband(session, actor=NURSE, patient_id=survivor.id)
     assert (band.mrn, band.name, band.birth_date, band.sex) == (
         survivor.mrn,
         "JOHNSON, Catherine",

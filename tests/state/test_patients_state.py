@@ -18,19 +18,20 @@ from sqlalchemy import select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
+from hms_app.errors import ValidationError
 from hms_app.models.emr import AllergyIntolerance
 from hms_app.models.patients import Patient
 from hms_app.models.security import AuditEvent
-from hms_app.services import patients as svc
 from hms_app.services import security
+from hms_app.services.patients.mrn import is_valid_mrn
+from hms_app.services.patients.records import register_patient
+from hms_app.services.patients.search import COUNT_CAP
 from hms_app.services.permissions import SYSTEM_ACTOR
-from hms_app.state.patients import (
-    PatientDetailsState,
-    PatientRegisterState,
-    PatientSearchState,
-    WristbandState,
-    route_patient_id,
-)
+from hms_app.state.patients.common import route_patient_id
+from hms_app.state.patients.details import PatientDetailsState
+from hms_app.state.patients.register import PatientRegisterState
+from hms_app.state.patients.search import PatientSearchState
+from hms_app.state.patients.wristband import WristbandState
 
 PASSWORD = "Front-desk-42"
 CATHERINE = {
@@ -60,7 +61,7 @@ def desk(session):
             password=PASSWORD,
             roles=[role],
         )
-    catherine = svc.register_patient(session, actor=SYSTEM_ACTOR, data=CATHERINE)
+    catherine = register_patient(session, actor=SYSTEM_ACTOR, data=CATHERINE)
     return {"catherine": catherine}
 
 
@@ -145,7 +146,7 @@ def _audit(action: str) -> list[AuditEvent]:
     ],
 )
 def test_an_address_without_a_record_number_is_refused_with_a_message(path):
-    with pytest.raises(svc.ValidationError, match="does not name a patient record"):
+    with pytest.raises(ValidationError, match="does not name a patient record"):
         route_patient_id(path)
 
 
@@ -176,7 +177,7 @@ async def test_search_waits_for_two_characters_then_pages_the_matches(desk, conf
 
 async def test_a_thousand_and_more_matches_show_as_1000_plus(desk, configured_db):
     search = _tab(PatientSearchState, "/patients", "rita")
-    search.total = svc.COUNT_CAP
+    search.total = COUNT_CAP
     assert search.total_label == "1000+" and search.page_count == 50
 
 
@@ -261,7 +262,7 @@ async def test_a_new_person_is_registered_and_opened(desk, configured_db):
         },
     )
     robert = _patients()[-1]
-    assert robert.family_name == "Smith" and svc.is_valid_mrn(robert.mrn)
+    assert robert.family_name == "Smith" and is_valid_mrn(robert.mrn)
     assert _redirects(events) == [f"/patients/{robert.id}"]
 
 
@@ -314,7 +315,7 @@ async def test_an_edit_is_saved_with_its_reason_and_shows_in_the_history(desk, c
 async def test_merge_and_undo_from_the_details_page(desk, configured_db):
     catherine = desk["catherine"]
     with hms_db.session_scope() as s:
-        twin = svc.register_patient(
+        twin = register_patient(
             s,
             actor=SYSTEM_ACTOR,
             data={**CATHERINE, "family_name": "Jonhson"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hms_app.services.patients import MRN_PREFIX, format_mrn, is_valid_mrn, mrn_check_digit
+from hms_app.services.patients.mrn import MRN_PREFIX, format_mrn, is_valid_mrn, mrn_check_digit
 
 numbers = st.integers(min_value=0, max_value=9_999_999)
 

@@ -171,7 +171,7 @@ NOT_PERMISSION_GATED = {
 # Functions that cannot raise NotSignedIn for actor=None, with the reason. They must still
 # refuse (raise) without touching the database.
 NONE_ACTOR_GAPS = {
-    "hms_app.services.patients.get_patient_summary": "reads actor.patient_id to pick the permission before authorize(), so None raises AttributeError",
+    "hms_app.services.patients.records.get_patient_summary": "reads actor.patient_id to pick the permission before authorize(), so None raises AttributeError",
     "hms_app.services.emr.documents.open_document": "reads actor.patient_id to pick the permission before authorize(), so None raises AttributeError",
     "hms_app.services.emr.chart.portal_record": "passes actor.patient_id as authorize()'s argument, so None raises AttributeError before the check",
 }
@@ -229,7 +229,7 @@ def test_the_enumeration_finds_the_services_it_must():
     assert {
         "hms_app.services.security.create_user",
         "hms_app.services.audit.search_audit",
-        "hms_app.services.patients.get_patient_summary",
+        "hms_app.services.patients.records.get_patient_summary",
         "hms_app.services.home.registrations_by_month",
         "hms_app.services.home.home_figures",
     } <= names

@@ -1,0 +1,63 @@
+"""What the patient screens share: reading a submitted form, the record id in the address, the
+record's status word and today's date in the hospital's time zone."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from hms_app.clock import to_local, utcnow
+from hms_app.errors import ValidationError
+from hms_app.services.patients.demographics import BOOLEAN_FIELDS, DEMOGRAPHIC_FIELDS
+from hms_app.services.patients.demographics import SEXES as SEXES  # for the pages' sex select
+
+MIN_QUERY = 2
+MAX_QUERY = 100
+FORM_LIMIT = 300  # any one form value longer than this is refused before a service runs
+TEXT_FIELDS = tuple(k for k in DEMOGRAPHIC_FIELDS if k not in BOOLEAN_FIELDS)
+
+
+def local_today() -> date:
+    return to_local(utcnow()).date()
+
+
+def record_status(active: bool, deceased: bool) -> str:
+    return "deceased" if deceased else ("active" if active else "inactive")
+
+
+def form_text(form: dict, key: str, limit: int = FORM_LIMIT) -> str:
+    """One value of a submitted form as text; anything else a browser might send is refused."""
+    value = form.get(key, "")
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else ""
+    if not isinstance(value, str):
+        raise ValidationError("This value could not be read; type it again.", field=key)
+    if len(value) > limit:
+        raise ValidationError(f"Keep this under {limit} characters.", field=key)
+    return value
+
+
+def form_demographics(form: dict) -> dict:
+    """The demographic fields of a submitted form, for ``validate_demographics`` to judge."""
+    data: dict = {key: form_text(form, key) for key in TEXT_FIELDS}
+    for key in BOOLEAN_FIELDS:
+        data[key] = form_text(form, key).strip().lower() in ("on", "true", "1", "yes")
+    return data
+
+
+ROUTE_RE = re.compile(r"^/patients/([^/?#]*)")
+
+
+def route_patient_id(path: str) -> int:
+    """The patient id in an address like /patients/42/details, or a message saying what is wrong."""
+    match = ROUTE_RE.match(path or "")
+    raw = match.group(1) if match else ""
+    if not raw.isdigit() or len(raw) > 12 or int(raw) <= 0:
+        shown = raw[:20] or "nothing"
+        raise ValidationError(
+            f"This address does not name a patient record: {shown!r} is not a record number. "
+            "Find the patient from the patient search."
+        )
+    return int(raw)
