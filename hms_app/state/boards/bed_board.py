@@ -20,10 +20,14 @@ import reflex as rx
 
 from hms_app.clock import format_local, to_local, utcnow
 from hms_app.errors import DomainError, ValidationError
-from hms_app.models.wards import DISCHARGE_DISPOSITIONS
 from hms_app.services import live
 from hms_app.services.patients import find_living
-from hms_app.services.wards.admissions import admit_patient, discharge_patient, transfer_patient
+from hms_app.services.wards.admissions import (
+    DISCHARGE_DISPOSITIONS,
+    admit_patient,
+    discharge_patient,
+    transfer_patient,
+)
 from hms_app.services.wards.beds import mark_bed_clean, return_bed_to_service, set_bed_out_of_service
 from hms_app.services.wards.board import (
     BED_LABELS,
@@ -39,23 +43,13 @@ from hms_app.services.wards.board import (
     ward_screen,
 )
 from hms_app.state.boards.common import WATCH_REASON, now_label, shared_read
+from hms_app.state.forms import form_text
 from hms_app.state.live import live_changes
 from hms_app.state.session import SessionState, browser_id, public, requires
 
-FORM_LIMIT = 300
+FORM_LIMIT = 300  # the dialogs' text boxes take 300 characters
 MAX_QUERY = 100
 PATIENT_OPTIONS = 8
-
-
-def _form_text(form: dict, key: str, limit: int = FORM_LIMIT) -> str:
-    value = form.get(key, "") if isinstance(form, dict) else ""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValidationError("This value could not be read; enter it again.", field=key)
-    if len(value) > limit:
-        raise ValidationError(f"Keep this under {limit} characters.", field=key)
-    return value
 
 
 def _since(moment: datetime | None) -> str:
@@ -389,7 +383,7 @@ class BedBoardState(SessionState):
             return None
         self.saving = True
         try:
-            reason = _form_text(form, "reason")
+            reason = form_text(form, "reason", limit=FORM_LIMIT)
             await self._run(
                 admit_patient, patient_id=self.chosen_patient_id, bed_id=self._bed_id, reason=reason
             )
@@ -420,7 +414,7 @@ class BedBoardState(SessionState):
             return None
         self.saving = True
         try:
-            target = _form_text(form, "bed_id", 20)
+            target = form_text(form, "bed_id", limit=20)
             if target not in {option.id for option in self.bed_options}:
                 raise ValidationError("Choose the bed to move the patient to.", field="bed_id")
             admission_id = await self._run(
@@ -430,7 +424,7 @@ class BedBoardState(SessionState):
                 transfer_patient,
                 admission_id=admission_id,
                 bed_id=int(target),
-                reason=_form_text(form, "reason"),
+                reason=form_text(form, "reason", limit=FORM_LIMIT),
             )
         except DomainError as error:
             self._dialog_fail(error)
@@ -458,7 +452,7 @@ class BedBoardState(SessionState):
             return None
         self.saving = True
         try:
-            disposition = _form_text(form, "disposition", 20)
+            disposition = form_text(form, "disposition", limit=20)
             admission_id = await self._run(
                 admission_in_bed, ward_id=self._opened_ward_id, bed_id=self._bed_id
             )
@@ -466,7 +460,7 @@ class BedBoardState(SessionState):
                 discharge_patient,
                 admission_id=admission_id,
                 disposition=disposition,
-                note=_form_text(form, "note"),
+                note=form_text(form, "note", limit=FORM_LIMIT),
             )
         except DomainError as error:
             self._dialog_fail(error)
@@ -503,7 +497,11 @@ class BedBoardState(SessionState):
             return None
         self.saving = True
         try:
-            await self._run(set_bed_out_of_service, bed_id=self._bed_id, reason=_form_text(form, "reason"))
+            await self._run(
+                set_bed_out_of_service,
+                bed_id=self._bed_id,
+                reason=form_text(form, "reason", limit=FORM_LIMIT),
+            )
         except DomainError as error:
             self._dialog_fail(error)
             return None

@@ -8,6 +8,7 @@ import reflex as rx
 
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.population.registries import list_registries, save_registry
+from hms_app.state.forms import form_fields
 from hms_app.state.session import SessionState, browser_id, requires
 
 
@@ -58,14 +59,15 @@ class RegistriesState(SessionState):
             registry_id = 0 if raw_id == "0" else browser_id(raw_id, "registry")
             if registry_id and registry_id not in [r.id for r in self.rows]:
                 raise ValidationError("Choose a registry from the list.")
+            fields = form_fields(form, ("code", "name", "prefixes", "active"))
             self.saving = True
             row = await self._run(
                 save_registry,
                 registry_id=registry_id or None,
-                code=str(form.get("code") or "")[:40],
-                name=str(form.get("name") or "")[:200],
-                prefixes=str(form.get("prefixes") or "")[:2000],
-                active=str(form.get("active") or "").lower() in ("on", "true", "1"),
+                code=fields["code"],
+                name=fields["name"],
+                prefixes=fields["prefixes"],
+                active=fields["active"].lower() in ("on", "true", "1"),
             )
             await self._reload()
         except DomainError as error:
