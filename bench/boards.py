@@ -40,7 +40,7 @@ CONNECT_TIMEOUT_S = 60.0
 PAUSE_BETWEEN_CHANGES_S = 0.3
 STATE = "reflex___state____state"
 SESSION = f"{STATE}.hms_app___state___session____session_state"
-BOARD = f"{SESSION}.hms_app___state___boards____bed_board_state"
+BOARD = f"{SESSION}.hms_app___state___boards___bed_board____bed_board_state"
 DEMO_PATIENTS = 200
 BOARD_USERS = ("dr.grey", "nurse.joy", "reception", "lab.tech")  # a few sign-ins shared by the tabs
 

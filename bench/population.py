@@ -423,7 +423,8 @@ ONE_REGISTRY = MEMBERS_SQL.format(registry="AND r.id = %(registry)s")
 
 
 def _age_band_sql(column: str, today: date) -> str:
-    from hms_app.services.population import AGE_BANDS, _years_before
+    from hms_app.analytics.population import AGE_BANDS
+    from hms_app.analytics.population import years_before as _years_before
 
     whens = " ".join(
         f"WHEN {column} > DATE '{_years_before(today, high + 1)}' THEN '{label}'"
@@ -434,7 +435,8 @@ def _age_band_sql(column: str, today: date) -> str:
 
 def raw_queries(today: date, as_of: datetime) -> dict[str, tuple[str, dict]]:
     """The best single SQL query over the raw tables for each figure's numbers."""
-    from hms_app.services.population import _years_before, period_start
+    from hms_app.analytics.population import years_before as _years_before
+    from hms_app.services.population.measures import period_start
 
     adult = _years_before(today, 18)
     start = period_start(as_of, 12)
@@ -557,11 +559,11 @@ def run(stack: contextlib.ExitStack, figures: set[str]) -> None:
     server = _postgres_server()
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hms-bench-pop-run-")))
     with hms_environment(url, workdir):
-        from hms_app.analytics import population as charts
         from hms_app.db import session_scope
         from hms_app.models.population import PopulationRefresh, Registry
         from hms_app.services import population
         from hms_app.services.permissions import SYSTEM_ACTOR as actor
+        from hms_app.services.population import dashboard as charts
 
         if "population_refresh" in figures:
             if built_refresh is None:

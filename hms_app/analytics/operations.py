@@ -10,6 +10,8 @@ Definitions (shown on the page):
 * **Waiting time**: minutes from arrival (check-in) to being called into the room, for visits that
   started in the period, by department, in bands; with the mean.
 * **Bed occupancy** by ward, now: occupied beds ÷ beds in service (out-of-service beds excluded).
+
+Permission is checked by the service that calls these functions (``services.operations``).
 """
 
 from __future__ import annotations
@@ -22,15 +24,11 @@ from sqlalchemy import and_, case, extract, func, select
 from sqlmodel import Session
 
 from hms_app.clock import to_local, utcnow
-from hms_app.errors import ValidationError
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import Appointment, AppointmentParticipant, Resource
 from hms_app.models.wards import Bed, Ward
-from hms_app.services import organization
-from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
 
-PERIOD_DAYS = (7, 30, 90)
 COUNTED = ("booked", "arrived", "in_room", "completed", "no_show")
 ATTENDED = ("arrived", "in_room", "completed")
 WAIT_BANDS = (
@@ -55,8 +53,6 @@ LAYOUT = dict(
 
 def local_days(days: int, today: date | None = None) -> tuple[list[date], list[datetime]]:
     """The last ``days`` hospital days (today last) and their starts in UTC, plus tomorrow's start."""
-    if days not in PERIOD_DAYS:
-        raise ValidationError("Choose a period from the list.", field="days")
     tz = get_settings().tz
     today = today or to_local(utcnow()).date()
     day_list = [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
@@ -89,13 +85,11 @@ def _departments(session: Session) -> dict[int, str]:
 def volume_frame(
     session: Session,
     *,
-    actor: Actor,
     days: int = 30,
     department_id: int | None = None,
     today: date | None = None,
 ) -> pd.DataFrame:
     """Appointments per hospital day and department. Columns: day, department, appointments."""
-    authorize(actor, "analytics.read")
     day_list, starts = local_days(days, today)
     a = Appointment
     label = _day_label(a.start_at, day_list, starts).label("day")
@@ -141,13 +135,11 @@ def volume_figure(frame: pd.DataFrame) -> go.Figure:
 def no_show_frame(
     session: Session,
     *,
-    actor: Actor,
     days: int = 30,
     department_id: int | None = None,
     today: date | None = None,
 ) -> pd.DataFrame:
     """No-show rate per provider. Columns: provider, appointments (resolved), no_shows, rate (%)."""
-    authorize(actor, "analytics.read")
     _day_list, starts = local_days(days, today)
     a, p, r = Appointment, AppointmentParticipant, Resource
     now = utcnow()
@@ -202,7 +194,6 @@ def no_show_figure(frame: pd.DataFrame) -> go.Figure:
 def wait_frame(
     session: Session,
     *,
-    actor: Actor,
     days: int = 30,
     department_id: int | None = None,
     today: date | None = None,
@@ -211,7 +202,6 @@ def wait_frame(
 
     Columns: department, band, visits, mean_minutes (the department's, repeated on each band).
     """
-    authorize(actor, "analytics.read")
     _day_list, starts = local_days(days, today)
     a = Appointment
     minutes = _minutes_between(session.get_bind().dialect.name, a.in_room_at, a.arrived_at)
@@ -270,9 +260,8 @@ def wait_figure(frame: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def occupancy_frame(session: Session, *, actor: Actor, department_id: int | None = None) -> pd.DataFrame:
+def occupancy_frame(session: Session, *, department_id: int | None = None) -> pd.DataFrame:
     """Beds by status per active ward, now. Columns: ward, occupied, free, cleaning, out_of_service, occupancy (%)."""
-    authorize(actor, "analytics.read")
     query = (
         select(Ward.id, Ward.name, Bed.status, func.count())
         .join(Bed, Bed.ward_id == Ward.id)
@@ -337,16 +326,4 @@ def summary(
         "wait": f"{weighted:.0f} min" if weighted is not None else "–",
         "occupancy": f"{100.0 * occupied / in_service:.0f}%" if in_service else "–",
         "beds": f"{occupied} of {in_service} beds",
-    }
-
-
-def dashboard(session: Session, *, actor: Actor, days: int, department_id: int | None) -> dict:
-    """Every figure of the operations page for one choice of filters, and the department list."""
-    authorize(actor, "analytics.read")
-    return {
-        "departments": [[str(i), n] for i, n in organization.active_departments(session)],
-        "volume": volume_frame(session, actor=actor, days=days, department_id=department_id),
-        "no_shows": no_show_frame(session, actor=actor, days=days, department_id=department_id),
-        "waits": wait_frame(session, actor=actor, days=days, department_id=department_id),
-        "beds": occupancy_frame(session, actor=actor, department_id=department_id),
     }

@@ -2,12 +2,15 @@
 
 Each ``*_frame`` function returns exactly the numbers its figure draws; the tests recompute
 them from the raw clinical rows with pandas. The summary is as fresh as its last refresh
-(``services.population.refresh_info``), which every screen shows.
+(``services.population.refresh.refresh_info``), which every screen shows. Permission is checked by
+the services that call these functions (``services.population.dashboard``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Protocol
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -21,8 +24,6 @@ from hms_app.models.population import (
     RegistryAgeCount,
     RegistryMember,
 )
-from hms_app.services import population as pop
-from hms_app.services.permissions import Actor, authorize
 
 S, M = PopulationSummary, RegistryMember
 P, R = PopulationAgeCount, RegistryAgeCount
@@ -38,21 +39,53 @@ LAYOUT = dict(
     legend=dict(orientation="h", x=0, y=1.02, xanchor="left", yanchor="bottom"),
     font=dict(size=12),
 )
+# The ages of the dashboard's bands: (label, lowest age, highest age).
+AGE_BANDS = (
+    ("0-17", 0, 17),
+    ("18-39", 18, 39),
+    ("40-64", 40, 64),
+    ("65-74", 65, 74),
+    ("75+", 75, 130),
+)
+# KDIGO G-stages by eGFR (lower edge, upper edge exclusive) and WHO BMI categories.
+EGFR_STAGES = (
+    ("G1", 90, None),
+    ("G2", 60, 90),
+    ("G3a", 45, 60),
+    ("G3b", 30, 45),
+    ("G4", 15, 30),
+    ("G5", None, 15),
+)
+BMI_CATEGORIES = (
+    ("Underweight", None, 18.5),
+    ("Healthy", 18.5, 25),
+    ("Overweight", 25, 30),
+    ("Obesity", 30, None),
+)
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
 
 
 def _age_band(birth_column, on: date):
     """The dashboard's age band of a birth date on ``on``, in SQL (bands are completed years)."""
     whens = []
-    for label, _low, high in pop.AGE_BANDS[:-1]:
-        whens.append((birth_column > pop._years_before(on, high + 1), label))
-    return case(*whens, else_=pop.AGE_BANDS[-1][0])
+    for label, _low, high in AGE_BANDS[:-1]:
+        whens.append((birth_column > years_before(on, high + 1), label))
+    return case(*whens, else_=AGE_BANDS[-1][0])
 
 
 def _percent(members: int, population: int) -> float:
     return round(100.0 * members / population, 2) if population else 0.0
 
 
-def _sexes(values) -> list[str]:
+def sexes_in(values) -> list[str]:
+    """The sexes present in ``values``, in the figures' order (a trace per sex)."""
     present = set(values)
     return [s for s in SEX_ORDER if s in present]
 
@@ -60,12 +93,11 @@ def _sexes(values) -> list[str]:
 # ---------------------------------------------------------------- prevalence by condition and sex
 
 
-def prevalence_frame(session: Session, *, actor: Actor) -> pd.DataFrame:
+def prevalence_frame(session: Session) -> pd.DataFrame:
     """Registry members and prevalence (% of the active population) per registry and sex.
 
     Columns: registry, name, sex, members, population, prevalence.
     """
-    authorize(actor, "population.read")
     # From the per-birth-date counts the refresh keeps: a few thousand rows, not a million.
     population = {
         sex: int(n) for sex, n in session.execute(select(P.sex, func.sum(P.patients)).group_by(P.sex)).all()
@@ -91,14 +123,14 @@ def prevalence_frame(session: Session, *, actor: Actor) -> pd.DataFrame:
             "prevalence": _percent(int(members.get((registry_id, sex), 0)), int(population[sex])),
         }
         for registry_id, code, name in registries
-        for sex in _sexes(population)
+        for sex in sexes_in(population)
     ]
     return pd.DataFrame(rows, columns=["registry", "name", "sex", "members", "population", "prevalence"])
 
 
 def grouped_bars(frame: pd.DataFrame, x: str, *, y: str = "prevalence", suffix: str = "%") -> go.Figure:
     figure = go.Figure()
-    for sex in _sexes(frame["sex"]) if len(frame) else []:
+    for sex in sexes_in(frame["sex"]) if len(frame) else []:
         part = frame[frame["sex"] == sex]
         figure.add_trace(
             go.Bar(
@@ -122,13 +154,11 @@ def prevalence_figure(frame: pd.DataFrame) -> go.Figure:
 # ---------------------------------------------------------------- prevalence of one registry by age band
 
 
-def age_band_frame(session: Session, *, actor: Actor, registry: str, on: date | None = None) -> pd.DataFrame:
-    """One registry's members and prevalence per age band and sex (ages on ``on``, default today).
+def age_band_frame(session: Session, *, registry: str, on: date) -> pd.DataFrame:
+    """One registry's members and prevalence per age band and sex (ages on ``on``).
 
     Columns: age_band, sex, members, population, prevalence.
     """
-    authorize(actor, "population.read")
-    on = on or pop.local_today()
     registry_id = session.execute(select(Registry.id).where(Registry.code == registry)).scalar()
     band_p, band_r = _age_band(P.birth_date, on), _age_band(R.birth_date, on)
     population = {
@@ -145,7 +175,7 @@ def age_band_frame(session: Session, *, actor: Actor, registry: str, on: date | 
             .group_by(band_r, R.sex)
         ).all()
     }
-    sexes = _sexes(sex for _band, sex in population)
+    sexes = sexes_in(sex for _band, sex in population)
     rows = [
         {
             "age_band": label,
@@ -154,7 +184,7 @@ def age_band_frame(session: Session, *, actor: Actor, registry: str, on: date | 
             "population": int(population.get((label, sex), 0)),
             "prevalence": _percent(int(members.get((label, sex), 0)), int(population.get((label, sex), 0))),
         }
-        for label, _low, _high in pop.AGE_BANDS
+        for label, _low, _high in AGE_BANDS
         for sex in sexes
     ]
     return pd.DataFrame(rows, columns=["age_band", "sex", "members", "population", "prevalence"])
@@ -175,14 +205,12 @@ def month_ends(on: date, months: int) -> list[date]:
     return [(first + timedelta(days=32)).replace(day=1) for first in firsts]
 
 
-def trend_frame(session: Session, *, actor: Actor, months: int = 24, on: date | None = None) -> pd.DataFrame:
+def trend_frame(session: Session, *, on: date, months: int = 24) -> pd.DataFrame:
     """Current registry members whose condition began before the end of each month.
 
     Columns: month (YYYY-MM), registry, name, members. Members who died, left or whose
     problem resolved are not counted in earlier months either: this is today's registry by onset.
     """
-    authorize(actor, "population.read")
-    on = on or pop.local_today()
     ends = month_ends(on, months)
     columns = [func.sum(case((M.onset_date < end, 1), else_=0)) for end in ends]
     counts = {
@@ -224,13 +252,24 @@ def trend_figure(frame: pd.DataFrame) -> go.Figure:
 # ---------------------------------------------------------------- measures by provider
 
 
-def measure_frame(session: Session, *, actor: Actor, measure: str, months: int = 12) -> pd.DataFrame:
-    """A measure per provider and overall (last row).
+class MeasureRow(Protocol):
+    """A measure's counts for one provider or overall (``services.population.measures.MeasureResult``)."""
+
+    provider_id: int | None  # 0: unattributed, None: overall
+    provider: str
+    denominator: int
+    excluded: int
+    eligible: int
+    numerator: int
+    rate: float | None
+
+
+def measure_frame(results: Sequence[MeasureRow]) -> pd.DataFrame:
+    """A measure per provider and overall (last row), from the counts the measure service made.
 
     Columns: provider_id (0: unattributed, -1: overall), provider, denominator, excluded,
     eligible, numerator, rate (% of eligible, None when nobody is eligible).
     """
-    results = pop.measure_results(session, actor=actor, measure=measure, months=months)
     rows = [
         {
             "provider_id": -1 if r.provider_id is None else r.provider_id,
@@ -248,10 +287,10 @@ def measure_frame(session: Session, *, actor: Actor, measure: str, months: int =
     )
 
 
-def measure_figure(frame: pd.DataFrame, measure: str) -> go.Figure:
-    spec = pop.MEASURES[measure]
+def measure_figure(frame: pd.DataFrame, *, inverse: bool) -> go.Figure:
+    """Bars of a measure's rate per provider; red when a higher rate is worse (``inverse``)."""
     colours = [
-        "#475569" if pid == -1 else (RED if spec.inverse else TEAL) for pid in frame["provider_id"].tolist()
+        "#475569" if pid == -1 else (RED if inverse else TEAL) for pid in frame["provider_id"].tolist()
     ]
     figure = go.Figure(
         go.Bar(
@@ -271,40 +310,35 @@ def measure_figure(frame: pd.DataFrame, measure: str) -> go.Figure:
 # ---------------------------------------------------------------- risk distributions
 
 
-def egfr_frame(session: Session, *, actor: Actor) -> pd.DataFrame:
+def egfr_frame(session: Session) -> pd.DataFrame:
     """Adults by KDIGO G-stage of the eGFR from their latest creatinine. Columns: stage, patients."""
-    authorize(actor, "population.read")
     stage = case(
-        *[(S.egfr >= low, label) for label, low, _high in pop.EGFR_STAGES if low is not None],
-        else_=pop.EGFR_STAGES[-1][0],
+        *[(S.egfr >= low, label) for label, low, _high in EGFR_STAGES if low is not None],
+        else_=EGFR_STAGES[-1][0],
     )
     counts = dict(
         session.execute(select(stage, func.count()).where(S.egfr.is_not(None)).group_by(stage)).all()
     )
     return pd.DataFrame(
-        [{"stage": label, "patients": int(counts.get(label, 0))} for label, _low, _high in pop.EGFR_STAGES],
+        [{"stage": label, "patients": int(counts.get(label, 0))} for label, _low, _high in EGFR_STAGES],
         columns=["stage", "patients"],
     )
 
 
-def bmi_frame(session: Session, *, actor: Actor) -> pd.DataFrame:
-    """Patients by WHO category of their latest BMI (adults). Columns: category, patients."""
-    authorize(actor, "population.read")
+def bmi_frame(session: Session, *, on: date) -> pd.DataFrame:
+    """Patients by WHO category of their latest BMI (adults on ``on``). Columns: category, patients."""
     category = case(
-        *[(S.bmi < high, label) for label, _low, high in pop.BMI_CATEGORIES if high is not None],
-        else_=pop.BMI_CATEGORIES[-1][0],
+        *[(S.bmi < high, label) for label, _low, high in BMI_CATEGORIES if high is not None],
+        else_=BMI_CATEGORIES[-1][0],
     )
-    adult = S.birth_date <= pop._years_before(pop.local_today(), 18)
+    adult = S.birth_date <= years_before(on, 18)
     counts = dict(
         session.execute(
             select(category, func.count()).where(S.bmi.is_not(None), adult).group_by(category)
         ).all()
     )
     return pd.DataFrame(
-        [
-            {"category": label, "patients": int(counts.get(label, 0))}
-            for label, _low, _high in pop.BMI_CATEGORIES
-        ],
+        [{"category": label, "patients": int(counts.get(label, 0))} for label, _low, _high in BMI_CATEGORIES],
         columns=["category", "patients"],
     )
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.analytics.operations import PERIOD_DAYS
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, stat_card
-from hms_app.state.operations import OperationsState
+from hms_app.state.operations import PERIOD_DAYS, OperationsState
 from hms_app.state.session import SessionState
 
-OPS = OperationsState
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
@@ -20,7 +18,7 @@ def chart(title: str, hint: str, figure, has_data, empty: str, test_id: str) -> 
             rx.heading(title, size="3"),
             rx.text(hint, size="1", color_scheme="gray"),
             rx.cond(
-                OPS.loaded,
+                OperationsState.loaded,
                 rx.cond(
                     has_data,
                     rx.box(
@@ -59,16 +57,18 @@ def operations_page() -> rx.Component:
                         rx.select.content(
                             *[rx.select.item(f"Last {d} days", value=str(d)) for d in PERIOD_DAYS]
                         ),
-                        value=OPS.days,
-                        on_change=OPS.set_days,
+                        value=OperationsState.days,
+                        on_change=OperationsState.set_days,
                     ),
                     rx.select.root(
                         rx.select.trigger(min_width="12rem", data_testid="ops-department"),
                         rx.select.content(
-                            rx.foreach(OPS.departments, lambda d: rx.select.item(d[1], value=d[0]))
+                            rx.foreach(
+                                OperationsState.departments, lambda d: rx.select.item(d[1], value=d[0])
+                            )
                         ),
-                        value=OPS.department,
-                        on_change=OPS.set_department,
+                        value=OperationsState.department,
+                        on_change=OperationsState.set_department,
                     ),
                     gap="3",
                     wrap="wrap",
@@ -77,23 +77,25 @@ def operations_page() -> rx.Component:
                 rx.grid(
                     stat_card(
                         "Appointments",
-                        OPS.kpis["appointments"],
+                        OperationsState.kpis["appointments"],
                         "in the period",
                         "calendar",
                         "ops-appointments",
                     ),
                     stat_card(
                         "No-show rate",
-                        OPS.kpis["no_show"],
+                        OperationsState.kpis["no_show"],
                         "of resolved appointments",
                         "user-x",
                         "ops-no-show",
                     ),
-                    stat_card("Mean wait", OPS.kpis["wait"], "arrival to the room", "clock", "ops-wait"),
+                    stat_card(
+                        "Mean wait", OperationsState.kpis["wait"], "arrival to the room", "clock", "ops-wait"
+                    ),
                     stat_card(
                         "Bed occupancy",
-                        OPS.kpis["occupancy"],
-                        OPS.kpis["beds"],
+                        OperationsState.kpis["occupancy"],
+                        OperationsState.kpis["beds"],
                         "bed-double",
                         "ops-occupancy",
                     ),
@@ -105,32 +107,32 @@ def operations_page() -> rx.Component:
                     chart(
                         "Appointment volume by day",
                         "Appointments starting each day, by department (offered and cancelled not counted).",
-                        OPS.volume_figure,
-                        OPS.has_volume,
+                        OperationsState.volume_figure,
+                        OperationsState.has_volume,
                         "No appointments in this period.",
                         "chart-volume",
                     ),
                     chart(
                         "No-show rate by provider",
                         "No-shows ÷ (no-shows + attended) of appointments that have started.",
-                        OPS.no_show_figure,
-                        OPS.has_no_shows,
+                        OperationsState.no_show_figure,
+                        OperationsState.has_no_shows,
                         "No attended or missed appointments in this period.",
                         "chart-no-show",
                     ),
                     chart(
                         "Waiting time, arrival to the room",
                         "Visits by minutes waited after check-in, by department.",
-                        OPS.wait_figure,
-                        OPS.has_waits,
+                        OperationsState.wait_figure,
+                        OperationsState.has_waits,
                         "No visits with both times recorded in this period.",
                         "chart-wait",
                     ),
                     chart(
                         "Bed occupancy by ward (now)",
                         "Beds by status; occupancy = occupied ÷ beds in service.",
-                        OPS.occupancy_figure,
-                        OPS.has_beds,
+                        OperationsState.occupancy_figure,
+                        OperationsState.has_beds,
                         "No wards set up.",
                         "chart-beds",
                     ),

@@ -7,8 +7,10 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from hms_app.analytics import EMPTY_FIGURE
-from hms_app.analytics import operations as ops
+from hms_app.analytics import operations as charts
 from hms_app.errors import DomainError
+from hms_app.services.operations import PERIOD_DAYS as PERIOD_DAYS  # the page's period choices
+from hms_app.services.operations import OperationsDashboard, operations_dashboard
 from hms_app.state.session import SessionState, requires
 
 
@@ -30,16 +32,18 @@ class OperationsState(SessionState):
     async def _reload(self):
         department_id = None if self.department == "all" else int(self.department)
         try:
-            data = await self._run(ops.dashboard, days=int(self.days), department_id=department_id)
+            data: OperationsDashboard = await self._run(
+                operations_dashboard, days=int(self.days), department_id=department_id
+            )
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.departments = [["all", "All departments"], *data["departments"]]
-        volume, no_shows, waits, beds = data["volume"], data["no_shows"], data["waits"], data["beds"]
-        self.kpis = ops.summary(volume, no_shows, waits, beds)
-        self.volume_figure = ops.volume_figure(volume)
-        self.no_show_figure = ops.no_show_figure(no_shows)
-        self.wait_figure = ops.wait_figure(waits)
-        self.occupancy_figure = ops.occupancy_figure(beds)
+        self.departments = [["all", "All departments"], *data.departments]
+        volume, no_shows, waits, beds = data.volume, data.no_shows, data.waits, data.beds
+        self.kpis = charts.summary(volume, no_shows, waits, beds)
+        self.volume_figure = charts.volume_figure(volume)
+        self.no_show_figure = charts.no_show_figure(no_shows)
+        self.wait_figure = charts.wait_figure(waits)
+        self.occupancy_figure = charts.occupancy_figure(beds)
         self.has_volume = bool(volume["appointments"].sum())
         self.has_no_shows, self.has_waits, self.has_beds = len(no_shows) > 0, len(waits) > 0, len(beds) > 0
         self.loaded = True
@@ -53,7 +57,7 @@ class OperationsState(SessionState):
     @rx.event
     @requires("analytics.read")
     async def set_days(self, value: str):
-        if value not in [str(d) for d in ops.PERIOD_DAYS]:
+        if value not in [str(d) for d in PERIOD_DAYS]:
             return rx.toast.error("Choose a period from the list.")
         self.days = value
         return await self._reload()

@@ -25,6 +25,7 @@ from hms_app.models.scheduling import (
     Resource,
 )
 from hms_app.models.wards import Bed, Ward
+from hms_app.services.operations import operations_dashboard
 from hms_app.services.permissions import DEFAULT_GRANTS, Actor
 from hms_app.settings import get_settings
 
@@ -154,10 +155,10 @@ def test_volume_by_day_and_department(session, hospital, days):
     day_list = [(today - timedelta(days=k)).isoformat() for k in range(days - 1, -1, -1)]
     deps = sorted(set(rows["department_id"]), key=lambda d: names[d])
     expected = [(day, names[dep], int(counts.get((dep, day), 0))) for dep in deps for day in day_list]
-    got = ops.volume_frame(session, actor=MANAGER, days=days)
+    got = ops.volume_frame(session, days=days)
     assert list(got.itertuples(index=False, name=None)) == expected
     assert got["appointments"].sum() > 0
-    only = ops.volume_frame(session, actor=MANAGER, days=days, department_id=hospital[0])
+    only = ops.volume_frame(session, days=days, department_id=hospital[0])
     assert set(only["department"]) <= {names[hospital[0]]}
 
 
@@ -182,7 +183,7 @@ def test_no_show_rate_by_provider(session, hospital, days):
             part[part["status"] == "no_show"]["appointment_id"].nunique(),
         )
         expected.append((name, total, missed, round(100.0 * missed / total, 1)))
-    got = ops.no_show_frame(session, actor=MANAGER, days=days)
+    got = ops.no_show_frame(session, days=days)
     assert list(got.itertuples(index=False, name=None)) == expected
     assert got["no_shows"].sum() > 0
 
@@ -213,7 +214,7 @@ def test_waiting_time_bands_and_mean(session, hospital, days):
             expected.append(
                 (names[dep], label, int(((part["minutes"] >= low) & (part["minutes"] < high)).sum()), mean)
             )
-    got = ops.wait_frame(session, actor=MANAGER, days=days)
+    got = ops.wait_frame(session, days=days)
     assert list(got.itertuples(index=False, name=None)) == expected
     assert got["visits"].sum() > 0
 
@@ -231,12 +232,15 @@ def test_bed_occupancy_by_ward(session, hospital):
         c = {s: int(counts.get(s, 0)) for s in ops.BED_STATUSES}
         in_service = c["occupied"] + c["free"] + c["cleaning"]
         expected.append((name, *c.values(), round(100.0 * c["occupied"] / in_service, 1)))
-    got = ops.occupancy_frame(session, actor=MANAGER)
+    got = ops.occupancy_frame(session)
     assert list(got.itertuples(index=False, name=None)) == expected and len(expected) == 2
 
 
 def test_operations_need_the_analytics_permission_and_a_listed_period(session, hospital):
     with pytest.raises(Forbidden):
-        ops.volume_frame(session, actor=NURSE, days=7)
+        operations_dashboard(session, actor=NURSE, days=7, department_id=None)
     with pytest.raises(ValidationError):
-        ops.wait_frame(session, actor=MANAGER, days=5)
+        operations_dashboard(session, actor=MANAGER, days=5, department_id=None)
+    board = operations_dashboard(session, actor=MANAGER, days=7, department_id=hospital[0])
+    assert board.volume.equals(ops.volume_frame(session, days=7, department_id=hospital[0]))
+    assert board.beds.equals(ops.occupancy_frame(session, department_id=hospital[0]))

@@ -16,8 +16,27 @@ from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observ
 from hms_app.models.patients import Patient
 from hms_app.models.population import OutreachMessage
 from hms_app.models.security import AppUser, AuditEvent
-from hms_app.services import population as pop
 from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
+from hms_app.services.population.cohorts import (
+    count_cohort,
+    export_cohort_csv,
+    list_cohort,
+    list_saved_cohorts,
+    save_cohort,
+)
+from hms_app.services.population.filters import parse_filter
+from hms_app.services.population.measures import measure_results
+from hms_app.services.population.outreach import patient_outreach, send_outreach
+from hms_app.services.population.refresh import (
+    BMI,
+    DIASTOLIC,
+    HBA1C,
+    SYSTOLIC,
+    local_today,
+    refresh_info,
+    refresh_population,
+)
+from hms_app.services.population.registries import ensure_default_registries, list_registries, save_registry
 
 MANAGER = Actor(
     user_id=0, username="mona", roles=frozenset({"manager"}), permissions=DEFAULT_GRANTS["manager"]
@@ -33,10 +52,10 @@ class World:
 
     def __init__(self, session):
         self.session = session
-        self.today = pop.local_today()
+        self.today = local_today()
         self.now = utcnow()
         self.count = 0
-        pop.ensure_default_registries(session, actor=SYSTEM_ACTOR)
+        ensure_default_registries(session, actor=SYSTEM_ACTOR)
         self.providers = {}
         for name in ("dr.a", "dr.b"):
             user = AppUser(username=name, display_name=f"Dr {name[-1].upper()}", password_hash="x")
@@ -83,8 +102,8 @@ class World:
 
     def bp(self, pid: int, systolic: float, diastolic: float, days_ago: float) -> None:
         at = self.now - timedelta(days=days_ago)
-        self.result(pid, pop.SYSTOLIC, systolic, 0, at)
-        self.result(pid, pop.DIASTOLIC, diastolic, 0, at)
+        self.result(pid, SYSTOLIC, systolic, 0, at)
+        self.result(pid, DIASTOLIC, diastolic, 0, at)
 
     def visit(self, pid: int, days_ago: float, provider: str | None = None) -> None:
         at = self.now - timedelta(days=days_ago)
@@ -100,7 +119,7 @@ class World:
 
     def refresh(self) -> None:
         self.session.commit()
-        pop.refresh_population(self.session, actor=SYSTEM_ACTOR)
+        refresh_population(self.session, actor=SYSTEM_ACTOR)
 
 
 @pytest.fixture
@@ -113,7 +132,7 @@ def _result(rows, provider_id=None):
 
 
 def _gap_names(session, measure: str, months: int = 12, **extra) -> list[str]:
-    rows, total = pop.list_cohort(
+    rows, total = list_cohort(
         session,
         actor=MANAGER,
         filters={"measure_gap": measure, "period_months": months, **extra},
@@ -127,40 +146,40 @@ def test_hba1c_poor_control_counts_missing_results_ties_exclusions_and_ages(sess
     w = world
     a = w.patient("Ann")  # latest 10.0: poor
     w.problem(a, "E11.9")
-    w.result(a, pop.HBA1C, 10.0, 30)
+    w.result(a, HBA1C, 10.0, 30)
     w.visit(a, 30, "dr.a")
     b = w.patient("Bea")  # 10.0 then 7.0: controlled now
     w.problem(b, "E11.65")
-    w.result(b, pop.HBA1C, 10.0, 200)
-    w.result(b, pop.HBA1C, 7.0, 20)
+    w.result(b, HBA1C, 10.0, 200)
+    w.result(b, HBA1C, 7.0, 20)
     w.visit(b, 20, "dr.a")
     c = w.patient("Cid")  # diabetic, never measured: counts as poor
     w.problem(c, "E10.9")
     w.visit(c, 40, "dr.b")
     d = w.patient("Dot")  # measured only 20 months ago: none in a 12-month period
     w.problem(d, "E11.9")
-    w.result(d, pop.HBA1C, 6.5, 600)
+    w.result(d, HBA1C, 6.5, 600)
     e = w.patient("Eve")  # two results at the same moment: the one recorded last (9.5) counts
     w.problem(e, "E13.9")
     same = w.now - timedelta(days=10)
-    w.result(e, pop.HBA1C, 8.0, 0, same)
-    w.result(e, pop.HBA1C, 9.5, 0, same)
+    w.result(e, HBA1C, 8.0, 0, same)
+    w.result(e, HBA1C, 9.5, 0, same)
     f = w.patient("Fay")  # palliative care: excluded
     w.problem(f, "E11.9")
     w.problem(f, "Z51.5")
     g = w.patient("Gus", age=80)  # too old for the measure
     w.problem(g, "E11.9")
     h = w.patient("Hal")  # not diabetic
-    w.result(h, pop.HBA1C, 11.0, 5)
+    w.result(h, HBA1C, 11.0, 5)
     i = w.patient("Ivy")  # exactly 9.0 is not above 9
     w.problem(i, "E11.9")
-    w.result(i, pop.HBA1C, 9.0, 5)
+    w.result(i, HBA1C, 9.0, 5)
     j = w.patient("Jon")  # diabetes resolved: not in the registry
     w.problem(j, "E11.9", status="resolved")
-    w.result(j, pop.HBA1C, 12.0, 5)
+    w.result(j, HBA1C, 12.0, 5)
     w.refresh()
 
-    rows = pop.measure_results(session, actor=MANAGER, measure="hba1c_poor", months=12)
+    rows = measure_results(session, actor=MANAGER, measure="hba1c_poor", months=12)
     overall = rows[-1]
     assert overall.provider == "Overall"
     assert (overall.denominator, overall.excluded, overall.eligible, overall.numerator) == (7, 1, 6, 4)
@@ -199,10 +218,10 @@ def test_blood_pressure_control_needs_both_numbers_below_the_limit_in_the_period
     w.bp(pid, 128, 78, 3)
     w.refresh()
 
-    overall = pop.measure_results(session, actor=MANAGER, measure="bp_control", months=12)[-1]
+    overall = measure_results(session, actor=MANAGER, measure="bp_control", months=12)[-1]
     assert (overall.denominator, overall.excluded, overall.eligible, overall.numerator) == (8, 1, 7, 4)
     assert _gap_names(session, "bp_control") == ["Lou", "Max", "Pam"]
-    six = pop.measure_results(session, actor=MANAGER, measure="bp_control", months=6)[-1]
+    six = measure_results(session, actor=MANAGER, measure="bp_control", months=6)[-1]
     assert six.numerator == 3  # Ola's reading falls outside six months
     assert _gap_names(session, "bp_control", months=6) == ["Lou", "Max", "Ola", "Pam"]
 
@@ -211,7 +230,7 @@ def test_bmi_screening_counts_adults_seen_in_the_period(session, world):
     w = world
     s = w.patient("Sam")
     w.visit(s, 30)
-    w.result(s, pop.BMI, 24.0, 30)
+    w.result(s, BMI, 24.0, 30)
     t = w.patient("Tia")  # seen, no BMI: a gap
     w.visit(t, 30)
     u = w.patient("Uma")  # not seen in the period: not in the denominator
@@ -223,9 +242,9 @@ def test_bmi_screening_counts_adults_seen_in_the_period(session, world):
     w.visit(x, 10)
     y = w.patient("Yan")  # BMI measured but 14 months ago
     w.visit(y, 5)
-    w.result(y, pop.BMI, 31.0, 420)
+    w.result(y, BMI, 31.0, 420)
     w.refresh()
-    overall = pop.measure_results(session, actor=MANAGER, measure="bmi_screening", months=12)[-1]
+    overall = measure_results(session, actor=MANAGER, measure="bmi_screening", months=12)[-1]
     assert (overall.denominator, overall.excluded, overall.eligible, overall.numerator) == (4, 1, 3, 1)
     assert _gap_names(session, "bmi_screening") == ["Tia", "Yan"]
 
@@ -241,9 +260,9 @@ def test_refresh_leaves_out_deceased_inactive_and_merged_patients(session, world
     for pid in (alive, gone, idle, merged):
         w.problem(pid, "I50.9")
     w.refresh()
-    rows = {r.code: r for r in pop.list_registries(session, actor=PHYSICIAN)}
+    rows = {r.code: r for r in list_registries(session, actor=PHYSICIAN)}
     assert rows["heart_failure"].members == 1
-    assert pop.refresh_info(session, actor=PHYSICIAN).patients == 1
+    assert refresh_info(session, actor=PHYSICIAN).patients == 1
 
 
 def test_editing_a_code_set_recomputes_membership_and_is_audited(session, world):
@@ -253,11 +272,11 @@ def test_editing_a_code_set_recomputes_membership_and_is_audited(session, world)
     b = w.patient("Bo")
     w.problem(b, "I48.0")
     w.refresh()
-    row = pop.save_registry(
+    row = save_registry(
         session, actor=MANAGER, registry_id=None, code="afib", name="Atrial fibrillation", prefixes="I48.9"
     )
     assert row.members == 1
-    row = pop.save_registry(
+    row = save_registry(
         session, actor=MANAGER, registry_id=row.id, name="Atrial fibrillation", prefixes="i48"
     )
     assert (row.prefixes, row.members) == (["I48"], 2)
@@ -267,21 +286,17 @@ def test_editing_a_code_set_recomputes_membership_and_is_audited(session, world)
         .order_by(AuditEvent.seq.desc())
     ).scalar()
     assert "added I48" in detail and "removed I48.9" in detail
-    row = pop.save_registry(
+    row = save_registry(
         session, actor=MANAGER, registry_id=row.id, name="Atrial fibrillation", prefixes="I48", active=False
     )
     assert row.members == 0  # an inactive registry has no members
     with pytest.raises(ValidationError) as caught:
-        pop.save_registry(
-            session, actor=MANAGER, registry_id=row.id, name="Atrial fibrillation", prefixes="I48%"
-        )
+        save_registry(session, actor=MANAGER, registry_id=row.id, name="Atrial fibrillation", prefixes="I48%")
     assert caught.value.field == "prefixes"
     with pytest.raises(Conflict):
-        pop.save_registry(session, actor=MANAGER, registry_id=None, code="afib", name="Again", prefixes="I48")
+        save_registry(session, actor=MANAGER, registry_id=None, code="afib", name="Again", prefixes="I48")
     with pytest.raises(Forbidden):
-        pop.save_registry(
-            session, actor=PHYSICIAN, registry_id=row.id, name="Atrial fibrillation", prefixes="I4"
-        )
+        save_registry(session, actor=PHYSICIAN, registry_id=row.id, name="Atrial fibrillation", prefixes="I4")
 
 
 def test_outreach_is_recorded_per_patient_audited_and_not_repeated_within_a_week(session, world):
@@ -289,7 +304,7 @@ def test_outreach_is_recorded_per_patient_audited_and_not_repeated_within_a_week
     pid = w.patient("Ora")
     w.problem(pid, "E11.9")
     w.refresh()
-    message = pop.send_outreach(
+    message = send_outreach(
         session, actor=MANAGER, patient_id=pid, kind="booking_invitation", measure="hba1c_poor"
     )
     assert "HbA1c" in message.body and message.created_by == "mona"
@@ -300,21 +315,17 @@ def test_outreach_is_recorded_per_patient_audited_and_not_repeated_within_a_week
     ).all()
     assert audit == [("population.outreach", pid, "booking_invitation about hba1c_poor")]
     with pytest.raises(Conflict):
-        pop.send_outreach(
-            session, actor=MANAGER, patient_id=pid, kind="booking_invitation", measure="hba1c_poor"
-        )
-    pop.send_outreach(session, actor=MANAGER, patient_id=pid, kind="portal_message", measure="hba1c_poor")
+        send_outreach(session, actor=MANAGER, patient_id=pid, kind="booking_invitation", measure="hba1c_poor")
+    send_outreach(session, actor=MANAGER, patient_id=pid, kind="portal_message", measure="hba1c_poor")
     with pytest.raises(ValidationError):
-        pop.send_outreach(session, actor=MANAGER, patient_id=pid, kind="sms", measure="hba1c_poor")
+        send_outreach(session, actor=MANAGER, patient_id=pid, kind="sms", measure="hba1c_poor")
     with pytest.raises(Forbidden):
-        pop.send_outreach(
-            session, actor=PHYSICIAN, patient_id=pid, kind="portal_message", measure="bp_control"
-        )
+        send_outreach(session, actor=PHYSICIAN, patient_id=pid, kind="portal_message", measure="bp_control")
     assert session.execute(select(OutreachMessage.kind).order_by(OutreachMessage.id)).scalars().all() == [
         "booking_invitation",
         "portal_message",
     ]
-    rows, _ = pop.list_cohort(session, actor=MANAGER, filters={"measure_gap": "hba1c_poor"})
+    rows, _ = list_cohort(session, actor=MANAGER, filters={"measure_gap": "hba1c_poor"})
     assert rows[0].last_outreach_at is not None
     # The patient reads what was sent to them in the portal; nobody else's.
     patient = Actor(
@@ -324,12 +335,12 @@ def test_outreach_is_recorded_per_patient_audited_and_not_repeated_within_a_week
         permissions=DEFAULT_GRANTS["patient"],
         patient_id=pid,
     )
-    assert [m.kind for m in pop.patient_outreach(session, actor=patient, patient_id=pid)] == [
+    assert [m.kind for m in patient_outreach(session, actor=patient, patient_id=pid)] == [
         "portal_message",
         "booking_invitation",
     ]
     with pytest.raises(Forbidden):
-        pop.patient_outreach(session, actor=patient, patient_id=pid + 1)
+        patient_outreach(session, actor=patient, patient_id=pid + 1)
 
 
 def test_cohort_filters_count_list_export_and_save(session, world):
@@ -337,21 +348,21 @@ def test_cohort_filters_count_list_export_and_save(session, world):
     a = w.patient("Abe", age=70, sex="male")
     w.problem(a, "E11.9")
     w.problem(a, "I10")
-    w.result(a, pop.HBA1C, 9.8, 10)
+    w.result(a, HBA1C, 9.8, 10)
     w.bp(a, 150, 90, 10)
     w.visit(a, 10, "dr.a")
     session.add(MedicationStatement(patient_id=a, medication="Metformin", status="active"))
     b = w.patient("Bel", age=45)
     w.problem(b, "E11.9")
-    w.result(b, pop.HBA1C, 7.1, 10)
+    w.result(b, HBA1C, 7.1, 10)
     w.visit(b, 400, "dr.b")
     session.add(MedicationStatement(patient_id=b, medication="Metformin", status="stopped"))
     c = w.patient("Cal", age=30, sex="male")
-    w.result(c, pop.BMI, 32.5, 3)
+    w.result(c, BMI, 32.5, 3)
     w.refresh()
 
     def count(**filters) -> int:
-        return pop.count_cohort(session, actor=PHYSICIAN, filters=filters)
+        return count_cohort(session, actor=PHYSICIAN, filters=filters)
 
     assert count() == 3
     assert count(registries=["diabetes"]) == 2
@@ -371,7 +382,7 @@ def test_cohort_filters_count_list_export_and_save(session, world):
     assert count(provider_id=0) == 1  # nobody attributed: Cal
 
     before = session.execute(select(AuditEvent.id).where(AuditEvent.action == "population.read")).all()
-    rows, total = pop.list_cohort(session, actor=PHYSICIAN, filters={"registries": ["diabetes"]}, page_size=1)
+    rows, total = list_cohort(session, actor=PHYSICIAN, filters={"registries": ["diabetes"]}, page_size=1)
     assert (total, len(rows), rows[0].name) == (2, 1, "Abe Test")
     reads = session.execute(
         select(AuditEvent.detail, AuditEvent.patient_id).where(AuditEvent.action == "population.read")
@@ -379,24 +390,24 @@ def test_cohort_filters_count_list_export_and_save(session, world):
     assert len(reads) == len(before) + 1  # one row per listing, not per patient
     assert "registries=diabetes" in reads[-1][0] and reads[-1][1] is None
 
-    text, written = pop.export_cohort_csv(session, actor=PHYSICIAN, filters={"registries": ["diabetes"]})
+    text, written = export_cohort_csv(session, actor=PHYSICIAN, filters={"registries": ["diabetes"]})
     lines = list(csv.DictReader(io.StringIO(text)))
     assert written == 2 and [line["name"] for line in lines] == ["Abe Test", "Bel Test"]
     assert lines[0]["hba1c_percent"] == "9.8" and lines[0]["systolic_mmhg"] == "150"
     assert "population.export" in session.execute(select(AuditEvent.action)).scalars().all()
 
     with pytest.raises(Forbidden):
-        pop.save_cohort(session, actor=PHYSICIAN, name="Diabetics", filters={"registries": ["diabetes"]})
-    saved = pop.save_cohort(
+        save_cohort(session, actor=PHYSICIAN, name="Diabetics", filters={"registries": ["diabetes"]})
+    saved = save_cohort(
         session, actor=MANAGER, name="Diabetics", filters={"registries": ["diabetes"], "sex": ""}
     )
     assert saved.filters == {"registries": ["diabetes"]}
     with pytest.raises(Conflict):
-        pop.save_cohort(session, actor=MANAGER, name="Diabetics", filters={})
-    assert [c.name for c in pop.list_saved_cohorts(session, actor=PHYSICIAN)] == ["Diabetics"]
-    assert pop.count_cohort(session, actor=PHYSICIAN, filters=saved.filters) == 2
+        save_cohort(session, actor=MANAGER, name="Diabetics", filters={})
+    assert [c.name for c in list_saved_cohorts(session, actor=PHYSICIAN)] == ["Diabetics"]
+    assert count_cohort(session, actor=PHYSICIAN, filters=saved.filters) == 2
     with pytest.raises(Forbidden):
-        pop.count_cohort(session, actor=NURSE, filters={})
+        count_cohort(session, actor=NURSE, filters={})
 
 
 @pytest.mark.parametrize(
@@ -416,5 +427,5 @@ def test_cohort_filters_count_list_export_and_save(session, world):
 )
 def test_bad_filters_are_refused_with_the_field(filters, field):
     with pytest.raises(ValidationError) as caught:
-        pop.parse_filter(filters, known_registries={"diabetes"})
+        parse_filter(filters, known_registries={"diabetes"})
     assert caught.value.field == field

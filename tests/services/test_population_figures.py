@@ -17,14 +17,33 @@ import pytest
 from sqlalchemy import select
 
 from hms_app.analytics import population as charts
+from hms_app.analytics.population import BMI_CATEGORIES, EGFR_STAGES
 from hms_app.cds import scores
 from hms_app.clock import to_local, utcnow
 from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observation
 from hms_app.models.patients import Patient
 from hms_app.models.population import PopulationRefresh
 from hms_app.models.security import AppUser
-from hms_app.services import population as pop
 from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
+from hms_app.services.population.cohorts import count_cohort, list_cohort
+from hms_app.services.population.dashboard import (
+    age_band_frame,
+    bmi_frame,
+    egfr_frame,
+    measure_frame,
+    prevalence_frame,
+    trend_frame,
+)
+from hms_app.services.population.refresh import (
+    BMI,
+    CREATININE,
+    DIASTOLIC,
+    HBA1C,
+    SYSTOLIC,
+    local_today,
+    refresh_population,
+)
+from hms_app.services.population.registries import ensure_default_registries, list_registries
 
 READER = Actor(
     user_id=0, username="phil", roles=frozenset({"physician"}), permissions=DEFAULT_GRANTS["physician"]
@@ -37,8 +56,8 @@ AGE_BANDS = [("0-17", 0, 17), ("18-39", 18, 39), ("40-64", 40, 64), ("65-74", 65
 def _build(session, seed: int = 11, patients: int = 160) -> None:
     rng = random.Random(seed)
     now = utcnow()
-    today = pop.local_today()
-    pop.ensure_default_registries(session, actor=SYSTEM_ACTOR)
+    today = local_today()
+    ensure_default_registries(session, actor=SYSTEM_ACTOR)
     providers = []
     for name in ("dr.a", "dr.b", "dr.c"):
         user = AppUser(username=name, display_name=f"Dr {name[-1].upper()}", password_hash="x")
@@ -77,9 +96,9 @@ def _build(session, seed: int = 11, patients: int = 160) -> None:
                 )
             )
         for code, low, high, count in (
-            (pop.HBA1C, 5.5, 12.5, rng.choice([0, 1, 2, 3])),
-            (pop.CREATININE, 0.5, 4.5, rng.choice([0, 0, 1, 2])),
-            (pop.BMI, 16, 42, rng.choice([0, 1, 2])),
+            (HBA1C, 5.5, 12.5, rng.choice([0, 1, 2, 3])),
+            (CREATININE, 0.5, 4.5, rng.choice([0, 0, 1, 2])),
+            (BMI, 16, 42, rng.choice([0, 1, 2])),
         ):
             moments = [
                 now - timedelta(days=rng.randint(0, 800), minutes=rng.randint(0, 600)) for _ in range(count)
@@ -103,8 +122,8 @@ def _build(session, seed: int = 11, patients: int = 160) -> None:
             moment = now - timedelta(days=rng.randint(0, 500), minutes=rng.randint(0, 600))
             systolic = round(rng.gauss(135, 15))
             for code, value in (
-                (pop.SYSTOLIC, systolic),
-                (pop.DIASTOLIC, round(systolic * 0.62 + rng.gauss(0, 6))),
+                (SYSTOLIC, systolic),
+                (DIASTOLIC, round(systolic * 0.62 + rng.gauss(0, 6))),
             ):
                 session.add(
                     Observation(
@@ -132,7 +151,7 @@ def _build(session, seed: int = 11, patients: int = 160) -> None:
     session.flush()
     session.get(Patient, ids[5]).merged_into_id = ids[6]
     session.commit()
-    pop.refresh_population(session, actor=SYSTEM_ACTOR)
+    refresh_population(session, actor=SYSTEM_ACTOR)
 
 
 class Raw:
@@ -147,7 +166,7 @@ class Raw:
                 df[column] = pd.to_datetime(df[column], utc=True, format="mixed")
             return df
 
-        self.today = pop.local_today()
+        self.today = local_today()
         self.patients = frame(
             select(
                 Patient.id,
@@ -202,8 +221,8 @@ class Raw:
             dates=["start_at"],
         )
         self.encounters = self.encounters[self.encounters["status"].isin(["finished", "in-progress"])]
-        self.registries = {r.code: r.prefixes for r in pop.list_registries(session, actor=READER) if r.active}
-        self.names = {r.code: r.name for r in pop.list_registries(session, actor=READER)}
+        self.registries = {r.code: r.prefixes for r in list_registries(session, actor=READER) if r.active}
+        self.names = {r.code: r.name for r in list_registries(session, actor=READER)}
         self.as_of = pd.Timestamp(session.execute(select(PopulationRefresh.refreshed_at)).scalar())
         if self.as_of.tzinfo is None:
             self.as_of = self.as_of.tz_localize("UTC")
@@ -236,7 +255,7 @@ def raw(session) -> Raw:
 
 
 def test_prevalence_by_condition_and_sex(session, raw):
-    figure = charts.prevalence_frame(session, actor=READER)
+    figure = prevalence_frame(session, actor=READER)
     expected = []
     sexes = [s for s in charts.SEX_ORDER if s in set(raw.population["sex"])]
     for code in sorted(raw.registries, key=lambda c: raw.names[c]):
@@ -251,7 +270,7 @@ def test_prevalence_by_condition_and_sex(session, raw):
 
 @pytest.mark.parametrize("registry", ["diabetes", "hypertension", "asthma_copd"])
 def test_prevalence_by_age_band(session, raw, registry):
-    figure = charts.age_band_frame(session, actor=READER, registry=registry)
+    figure = age_band_frame(session, actor=READER, registry=registry)
     people = raw.population.copy()
     people["age"] = [raw.age(b, raw.today) for b in people["birth_date"]]
     people["band"] = [
@@ -269,7 +288,7 @@ def test_prevalence_by_age_band(session, raw, registry):
 
 
 def test_registry_trend(session, raw):
-    figure = charts.trend_frame(session, actor=READER, months=24)
+    figure = trend_frame(session, actor=READER, months=24)
     first = raw.today.replace(day=1)
     months = [(pd.Timestamp(first) - pd.DateOffset(months=k)).date() for k in range(23, -1, -1)]
     expected = []
@@ -284,7 +303,7 @@ def test_registry_trend(session, raw):
 @pytest.mark.parametrize("months", [6, 12, 24])
 @pytest.mark.parametrize("measure", ["hba1c_poor", "bp_control", "bmi_screening"])
 def test_measure_by_provider(session, raw, measure, months):
-    figure = charts.measure_frame(session, actor=READER, measure=measure, months=months)
+    figure = measure_frame(session, actor=READER, measure=measure, months=months)
     start = raw.as_of - pd.DateOffset(months=months)
     end_day = to_local(raw.as_of.to_pydatetime()).date()
     people = raw.population.copy()
@@ -298,19 +317,19 @@ def test_measure_by_provider(session, raw, measure, months):
     if measure == "hba1c_poor":
         base = people[people.index.isin(raw.members("diabetes").index) & people["age"].between(18, 75)]
         excluded = base.index.isin(palliative)
-        latest = raw.latest(pop.HBA1C).reindex(base.index)
+        latest = raw.latest(HBA1C).reindex(base.index)
         hit = latest["effective_at"].isna() | (latest["effective_at"] < start) | (latest["value"] > 9.0)
     elif measure == "bp_control":
         base = people[people.index.isin(raw.members("hypertension").index) & people["age"].between(18, 85)]
         excluded = base.index.isin(palliative | raw.has("N18.6"))
-        sbp = raw.latest(pop.SYSTOLIC).reindex(base.index)
-        dbp = raw.latest(pop.DIASTOLIC).reindex(base.index)
+        sbp = raw.latest(SYSTOLIC).reindex(base.index)
+        dbp = raw.latest(DIASTOLIC).reindex(base.index)
         hit = (sbp["effective_at"] >= start) & (sbp["value"] < 140) & (dbp["value"] < 90)
     else:
         last_visit = raw.encounters.groupby("patient_id")["start_at"].max().reindex(people.index)
         base = people[(people["age"] >= 18) & (last_visit >= start)]
         excluded = base.index.isin(palliative | raw.has("O", "Z33.1"))
-        bmi = raw.latest(pop.BMI).reindex(base.index)
+        bmi = raw.latest(BMI).reindex(base.index)
         hit = bmi["effective_at"] >= start
     base = base.assign(excluded=excluded, hit=hit.fillna(False).to_numpy() & ~excluded)
     names = {0: "Unattributed", **dict(session.execute(select(AppUser.id, AppUser.display_name)).all())}
@@ -337,9 +356,9 @@ def test_measure_by_provider(session, raw, measure, months):
 
 
 def test_egfr_stage_distribution(session, raw):
-    figure = charts.egfr_frame(session, actor=READER)
-    latest = raw.latest(pop.CREATININE)
-    counts = {label: 0 for label, _low, _high in pop.EGFR_STAGES}
+    figure = egfr_frame(session, actor=READER)
+    latest = raw.latest(CREATININE)
+    counts = {label: 0 for label, _low, _high in EGFR_STAGES}
     for patient_id, row in latest.iterrows():
         person = raw.population.loc[patient_id]
         age = raw.age(person["birth_date"], raw.today)
@@ -352,8 +371,8 @@ def test_egfr_stage_distribution(session, raw):
 
 
 def test_bmi_category_distribution(session, raw):
-    figure = charts.bmi_frame(session, actor=READER)
-    latest = raw.latest(pop.BMI)
+    figure = bmi_frame(session, actor=READER)
+    latest = raw.latest(BMI)
     counts = {"Underweight": 0, "Healthy": 0, "Overweight": 0, "Obesity": 0}
     for patient_id, row in latest.iterrows():
         if raw.age(raw.population.loc[patient_id]["birth_date"], raw.today) < 18:
@@ -374,23 +393,23 @@ def test_bmi_category_distribution(session, raw):
 
 def test_a_clicked_bar_lists_exactly_the_patients_it_counts(session, raw):
     """Click-through lists use the same definitions as the bars: their totals agree."""
-    prevalence = charts.prevalence_frame(session, actor=READER)
+    prevalence = prevalence_frame(session, actor=READER)
     for row in prevalence.itertuples():
-        _, total = pop.list_cohort(
+        _, total = list_cohort(
             session, actor=READER, filters={"registries": [row.registry], "sex": row.sex}, page_size=1
         )
         assert total == row.members
-    for stage, patients in charts.egfr_frame(session, actor=READER).itertuples(index=False, name=None):
-        label, low, high = next(s for s in pop.EGFR_STAGES if s[0] == stage)
+    for stage, patients in egfr_frame(session, actor=READER).itertuples(index=False, name=None):
+        label, low, high = next(s for s in EGFR_STAGES if s[0] == stage)
         filters = {"egfr_min": low or 0, **({"egfr_max": high} if high else {})}
-        assert pop.count_cohort(session, actor=READER, filters=filters) == patients
-    for category, patients in charts.bmi_frame(session, actor=READER).itertuples(index=False, name=None):
-        label, low, high = next(c for c in pop.BMI_CATEGORIES if c[0] == category)
+        assert count_cohort(session, actor=READER, filters=filters) == patients
+    for category, patients in bmi_frame(session, actor=READER).itertuples(index=False, name=None):
+        label, low, high = next(c for c in BMI_CATEGORIES if c[0] == category)
         filters = {"age_min": 18, "bmi_min": low or 5, **({"bmi_max": high} if high else {})}
-        assert pop.count_cohort(session, actor=READER, filters=filters) == patients
-    for row in charts.measure_frame(session, actor=READER, measure="hba1c_poor").itertuples():
+        assert count_cohort(session, actor=READER, filters=filters) == patients
+    for row in measure_frame(session, actor=READER, measure="hba1c_poor").itertuples():
         filters = {
             "measure_gap": "hba1c_poor",
             **({"provider_id": row.provider_id} if row.provider_id >= 0 else {}),
         }
-        assert pop.count_cohort(session, actor=READER, filters=filters) == row.numerator
+        assert count_cohort(session, actor=READER, filters=filters) == row.numerator

@@ -13,8 +13,16 @@ from hms_app.models.emr import Encounter
 from hms_app.models.organization import Department
 from hms_app.models.security import AuditEvent
 from hms_app.models.wards import Admission, Bed, BedAssignment, Ward
-from hms_app.services import live, patients, wards
+from hms_app.services import live, patients
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.wards.admissions import (
+    admission_moves,
+    admit_patient,
+    discharge_patient,
+    transfer_patient,
+)
+from hms_app.services.wards.beds import mark_bed_clean, return_bed_to_service, set_bed_out_of_service
+from hms_app.services.wards.board import bed_board, free_beds, length_of_stay_label, list_wards
 
 NURSE = Actor(
     user_id=0,
@@ -86,7 +94,7 @@ def test_admission_occupies_the_bed_opens_an_inpatient_encounter_and_shows_on_th
     session, hospital, published
 ):
     ada, bed_id = hospital["patients"]["Ada"], hospital["beds"]["M-02"]
-    admission = wards.admit_patient(
+    admission = admit_patient(
         session, actor=NURSE, patient_id=ada, bed_id=bed_id, reason="  Community-acquired   pneumonia "
     )
     assert (admission.status, admission.reason, admission.admitted_by) == (
@@ -104,7 +112,7 @@ def test_admission_occupies_the_bed_opens_an_inpatient_encounter_and_shows_on_th
     assert "ward.admit" in _actions(session, ada)
     assert published == [(live.BEDS, str(hospital["medical"]))]
 
-    board = wards.bed_board(session, actor=PHYSICIAN, ward_id=hospital["medical"])
+    board = bed_board(session, actor=PHYSICIAN, ward_id=hospital["medical"])
     assert [(b.label, b.status, b.patient_name) for b in board.beds] == [
         ("M-01", "free", ""),
         ("M-02", "occupied", "Ada Lovelace"),
@@ -119,12 +127,12 @@ def test_admission_occupies_the_bed_opens_an_inpatient_encounter_and_shows_on_th
     assert board.admitted_today == 1 and board.discharged_today == 0
     # Opening the board shows names, so it is audited; a live refresh of the open board is not.
     assert _actions(session).count("ward.board") == 1
-    wards.bed_board(session, actor=PHYSICIAN, ward_id=hospital["medical"], audit=False)
+    bed_board(session, actor=PHYSICIAN, ward_id=hospital["medical"], audit=False)
     assert _actions(session).count("ward.board") == 1
 
 
 def test_length_of_stay_counts_whole_hours_since_admission(session, hospital):
-    admission = wards.admit_patient(
+    admission = admit_patient(
         session,
         actor=NURSE,
         patient_id=hospital["patients"]["Ada"],
@@ -134,26 +142,20 @@ def test_length_of_stay_counts_whole_hours_since_admission(session, hospital):
     admission.admitted_at = admission.admitted_at - timedelta(days=3, hours=5, minutes=20)
     session.add(admission)
     session.commit()
-    tile = wards.bed_board(session, actor=NURSE, ward_id=hospital["medical"]).beds[0]
+    tile = bed_board(session, actor=NURSE, ward_id=hospital["medical"]).beds[0]
     assert tile.los_hours == 77
-    assert wards.length_of_stay_label(tile.los_hours) == "3 d 5 h"
-    assert wards.length_of_stay_label(5) == "5 h"
-    assert wards.length_of_stay_label(48) == "2 d"
+    assert length_of_stay_label(tile.los_hours) == "3 d 5 h"
+    assert length_of_stay_label(5) == "5 h"
+    assert length_of_stay_label(48) == "2 d"
 
 
 def test_a_bed_takes_one_patient_and_a_patient_one_bed(session, hospital):
     ada, alan = hospital["patients"]["Ada"], hospital["patients"]["Alan"]
-    wards.admit_patient(
-        session, actor=NURSE, patient_id=ada, bed_id=hospital["beds"]["M-01"], reason="Sepsis"
-    )
+    admit_patient(session, actor=NURSE, patient_id=ada, bed_id=hospital["beds"]["M-01"], reason="Sepsis")
     with pytest.raises(Conflict, match="M-01 on Medical has just been given to another patient"):
-        wards.admit_patient(
-            session, actor=NURSE, patient_id=alan, bed_id=hospital["beds"]["M-01"], reason="Fall"
-        )
+        admit_patient(session, actor=NURSE, patient_id=alan, bed_id=hospital["beds"]["M-01"], reason="Fall")
     with pytest.raises(Conflict, match=r"Ada Lovelace is already admitted \(Medical, bed M-01\)"):
-        wards.admit_patient(
-            session, actor=NURSE, patient_id=ada, bed_id=hospital["beds"]["M-02"], reason="Again"
-        )
+        admit_patient(session, actor=NURSE, patient_id=ada, bed_id=hospital["beds"]["M-02"], reason="Again")
     assert session.execute(select(Admission.id).where(Admission.patient_id == alan)).first() is None
     assert _bed(session, hospital["beds"]["M-02"]).status == "free"
 
@@ -162,18 +164,18 @@ def test_transfer_moves_the_patient_keeps_the_history_and_sends_the_old_bed_to_c
     session, hospital, published
 ):
     ada = hospital["patients"]["Ada"]
-    admission = wards.admit_patient(
+    admission = admit_patient(
         session, actor=NURSE, patient_id=ada, bed_id=hospital["beds"]["M-01"], reason="Hip fracture"
     )
     published.clear()
-    wards.transfer_patient(
+    transfer_patient(
         session, actor=NURSE, admission_id=admission.id, bed_id=hospital["beds"]["S-02"], reason="for surgery"
     )
     assert _bed(session, hospital["beds"]["M-01"]).status == "cleaning"
     assert _bed(session, hospital["beds"]["S-02"]).status == "occupied"
     session.expire_all()
     assert session.get(Admission, admission.id).ward_id == hospital["surgical"]
-    moves = wards.admission_moves(session, actor=NURSE, admission_id=admission.id)
+    moves = admission_moves(session, actor=NURSE, admission_id=admission.id)
     assert [(m.ward, m.bed, m.to_at is None) for m in moves] == [
         ("Medical", "M-01", False),
         ("Surgical", "S-02", True),
@@ -188,7 +190,7 @@ def test_transfer_moves_the_patient_keeps_the_history_and_sends_the_old_bed_to_c
     assert detail == "from Medical bed M-01 to Surgical bed S-02: for surgery"
     # The bed being cleaned cannot take the next patient until it is marked clean.
     with pytest.raises(Conflict, match="being cleaned"):
-        wards.admit_patient(
+        admit_patient(
             session,
             actor=NURSE,
             patient_id=hospital["patients"]["Alan"],
@@ -196,9 +198,7 @@ def test_transfer_moves_the_patient_keeps_the_history_and_sends_the_old_bed_to_c
             reason="Fall",
         )
     with pytest.raises(ValidationError, match="already in this bed"):
-        wards.transfer_patient(
-            session, actor=NURSE, admission_id=admission.id, bed_id=hospital["beds"]["S-02"]
-        )
+        transfer_patient(session, actor=NURSE, admission_id=admission.id, bed_id=hospital["beds"]["S-02"])
 
 
 def test_discharge_ends_the_stay_and_the_encounter_and_the_bed_is_cleaned_before_reuse(
@@ -206,13 +206,11 @@ def test_discharge_ends_the_stay_and_the_encounter_and_the_bed_is_cleaned_before
 ):
     ada, alan = hospital["patients"]["Ada"], hospital["patients"]["Alan"]
     bed_id = hospital["beds"]["M-03"]
-    admission = wards.admit_patient(
-        session, actor=NURSE, patient_id=ada, bed_id=bed_id, reason="Asthma attack"
-    )
+    admission = admit_patient(session, actor=NURSE, patient_id=ada, bed_id=bed_id, reason="Asthma attack")
     with pytest.raises(ValidationError) as caught:
-        wards.discharge_patient(session, actor=NURSE, admission_id=admission.id, disposition="moon")
+        discharge_patient(session, actor=NURSE, admission_id=admission.id, disposition="moon")
     assert caught.value.field == "disposition"
-    wards.discharge_patient(session, actor=NURSE, admission_id=admission.id, disposition="home", note="well")
+    discharge_patient(session, actor=NURSE, admission_id=admission.id, disposition="home", note="well")
     session.expire_all()
     stay = session.get(Admission, admission.id)
     assert (stay.status, stay.discharge_disposition, stay.discharged_by) == ("discharged", "home", "nina")
@@ -222,39 +220,37 @@ def test_discharge_ends_the_stay_and_the_encounter_and_the_bed_is_cleaned_before
     open_rows = session.execute(select(BedAssignment).where(BedAssignment.to_at.is_(None))).all()
     assert open_rows == []
     with pytest.raises(Conflict, match="already been discharged"):
-        wards.discharge_patient(session, actor=NURSE, admission_id=admission.id, disposition="home")
-    board = wards.bed_board(session, actor=NURSE, ward_id=hospital["medical"])
+        discharge_patient(session, actor=NURSE, admission_id=admission.id, disposition="home")
+    board = bed_board(session, actor=NURSE, ward_id=hospital["medical"])
     assert (board.ward.cleaning, board.discharged_today) == (1, 1)
 
-    wards.mark_bed_clean(session, actor=NURSE, bed_id=bed_id)
+    mark_bed_clean(session, actor=NURSE, bed_id=bed_id)
     assert _bed(session, bed_id).status == "free"
     with pytest.raises(Conflict, match="already clean"):
-        wards.mark_bed_clean(session, actor=NURSE, bed_id=bed_id)
+        mark_bed_clean(session, actor=NURSE, bed_id=bed_id)
     # Discharged patients can be admitted again, to the bed now clean.
-    wards.admit_patient(session, actor=NURSE, patient_id=alan, bed_id=bed_id, reason="Fall")
-    wards.admit_patient(
-        session, actor=NURSE, patient_id=ada, bed_id=hospital["beds"]["M-01"], reason="Relapse"
-    )
+    admit_patient(session, actor=NURSE, patient_id=alan, bed_id=bed_id, reason="Fall")
+    admit_patient(session, actor=NURSE, patient_id=ada, bed_id=hospital["beds"]["M-01"], reason="Relapse")
     assert "ward.discharge" in _actions(session, ada) and "bed.clean" in _actions(session)
 
 
 def test_out_of_service_needs_an_empty_bed_and_a_reason_and_counts_apart(session, hospital):
     bed_id = hospital["beds"]["S-01"]
     with pytest.raises(ValidationError):
-        wards.set_bed_out_of_service(session, actor=NURSE, bed_id=bed_id, reason="")
-    wards.set_bed_out_of_service(session, actor=NURSE, bed_id=bed_id, reason="Broken motor")
+        set_bed_out_of_service(session, actor=NURSE, bed_id=bed_id, reason="")
+    set_bed_out_of_service(session, actor=NURSE, bed_id=bed_id, reason="Broken motor")
     bed = _bed(session, bed_id)
     assert (bed.status, bed.status_note) == ("out_of_service", "Broken motor")
     with pytest.raises(Conflict, match="out of service"):
-        wards.admit_patient(
+        admit_patient(
             session, actor=NURSE, patient_id=hospital["patients"]["Ada"], bed_id=bed_id, reason="Appendicitis"
         )
-    board = wards.bed_board(session, actor=NURSE, ward_id=hospital["surgical"])
+    board = bed_board(session, actor=NURSE, ward_id=hospital["surgical"])
     assert (board.ward.out_of_service, board.ward.free, board.ward.occupancy_percent) == (1, 1, 0)
-    wards.return_bed_to_service(session, actor=NURSE, bed_id=bed_id)
+    return_bed_to_service(session, actor=NURSE, bed_id=bed_id)
     assert _bed(session, bed_id).status == "cleaning"
 
-    wards.admit_patient(
+    admit_patient(
         session,
         actor=NURSE,
         patient_id=hospital["patients"]["Ada"],
@@ -262,39 +258,39 @@ def test_out_of_service_needs_an_empty_bed_and_a_reason_and_counts_apart(session
         reason="x-ray",
     )
     with pytest.raises(Conflict, match="Transfer the patient first"):
-        wards.set_bed_out_of_service(session, actor=NURSE, bed_id=hospital["beds"]["S-02"], reason="Leaking")
+        set_bed_out_of_service(session, actor=NURSE, bed_id=hospital["beds"]["S-02"], reason="Leaking")
 
 
 def test_only_ward_staff_change_beds_and_bad_input_is_refused(session, hospital):
     ada, bed_id = hospital["patients"]["Ada"], hospital["beds"]["M-01"]
     with pytest.raises(Forbidden):
-        wards.admit_patient(session, actor=PHYSICIAN, patient_id=ada, bed_id=bed_id, reason="Sepsis")
+        admit_patient(session, actor=PHYSICIAN, patient_id=ada, bed_id=bed_id, reason="Sepsis")
     with pytest.raises(Forbidden):
-        wards.mark_bed_clean(session, actor=PHYSICIAN, bed_id=bed_id)
+        mark_bed_clean(session, actor=PHYSICIAN, bed_id=bed_id)
     with pytest.raises(ValidationError) as caught:
-        wards.admit_patient(session, actor=NURSE, patient_id=ada, bed_id=bed_id, reason="x")
+        admit_patient(session, actor=NURSE, patient_id=ada, bed_id=bed_id, reason="x")
     assert caught.value.field == "reason"
     with pytest.raises(NotFound):
-        wards.admit_patient(session, actor=NURSE, patient_id=ada, bed_id=99999, reason="Sepsis")
+        admit_patient(session, actor=NURSE, patient_id=ada, bed_id=99999, reason="Sepsis")
     with pytest.raises(NotFound):
-        wards.admit_patient(session, actor=NURSE, patient_id=99999, bed_id=bed_id, reason="Sepsis")
+        admit_patient(session, actor=NURSE, patient_id=99999, bed_id=bed_id, reason="Sepsis")
     with pytest.raises(NotFound):
-        wards.bed_board(session, actor=NURSE, ward_id=99999)
+        bed_board(session, actor=NURSE, ward_id=99999)
     assert _bed(session, bed_id).status == "free"
     assert session.execute(select(Admission.id)).first() is None
 
 
 def test_ward_list_counts_beds_by_status_and_free_beds_lists_every_ward(session, hospital):
-    wards.admit_patient(
+    admit_patient(
         session,
         actor=NURSE,
         patient_id=hospital["patients"]["Ada"],
         bed_id=hospital["beds"]["S-01"],
         reason="Hernia",
     )
-    summary = {w.name: (w.beds, w.occupied, w.free) for w in wards.list_wards(session, actor=PHYSICIAN)}
+    summary = {w.name: (w.beds, w.occupied, w.free) for w in list_wards(session, actor=PHYSICIAN)}
     assert summary == {"Medical": (3, 0, 3), "Surgical": (2, 1, 1)}
-    free = [(b.ward, b.label) for b in wards.free_beds(session, actor=NURSE)]
+    free = [(b.ward, b.label) for b in free_beds(session, actor=NURSE)]
     assert free == [("Medical", "M-01"), ("Medical", "M-02"), ("Medical", "M-03"), ("Surgical", "S-02")]
 
 
@@ -306,7 +302,7 @@ def test_the_demo_hospital_has_four_wards_seven_in_ten_beds_taken_and_consistent
     run_seeders(
         session, patients=300, seed=7, as_of=date(2026, 3, 2), only=["departments", "patients", "wards"]
     )
-    summaries = wards.list_wards(session, actor=SYSTEM_ACTOR)
+    summaries = list_wards(session, actor=SYSTEM_ACTOR)
     assert [w.name for w in summaries] == ["Intensive Care", "Medical Ward", "Paediatrics", "Surgical Ward"]
     beds = sum(w.beds for w in summaries)
     occupied = sum(w.occupied for w in summaries)
@@ -321,7 +317,7 @@ def test_the_demo_hospital_has_four_wards_seven_in_ten_beds_taken_and_consistent
     assert len(open_rows) == occupied and {status for (status,) in open_rows} == {"occupied"}
     # Children are on the children's ward; the stays before today ended before the next began.
     paediatrics = next(w for w in summaries if w.name == "Paediatrics")
-    board = wards.bed_board(session, actor=SYSTEM_ACTOR, ward_id=paediatrics.id, audit=False)
+    board = bed_board(session, actor=SYSTEM_ACTOR, ward_id=paediatrics.id, audit=False)
     assert all(tile.age is not None and tile.age < 18 for tile in board.beds if tile.patient_id)
     history = session.execute(
         select(BedAssignment.bed_id, BedAssignment.from_at, BedAssignment.to_at).order_by(

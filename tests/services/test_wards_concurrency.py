@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from hms_app import db as hms_db
 from hms_app.errors import Conflict
 from hms_app.models.wards import Admission, Bed, BedAssignment, Ward
-from hms_app.services import patients, wards
+from hms_app.services import patients
 from hms_app.services.permissions import SYSTEM_ACTOR
+from hms_app.services.wards.admissions import admit_patient
 
 ATTEMPTS = 20
 
@@ -53,7 +54,7 @@ def _race(configured_db: str, attempts: list[dict]) -> tuple[list[int], list[str
         barrier.wait()
         try:
             with hms_db.session_scope(configured_db) as s:
-                admission = wards.admit_patient(s, actor=SYSTEM_ACTOR, reason="Chest pain", **kwargs)
+                admission = admit_patient(s, actor=SYSTEM_ACTOR, reason="Chest pain", **kwargs)
             with lock:
                 won.append(admission.id)
         except Conflict as error:

@@ -28,9 +28,12 @@ from hms_app.models.security import AuditEvent
 from hms_app.models.wards import Admission, Bed, Ward
 from hms_app.services import live, security
 from hms_app.services import patients as patient_svc
-from hms_app.services import wards as ward_svc
 from hms_app.services.permissions import SYSTEM_ACTOR
-from hms_app.state.boards import BedBoardState, FlowBoardState, WaitingRoomState, wait_label
+from hms_app.services.wards import board as ward_board
+from hms_app.state.boards import bed_board as bed_board_screen
+from hms_app.state.boards.bed_board import BedBoardState
+from hms_app.state.boards.flow_board import FlowBoardState
+from hms_app.state.boards.waiting_room import WaitingRoomState, wait_label
 
 PASSWORD = "Ward-round-42"
 _TABS = itertools.count(1)
@@ -325,13 +328,14 @@ async def test_boards_woken_by_one_change_share_one_read(ward, configured_db, mo
     """A hundred boards of one ward on a worker cost one query per change, not a hundred; a later
     change makes the next refresh read again; opening a board always reads fresh."""
     reads = []
-    original = ward_svc.bed_board
+    original = ward_board.bed_board
 
     def counted(session, **kwargs):
         reads.append(kwargs.get("audit"))
         return original(session, **kwargs)
 
-    monkeypatch.setattr(ward_svc, "bed_board", counted)
+    monkeypatch.setattr(ward_board, "bed_board", counted)  # the live refresh's read (ward_screen)
+    monkeypatch.setattr(bed_board_screen, "bed_board", counted)  # opening the board
     tabs = [_tab(BedBoardState, "/wards", username) for username in ("nina", "doc", "doc")]
     for tab in tabs:
         await _call(tab, "load")

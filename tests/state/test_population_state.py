@@ -22,10 +22,13 @@ from hms_app.models.emr import Condition
 from hms_app.models.patients import Patient
 from hms_app.models.population import OutreachMessage, SavedCohort
 from hms_app.models.security import AuditEvent
-from hms_app.services import population as pop
 from hms_app.services import security
 from hms_app.services.permissions import SYSTEM_ACTOR
-from hms_app.state.population import CohortState, MeasuresState, PopulationDashboardState, RegistriesState
+from hms_app.services.population.refresh import HBA1C
+from hms_app.state.population.cohorts import CohortState
+from hms_app.state.population.dashboard import PopulationDashboardState
+from hms_app.state.population.measures import MeasuresState
+from hms_app.state.population.registries import RegistriesState
 from tests.services.test_population import World
 from tests.state.test_patients_state import PASSWORD, _arguments, _call, _tab
 
@@ -58,7 +61,7 @@ def clinic(session):
         pid = w.patient(name, sex=sex)
         w.problem(pid, "E11.9")
         if hba1c is not None:
-            w.result(pid, pop.HBA1C, hba1c, 20)
+            w.result(pid, HBA1C, hba1c, 20)
         w.visit(pid, 20, "dr.a")
         people[name] = pid
     pid = w.patient("Eli", sex="female")

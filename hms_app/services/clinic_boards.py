@@ -1,4 +1,4 @@
-"""Read-only queries of the live clinic boards: the flow board (today's appointments per
+"""The clinic boards' reads (read-only queries): the flow board (today's appointments per
 department by status) and the waiting-room screen (tokens being called, the queue with a
 predicted wait). Counts are SQL aggregates; the lists are capped to what a screen shows.
 
@@ -83,13 +83,13 @@ def _minutes(later: datetime, earlier: datetime | None) -> int:
 
 
 @dataclass(frozen=True)
-class DepartmentOption:
+class BoardDepartment:
     id: int
     name: str
     today: int  # appointments today, not cancelled
 
 
-def board_departments(session: Session, *, actor: Actor, day: date | None = None) -> list[DepartmentOption]:
+def board_departments(session: Session, *, actor: Actor, day: date | None = None) -> list[BoardDepartment]:
     """Departments that see patients (clinical and diagnostic), with the day's appointments (for the filter)."""
     authorize(actor, "appointment.read")
     start, end = day_bounds(day or local_today())
@@ -105,7 +105,7 @@ def board_departments(session: Session, *, actor: Actor, day: date | None = None
         .where(Department.active.is_(True), Department.kind.in_(("clinical", "diagnostic")))
         .order_by(Department.name)
     ).all()
-    return [DepartmentOption(i, n, int(c)) for i, n, c in rows]
+    return [BoardDepartment(i, n, int(c)) for i, n, c in rows]
 
 
 # --------------------------------------------------------------------------- flow board
@@ -291,6 +291,21 @@ def flow_board(
         )
         session.commit()
     return FlowBoard(day, departments, counts, cards)
+
+
+@dataclass(frozen=True)
+class FlowScreen:
+    departments: list[BoardDepartment]  # the department filter's options
+    board: FlowBoard
+
+
+def flow_screen(session: Session, *, actor: Actor, department_id: int | None) -> FlowScreen:
+    """The department filter's options and the flow board, in one session: what a live refresh
+    shows (not audited: the board was audited when it was opened)."""
+    return FlowScreen(
+        board_departments(session, actor=actor),
+        flow_board(session, actor=actor, department_id=department_id, audit=False),
+    )
 
 
 # --------------------------------------------------------------------------- waiting room

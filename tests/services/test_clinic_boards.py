@@ -23,7 +23,7 @@ from hms_app.models.scheduling import (
     Resource,
 )
 from hms_app.models.security import AuditEvent
-from hms_app.services import boards, patients
+from hms_app.services import clinic_boards, patients
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 from hms_app.settings import get_settings
 
@@ -133,7 +133,7 @@ def clinic(session, monkeypatch):
     get_settings.cache_clear()
     c = Clinic(session)
     noon = c.now.replace(hour=12, minute=0, second=0, microsecond=0)
-    monkeypatch.setattr(boards, "utcnow", lambda: noon)
+    monkeypatch.setattr(clinic_boards, "utcnow", lambda: noon)
     c.now = noon
     return c
 
@@ -146,7 +146,7 @@ def test_todays_appointments_are_counted_per_department_and_status(session, clin
     clinic.visit(card, "completed")
     clinic.visit(gen, "booked", start=timedelta(days=1))  # tomorrow: not on today's board
     clinic.visit(gen, "booked", start=timedelta(days=-1))  # yesterday
-    counted = {d.department: d.counts for d in boards.flow_counts(session, actor=CLERK)}
+    counted = {d.department: d.counts for d in clinic_boards.flow_counts(session, actor=CLERK)}
     assert counted["General Medicine"] == {
         "booked": 2,
         "arrived": 1,
@@ -156,9 +156,9 @@ def test_todays_appointments_are_counted_per_department_and_status(session, clin
         "cancelled": 1,
     }
     assert counted["Cardiology"]["booked"] == 1 and counted["Cardiology"]["completed"] == 1
-    totals = {d.department: d.total for d in boards.flow_counts(session, actor=CLERK)}
+    totals = {d.department: d.total for d in clinic_boards.flow_counts(session, actor=CLERK)}
     assert totals == {"Cardiology": 2, "General Medicine": 6}  # cancelled ones are not visits
-    options = {o.name: o.today for o in boards.board_departments(session, actor=CLERK)}
+    options = {o.name: o.today for o in clinic_boards.board_departments(session, actor=CLERK)}
     assert options == {"Cardiology": 2, "General Medicine": 6}
 
 
@@ -170,31 +170,31 @@ def test_the_flow_board_puts_each_card_in_its_column_with_a_short_name_and_is_au
         gen, "in_room", called=timedelta(minutes=-4), arrived=timedelta(minutes=-30), token="G-001", patient=2
     )
     clinic.visit(clinic.card, "booked", patient=3)
-    board = boards.flow_board(session, actor=CLERK, department_id=gen.id)
+    board = clinic_boards.flow_board(session, actor=CLERK, department_id=gen.id)
     assert [(c.token, c.patient, c.provider) for c in board.columns["arrived"]] == [
         ("G-002", "Ada L.", "Dr Grey")
     ]
     assert [c.patient for c in board.columns["booked"]] == ["Grace H."]  # Cardiology's is filtered out
     assert board.columns["in_room"][0].since == clinic.now - timedelta(minutes=4)
     assert board.counts["booked"] == 1 and board.counts["in_room"] == 1
-    everyone = boards.flow_board(session, actor=CLERK, audit=False)
+    everyone = clinic_boards.flow_board(session, actor=CLERK, audit=False)
     assert everyone.counts["booked"] == 2
     details = list(
         session.execute(select(AuditEvent.detail).where(AuditEvent.action == "appointment.board")).scalars()
     )
     assert len(details) == 1 and "3 appointments shown" in details[0]
     with pytest.raises(Forbidden):
-        boards.flow_board(session, actor=PHARMACIST)
+        clinic_boards.flow_board(session, actor=PHARMACIST)
     with pytest.raises(NotFound):
-        boards.flow_board(session, actor=CLERK, department_id=9999)
+        clinic_boards.flow_board(session, actor=CLERK, department_id=9999)
 
 
 def test_predicted_waits_follow_each_providers_queue():
     # Dr A has someone in the room for 5 of a typical 15 minutes; Dr B is free.
-    waits = boards.predict_waits([(1, "A"), (2, "B"), (3, "A"), (4, "B"), (5, None)], {"A": 5}, 15.0)
+    waits = clinic_boards.predict_waits([(1, "A"), (2, "B"), (3, "A"), (4, "B"), (5, None)], {"A": 5}, 15.0)
     assert waits == [10, 0, 25, 15, 0]
     # A visit running past the typical length still leaves two minutes at least.
-    assert boards.predict_waits([(1, "A")], {"A": 40}, 15.0) == [2]
+    assert clinic_boards.predict_waits([(1, "A")], {"A": 40}, 15.0) == [2]
 
 
 def test_the_waiting_room_shows_tokens_initials_and_waits_from_recent_visit_times(session, clinic):
@@ -217,7 +217,7 @@ def test_the_waiting_room_shows_tokens_initials_and_waits_from_recent_visit_time
         gen, "arrived", start=timedelta(minutes=5), arrived=timedelta(minutes=-1), token="G-009", patient=0
     )
     clinic.visit(clinic.card, "arrived", token="C-001")  # another department's queue
-    room = boards.waiting_room(session, actor=CLERK, department_id=gen.id)
+    room = clinic_boards.waiting_room(session, actor=CLERK, department_id=gen.id)
     assert room.department == "General Medicine"
     assert [(c.token, c.where) for c in room.calling] == [("G-007", "Room 3")]
     assert (room.service_minutes, room.sample_size) == (12, 3)
@@ -228,28 +228,28 @@ def test_the_waiting_room_shows_tokens_initials_and_waits_from_recent_visit_time
     ]
     assert room.waiting_total == 2
     with pytest.raises(NotFound):
-        boards.waiting_room(session, actor=CLERK, department_id=9999)
+        clinic_boards.waiting_room(session, actor=CLERK, department_id=9999)
     with pytest.raises(Forbidden):
-        boards.waiting_room(session, actor=PHARMACIST, department_id=gen.id)
+        clinic_boards.waiting_room(session, actor=PHARMACIST, department_id=gen.id)
 
 
 def test_without_recent_visits_the_booked_length_stands_in(session, clinic):
     clinic.visit(clinic.card, "arrived", token="C-001")
     clinic.visit(clinic.card, "arrived", token="C-002", patient=1)
-    room = boards.waiting_room(session, actor=CLERK, department_id=clinic.card.id)
+    room = clinic_boards.waiting_room(session, actor=CLERK, department_id=clinic.card.id)
     assert (room.service_minutes, room.sample_size) == (15, 0)
     assert [w.predicted_minutes for w in room.waiting] == [0, 15]
 
 
 def test_names_are_shortened_for_staff_and_reduced_to_initials_for_the_public_screen():
-    assert boards.short_name("Ada", "Lovelace") == "Ada L."
-    assert boards.initials("ada", "lovelace") == "A. L."
-    assert isinstance(boards.day_bounds(datetime(2026, 1, 1).date())[0], datetime)
+    assert clinic_boards.short_name("Ada", "Lovelace") == "Ada L."
+    assert clinic_boards.initials("ada", "lovelace") == "A. L."
+    assert isinstance(clinic_boards.day_bounds(datetime(2026, 1, 1).date())[0], datetime)
 
 
 def test_imaging_patients_queue_for_the_scanner_and_are_sent_to_the_room():
-    scan = boards.Who(provider="", room="Imaging room 2", equipment="CT scanner")
+    scan = clinic_boards.Who(provider="", room="Imaging room 2", equipment="CT scanner")
     assert (scan.queue, scan.where) == ("CT scanner", "Imaging room 2")
-    visit = boards.Who(provider="Dr Grey")
+    visit = clinic_boards.Who(provider="Dr Grey")
     assert (visit.queue, visit.where) == ("Dr Grey", "Dr Grey")
-    assert (boards.NOBODY.queue, boards.NOBODY.where) == (None, "")
+    assert (clinic_boards.NOBODY.queue, clinic_boards.NOBODY.where) == (None, "")

@@ -1,0 +1,42 @@
+"""The operations dashboard's reads: appointment volume, no-show rate, waiting times and bed
+occupancy for a period, permission-checked. ``analytics.operations`` computes each figure's
+numbers (one SQL aggregate each, definitions written there) and checks nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlmodel import Session
+
+from hms_app.analytics import operations as charts
+from hms_app.errors import ValidationError
+from hms_app.services import organization
+from hms_app.services.permissions import Actor, authorize
+
+PERIOD_DAYS = (7, 30, 90)  # the periods a manager may choose, in days ending today
+
+
+@dataclass(frozen=True)
+class OperationsDashboard:
+    departments: list[list[str]]  # [id, name] of the active departments, for the filter
+    volume: pd.DataFrame
+    no_shows: pd.DataFrame
+    waits: pd.DataFrame
+    beds: pd.DataFrame
+
+
+def operations_dashboard(
+    session: Session, *, actor: Actor, days: int, department_id: int | None
+) -> OperationsDashboard:
+    """Every figure of the operations page for one choice of filters, and the department list."""
+    authorize(actor, "analytics.read")
+    if days not in PERIOD_DAYS:
+        raise ValidationError("Choose a period from the list.", field="days")
+    return OperationsDashboard(
+        departments=[[str(i), n] for i, n in organization.active_departments(session)],
+        volume=charts.volume_frame(session, days=days, department_id=department_id),
+        no_shows=charts.no_show_frame(session, days=days, department_id=department_id),
+        waits=charts.wait_frame(session, days=days, department_id=department_id),
+        beds=charts.occupancy_frame(session, department_id=department_id),
+    )
