@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from hms_app.errors import DomainError
+from hms_app.services import accounts
 
 
 def _session():
@@ -76,13 +77,12 @@ def cmd_seed(args) -> int:
 
 
 def cmd_users(args) -> int:
-    from hms_app.services import security
     from hms_app.services.permissions import SYSTEM_ACTOR as actor
 
     with _session() as session:
-        security.ensure_roles(session)
+        accounts.ensure_roles(session)
         if args.users_cmd == "list":
-            rows, total = security.list_users(session, actor=actor, query=args.query or "", page_size=100)
+            rows, total = accounts.list_users(session, actor=actor, query=args.query or "", page_size=100)
             for row in rows:
                 flags = [
                     f
@@ -100,7 +100,7 @@ def cmd_users(args) -> int:
             return 0
         if args.users_cmd == "create":
             password = _password(args, "Password: ")
-            security.create_user(
+            accounts.create_user(
                 session,
                 actor=actor,
                 username=args.username,
@@ -113,19 +113,19 @@ def cmd_users(args) -> int:
             return 0
         user_id = _user_id(session, args.username)
         if args.users_cmd in ("disable", "enable"):
-            security.set_user_active(session, actor=actor, user_id=user_id, active=args.users_cmd == "enable")
+            accounts.set_user_active(session, actor=actor, user_id=user_id, active=args.users_cmd == "enable")
         elif args.users_cmd == "reset-password":
-            security.reset_password(
+            accounts.reset_password(
                 session, actor=actor, user_id=user_id, new_password=_password(args, "New password: ")
             )
         elif args.users_cmd == "unlock":
-            security.unlock_user(session, actor=actor, user_id=user_id)
+            accounts.unlock_user(session, actor=actor, user_id=user_id)
         elif args.users_cmd == "reset-mfa":
-            security.reset_mfa(session, actor=actor, user_id=user_id)
+            accounts.reset_mfa(session, actor=actor, user_id=user_id)
         elif args.users_cmd in ("grant", "revoke"):
             current = {r for r in _roles_of(session, user_id)}
             wanted = current | {args.role} if args.users_cmd == "grant" else current - {args.role}
-            security.set_user_roles(session, actor=actor, user_id=user_id, roles=sorted(wanted))
+            accounts.set_user_roles(session, actor=actor, user_id=user_id, roles=sorted(wanted))
         print(f"{args.users_cmd}: {args.username.lower()} done")
         return 0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.settings import get_settings
 from hms_app.state.auth import SignInState
+from hms_app.state.session import hospital_name
 
 
 def _error() -> rx.Component:
@@ -126,7 +126,7 @@ def sign_in_page() -> rx.Component:
                     align="center",
                     spacing="2",
                 ),
-                rx.text(get_settings().hospital_name, color_scheme="gray", size="2"),
+                rx.text(hospital_name(), color_scheme="gray", size="2"),
                 rx.heading("Sign in", size="5", padding_top="0.5rem"),
                 rx.cond(SignInState.stage == "password", password_form(), code_form()),
                 rx.cond(

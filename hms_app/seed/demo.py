@@ -10,7 +10,7 @@ from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, Role, UserRole
 from hms_app.seed.registry import DEMO_PASSWORD, SeedContext, seeder
-from hms_app.services import security
+from hms_app.services import accounts, security
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
 from hms_app.services.patient_keys import search_keys
@@ -60,7 +60,7 @@ def seed_departments(ctx: SeedContext) -> None:
 
 @seeder("staff", order=20)
 def seed_staff(ctx: SeedContext) -> None:
-    security.ensure_roles(ctx.session)
+    accounts.ensure_roles(ctx.session)
     roles = dict(ctx.session.execute(select(Role.name, Role.id)).all())
     existing = set(ctx.session.execute(select(AppUser.username)).scalars())
     departments = ctx.shared.get("departments", {})

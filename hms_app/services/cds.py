@@ -15,12 +15,12 @@ from sqlmodel import Session
 from hms_app.cds import scores
 from hms_app.cds import vitals as vital_rules
 from hms_app.clock import utcnow
-from hms_app.errors import NotFound
 from hms_app.models.emr import Condition, Encounter, Observation
 from hms_app.models.patients import Patient
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import age_years
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 CREATININE_LOINC = "2160-0"  # Creatinine [Mass/volume] in Serum or Plasma
 # A NEWS2 or qSOFA is one set of observations: every parameter must have been taken within this
@@ -296,9 +296,7 @@ def _bmi(latest, age: int) -> tuple[ChartScore | None, str]:
 def chart_scores(session: Session, *, actor: Actor, patient_id: int, audit: bool = True) -> ChartScores:
     """The clinical scores whose inputs are on the patient's record, with the inputs used."""
     authorize(actor, "patient.read", patient_id=patient_id)
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("That patient does not exist.")
+    patient = get_row(session, Patient, patient_id, "That patient does not exist.")
     now = utcnow()
     today = now.date()
     age = age_years(patient.birth_date, today)

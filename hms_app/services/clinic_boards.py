@@ -32,6 +32,7 @@ from hms_app.models.scheduling import (
 )
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 from hms_app.settings import get_settings
 
 FLOW_COLUMNS = ("booked", "arrived", "in_room", "completed")
@@ -388,9 +389,7 @@ def waiting_room(session: Session, *, actor: Actor, department_id: int) -> Waiti
     Shows tokens and initials only (it hangs in a public room), so reading it is not audited.
     """
     authorize(actor, "appointment.read")
-    department = session.get(Department, department_id)
-    if department is None:
-        raise NotFound("That department does not exist.")
+    department = get_row(session, Department, department_id, "That department does not exist.")
     now = utcnow()
     start, end = day_bounds(to_local(now).date())
     today = (

@@ -15,9 +15,11 @@ from sqlmodel import Session
 from hms_app.clock import utcnow
 from hms_app.errors import Conflict, NotFound, ValidationError
 from hms_app.models.patients import Coverage, Patient, Payer
+from hms_app.money import parse_money
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import parse_date
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 MEMBER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/ ]{2,39}$")
 
@@ -84,14 +86,8 @@ def list_coverage(session: Session, *, actor: Actor, patient_id: int) -> list[Co
     ]
 
 
-def _money_to_cents(value, field: str) -> int:
-    text = str(value if value is not None else "").strip().replace(",", ".")
-    if not text:
-        return 0
-    if not re.fullmatch(r"\d{1,6}(\.\d{1,2})?", text):
-        raise ValidationError("Enter the co-pay as an amount such as 20 or 12.50.", field=field)
-    whole, _, fraction = text.partition(".")
-    return int(whole) * 100 + int((fraction + "00")[:2])
+def _copay_cents(value, field: str) -> int:
+    return parse_money(value, field=field, label="the co-pay", allow_zero=True, blank_is_zero=True)
 
 
 def add_coverage(session: Session, *, actor: Actor, patient_id: int, data: dict) -> Coverage:
@@ -131,7 +127,7 @@ def add_coverage(session: Session, *, actor: Actor, patient_id: int, data: dict)
         raise ValidationError("Priority is 1 (primary), 2 or 3.", field="priority")
     if not 0 <= coinsurance <= 100:
         raise ValidationError("Co-insurance is a percentage from 0 to 100.", field="coinsurance_percent")
-    copay = _money_to_cents(data.get("copay"), "copay")
+    copay = _copay_cents(data.get("copay"), "copay")
     clash = session.execute(
         select(Coverage.id).where(
             Coverage.patient_id == patient_id,
@@ -170,9 +166,7 @@ def add_coverage(session: Session, *, actor: Actor, patient_id: int, data: dict)
 
 def end_coverage(session: Session, *, actor: Actor, coverage_id: int, reason: str) -> Coverage:
     """Stop a coverage (the card was replaced, the plan ended); it stays on record."""
-    coverage = session.get(Coverage, coverage_id)
-    if coverage is None:
-        raise NotFound("That coverage does not exist.")
+    coverage = get_row(session, Coverage, coverage_id, "That coverage does not exist.")
     authorize(actor, "patient.write", patient_id=coverage.patient_id)
     reason = (reason or "").strip()
     if len(reason) < 3:

@@ -38,8 +38,8 @@ from hms_app.clock import utcnow
 from hms_app.errors import Conflict, DomainError, ValidationError
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent
+from hms_app.services import accounts, security
 from hms_app.services import patients as patient_service
-from hms_app.services import security
 from hms_app.services.audit import record_audit
 from hms_app.services.patient_keys import fold, phone_digits
 from hms_app.services.permissions import Actor
@@ -262,7 +262,7 @@ def _create(session: Session, *, clean: dict, client_ip: str | None, where: str)
         how = "new patient record"
         if earlier is not None:
             how += f"; likely the same person as patient {earlier}: check ID at the desk, then merge"
-        user = security.create_user(
+        user = accounts.create_user(
             inner,
             actor=PORTAL_SIGNUP_ACTOR,
             username=clean["username"],

@@ -6,7 +6,7 @@ import reflex as rx
 
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
-from hms_app.services import security
+from hms_app.services import accounts, security
 from hms_app.state.session import SessionState, requires
 
 PASSWORD_FIELDS = ("current_password", "new_password", "repeat")
@@ -46,7 +46,7 @@ class AccountState(SessionState):
 
     async def _reload(self):
         try:
-            account = await self._run(security.get_own_account)
+            account = await self._run(accounts.get_own_account)
         except DomainError as error:
             return rx.toast.error(str(error))
         self.username, self.display_name, self.roles = (
@@ -87,7 +87,7 @@ class AccountState(SessionState):
         self.error_field, self.error_text, self.saving = "", "", True
         yield
         try:
-            await self._run(security.change_own_password, current_password=current, new_password=new)
+            await self._run(accounts.change_own_password, current_password=current, new_password=new)
         except DomainError as error:
             # The password policy names its field "password": here that is the new one.
             name = "new_password" if error.field == "password" else error.field

@@ -8,8 +8,9 @@ import reflex as rx
 
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
-from hms_app.services import security
+from hms_app.services import accounts
 from hms_app.services.permissions import LOCKED_GRANTS, PERMISSIONS, PORTAL_ROLES, ROLES
+from hms_app.state.forms import form_text
 from hms_app.state.session import SessionState, browser_id, pages_for, requires
 
 PAGE_SIZE = 25
@@ -30,12 +31,7 @@ LABELS = {
 
 
 def _text(form: dict, key: str) -> str:
-    """A form value as text, refused with a field message when it is too long."""
-    value = form.get(key, "")
-    value = value if isinstance(value, str) else ""
-    if len(value) > LIMITS[key]:
-        raise ValidationError(f"The {LABELS[key]} can be at most {LIMITS[key]} characters long.", field=key)
-    return value
+    return form_text(form, key, limit=LIMITS[key], label=LABELS[key])
 
 
 @dataclass
@@ -50,7 +46,7 @@ class UserLine:
     last_sign_in_time: str = ""
 
 
-def _line(row: security.UserRow) -> UserLine:
+def _line(row: accounts.UserRow) -> UserLine:
     status = "disabled" if not row.is_active else "locked" if row.locked else "active"
     return UserLine(
         row.id,
@@ -97,13 +93,13 @@ class AdminUsersState(SessionState):
         role = "" if self.role_filter == ALL_ROLES else self.role_filter
         try:
             rows, total = await self._run(
-                security.list_users, query=self.query.strip(), role=role, page=self.page, page_size=PAGE_SIZE
+                accounts.list_users, query=self.query.strip(), role=role, page=self.page, page_size=PAGE_SIZE
             )
             pages = pages_for(total, PAGE_SIZE)
             if self.page > pages:  # the last page emptied (a filter or a change elsewhere)
                 self.page = pages
                 rows, total = await self._run(
-                    security.list_users,
+                    accounts.list_users,
                     query=self.query.strip(),
                     role=role,
                     page=self.page,
@@ -232,7 +228,7 @@ class AdminUsersState(SessionState):
         yield
         try:
             await self._run(
-                security.create_user,
+                accounts.create_user,
                 username=username,
                 display_name=display_name,
                 email=email,
@@ -264,7 +260,7 @@ class AdminUsersState(SessionState):
         self.saving = True
         yield
         try:
-            await self._run(security.set_user_roles, user_id=self._target_id, roles=list(self.form_roles))
+            await self._run(accounts.set_user_roles, user_id=self._target_id, roles=list(self.form_roles))
         except DomainError as error:
             self._fail(error, ("roles",))
             return
@@ -298,7 +294,7 @@ class AdminUsersState(SessionState):
         self.saving = True
         yield
         try:
-            await self._run(security.reset_password, user_id=self._target_id, new_password=password)
+            await self._run(accounts.reset_password, user_id=self._target_id, new_password=password)
         except DomainError as error:
             self._fail(error, fields)
             return
@@ -328,9 +324,9 @@ class AdminUsersState(SessionState):
         yield
         try:
             if action == "disable":
-                await self._run(security.set_user_active, user_id=self._target_id, active=False)
+                await self._run(accounts.set_user_active, user_id=self._target_id, active=False)
             else:
-                await self._run(security.reset_mfa, user_id=self._target_id)
+                await self._run(accounts.reset_mfa, user_id=self._target_id)
         except DomainError as error:
             self._fail(error, ())
             return
@@ -355,13 +351,13 @@ class AdminUsersState(SessionState):
     @requires("user.manage")
     async def enable(self, user_id: int):
         return await self._act(
-            user_id, security.set_user_active, "{username} can sign in again.", active=True
+            user_id, accounts.set_user_active, "{username} can sign in again.", active=True
         )
 
     @rx.event
     @requires("user.manage")
     async def unlock(self, user_id: int):
-        return await self._act(user_id, security.unlock_user, "{username} is unlocked.")
+        return await self._act(user_id, accounts.unlock_user, "{username} is unlocked.")
 
 
 # ---------------------------------------------------------------------- role matrix
@@ -398,7 +394,7 @@ class RoleMatrixState(SessionState):
 
     async def _reload(self):
         try:
-            grid = await self._run(security.role_matrix)
+            grid = await self._run(accounts.role_matrix)
         except DomainError as error:
             return rx.toast.error(str(error))
         self.roles = [RoleColumn(r.name, r.label, r.mfa_required) for r in grid]
@@ -435,7 +431,7 @@ class RoleMatrixState(SessionState):
         if role not in ROLES or permission not in PERMISSIONS or not isinstance(granted, bool):
             return rx.toast.error("Choose a cell of the matrix.")
         try:
-            await self._run(security.set_role_permission, role=role, permission=permission, granted=granted)
+            await self._run(accounts.set_role_permission, role=role, permission=permission, granted=granted)
         except DomainError as error:
             # Reload as well, so the checkbox shows what the database really holds.
             problem = await self._reload()
@@ -454,7 +450,7 @@ class RoleMatrixState(SessionState):
         if role not in ROLES or not isinstance(required, bool):
             return rx.toast.error("Choose a role of the matrix.")
         try:
-            await self._run(security.set_role_mfa_required, role=role, required=required)
+            await self._run(accounts.set_role_mfa_required, role=role, required=required)
         except DomainError as error:
             problem = await self._reload()
             return (

@@ -11,6 +11,7 @@ from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import audit
 from hms_app.services.permissions import Actor
+from hms_app.state.forms import form_text
 from hms_app.state.session import SessionState, call_service, pages_for, public, requires
 
 PAGE_SIZE = 50
@@ -53,11 +54,7 @@ def _line(row: audit.AuditEntry) -> AuditLine:
 
 
 def _text(form: dict, key: str, limit: int, label: str) -> str:
-    value = form.get(key, "")
-    value = value.strip() if isinstance(value, str) else ""
-    if len(value) > limit:
-        raise ValidationError(f"The {label} can be at most {limit} characters long.", field=key)
-    return value
+    return form_text(form, key, limit=limit, label=label).strip()
 
 
 def _date(value: str, key: str, label: str) -> date | None:

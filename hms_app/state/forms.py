@@ -9,8 +9,11 @@ from hms_app.errors import ValidationError
 FORM_LIMIT = 2_000  # longer than any field of any form; a longer value is not typed by a person
 
 
-def form_text(form, key: str, *, limit: int = FORM_LIMIT) -> str:
-    """The field ``key`` as text ("" when absent; a checkbox reads "on" or ""), unstripped."""
+def form_text(form, key: str, *, limit: int = FORM_LIMIT, label: str = "") -> str:
+    """The field ``key`` as text ("" when absent; a checkbox reads "on" or ""), unstripped.
+
+    ``label`` names the field in the message about its length ("The username can be ...").
+    """
     value = form.get(key, "") if isinstance(form, dict) else ""
     if value is None:
         return ""
@@ -19,6 +22,8 @@ def form_text(form, key: str, *, limit: int = FORM_LIMIT) -> str:
     if not isinstance(value, str):
         raise ValidationError("This value could not be read; enter it again.", field=key)
     if len(value) > limit:
+        if label:
+            raise ValidationError(f"The {label} can be at most {limit:,} characters long.", field=key)
         raise ValidationError(f"Keep this under {limit:,} characters.", field=key)
     return value
 

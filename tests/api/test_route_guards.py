@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from hms_app.api.routes import ROUTES, SESSION_COOKIE, build_api
 from hms_app.models.security import AuditEvent
-from hms_app.services import emr, patients, security
+from hms_app.services import accounts, emr, patients, security
 from hms_app.services.permissions import DEFAULT_GRANTS, PERMISSIONS, SYSTEM_ACTOR
 
 PASSWORD = "Ward-round-42"
@@ -70,9 +70,9 @@ def client(configured_db):
 
 
 def _session_of_role(session, role: str) -> str:
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     username = f"{role.replace('_', '-')}.user"
-    security.create_user(
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username=username,
@@ -159,8 +159,8 @@ def test_audit_verify_reports_the_chain(client, session):
 
 
 def _portal_token(session, patient_id: int) -> str:
-    security.ensure_roles(session)
-    security.create_user(
+    accounts.ensure_roles(session)
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username=f"portal{patient_id}",

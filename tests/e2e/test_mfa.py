@@ -44,11 +44,11 @@ def _sign_out(page: Page) -> None:
 
 
 def _set_role_mfa(server: Server, role: str, required: bool) -> None:
-    from hms_app.services import security
+    from hms_app.services import accounts
     from hms_app.services.permissions import SYSTEM_ACTOR
 
     with server_db(server) as session:
-        security.set_role_mfa_required(session, actor=SYSTEM_ACTOR, role=role, required=required)
+        accounts.set_role_mfa_required(session, actor=SYSTEM_ACTOR, role=role, required=required)
 
 
 def test_user_turns_on_mfa_and_then_needs_a_code_to_sign_in(browser: Browser, hms_server: Server):

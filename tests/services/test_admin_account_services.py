@@ -7,14 +7,14 @@ from sqlalchemy import select, update
 
 from hms_app.errors import Forbidden, NotSignedIn
 from hms_app.models.security import AuditEvent
-from hms_app.services import security
+from hms_app.services import accounts, security
 from hms_app.services.audit import verify_audit_chain
 from hms_app.services.permissions import SYSTEM_ACTOR
 
 
 def _signed_in(session, username: str, roles: list[str]):
-    security.ensure_roles(session)
-    security.create_user(
+    accounts.ensure_roles(session)
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username=username,
@@ -63,22 +63,22 @@ def test_verify_audit_chain_refuses_a_role_without_audit_read(session):
 
 def test_own_account_shows_roles_and_follows_mfa_enrolment_and_policy(session):
     nurse = _signed_in(session, "nina", ["nurse", "receptionist"])
-    account = security.get_own_account(session, actor=nurse)
+    account = accounts.get_own_account(session, actor=nurse)
     assert (account.username, account.roles, account.mfa_enabled, account.mfa_required) == (
         "nina",
         ("nurse", "receptionist"),
         False,
         False,
     )
-    security.set_role_mfa_required(session, actor=SYSTEM_ACTOR, role="receptionist", required=True)
-    assert security.get_own_account(session, actor=nurse).mfa_required
+    accounts.set_role_mfa_required(session, actor=SYSTEM_ACTOR, role="receptionist", required=True)
+    assert accounts.get_own_account(session, actor=nurse).mfa_required
     import pyotp
 
     enrolment = security.begin_mfa_enrolment(session, actor=nurse)
     security.confirm_mfa_enrolment(session, actor=nurse, code=pyotp.TOTP(enrolment.secret).now())
-    assert security.get_own_account(session, actor=nurse).mfa_enabled
+    assert accounts.get_own_account(session, actor=nurse).mfa_enabled
 
 
 def test_own_account_needs_a_signed_in_user(session):
     with pytest.raises(NotSignedIn):
-        security.get_own_account(session, actor=None)
+        accounts.get_own_account(session, actor=None)

@@ -15,7 +15,7 @@ from hms_app.clock import utcnow
 from hms_app.errors import Conflict, Forbidden, ValidationError
 from hms_app.models.emr import ClinicalNote, DocumentReference, Encounter, Observation
 from hms_app.models.security import AuditEvent
-from hms_app.services import file_store, security
+from hms_app.services import accounts, file_store, security
 from hms_app.services.emr.allergies import add_allergy, set_allergy_status
 from hms_app.services.emr.chart import open_chart
 from hms_app.services.emr.documents import open_document, store_document
@@ -44,7 +44,7 @@ class Ward:
 
 
 def _person(session, username: str, roles: list[str], patient_id: int | None = None) -> Actor:
-    security.create_user(
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username=username,
@@ -69,7 +69,7 @@ def _patient(session, given: str, family: str, birth: str) -> int:
 def ward(session, monkeypatch) -> Ward:
     # The people are a means here, not the subject: hash their passwords cheaply.
     monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     patient_id = _patient(session, "Amara", "Okonkwo", "1980-05-14")
     other_id = _patient(session, "Bruno", "Fischer", "1962-11-02")
     return Ward(

@@ -20,9 +20,9 @@ from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, Role, UserRole
 from hms_app.services import audit, home
+from hms_app.services.accounts import ensure_roles
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import DEFAULT_GRANTS, Actor
-from hms_app.services.security import ensure_roles
 from hms_app.settings import get_settings
 
 # 03:30 UTC on 15 March 2026: still the 14th in New York (EDT, UTC-4 since 8 March).

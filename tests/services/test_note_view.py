@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from hms_app.services import patients, security
+from hms_app.services import accounts, patients
 from hms_app.services.emr.encounters import start_encounter
 from hms_app.services.emr.notes import encounter_notes, save_note, sign_note
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 
 
 def test_a_signed_note_shows_the_signers_full_name(session):
-    security.ensure_roles(session)
-    security.create_user(
+    accounts.ensure_roles(session)
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username="dr.who",

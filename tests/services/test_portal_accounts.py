@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from hms_app.errors import Conflict, DomainError, ValidationError
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, Role, UserSession
-from hms_app.services import patients, portal_accounts, security
+from hms_app.services import accounts, patients, portal_accounts, security
 from hms_app.services.permissions import SYSTEM_ACTOR
 
 PASSWORD = "Sunny-meadow-42"
@@ -30,7 +30,7 @@ def fast_hasher(monkeypatch):
 
 @pytest.fixture
 def roles(session):
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
 
 
 def _form(**changes) -> dict:

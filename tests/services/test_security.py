@@ -18,7 +18,7 @@ from hms_app import db as hms_db
 from hms_app.errors import Conflict, DomainError, Forbidden, NotFound, NotSignedIn, ValidationError
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, Role, UserSession
-from hms_app.services import security
+from hms_app.services import accounts, security
 from hms_app.services.audit import verify_chain
 from hms_app.services.permissions import DEFAULT_GRANTS, LOCKED_GRANTS, PERMISSIONS, SYSTEM_ACTOR
 from hms_app.settings import get_settings
@@ -61,12 +61,12 @@ def clock(monkeypatch) -> Clock:
 
 @pytest.fixture
 def roles(session):
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     return session
 
 
 def make_user(session, username: str, role_names=("nurse",), password: str = PASSWORD, **extra) -> AppUser:
-    return security.create_user(
+    return accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username=username,
@@ -276,7 +276,7 @@ def test_a_lock_that_was_moved_into_the_past_by_the_database_no_longer_holds(rol
 def test_an_administrator_can_unlock_an_account(admin, roles):
     user = make_user(roles, "nina")
     _fail(roles, "nina", 5)
-    security.unlock_user(roles, actor=admin, user_id=user.id)
+    accounts.unlock_user(roles, actor=admin, user_id=user.id)
     row = last_audit(roles)
     assert (row.action, row.username, row.target_id) == ("user.unlock", "root.admin", str(user.id))
     unlocked = reload(roles, user.id)
@@ -289,8 +289,8 @@ def test_a_password_reset_unlocks_the_account_and_ends_its_sessions(admin, roles
     old_session = security.sign_in(roles, username="nina", password=PASSWORD).token
     _fail(roles, "nina", 5)
     with pytest.raises(ValidationError):
-        security.reset_password(roles, actor=admin, user_id=user.id, new_password="short1")
-    security.reset_password(roles, actor=admin, user_id=user.id, new_password=NEW_PASSWORD)
+        accounts.reset_password(roles, actor=admin, user_id=user.id, new_password="short1")
+    accounts.reset_password(roles, actor=admin, user_id=user.id, new_password=NEW_PASSWORD)
     assert last_audit(roles).action == "user.reset_password"
     assert security.resolve_session(roles, token=old_session) is None
     with pytest.raises(DomainError, match="Wrong username"):
@@ -305,7 +305,7 @@ def test_disabling_an_account_ends_its_live_sessions_and_refuses_sign_in(admin, 
     user = make_user(roles, "nina")
     tokens = [security.sign_in(roles, username="nina", password=PASSWORD).token for _ in range(2)]
     assert all(security.resolve_session(roles, token=t) for t in tokens)
-    security.set_user_active(roles, actor=admin, user_id=user.id, active=False)
+    accounts.set_user_active(roles, actor=admin, user_id=user.id, active=False)
     row = last_audit(roles)
     assert (row.action, row.target_id, row.detail) == ("user.disable", str(user.id), "2 sessions ended")
     assert [security.resolve_session(roles, token=t) for t in tokens] == [None, None]
@@ -313,7 +313,7 @@ def test_disabling_an_account_ends_its_live_sessions_and_refuses_sign_in(admin, 
         security.sign_in(roles, username="nina", password=PASSWORD)
     assert last_audit(roles).detail == "account disabled" and last_audit(roles).outcome == "failure"
 
-    security.set_user_active(roles, actor=admin, user_id=user.id, active=True)
+    accounts.set_user_active(roles, actor=admin, user_id=user.id, active=True)
     assert last_audit(roles).action == "user.enable"
     assert security.sign_in(roles, username="nina", password=PASSWORD).stage == "active"
 
@@ -328,7 +328,7 @@ def test_a_session_stops_resolving_as_soon_as_the_account_is_disabled_by_sql(rol
 
 def test_an_administrator_cannot_disable_themself(admin, roles):
     with pytest.raises(Forbidden):
-        security.set_user_active(roles, actor=admin, user_id=admin.user_id, active=False)
+        accounts.set_user_active(roles, actor=admin, user_id=admin.user_id, active=False)
     assert reload(roles, admin.user_id).is_active
 
 
@@ -488,7 +488,7 @@ def test_enrolling_twice_is_refused_until_an_administrator_resets_mfa(admin, rol
     with pytest.raises(Conflict):
         security.begin_mfa_enrolment(roles, actor=nina)
 
-    security.reset_mfa(roles, actor=admin, user_id=user.id)
+    accounts.reset_mfa(roles, actor=admin, user_id=user.id)
     assert (last_audit(roles).action, last_audit(roles).target_id) == ("user.reset_mfa", str(user.id))
     reset = reload(roles, user.id)
     assert not reset.mfa_enabled and reset.mfa_secret is None
@@ -499,7 +499,7 @@ def test_enrolling_twice_is_refused_until_an_administrator_resets_mfa(admin, rol
 def test_a_role_can_be_made_to_require_mfa_and_its_users_enrol_at_sign_in(admin, roles, clock):
     user = make_user(roles, "nina", ["nurse"])
     make_user(roles, "dr.who", ["physician"])
-    security.set_role_mfa_required(roles, actor=admin, role="nurse", required=True)
+    accounts.set_role_mfa_required(roles, actor=admin, role="nurse", required=True)
     row = last_audit(roles)
     assert (row.action, row.target_id, row.detail) == ("role.mfa_policy", "nurse", "MFA required")
     assert (
@@ -535,10 +535,10 @@ def test_a_role_can_be_made_to_require_mfa_and_its_users_enrol_at_sign_in(admin,
 
 
 def test_setting_the_same_mfa_policy_again_changes_nothing(admin, roles):
-    security.set_role_mfa_required(roles, actor=admin, role="nurse", required=False)
+    accounts.set_role_mfa_required(roles, actor=admin, role="nurse", required=False)
     assert audit_rows(roles, "role.mfa_policy") == []
     with pytest.raises(NotFound):
-        security.set_role_mfa_required(roles, actor=admin, role="janitor", required=True)
+        accounts.set_role_mfa_required(roles, actor=admin, role="janitor", required=True)
 
 
 def test_self_service_account_functions_need_a_signed_in_user(roles):
@@ -547,7 +547,7 @@ def test_self_service_account_functions_need_a_signed_in_user(roles):
     with pytest.raises(NotSignedIn):
         security.confirm_mfa_enrolment(roles, actor=None, code="123456")
     with pytest.raises(NotSignedIn):
-        security.change_own_password(roles, actor=None, current_password=PASSWORD, new_password=NEW_PASSWORD)
+        accounts.change_own_password(roles, actor=None, current_password=PASSWORD, new_password=NEW_PASSWORD)
 
 
 def test_changing_ones_own_password_needs_the_current_one(roles):
@@ -556,12 +556,12 @@ def test_changing_ones_own_password_needs_the_current_one(roles):
         roles, token=security.sign_in(roles, username="nina", password=PASSWORD).token
     )
     with pytest.raises(ValidationError):
-        security.change_own_password(roles, actor=nina, current_password=WRONG, new_password=NEW_PASSWORD)
+        accounts.change_own_password(roles, actor=nina, current_password=WRONG, new_password=NEW_PASSWORD)
     with pytest.raises(ValidationError):
-        security.change_own_password(
+        accounts.change_own_password(
             roles, actor=nina, current_password=PASSWORD, new_password="nina-12345678"
         )
-    security.change_own_password(roles, actor=nina, current_password=PASSWORD, new_password=NEW_PASSWORD)
+    accounts.change_own_password(roles, actor=nina, current_password=PASSWORD, new_password=NEW_PASSWORD)
     assert last_audit(roles).action == "user.change_password"
     assert security.sign_in(roles, username="nina", password=NEW_PASSWORD).stage == "active"
 
@@ -612,13 +612,13 @@ def test_create_user_refuses_bad_input_and_writes_nothing(admin, roles):
             **changes,
         }
         with pytest.raises(error) as refused:
-            security.create_user(roles, actor=admin, **arguments)
+            accounts.create_user(roles, actor=admin, **arguments)
         assert refused.value.field == field, changes
         roles.rollback()
     assert roles.execute(select(func.count()).select_from(AppUser)).scalar_one() == before_users
     assert len(audit_rows(roles)) == before_audit
     # The same form with nothing wrong goes through, so each refusal above was for its own reason.
-    security.create_user(
+    accounts.create_user(
         roles, actor=admin, username="new.nurse", display_name="New Nurse", password=PASSWORD, roles=["nurse"]
     )
 
@@ -626,13 +626,13 @@ def test_create_user_refuses_bad_input_and_writes_nothing(admin, roles):
 def test_create_user_refuses_a_taken_username_whatever_its_case(admin, roles):
     make_user(roles, "nina")
     with pytest.raises(Conflict):
-        security.create_user(
+        accounts.create_user(
             roles, actor=admin, username="NINA", display_name="Other Nina", password=PASSWORD, roles=["nurse"]
         )
 
 
 def test_create_user_audits_who_created_whom_with_which_roles(admin, roles):
-    user = security.create_user(
+    user = accounts.create_user(
         roles,
         actor=admin,
         username="Dr.House",
@@ -659,7 +659,7 @@ def test_create_user_audits_who_created_whom_with_which_roles(admin, roles):
 
 def test_a_portal_account_is_linked_to_its_patient_and_lands_on_the_portal(admin, roles):
     patient = _a_patient(roles)
-    security.create_user(
+    accounts.create_user(
         roles,
         actor=admin,
         username="pat",
@@ -677,7 +677,7 @@ def test_a_portal_account_is_linked_to_its_patient_and_lands_on_the_portal(admin
 def test_set_user_roles_replaces_roles_and_is_audited(admin, roles):
     user = make_user(roles, "nina", ["nurse"])
     token = security.sign_in(roles, username="nina", password=PASSWORD).token
-    security.set_user_roles(roles, actor=admin, user_id=user.id, roles=["receptionist", "lab_technician"])
+    accounts.set_user_roles(roles, actor=admin, user_id=user.id, roles=["receptionist", "lab_technician"])
     row = last_audit(roles)
     assert (row.action, row.target_id, row.detail) == (
         "user.roles",
@@ -687,16 +687,16 @@ def test_set_user_roles_replaces_roles_and_is_audited(admin, roles):
     actor = security.resolve_session(roles, token=token)  # a live session sees the new roles at once
     assert actor.roles == {"receptionist", "lab_technician"} and "emr.write" not in actor.permissions
     with pytest.raises(ValidationError):
-        security.set_user_roles(roles, actor=admin, user_id=user.id, roles=["patient"])
+        accounts.set_user_roles(roles, actor=admin, user_id=user.id, roles=["patient"])
     with pytest.raises(ValidationError):
-        security.set_user_roles(roles, actor=admin, user_id=user.id, roles=[])
+        accounts.set_user_roles(roles, actor=admin, user_id=user.id, roles=[])
     with pytest.raises(NotFound):
-        security.set_user_roles(roles, actor=admin, user_id=99_999, roles=["nurse"])
+        accounts.set_user_roles(roles, actor=admin, user_id=99_999, roles=["nurse"])
 
 
 def test_a_portal_account_cannot_be_given_staff_roles(admin, roles):
     patient = _a_patient(roles)
-    user = security.create_user(
+    user = accounts.create_user(
         roles,
         actor=admin,
         username="pat",
@@ -706,15 +706,15 @@ def test_a_portal_account_cannot_be_given_staff_roles(admin, roles):
         patient_id=patient.id,
     )
     with pytest.raises(ValidationError):
-        security.set_user_roles(roles, actor=admin, user_id=user.id, roles=["nurse"])
+        accounts.set_user_roles(roles, actor=admin, user_id=user.id, roles=["nurse"])
     with pytest.raises(ValidationError):
-        security.set_user_roles(roles, actor=admin, user_id=user.id, roles=["patient", "nurse"])
+        accounts.set_user_roles(roles, actor=admin, user_id=user.id, roles=["patient", "nurse"])
 
 
 def test_an_administrator_cannot_take_away_their_own_admin_role(admin, roles):
     with pytest.raises(Forbidden):
-        security.set_user_roles(roles, actor=admin, user_id=admin.user_id, roles=["manager"])
-    security.set_user_roles(roles, actor=admin, user_id=admin.user_id, roles=["admin", "manager"])
+        accounts.set_user_roles(roles, actor=admin, user_id=admin.user_id, roles=["manager"])
+    accounts.set_user_roles(roles, actor=admin, user_id=admin.user_id, roles=["admin", "manager"])
     assert security.resolve_session(
         roles, token=security.sign_in(roles, username="root.admin", password=PASSWORD).token
     ).roles == {"admin", "manager"}
@@ -725,13 +725,13 @@ def test_list_users_pages_filters_and_flags_accounts(admin, roles, clock):
         make_user(roles, name)
     make_user(roles, "dr.grey", ["physician"])
     _fail(roles, "ned", 5)
-    rows, total = security.list_users(roles, actor=admin, query="N", page=1, page_size=2)
+    rows, total = accounts.list_users(roles, actor=admin, query="N", page=1, page_size=2)
     assert total == 4 and [r.username for r in rows] == ["ned", "nina"]  # "n" is also in "root.admin"
-    rows, total = security.list_users(roles, actor=admin, query="n", page=2, page_size=2)
+    rows, total = accounts.list_users(roles, actor=admin, query="n", page=2, page_size=2)
     assert [r.username for r in rows] == ["nora", "root.admin"]
-    rows, total = security.list_users(roles, actor=admin, role="physician")
+    rows, total = accounts.list_users(roles, actor=admin, role="physician")
     assert total == 1 and rows[0].username == "dr.grey" and rows[0].roles == ("physician",)
-    ned = security.list_users(roles, actor=admin, query="ned")[0][0]
+    ned = accounts.list_users(roles, actor=admin, query="ned")[0][0]
     assert ned.locked and ned.is_active and not ned.mfa_enabled
 
 
@@ -743,7 +743,7 @@ def test_granting_and_revoking_a_permission_changes_what_a_live_session_may_do(a
     token = security.sign_in(roles, username="nina", password=PASSWORD).token
     assert not security.resolve_session(roles, token=token).can("appointment.book")
 
-    security.set_role_permission(
+    accounts.set_role_permission(
         roles, actor=admin, role="nurse", permission="appointment.book", granted=True
     )
     assert security.resolve_session(roles, token=token).can("appointment.book")
@@ -754,20 +754,20 @@ def test_granting_and_revoking_a_permission_changes_what_a_live_session_may_do(a
         "nurse",
         "appointment.book",
     )
-    security.set_role_permission(roles, actor=admin, role="nurse", permission="emr.write", granted=False)
+    accounts.set_role_permission(roles, actor=admin, role="nurse", permission="emr.write", granted=False)
     nurse = security.resolve_session(roles, token=token)
     assert not nurse.can("emr.write") and nurse.can("patient.read")
     assert (last_audit(roles).action, last_audit(roles).detail) == ("role.revoke", "emr.write")
 
-    matrix = {r.name: r for r in security.role_matrix(roles, actor=admin)}
+    matrix = {r.name: r for r in accounts.role_matrix(roles, actor=admin)}
     assert matrix["nurse"].permissions == (DEFAULT_GRANTS["nurse"] | {"appointment.book"}) - {"emr.write"}
     assert set(matrix) == set(DEFAULT_GRANTS)
 
 
 def test_granting_what_is_already_granted_writes_nothing(admin, roles):
     before = len(audit_rows(roles))
-    security.set_role_permission(roles, actor=admin, role="nurse", permission="patient.read", granted=True)
-    security.set_role_permission(roles, actor=admin, role="nurse", permission="billing.post", granted=False)
+    accounts.set_role_permission(roles, actor=admin, role="nurse", permission="patient.read", granted=True)
+    accounts.set_role_permission(roles, actor=admin, role="nurse", permission="billing.post", granted=False)
     assert len(audit_rows(roles)) == before
 
 
@@ -775,7 +775,7 @@ def test_locked_grants_cannot_be_removed(admin, roles):
     for role, permissions in LOCKED_GRANTS.items():
         for permission in sorted(permissions):
             with pytest.raises(Forbidden):
-                security.set_role_permission(
+                accounts.set_role_permission(
                     roles, actor=admin, role=role, permission=permission, granted=False
                 )
     admin_now = security.resolve_session(
@@ -783,43 +783,43 @@ def test_locked_grants_cannot_be_removed(admin, roles):
     )
     assert LOCKED_GRANTS["admin"] <= admin_now.permissions
     # An unlocked admin grant can be withdrawn: the lock is specific, not a blanket refusal.
-    security.set_role_permission(roles, actor=admin, role="admin", permission="analytics.read", granted=False)
+    accounts.set_role_permission(roles, actor=admin, role="admin", permission="analytics.read", granted=False)
 
 
 def test_the_patient_role_cannot_be_given_staff_permissions(admin, roles):
     for permission in sorted(set(PERMISSIONS) - {"portal.self"}):
         with pytest.raises(Forbidden):
-            security.set_role_permission(
+            accounts.set_role_permission(
                 roles, actor=admin, role="patient", permission=permission, granted=True
             )
-    matrix = {r.name: r for r in security.role_matrix(roles, actor=admin)}
+    matrix = {r.name: r for r in accounts.role_matrix(roles, actor=admin)}
     assert matrix["patient"].permissions == {"portal.self"}
 
 
 def test_the_matrix_refuses_unknown_roles_and_permissions(admin, roles):
     with pytest.raises(ValidationError):
-        security.set_role_permission(
+        accounts.set_role_permission(
             roles, actor=admin, role="nurse", permission="launch.missiles", granted=True
         )
     with pytest.raises(NotFound):
-        security.set_role_permission(
+        accounts.set_role_permission(
             roles, actor=admin, role="janitor", permission="patient.read", granted=True
         )
 
 
 def test_ensure_roles_is_idempotent_and_keeps_an_administrators_edits(admin, roles):
-    security.set_role_permission(roles, actor=admin, role="nurse", permission="emr.write", granted=False)
-    security.ensure_roles(roles)
+    accounts.set_role_permission(roles, actor=admin, role="nurse", permission="emr.write", granted=False)
+    accounts.ensure_roles(roles)
     assert roles.execute(select(func.count()).select_from(Role)).scalar_one() == len(DEFAULT_GRANTS)
-    matrix = {r.name: r for r in security.role_matrix(roles, actor=admin)}
+    matrix = {r.name: r for r in accounts.role_matrix(roles, actor=admin)}
     assert "emr.write" not in matrix["nurse"].permissions
 
 
 def test_every_write_in_these_tests_left_an_intact_chain(admin, roles, clock, configured_db):
     user = make_user(roles, "nina")
     _fail(roles, "nina", 2)
-    security.unlock_user(roles, actor=admin, user_id=user.id)
-    security.set_role_permission(roles, actor=admin, role="nurse", permission="lab.work", granted=True)
+    accounts.unlock_user(roles, actor=admin, user_id=user.id)
+    accounts.set_role_permission(roles, actor=admin, role="nurse", permission="lab.work", granted=True)
     with hms_db.session_scope(configured_db) as fresh:
         report = verify_chain(fresh)
     assert report.ok, report.message
@@ -845,7 +845,7 @@ def test_a_portal_user_reads_only_their_own_record_and_the_read_is_audited(roles
     roles.commit()
     ids = roles.execute(select(Patient.id).order_by(Patient.id)).scalars().all()
     fifth, sixth = ids[4], ids[5]
-    security.create_user(
+    accounts.create_user(
         roles,
         actor=SYSTEM_ACTOR,
         username="pat5",

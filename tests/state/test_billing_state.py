@@ -23,7 +23,7 @@ from hms_app.errors import ValidationError
 from hms_app.models.billing import ChargeItemDefinition, Invoice, Payment
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import patients, security
+from hms_app.services import accounts, patients, security
 from hms_app.services.billing import charges, invoices, payments
 from hms_app.services.billing import claims as claim_svc
 from hms_app.services.permissions import SYSTEM_ACTOR
@@ -47,7 +47,7 @@ def fast_hasher(monkeypatch):
 @pytest.fixture
 def office(session):
     """A clerk, a manager, a nurse, a patient with a portal login and a completed visit's charge."""
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     session.add(ChargeItemDefinition(code="VISIT-GP", name="GP visit", category="visit", price_cents=9500))
     session.add(ChargeItemDefinition(code="LAB-CBC", name="Blood count", category="lab", price_cents=2800))
     session.commit()
@@ -62,7 +62,7 @@ def office(session):
         ("nina", "nurse", None),
         ("paula", "patient", pat.id),
     ):
-        security.create_user(
+        accounts.create_user(
             session,
             actor=SYSTEM_ACTOR,
             username=username,
@@ -181,7 +181,7 @@ async def test_clerk_bills_a_visit_issues_and_a_double_click_records_one_payment
     assert dialog._key != key  # a new attempt, a new key
     await _call(dialog, "submit", {"amount": "75", "method": "card", "reference": "slip 9"})
     await _call(account, "load")
-    assert account.credit == "$20.00" and account.outstanding == "$0.00" and account.balance == "$-20.00"
+    assert account.credit == "$20.00" and account.outstanding == "$0.00" and account.balance == "-$20.00"
     assert [p.amount for p in account.payments] == ["$75.00", "$40.00"]
 
 

@@ -26,7 +26,7 @@ from hms_app.hms_app import app  # the app module: registers every page and stat
 from hms_app.models.organization import Department
 from hms_app.models.security import AuditEvent
 from hms_app.models.wards import Admission, Bed, Ward
-from hms_app.services import live, security
+from hms_app.services import accounts, live, security
 from hms_app.services import patients as patient_svc
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.services.wards import board as ward_board
@@ -47,14 +47,14 @@ def fast_hasher(monkeypatch):
 @pytest.fixture
 def ward(session):
     """A nurse, a physician, a pharmacist; one ward of three beds; two registered patients."""
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     for username, role in (
         ("nina", "nurse"),
         ("doc", "physician"),
         ("phil", "pharmacist"),
         ("rita", "receptionist"),
     ):
-        security.create_user(
+        accounts.create_user(
             session,
             actor=SYSTEM_ACTOR,
             username=username,

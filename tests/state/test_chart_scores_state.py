@@ -9,8 +9,8 @@ from sqlalchemy import select
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
 from hms_app.models.emr import Observation
+from hms_app.services import accounts, security
 from hms_app.services import patients as svc
-from hms_app.services import security
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.state.chart.summary import ChartSummaryState
 from hms_app.state.chart.vitals import ChartVitalsState
@@ -39,8 +39,8 @@ def fast_hasher(monkeypatch):
 
 @pytest.fixture
 def ward(session):
-    security.ensure_roles(session)
-    security.create_user(
+    accounts.ensure_roles(session)
+    accounts.create_user(
         session, actor=SYSTEM_ACTOR, username="nina", display_name="Nina", password=PASSWORD, roles=["nurse"]
     )
     patient = svc.register_patient(

@@ -17,8 +17,8 @@ from sqlalchemy import select
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
 from hms_app.models.security import AuditEvent
+from hms_app.services import accounts, security
 from hms_app.services import patients as svc
-from hms_app.services import security
 from hms_app.services.emr.allergies import add_allergy
 from hms_app.services.emr.vitals import record_vitals
 from hms_app.services.permissions import SYSTEM_ACTOR
@@ -59,8 +59,8 @@ def fast_hasher(monkeypatch):
 
 @pytest.fixture
 def ward(session):
-    security.ensure_roles(session)
-    security.create_user(
+    accounts.ensure_roles(session)
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username="dr.grey",

@@ -24,7 +24,7 @@ from hms_app.models.billing import ChargeItemDefinition, Invoice
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
-from hms_app.services import patients, security
+from hms_app.services import accounts, patients, security
 from hms_app.services.billing import expenses
 from hms_app.services.billing import finance_reports as reports
 from hms_app.services.permissions import SYSTEM_ACTOR
@@ -42,9 +42,9 @@ def fast_hasher(monkeypatch):
 @pytest.fixture
 def books(session):
     """A manager, a billing clerk, and a few months of invoices, payments and expenses."""
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     for username, role in (("mona", "manager"), ("bill", "billing_clerk")):
-        security.create_user(
+        accounts.create_user(
             session,
             actor=SYSTEM_ACTOR,
             username=username,

@@ -22,7 +22,7 @@ from hms_app.errors import ValidationError
 from hms_app.models.emr import AllergyIntolerance
 from hms_app.models.patients import Patient
 from hms_app.models.security import AuditEvent
-from hms_app.services import security
+from hms_app.services import accounts, security
 from hms_app.services.patients.mrn import is_valid_mrn
 from hms_app.services.patients.records import register_patient
 from hms_app.services.patients.search import COUNT_CAP
@@ -51,9 +51,9 @@ def fast_hasher(monkeypatch):
 @pytest.fixture
 def desk(session):
     """A receptionist and a nurse with real accounts, and one registered patient."""
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     for username, role in (("rita", "receptionist"), ("nina", "nurse")):
-        security.create_user(
+        accounts.create_user(
             session,
             actor=SYSTEM_ACTOR,
             username=username,

@@ -22,7 +22,7 @@ from hms_app.models.emr import Condition
 from hms_app.models.patients import Patient
 from hms_app.models.population import OutreachMessage, SavedCohort
 from hms_app.models.security import AuditEvent
-from hms_app.services import security
+from hms_app.services import accounts, security
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.services.population.refresh import HBA1C
 from hms_app.state.population.cohorts import CohortState
@@ -40,9 +40,9 @@ def fast_hasher(monkeypatch):
 
 @pytest.fixture
 def clinic(session):
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     for username, role in (("mona", "manager"), ("phil", "physician")):
-        security.create_user(
+        accounts.create_user(
             session,
             actor=SYSTEM_ACTOR,
             username=username,

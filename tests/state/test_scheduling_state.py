@@ -29,8 +29,8 @@ from hms_app.models.scheduling import (
     ResourceBlock,
 )
 from hms_app.models.security import AuditEvent
+from hms_app.services import accounts, security
 from hms_app.services import patients as patient_svc
-from hms_app.services import security
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.services.scheduling.booking import book_appointment, cancel_appointment
 from hms_app.services.scheduling.flow import check_in, mark_no_show
@@ -70,9 +70,9 @@ def _local(day: date, hour: int, minute: int = 0) -> datetime:
 def clinic(session):
     """A clinic: a doctor and a room that work all day every day, one 15-minute visit type needing
     a room, a receptionist, a nurse and two patients."""
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     for username, role in (("rita", "receptionist"), ("rosa", "receptionist"), ("nina", "nurse")):
-        security.create_user(
+        accounts.create_user(
             session,
             actor=SYSTEM_ACTOR,
             username=username,

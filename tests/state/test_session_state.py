@@ -21,7 +21,7 @@ import hms_app.hms_app  # noqa: F401  (the app module: registers every page and 
 from hms_app import db as hms_db
 from hms_app.models.patients import Patient
 from hms_app.models.security import AuditEvent, UserSession
-from hms_app.services import security
+from hms_app.services import accounts, security
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.state import session as session_module
 from hms_app.state.auth import SignInState, _safe_next
@@ -40,13 +40,13 @@ def fast_hasher(monkeypatch):
 @pytest.fixture
 def people(session):
     """A nurse and a portal patient with real accounts."""
-    security.ensure_roles(session)
+    accounts.ensure_roles(session)
     patient = Patient(
         mrn="H0000001-8", given_name="Pat", family_name="Ient", sex="female", birth_date=date(1980, 5, 17)
     )
     session.add(patient)
     session.commit()
-    security.create_user(
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username="nina",
@@ -54,7 +54,7 @@ def people(session):
         password=PASSWORD,
         roles=["nurse"],
     )
-    security.create_user(
+    accounts.create_user(
         session,
         actor=SYSTEM_ACTOR,
         username="pat",

@@ -161,8 +161,8 @@ class _NoDatabase:
 NOT_PERMISSION_GATED = {
     "hms_app.services.security.begin_mfa_enrolment": "self-service: any signed-in user sets up their own second factor (tests/services/test_security.py)",
     "hms_app.services.security.confirm_mfa_enrolment": "self-service: confirms the caller's own authenticator (tests/services/test_security.py)",
-    "hms_app.services.security.change_own_password": "self-service: needs the caller's current password (tests/services/test_security.py)",
-    "hms_app.services.security.get_own_account": "self-service: reads only the caller's own account",
+    "hms_app.services.accounts.change_own_password": "self-service: needs the caller's current password (tests/services/test_security.py)",
+    "hms_app.services.accounts.get_own_account": "self-service: reads only the caller's own account",
     "hms_app.services.home.home_figures": "returns only the cards the actor's permissions allow; with none, an empty list "
     "(tests/services/test_home_figures.py)",
     "hms_app.services.home.load_home": "home_figures' cards, plus the registrations chart only with analytics.read",
@@ -227,7 +227,7 @@ NOBODYS_PERMISSIONS = Actor(
 def test_the_enumeration_finds_the_services_it_must():
     names = {_qualified(fn) for fn in SERVICE_FUNCTIONS}
     assert {
-        "hms_app.services.security.create_user",
+        "hms_app.services.accounts.create_user",
         "hms_app.services.audit.search_audit",
         "hms_app.services.patients.records.get_patient_summary",
         "hms_app.services.home.registrations_by_month",

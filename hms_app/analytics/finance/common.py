@@ -16,6 +16,7 @@ from hms_app.errors import ValidationError
 from hms_app.models.billing import ChargeItem, ChargeItemDefinition, Expense, Invoice, InvoiceLine, Payment
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient, Payer
+from hms_app.money import format_money
 from hms_app.settings import get_settings
 
 MAX_DAYS = 366 * 5  # five years of months is the most one chart draws legibly
@@ -139,10 +140,7 @@ def _sum(column):
 
 def money(cents: int | None) -> str:
     """Exact cents as text: 123456 -> "$1,234.56", -5 -> "-$0.05"."""
-    cents = int(cents or 0)
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{part:02d}"
+    return format_money(cents, symbol="$")
 
 
 def _dollars(series: pd.Series) -> list[float]:

@@ -18,7 +18,7 @@ from hms_app.pages.billing.common import (
     select,
     table,
 )
-from hms_app.state.billing.catalogue import CatalogueState, PriceListLine, ServiceLine
+from hms_app.state.billing.catalogue import CatalogueLine, CatalogueState, PriceListLine
 
 SERVICE_CATEGORIES = [
     ("visit", "Visit"),
@@ -30,7 +30,7 @@ SERVICE_CATEGORIES = [
 ]
 
 
-def service_row(row: ServiceLine) -> rx.Component:
+def service_row(row: CatalogueLine) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(row.code, variant="ghost"), white_space="nowrap"),
         rx.table.row_header_cell(row.name),

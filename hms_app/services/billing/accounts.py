@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select
 from sqlmodel import Session
 
-from hms_app.errors import NotFound
 from hms_app.models.billing import ChargeItem, Invoice, Payment
 from hms_app.models.patients import Patient, Payer
 from hms_app.services.billing.common import _reading_permission, current_coverage
 from hms_app.services.billing.money import format_money
 from hms_app.services.billing.payments import PaymentView, _payment_views, credit_balance
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,7 @@ def _still_owed(share, paid):
 def account_summary(session: Session, *, actor: Actor, patient_id: int) -> AccountSummary:
     """What a patient owes and holds: open charges, amounts due, credit, balance."""
     authorize(actor, _reading_permission(actor), patient_id=patient_id)
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("That patient does not exist.")
+    patient = get_row(session, Patient, patient_id, "That patient does not exist.")
     charges, charge_count = session.execute(
         select(
             func.coalesce(func.sum(ChargeItem.quantity * ChargeItem.unit_price_cents), 0),
@@ -97,9 +95,7 @@ class ReceiptView:
 
 def get_receipt(session: Session, *, actor: Actor, payment_id: int) -> ReceiptView:
     """One payment or refund as a receipt."""
-    payment = session.get(Payment, payment_id)
-    if payment is None:
-        raise NotFound("That payment does not exist.")
+    payment = get_row(session, Payment, payment_id, "That payment does not exist.")
     authorize(actor, _reading_permission(actor), patient_id=payment.patient_id)
     view = _payment_views(session, Payment.id == payment_id)[0]
     patient = session.get(Patient, payment.patient_id)

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import NotFound, ValidationError
+from hms_app.errors import ValidationError
 from hms_app.models.billing import ChargeItemDefinition, PriceList, PriceListItem
 from hms_app.models.organization import Department
 from hms_app.models.patients import Payer
@@ -18,6 +18,7 @@ from hms_app.services import organization
 from hms_app.services.billing.common import _audit
 from hms_app.services.billing.money import format_money, parse_money
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 def price_for(session: Session, *, code: str, payer_id: int | None, on: date | None = None) -> int | None:
@@ -230,9 +231,7 @@ def create_price_list(
 def set_price(session: Session, *, actor: Actor, price_list_id: int, code: str, price) -> PriceListItem:
     """Set (or change) the negotiated price of one service on a price list."""
     authorize(actor, "billing.post")
-    price_list = session.get(PriceList, price_list_id)
-    if price_list is None:
-        raise NotFound("That price list does not exist.")
+    price_list = get_row(session, PriceList, price_list_id, "That price list does not exist.")
     code = str(code or "").strip().upper()
     if (
         session.execute(select(ChargeItemDefinition.id).where(ChargeItemDefinition.code == code)).first()

@@ -20,6 +20,7 @@ from hms_app.services.billing.catalogue import price_for
 from hms_app.services.billing.common import _audit, _positive_int, current_coverage
 from hms_app.services.billing.money import format_money
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 # Who may post a charge that a module raises for an act it performed (not a manual charge).
 CHARGING_PERMISSIONS = frozenset(
@@ -134,9 +135,7 @@ def _charge_for_source(
 
 def void_charge(session: Session, *, actor: Actor, charge_id: int, reason: str) -> ChargeItem:
     """Cancel an open charge that should not be billed (it stays on record)."""
-    charge = session.get(ChargeItem, charge_id)
-    if charge is None:
-        raise NotFound("That charge does not exist.")
+    charge = get_row(session, ChargeItem, charge_id, "That charge does not exist.")
     authorize(actor, "billing.void", patient_id=charge.patient_id)
     reason = (reason or "").strip()
     if len(reason) < 3:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.billing import Claim, Invoice, Payment, Remittance
 from hms_app.models.patients import Patient, Payer
 from hms_app.services import live
@@ -29,6 +29,7 @@ from hms_app.services.billing.common import _check_key, _lock_invoice, _lock_pat
 from hms_app.services.billing.money import format_money
 from hms_app.services.billing.payments import _record_payment
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 CLAIM_STATUSES = ("draft", "submitted", "accepted", "denied", "partially_paid", "paid", "cancelled")
 OPEN_STATUSES = ("draft", "submitted", "accepted")
@@ -57,9 +58,7 @@ def _audit(session: Session, actor: Actor, action: str, claim: Claim, detail: st
 
 def _lock_claim(session: Session, actor: Actor, claim_id: int) -> tuple[Claim, Invoice]:
     """Lock in the order every billing writer uses: patient, invoice, then the claim."""
-    claim = session.get(Claim, claim_id)
-    if claim is None:
-        raise NotFound("That claim does not exist.")
+    claim = get_row(session, Claim, claim_id, "That claim does not exist.")
     authorize(actor, "billing.post", patient_id=claim.patient_id)
     _lock_patient(session, claim.patient_id)
     invoice = _lock_invoice(session, claim.invoice_id)
@@ -77,9 +76,7 @@ def _finish(session: Session, claim: Claim) -> Claim:
 
 def create_claim(session: Session, *, actor: Actor, invoice_id: int) -> Claim:
     """Draft a claim to the invoice's payer for the payer share still due."""
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound("That invoice does not exist.")
+    invoice = get_row(session, Invoice, invoice_id, "That invoice does not exist.")
     authorize(actor, "billing.post", patient_id=invoice.patient_id)
     _lock_patient(session, invoice.patient_id)
     invoice = _lock_invoice(session, invoice_id)

@@ -17,6 +17,7 @@ from hms_app.services.audit import record_audit
 from hms_app.services.billing.common import _reading_permission
 from hms_app.services.billing.payments import PaymentView, _payment_views
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 INVOICE_STATUSES = ("draft", "issued", "void")
 # What the invoice list can filter by: stored statuses plus the settlement derived from amounts.
@@ -243,9 +244,7 @@ class InvoiceView:
 
 def get_invoice(session: Session, *, actor: Actor, invoice_id: int) -> InvoiceView:
     """An invoice with its lines, payments and claims, for the detail and print views."""
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound("That invoice does not exist.")
+    invoice = get_row(session, Invoice, invoice_id, "That invoice does not exist.")
     authorize(actor, _reading_permission(actor), patient_id=invoice.patient_id)
     if actor.patient_id is not None and invoice.status == "draft":
         raise NotFound("That invoice does not exist.")

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.billing import ChargeItem, Claim, CoverageLimit, CreditEntry, Invoice, InvoiceLine
 from hms_app.models.patients import Coverage
 from hms_app.services import live
@@ -19,6 +19,7 @@ from hms_app.services.billing.common import _audit, _lock_invoice, _lock_patient
 from hms_app.services.billing.money import LineInput, ShareTerms, compute_lines, format_money
 from hms_app.services.counters import take_numbers
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 def _share_terms(
@@ -177,9 +178,7 @@ def set_line_discount(
 ) -> Invoice:
     """Give a discount on one line of a draft invoice (with the reason, for the audit trail)."""
     authorize(actor, "billing.post")  # a line does not name its patient; the invoice check follows
-    line = session.get(InvoiceLine, line_id)
-    if line is None:
-        raise NotFound("That invoice line does not exist.")
+    line = get_row(session, InvoiceLine, line_id, "That invoice line does not exist.")
     invoice = _draft_for_change(session, actor, line.invoice_id)
     reason = (reason or "").strip()
     if len(reason) < 3:
@@ -263,9 +262,7 @@ def void_invoice(
 ) -> Invoice:
     """Void an issued invoice. It keeps its number and lines; money paid on it becomes credit;
     its charges are billable again (``rebill``: on a new draft that replaces it)."""
-    found = session.get(Invoice, invoice_id)
-    if found is None:
-        raise NotFound("That invoice does not exist.")
+    found = get_row(session, Invoice, invoice_id, "That invoice does not exist.")
     authorize(actor, "billing.void", patient_id=found.patient_id)
     reason = (reason or "").strip()
     if len(reason) < 3:

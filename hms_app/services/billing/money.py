@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from hms_app.errors import ValidationError
-
-MAX_AMOUNT_CENTS = 100_000_000  # one million: larger is a typing error, not a hospital bill
+from hms_app.money import MAX_AMOUNT_CENTS, format_money, parse_money  # noqa: F401  (billing's money words)
 
 
 def round_half_up(numerator: int, denominator: int) -> int:
@@ -17,31 +14,6 @@ def round_half_up(numerator: int, denominator: int) -> int:
         raise ValueError("denominator must be positive")
     sign = -1 if numerator < 0 else 1
     return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
-
-
-def format_money(cents: int | None) -> str:
-    """12345 -> '123.45'; -500 -> '-5.00'."""
-    cents = int(cents or 0)
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole:,}.{part:02d}"
-
-
-def parse_money(value, *, field: str = "amount", label: str = "the amount", allow_zero: bool = False) -> int:
-    """'12.5' / '12,50' / '1,234.00' -> cents; raises ValidationError with a plain message."""
-    text = str(value if value is not None else "").strip().replace(" ", "")
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d{1,2})?", text):
-        text = text.replace(",", "")
-    text = text.replace(",", ".")
-    if not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", text):
-        raise ValidationError(f"Enter {label} as a number such as 20 or 12.50.", field=field)
-    whole, _, fraction = text.partition(".")
-    cents = int(whole) * 100 + int((fraction + "00")[:2])
-    if cents == 0 and not allow_zero:
-        raise ValidationError(f"Enter {label} greater than zero.", field=field)
-    if cents > MAX_AMOUNT_CENTS:
-        raise ValidationError(f"{label.capitalize()} is too large.", field=field)
-    return cents
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from hms_app.services import live
 from hms_app.services.billing.common import _audit, _check_key, _lock_invoice, _lock_patient
 from hms_app.services.billing.money import MAX_AMOUNT_CENTS, format_money
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 PAYMENT_METHODS = ("cash", "card", "transfer", "insurer", "credit")
 DESK_METHODS = ("cash", "card", "transfer")
@@ -244,9 +245,7 @@ def refund_payment(
 ) -> Payment:
     """Give money back on a payment: from the patient's credit first, then from what the payment
     paid on its invoice (which becomes due again)."""
-    original = session.get(Payment, payment_id)
-    if original is None:
-        raise NotFound("That payment does not exist.")
+    original = get_row(session, Payment, payment_id, "That payment does not exist.")
     authorize(actor, "billing.void", patient_id=original.patient_id)
     key = _check_key(idempotency_key)
     reason = (reason or "").strip()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.emr import AllergyIntolerance
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 SEVERITIES = ("mild", "moderate", "severe")
 
@@ -62,9 +63,7 @@ def add_allergy(
 
 def set_allergy_status(session: Session, *, actor: Actor, allergy_id: int, status: str) -> AllergyIntolerance:
     """Mark an allergy active, inactive or resolved."""
-    allergy = session.get(AllergyIntolerance, allergy_id)
-    if allergy is None:
-        raise NotFound("That allergy does not exist.")
+    allergy = get_row(session, AllergyIntolerance, allergy_id, "That allergy does not exist.")
     authorize(actor, "emr.write", patient_id=allergy.patient_id)
     if status not in ("active", "inactive", "resolved"):
         raise ValidationError("The status must be active, inactive or resolved.", field="status")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Forbidden, NotFound
+from hms_app.errors import Forbidden
 from hms_app.models.emr import (
     AllergyIntolerance,
     Condition,
@@ -25,6 +25,7 @@ from hms_app.services.emr.encounters import TimelineRow, encounter_timeline
 from hms_app.services.emr.vitals import latest_vitals
 from hms_app.services.patients import age_years, full_name
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 @dataclass(frozen=True)
@@ -216,9 +217,7 @@ def open_chart(
     ``refresh`` re-reads an open chart after a change (audited as such); ``page`` keeps the timeline's page.
     """
     authorize(actor, "patient.read", patient_id=patient_id)
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("That patient does not exist.")
+    patient = get_row(session, Patient, patient_id, "That patient does not exist.")
     timeline, total = encounter_timeline(
         session, actor=actor, patient_id=patient_id, page=page, page_size=page_size, audit=False
     )
@@ -258,9 +257,9 @@ def portal_record(session: Session, *, actor: Actor) -> PortalRecord:
     authorize(actor, "portal.self", patient_id=actor.patient_id)
     if actor.patient_id is None:
         raise Forbidden("Only a patient's own account has a portal record.")
-    patient = session.get(Patient, actor.patient_id)
-    if patient is None:
-        raise NotFound("Your record could not be found; please contact the hospital.")
+    patient = get_row(
+        session, Patient, actor.patient_id, "Your record could not be found; please contact the hospital."
+    )
     record = PortalRecord(
         banner=_banner(session, patient),
         latest_vitals=latest_vitals(session, patient.id),

@@ -10,9 +10,10 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.patients import Patient
 from hms_app.services.patients import parse_date
+from hms_app.services.rows import get_row
 
 View = TypeVar("View")
 
@@ -24,9 +25,7 @@ def view_of(cls: type[View], row) -> View:
 
 def require_patient(session: Session, patient_id: int) -> Patient:
     """The patient a record is written for: one that exists and was not merged into another."""
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("That patient does not exist.")
+    patient = get_row(session, Patient, patient_id, "That patient does not exist.")
     if patient.merged_into_id is not None:
         raise Conflict("This record was merged into another; open the surviving record.")
     return patient

@@ -12,6 +12,7 @@ from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.file_store import DOCUMENT_TYPES, documents_dir, write_document
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 def store_document(
@@ -40,9 +41,7 @@ def store_document(
 
 def open_document(session: Session, *, actor: Actor, document_id: int) -> tuple[DocumentReference, Path]:
     """A document and its file, for a user allowed to read that patient; audited."""
-    row = session.get(DocumentReference, document_id)
-    if row is None:
-        raise NotFound("That document does not exist.")
+    row = get_row(session, DocumentReference, document_id, "That document does not exist.")
     permission = "portal.self" if actor.patient_id is not None else "patient.read"
     authorize(actor, permission, patient_id=row.patient_id)
     path = documents_dir() / row.storage_key

@@ -10,12 +10,13 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import NotFound, ValidationError
+from hms_app.errors import ValidationError
 from hms_app.models.emr import ClinicalNote, Encounter
 from hms_app.models.security import AppUser
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 ENCOUNTER_CLASSES = ("outpatient", "inpatient", "emergency", "virtual")
 
@@ -59,9 +60,7 @@ def start_encounter(
 
 def finish_encounter(session: Session, *, actor: Actor, encounter_id: int) -> Encounter:
     """Finish an encounter (its end is now); finishing it again changes nothing."""
-    encounter = session.get(Encounter, encounter_id)
-    if encounter is None:
-        raise NotFound("That encounter does not exist.")
+    encounter = get_row(session, Encounter, encounter_id, "That encounter does not exist.")
     authorize(actor, "emr.write", patient_id=encounter.patient_id)
     if encounter.status == "finished":
         return encounter

@@ -7,11 +7,12 @@ from datetime import date
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.emr import MedicationStatement
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, past_date, require_patient
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 def add_medication(
@@ -59,9 +60,7 @@ def stop_medication(
     stopped_on: date | str | None = None,
 ) -> MedicationStatement:
     """Stop a medication with its reason, on a day not before its start (today if none)."""
-    row = session.get(MedicationStatement, medication_id)
-    if row is None:
-        raise NotFound("That medication does not exist.")
+    row = get_row(session, MedicationStatement, medication_id, "That medication does not exist.")
     authorize(actor, "emr.write", patient_id=row.patient_id)
     if row.status == "stopped":
         raise Conflict("This medication is already stopped.")

@@ -15,6 +15,7 @@ from hms_app.models.security import AppUser
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 SOAP = ("subjective", "objective", "assessment", "plan")
 
@@ -31,9 +32,7 @@ def save_note(
     note_id: int | None = None,
 ) -> ClinicalNote:
     """Create or update a draft SOAP note; a signed note can no longer change."""
-    encounter = session.get(Encounter, encounter_id)
-    if encounter is None:
-        raise NotFound("That encounter does not exist.")
+    encounter = get_row(session, Encounter, encounter_id, "That encounter does not exist.")
     authorize(actor, "emr.write", patient_id=encounter.patient_id)
     texts = {
         k: clean_text(v, k.capitalize(), k, max_length=20000)
@@ -98,9 +97,7 @@ def sign_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
 
 def amend_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
     """Start an amendment of a signed note: a new draft that points at it; the original stays visible."""
-    original = session.get(ClinicalNote, note_id)
-    if original is None:
-        raise NotFound("That note does not exist.")
+    original = get_row(session, ClinicalNote, note_id, "That note does not exist.")
     authorize(actor, "emr.write", patient_id=original.patient_id)
     if original.status != "signed":
         raise Conflict("Only a signed note is amended; a draft can simply be edited.")
@@ -145,9 +142,7 @@ class NoteView:
 
 def encounter_notes(session: Session, *, actor: Actor, encounter_id: int) -> list[NoteView]:
     """All notes of an encounter, originals and amendments, oldest first."""
-    encounter = session.get(Encounter, encounter_id)
-    if encounter is None:
-        raise NotFound("That encounter does not exist.")
+    encounter = get_row(session, Encounter, encounter_id, "That encounter does not exist.")
     authorize(actor, "patient.read", patient_id=encounter.patient_id)
     notes = session.execute(
         select(ClinicalNote, AppUser.display_name)

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.emr import Condition
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import past_date, require_patient
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,7 @@ def set_condition_status(
     abatement_date: date | str | None = None,
 ) -> Condition:
     """Reactivate a problem, mark it inactive or resolve it (today unless a date is given)."""
-    condition = session.get(Condition, condition_id)
-    if condition is None:
-        raise NotFound("That problem does not exist.")
+    condition = get_row(session, Condition, condition_id, "That problem does not exist.")
     authorize(actor, "emr.write", patient_id=condition.patient_id)
     if clinical_status not in ("active", "resolved", "inactive"):
         raise ValidationError("The status must be active, resolved or inactive.", field="clinical_status")

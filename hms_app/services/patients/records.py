@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.patients import Patient, PatientHistory
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
@@ -26,6 +26,7 @@ from hms_app.services.patients.lookup import record_read, require_patient
 from hms_app.services.patients.merge import MergeRow, list_merges
 from hms_app.services.patients.mrn import format_mrn
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 
 def register_patient(
@@ -226,9 +227,7 @@ def get_patient_summary(session: Session, *, actor: Actor, patient_id: int) -> P
     """One patient's demographics, for staff who may read patients or the patient themself."""
     permission = "portal.self" if actor.patient_id is not None else "patient.read"
     authorize(actor, permission, patient_id=patient_id)
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("That patient does not exist.")
+    patient = get_row(session, Patient, patient_id, "That patient does not exist.")
     record_read(session, actor, patient.id, "summary")
     return PatientSummary(
         patient.id,

@@ -15,7 +15,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from hms_app.clock import format_local
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.patients import Patient
 from hms_app.models.population import (
     OutreachMessage,
@@ -30,6 +30,7 @@ from hms_app.services.permissions import Actor, authorize
 from hms_app.services.population.filters import CohortFilter, cohort_conditions, parse_filter
 from hms_app.services.population.refresh import RefreshInfo, local_today, refresh_info
 from hms_app.services.population.registries import RegistryRow, list_registries
+from hms_app.services.rows import get_row
 
 PAGE_SIZE_MAX = 100
 EXPORT_MAX = 50_000  # rows in one CSV export; a bigger cohort is narrowed first
@@ -249,9 +250,7 @@ def list_saved_cohorts(session: Session, *, actor: Actor) -> list[SavedCohortRow
 def saved_cohort_filter(session: Session, *, actor: Actor, cohort_id: int) -> CohortFilter:
     """The filters of a saved cohort, validated again (they are applied to the cohort builder)."""
     authorize(actor, "population.read")
-    cohort = session.get(SavedCohort, cohort_id)
-    if cohort is None:
-        raise NotFound("That cohort no longer exists.")
+    cohort = get_row(session, SavedCohort, cohort_id, "That cohort no longer exists.")
     return parse_filter(dict(cohort.filters or {}))
 
 
@@ -282,9 +281,7 @@ def save_cohort(session: Session, *, actor: Actor, name: str, filters: dict | Co
 def delete_cohort(session: Session, *, actor: Actor, cohort_id: int) -> None:
     """Remove a saved cohort (the patients are not touched)."""
     authorize(actor, "population.manage")
-    cohort = session.get(SavedCohort, cohort_id)
-    if cohort is None:
-        raise NotFound("That cohort does not exist.")
+    cohort = get_row(session, SavedCohort, cohort_id, "That cohort does not exist.")
     session.delete(cohort)
     record_audit(
         session, actor, "cohort.delete", target_type="saved_cohort", target_id=cohort_id, detail=cohort.name

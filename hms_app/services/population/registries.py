@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.emr import Condition
 from hms_app.models.population import (
     PopulationSummary,
@@ -27,6 +27,7 @@ from hms_app.models.population import (
 )
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 
 PREFIX_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{0,4})?$")
 REGISTRY_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,19}$")
@@ -152,9 +153,7 @@ def save_registry(
         session.flush()
         before: list[str] = []
     else:
-        registry = session.get(Registry, registry_id)
-        if registry is None:
-            raise NotFound("That registry does not exist.")
+        registry = get_row(session, Registry, registry_id, "That registry does not exist.")
         before = list(
             session.execute(
                 select(RegistryCode.code_prefix).where(RegistryCode.registry_id == registry.id)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, ValidationError
 from hms_app.models.emr import Encounter
 from hms_app.models.patients import Patient
 from hms_app.models.wards import DISCHARGE_DISPOSITIONS, Admission, Bed, BedAssignment, Ward
@@ -19,6 +19,7 @@ from hms_app.services import live
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import full_name
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import get_row
 from hms_app.services.wards.beds import active_bed, required_text
 from hms_app.services.wards.board import length_of_stay_hours, length_of_stay_label
 
@@ -102,9 +103,7 @@ def _flush_or_conflict(session: Session, message: str) -> None:
 
 
 def _active_admission(session: Session, admission_id: int) -> tuple[Admission, BedAssignment]:
-    admission = session.get(Admission, admission_id)
-    if admission is None:
-        raise NotFound("That admission does not exist.")
+    admission = get_row(session, Admission, admission_id, "That admission does not exist.")
     if admission.status != "active":
         raise Conflict("This patient has already been discharged.")
     assignment = session.execute(
@@ -119,9 +118,7 @@ def admit_patient(session: Session, *, actor: Actor, patient_id: int, bed_id: in
     """Admit a patient to a free bed: the bed becomes occupied and an inpatient encounter opens."""
     authorize(actor, "ward.manage", patient_id=patient_id)
     reason = required_text(reason, "reason for admission", "reason")
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("That patient does not exist.")
+    patient = get_row(session, Patient, patient_id, "That patient does not exist.")
     if patient.merged_into_id is not None:
         raise ValidationError("This record was merged into another one; admit the patient on that record.")
     if patient.deceased_at is not None:
@@ -267,9 +264,7 @@ class StayMove:
 def admission_moves(session: Session, *, actor: Actor, admission_id: int) -> list[StayMove]:
     """The beds an admission occupied, in order: the transfer history."""
     authorize(actor, "patient.read")  # before any read: a refused caller learns nothing about the stay
-    admission = session.get(Admission, admission_id)
-    if admission is None:
-        raise NotFound("That admission does not exist.")
+    admission = get_row(session, Admission, admission_id, "That admission does not exist.")
     authorize(actor, "patient.read", patient_id=admission.patient_id)
     rows = session.execute(
         select(Ward.name, Bed.label, BedAssignment.from_at, BedAssignment.to_at, BedAssignment.moved_by)

@@ -14,7 +14,7 @@ from hms_app.state.session import SessionState, browser_id, pages_for, requires
 
 
 @dataclass
-class ServiceLine:
+class CatalogueLine:
     id: int = 0
     code: str = ""
     name: str = ""
@@ -40,7 +40,7 @@ class PriceListLine:
 class CatalogueState(SessionState):
     loading: bool = True
     query: str = ""
-    rows: list[ServiceLine] = []
+    rows: list[CatalogueLine] = []
     total: int = 0
     page: int = 1
     departments: list[list[str]] = []
@@ -48,7 +48,7 @@ class CatalogueState(SessionState):
     price_list_id: int = 0
     price_items: list[dict[str, str]] = []
     dialog: str = ""  # "" | service | price
-    editing: ServiceLine = ServiceLine()
+    editing: CatalogueLine = CatalogueLine()
     error: str = ""
 
     @rx.var
@@ -61,7 +61,7 @@ class CatalogueState(SessionState):
         )
         self.total = total
         self.rows = [
-            ServiceLine(
+            CatalogueLine(
                 r.id,
                 r.code,
                 r.name,
@@ -139,7 +139,7 @@ class CatalogueState(SessionState):
     async def edit_service(self, code: str):
         row = next((r for r in self.rows if r.code == code), None)
         self.editing = (
-            row if row is not None else ServiceLine(category="procedure", price_plain="", tax_plain="0")
+            row if row is not None else CatalogueLine(category="procedure", price_plain="", tax_plain="0")
         )
         self.dialog, self.error = "service", ""
 

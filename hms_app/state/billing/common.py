@@ -16,6 +16,7 @@ from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import invoice_views, payments
 from hms_app.services.billing.money import format_money
+from hms_app.state.forms import form_text
 from hms_app.state.session import SessionState, step_page
 
 PAGE_SIZE = 20
@@ -31,21 +32,12 @@ METHOD_LABELS = {
 
 
 def money(cents: int) -> str:
-    return "$" + format_money(cents)
+    return format_money(cents, symbol="$")
 
 
 def _text(form: dict, key: str, limit: int = FORM_LIMIT) -> str:
-    """One submitted form value as text; anything else a browser might send is refused."""
-    value = form.get(key, "") if isinstance(form, dict) else ""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "on" if value else ""
-    if not isinstance(value, str):
-        raise ValidationError("This value could not be read; type it again.", field=key)
-    if len(value) > limit:
-        raise ValidationError(f"Keep this under {limit} characters.", field=key)
-    return value.strip()
+    """One submitted value as text, trimmed: billing never keeps surrounding spaces."""
+    return form_text(form, key, limit=limit).strip()
 
 
 def _date(value: str, label: str) -> date | None:

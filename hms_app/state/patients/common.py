@@ -3,6 +3,7 @@ record's status word and today's date in the hospital's time zone."""
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 
@@ -10,6 +11,7 @@ from hms_app.clock import to_local, utcnow
 from hms_app.errors import ValidationError
 from hms_app.services.patients.demographics import BOOLEAN_FIELDS, DEMOGRAPHIC_FIELDS
 from hms_app.services.patients.demographics import SEXES as SEXES  # for the pages' sex select
+from hms_app.state import forms
 
 MIN_QUERY = 2
 MAX_QUERY = 100
@@ -25,18 +27,8 @@ def record_status(active: bool, deceased: bool) -> str:
     return "deceased" if deceased else ("active" if active else "inactive")
 
 
-def form_text(form: dict, key: str, limit: int = FORM_LIMIT) -> str:
-    """One value of a submitted form as text; anything else a browser might send is refused."""
-    value = form.get(key, "")
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "on" if value else ""
-    if not isinstance(value, str):
-        raise ValidationError("This value could not be read; type it again.", field=key)
-    if len(value) > limit:
-        raise ValidationError(f"Keep this under {limit} characters.", field=key)
-    return value
+# The patient forms' one limit on the shared reader (a caller may still pass its own).
+form_text = functools.partial(forms.form_text, limit=FORM_LIMIT)
 
 
 def form_demographics(form: dict) -> dict:

@@ -1,10 +1,10 @@
-"""Reading what a portal form sent."""
+"""Reading what a portal form sent: the shared reader, with the portal forms' one limit."""
 
 from __future__ import annotations
 
+import functools
 
-def form_fields(form, names: tuple[str, ...]) -> dict[str, str]:
-    """Only the fields the form has, as short strings: a browser may send anything at all."""
-    if not isinstance(form, dict):
-        return {}
-    return {name: str(form.get(name) or "")[:256] for name in names}
+from hms_app.state import forms
+
+PORTAL_FORM_LIMIT = 256
+form_fields = functools.partial(forms.form_fields, limit=PORTAL_FORM_LIMIT)
