@@ -143,9 +143,10 @@ def _roles_of(session, user_id: int) -> list[str]:
 
 
 def cmd_audit(args) -> int:
-    from hms_app.services.audit import verify_chain
+    from hms_app.services.audit_chain import seal_all, verify_chain
 
     with _session() as session:
+        seal_all(session)
         report = verify_chain(session)
     print(("OK: " if report.ok else "TAMPERED: ") + report.message)
     return 0 if report.ok else 1
@@ -183,6 +184,13 @@ def cmd_restore(args) -> int:
     from hms_app.services.backup import restore_database
 
     if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                f"Restoring replaces every row in the database with {args.file}, and there is no terminal "
+                "to confirm it on. Pass --yes to restore without asking.",
+                file=sys.stderr,
+            )
+            return 2
         answer = input(
             f"Restoring replaces EVERY row in the database with {args.file}. Type 'restore' to go on: "
         )

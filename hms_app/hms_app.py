@@ -10,7 +10,7 @@ import hms_app.models  # noqa: F401  (the whole schema, for Reflex's migration c
 from hms_app import pages  # noqa: F401  (registers every page)
 from hms_app.api.routes import build_api
 from hms_app.errors import DomainError
-from hms_app.jobs import periodic_jobs
+from hms_app.jobs import audit_sequencer, periodic_jobs
 from hms_app.pages.errors import not_found_page
 
 log = logging.getLogger("hms")
@@ -35,6 +35,7 @@ app = rx.App(
     backend_exception_handler=backend_exception_handler,
 )
 app.register_lifespan_task(periodic_jobs)
+app.register_lifespan_task(audit_sequencer)
 app.add_page(not_found_page, route="/404", title="Not found · HMS")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from hms_app import modules
 from hms_app.db import session_scope
+from hms_app.services.audit_chain import seal_pending
 from hms_app.services.permissions import SYSTEM_ACTOR
 
 log = logging.getLogger("hms.jobs")
@@ -43,4 +44,25 @@ async def periodic_jobs(interval: float = INTERVAL_SECONDS, run: Callable[[], di
             raise
         except Exception:  # noqa: BLE001 - one failed round must not stop the next
             log.exception("periodic jobs failed; trying again in %s s", interval)
+        await asyncio.sleep(interval)
+
+
+SEAL_INTERVAL_SECONDS = 2.0
+
+
+def seal_audit_round() -> int:
+    with session_scope() as session:
+        return seal_pending(session)
+
+
+async def audit_sequencer(interval: float = SEAL_INTERVAL_SECONDS):
+    """The lifespan task that seals new audit rows into the chain a couple of seconds after they
+    are written. Every worker runs it; a worker that finds another sealing skips its round."""
+    while True:
+        try:
+            await asyncio.to_thread(seal_audit_round)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - rows not sealed now are sealed next round
+            log.exception("sealing the audit trail failed; trying again in %s s", interval)
         await asyncio.sleep(interval)

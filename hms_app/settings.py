@@ -69,6 +69,7 @@ class Settings:
     smtp_password: str | None
     smtp_from: str
     smtp_starttls: bool
+    audit_checkpoint_file: Path
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,4 +105,7 @@ def get_settings() -> Settings:
         smtp_password=os.environ.get("HMS_SMTP_PASSWORD") or None,
         smtp_from=os.environ.get("HMS_SMTP_FROM") or "no-reply@hms.local",
         smtp_starttls=os.environ.get("HMS_SMTP_STARTTLS", "1").lower() not in ("0", "false", "no"),
+        audit_checkpoint_file=Path(
+            os.environ.get("HMS_AUDIT_CHECKPOINT_FILE") or data_dir / "audit-checkpoints.log"
+        ).resolve(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from hms_app.clock import utcnow
@@ -78,7 +78,8 @@ class UserSession(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One append-only audit row. ``hash`` chains it to the row before it.
+    """One append-only audit row. Writers insert it with no place in the chain; the sequencer
+    (services/audit_chain) then sets ``seq``, ``prev_hash`` and its keyed seal ``hash``.
 
     Holds no foreign keys on purpose: the record of who touched a patient must outlive
     merges and deletions of what it points at.
@@ -88,10 +89,17 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_event_patient_time", "patient_id", "occurred_at"),
         Index("ix_audit_event_user_time", "user_id", "occurred_at"),
+        # The sequencer's queue: only the rows still waiting for a place, so it stays tiny.
+        Index(
+            "ix_audit_event_unsealed",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    seq: int = Field(unique=True)
+    seq: int | None = Field(default=None, unique=True)
     occurred_at: datetime = Field(default_factory=utcnow, index=True)
     user_id: int | None = Field(default=None)
     username: str = Field(max_length=60)
@@ -103,12 +111,12 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = Field(default="success", max_length=20)
     screen: str | None = Field(default=None, max_length=120)
     detail: str | None = Field(default=None, sa_column=Column(Text))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):
-    """The chain's tip: one row, locked by every audit write so the chain never forks."""
+    """The chain's tip: one row, locked only by the sequencer while it seals a round."""
 
     __tablename__ = "audit_head"
 

@@ -51,6 +51,7 @@ from hms_app.db import get_engine, session_scope
 from hms_app.errors import DomainError
 from hms_app.models import metadata
 from hms_app.services.audit import record_audit
+from hms_app.services.audit_chain import mark_restore, seal_all
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.settings import get_settings
 
@@ -483,6 +484,9 @@ def restore_database(path: Path, *, url: str | None = None, batch_size: int = BA
             detail=f"{path.name} (taken {headers[0].get('created_at')}): {summary}",
         )
         session.commit()
+        # The database's history is now the backup's: the checkpoints start again from its head.
+        mark_restore(session)
+        seal_all(session)
     return summary
 
 

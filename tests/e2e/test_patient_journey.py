@@ -76,7 +76,7 @@ def _audited(server: Server, patient_id: int) -> list[tuple[str, str, str]]:
         rows = session.execute(
             select(AuditEvent.action, AuditEvent.username, AuditEvent.detail)
             .where(AuditEvent.patient_id == patient_id)
-            .order_by(AuditEvent.seq)
+            .order_by(AuditEvent.id)
         ).all()
     return [(action, username, detail or "") for action, username, detail in rows]
 

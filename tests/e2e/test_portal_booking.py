@@ -166,7 +166,7 @@ def _actions(server: Server, username: str) -> list[str]:
             session.execute(
                 select(AuditEvent.action)
                 .where(AuditEvent.username == username, AuditEvent.action.like("appointment.%"))
-                .order_by(AuditEvent.seq)
+                .order_by(AuditEvent.id)
             ).scalars()
         )
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hms_app.errors import Forbidden, NotSignedIn
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, security
 from hms_app.services.audit import verify_audit_chain
+from hms_app.services.audit_chain import seal_all
 from hms_app.services.permissions import SYSTEM_ACTOR
 
 
@@ -28,10 +29,10 @@ def _signed_in(session, username: str, roles: list[str]):
 
 def test_verify_audit_chain_reports_an_intact_chain_and_is_itself_audited(session):
     auditor = _signed_in(session, "ada", ["admin"])
-    rows_before = session.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc())).scalars().first()
-    report = verify_audit_chain(session, actor=auditor)
+    rows_before = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    report = verify_audit_chain(session, actor=auditor)  # seals what waits, then checks it all
     assert report.ok and report.rows_checked == rows_before
-    last = session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+    last = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
     assert (last.action, last.username, last.outcome, last.screen) == (
         "audit.verify",
         "ada",
@@ -43,21 +44,22 @@ def test_verify_audit_chain_reports_an_intact_chain_and_is_itself_audited(sessio
 
 def test_verify_audit_chain_names_the_altered_row_and_records_a_failure(session):
     auditor = _signed_in(session, "ada", ["admin"])
+    seal_all(session)
     session.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(detail="covered up"))
     session.commit()
     report = verify_audit_chain(session, actor=auditor)
     assert not report.ok and report.first_bad_seq == 2 and report.rows_checked == 1
-    last = session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+    last = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
     assert last.action == "audit.verify" and last.outcome == "failure"
-    assert last.detail == "row 2 was altered after it was written; rows checked before it: 1"
+    assert last.detail == "row 2 was altered after it was sealed; rows checked before it: 1"
 
 
 def test_verify_audit_chain_refuses_a_role_without_audit_read(session):
     nurse = _signed_in(session, "nina", ["nurse"])
-    before = session.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc())).scalars().first()
+    before = session.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc())).scalars().first()
     with pytest.raises(Forbidden):
         verify_audit_chain(session, actor=nurse)
-    after = session.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc())).scalars().first()
+    after = session.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc())).scalars().first()
     assert after == before
 
 

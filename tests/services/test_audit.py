@@ -6,6 +6,9 @@ against the table, then ``verify_chain`` in a fresh session (nothing cached).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import stat
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,8 +18,9 @@ from sqlalchemy import func, select, text
 from hms_app import db as hms_db
 from hms_app.errors import Forbidden
 from hms_app.models.security import AuditEvent, AuditHead
-from hms_app.services import audit
+from hms_app.services import audit, audit_chain
 from hms_app.services.audit import AuditFilter, record_audit, search_audit, verify_chain
+from hms_app.services.audit_chain import seal_all
 from hms_app.services.permissions import Actor
 
 AUDITOR = Actor(
@@ -28,6 +32,7 @@ CLERK = Actor(
 
 
 def _write(session, count: int, *, actor: Actor = CLERK, action: str = "patient.read") -> None:
+    """Write ``count`` rows, each in its own transaction, then let the sequencer seal them."""
     for index in range(count):
         record_audit(
             session,
@@ -39,6 +44,7 @@ def _write(session, count: int, *, actor: Actor = CLERK, action: str = "patient.
             detail=f"row {index + 1}",
         )
         session.commit()
+    seal_all(session)
 
 
 def _verify(url: str):
@@ -52,6 +58,25 @@ def _sql(url: str, statement: str, **params) -> None:
         conn.execute(text(statement), params)
 
 
+def _plain_sha256(row: AuditEvent) -> str:
+    """What an intruder without the key can compute: the old unkeyed chain's hash."""
+    parts = [
+        str(row.seq),
+        row.occurred_at.isoformat(timespec="microseconds"),
+        "" if row.user_id is None else str(row.user_id),
+    ]
+    parts += [row.username, row.roles, row.action, "" if row.patient_id is None else str(row.patient_id)]
+    parts += [
+        row.target_type or "",
+        row.target_id or "",
+        row.outcome,
+        row.screen or "",
+        row.detail or "",
+        row.prev_hash,
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 # --------------------------------------------------------------------------- the chain
 
 
@@ -60,19 +85,28 @@ def test_an_empty_trail_verifies(configured_db):
     assert report.ok and report.rows_checked == 0
 
 
-def test_a_fresh_chain_verifies_and_links_every_row_to_the_one_before(session, configured_db):
-    _write(session, 5)
+def test_a_written_row_waits_unsealed_and_the_sequencer_links_every_row_to_the_one_before(
+    session, configured_db
+):
+    record_audit(session, CLERK, "patient.read", patient_id=100)
+    session.commit()
+    with hms_db.session_scope(configured_db) as fresh:
+        waiting = fresh.execute(select(AuditEvent)).scalar_one()
+        assert (waiting.seq, waiting.prev_hash, waiting.hash) == (None, None, None)
+        assert fresh.get(AuditHead, 1) is None  # writing locked and moved nothing shared
+    assert "1 newer rows wait to be sealed" in _verify(configured_db).message
+    _write(session, 4)
     report = _verify(configured_db)
     assert report.ok, report.message
     assert report.rows_checked == 5
     with hms_db.session_scope(configured_db) as fresh:
-        rows = fresh.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
+        rows = fresh.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
         head = fresh.get(AuditHead, 1)
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert [r.patient_id for r in rows] == [100, 100, 101, 102, 103]  # sealed in the order written
     assert rows[0].prev_hash == audit.GENESIS
     assert all(later.prev_hash == earlier.hash for earlier, later in zip(rows, rows[1:], strict=False))
     assert (head.seq, head.hash) == (5, rows[-1].hash)
-    assert rows[2].username == "clerk" and rows[2].roles == "receptionist" and rows[2].patient_id == 102
 
 
 def test_an_edited_row_is_detected(session, configured_db):
@@ -84,12 +118,14 @@ def test_an_edited_row_is_detected(session, configured_db):
     assert "altered" in report.message
 
 
-def test_an_edited_row_whose_hash_was_recomputed_breaks_the_next_link(session, configured_db):
+def test_an_edited_row_resealed_without_the_key_is_detected(session, configured_db):
+    """The intruder recomputes the hash the way a plain hash chain would: without the key
+    the seal does not match, however consistent the rest looks."""
     _write(session, 5)
     with hms_db.session_scope(configured_db) as fresh:
         row = fresh.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one()
         row.username = "someone-else"
-        forged_hash = audit._digest(row)
+        forged_hash = _plain_sha256(row)
     _sql(
         configured_db,
         "UPDATE audit_event SET username = 'someone-else', hash = :h WHERE seq = 3",
@@ -97,8 +133,21 @@ def test_an_edited_row_whose_hash_was_recomputed_breaks_the_next_link(session, c
     )
     report = _verify(configured_db)
     assert not report.ok
-    assert report.first_bad_seq == 4
-    assert "does not follow" in report.message
+    assert report.first_bad_seq == 3
+    assert "altered" in report.message
+
+
+def test_a_whole_chain_rewritten_without_the_key_fails_at_its_first_row(session, configured_db):
+    _write(session, 3)
+    with hms_db.session_scope(configured_db) as fresh:
+        previous = audit.GENESIS
+        for row in fresh.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all():
+            row.prev_hash = previous
+            row.hash = previous = _plain_sha256(row)
+        fresh.get(AuditHead, 1).hash = previous
+        fresh.commit()
+    report = _verify(configured_db)
+    assert not report.ok and report.first_bad_seq == 1
 
 
 def test_a_deleted_middle_row_is_detected(session, configured_db):
@@ -119,9 +168,77 @@ def test_a_deleted_last_row_is_detected_by_the_head(session, configured_db):
     assert report.rows_checked == 4
 
 
-def test_a_forged_row_with_its_own_hash_recomputed_but_the_wrong_predecessor_is_detected(
-    session, configured_db
-):
+def test_a_cut_tail_with_the_head_moved_back_is_caught_by_the_signed_checkpoints(session, configured_db):
+    """The attack a plain chain cannot see: delete the newest rows and move the head back to
+    the last row left. Every remaining row and the head agree; the checkpoint file does not."""
+    _write(session, 3)
+    _write(session, 2)
+    with hms_db.session_scope(configured_db) as fresh:
+        third = fresh.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one()
+    _sql(configured_db, "DELETE FROM audit_event WHERE seq > 3")
+    _sql(configured_db, "UPDATE audit_head SET seq = 3, hash = :h", h=third.hash)
+    report = _verify(configured_db)
+    assert not report.ok
+    assert report.first_bad_seq == 4
+    assert "rows 4 to 5 are gone" in report.message
+
+
+def test_a_cut_tail_refilled_with_other_rows_is_caught_by_the_checkpoints(session, configured_db):
+    """Cut rows 4-5, then let new rows be sealed in their place: the numbers are back, but the
+    checkpoint of row 5 names a different seal."""
+    _write(session, 5)
+    with hms_db.session_scope(configured_db) as fresh:
+        third = fresh.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one()
+    _sql(configured_db, "DELETE FROM audit_event WHERE seq > 3")
+    _sql(configured_db, "UPDATE audit_head SET seq = 3, hash = :h", h=third.hash)
+    _write(session, 2, action="harmless.read")
+    report = _verify(configured_db)
+    assert not report.ok
+    assert report.first_bad_seq == 5  # the checkpoints saw row 5 twice, as two different rows
+    assert "row 5 was replaced" in report.message
+
+
+def test_a_checkpoint_line_not_signed_with_the_key_is_tampering(session, configured_db):
+    _write(session, 2)
+    path = audit_chain.checkpoint_path()
+    lines = path.read_text().splitlines()
+    forged = json.loads(lines[-1]) | {"seq": 1}
+    path.write_text("\n".join([*lines[:-1], json.dumps(forged)]) + "\n")
+    report = _verify(configured_db)
+    assert not report.ok
+    assert "not signed with this server's key" in report.message
+
+
+def test_the_key_lives_outside_the_database_in_a_file_only_the_server_can_read(session, configured_db):
+    _write(session, 1)
+    key_file = audit_chain.checkpoint_path().parent / "audit.key"
+    assert key_file.exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(audit_chain.checkpoint_path().stat().st_mode) == 0o600
+    key_text = key_file.read_text().strip()
+    with hms_db.get_engine(configured_db).connect() as conn:
+        for table in ("audit_event", "audit_head"):
+            dump = " ".join(
+                str(value) for row in conn.execute(text(f"SELECT * FROM {table}")) for value in row
+            )
+            assert key_text not in dump
+
+
+def test_a_key_from_the_environment_is_used_and_a_bad_one_is_refused(session, configured_db, monkeypatch):
+    from hms_app.keys import KeyProblem, new_key_text
+
+    monkeypatch.setenv("HMS_AUDIT_KEY", new_key_text())
+    _write(session, 2)
+    assert _verify(configured_db).ok
+    monkeypatch.setenv("HMS_AUDIT_KEY", new_key_text())  # another key: nothing sealed verifies
+    report = _verify(configured_db)
+    assert not report.ok
+    monkeypatch.setenv("HMS_AUDIT_KEY", "c2hvcnQ=")
+    with pytest.raises(KeyProblem, match="at least 32"):
+        _verify(configured_db)
+
+
+def test_a_forged_row_with_the_wrong_predecessor_is_detected(session, configured_db):
     _write(session, 5)
     _sql(configured_db, "DELETE FROM audit_event WHERE seq = 3")
     with hms_db.session_scope(configured_db) as fresh:
@@ -135,9 +252,8 @@ def test_a_forged_row_with_its_own_hash_recomputed_but_the_wrong_predecessor_is_
             patient_id=999,
             outcome="success",
             prev_hash="f" * 64,
-            hash="",
         )
-        forged.hash = audit._digest(forged)  # internally consistent, but not linked to row 2
+        forged.hash = _plain_sha256(forged)
         fresh.add(forged)
         fresh.commit()
     report = _verify(configured_db)
@@ -158,14 +274,13 @@ def test_a_row_appended_behind_the_heads_back_is_detected(session, configured_db
             outcome="success",
             roles="",
             prev_hash=last.hash,
-            hash="",
         )
-        extra.hash = audit._digest(extra)
-        fresh.add(extra)  # a plain INSERT that bypasses record_audit, so the head is not moved
+        extra.hash = _plain_sha256(extra)
+        fresh.add(extra)  # a plain INSERT that bypasses the sequencer, so the head is not moved
         fresh.commit()
     report = _verify(configured_db)
     assert not report.ok
-    assert "head" in report.message
+    assert report.first_bad_seq == 4
 
 
 def test_verification_reads_in_batches_across_the_whole_chain(session, configured_db):
@@ -178,16 +293,16 @@ def test_verification_reads_in_batches_across_the_whole_chain(session, configure
     assert not report.ok and report.first_bad_seq == 6
 
 
-def test_concurrent_writers_get_consecutive_sequence_numbers_and_one_unbroken_chain(configured_db):
-    """8 writers x 25 rows on their own sessions, starting from an empty trail (no head row yet).
-
-    On PostgreSQL this is the audit_head row lock; on SQLite, BEGIN IMMEDIATE.
-    """
-    writers, per_writer = 8, 25
+def test_concurrent_writers_and_sequencers_give_one_unbroken_chain(configured_db):
+    """8 writers x 25 rows on their own sessions while 3 sequencers seal as they go, from an
+    empty trail (no head row yet): every row gets exactly one place, numbers have no gap."""
+    writers, per_writer, sequencers = 8, 25, 3
     errors: list[BaseException] = []
-    start = threading.Barrier(writers)
+    start = threading.Barrier(writers + sequencers)
+    writing = threading.Event()
+    writing.set()
 
-    def work(number: int) -> None:
+    def write(number: int) -> None:
         actor = Actor(user_id=number, username=f"writer{number}", permissions=frozenset())
         try:
             start.wait()
@@ -198,13 +313,27 @@ def test_concurrent_writers_get_consecutive_sequence_numbers_and_one_unbroken_ch
         except BaseException as error:  # noqa: BLE001  (reported below)
             errors.append(error)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(writers)]
-    for thread in threads:
+    def seal() -> None:
+        try:
+            start.wait()
+            while writing.is_set():
+                with hms_db.session_scope(configured_db) as own:
+                    audit_chain.seal_pending(own, limit=7)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    writer_threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    sealer_threads = [threading.Thread(target=seal) for _ in range(sequencers)]
+    for thread in writer_threads + sealer_threads:
         thread.start()
-    for thread in threads:
+    for thread in writer_threads:
+        thread.join(timeout=120)
+    writing.clear()
+    for thread in sealer_threads:
         thread.join(timeout=120)
     assert not errors, errors
     with hms_db.session_scope(configured_db) as fresh:
+        seal_all(fresh)
         seqs = fresh.execute(select(AuditEvent.seq).order_by(AuditEvent.seq)).scalars().all()
         per_user = dict(
             fresh.execute(select(AuditEvent.username, func.count()).group_by(AuditEvent.username)).all()
@@ -251,6 +380,7 @@ def dated_trail(session, monkeypatch):
     ]:
         record_audit(session, actor, action, patient_id=patient)
     session.commit()
+    seal_all(session)
     monkeypatch.setattr(audit, "utcnow", lambda: datetime(2026, 1, 13, 9, 0, tzinfo=UTC))
     return session
 
@@ -312,7 +442,7 @@ def test_search_pages_newest_first_and_reports_the_total(dated_trail):
 def test_searching_the_trail_is_itself_audited(dated_trail, configured_db):
     search_audit(dated_trail, actor=AUDITOR, filters=AuditFilter(username="clerk", patient_id=100))
     with hms_db.session_scope(configured_db) as fresh:
-        last = fresh.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+        last = fresh.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
     assert last.action == "audit.search"
     assert last.username == "auditor" and last.user_id == 7 and last.outcome == "success"
     assert "username=clerk" in last.detail and "patient_id=100" in last.detail

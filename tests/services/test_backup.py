@@ -9,6 +9,8 @@ import contextlib
 import gzip
 import hashlib
 import json
+import os
+import sys
 import threading
 import time
 from datetime import date, timedelta
@@ -25,9 +27,10 @@ from hms_app.models.organization import Counter
 from hms_app.models.patients import Patient
 from hms_app.models.security import AuditEvent, AuditHead, UserSession
 from hms_app.seed.registry import DEMO_PASSWORD, run_seeders
+from hms_app.services import audit_chain, security
 from hms_app.services import backup as backup_service
-from hms_app.services import security
 from hms_app.services.audit import record_audit, verify_chain
+from hms_app.services.audit_chain import seal_all
 from hms_app.services.backup import backup_database, restore_database
 from hms_app.services.patients import merge_patients, register_patient
 from hms_app.services.permissions import SYSTEM_ACTOR
@@ -119,6 +122,7 @@ def _new_patient(session, given: str, number: int = 0) -> Patient:
 
 def test_restore_brings_back_every_table_row_for_row(configured_db, session, tmp_path):
     _hospital(session)
+    seal_all(session)  # the sequencer has caught up, so the trail can be compared verbatim
     before = _contents(configured_db)
     assert len(before["patient"]) >= 300 and before["user_session"] and len(before["audit_event"]) > 5
     # A merged record points at a survivor with a higher id: rows cannot simply go back in id order.
@@ -132,7 +136,7 @@ def test_restore_brings_back_every_table_row_for_row(configured_db, session, tmp
     assert summary == f"{len(before)} tables, {sum(len(rows) for rows in before.values()):,} rows"
     with hms_db.session_scope(configured_db) as s:
         assert (
-            s.execute(select(AuditEvent.action).order_by(AuditEvent.seq.desc())).scalars().first()
+            s.execute(select(AuditEvent.action).order_by(AuditEvent.id.desc())).scalars().first()
             == "system.backup"
         )
 
@@ -156,7 +160,7 @@ def test_restore_brings_back_every_table_row_for_row(configured_db, session, tmp
     added = after["audit_event"] - before["audit_event"]
     assert before["audit_event"] <= after["audit_event"] and len(added) == 1
     with hms_db.session_scope(configured_db) as s:
-        last = s.execute(select(AuditEvent).order_by(AuditEvent.seq.desc())).scalars().first()
+        last = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
         assert last.action == "system.restore" and last.seq == len(before["audit_event"]) + 1
         assert s.get(AuditHead, 1).seq == last.seq
     assert _chain_ok(configured_db)
@@ -403,3 +407,46 @@ def test_command_line_backup_and_restore(configured_db, session, tmp_path, capsy
 
     assert cli_main(["restore", str(tmp_path / "missing.gz"), "--yes"]) == 2
     assert "There is no backup file" in capsys.readouterr().err
+
+
+def test_restore_without_a_terminal_asks_for_yes_and_changes_nothing(
+    configured_db, session, tmp_path, capsys, monkeypatch
+):
+    """A restore from a script or cron with no --yes: a clear message and exit 2, no EOFError."""
+    _new_patient(session, "Kept")
+    session.commit()
+    path = tmp_path / "cli.backup.gz"
+    assert cli_main(["backup", str(path)]) == 0
+    _new_patient(session, "Later")
+    session.commit()
+    before = _contents(configured_db)
+    capsys.readouterr()
+    with open(os.devnull) as no_terminal:
+        monkeypatch.setattr(sys, "stdin", no_terminal)
+        assert cli_main(["restore", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "Pass --yes" in err and "Traceback" not in out + err
+    assert _contents(configured_db) == before
+
+
+def test_a_restore_starts_the_audit_checkpoints_afresh_and_the_chain_verifies(
+    configured_db, session, tmp_path
+):
+    """Restoring an older backup moves the head back on purpose: the signed restore line says
+    so, so the checkpoints of the newer rows are not taken for a cut tail."""
+    _new_patient(session, "Early")
+    session.commit()
+    seal_all(session)
+    path = tmp_path / "early.backup.gz"
+    backup_database(path)
+    for number in range(3):
+        _new_patient(session, "Later", number)
+        session.commit()
+    seal_all(session)
+    session.rollback()
+    restore_database(path)
+    with hms_db.session_scope(configured_db) as s:
+        report = verify_chain(s)
+    assert report.ok, report.message
+    lines = audit_chain.read_checkpoints()
+    assert lines[0].kind == "restore" and all(line.kind == "head" for line in lines[1:])

@@ -305,7 +305,7 @@ def test_scores_are_read_with_patient_read_and_audited(session):
     with pytest.raises(NotFound):
         cds.chart_scores(session, actor=DOCTOR, patient_id=pid + 1000)
     cds.chart_scores(session, actor=DOCTOR, patient_id=pid)
-    last = session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+    last = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
     assert (last.action, last.patient_id, last.username, last.detail) == (
         "patient.read",
         pid,

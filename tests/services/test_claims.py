@@ -84,7 +84,7 @@ def test_full_lifecycle_to_paid_settles_the_payer_share(session, insured_invoice
     assert (payment.method, payment.claim_id, payment.amount_cents) == ("insurer", claim.id, 8000)
     actions = (
         session.execute(
-            select(AuditEvent.action).where(AuditEvent.action.like("claim.%")).order_by(AuditEvent.seq)
+            select(AuditEvent.action).where(AuditEvent.action.like("claim.%")).order_by(AuditEvent.id)
         )
         .scalars()
         .all()

@@ -62,7 +62,7 @@ def _audit_actions() -> list[tuple[str, str]]:
     with hms_db.session_scope() as s:
         return [
             tuple(r)
-            for r in s.execute(select(AuditEvent.action, AuditEvent.username).order_by(AuditEvent.seq))
+            for r in s.execute(select(AuditEvent.action, AuditEvent.username).order_by(AuditEvent.id))
         ]
 
 

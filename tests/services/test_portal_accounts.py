@@ -62,7 +62,7 @@ def _signups(session) -> list[tuple[str, int | None, str]]:
     rows = session.execute(
         select(AuditEvent.outcome, AuditEvent.patient_id, AuditEvent.detail)
         .where(AuditEvent.action == "portal.signup")
-        .order_by(AuditEvent.seq)
+        .order_by(AuditEvent.id)
     ).all()
     return [(outcome, patient_id, detail or "") for outcome, patient_id, detail in rows]
 

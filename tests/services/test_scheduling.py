@@ -182,7 +182,7 @@ def book(session, c: Clinic, hh: int, mm: int = 0, *, patient: int = 0, vtype: i
 
 
 def audit_actions(session, target_id=None) -> list[str]:
-    query = select(AuditEvent.action).order_by(AuditEvent.seq)
+    query = select(AuditEvent.action).order_by(AuditEvent.id)
     if target_id is not None:
         query = query.where(AuditEvent.target_type == "appointment", AuditEvent.target_id == str(target_id))
     return list(session.execute(query).scalars())

@@ -20,6 +20,7 @@ from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, Role, UserSession
 from hms_app.services import accounts, security
 from hms_app.services.audit import verify_chain
+from hms_app.services.audit_chain import seal_all
 from hms_app.services.permissions import DEFAULT_GRANTS, LOCKED_GRANTS, PERMISSIONS, SYSTEM_ACTOR
 from hms_app.settings import get_settings
 
@@ -86,14 +87,14 @@ def admin(roles):
 
 
 def audit_rows(session, action: str | None = None) -> list[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.seq)
+    query = select(AuditEvent).order_by(AuditEvent.id)
     if action:
         query = query.where(AuditEvent.action == action)
     return list(session.execute(query).scalars())
 
 
 def last_audit(session) -> AuditEvent:
-    return session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+    return session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
 
 
 def reload(session, user_id: int) -> AppUser:
@@ -821,6 +822,7 @@ def test_every_write_in_these_tests_left_an_intact_chain(admin, roles, clock, co
     accounts.unlock_user(roles, actor=admin, user_id=user.id)
     accounts.set_role_permission(roles, actor=admin, role="nurse", permission="lab.work", granted=True)
     with hms_db.session_scope(configured_db) as fresh:
+        seal_all(fresh)
         report = verify_chain(fresh)
     assert report.ok, report.message
     assert report.rows_checked == len(audit_rows(roles))

@@ -84,7 +84,7 @@ def _bed(session, bed_id) -> Bed:
 
 
 def _actions(session, patient_id=None) -> list[str]:
-    query = select(AuditEvent.action).order_by(AuditEvent.seq)
+    query = select(AuditEvent.action).order_by(AuditEvent.id)
     if patient_id is not None:
         query = query.where(AuditEvent.patient_id == patient_id)
     return list(session.execute(query).scalars())

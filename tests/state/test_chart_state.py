@@ -86,7 +86,7 @@ def _reads(pid: int) -> list[str]:
             s.execute(
                 select(AuditEvent.detail)
                 .where(AuditEvent.action == "patient.read", AuditEvent.patient_id == pid)
-                .order_by(AuditEvent.seq)
+                .order_by(AuditEvent.id)
             ).scalars()
         )
 

@@ -163,9 +163,7 @@ def _text(events) -> str:
 def _audit(action: str) -> list[AuditEvent]:
     with hms_db.session_scope() as s:
         return list(
-            s.execute(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            ).scalars()
+            s.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).scalars()
         )
 
 

@@ -125,9 +125,7 @@ def _patients() -> list[Patient]:
 def _audit(action: str) -> list[AuditEvent]:
     with hms_db.session_scope() as s:
         return list(
-            s.execute(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            ).scalars()
+            s.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).scalars()
         )
 
 

@@ -84,9 +84,7 @@ def _toast_texts(events) -> list[str]:
 def _audits(action: str) -> list[AuditEvent]:
     with hms_db.session_scope() as s:
         return list(
-            s.execute(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            ).scalars()
+            s.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).scalars()
         )
 
 

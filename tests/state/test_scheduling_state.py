@@ -207,9 +207,7 @@ def _appointments() -> list[Appointment]:
 def _audit(action: str) -> list[AuditEvent]:
     with hms_db.session_scope() as s:
         return list(
-            s.execute(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            ).scalars()
+            s.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).scalars()
         )
 
 

@@ -115,9 +115,7 @@ def _toasts(result) -> list[str]:
 def _audit(action: str) -> list[AuditEvent]:
     with hms_db.session_scope() as s:
         return list(
-            s.execute(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            ).scalars()
+            s.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).scalars()
         )
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import case, func, literal, select
 from sqlmodel import Session
 
+from hms_app import csv_safe
 from hms_app.clock import to_local, utcnow
 from hms_app.errors import ValidationError
 from hms_app.models.billing import ChargeItem, ChargeItemDefinition, Expense, Invoice, InvoiceLine, Payment
@@ -176,4 +177,4 @@ def frame_csv(frame: pd.DataFrame) -> str:
     out = frame.copy()
     for column in [c for c in frame.columns if c.endswith("_cents")]:
         out[column.removesuffix("_cents")] = [money(v) for v in frame[column]]
-    return out.to_csv(index=False)
+    return csv_safe.frame_to_csv(out)

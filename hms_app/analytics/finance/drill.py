@@ -3,7 +3,6 @@ one page at a time or all of them as CSV, paged in SQL."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -12,6 +11,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
+from hms_app import csv_safe
 from hms_app.analytics.finance.common import (
     BUCKET_LABELS,
     BUCKETS,
@@ -366,7 +366,7 @@ def drill_csv(session: Session, *, figure: str, key: str, filters: FinanceFilter
     """The CSV of everything behind a bar or slice (at most CSV_MAX_ROWS rows) and its row count."""
     drill = _drill(session, figure, key, filters)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_safe.writer(out)
     headings = list(HEADINGS[drill.kind])
     writer.writerow([*headings[:4], f"{headings[4]} (cents)", headings[4], headings[5]])
     count = 0

@@ -3,7 +3,6 @@ and the lists the cohort builder chooses from."""
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,6 +13,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from hms_app import csv_safe
 from hms_app.clock import format_local
 from hms_app.errors import Conflict, ValidationError
 from hms_app.models.patients import Patient
@@ -177,7 +177,7 @@ def export_cohort_csv(session: Session, *, actor: Actor, filters: dict | CohortF
         )
     today = local_today()
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_safe.writer(out)
     writer.writerow(CSV_HEADER)
     written, last_id = 0, 0
     base = _listing(session, flt, today=today)
