@@ -82,13 +82,15 @@ def say(message: str) -> None:
 
 
 def report(name: str, value: float, unit: str) -> None:
-    if value >= 1000:
+    if isinstance(value, int):  # a count or a yes/no figure: printed as the whole number it is
+        text = str(value)
+    elif value >= 1000:
         text = f"{value:.0f}"
     elif value >= 10:
         text = f"{value:.1f}"
     else:
         text = f"{value:.2f}"
-    print(f"BENCH {name} {text} {unit}", flush=True)
+    print(f"BENCH {name} {text} {unit}".rstrip(), flush=True)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

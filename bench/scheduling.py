@@ -11,6 +11,9 @@ bookings_per_second_postgresql      50 concurrent clients, each with its own ses
 double_bookings_postgresql          after the run, an independent SQL query (psycopg, not the
                                     services) counts pairs of holding appointments that share a
                                     resource and overlap in time. Must be 0.
+audit_chain_intact_after_bookings   1 when, after the PostgreSQL run (a sequencer sealing every
+                                    2 s alongside, as each app worker does), the whole audit
+                                    chain verifies against its signed checkpoints; else 0.
 free_slot_search_ms_postgresql      ``find_free_slots`` p50/p95 over ``SEARCHES`` searches (any
                                     provider on a day, one provider on a day, the next free times
                                     over 14 days, a scanner's day) in the coming month
@@ -65,6 +68,8 @@ FIGURES = {
     db: (f"bookings_per_second_{db}", f"double_bookings_{db}", f"free_slot_search_ms_{db}")
     for db in ("postgresql", "sqlite")
 }
+FIGURES["postgresql"] += ("audit_chain_intact_after_bookings",)
+SEAL_EVERY_SECONDS = 2.0
 
 
 def _build(url: str) -> None:
@@ -289,6 +294,39 @@ def _report_search(db: str, figures: set[str], samples: list[float]) -> None:
         report(f"free_slot_search_ms_{db}_p95", p95, "ms")
 
 
+@contextlib.contextmanager
+def _sequencer(url: str):
+    """Seal the audit trail every few seconds while the clients book, as each app worker does."""
+    from hms_app.db import session_scope
+    from hms_app.services.audit_chain import seal_pending
+
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(SEAL_EVERY_SECONDS):
+            with session_scope(url) as session:
+                seal_pending(session)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+def _chain_verifies(url: str) -> int:
+    from hms_app.db import session_scope
+    from hms_app.services.audit_chain import seal_all, verify_chain
+
+    with session_scope(url) as session:
+        sealed = seal_all(session)
+        report_ = verify_chain(session)
+    say(f"  audit chain after the run: {report_.message} ({sealed} rows sealed at the end)")
+    return 1 if report_.ok else 0
+
+
 def _count_appointments(url: str) -> int:
     from sqlalchemy import func, select
 
@@ -329,12 +367,15 @@ def run_postgresql(stack: contextlib.ExitStack, figures: set[str]) -> None:
     # One connection per client, as 50 app workers would hold (the app's pool is sized for one worker).
     engine = create_engine(url, pool_size=POSTGRES_CLIENTS + 2, max_overflow=0, pool_pre_ping=True)
     stack.callback(engine.dispose)
-    tally = _book_concurrently(
-        url, catalogue, POSTGRES_CLIENTS, BOOKING_SECONDS, lambda: Session(engine, expire_on_commit=False)
-    )
+    with _sequencer(url):
+        tally = _book_concurrently(
+            url, catalogue, POSTGRES_CLIENTS, BOOKING_SECONDS, lambda: Session(engine, expire_on_commit=False)
+        )
     with psycopg.connect(f"{server}/{name}") as conn:
         overlaps = conn.execute(OVERLAPS_SQL).fetchone()[0]
     _report_run("postgresql", figures, POSTGRES_CLIENTS, tally, overlaps)
+    if "audit_chain_intact_after_bookings" in figures:
+        report("audit_chain_intact_after_bookings", _chain_verifies(url), "")
     say(f"  {_count_appointments(url):,} appointments before the searches")
     _report_search("postgresql", figures, _search_latencies(url, catalogue))
 

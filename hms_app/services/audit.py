@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -20,7 +21,15 @@ from hms_app.services.audit_chain import GENESIS, ChainReport, seal_all, verify_
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
 
-__all__ = ["GENESIS", "ChainReport", "record_audit", "search_audit", "verify_audit_chain", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "ChainReport",
+    "record_audit",
+    "record_refusal",
+    "search_audit",
+    "verify_audit_chain",
+    "verify_chain",
+]
 
 
 def record_audit(
@@ -140,3 +149,54 @@ def verify_audit_chain(session: Session, *, actor: Actor) -> ChainReport:
     record_audit(session, actor, "audit.verify", outcome="success" if report.ok else "failure", detail=detail)
     session.commit()
     return report
+
+
+def record_refusal(
+    session: Session, *, actor: Actor, service: str, error: Exception, arguments: dict[str, Any]
+) -> None:
+    """Record, in a transaction of its own, that a service refused ``actor``: a portal user asking
+    for another patient's appointment, or a clerk for a record their role may not read, leaves a
+    trace even though the refused transaction itself was rolled back."""
+    ids = {
+        name: value
+        for name, value in arguments.items()
+        if name.endswith("_id") and isinstance(value, int | str) and not isinstance(value, bool)
+    }
+    patient_id = ids.get("patient_id")
+    detail = f"{service}: {error}" + "".join(
+        f"; {name}={str(value)[:40]}" for name, value in sorted(ids.items())
+    )
+    record_audit(
+        session,
+        actor,
+        "access.refused",
+        patient_id=patient_id if isinstance(patient_id, int) else actor.patient_id,
+        target_type=type(error).__name__,
+        outcome="denied",
+        detail=detail,
+    )
+    session.commit()
+
+
+def audit_read(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    patient_id: int | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    detail: str | None = None,
+) -> None:
+    """Record that ``actor`` was shown patient data, and commit it: a read service has nothing
+    else to commit, and a screen that names patients must leave a row whether or not it writes."""
+    record_audit(
+        session,
+        actor,
+        action,
+        patient_id=patient_id,
+        target_type=target_type,
+        target_id=target_id,
+        detail=detail,
+    )
+    session.commit()

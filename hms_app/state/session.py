@@ -23,9 +23,9 @@ from typing import Any
 import reflex as rx
 
 from hms_app.db import session_scope
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError, Forbidden, NotFound, NotSignedIn, ValidationError
 from hms_app.services import security
-from hms_app.services.audit import record_audit
+from hms_app.services.audit import record_audit, record_refusal
 from hms_app.services.permissions import PERMISSIONS, ROLES, Actor
 from hms_app.settings import get_settings
 
@@ -46,24 +46,34 @@ def time_zone_name() -> str:
 SIGN_IN_REQUIRED = "Please sign in to continue."
 
 
-async def call_service(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-    """Run a synchronous service in a worker thread with its own database session."""
-
-    def run() -> Any:
-        with session_scope() as session:
+def _serve(fn: Callable[..., Any], kwargs: dict[str, Any], *, read_only: bool) -> Any:
+    try:
+        with session_scope(read_only=read_only) as session:
             return fn(session, **kwargs)
+    except (Forbidden, NotFound) as error:
+        actor = kwargs.get("actor")
+        if isinstance(actor, Actor) and not isinstance(error, NotSignedIn):
+            # The refused transaction rolled back; the refusal is recorded in one of its own.
+            with session_scope() as session:
+                record_refusal(
+                    session,
+                    actor=actor,
+                    service=f"{fn.__module__}.{fn.__qualname__}",
+                    error=error,
+                    arguments=kwargs,
+                )
+        raise
 
-    return await asyncio.to_thread(run)
+
+async def call_service(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """Run a synchronous service in a worker thread with its own database session. A refusal
+    (``Forbidden``, ``NotFound``) is audited before it reaches the caller."""
+    return await asyncio.to_thread(_serve, fn, kwargs, read_only=False)
 
 
 async def call_service_read(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
     """Like ``call_service`` on a read-only session: for reads that must never wait for writers."""
-
-    def run() -> Any:
-        with session_scope(read_only=True) as session:
-            return fn(session, **kwargs)
-
-    return await asyncio.to_thread(run)
+    return await asyncio.to_thread(_serve, fn, kwargs, read_only=True)
 
 
 async def shared_task(

@@ -914,3 +914,63 @@ def test_paid_columns_always_equal_the_payments_applied_to_the_invoice(session, 
     credit = session.execute(select(func.sum(CreditEntry.amount_cents))).scalar_one()
     # 90.00 paid on 80.00 (10.00 credit) - 30.00 refunded (10.00 from credit, 20.00 un-applied) + 10.00 from the void
     assert credit == 1000
+
+
+def test_every_billing_screen_that_shows_a_patient_leaves_an_audit_row(session, world):
+    """Account, charges, invoices, payments, receipts, claims and the accounts worklist all name
+    patients: an auditor asking "who looked at Sam's bills?" finds each look."""
+    from hms_app.services.billing import accounts, claims
+
+    patient = world["self"]
+    invoice = _issued(session, patient, "VISIT-GP")
+    payment = payments.post_payment(
+        session,
+        actor=CLERK,
+        patient_id=patient,
+        invoice_id=invoice.id,
+        amount_cents=1000,
+        method="cash",
+        idempotency_key=key(),
+    )
+    _charge(session, patient, "LAB-CBC")
+
+    def last() -> AuditEvent:
+        return session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
+
+    looks = [
+        (
+            lambda: accounts.account_summary(session, actor=CLERK, patient_id=patient),
+            "billing.account_read",
+            patient,
+        ),
+        (
+            lambda: accounts.list_payments(session, actor=CLERK, patient_id=patient),
+            "billing.payments_read",
+            patient,
+        ),
+        (
+            lambda: accounts.get_receipt(session, actor=CLERK, payment_id=payment.id),
+            "billing.receipt_read",
+            patient,
+        ),
+        (
+            lambda: charges.list_charges(session, actor=CLERK, patient_id=patient),
+            "billing.charges_read",
+            patient,
+        ),
+        (
+            lambda: invoice_views.list_invoices(session, actor=CLERK, patient_id=patient),
+            "billing.invoices_listed",
+            patient,
+        ),
+        (lambda: invoice_views.list_invoices(session, actor=CLERK), "billing.invoices_listed", None),
+        (lambda: accounts.accounts_to_bill(session, actor=CLERK), "billing.accounts_listed", None),
+        (lambda: claims.list_claims(session, actor=CLERK), "billing.claims_listed", None),
+    ]
+    for look, action, patient_id in looks:
+        before = last().id
+        look()
+        session.rollback()  # nothing left pending: the row must have been committed by the read itself
+        row = last()
+        assert row.id > before and row.action == action, action
+        assert (row.username, row.patient_id, row.outcome) == (CLERK.username, patient_id, "success"), action

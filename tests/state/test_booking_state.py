@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
 from hms_app.models.patients import Patient
-from hms_app.models.security import AppUser
+from hms_app.models.security import AppUser, AuditEvent
 from hms_app.services import accounts, security
 from hms_app.state.portal.appointments import PortalAppointmentsState
 from hms_app.state.portal.booking import PortalBookingState
@@ -565,6 +565,12 @@ async def test_another_patients_booking_cannot_be_moved_through_the_address(sess
     events = await _call(tab, "load")
     assert _toasts(events) and tab.move_id == 0 and tab.move_reference == ""
     assert all(ottos.reference not in t for t in _toasts(events))
+    # The attempt leaves a trace an auditor can find: who tried, on what, and that it was refused.
+    with hms_db.session_scope() as fresh:
+        [refusal] = fresh.execute(select(AuditEvent).where(AuditEvent.action == "access.refused")).scalars().all()
+    assert (refusal.username, refusal.outcome) == ("mira", "denied")
+    assert refusal.patient_id == clinic["people"]["mira"].id
+    assert "get_appointment" in refusal.detail and f"appointment_id={ottos.id}" in refusal.detail
 
 
 async def test_cancelling_within_two_hours_is_refused_with_the_clinics_message(session):

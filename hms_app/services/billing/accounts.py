@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from hms_app.models.billing import ChargeItem, Invoice, Payment
 from hms_app.models.patients import Patient, Payer
+from hms_app.services.audit import audit_read
 from hms_app.services.billing.common import _reading_permission, current_coverage
 from hms_app.services.billing.money import format_money
 from hms_app.services.billing.payments import PaymentView, _payment_views, credit_balance
@@ -62,6 +63,7 @@ def account_summary(session: Session, *, actor: Actor, patient_id: int) -> Accou
             f"{payer.name if payer else ''} {coverage.plan_name}: co-pay {format_money(coverage.copay_cents)}, "
             f"co-insurance {coverage.coinsurance_percent}%"
         )
+    audit_read(session, actor, "billing.account_read", patient_id=patient_id)
     return AccountSummary(
         patient_id,
         f"{patient.given_name} {patient.family_name}",
@@ -79,7 +81,11 @@ def account_summary(session: Session, *, actor: Actor, patient_id: int) -> Accou
 def list_payments(session: Session, *, actor: Actor, patient_id: int) -> list[PaymentView]:
     """A patient's payments and refunds, oldest first (receipts)."""
     authorize(actor, "billing.read", patient_id=patient_id)
-    return _payment_views(session, Payment.patient_id == patient_id)
+    views = _payment_views(session, Payment.patient_id == patient_id)
+    audit_read(
+        session, actor, "billing.payments_read", patient_id=patient_id, detail=f"{len(views)} payments"
+    )
+    return views
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,14 @@ def get_receipt(session: Session, *, actor: Actor, payment_id: int) -> ReceiptVi
     view = _payment_views(session, Payment.id == payment_id)[0]
     patient = session.get(Patient, payment.patient_id)
     invoice = session.get(Invoice, payment.invoice_id) if payment.invoice_id else None
+    audit_read(
+        session,
+        actor,
+        "billing.receipt_read",
+        patient_id=payment.patient_id,
+        target_type="payment",
+        target_id=payment_id,
+    )
     return ReceiptView(
         view,
         payment.patient_id,
@@ -175,6 +189,12 @@ def accounts_to_bill(
         total = session.execute(select(func.count()).select_from(opened)).scalar_one()
         order = (opened.c.oldest, Patient.id)
     rows = session.execute(base.order_by(*order).offset(max(0, int(offset))).limit(limit)).all()
+    audit_read(
+        session,
+        actor,
+        "billing.accounts_listed",
+        detail=f"query={query.strip()[:40]!r}: {len(rows)} of {total} patients",
+    )
     return [
         AccountRow(pid, f"{given} {family}", mrn, int(n or 0), int(cents or 0), oldest)
         for pid, given, family, mrn, n, cents, oldest in rows

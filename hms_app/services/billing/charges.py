@@ -16,6 +16,7 @@ from hms_app.models.billing import ChargeItem, ChargeItemDefinition
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.services import live
+from hms_app.services.audit import audit_read
 from hms_app.services.billing.catalogue import price_for
 from hms_app.services.billing.common import _audit, _positive_int, current_coverage
 from hms_app.services.billing.money import format_money
@@ -184,7 +185,7 @@ def list_charges(
     if status != "all":
         query = query.where(ChargeItem.status == status)
     rows = session.execute(query.order_by(ChargeItem.entered_at, ChargeItem.id).limit(limit)).all()
-    return [
+    result = [
         ChargeRow(
             c.id,
             c.entered_at,
@@ -200,3 +201,11 @@ def list_charges(
         )
         for c, dept in rows
     ]
+    audit_read(
+        session,
+        actor,
+        "billing.charges_read",
+        patient_id=patient_id,
+        detail=f"{len(result)} {status} charges",
+    )
+    return result

@@ -24,7 +24,7 @@ from hms_app.errors import Conflict, ValidationError
 from hms_app.models.billing import Claim, Invoice, Payment, Remittance
 from hms_app.models.patients import Patient, Payer
 from hms_app.services import live
-from hms_app.services.audit import record_audit
+from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.billing.common import _check_key, _lock_invoice, _lock_patient
 from hms_app.services.billing.money import format_money
 from hms_app.services.billing.payments import _record_payment
@@ -307,23 +307,33 @@ def list_claims(
         .offset(max(0, offset))
         .limit(max(1, min(limit, 200)))
     ).all()
-    return [
-        ClaimRow(
-            c.id,
-            c.invoice_id,
-            number or "",
-            c.patient_id,
-            f"{given} {family}",
-            mrn,
-            payer,
-            c.status,
-            c.created_at,
-            c.submitted_at,
-            c.amount_claimed_cents,
-            c.amount_paid_cents,
-            c.moved_to_patient_cents,
-            c.denial_reason or "",
-            c.closed_at is None and c.status not in ("denied", "paid", "cancelled"),
-        )
-        for c, number, given, family, mrn, payer in rows
-    ], int(total)
+    result = (
+        [
+            ClaimRow(
+                c.id,
+                c.invoice_id,
+                number or "",
+                c.patient_id,
+                f"{given} {family}",
+                mrn,
+                payer,
+                c.status,
+                c.created_at,
+                c.submitted_at,
+                c.amount_claimed_cents,
+                c.amount_paid_cents,
+                c.moved_to_patient_cents,
+                c.denial_reason or "",
+                c.closed_at is None and c.status not in ("denied", "paid", "cancelled"),
+            )
+            for c, number, given, family, mrn, payer in rows
+        ],
+        int(total),
+    )
+    audit_read(
+        session,
+        actor,
+        "billing.claims_listed",
+        detail=f"status={status}: {len(result[0])} of {result[1]} claims",
+    )
+    return result

@@ -13,7 +13,7 @@ from hms_app.errors import NotFound, ValidationError
 from hms_app.models.billing import Claim, Invoice, InvoiceLine, Payment
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Patient, Payer
-from hms_app.services.audit import record_audit
+from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.billing.common import _reading_permission
 from hms_app.services.billing.payments import PaymentView, _payment_views
 from hms_app.services.permissions import Actor, authorize
@@ -173,16 +173,28 @@ def list_invoices(
         .offset(offset)
         .limit(limit)
     ).all()
-    return [
-        invoice_row(
-            inv,
-            number=inv.number or f"Draft {inv.id}",
-            patient_name=f"{given} {family}",
-            mrn=mrn,
-            payer=payer,
-        )
-        for inv, given, family, mrn, payer in rows
-    ], int(total)
+    result = (
+        [
+            invoice_row(
+                inv,
+                number=inv.number or f"Draft {inv.id}",
+                patient_name=f"{given} {family}",
+                mrn=mrn,
+                payer=payer,
+            )
+            for inv, given, family, mrn, payer in rows
+        ],
+        int(total),
+    )
+    rows_shown, total_count = result
+    audit_read(
+        session,
+        actor,
+        "billing.invoices_listed",
+        patient_id=patient_id,
+        detail=f"status={status}: {len(rows_shown)} of {total_count} invoices",
+    )
+    return result
 
 
 @dataclass(frozen=True)

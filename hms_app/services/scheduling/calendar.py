@@ -26,6 +26,7 @@ from hms_app.models.scheduling import (
     ResourceService,
 )
 from hms_app.models.security import AppUser
+from hms_app.services.audit import audit_read
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.scheduling.lists import (
     AppointmentRow,
@@ -247,7 +248,14 @@ def read_calendar(
         ).rows
     wanted = [resource_id] if resource_id else [r.id for r in resources]
     availability = day_availability(session, actor=actor, resource_ids=wanted, first_day=first_day, days=days)
-    return CalendarData(departments, department_id, resources, rows, availability)
+    result = CalendarData(departments, department_id, resources, rows, availability)
+    audit_read(
+        session,
+        actor,
+        "calendar.read",
+        detail=f"{first_day.isoformat()} for {days} days: {len(rows)} visits shown",
+    )
+    return result
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from hms_app.models.scheduling import (
     Resource,
     ResourceService,
 )
-from hms_app.services.audit import record_audit
+from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.scheduling.parsing import as_date, as_int
 from hms_app.services.scheduling.policy import authorize_read, is_portal
@@ -315,7 +315,16 @@ def get_appointment(session: Session, *, actor: Actor, appointment_id: int) -> A
     if appointment is None:
         raise NotFound("That appointment does not exist.")
     authorize_read(actor, patient_id=appointment.patient_id)
-    return _rows(session, _row_query().where(Appointment.id == appointment.id))[0]
+    result = _rows(session, _row_query().where(Appointment.id == appointment.id))[0]
+    audit_read(
+        session,
+        actor,
+        "appointment.read",
+        patient_id=appointment.patient_id,
+        target_type="appointment",
+        target_id=appointment.id,
+    )
+    return result
 
 
 def patient_appointments(

@@ -22,7 +22,7 @@ from hms_app.models.scheduling import (
     WaitlistEntry,
 )
 from hms_app.services import reminders
-from hms_app.services.audit import record_audit
+from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor, authorize
 from hms_app.services.scheduling.appointments import (
     audit_appointment,
@@ -201,7 +201,7 @@ def list_waitlist(
             WaitlistEntry.patient_id == as_int(patient_id, field="patient_id", label="patient")
         )
     query = query.order_by(WaitlistEntry.wanted_date, WaitlistEntry.created_at, WaitlistEntry.id)
-    return [
+    result = [
         WaitlistRow(
             e.id,
             e.patient_id,
@@ -216,6 +216,8 @@ def list_waitlist(
         )
         for e, g, f, s, t, r in session.execute(query.limit(max(1, min(int(limit), 500))))
     ]
+    audit_read(session, actor, "waitlist.listed", patient_id=patient_id, detail=f"{len(result)} entries")
+    return result
 
 
 def close_waitlist_offer(session: Session, appointment_id: int, status: str) -> None:
