@@ -567,7 +567,9 @@ async def test_another_patients_booking_cannot_be_moved_through_the_address(sess
     assert all(ottos.reference not in t for t in _toasts(events))
     # The attempt leaves a trace an auditor can find: who tried, on what, and that it was refused.
     with hms_db.session_scope() as fresh:
-        [refusal] = fresh.execute(select(AuditEvent).where(AuditEvent.action == "access.refused")).scalars().all()
+        [refusal] = (
+            fresh.execute(select(AuditEvent).where(AuditEvent.action == "access.refused")).scalars().all()
+        )
     assert (refusal.username, refusal.outcome) == ("mira", "denied")
     assert refusal.patient_id == clinic["people"]["mira"].id
     assert "get_appointment" in refusal.detail and f"appointment_id={ottos.id}" in refusal.detail
