@@ -85,7 +85,7 @@ def operations_page() -> rx.Component:
                     stat_card(
                         "No-show rate",
                         OperationsState.kpis["no_show"],
-                        "of resolved appointments",
+                        "of visits due",
                         "user-x",
                         "ops-no-show",
                     ),
@@ -114,10 +114,10 @@ def operations_page() -> rx.Component:
                     ),
                     chart(
                         "No-show rate by provider",
-                        "No-shows ÷ (no-shows + attended) of appointments that have started.",
+                        "Share of visits due (arrived, seen or missed) that the patient missed, as on the no-show screen.",
                         OperationsState.no_show_figure,
                         OperationsState.has_no_shows,
-                        "No attended or missed appointments in this period.",
+                        "No visits were due in this period.",
                         "chart-no-show",
                     ),
                     chart(
