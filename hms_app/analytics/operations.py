@@ -26,7 +26,7 @@ from sqlalchemy import case, extract, func, select
 from sqlmodel import Session
 
 from hms_app.analytics import scheduling as no_show_counting
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import Appointment
 from hms_app.models.wards import Bed, Ward
@@ -57,7 +57,7 @@ LAYOUT = dict(
 def local_days(days: int, today: date | None = None) -> tuple[list[date], list[datetime]]:
     """The last ``days`` hospital days (today last) and their starts in UTC, plus tomorrow's start."""
     tz = get_settings().tz
-    today = today or to_local(utcnow()).date()
+    today = today or local_today()
     day_list = [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
     starts = [datetime.combine(d, time.min, tzinfo=tz) for d in [*day_list, today + timedelta(days=1)]]
     return day_list, starts

@@ -33,7 +33,7 @@ from hms_app.analytics.finance.common import (
 from hms_app.analytics.finance.dashboard import Dashboard
 from hms_app.analytics.finance.drill import DRILLABLE
 from hms_app.analytics.finance.receivables import BALANCE_COLUMNS
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import finance_reports
 from hms_app.state.session import SessionState, call_service, call_service_read, pages_for, requires
@@ -79,10 +79,6 @@ class BalanceLine:
     age_days: int = 0
     total: str = ""
     balance: str = ""
-
-
-def _today() -> date:
-    return to_local(utcnow()).date()
 
 
 def _parse_day(value, field: str, label: str) -> date | None:
@@ -306,7 +302,7 @@ class FinanceState(SessionState):
     @requires(PERMISSION)
     async def load(self):
         if not self.start:
-            defaults = default_filters(_today())
+            defaults = default_filters(local_today())
             self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
         self.loading = True
         yield
@@ -358,7 +354,7 @@ class FinanceState(SessionState):
     @rx.event
     @requires(PERMISSION)
     async def reset_filters(self):
-        defaults = default_filters(_today())
+        defaults = default_filters(local_today())
         self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
         self.department, self.as_of = "", ""
         self.loading, self.drill_open = True, False

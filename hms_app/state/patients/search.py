@@ -7,13 +7,13 @@ from datetime import date
 
 import reflex as rx
 
+from hms_app.clock import local_today
 from hms_app.errors import DomainError
 from hms_app.services.patients.demographics import age_years
 from hms_app.services.patients.search import COUNT_CAP, PatientRow, search_patients
 from hms_app.state.patients.common import (
     MAX_QUERY,
     MIN_QUERY,
-    local_today,
     record_status,
 )
 from hms_app.state.session import SessionState, pages_for, requires
