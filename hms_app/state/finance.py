@@ -36,6 +36,7 @@ from hms_app.analytics.finance.receivables import BALANCE_COLUMNS
 from hms_app.clock import local_today
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import finance_reports
+from hms_app.state.forms import form_fields
 from hms_app.state.session import SessionState, call_service, call_service_read, pages_for, requires
 
 PERMISSION = "analytics.read"
@@ -79,6 +80,10 @@ class BalanceLine:
     age_days: int = 0
     total: str = ""
     balance: str = ""
+
+
+FILTER_FIELDS = ("start", "end", "department", "as_of")  # the filter form's fields, in this order
+FILTER_LIMIT = 20  # a day or a department id; anything longer was not chosen from the form
 
 
 def _parse_day(value, field: str, label: str) -> date | None:
@@ -324,16 +329,12 @@ class FinanceState(SessionState):
             yield rx.toast.error("The filters could not be read; choose them again.")
             return
         previous = (self.start, self.end, self.department, self.as_of)
-        values = []
-        for name in ("start", "end", "department", "as_of"):
-            value = form.get(name, "")
-            if value is None:
-                value = ""
-            if not isinstance(value, str) or len(value) > 20:
-                yield rx.toast.error("The filters could not be read; choose them again.")
-                return
-            values.append(value.strip())
-        self.start, self.end, self.department, self.as_of = values
+        try:
+            values = form_fields(form, FILTER_FIELDS, limit=FILTER_LIMIT)
+        except ValidationError as error:
+            yield rx.toast.error(str(error))
+            return
+        self.start, self.end, self.department, self.as_of = (values[name].strip() for name in FILTER_FIELDS)
         if self.department == "all":
             self.department = ""
         try:

@@ -169,6 +169,13 @@ def _audit(action: str) -> list[AuditEvent]:
         )
 
 
+def _said(events) -> str:
+    """The text of the one toast among ``events``."""
+    (toast,) = [e for e in events if "function" in {n._js_expr for n, _v in getattr(e, "args", ())}]
+    call = dict((n._js_expr, v) for n, v in toast.args)["function"]._js_expr
+    return call.split('("')[-1].rsplit('")', 1)[0]
+
+
 def _form(state, **changes) -> dict:
     return {
         "start": state.start,
@@ -217,11 +224,19 @@ async def test_filters_narrow_the_figures_and_nonsense_is_refused(books, configu
         _form(tab, start="2001-01-01"),
         _form(tab, department="DROP TABLE"),
         _form(tab, department=["1"]),
+        _form(tab, as_of="2026-04-01" * 3),
         "not a form",
     ):
         events = await _call(tab, "apply", bad)
         assert events, bad  # a toast says what is wrong
         assert (tab.start, tab.end, tab.kpi_revenue) == before
+    # Read as every form is read (state/forms): the same words as on the other screens.
+    assert _said(await _call(tab, "apply", _form(tab, department=["1"]))) == (
+        "This value could not be read; enter it again."
+    )
+    assert _said(await _call(tab, "apply", _form(tab, as_of="2026-04-01" * 3))) == (
+        "Keep this under 20 characters."
+    )
     await _call(tab, "reset_filters")
     assert tab.department == "" and tab.kpi_revenue == everything
 

@@ -20,7 +20,7 @@ import hms_app.hms_app  # noqa: F401  (the app module: registers every page and 
 from hms_app import db as hms_db
 from hms_app.errors import ValidationError
 from hms_app.models.emr import AllergyIntolerance
-from hms_app.models.patients import Patient
+from hms_app.models.patients import Patient, Payer
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, security
 from hms_app.services.patients.mrn import is_valid_mrn
@@ -28,6 +28,7 @@ from hms_app.services.patients.records import register_patient
 from hms_app.services.patients.search import COUNT_CAP
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.state.patients.common import route_patient_id
+from hms_app.state.patients.coverage import PatientCoverageState
 from hms_app.state.patients.details import PatientDetailsState
 from hms_app.state.patients.register import PatientRegisterState
 from hms_app.state.patients.search import PatientSearchState
@@ -377,6 +378,42 @@ async def test_recording_a_death_needs_the_date_and_a_reason(desk, configured_db
     await _call(details, "submit_status", {"reason": "death certificate", "deceased_on": "2026-01-02"})
     assert (details.status, details.deceased_on, details.dialog) == ("deceased", "2026-01-02", "")
     assert details.history[0].field == "Status" and details.history[0].new == "deceased 2026-01-02"
+
+
+# --------------------------------------------------------------------------- insurance
+
+
+async def test_a_coverage_form_is_read_as_every_form_is(desk, configured_db):
+    """A too-long member id is refused at its field (not cut short and saved), a value that is not
+    text is refused with a message, and a good form is recorded and listed."""
+    with hms_db.session_scope() as s:
+        payer = Payer(code="ACME", name="Acme Health")
+        s.add(payer)
+        s.commit()
+        payer_id = str(payer.id)
+    catherine = desk["catherine"]
+    tab = _tab(PatientCoverageState, f"/patients/{catherine.id}/details", "rita")
+    await _call(tab, "load")
+    assert tab.payers == [[payer_id, "Acme Health"]] and tab.lines == []
+    form = {
+        "payer_id": payer_id,
+        "plan_name": "Gold PPO",
+        "member_id": "ACM-0001",
+        "valid_from": "2025-01-01",
+        "valid_to": "",
+        "priority": "1",
+        "copay": "12.50",
+        "coinsurance_percent": "20",
+    }
+    await _call(tab, "open_add")
+    await _call(tab, "add", {**form, "member_id": "A" * 201})
+    assert (tab.error_field, tab.error_text) == ("member_id", "Keep this under 200 characters.")
+    await _call(tab, "add", {**form, "copay": ["12.50"]})
+    assert (tab.error_field, tab.error_text) == ("copay", "This value could not be read; enter it again.")
+    assert tab.lines == [] and tab.dialog_open
+    await _call(tab, "add", form)
+    assert [(line.payer, line.member_id) for line in tab.lines] == [("Acme Health", "ACM-0001")]
+    assert not tab.dialog_open and tab.error_text == ""
 
 
 # --------------------------------------------------------------------------- wristband

@@ -226,6 +226,7 @@ def cohorts_page() -> rx.Component:
                                             value=CohortState.save_name,
                                             on_change=CohortState.set_save_name,
                                             placeholder="Cohort name",
+                                            max_length=120,
                                             width="100%",
                                             data_testid="cohort-name",
                                         ),

@@ -1,5 +1,5 @@
-"""What the patient screens share: reading a submitted form, the record id in the address, the
-record's status word and today's date in the hospital's time zone."""
+"""What the patient screens share: reading a submitted form, the record id in the address and the
+record's status word."""
 
 from __future__ import annotations
 
