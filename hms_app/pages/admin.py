@@ -491,7 +491,7 @@ def users_page() -> rx.Component:
                         S.total > 0,
                         rx.vstack(
                             users_table(),
-                            pager(S.page, S.page_count, S.total, S.prev_page, S.next_page, noun="users"),
+                            pager(S.page, S.page_count, S.total, S.move(-1), S.move(1), noun="users"),
                             width="100%",
                             spacing="3",
                         ),

@@ -264,7 +264,7 @@ def audit_page() -> rx.Component:
                         A.total > 0,
                         rx.vstack(
                             audit_table(),
-                            pager(A.page, A.page_count, A.total, A.prev_page, A.next_page, noun="audit rows"),
+                            pager(A.page, A.page_count, A.total, A.move(-1), A.move(1), noun="audit rows"),
                             rx.cond(A.loading, rx.center(rx.spinner(), width="100%")),
                             spacing="3",
                             width="100%",

@@ -31,7 +31,7 @@ from hms_app.state.patients.common import route_patient_id
 from hms_app.state.patients.coverage import PatientCoverageState
 from hms_app.state.patients.details import PatientDetailsState
 from hms_app.state.patients.register import PatientRegisterState
-from hms_app.state.patients.search import PatientSearchState
+from hms_app.state.patients.search import PAGE_SIZE, PatientSearchState
 from hms_app.state.patients.wristband import WristbandState
 
 PASSWORD = "Front-desk-42"
@@ -174,6 +174,39 @@ async def test_search_waits_for_two_characters_then_pages_the_matches(desk, conf
     assert search.searched and search.rows == [] and search.total == 0
     await _call(search, "clear_search")
     assert search.query == "" and not search.searched
+
+
+async def test_the_search_steps_through_its_pages_and_no_further(desk, configured_db):
+    with hms_db.session_scope() as s:
+        for n in range(PAGE_SIZE + 1):
+            register_patient(
+                s,
+                actor=SYSTEM_ACTOR,
+                data={
+                    "given_name": f"Pat{chr(97 + n)}",
+                    "family_name": "Pagewright",
+                    "sex": "male",
+                    "birth_date": f"19{50 + n}-01-0{1 + n % 9}",
+                },
+            )
+    search = _tab(PatientSearchState, "/patients", "rita")
+    await _call(search, "set_query", "pagewright")
+    assert (search.total, search.page, search.page_count, len(search.rows)) == (
+        PAGE_SIZE + 1,
+        1,
+        2,
+        PAGE_SIZE,
+    )
+    first_page = [r.id for r in search.rows]
+    await _call(search, "move", -1)  # already on the first page
+    assert search.page == 1 and [r.id for r in search.rows] == first_page
+    await _call(search, "move", 1)
+    assert search.page == 2 and len(search.rows) == 1 and search.rows[0].id not in first_page
+    await _call(search, "move", 1)  # no third page
+    await _call(search, "move", 7)  # not a step the pager sends
+    assert search.page == 2
+    await _call(search, "move", -1)
+    assert search.page == 1 and [r.id for r in search.rows] == first_page
 
 
 async def test_a_thousand_and_more_matches_show_as_1000_plus(desk, configured_db):

@@ -16,7 +16,7 @@ from hms_app.state.patients.common import (
     MIN_QUERY,
     record_status,
 )
-from hms_app.state.session import SessionState, pages_for, requires
+from hms_app.state.session import SessionState, pages_for, requires, step_page
 
 PAGE_SIZE = 20
 
@@ -113,16 +113,9 @@ class PatientSearchState(SessionState):
 
     @rx.event
     @requires("patient.read")
-    async def next_page(self):
-        if self.page < self.page_count:
-            self.page += 1
-            return await self._reload()
-        return None
-
-    @rx.event
-    @requires("patient.read")
-    async def prev_page(self):
-        if self.page > 1:
-            self.page -= 1
-            return await self._reload()
-        return None
+    async def move(self, step: int):
+        page = step_page(self.page, step, self.page_count)
+        if page == self.page:
+            return None
+        self.page = page
+        return await self._reload()
