@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box, skeleton_rows
 from hms_app.state.admin import (
@@ -17,7 +18,7 @@ from hms_app.state.admin import (
     RoleMatrixState,
     UserLine,
 )
-from hms_app.state.session import MIN_PASSWORD_LENGTH, ROLE_LABELS, SessionState
+from hms_app.state.session import MIN_PASSWORD_LENGTH, ROLE_LABELS
 
 S = AdminUsersState
 # Responsive display values (initial, sm, md, lg): the large breakpoint is 62em.
@@ -37,14 +38,6 @@ VISUALLY_HIDDEN = {
 PASSWORD_HINT = (
     f"At least {MIN_PASSWORD_LENGTH} characters, with letters and digits, not containing the username."
 )
-
-
-def refused(permission: str, message: str) -> rx.Component:
-    """What a user without ``permission`` sees instead of the screen (the server refuses the data anyway)."""
-    return rx.cond(
-        ~SessionState.user_permissions.contains(permission),
-        rx.callout(message, icon="shield-alert", color_scheme="amber", data_testid="no-access"),
-    )
 
 
 # ---------------------------------------------------------------------- users: pieces
@@ -482,7 +475,7 @@ def users_page() -> rx.Component:
     return rx.vstack(
         refused("user.manage", "Your role does not give access to user accounts."),
         rx.cond(
-            SessionState.user_permissions.contains("user.manage"),
+            can("user.manage"),
             rx.vstack(
                 filters(),
                 rx.cond(
@@ -664,7 +657,7 @@ def roles_page() -> rx.Component:
     return rx.vstack(
         refused("role.manage", "Your role does not give access to the role matrix."),
         rx.cond(
-            SessionState.user_permissions.contains("role.manage"),
+            can("role.manage"),
             rx.vstack(
                 rx.text(
                     "Each tick grants a permission to everyone holding the role; the change is written to the audit "

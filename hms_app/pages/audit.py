@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box
 from hms_app.state.audit import AuditLine, AuditState
-from hms_app.state.session import SessionState, time_zone_name
+from hms_app.state.session import time_zone_name
 
 A = AuditState
 
@@ -248,13 +249,8 @@ def audit_table() -> rx.Component:
 def audit_page() -> rx.Component:
     return rx.vstack(
         rx.cond(
-            ~SessionState.user_permissions.contains("audit.read"),
-            rx.callout(
-                "Your role does not give access to the audit trail.",
-                icon="shield-alert",
-                color_scheme="amber",
-                data_testid="no-access",
-            ),
+            ~can("audit.read"),
+            no_access("Your role does not give access to the audit trail."),
             rx.vstack(
                 filters(),
                 verify_panel(),

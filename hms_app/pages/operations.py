@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, stat_card
 from hms_app.state.operations import PERIOD_DAYS, OperationsState
-from hms_app.state.session import SessionState
 
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
 
@@ -43,13 +43,8 @@ def chart(title: str, hint: str, figure, has_data, empty: str, test_id: str) -> 
 def operations_page() -> rx.Component:
     return rx.vstack(
         rx.cond(
-            ~SessionState.user_permissions.contains("analytics.read"),
-            rx.callout(
-                "Your role does not give access to the management dashboards.",
-                icon="shield-alert",
-                color_scheme="amber",
-                data_testid="no-access",
-            ),
+            ~can("analytics.read"),
+            no_access("Your role does not give access to the management dashboards."),
             rx.vstack(
                 rx.flex(
                     rx.select.root(

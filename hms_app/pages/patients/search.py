@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, skeleton_rows
-from hms_app.pages.patients.common import (
-    NARROW_ONLY,
-    WIDE_CELL,
-    can,
-    refused,
-    scroll_table,
-    status_badge,
-)
+from hms_app.pages.patients.common import NARROW_ONLY, WIDE_CELL, scroll_table, status_badge
 from hms_app.state.patients.common import MAX_QUERY
 from hms_app.state.patients.search import PatientLine, PatientSearchState
 
