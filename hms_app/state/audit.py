@@ -12,7 +12,7 @@ from hms_app.errors import DomainError, ValidationError
 from hms_app.services import audit
 from hms_app.services.permissions import Actor
 from hms_app.state.forms import form_text
-from hms_app.state.session import SessionState, call_service, pages_for, public, requires, step_page
+from hms_app.state.session import SessionState, call_service, pages_for, public, requires, turn_page
 
 PAGE_SIZE = 50
 DETAIL_CHARS = 300  # what a table cell can show; the full text stays in the database
@@ -176,11 +176,7 @@ class AuditState(SessionState):
     @rx.event
     @requires("audit.read")
     async def move(self, step: int):
-        page = step_page(self.page, step, self.page_count)
-        if page == self.page:
-            return None
-        self.page = page
-        return await self._reload()
+        return await turn_page(self, "page", step, self.page_count, self._reload)
 
     @rx.event
     @requires("audit.read")

@@ -118,6 +118,12 @@ def _frame(records: list[dict], name: str) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(TABLES[name]))
 
 
+def _chart(loaded: bool, records: list[dict], name: str, draw) -> go.Figure:
+    """The figure ``draw`` makes of one table's rows; an empty one until the figures load. (Each
+    chart var passes its own rows in, so that Reflex sees which var it depends on.)"""
+    return draw(_frame(records, name)) if loaded else EMPTY_FIGURE
+
+
 class FinanceState(SessionState):
     """The manager's finance dashboard."""
 
@@ -164,55 +170,54 @@ class FinanceState(SessionState):
 
     @rx.var
     def revenue_month_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.revenue_by_month_figure(_frame(self.revenue_by_month, "revenue_by_month"))
+        return _chart(self.loaded, self.revenue_by_month, "revenue_by_month", figures.revenue_by_month_figure)
 
     @rx.var
     def revenue_department_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.revenue_by_department_figure(
-            _frame(self.revenue_by_department, "revenue_by_department")
+        return _chart(
+            self.loaded,
+            self.revenue_by_department,
+            "revenue_by_department",
+            figures.revenue_by_department_figure,
         )
 
     @rx.var
     def revenue_service_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.revenue_by_service_figure(_frame(self.revenue_by_service, "revenue_by_service"))
+        return _chart(
+            self.loaded, self.revenue_by_service, "revenue_by_service", figures.revenue_by_service_figure
+        )
 
     @rx.var
     def payer_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.payer_mix_figure(_frame(self.payer_mix, "payer_mix"))
+        return _chart(self.loaded, self.payer_mix, "payer_mix", figures.payer_mix_figure)
 
     @rx.var
     def charges_collections_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.charges_vs_collections_figure(
-            _frame(self.charges_vs_collections, "charges_vs_collections")
+        return _chart(
+            self.loaded,
+            self.charges_vs_collections,
+            "charges_vs_collections",
+            figures.charges_vs_collections_figure,
         )
 
     @rx.var
     def aging_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.ar_aging_figure(_frame(self.ar_aging, "ar_aging"))
+        return _chart(self.loaded, self.ar_aging, "ar_aging", figures.ar_aging_figure)
 
     @rx.var
     def expenses_revenue_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.expenses_vs_revenue_figure(_frame(self.expenses_vs_revenue, "expenses_vs_revenue"))
+        return _chart(
+            self.loaded, self.expenses_vs_revenue, "expenses_vs_revenue", figures.expenses_vs_revenue_figure
+        )
 
     @rx.var
     def expenses_category_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.expenses_by_category_figure(_frame(self.expenses_by_category, "expenses_by_category"))
+        return _chart(
+            self.loaded,
+            self.expenses_by_category,
+            "expenses_by_category",
+            figures.expenses_by_category_figure,
+        )
 
     @rx.var
     def balances(self) -> list[BalanceLine]:

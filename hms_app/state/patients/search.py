@@ -16,7 +16,7 @@ from hms_app.state.patients.common import (
     MIN_QUERY,
     record_status,
 )
-from hms_app.state.session import SessionState, pages_for, requires, step_page
+from hms_app.state.session import SessionState, pages_for, requires, turn_page
 
 PAGE_SIZE = 20
 
@@ -114,8 +114,4 @@ class PatientSearchState(SessionState):
     @rx.event
     @requires("patient.read")
     async def move(self, step: int):
-        page = step_page(self.page, step, self.page_count)
-        if page == self.page:
-            return None
-        self.page = page
-        return await self._reload()
+        return await turn_page(self, "page", step, self.page_count, self._reload)

@@ -25,7 +25,7 @@ from hms_app.state.population.common import (
     as_of_label,
     cohort_line,
 )
-from hms_app.state.session import SessionState, browser_id, pages_for, requires, step_page
+from hms_app.state.session import SessionState, browser_id, pages_for, requires, turn_page
 
 FILTER_LIMIT = 200  # a number, a sex or an ICD-10 prefix; anything longer was not typed into the filter
 NAME_LIMIT = 120  # the saved cohort's name (the input stops there too)
@@ -189,11 +189,7 @@ class CohortState(SessionState):
     @rx.event
     @requires("population.read")
     async def move(self, step: int):
-        page = step_page(self.page, step, self.page_count)
-        if page == self.page:
-            return None
-        self.page = page
-        return await self._list()
+        return await turn_page(self, "page", step, self.page_count, self._list)
 
     @rx.event
     @requires("population.manage")
