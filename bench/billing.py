@@ -3,7 +3,7 @@
 For each figure two numbers are printed, each the median of ``RUNS`` runs after ``WARM_UPS``
 warm-up runs:
 
-* ``finance_<figure>_ms``: the dashboard's own function (``hms_app/analytics/finance.py``) as the
+* ``finance_<figure>_ms``: the dashboard's own function (``hms_app/analytics/finance/``) as the
   page calls it: in the read-only session the page opens once for all its figures (opened
   outside the clock, like the SQL side's connection), the SQL aggregate, the small DataFrame;
 * ``finance_<figure>_sql_ms``: the best single hand-written SQL query for the same numbers (the

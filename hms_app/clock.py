@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from hms_app.settings import get_settings
 
@@ -10,6 +10,11 @@ from hms_app.settings import get_settings
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime (what every DateTime column stores and returns)."""
     return datetime.now(UTC)
+
+
+def local_today() -> date:
+    """Today in the hospital's time zone: the day schedules, ages, boards and periods count on."""
+    return to_local(utcnow()).date()
 
 
 def to_local(moment: datetime | None) -> datetime | None:

@@ -4,9 +4,11 @@ Definitions (shown on the page):
 
 * **Appointment volume**: appointments starting on each day of the period (hospital days), by
   department; offered (not yet accepted) and cancelled appointments are not counted.
-* **No-show rate** by provider: no-shows ÷ (no-shows + attended) among appointments that started in
-  the period; attended = arrived, in the room or completed. Booked appointments not yet resolved
-  and cancellations are left out. The provider is the appointment's provider resource.
+* **No-show rate**: counted as /schedule/stats counts it (``analytics.scheduling``, one definition):
+  no-shows ÷ visits due among the visits starting in the period, a visit being due once it
+  arrived, went in, was completed or was missed. Booked visits not yet resolved, offers and
+  cancellations are left out. The overall rate counts each visit once; the bars count it for
+  each provider resource that took part.
 * **Waiting time**: minutes from arrival (check-in) to being called into the room, for visits that
   started in the period, by department, in bands; with the mean.
 * **Bed occupancy** by ward, now: occupied beds ÷ beds in service (out-of-service beds excluded).
@@ -20,17 +22,18 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
-from sqlalchemy import and_, case, extract, func, select
+from sqlalchemy import case, extract, func, select
 from sqlmodel import Session
 
-from hms_app.clock import to_local, utcnow
+from hms_app.analytics import scheduling as no_show_counting
+from hms_app.clock import local_today
 from hms_app.models.organization import Department
-from hms_app.models.scheduling import Appointment, AppointmentParticipant, Resource
+from hms_app.models.scheduling import Appointment
 from hms_app.models.wards import Bed, Ward
 from hms_app.settings import get_settings
 
 COUNTED = ("booked", "arrived", "in_room", "completed", "no_show")
-ATTENDED = ("arrived", "in_room", "completed")
+MAX_PROVIDERS = 500  # bars drawn at the most; a hospital's providers fit well within it
 WAIT_BANDS = (
     ("0-10 min", 0, 10),
     ("10-20 min", 10, 20),
@@ -54,7 +57,7 @@ LAYOUT = dict(
 def local_days(days: int, today: date | None = None) -> tuple[list[date], list[datetime]]:
     """The last ``days`` hospital days (today last) and their starts in UTC, plus tomorrow's start."""
     tz = get_settings().tz
-    today = today or to_local(utcnow()).date()
+    today = today or local_today()
     day_list = [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
     starts = [datetime.combine(d, time.min, tzinfo=tz) for d in [*day_list, today + timedelta(days=1)]]
     return day_list, starts
@@ -139,40 +142,35 @@ def no_show_frame(
     department_id: int | None = None,
     today: date | None = None,
 ) -> pd.DataFrame:
-    """No-show rate per provider. Columns: provider, appointments (resolved), no_shows, rate (%)."""
+    """No-show rate per provider, by name. Columns: provider, appointments (visits due), no_shows, rate (%)."""
     _day_list, starts = local_days(days, today)
-    a, p, r = Appointment, AppointmentParticipant, Resource
-    now = utcnow()
-    query = (
-        select(
-            r.name,
-            func.count(func.distinct(a.id)),
-            func.count(func.distinct(case((a.status == "no_show", a.id)))),
-        )
-        .select_from(a)
-        .join(p, p.appointment_id == a.id)
-        .join(r, and_(r.id == p.resource_id, r.kind == "provider"))
-        .where(
-            a.start_at >= starts[0],
-            a.start_at < min(starts[-1], now),
-            a.status.in_((*ATTENDED, "no_show")),
-        )
-        .group_by(r.id, r.name)
-        .order_by(r.name)
+    counts = no_show_counting.no_show_counts(
+        session,
+        start=starts[0],
+        end=starts[-1],
+        by="provider",
+        department_id=department_id,
+        limit=MAX_PROVIDERS,
     )
-    if department_id:
-        query = query.where(a.department_id == department_id)
     rows = [
-        {
-            "provider": name,
-            "appointments": int(total),
-            "no_shows": int(missed),
-            "rate": round(100.0 * missed / total, 1),
-        }
-        for name, total, missed in session.execute(query).all()
-        if total
+        {"provider": name, "appointments": due, "no_shows": missed, "rate": round(100.0 * missed / due, 1)}
+        for _id, name, due, missed in sorted(counts, key=lambda row: (row[1], row[0]))
     ]
     return pd.DataFrame(rows, columns=["provider", "appointments", "no_shows", "rate"])
+
+
+def no_show_overall(
+    session: Session,
+    *,
+    days: int = 30,
+    department_id: int | None = None,
+    today: date | None = None,
+) -> tuple[int, int]:
+    """(visits due, no-shows) of the period, each visit once: the headline rate's two counts."""
+    _day_list, starts = local_days(days, today)
+    return no_show_counting.overall_counts(
+        session, start=starts[0], end=starts[-1], department_id=department_id
+    )
 
 
 def no_show_figure(frame: pd.DataFrame) -> go.Figure:
@@ -304,10 +302,10 @@ def occupancy_figure(frame: pd.DataFrame) -> go.Figure:
 
 
 def summary(
-    volume: pd.DataFrame, no_shows: pd.DataFrame, waits: pd.DataFrame, beds: pd.DataFrame
+    volume: pd.DataFrame, no_show_overall: tuple[int, int], waits: pd.DataFrame, beds: pd.DataFrame
 ) -> dict[str, str]:
-    """The headline numbers, from the same frames the figures draw."""
-    resolved, missed = int(no_shows["appointments"].sum()), int(no_shows["no_shows"].sum())
+    """The headline numbers, from the same frames the figures draw and the period's no-show counts."""
+    due, missed = no_show_overall
     visits = int(waits["visits"].sum())
     weighted = (
         sum(
@@ -322,7 +320,7 @@ def summary(
     in_service = int(beds[["occupied", "free", "cleaning"]].to_numpy().sum()) if len(beds) else 0
     return {
         "appointments": f"{int(volume['appointments'].sum()):,}",
-        "no_show": f"{100.0 * missed / resolved:.1f}%" if resolved else "–",
+        "no_show": f"{100.0 * missed / due:.1f}%" if due else "–",
         "wait": f"{weighted:.0f} min" if weighted is not None else "–",
         "occupancy": f"{100.0 * occupied / in_service:.0f}%" if in_service else "–",
         "beds": f"{occupied} of {in_service} beds",

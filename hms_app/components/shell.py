@@ -7,6 +7,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from hms_app import modules
+from hms_app.components.access import can
 from hms_app.modules import NavEntry
 from hms_app.settings import get_settings
 from hms_app.state.session import SessionState
@@ -32,7 +33,7 @@ def _nav_link(item: NavEntry) -> rx.Component:
     )
     if item.permission is None:
         return link
-    return rx.cond(SessionState.user_permissions.contains(item.permission), link)
+    return rx.cond(can(item.permission), link)
 
 
 def sidebar() -> rx.Component:
@@ -66,7 +67,7 @@ def mobile_menu() -> rx.Component:
             rx.menu.content(
                 *[
                     rx.cond(
-                        SessionState.user_permissions.contains(item.permission) if item.permission else True,
+                        can(item.permission) if item.permission else True,
                         rx.menu.item(item.label, on_click=rx.redirect(item.route)),
                     )
                     for item in NAV

@@ -58,11 +58,17 @@ def pager(
     noun: str = "rows",
     count_test_id: str = "",
     next_test_id: str = "",
+    total_label=None,
 ) -> rx.Component:
+    """Previous / "Page 2 of 5" / Next under a list, with the count of rows ("1 encounter").
+
+    ``total_label`` shows the count in other words where the number alone would mislead (a
+    search that stops counting at a cap: "1000+"); ``total`` still chooses the noun's form."""
+    shown = total.to_string() if total_label is None else total_label
     return rx.hstack(
         # "1 encounter", "2 encounters": the plural noun loses its final s for exactly one.
         rx.text(
-            total.to_string() + rx.cond(total == 1, f" {noun.removesuffix('s')}", f" {noun}"),
+            shown + rx.cond(total == 1, f" {noun.removesuffix('s')}", f" {noun}"),
             size="2",
             color_scheme="gray",
             **_test_id(count_test_id),

@@ -3,8 +3,9 @@
 (Invoice), payments and the patient credit ledger, claims and remittances (Claim,
 ClaimResponse/PaymentReconciliation) and expenses.
 
-All money is integer cents. The rules that turn charges into shares live in
-``hms_app/services/billing.py`` (its docstring states the rounding rules).
+All money is integer cents. The rules that turn charges into shares live in the
+``hms_app/services/billing/`` package (its docstring states the rounding rules; ``money.py``
+does the arithmetic).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ class Patient(SQLModel, table=True):
         Index("ix_patient_family_given", "family_name", "given_name"),
         Index("ix_patient_birth_date", "birth_date"),
         Index("ix_patient_phone", "phone"),
-        # Each way search and duplicate detection match has its own index (see services/patients.py).
+        # Each way search and duplicate detection match has its own index (see services/patients/search.py and duplicates.py).
         Index("ix_patient_family_key", "family_key", "given_key"),
         Index("ix_patient_given_key", "given_key", "family_key"),
         Index("ix_patient_sound", "family_sound", "given_sound"),

@@ -9,16 +9,14 @@ from hms_app.components.ui import section
 from hms_app.state.account import MAX_PASSWORD, AccountState
 from hms_app.state.session import MIN_PASSWORD_LENGTH
 
-A = AccountState
-
 
 def field_error(name: str) -> rx.Component:
     return rx.cond(
-        A.error_field == name,
+        AccountState.error_field == name,
         rx.text(
             rx.icon("circle-alert", size=12),
             " ",
-            A.error_text,
+            AccountState.error_text,
             color_scheme="red",
             size="1",
             data_testid="error-" + name,
@@ -50,20 +48,22 @@ def identity() -> rx.Component:
     return section(
         "Account",
         rx.data_list.root(
-            rx.data_list.item(rx.data_list.label("Username"), rx.data_list.value(rx.code(A.username))),
-            rx.data_list.item(rx.data_list.label("Name"), rx.data_list.value(A.display_name)),
+            rx.data_list.item(
+                rx.data_list.label("Username"), rx.data_list.value(rx.code(AccountState.username))
+            ),
+            rx.data_list.item(rx.data_list.label("Name"), rx.data_list.value(AccountState.display_name)),
             rx.data_list.item(
                 rx.data_list.label("Roles"),
                 rx.data_list.value(
                     rx.flex(
-                        rx.foreach(A.roles, lambda r: rx.badge(r, variant="surface")),
+                        rx.foreach(AccountState.roles, lambda r: rx.badge(r, variant="surface")),
                         spacing="1",
                         wrap="wrap",
                     )
                 ),
             ),
             rx.data_list.item(
-                rx.data_list.label("Password last changed"), rx.data_list.value(A.password_changed)
+                rx.data_list.label("Password last changed"), rx.data_list.value(AccountState.password_changed)
             ),
             orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
         ),
@@ -84,17 +84,26 @@ def password_card() -> rx.Component:
                 ),
                 password_input("New password again", "repeat", "new-password"),
                 rx.cond(
-                    (A.error_text != "") & (A.error_field == ""),
+                    (AccountState.error_text != "") & (AccountState.error_field == ""),
                     rx.callout(
-                        A.error_text, icon="triangle-alert", color_scheme="red", size="1", width="100%"
+                        AccountState.error_text,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        width="100%",
                     ),
                 ),
-                rx.button("Change password", type="submit", loading=A.saving, data_testid="change-password"),
+                rx.button(
+                    "Change password",
+                    type="submit",
+                    loading=AccountState.saving,
+                    data_testid="change-password",
+                ),
                 spacing="3",
                 width="100%",
                 align="start",
             ),
-            on_submit=A.change_password,
+            on_submit=AccountState.change_password,
             reset_on_submit=False,
             width="100%",
         ),
@@ -110,7 +119,7 @@ def enrolment() -> rx.Component:
             ),
             rx.box(
                 rx.image(
-                    src=A.enrol_qr,
+                    src=AccountState.enrol_qr,
                     width="180px",
                     height="180px",
                     alt="QR code for your authenticator app",
@@ -122,7 +131,7 @@ def enrolment() -> rx.Component:
                 border=f"1px solid {rx.color('gray', 6)}",
             ),
             rx.text("Cannot scan? Type this key instead:", size="1", color_scheme="gray"),
-            rx.code(A.enrol_secret, size="2", data_testid="mfa-secret", word_break="break-all"),
+            rx.code(AccountState.enrol_secret, size="2", data_testid="mfa-secret", word_break="break-all"),
             rx.text("2. Enter the 6-digit code the app shows.", size="2"),
             rx.flex(
                 rx.input(
@@ -135,19 +144,25 @@ def enrolment() -> rx.Component:
                     width="9rem",
                     data_testid="mfa-code",
                 ),
-                rx.button("Turn on", type="submit", loading=A.confirming, data_testid="mfa-confirm"),
                 rx.button(
-                    "Cancel", type="button", variant="soft", color_scheme="gray", on_click=A.cancel_enrolment
+                    "Turn on", type="submit", loading=AccountState.confirming, data_testid="mfa-confirm"
+                ),
+                rx.button(
+                    "Cancel",
+                    type="button",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=AccountState.cancel_enrolment,
                 ),
                 spacing="2",
                 wrap="wrap",
             ),
             rx.cond(
-                A.code_error != "",
+                AccountState.code_error != "",
                 rx.text(
                     rx.icon("circle-alert", size=12),
                     " ",
-                    A.code_error,
+                    AccountState.code_error,
                     color_scheme="red",
                     size="1",
                     data_testid="mfa-error",
@@ -157,7 +172,7 @@ def enrolment() -> rx.Component:
             align="start",
             width="100%",
         ),
-        on_submit=A.confirm_enrolment,
+        on_submit=AccountState.confirm_enrolment,
         reset_on_submit=True,
         width="100%",
     )
@@ -167,7 +182,7 @@ def mfa_card() -> rx.Component:
     return section(
         "Two-factor sign-in",
         rx.cond(
-            A.mfa_enabled,
+            AccountState.mfa_enabled,
             rx.vstack(
                 rx.hstack(
                     rx.badge(
@@ -198,7 +213,7 @@ def mfa_card() -> rx.Component:
                     wrap="wrap",
                 ),
                 rx.cond(
-                    A.mfa_required,
+                    AccountState.mfa_required,
                     rx.callout(
                         "One of your roles requires two-factor sign-in. Set it up now, or you will be "
                         "asked to at your next sign-in.",
@@ -208,12 +223,12 @@ def mfa_card() -> rx.Component:
                     ),
                 ),
                 rx.cond(
-                    A.enrol_secret != "",
+                    AccountState.enrol_secret != "",
                     enrolment(),
                     rx.button(
                         rx.icon("smartphone", size=16),
                         "Set up two-factor sign-in",
-                        on_click=A.begin_enrolment,
+                        on_click=AccountState.begin_enrolment,
                         data_testid="mfa-begin",
                     ),
                 ),
@@ -227,7 +242,7 @@ def mfa_card() -> rx.Component:
 @staff_page(route="/account", title="My account", on_load=AccountState.load)
 def account_page() -> rx.Component:
     return rx.cond(
-        A.loaded,
+        AccountState.loaded,
         rx.grid(
             rx.vstack(identity(), mfa_card(), spacing="4", width="100%"),
             password_card(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box, skeleton_rows
 from hms_app.state.admin import (
@@ -17,9 +18,8 @@ from hms_app.state.admin import (
     RoleMatrixState,
     UserLine,
 )
-from hms_app.state.session import MIN_PASSWORD_LENGTH, ROLE_LABELS, SessionState
+from hms_app.state.session import MIN_PASSWORD_LENGTH, ROLE_LABELS
 
-S = AdminUsersState
 # Responsive display values (initial, sm, md, lg): the large breakpoint is 62em.
 WIDE_CELL = ["none", "none", "none", "table-cell"]
 NARROW_ONLY = ["block", "block", "block", "none"]
@@ -37,14 +37,6 @@ VISUALLY_HIDDEN = {
 PASSWORD_HINT = (
     f"At least {MIN_PASSWORD_LENGTH} characters, with letters and digits, not containing the username."
 )
-
-
-def refused(permission: str, message: str) -> rx.Component:
-    """What a user without ``permission`` sees instead of the screen (the server refuses the data anyway)."""
-    return rx.cond(
-        ~SessionState.user_permissions.contains(permission),
-        rx.callout(message, icon="shield-alert", color_scheme="amber", data_testid="no-access"),
-    )
 
 
 # ---------------------------------------------------------------------- users: pieces
@@ -80,29 +72,39 @@ def row_menu(user: UserLine) -> rx.Component:
             )
         ),
         rx.menu.content(
-            rx.menu.item(rx.icon("users", size=14), "Edit roles", on_click=S.open_roles(user.id)),
-            rx.menu.item(rx.icon("key-round", size=14), "Reset password", on_click=S.open_password(user.id)),
+            rx.menu.item(
+                rx.icon("users", size=14), "Edit roles", on_click=AdminUsersState.open_roles(user.id)
+            ),
+            rx.menu.item(
+                rx.icon("key-round", size=14),
+                "Reset password",
+                on_click=AdminUsersState.open_password(user.id),
+            ),
             rx.cond(
                 user.status == "locked",
-                rx.menu.item(rx.icon("lock-open", size=14), "Unlock", on_click=S.unlock(user.id)),
+                rx.menu.item(
+                    rx.icon("lock-open", size=14), "Unlock", on_click=AdminUsersState.unlock(user.id)
+                ),
             ),
             rx.cond(
                 user.mfa_enabled,
                 rx.menu.item(
                     rx.icon("smartphone", size=14),
                     "Reset two-factor",
-                    on_click=S.ask_confirm("reset_mfa", user.id),
+                    on_click=AdminUsersState.ask_confirm("reset_mfa", user.id),
                 ),
             ),
             rx.menu.separator(),
             rx.cond(
                 user.status == "disabled",
-                rx.menu.item(rx.icon("user-check", size=14), "Enable", on_click=S.enable(user.id)),
+                rx.menu.item(
+                    rx.icon("user-check", size=14), "Enable", on_click=AdminUsersState.enable(user.id)
+                ),
                 rx.menu.item(
                     rx.icon("user-x", size=14),
                     "Disable",
                     color="red",
-                    on_click=S.ask_confirm("disable", user.id),
+                    on_click=AdminUsersState.ask_confirm("disable", user.id),
                 ),
             ),
         ),
@@ -169,7 +171,7 @@ def users_table() -> rx.Component:
                     ),
                 )
             ),
-            rx.table.body(rx.foreach(S.rows, user_row)),
+            rx.table.body(rx.foreach(AdminUsersState.rows, user_row)),
             variant="surface",
             size=rx.breakpoints(initial="1", lg="2"),
             width="100%",
@@ -185,8 +187,8 @@ def filters() -> rx.Component:
         rx.input(
             rx.input.slot(rx.icon("search", size=16)),
             placeholder="Search username or name",
-            value=S.query,
-            on_change=S.set_query,
+            value=AdminUsersState.query,
+            on_change=AdminUsersState.set_query,
             max_length=LIMITS["query"],
             width="100%",
             max_width=["100%", "100%", "22rem"],
@@ -199,12 +201,17 @@ def filters() -> rx.Component:
                 rx.select.separator(),
                 *[rx.select.item(label, value=name) for name, label in ROLE_LABELS.items()],
             ),
-            value=S.role_filter,
-            on_change=S.set_role_filter,
+            value=AdminUsersState.role_filter,
+            on_change=AdminUsersState.set_role_filter,
         ),
-        rx.cond(S.loading, rx.spinner(size="2")),
+        rx.cond(AdminUsersState.loading, rx.spinner(size="2")),
         rx.spacer(),
-        rx.button(rx.icon("user-plus", size=16), "New user", on_click=S.open_create, data_testid="new-user"),
+        rx.button(
+            rx.icon("user-plus", size=16),
+            "New user",
+            on_click=AdminUsersState.open_create,
+            data_testid="new-user",
+        ),
         spacing="3",
         align="center",
         wrap="wrap",
@@ -217,11 +224,11 @@ def filters() -> rx.Component:
 
 def field_error(name: str) -> rx.Component:
     return rx.cond(
-        S.error_field == name,
+        AdminUsersState.error_field == name,
         rx.text(
             rx.icon("circle-alert", size=12),
             " ",
-            S.error_text,
+            AdminUsersState.error_text,
             color_scheme="red",
             size="1",
             data_testid="error-" + name,
@@ -231,9 +238,9 @@ def field_error(name: str) -> rx.Component:
 
 def general_error() -> rx.Component:
     return rx.cond(
-        (S.error_text != "") & (S.error_field == ""),
+        (AdminUsersState.error_text != "") & (AdminUsersState.error_field == ""),
         rx.callout(
-            S.error_text,
+            AdminUsersState.error_text,
             icon="triangle-alert",
             color_scheme="red",
             size="1",
@@ -262,8 +269,8 @@ def role_checkboxes(roles: tuple[str, ...]) -> rx.Component:
             *[
                 rx.checkbox(
                     ROLE_LABELS[name],
-                    checked=S.form_roles.contains(name),
-                    on_change=lambda checked, name=name: S.toggle_form_role(name, checked),
+                    checked=AdminUsersState.form_roles.contains(name),
+                    on_change=lambda checked, name=name: AdminUsersState.toggle_form_role(name, checked),
                     data_testid="role-" + name,
                 )
                 for name in roles
@@ -282,7 +289,7 @@ def dialog_buttons(submit_label: str, submit_type: str = "submit", on_click=None
     submit = rx.button(
         submit_label,
         type=submit_type,
-        loading=S.saving,
+        loading=AdminUsersState.saving,
         data_testid="dialog-submit",
         **({"on_click": on_click} if on_click else {}),
     )
@@ -305,8 +312,8 @@ def dialog(name: str, title: str, description, body: rx.Component, max_width: st
             max_width=max_width,
             data_testid="dialog-" + name,
         ),
-        open=S.dialog == name,
-        on_open_change=S.on_dialog_change,
+        open=AdminUsersState.dialog == name,
+        on_open_change=AdminUsersState.on_dialog_change,
     )
 
 
@@ -374,7 +381,7 @@ def create_dialog() -> rx.Component:
                 spacing="3",
                 width="100%",
             ),
-            on_submit=S.submit_create,
+            on_submit=AdminUsersState.submit_create,
             reset_on_submit=False,
         ),
         max_width="36rem",
@@ -387,13 +394,13 @@ def roles_dialog() -> rx.Component:
         "Edit roles",
         rx.text(
             "Roles of ",
-            rx.code(S.dialog_username),
+            rx.code(AdminUsersState.dialog_username),
             ". The change applies within seconds, also to open screens.",
         ),
         rx.vstack(
             role_checkboxes(tuple(ROLE_LABELS)),
             general_error(),
-            dialog_buttons("Save roles", submit_type="button", on_click=S.submit_roles),
+            dialog_buttons("Save roles", submit_type="button", on_click=AdminUsersState.submit_roles),
             spacing="3",
             width="100%",
         ),
@@ -407,7 +414,7 @@ def password_dialog() -> rx.Component:
         "Reset password",
         rx.text(
             "A new password for ",
-            rx.code(S.dialog_username),
+            rx.code(AdminUsersState.dialog_username),
             ". This also unlocks the account and ends all of its sessions.",
         ),
         rx.form(
@@ -442,7 +449,7 @@ def password_dialog() -> rx.Component:
                 spacing="3",
                 width="100%",
             ),
-            on_submit=S.submit_password,
+            on_submit=AdminUsersState.submit_password,
             reset_on_submit=False,
         ),
     )
@@ -459,8 +466,8 @@ def confirm_dialog(name: str, title: str, description, action_label: str) -> rx.
                 rx.button(
                     action_label,
                     color_scheme="red",
-                    loading=S.saving,
-                    on_click=S.confirm,
+                    loading=AdminUsersState.saving,
+                    on_click=AdminUsersState.confirm,
                     data_testid="confirm-" + name,
                 ),
                 spacing="3",
@@ -469,8 +476,8 @@ def confirm_dialog(name: str, title: str, description, action_label: str) -> rx.
             ),
             max_width="30rem",
         ),
-        open=S.dialog == name,
-        on_open_change=S.on_dialog_change,
+        open=AdminUsersState.dialog == name,
+        on_open_change=AdminUsersState.on_dialog_change,
     )
 
 
@@ -482,22 +489,33 @@ def users_page() -> rx.Component:
     return rx.vstack(
         refused("user.manage", "Your role does not give access to user accounts."),
         rx.cond(
-            SessionState.user_permissions.contains("user.manage"),
+            can("user.manage"),
             rx.vstack(
                 filters(),
                 rx.cond(
-                    S.loaded,
+                    AdminUsersState.loaded,
                     rx.cond(
-                        S.total > 0,
+                        AdminUsersState.total > 0,
                         rx.vstack(
                             users_table(),
-                            pager(S.page, S.page_count, S.total, S.prev_page, S.next_page, noun="users"),
+                            pager(
+                                AdminUsersState.page,
+                                AdminUsersState.page_count,
+                                AdminUsersState.total,
+                                AdminUsersState.move(-1),
+                                AdminUsersState.move(1),
+                                noun="users",
+                            ),
                             width="100%",
                             spacing="3",
                         ),
                         rx.card(
                             empty_state("No user matches this search.", icon="user-search"),
-                            rx.center(rx.button("Clear search", variant="soft", on_click=S.clear_filters)),
+                            rx.center(
+                                rx.button(
+                                    "Clear search", variant="soft", on_click=AdminUsersState.clear_filters
+                                )
+                            ),
                             width="100%",
                             data_testid="users-empty",
                         ),
@@ -515,7 +533,7 @@ def users_page() -> rx.Component:
             "disable",
             "Disable this account?",
             rx.text(
-                rx.code(S.dialog_username),
+                rx.code(AdminUsersState.dialog_username),
                 " will be signed out everywhere and cannot sign in until the "
                 "account is enabled again. Their records and audit trail stay.",
             ),
@@ -526,7 +544,7 @@ def users_page() -> rx.Component:
             "Reset two-factor sign-in?",
             rx.text(
                 "Use this when ",
-                rx.code(S.dialog_username),
+                rx.code(AdminUsersState.dialog_username),
                 " lost their phone. Their sessions end; they set "
                 "up a new authenticator at their next sign-in if one of their roles requires it.",
             ),
@@ -538,9 +556,6 @@ def users_page() -> rx.Component:
 
 
 # ---------------------------------------------------------------------- roles matrix
-
-
-M = RoleMatrixState
 
 
 def role_header(role: RoleColumn) -> rx.Component:
@@ -558,7 +573,7 @@ def mfa_cell(role: RoleColumn) -> rx.Component:
         rx.center(
             rx.switch(
                 checked=role.mfa_required,
-                on_change=lambda required: M.set_mfa_required(role.name, required),
+                on_change=lambda required: RoleMatrixState.set_mfa_required(role.name, required),
                 aria_label="Two-factor sign-in required for " + role.label,
                 data_testid="mfa-" + role.name,
             )
@@ -570,7 +585,7 @@ def mfa_cell(role: RoleColumn) -> rx.Component:
 def grant_cell(cell: MatrixCell) -> rx.Component:
     box = rx.checkbox(
         checked=cell.granted,
-        on_change=lambda granted: M.set_grant(cell.role, cell.permission, granted),
+        on_change=lambda granted: RoleMatrixState.set_grant(cell.role, cell.permission, granted),
         aria_label=cell.permission + " for " + cell.role,
         data_testid="grant-" + cell.role + "-" + cell.permission,
     )
@@ -624,7 +639,7 @@ def matrix_table() -> rx.Component:
                         background=STICKY_HEADER,
                         z_index="1",
                     ),
-                    rx.foreach(M.roles, role_header),
+                    rx.foreach(RoleMatrixState.roles, role_header),
                 ),
             ),
             rx.table.body(
@@ -645,11 +660,11 @@ def matrix_table() -> rx.Component:
                         background=rx.color("accent", 2),
                         z_index="1",
                     ),
-                    rx.foreach(M.roles, mfa_cell),
+                    rx.foreach(RoleMatrixState.roles, mfa_cell),
                     background=rx.color("accent", 2),
                     align="center",
                 ),
-                rx.foreach(M.matrix, permission_row),
+                rx.foreach(RoleMatrixState.matrix, permission_row),
             ),
             variant="surface",
             size="1",
@@ -664,7 +679,7 @@ def roles_page() -> rx.Component:
     return rx.vstack(
         refused("role.manage", "Your role does not give access to the role matrix."),
         rx.cond(
-            SessionState.user_permissions.contains("role.manage"),
+            can("role.manage"),
             rx.vstack(
                 rx.text(
                     "Each tick grants a permission to everyone holding the role; the change is written to the audit "
@@ -673,7 +688,7 @@ def roles_page() -> rx.Component:
                     color_scheme="gray",
                 ),
                 rx.cond(
-                    M.loaded,
+                    RoleMatrixState.loaded,
                     matrix_table(),
                     rx.vstack(
                         *[rx.skeleton(rx.box(height="2.5rem", width="100%")) for _ in range(8)],

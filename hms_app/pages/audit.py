@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box
 from hms_app.state.audit import AuditLine, AuditState
-from hms_app.state.session import SessionState, time_zone_name
-
-A = AuditState
+from hms_app.state.session import time_zone_name
 
 
 def field_error(name: str) -> rx.Component:
     return rx.cond(
-        A.error_field == name,
+        AuditState.error_field == name,
         rx.text(
             rx.icon("circle-alert", size=12),
             " ",
-            A.error_text,
+            AuditState.error_text,
             color_scheme="red",
             size="1",
             data_testid="filter-error-" + name,
@@ -46,7 +45,7 @@ def filters() -> rx.Component:
                     "username",
                     rx.input(
                         name="username",
-                        default_value=A.username,
+                        default_value=AuditState.username,
                         placeholder="exact username",
                         max_length=60,
                         width="100%",
@@ -57,7 +56,7 @@ def filters() -> rx.Component:
                     "patient_id",
                     rx.input(
                         name="patient_id",
-                        default_value=A.patient_id,
+                        default_value=AuditState.patient_id,
                         placeholder="e.g. 1024",
                         input_mode="numeric",
                         max_length=12,
@@ -70,7 +69,7 @@ def filters() -> rx.Component:
                     "action",
                     rx.input(
                         name="action",
-                        default_value=A.action,
+                        default_value=AuditState.action,
                         placeholder="e.g. user.",
                         max_length=80,
                         width="100%",
@@ -79,12 +78,12 @@ def filters() -> rx.Component:
                 filter_field(
                     "From",
                     "date_from",
-                    rx.input(name="date_from", type="date", default_value=A.date_from, width="100%"),
+                    rx.input(name="date_from", type="date", default_value=AuditState.date_from, width="100%"),
                 ),
                 filter_field(
                     "To",
                     "date_to",
-                    rx.input(name="date_to", type="date", default_value=A.date_to, width="100%"),
+                    rx.input(name="date_to", type="date", default_value=AuditState.date_to, width="100%"),
                 ),
                 rx.vstack(
                     # An empty label line keeps the buttons level with the inputs, whatever errors show.
@@ -94,7 +93,11 @@ def filters() -> rx.Component:
                             rx.icon("filter", size=16), "Apply", type="submit", data_testid="audit-apply"
                         ),
                         rx.button(
-                            "Clear", type="button", variant="soft", color_scheme="gray", on_click=A.clear
+                            "Clear",
+                            type="button",
+                            variant="soft",
+                            color_scheme="gray",
+                            on_click=AuditState.clear,
                         ),
                         spacing="2",
                         wrap="wrap",
@@ -107,8 +110,8 @@ def filters() -> rx.Component:
                 width="100%",
                 align="start",
             ),
-            key=A.form_version.to_string(),
-            on_submit=A.apply,
+            key=AuditState.form_version.to_string(),
+            on_submit=AuditState.apply,
             reset_on_submit=False,
         ),
         width="100%",
@@ -117,15 +120,15 @@ def filters() -> rx.Component:
 
 def verify_panel() -> rx.Component:
     result = rx.cond(
-        A.verified,
+        AuditState.verified,
         rx.cond(
-            A.verify_ok,
+            AuditState.verify_ok,
             rx.callout(
                 rx.text(
                     rx.text.strong("Chain intact. "),
-                    A.verify_rows.to_string(),
+                    AuditState.verify_rows.to_string(),
                     " rows checked at ",
-                    A.verify_at,
+                    AuditState.verify_at,
                     ".",
                 ),
                 icon="shield-check",
@@ -136,11 +139,11 @@ def verify_panel() -> rx.Component:
             rx.callout(
                 rx.text(
                     rx.text.strong("Chain broken: "),
-                    A.verify_message,
+                    AuditState.verify_message,
                     " (",
-                    A.verify_rows.to_string(),
+                    AuditState.verify_rows.to_string(),
                     " rows checked before it, at ",
-                    A.verify_at,
+                    AuditState.verify_at,
                     ").",
                 ),
                 icon="shield-x",
@@ -160,8 +163,8 @@ def verify_panel() -> rx.Component:
             rx.icon("shield-check", size=16),
             "Verify chain",
             variant="outline",
-            loading=A.verifying,
-            on_click=A.verify,
+            loading=AuditState.verifying,
+            on_click=AuditState.verify,
             data_testid="verify-chain",
         ),
         result,
@@ -236,7 +239,7 @@ def audit_table() -> rx.Component:
                     ]
                 )
             ),
-            rx.table.body(rx.foreach(A.rows, audit_row)),
+            rx.table.body(rx.foreach(AuditState.rows, audit_row)),
             variant="surface",
             size="1",
             width="100%",
@@ -248,24 +251,26 @@ def audit_table() -> rx.Component:
 def audit_page() -> rx.Component:
     return rx.vstack(
         rx.cond(
-            ~SessionState.user_permissions.contains("audit.read"),
-            rx.callout(
-                "Your role does not give access to the audit trail.",
-                icon="shield-alert",
-                color_scheme="amber",
-                data_testid="no-access",
-            ),
+            ~can("audit.read"),
+            no_access("Your role does not give access to the audit trail."),
             rx.vstack(
                 filters(),
                 verify_panel(),
                 rx.cond(
-                    A.loaded,
+                    AuditState.loaded,
                     rx.cond(
-                        A.total > 0,
+                        AuditState.total > 0,
                         rx.vstack(
                             audit_table(),
-                            pager(A.page, A.page_count, A.total, A.prev_page, A.next_page, noun="audit rows"),
-                            rx.cond(A.loading, rx.center(rx.spinner(), width="100%")),
+                            pager(
+                                AuditState.page,
+                                AuditState.page_count,
+                                AuditState.total,
+                                AuditState.move(-1),
+                                AuditState.move(1),
+                                noun="audit rows",
+                            ),
+                            rx.cond(AuditState.loading, rx.center(rx.spinner(), width="100%")),
                             spacing="3",
                             width="100%",
                         ),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, stat_card
 from hms_app.state.operations import PERIOD_DAYS, OperationsState
-from hms_app.state.session import SessionState
 
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
 
@@ -43,13 +43,8 @@ def chart(title: str, hint: str, figure, has_data, empty: str, test_id: str) -> 
 def operations_page() -> rx.Component:
     return rx.vstack(
         rx.cond(
-            ~SessionState.user_permissions.contains("analytics.read"),
-            rx.callout(
-                "Your role does not give access to the management dashboards.",
-                icon="shield-alert",
-                color_scheme="amber",
-                data_testid="no-access",
-            ),
+            ~can("analytics.read"),
+            no_access("Your role does not give access to the management dashboards."),
             rx.vstack(
                 rx.flex(
                     rx.select.root(
@@ -85,7 +80,7 @@ def operations_page() -> rx.Component:
                     stat_card(
                         "No-show rate",
                         OperationsState.kpis["no_show"],
-                        "of resolved appointments",
+                        "of visits due",
                         "user-x",
                         "ops-no-show",
                     ),
@@ -114,10 +109,10 @@ def operations_page() -> rx.Component:
                     ),
                     chart(
                         "No-show rate by provider",
-                        "No-shows ÷ (no-shows + attended) of appointments that have started.",
+                        "Share of visits due (arrived, seen or missed) that the patient missed, as on the no-show screen.",
                         OperationsState.no_show_figure,
                         OperationsState.has_no_shows,
-                        "No attended or missed appointments in this period.",
+                        "No visits were due in this period.",
                         "chart-no-show",
                     ),
                     chart(

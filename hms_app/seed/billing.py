@@ -2,7 +2,7 @@
 money history built from the seeded encounters: charges, invoices (some void and re-billed),
 payments (partial, over, refunded), claims in every status with remittances, and expenses.
 
-Amounts follow the same rules as ``services/billing.py`` (``compute_lines``), numbers come from the
+Amounts follow the same rules as ``services/billing/money.py`` (``compute_lines``), numbers come from the
 same gap-free counter in issue order, and every derived amount (paid, credit, shares moved by a
 claim) is computed here once, so the tables agree with each other exactly as the services would
 leave them. Rows are bulk inserted with explicit ids; the history is capped (``ENCOUNTER_CAP``)

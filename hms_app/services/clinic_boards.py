@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today, to_local, utcnow
 from hms_app.errors import NotFound
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
@@ -60,10 +60,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     tz = get_settings().tz
     start = datetime.combine(day, time(0), tzinfo=tz)
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-
-
-def local_today() -> date:
-    return to_local(utcnow()).date()
 
 
 def short_name(given: str, family: str) -> str:

@@ -22,6 +22,7 @@ class OperationsDashboard:
     departments: list[list[str]]  # [id, name] of the active departments, for the filter
     volume: pd.DataFrame
     no_shows: pd.DataFrame
+    no_show_overall: tuple[int, int]  # (visits due, no-shows), each visit once
     waits: pd.DataFrame
     beds: pd.DataFrame
 
@@ -37,6 +38,7 @@ def operations_dashboard(
         departments=[[str(i), n] for i, n in organization.active_departments(session)],
         volume=charts.volume_frame(session, days=days, department_id=department_id),
         no_shows=charts.no_show_frame(session, days=days, department_id=department_id),
+        no_show_overall=charts.no_show_overall(session, days=days, department_id=department_id),
         waits=charts.wait_frame(session, days=days, department_id=department_id),
         beds=charts.occupancy_frame(session, department_id=department_id),
     )

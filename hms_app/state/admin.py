@@ -11,7 +11,7 @@ from hms_app.errors import DomainError, ValidationError
 from hms_app.services import accounts
 from hms_app.services.permissions import LOCKED_GRANTS, PERMISSIONS, PORTAL_ROLES, ROLES
 from hms_app.state.forms import form_text
-from hms_app.state.session import SessionState, browser_id, pages_for, requires
+from hms_app.state.session import SessionState, browser_id, pages_for, requires, turn_page
 
 PAGE_SIZE = 25
 ALL_ROLES = "all"  # the role filter's "no filter" value (a Radix select item cannot be "")
@@ -143,19 +143,8 @@ class AdminUsersState(SessionState):
 
     @rx.event
     @requires("user.manage")
-    async def next_page(self):
-        if self.page < self.page_count:
-            self.page += 1
-            return await self._reload()
-        return None
-
-    @rx.event
-    @requires("user.manage")
-    async def prev_page(self):
-        if self.page > 1:
-            self.page -= 1
-            return await self._reload()
-        return None
+    async def move(self, step: int):
+        return await turn_page(self, "page", step, self.page_count, self._reload)
 
     # ------------------------------------------------------------------ dialogs
 

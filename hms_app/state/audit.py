@@ -12,7 +12,7 @@ from hms_app.errors import DomainError, ValidationError
 from hms_app.services import audit
 from hms_app.services.permissions import Actor
 from hms_app.state.forms import form_text
-from hms_app.state.session import SessionState, call_service, pages_for, public, requires
+from hms_app.state.session import SessionState, call_service, pages_for, public, requires, turn_page
 
 PAGE_SIZE = 50
 DETAIL_CHARS = 300  # what a table cell can show; the full text stays in the database
@@ -175,19 +175,8 @@ class AuditState(SessionState):
 
     @rx.event
     @requires("audit.read")
-    async def next_page(self):
-        if self.page < self.page_count:
-            self.page += 1
-            return await self._reload()
-        return None
-
-    @rx.event
-    @requires("audit.read")
-    async def prev_page(self):
-        if self.page > 1:
-            self.page -= 1
-            return await self._reload()
-        return None
+    async def move(self, step: int):
+        return await turn_page(self, "page", step, self.page_count, self._reload)
 
     @rx.event
     @requires("audit.read")

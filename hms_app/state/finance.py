@@ -33,9 +33,10 @@ from hms_app.analytics.finance.common import (
 from hms_app.analytics.finance.dashboard import Dashboard
 from hms_app.analytics.finance.drill import DRILLABLE
 from hms_app.analytics.finance.receivables import BALANCE_COLUMNS
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import finance_reports
+from hms_app.state.forms import form_fields
 from hms_app.state.session import SessionState, call_service, call_service_read, pages_for, requires
 
 PERMISSION = "analytics.read"
@@ -81,8 +82,8 @@ class BalanceLine:
     balance: str = ""
 
 
-def _today() -> date:
-    return to_local(utcnow()).date()
+FILTER_FIELDS = ("start", "end", "department", "as_of")  # the filter form's fields, in this order
+FILTER_LIMIT = 20  # a day or a department id; anything longer was not chosen from the form
 
 
 def _parse_day(value, field: str, label: str) -> date | None:
@@ -115,6 +116,12 @@ def _tables(board: Dashboard) -> tuple[dict, dict]:
 
 def _frame(records: list[dict], name: str) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(TABLES[name]))
+
+
+def _chart(loaded: bool, records: list[dict], name: str, draw) -> go.Figure:
+    """The figure ``draw`` makes of one table's rows; an empty one until the figures load. (Each
+    chart var passes its own rows in, so that Reflex sees which var it depends on.)"""
+    return draw(_frame(records, name)) if loaded else EMPTY_FIGURE
 
 
 class FinanceState(SessionState):
@@ -163,55 +170,54 @@ class FinanceState(SessionState):
 
     @rx.var
     def revenue_month_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.revenue_by_month_figure(_frame(self.revenue_by_month, "revenue_by_month"))
+        return _chart(self.loaded, self.revenue_by_month, "revenue_by_month", figures.revenue_by_month_figure)
 
     @rx.var
     def revenue_department_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.revenue_by_department_figure(
-            _frame(self.revenue_by_department, "revenue_by_department")
+        return _chart(
+            self.loaded,
+            self.revenue_by_department,
+            "revenue_by_department",
+            figures.revenue_by_department_figure,
         )
 
     @rx.var
     def revenue_service_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.revenue_by_service_figure(_frame(self.revenue_by_service, "revenue_by_service"))
+        return _chart(
+            self.loaded, self.revenue_by_service, "revenue_by_service", figures.revenue_by_service_figure
+        )
 
     @rx.var
     def payer_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.payer_mix_figure(_frame(self.payer_mix, "payer_mix"))
+        return _chart(self.loaded, self.payer_mix, "payer_mix", figures.payer_mix_figure)
 
     @rx.var
     def charges_collections_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.charges_vs_collections_figure(
-            _frame(self.charges_vs_collections, "charges_vs_collections")
+        return _chart(
+            self.loaded,
+            self.charges_vs_collections,
+            "charges_vs_collections",
+            figures.charges_vs_collections_figure,
         )
 
     @rx.var
     def aging_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.ar_aging_figure(_frame(self.ar_aging, "ar_aging"))
+        return _chart(self.loaded, self.ar_aging, "ar_aging", figures.ar_aging_figure)
 
     @rx.var
     def expenses_revenue_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.expenses_vs_revenue_figure(_frame(self.expenses_vs_revenue, "expenses_vs_revenue"))
+        return _chart(
+            self.loaded, self.expenses_vs_revenue, "expenses_vs_revenue", figures.expenses_vs_revenue_figure
+        )
 
     @rx.var
     def expenses_category_chart(self) -> go.Figure:
-        if not self.loaded:
-            return EMPTY_FIGURE
-        return figures.expenses_by_category_figure(_frame(self.expenses_by_category, "expenses_by_category"))
+        return _chart(
+            self.loaded,
+            self.expenses_by_category,
+            "expenses_by_category",
+            figures.expenses_by_category_figure,
+        )
 
     @rx.var
     def balances(self) -> list[BalanceLine]:
@@ -306,7 +312,7 @@ class FinanceState(SessionState):
     @requires(PERMISSION)
     async def load(self):
         if not self.start:
-            defaults = default_filters(_today())
+            defaults = default_filters(local_today())
             self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
         self.loading = True
         yield
@@ -328,16 +334,12 @@ class FinanceState(SessionState):
             yield rx.toast.error("The filters could not be read; choose them again.")
             return
         previous = (self.start, self.end, self.department, self.as_of)
-        values = []
-        for name in ("start", "end", "department", "as_of"):
-            value = form.get(name, "")
-            if value is None:
-                value = ""
-            if not isinstance(value, str) or len(value) > 20:
-                yield rx.toast.error("The filters could not be read; choose them again.")
-                return
-            values.append(value.strip())
-        self.start, self.end, self.department, self.as_of = values
+        try:
+            values = form_fields(form, FILTER_FIELDS, limit=FILTER_LIMIT)
+        except ValidationError as error:
+            yield rx.toast.error(str(error))
+            return
+        self.start, self.end, self.department, self.as_of = (values[name].strip() for name in FILTER_FIELDS)
         if self.department == "all":
             self.department = ""
         try:
@@ -358,7 +360,7 @@ class FinanceState(SessionState):
     @rx.event
     @requires(PERMISSION)
     async def reset_filters(self):
-        defaults = default_filters(_today())
+        defaults = default_filters(local_today())
         self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
         self.department, self.as_of = "", ""
         self.loading, self.drill_open = True, False

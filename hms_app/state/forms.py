@@ -9,23 +9,28 @@ from hms_app.errors import ValidationError
 FORM_LIMIT = 2_000  # longer than any field of any form; a longer value is not typed by a person
 
 
-def form_text(form, key: str, *, limit: int = FORM_LIMIT, label: str = "") -> str:
-    """The field ``key`` as text ("" when absent; a checkbox reads "on" or ""), unstripped.
-
-    ``label`` names the field in the message about its length ("The username can be ...").
-    """
-    value = form.get(key, "") if isinstance(form, dict) else ""
+def value_text(value, field: str, *, limit: int = FORM_LIMIT, label: str = "") -> str:
+    """One value the browser sent for ``field`` (a form's field, or an input's change), as
+    ``form_text`` reads it: text, "" for nothing, "on"/"" for a checkbox, refused if too long."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "on" if value else ""
     if not isinstance(value, str):
-        raise ValidationError("This value could not be read; enter it again.", field=key)
+        raise ValidationError("This value could not be read; enter it again.", field=field)
     if len(value) > limit:
         if label:
-            raise ValidationError(f"The {label} can be at most {limit:,} characters long.", field=key)
-        raise ValidationError(f"Keep this under {limit:,} characters.", field=key)
+            raise ValidationError(f"The {label} can be at most {limit:,} characters long.", field=field)
+        raise ValidationError(f"Keep this under {limit:,} characters.", field=field)
     return value
+
+
+def form_text(form, key: str, *, limit: int = FORM_LIMIT, label: str = "") -> str:
+    """The field ``key`` as text ("" when absent; a checkbox reads "on" or ""), unstripped.
+
+    ``label`` names the field in the message about its length ("The username can be ...").
+    """
+    return value_text(form.get(key, "") if isinstance(form, dict) else "", key, limit=limit, label=label)
 
 
 def form_fields(form, names: tuple[str, ...], *, limit: int = FORM_LIMIT) -> dict[str, str]:

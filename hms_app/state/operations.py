@@ -39,7 +39,7 @@ class OperationsState(SessionState):
             return rx.toast.error(str(error))
         self.departments = [["all", "All departments"], *data.departments]
         volume, no_shows, waits, beds = data.volume, data.no_shows, data.waits, data.beds
-        self.kpis = charts.summary(volume, no_shows, waits, beds)
+        self.kpis = charts.summary(volume, data.no_show_overall, waits, beds)
         self.volume_figure = charts.volume_figure(volume)
         self.no_show_figure = charts.no_show_figure(no_shows)
         self.wait_figure = charts.wait_figure(waits)

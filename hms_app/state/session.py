@@ -310,6 +310,16 @@ def step_page(page: int, step: Any, count: int) -> int:
     return min(max(1, page + step), count)
 
 
+async def turn_page(state: rx.State, attribute: str, step: Any, count: int, reload: Callable[[], Any]):
+    """A list's pager handler: ``state.<attribute>`` one ``step`` on (``step_page``) and ``reload()``'s
+    answer; nothing at all when the step leads nowhere (the first or last page, a forged step)."""
+    page = step_page(getattr(state, attribute), step, count)
+    if page == getattr(state, attribute):
+        return None
+    setattr(state, attribute, page)
+    return await reload()
+
+
 def browser_id(value: Any, what: str = "row") -> int:
     """An id the browser sent back: anything but a positive whole number (ASCII digits) is refused."""
     if isinstance(value, bool) or not isinstance(value, int | str):

@@ -27,6 +27,7 @@ from hms_app.models.scheduling import (
 from hms_app.models.wards import Bed, Ward
 from hms_app.services.operations import operations_dashboard
 from hms_app.services.permissions import DEFAULT_GRANTS, Actor
+from hms_app.services.scheduling.stats import no_show_report, overall_no_show
 from hms_app.settings import get_settings
 
 MANAGER = Actor(
@@ -164,12 +165,13 @@ def test_volume_by_day_and_department(session, hospital, days):
 
 @pytest.mark.parametrize("days", [7, 30])
 def test_no_show_rate_by_provider(session, hospital, days):
+    """Every visit due in the period (arrived, in the room, completed or missed), whether or not it
+    has begun yet, counts once for each provider resource that took part; rooms do not count."""
     appointments, participants, resources, _names = _frames(session)
     _today, first, end = _period(days)
-    now = pd.Timestamp(utcnow())
     rows = appointments[
         (appointments["start_at"] >= first)
-        & (appointments["start_at"] < min(end, now))
+        & (appointments["start_at"] < end)
         & appointments["status"].isin(["arrived", "in_room", "completed", "no_show"])
     ]
     providers = resources[resources["kind"] == "provider"]
@@ -186,6 +188,68 @@ def test_no_show_rate_by_provider(session, hospital, days):
     got = ops.no_show_frame(session, days=days)
     assert list(got.itertuples(index=False, name=None)) == expected
     assert got["no_shows"].sum() > 0
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_operations_and_the_no_show_screen_show_the_same_rates(session, hospital, days):
+    """The operations dashboard and /schedule/stats count no-shows one way: for the same days and
+    department, the headline rate and every provider's rate are the same numbers on both screens."""
+    today = to_local(utcnow()).date()
+    span = {"start_day": today - timedelta(days=days - 1), "end_day": today}
+    for department_id in (None, hospital[0]):
+        board = operations_dashboard(session, actor=MANAGER, days=days, department_id=department_id)
+        kpis = ops.summary(board.volume, board.no_show_overall, board.waits, board.beds)
+        stats = no_show_report(session, actor=MANAGER, department_id=department_id, **span)
+        due, missed = overall_no_show(session, actor=MANAGER, department_id=department_id, **span)
+        assert due > 0
+        assert kpis["no_show"] == f"{100.0 * missed / due:.1f}%"
+        assert stats.overall == f"{100.0 * missed / due:.1f} % of {due:,} visits due"
+        on_stats = {r.name: (r.appointments, r.no_shows) for r in stats.providers}
+        on_operations = {
+            name: (total, missed)
+            for name, total, missed, _rate in board.no_shows.itertuples(index=False, name=None)
+        }
+        assert on_operations == on_stats and on_operations
+
+
+def test_a_visit_seen_by_two_providers_counts_once_in_the_headline_rate(session, hospital):
+    """Two providers at one missed visit, one of them also at an attended visit: the bars show
+    1 of 2 and 1 of 1, the headline 1 missed of 2 visits due (50 %), not 2 of 3 (66.7 %)."""
+    session.execute(AppointmentParticipant.__table__.delete())
+    session.execute(Appointment.__table__.delete())
+    dep = hospital[0]
+    service = session.execute(
+        select(HealthcareService).where(HealthcareService.department_id == dep)
+    ).scalar_one()
+    kind = session.execute(
+        select(AppointmentType).where(AppointmentType.service_id == service.id)
+    ).scalar_one()
+    first, second = session.execute(
+        select(Resource.id)
+        .where(Resource.department_id == dep, Resource.kind == "provider")
+        .order_by(Resource.id)
+    ).scalars()
+    patient_id = session.execute(select(Patient.id)).scalar_one()
+    start = utcnow() - timedelta(days=2)
+    for n, (status, seen_by) in enumerate((("no_show", (first, second)), ("completed", (first,)))):
+        visit = Appointment(
+            reference=f"AP-TWO{n}",
+            patient_id=patient_id,
+            service_id=service.id,
+            appointment_type_id=kind.id,
+            department_id=dep,
+            start_at=start,
+            end_at=start + timedelta(minutes=15),
+            status=status,
+        )
+        session.add(visit)
+        session.flush()
+        session.add_all(AppointmentParticipant(appointment_id=visit.id, resource_id=r) for r in seen_by)
+    session.commit()
+    board = operations_dashboard(session, actor=MANAGER, days=7, department_id=None)
+    assert [(t, m) for _n, t, m, _r in board.no_shows.itertuples(index=False, name=None)] == [(2, 1), (1, 1)]
+    assert board.no_show_overall == (2, 1)
+    assert ops.summary(board.volume, board.no_show_overall, board.waits, board.beds)["no_show"] == "50.0%"
 
 
 @pytest.mark.parametrize("days", [7, 90])

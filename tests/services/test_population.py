@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from hms_app.clock import utcnow
+from hms_app.clock import local_today, utcnow
 from hms_app.errors import Conflict, Forbidden, ValidationError
 from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observation
 from hms_app.models.patients import Patient
@@ -32,7 +32,6 @@ from hms_app.services.population.refresh import (
     DIASTOLIC,
     HBA1C,
     SYSTOLIC,
-    local_today,
     refresh_info,
     refresh_population,
 )

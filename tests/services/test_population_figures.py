@@ -19,7 +19,7 @@ from sqlalchemy import select
 from hms_app.analytics import population as charts
 from hms_app.analytics.population import BMI_CATEGORIES, EGFR_STAGES
 from hms_app.cds import scores
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today, to_local, utcnow
 from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observation
 from hms_app.models.patients import Patient
 from hms_app.models.population import PopulationRefresh
@@ -40,7 +40,6 @@ from hms_app.services.population.refresh import (
     DIASTOLIC,
     HBA1C,
     SYSTOLIC,
-    local_today,
     refresh_population,
 )
 from hms_app.services.population.registries import ensure_default_registries, list_registries

@@ -167,6 +167,13 @@ def _audit(action: str) -> list[AuditEvent]:
         )
 
 
+def _said(events) -> str:
+    """The text of the one toast among ``events``."""
+    (toast,) = [e for e in events if "function" in {n._js_expr for n, _v in getattr(e, "args", ())}]
+    call = dict((n._js_expr, v) for n, v in toast.args)["function"]._js_expr
+    return call.split('("')[-1].rsplit('")', 1)[0]
+
+
 def _form(state, **changes) -> dict:
     return {
         "start": state.start,
@@ -204,9 +211,12 @@ async def test_filters_narrow_the_figures_and_nonsense_is_refused(books, configu
     tab = _tab("mona")
     await _call(tab, "load")
     everything = tab.kpi_revenue
+    assert set(tab.revenue_department_chart.data[0].y) == {"General Medicine", "Cardiology"}
     await _call(tab, "apply", _form(tab, department=str(books["card"])))
     assert tab.department == str(books["card"]) and tab.kpi_revenue != everything
     assert {r["department"] for r in tab.revenue_by_department} == {"Cardiology"}
+    # The drawn chart follows the new rows (its var depends on them, not only on "loaded").
+    assert set(tab.revenue_department_chart.data[0].y) == {"Cardiology"}
     assert "Cardiology" in tab.applied_label
     before = (tab.start, tab.end, tab.kpi_revenue)
     for bad in (
@@ -215,11 +225,19 @@ async def test_filters_narrow_the_figures_and_nonsense_is_refused(books, configu
         _form(tab, start="2001-01-01"),
         _form(tab, department="DROP TABLE"),
         _form(tab, department=["1"]),
+        _form(tab, as_of="2026-04-01" * 3),
         "not a form",
     ):
         events = await _call(tab, "apply", bad)
         assert events, bad  # a toast says what is wrong
         assert (tab.start, tab.end, tab.kpi_revenue) == before
+    # Read as every form is read (state/forms): the same words as on the other screens.
+    assert _said(await _call(tab, "apply", _form(tab, department=["1"]))) == (
+        "This value could not be read; enter it again."
+    )
+    assert _said(await _call(tab, "apply", _form(tab, as_of="2026-04-01" * 3))) == (
+        "Keep this under 20 characters."
+    )
     await _call(tab, "reset_filters")
     assert tab.department == "" and tab.kpi_revenue == everything
 
@@ -310,3 +328,20 @@ async def test_a_billing_clerk_without_analytics_is_refused_on_the_server(books,
     assert not tab.drill_open
     denied = _audit("access.denied")
     assert len(denied) == 2 and all("analytics.read" in e.detail for e in denied)
+
+
+def test_each_chart_is_redrawn_when_its_rows_change():
+    """Reflex recomputes a var only when a var it reads changes: every chart reads its own table."""
+    charts = {
+        "revenue_month_chart": "revenue_by_month",
+        "revenue_department_chart": "revenue_by_department",
+        "revenue_service_chart": "revenue_by_service",
+        "payer_chart": "payer_mix",
+        "charges_collections_chart": "charges_vs_collections",
+        "aging_chart": "ar_aging",
+        "expenses_revenue_chart": "expenses_vs_revenue",
+        "expenses_category_chart": "expenses_by_category",
+    }
+    for chart, table in charts.items():
+        (reads,) = FinanceState.computed_vars[chart]._deps(objclass=FinanceState).values()
+        assert reads == {"loaded", table}, chart

@@ -20,7 +20,7 @@ import hms_app.hms_app  # noqa: F401  (the app module: registers every page and 
 from hms_app import db as hms_db
 from hms_app.errors import ValidationError
 from hms_app.models.emr import AllergyIntolerance
-from hms_app.models.patients import Patient
+from hms_app.models.patients import Patient, Payer
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, security
 from hms_app.services.patients.mrn import is_valid_mrn
@@ -28,9 +28,10 @@ from hms_app.services.patients.records import register_patient
 from hms_app.services.patients.search import COUNT_CAP
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.state.patients.common import route_patient_id
+from hms_app.state.patients.coverage import PatientCoverageState
 from hms_app.state.patients.details import PatientDetailsState
 from hms_app.state.patients.register import PatientRegisterState
-from hms_app.state.patients.search import PatientSearchState
+from hms_app.state.patients.search import PAGE_SIZE, PatientSearchState
 from hms_app.state.patients.wristband import WristbandState
 
 PASSWORD = "Front-desk-42"
@@ -171,6 +172,39 @@ async def test_search_waits_for_two_characters_then_pages_the_matches(desk, conf
     assert search.searched and search.rows == [] and search.total == 0
     await _call(search, "clear_search")
     assert search.query == "" and not search.searched
+
+
+async def test_the_search_steps_through_its_pages_and_no_further(desk, configured_db):
+    with hms_db.session_scope() as s:
+        for n in range(PAGE_SIZE + 1):
+            register_patient(
+                s,
+                actor=SYSTEM_ACTOR,
+                data={
+                    "given_name": f"Pat{chr(97 + n)}",
+                    "family_name": "Pagewright",
+                    "sex": "male",
+                    "birth_date": f"19{50 + n}-01-0{1 + n % 9}",
+                },
+            )
+    search = _tab(PatientSearchState, "/patients", "rita")
+    await _call(search, "set_query", "pagewright")
+    assert (search.total, search.page, search.page_count, len(search.rows)) == (
+        PAGE_SIZE + 1,
+        1,
+        2,
+        PAGE_SIZE,
+    )
+    first_page = [r.id for r in search.rows]
+    await _call(search, "move", -1)  # already on the first page
+    assert search.page == 1 and [r.id for r in search.rows] == first_page
+    await _call(search, "move", 1)
+    assert search.page == 2 and len(search.rows) == 1 and search.rows[0].id not in first_page
+    await _call(search, "move", 1)  # no third page
+    await _call(search, "move", 7)  # not a step the pager sends
+    assert search.page == 2
+    await _call(search, "move", -1)
+    assert search.page == 1 and [r.id for r in search.rows] == first_page
 
 
 async def test_a_thousand_and_more_matches_show_as_1000_plus(desk, configured_db):
@@ -375,6 +409,42 @@ async def test_recording_a_death_needs_the_date_and_a_reason(desk, configured_db
     await _call(details, "submit_status", {"reason": "death certificate", "deceased_on": "2026-01-02"})
     assert (details.status, details.deceased_on, details.dialog) == ("deceased", "2026-01-02", "")
     assert details.history[0].field == "Status" and details.history[0].new == "deceased 2026-01-02"
+
+
+# --------------------------------------------------------------------------- insurance
+
+
+async def test_a_coverage_form_is_read_as_every_form_is(desk, configured_db):
+    """A too-long member id is refused at its field (not cut short and saved), a value that is not
+    text is refused with a message, and a good form is recorded and listed."""
+    with hms_db.session_scope() as s:
+        payer = Payer(code="ACME", name="Acme Health")
+        s.add(payer)
+        s.commit()
+        payer_id = str(payer.id)
+    catherine = desk["catherine"]
+    tab = _tab(PatientCoverageState, f"/patients/{catherine.id}/details", "rita")
+    await _call(tab, "load")
+    assert tab.payers == [[payer_id, "Acme Health"]] and tab.lines == []
+    form = {
+        "payer_id": payer_id,
+        "plan_name": "Gold PPO",
+        "member_id": "ACM-0001",
+        "valid_from": "2025-01-01",
+        "valid_to": "",
+        "priority": "1",
+        "copay": "12.50",
+        "coinsurance_percent": "20",
+    }
+    await _call(tab, "open_add")
+    await _call(tab, "add", {**form, "member_id": "A" * 201})
+    assert (tab.error_field, tab.error_text) == ("member_id", "Keep this under 200 characters.")
+    await _call(tab, "add", {**form, "copay": ["12.50"]})
+    assert (tab.error_field, tab.error_text) == ("copay", "This value could not be read; enter it again.")
+    assert tab.lines == [] and tab.dialog_open
+    await _call(tab, "add", form)
+    assert [(line.payer, line.member_id) for line in tab.lines] == [("Acme Health", "ACM-0001")]
+    assert not tab.dialog_open and tab.error_text == ""
 
 
 # --------------------------------------------------------------------------- wristband

@@ -72,6 +72,11 @@ def clinic(session):
     return people
 
 
+def _said(events, message: str) -> bool:
+    """Whether one toast among ``events`` says exactly ``message``."""
+    return any(f'("{message}")' in text for text in _toast_texts(events))
+
+
 def _toast_texts(events) -> list[str]:
     texts = []
     for event in events:
@@ -140,6 +145,14 @@ async def test_the_cohort_count_follows_the_filters_and_the_cohort_is_saved_and_
     assert builder.listed and [r.name for r in builder.rows] == ["Ada Test", "Di Test"]
     refused = await _call(builder, "set_value", "password", "x")
     assert refused and builder.count == 2
+    # The inline inputs are read as every form is (state/forms): refused with the same words.
+    refused = await _call(builder, "set_value", "hba1c_min", ["9"])
+    assert _said(refused, "This value could not be read; enter it again.")
+    refused = await _call(builder, "set_value", "age_min", "1" * 201)
+    assert _said(refused, "Keep this under 200 characters.") and builder.count == 2
+    refused = await _call(builder, "set_save_name", "x" * 121)  # refused, not cut short
+    assert _said(refused, "The cohort name can be at most 120 characters long.")
+    assert builder.save_name == ""
     await _call(builder, "set_save_name", "Poorly controlled diabetics")
     await _call(builder, "save")
     with hms_db.session_scope() as s:
@@ -205,6 +218,8 @@ async def test_a_registry_code_set_is_edited_from_its_form(clinic, configured_db
         {"registry_id": "0", "code": "afib", "name": "Atrial fibrillation", "prefixes": "I48"},
     )
     assert "afib" in [r.code for r in registries.rows]
+    refused = await _call(registries, "save", {**form, "registry_id": ["0"]})
+    assert _said(refused, "This value could not be read; enter it again.")
 
 
 async def test_a_manager_recomputes_the_figures_and_a_physician_may_not(clinic, configured_db):

@@ -12,7 +12,7 @@ from sqlalchemy import case, func, literal, select
 from sqlmodel import Session
 
 from hms_app import csv_safe
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today
 from hms_app.errors import ValidationError
 from hms_app.models.billing import ChargeItem, ChargeItemDefinition, Expense, Invoice, InvoiceLine, Payment
 from hms_app.models.organization import Department
@@ -58,7 +58,7 @@ class FinanceFilters:
 
 def default_filters(today: date | None = None) -> FinanceFilters:
     """The last twelve whole months and this one so far, all departments."""
-    today = today or to_local(utcnow()).date()
+    today = today or local_today()
     first = today.replace(day=1)
     for _ in range(12):
         first = (first - timedelta(days=1)).replace(day=1)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, skeleton_rows, stat_card
 from hms_app.pages.billing.common import (
     WIDE_CELL,
     billing_tabs,
-    can,
     dialog,
     dialog_buttons,
     dialog_form,

@@ -13,11 +13,6 @@ HIDE_IN_PRINT = {"@media print": {"display": "none"}}
 INK = "#000000"
 
 
-def can(permission: str) -> rx.Var:
-    """Only for what to draw: the server decides."""
-    return SessionState.user_permissions.contains(permission)
-
-
 def problem_callout(message) -> rx.Component:
     return rx.callout(
         rx.vstack(rx.text(message), rx.link("Back to the billing desk", href="/billing"), spacing="1"),

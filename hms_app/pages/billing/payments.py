@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can
 from hms_app.pages.billing.common import (
     WIDE_CELL,
-    can,
     dialog,
     dialog_buttons,
     dialog_form,

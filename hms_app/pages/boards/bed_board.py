@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, skeleton_rows, stat_card
 from hms_app.pages.boards.bed_dialogs import (
@@ -12,7 +13,7 @@ from hms_app.pages.boards.bed_dialogs import (
     out_of_service_dialog,
     transfer_dialog,
 )
-from hms_app.pages.boards.common import can, live_note, refused
+from hms_app.pages.boards.common import live_note
 from hms_app.state.boards.bed_board import BedBoardState, BedCard
 
 BED_COLOURS = {"free": "grass", "occupied": "blue", "cleaning": "amber", "out_of_service": "gray"}

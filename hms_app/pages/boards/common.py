@@ -4,20 +4,6 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.state.session import SessionState
-
-
-def can(permission: str) -> rx.Var:
-    """Whether to draw a control; the server decides whether it works."""
-    return SessionState.user_permissions.contains(permission)
-
-
-def refused(permission: str, message: str) -> rx.Component:
-    return rx.cond(
-        ~can(permission),
-        rx.callout(message, icon="shield-alert", color_scheme="amber", data_testid="no-access"),
-    )
-
 
 def live_note(updated_at: rx.Var) -> rx.Component:
     return rx.hstack(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, skeleton_rows
-from hms_app.pages.boards.common import can, live_note, refused
+from hms_app.pages.boards.common import live_note
 from hms_app.state.boards.flow_board import CountRow, FlowBoardState, FlowCardView, FlowColumn
 
 COLUMN_COLOURS = {"booked": "gray", "arrived": "amber", "in_room": "blue", "completed": "grass"}

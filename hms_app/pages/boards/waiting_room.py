@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.boards.common import can
+from hms_app.components.access import can, no_access
 from hms_app.state.boards.waiting_room import CalledView, WaitingRoomState, WaitingView
 from hms_app.state.session import SessionState
 
@@ -181,12 +181,7 @@ def waiting_page() -> rx.Component:
         rx.cond(
             ~can("appointment.read"),
             rx.center(
-                rx.callout(
-                    "This screen needs a staff sign-in that may see the clinic's appointments.",
-                    icon="shield-alert",
-                    color_scheme="amber",
-                    data_testid="no-access",
-                ),
+                no_access("This screen needs a staff sign-in that may see the clinic's appointments."),
                 min_height="100vh",
             ),
             rx.cond(

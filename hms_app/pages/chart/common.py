@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can
 from hms_app.components.ui import empty_state, scroll_box
 from hms_app.state.chart.page import ChartState
-from hms_app.state.session import SessionState
 
-CAN_WRITE = SessionState.user_permissions.contains("emr.write")
+CAN_WRITE = can("emr.write")
 # The shell's header is sticky at the top and grows when its title wraps on a narrow screen; the
 # banner sticks right under it. The browser measures both (banner.MEASURE_JS) into CSS variables.
 HEADER_HEIGHT = "var(--hms-header-height, 61px)"

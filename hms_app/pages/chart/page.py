@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state
 from hms_app.pages.chart.allergies import allergy_card, allergy_dialogs
@@ -21,7 +22,6 @@ from hms_app.pages.chart.problems import problem_dialogs, problems_tab
 from hms_app.pages.chart.summary import summary_tab
 from hms_app.pages.chart.vitals import vitals_tab
 from hms_app.state.chart.page import ChartState
-from hms_app.state.session import SessionState
 
 
 def allergies_tab() -> rx.Component:
@@ -102,7 +102,7 @@ def tabs() -> rx.Component:
 def chart_page() -> rx.Component:
     return rx.vstack(
         rx.cond(
-            SessionState.user_permissions.contains("patient.read"),
+            can("patient.read"),
             rx.cond(
                 ChartState.loaded & (ChartState.shown_path == ChartState.router.url.path),
                 rx.cond(
@@ -120,13 +120,7 @@ def chart_page() -> rx.Component:
                 loading_skeleton(),
             ),
             # What a role without the permission sees (the server refuses the data anyway).
-            rx.callout(
-                "Your role does not give access to patient records.",
-                icon="shield-alert",
-                color_scheme="amber",
-                width="100%",
-                data_testid="no-access",
-            ),
+            no_access("Your role does not give access to patient records.", width="100%"),
         ),
         dialogs(),
         spacing="4",

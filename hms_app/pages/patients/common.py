@@ -6,24 +6,11 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.ui import scroll_box
-from hms_app.state.session import SessionState
 
 # Responsive display values (initial, sm, md, lg): the large breakpoint is 62em.
 WIDE_CELL = ["none", "none", "none", "table-cell"]
 NARROW_ONLY = ["block", "block", "block", "none"]
 WIDE_ONLY = ["none", "none", "none", "block"]
-
-
-def can(permission: str) -> rx.Var:
-    """Whether the signed-in user holds ``permission``: only for what to draw; the server decides."""
-    return SessionState.user_permissions.contains(permission)
-
-
-def refused(permission: str, message: str) -> rx.Component:
-    return rx.cond(
-        ~can(permission),
-        rx.callout(message, icon="shield-alert", color_scheme="amber", data_testid="no-access"),
-    )
 
 
 def status_badge(status: rx.Var) -> rx.Component:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can
 from hms_app.components.ui import empty_state
-from hms_app.pages.patients.common import (
-    can,
-    scroll_table,
-)
+from hms_app.pages.patients.common import scroll_table
 from hms_app.state.patients.coverage import PatientCoverageState
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, skeleton_rows
 from hms_app.pages.patients.common import (
-    can,
     general_error,
     labelled,
     problem_callout,
-    refused,
     scroll_table,
     status_badge,
     text_input,

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.patients.common import (
-    error_line,
-    form_label,
-)
+from hms_app.pages.patients.common import error_line, form_label
 from hms_app.state.patients.details import PatientDetailsState
 
 

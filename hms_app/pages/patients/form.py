@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.patients.common import (
-    card,
-    grid,
-    labelled,
-    text_input,
-)
+from hms_app.pages.patients.common import card, grid, labelled, text_input
 from hms_app.state.patients.common import SEXES
 from hms_app.state.patients.register import PatientRegisterState
 

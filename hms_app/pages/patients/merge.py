@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can
 from hms_app.components.ui import empty_state
-from hms_app.pages.patients.common import (
-    can,
-    form_label,
-    scroll_table,
-)
+from hms_app.pages.patients.common import form_label, scroll_table
 from hms_app.pages.patients.dialogs import (
     details_dialog,
     dialog_buttons,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.pages.patients.common import (
     NARROW_ONLY,
     WIDE_ONLY,
-    can,
     error_line,
     form_label,
     general_error,
-    refused,
     scroll_table,
 )
 from hms_app.pages.patients.form import demographic_fields

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, skeleton_rows
-from hms_app.pages.patients.common import (
-    NARROW_ONLY,
-    WIDE_CELL,
-    can,
-    refused,
-    scroll_table,
-    status_badge,
-)
+from hms_app.components.ui import empty_state, pager, skeleton_rows
+from hms_app.pages.patients.common import NARROW_ONLY, WIDE_CELL, scroll_table, status_badge
 from hms_app.state.patients.common import MAX_QUERY
 from hms_app.state.patients.search import PatientLine, PatientSearchState
 
@@ -53,43 +47,16 @@ def patient_row(row: PatientLine) -> rx.Component:
 
 
 def search_pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(
-            PatientSearchState.total_label,
-            " patients",
-            size="2",
-            color_scheme="gray",
-            data_testid="patient-total",
-        ),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=16),
-            "Previous",
-            variant="soft",
-            size="1",
-            disabled=PatientSearchState.page <= 1,
-            on_click=PatientSearchState.prev_page,
-        ),
-        rx.text(
-            "Page ",
-            PatientSearchState.page.to_string(),
-            " of ",
-            PatientSearchState.page_count.to_string(),
-            size="2",
-        ),
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=16),
-            variant="soft",
-            size="1",
-            disabled=PatientSearchState.page >= PatientSearchState.page_count,
-            on_click=PatientSearchState.next_page,
-            data_testid="next-page",
-        ),
-        width="100%",
-        align="center",
-        spacing="3",
-        wrap="wrap",
+    return pager(
+        PatientSearchState.page,
+        PatientSearchState.page_count,
+        PatientSearchState.total,
+        PatientSearchState.move(-1),
+        PatientSearchState.move(1),
+        "patients",
+        count_test_id="patient-total",
+        next_test_id="next-page",
+        total_label=PatientSearchState.total_label,
     )
 
 

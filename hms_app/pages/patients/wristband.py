@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.patients.common import (
-    problem_callout,
-)
+from hms_app.pages.patients.common import problem_callout
 from hms_app.state.patients.wristband import WristbandState
 from hms_app.state.session import SessionState
 

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, field, pager, section
-from hms_app.pages.population.common import (
-    as_of_note,
-    can,
-    options,
-    patient_table,
-    refused,
-    tabs,
-)
+from hms_app.pages.population.common import NO_ACCESS, as_of_note, options, patient_table, tabs
 from hms_app.state.population.cohorts import CohortState, SavedLine
 
 
@@ -168,7 +162,7 @@ def filters_card() -> rx.Component:
 @staff_page(route="/population/cohorts", title="Cohort builder", on_load=CohortState.load)
 def cohorts_page() -> rx.Component:
     return rx.vstack(
-        refused(),
+        refused("population.read", NO_ACCESS),
         rx.cond(
             can("population.read"),
             rx.vstack(
@@ -226,6 +220,7 @@ def cohorts_page() -> rx.Component:
                                             value=CohortState.save_name,
                                             on_change=CohortState.set_save_name,
                                             placeholder="Cohort name",
+                                            max_length=120,
                                             width="100%",
                                             data_testid="cohort-name",
                                         ),

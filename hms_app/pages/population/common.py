@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can
 from hms_app.components.ui import scroll_box
 from hms_app.state.population.common import PERIOD_MONTHS, CohortLine
-from hms_app.state.session import SessionState
 
 WIDE_CELL = ["none", "none", "none", "table-cell"]
 
@@ -19,21 +19,7 @@ TABS = (
 )
 
 
-def can(permission: str) -> rx.Var:
-    """Whether the signed-in user holds ``permission``: only for what to draw; the server decides."""
-    return SessionState.user_permissions.contains(permission)
-
-
-def refused() -> rx.Component:
-    return rx.cond(
-        ~can("population.read"),
-        rx.callout(
-            "Your role does not give access to population health.",
-            icon="shield-alert",
-            color_scheme="amber",
-            data_testid="no-access",
-        ),
-    )
+NO_ACCESS = "Your role does not give access to population health."
 
 
 def tabs(active: str) -> rx.Component:

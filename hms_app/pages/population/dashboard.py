@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, skeleton_rows
-from hms_app.pages.population.common import (
-    as_of_note,
-    can,
-    options,
-    patient_table,
-    period_select,
-    refused,
-    tabs,
-)
+from hms_app.pages.population.common import NO_ACCESS, as_of_note, options, patient_table, period_select, tabs
 from hms_app.state.population.dashboard import PopulationDashboardState
 
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
@@ -115,7 +108,7 @@ def drill_panel() -> rx.Component:
 @staff_page(route="/population", title="Population health", on_load=PopulationDashboardState.load)
 def population_page() -> rx.Component:
     return rx.vstack(
-        refused(),
+        refused("population.read", NO_ACCESS),
         rx.cond(
             can("population.read"),
             rx.vstack(

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import field, section, skeleton_rows
-from hms_app.pages.population.common import (
-    can,
-    refused,
-    tabs,
-)
+from hms_app.pages.population.common import NO_ACCESS, tabs
 from hms_app.state.population.registries import RegistriesState, RegistryLine
 
 
@@ -131,7 +128,7 @@ def new_registry_form() -> rx.Component:
 @staff_page(route="/population/registries", title="Registries", on_load=RegistriesState.load)
 def registries_page() -> rx.Component:
     return rx.vstack(
-        refused(),
+        refused("population.read", NO_ACCESS),
         rx.cond(
             can("population.read"),
             rx.vstack(

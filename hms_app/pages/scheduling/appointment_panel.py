@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.pages.scheduling.common import can, error_line, form_label
+from hms_app.components.access import can
+from hms_app.pages.scheduling.common import error_line, form_label
 from hms_app.state.scheduling import ScheduleState, SeriesLine, SlotLine
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.pages.scheduling.appointment_panel import side_panel
 from hms_app.pages.scheduling.booking_dialog import booking_dialog
 from hms_app.pages.scheduling.calendar_grid import calendar
-from hms_app.pages.scheduling.common import can, option_select, refused
+from hms_app.pages.scheduling.common import option_select
 from hms_app.state.scheduling import (
     ANY,
     KIND_LABELS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can
 from hms_app.components.ui import empty_state, skeleton_rows
-from hms_app.pages.scheduling.common import can
 from hms_app.state.scheduling import (
     GRID_MINUTES,
     PX_PER_MINUTE,

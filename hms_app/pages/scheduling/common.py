@@ -6,19 +6,6 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.state.scheduling import ANY
-from hms_app.state.session import SessionState
-
-
-def can(permission: str) -> rx.Var:
-    """Whether the signed-in user holds ``permission``: only for what to draw; the server decides."""
-    return SessionState.user_permissions.contains(permission)
-
-
-def refused(permission: str, message: str) -> rx.Component:
-    return rx.cond(
-        ~can(permission),
-        rx.callout(message, icon="shield-alert", color_scheme="amber", data_testid="no-access"),
-    )
 
 
 def error_line(message, test_id: str = "") -> rx.Component:

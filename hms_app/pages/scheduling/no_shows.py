@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, scroll_box, skeleton_rows
-from hms_app.pages.scheduling.common import can, option_select, refused
+from hms_app.pages.scheduling.common import option_select
 from hms_app.state.scheduling import NoShowState, RateLine
 
 

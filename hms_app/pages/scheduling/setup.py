@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import skeleton_rows
-from hms_app.pages.scheduling.common import can, refused
 from hms_app.pages.scheduling.setup_availability import exceptions_tab, templates_tab
 from hms_app.pages.scheduling.setup_catalogue import resources_tab, services_tab
 from hms_app.pages.scheduling.setup_dialog import setup_dialog

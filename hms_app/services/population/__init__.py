@@ -10,7 +10,7 @@ the population domain's own code imports from the modules.
 """
 
 from hms_app.services.population.cohorts import count_cohort
-from hms_app.services.population.refresh import local_today, refresh_population
+from hms_app.services.population.refresh import refresh_population
 from hms_app.services.population.registries import ensure_default_registries
 
-__all__ = ["count_cohort", "ensure_default_registries", "local_today", "refresh_population"]
+__all__ = ["count_cohort", "ensure_default_registries", "refresh_population"]

@@ -14,7 +14,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from hms_app import csv_safe
-from hms_app.clock import format_local
+from hms_app.clock import format_local, local_today
 from hms_app.errors import Conflict, ValidationError
 from hms_app.models.patients import Patient
 from hms_app.models.population import (
@@ -28,7 +28,7 @@ from hms_app.services.audit import record_audit
 from hms_app.services.patients import age_years
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.population.filters import CohortFilter, cohort_conditions, parse_filter
-from hms_app.services.population.refresh import RefreshInfo, local_today, refresh_info
+from hms_app.services.population.refresh import RefreshInfo, refresh_info
 from hms_app.services.population.registries import RegistryRow, list_registries
 from hms_app.services.rows import get_row
 

@@ -14,9 +14,10 @@ import pandas as pd
 from sqlmodel import Session
 
 from hms_app.analytics import population as charts
+from hms_app.clock import local_today
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.population.measures import measure_results
-from hms_app.services.population.refresh import RefreshInfo, local_today, refresh_info
+from hms_app.services.population.refresh import RefreshInfo, refresh_info
 from hms_app.services.population.registries import RegistryRow, list_registries
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from hms_app.clock import utcnow
+from hms_app.clock import local_today, utcnow
 from hms_app.errors import ValidationError
 from hms_app.models.population import (
     PopulationMedication,
@@ -26,7 +26,7 @@ from hms_app.services.population.measures import (
     measure_clauses,
     member_of,
 )
-from hms_app.services.population.refresh import local_today, summary_as_of
+from hms_app.services.population.refresh import summary_as_of
 from hms_app.services.population.registries import REGISTRY_CODE_RE
 
 SEXES = ("female", "male", "other", "unknown")

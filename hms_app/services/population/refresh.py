@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from hms_app.analytics.population import years_before
-from hms_app.clock import format_local, to_local, utcnow
+from hms_app.clock import format_local, local_today, utcnow
 from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observation
 from hms_app.models.patients import Patient
 from hms_app.models.population import (
@@ -49,11 +49,6 @@ FINAL_STATUSES = ("final", "amended", "corrected")
 VISIT_STATUSES = ("finished", "in-progress")
 
 S = PopulationSummary
-
-
-def local_today() -> date:
-    """Today in the hospital's time zone: the day ages are counted on."""
-    return to_local(utcnow()).date()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import (
     HOLDING_STATUSES,
@@ -296,7 +296,7 @@ class SetupData:
 
 def read_setup(session: Session, *, actor: Actor, today: date | None = None) -> SetupData:
     """Everything the set-up screen lists, in one session."""
-    today = today or to_local(utcnow()).date()
+    today = today or local_today()
     return SetupData(
         list_departments(session, actor=actor, bookable_only=False),
         list_resources(session, actor=actor, include_inactive=True),

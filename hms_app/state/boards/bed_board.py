@@ -18,7 +18,7 @@ from datetime import datetime
 
 import reflex as rx
 
-from hms_app.clock import format_local, to_local, utcnow
+from hms_app.clock import format_local, local_today, to_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import live
 from hms_app.services.patients import find_living
@@ -56,7 +56,7 @@ def _since(moment: datetime | None) -> str:
     """'since 14:20' today, 'since 12 Mar 14:20' on an earlier day."""
     if moment is None:
         return ""
-    local, today = to_local(moment), to_local(utcnow()).date()
+    local, today = to_local(moment), local_today()
     return "since " + (local.strftime("%H:%M") if local.date() == today else local.strftime("%d %b %H:%M"))
 
 

@@ -1,13 +1,11 @@
-"""What the patient screens share: reading a submitted form, the record id in the address, the
-record's status word and today's date in the hospital's time zone."""
+"""What the patient screens share: reading a submitted form, the record id in the address and the
+record's status word."""
 
 from __future__ import annotations
 
 import functools
 import re
-from datetime import date
 
-from hms_app.clock import to_local, utcnow
 from hms_app.errors import ValidationError
 from hms_app.services.patients.demographics import BOOLEAN_FIELDS, DEMOGRAPHIC_FIELDS
 from hms_app.services.patients.demographics import SEXES as SEXES  # for the pages' sex select
@@ -17,10 +15,6 @@ MIN_QUERY = 2
 MAX_QUERY = 100
 FORM_LIMIT = 300  # any one form value longer than this is refused before a service runs
 TEXT_FIELDS = tuple(k for k in DEMOGRAPHIC_FIELDS if k not in BOOLEAN_FIELDS)
-
-
-def local_today() -> date:
-    return to_local(utcnow()).date()
 
 
 def record_status(active: bool, deceased: bool) -> str:

@@ -8,10 +8,22 @@ import reflex as rx
 
 from hms_app.errors import DomainError
 from hms_app.services import coverage
-from hms_app.state.patients.common import (
-    route_patient_id,
-)
+from hms_app.state.forms import form_fields
+from hms_app.state.patients.common import route_patient_id
 from hms_app.state.session import SessionState, requires
+
+# The coverage dialog's fields (pages/patients/coverage.py), read as the other patient forms are.
+COVERAGE_FIELDS = (
+    "payer_id",
+    "plan_name",
+    "member_id",
+    "valid_from",
+    "valid_to",
+    "priority",
+    "copay",
+    "coinsurance_percent",
+)
+COVERAGE_LIMIT = 200
 
 
 @dataclass
@@ -87,9 +99,9 @@ class PatientCoverageState(SessionState):
     @rx.event
     @requires("patient.write")
     async def add(self, form: dict):
-        form = {k: str(v)[:200] for k, v in (form if isinstance(form, dict) else {}).items()}
         try:
-            await self._run(coverage.add_coverage, patient_id=self.record_id, data=form)
+            data = form_fields(form, COVERAGE_FIELDS, limit=COVERAGE_LIMIT)
+            await self._run(coverage.add_coverage, patient_id=self.record_id, data=data)
             await self._reload()
         except DomainError as error:
             self.error_field, self.error_text = error.field or "", str(error)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import reflex as rx
 
-from hms_app.clock import format_local
+from hms_app.clock import format_local, local_today
 from hms_app.errors import DomainError, NotFound, ValidationError
 from hms_app.services.patients.demographics import BOOLEAN_FIELDS, DEMOGRAPHIC_FIELDS, age_years
 from hms_app.services.patients.merge import MergeRow, merge_patients, undo_merge
@@ -24,7 +24,6 @@ from hms_app.state.patients.common import (
     TEXT_FIELDS,
     form_demographics,
     form_text,
-    local_today,
     record_status,
     route_patient_id,
 )

@@ -7,16 +7,16 @@ from datetime import date
 
 import reflex as rx
 
+from hms_app.clock import local_today
 from hms_app.errors import DomainError
 from hms_app.services.patients.demographics import age_years
 from hms_app.services.patients.search import COUNT_CAP, PatientRow, search_patients
 from hms_app.state.patients.common import (
     MAX_QUERY,
     MIN_QUERY,
-    local_today,
     record_status,
 )
-from hms_app.state.session import SessionState, pages_for, requires
+from hms_app.state.session import SessionState, pages_for, requires, turn_page
 
 PAGE_SIZE = 20
 
@@ -113,16 +113,5 @@ class PatientSearchState(SessionState):
 
     @rx.event
     @requires("patient.read")
-    async def next_page(self):
-        if self.page < self.page_count:
-            self.page += 1
-            return await self._reload()
-        return None
-
-    @rx.event
-    @requires("patient.read")
-    async def prev_page(self):
-        if self.page > 1:
-            self.page -= 1
-            return await self._reload()
-        return None
+    async def move(self, step: int):
+        return await turn_page(self, "page", step, self.page_count, self._reload)

@@ -18,14 +18,17 @@ from hms_app.services.population.cohorts import (
     save_cohort,
     saved_cohort_filter,
 )
+from hms_app.state.forms import value_text
 from hms_app.state.population.common import (
     PAGE_SIZE,
     CohortLine,
     as_of_label,
     cohort_line,
 )
-from hms_app.state.session import SessionState, browser_id, pages_for, requires, step_page
+from hms_app.state.session import SessionState, browser_id, pages_for, requires, turn_page
 
+FILTER_LIMIT = 200  # a number, a sex or an ICD-10 prefix; anything longer was not typed into the filter
+NAME_LIMIT = 120  # the saved cohort's name (the input stops there too)
 FILTER_FIELDS = (
     "age_min",
     "age_max",
@@ -147,8 +150,12 @@ class CohortState(SessionState):
     @rx.event
     @requires("population.read")
     async def set_value(self, key: str, value: str):
-        if key not in FILTER_FIELDS or not isinstance(value, str) or len(value) > 200:
+        if key not in FILTER_FIELDS:
             return rx.toast.error("This filter could not be read.")
+        try:
+            value = value_text(value, key, limit=FILTER_LIMIT)
+        except ValidationError as error:
+            return rx.toast.error(str(error))
         self.values = {**self.values, key: value.strip()}
         self.page = 1
         return await self._count()
@@ -182,16 +189,16 @@ class CohortState(SessionState):
     @rx.event
     @requires("population.read")
     async def move(self, step: int):
-        page = step_page(self.page, step, self.page_count)
-        if page == self.page:
-            return None
-        self.page = page
-        return await self._list()
+        return await turn_page(self, "page", step, self.page_count, self._list)
 
     @rx.event
     @requires("population.manage")
     async def set_save_name(self, value: str):
-        self.save_name = value[:120] if isinstance(value, str) else ""
+        try:
+            self.save_name = value_text(value, "save_name", limit=NAME_LIMIT, label="cohort name")
+        except ValidationError as error:
+            return rx.toast.error(str(error))
+        return None
 
     @rx.event
     @requires("population.manage")

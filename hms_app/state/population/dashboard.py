@@ -22,7 +22,7 @@ from hms_app.state.population.common import (
     cohort_line,
     parse_months,
 )
-from hms_app.state.session import SessionState, pages_for, requires, step_page
+from hms_app.state.session import SessionState, pages_for, requires, turn_page
 
 
 def _first_point(points) -> tuple[str, int, int]:
@@ -246,11 +246,7 @@ class PopulationDashboardState(SessionState):
     @rx.event
     @requires("population.read")
     async def drill_move(self, step: int):
-        page = step_page(self.drill_page, step, self.drill_page_count)
-        if page == self.drill_page:
-            return None
-        self.drill_page = page
-        return await self._drill()
+        return await turn_page(self, "drill_page", step, self.drill_page_count, self._drill)
 
     @rx.event
     @requires("population.read")

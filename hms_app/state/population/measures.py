@@ -19,7 +19,7 @@ from hms_app.state.population.common import (
     cohort_line,
     parse_months,
 )
-from hms_app.state.session import SessionState, browser_id, pages_for, requires, step_page
+from hms_app.state.session import SessionState, browser_id, pages_for, requires, turn_page
 
 
 @dataclass
@@ -148,11 +148,7 @@ class MeasuresState(SessionState):
     @rx.event
     @requires("population.read")
     async def gap_move(self, step: int):
-        page = step_page(self.gap_page, step, self.gap_page_count)
-        if page == self.gap_page:
-            return None
-        self.gap_page = page
-        return await self._gaps()
+        return await turn_page(self, "gap_page", step, self.gap_page_count, self._gaps)
 
     @rx.event
     @requires("population.manage")

@@ -8,7 +8,7 @@ import reflex as rx
 
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.population.registries import list_registries, save_registry
-from hms_app.state.forms import form_fields
+from hms_app.state.forms import form_fields, form_text
 from hms_app.state.session import SessionState, browser_id, requires
 
 
@@ -53,9 +53,9 @@ class RegistriesState(SessionState):
     async def save(self, form: dict):
         if not isinstance(form, dict):
             return rx.toast.error("This form could not be read.")
-        raw_id = str(form.get("registry_id") or "0")
         registry_id = 0
         try:
+            raw_id = form_text(form, "registry_id").strip() or "0"
             registry_id = 0 if raw_id == "0" else browser_id(raw_id, "registry")
             if registry_id and registry_id not in [r.id for r in self.rows]:
                 raise ValidationError("Choose a registry from the list.")

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import reflex as rx
 
-from hms_app.clock import format_local
+from hms_app.clock import format_local, local_today
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import patients as patient_svc
 from hms_app.services.scheduling.booking import book_appointment, book_recurring
@@ -19,7 +19,7 @@ from hms_app.services.scheduling.slots import find_free_slots
 from hms_app.services.scheduling.waitlist import join_waitlist
 from hms_app.state.scheduling.appointment_panel import SlotLine, slot_lines
 from hms_app.state.scheduling.calendar import ScheduleState
-from hms_app.state.scheduling.common import ANY, MAX_QUERY, Option, local_today, parse_day
+from hms_app.state.scheduling.common import ANY, MAX_QUERY, Option, parse_day
 from hms_app.state.session import SessionState, requires
 
 PATIENT_OPTIONS = 8

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import reflex as rx
 
-from hms_app.clock import format_local, to_local, utcnow
+from hms_app.clock import format_local, local_today, to_local, utcnow
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import live
 from hms_app.services.scheduling import booking, flow, waitlist
@@ -29,7 +29,6 @@ from hms_app.state.scheduling.common import (
     STATUS_LABELS,
     Option,
     form_value,
-    local_today,
     parse_day,
 )
 from hms_app.state.scheduling.layout import (

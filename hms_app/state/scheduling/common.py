@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import local_today
 from hms_app.errors import ValidationError
 from hms_app.state.forms import form_text
 
@@ -33,10 +33,6 @@ KIND_LABELS = {"provider": "Provider", "room": "Room", "equipment": "Equipment"}
 MAX_TEXT = 300
 MAX_QUERY = 100
 ANY = "any"  # a select item cannot have the empty value: "any resource"
-
-
-def local_today() -> date:
-    return to_local(utcnow()).date()
 
 
 def parse_day(value) -> date:

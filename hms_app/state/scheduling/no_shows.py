@@ -12,9 +12,10 @@ import reflex as rx
 
 from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics.scheduling import no_show_figure
+from hms_app.clock import local_today
 from hms_app.errors import DomainError
 from hms_app.services.scheduling.stats import NoShowRate, no_show_report
-from hms_app.state.scheduling.common import ANY, Option, local_today
+from hms_app.state.scheduling.common import ANY, Option
 from hms_app.state.session import SessionState, requires
 
 
