@@ -40,17 +40,18 @@ $(CHROMIUM):
 run: setup
 	$(BIN)/hms serve
 
-# Browser tests run in their own pytest process: pytest-playwright keeps an event
+# Browser tests and the attacker's probes of the running production build (tests/security)
+# share one server and run in their own pytest process: pytest-playwright keeps an event
 # loop running that would clash with the async service and state tests.
 test: setup setup-browser
-	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e
-	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e --ignore=tests/security
+	$(BIN)/pytest -q tests/e2e tests/security
 
 test-fast: setup
-	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e
+	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e --ignore=tests/security
 
 test-e2e: setup setup-browser
-	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q tests/e2e tests/security
 
 bench: setup
 	$(BIN)/hms bench

@@ -18,6 +18,9 @@ from hms_app import migrations
 from hms_app.models import metadata
 from hms_app.settings import get_settings
 
+# The production build for tests/e2e and tests/security: one server, started only when asked for.
+pytest_plugins = ["tests.production_server"]
+
 POSTGRES_URL = os.environ.get("HMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 
