@@ -152,7 +152,7 @@ def verify_audit_chain(session: Session, *, actor: Actor) -> ChainReport:
 
 
 def record_refusal(
-    session: Session, *, actor: Actor, service: str, error: Exception, arguments: dict[str, Any]
+    session: Session, actor: Actor, *, service: str, error: Exception, arguments: dict[str, Any]
 ) -> None:
     """Record, in a transaction of its own, that a service refused ``actor``: a portal user asking
     for another patient's appointment, or a clerk for a record their role may not read, leaves a

@@ -11,7 +11,7 @@ from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import audit
 from hms_app.services.permissions import Actor
-from hms_app.state.forms import form_text
+from hms_app.state.forms import day_in_range, form_text
 from hms_app.state.session import SessionState, call_service, pages_for, public, requires, turn_page
 
 PAGE_SIZE = 50
@@ -61,11 +61,12 @@ def _date(value: str, key: str, label: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise ValidationError(
             f"The {label} date is not a date; use the calendar or type 2026-01-31.", field=key
         ) from error
+    return day_in_range(day, key, label)
 
 
 def parse_filters(form: dict) -> tuple[dict[str, str], audit.AuditFilter]:

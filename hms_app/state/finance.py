@@ -36,7 +36,7 @@ from hms_app.analytics.finance.receivables import BALANCE_COLUMNS
 from hms_app.clock import local_today
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import finance_reports
-from hms_app.state.forms import form_fields
+from hms_app.state.forms import day_in_range, form_fields
 from hms_app.state.session import SessionState, call_service, call_service_read, pages_for, requires
 
 PERMISSION = "analytics.read"
@@ -92,9 +92,10 @@ def _parse_day(value, field: str, label: str) -> date | None:
     if not isinstance(value, str) or len(value) > 10:
         raise ValidationError(f"{label}: choose a date.", field=field)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise ValidationError(f"{label}: {value!r} is not a date.", field=field) from error
+    return day_in_range(day, field, label)
 
 
 def _tables(board: Dashboard) -> tuple[dict, dict]:

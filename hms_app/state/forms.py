@@ -4,9 +4,14 @@ screen."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from hms_app.errors import ValidationError
 
 FORM_LIMIT = 2_000  # longer than any field of any form; a longer value is not typed by a person
+# The days a filter may name. Beyond them nothing is recorded, and a day near the calendar's
+# end (9999-12-31) overflows the moment a filter adds the day after it or a time zone.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 
 def value_text(value, field: str, *, limit: int = FORM_LIMIT, label: str = "") -> str:
@@ -36,3 +41,13 @@ def form_text(form, key: str, *, limit: int = FORM_LIMIT, label: str = "") -> st
 def form_fields(form, names: tuple[str, ...], *, limit: int = FORM_LIMIT) -> dict[str, str]:
     """Several fields at once, each read as ``form_text`` reads it."""
     return {name: form_text(form, name, limit=limit) for name in names}
+
+
+def day_in_range(day: date | None, field: str | None, label: str) -> date | None:
+    """``day`` if a filter can use it; a date outside 1900-2199 is refused at its field."""
+    if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationError(
+            f"The {label.lower()} date must fall between {EARLIEST_DAY.year} and {LATEST_DAY.year}.",
+            field=field,
+        )
+    return day

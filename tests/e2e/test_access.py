@@ -102,6 +102,9 @@ def test_patient_opening_the_staff_home_stays_in_the_portal(page: Page, base_url
     screenshot(page, "patient-opens-staff-home")
 
     page.goto("/admin/users")
+    # Absence proves something only once the page has drawn: wait for where the patient lands.
+    expect(page).to_have_url(re.compile(r"/portal/?$"))
+    expect(page.locator("[data-testid=portal-name]")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("Ada Admin")
     expect(page.locator("table").get_by_text("admin", exact=True)).to_have_count(0)
     screenshot(page, "patient-opens-admin-users")

@@ -974,3 +974,36 @@ def test_every_billing_screen_that_shows_a_patient_leaves_an_audit_row(session, 
         row = last()
         assert row.id > before and row.action == action, action
         assert (row.username, row.patient_id, row.outcome) == (CLERK.username, patient_id, "success"), action
+
+
+def test_the_database_itself_refuses_a_second_payment_with_the_same_key(session, world):
+    """The service checks the key first; this proves the unique constraint behind it holds when a
+    second writer slips past that check (on SQLite queued writers would hide a missing one)."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from hms_app.models.billing import Payment
+
+    invoice = _issued(session, world["self"], "VISIT-GP")
+    the_key = key()
+    payments.post_payment(
+        session,
+        actor=CLERK,
+        patient_id=world["self"],
+        invoice_id=invoice.id,
+        amount_cents=1000,
+        method="cash",
+        idempotency_key=the_key,
+    )
+    with pytest.raises(IntegrityError):
+        session.execute(
+            insert(Payment).values(
+                patient_id=world["self"],
+                method="cash",
+                amount_cents=1000,
+                idempotency_key=the_key,
+                received_by="x",
+            )
+        )
+    session.rollback()
+    assert session.execute(select(func.count()).where(Payment.idempotency_key == the_key)).scalar_one() == 1

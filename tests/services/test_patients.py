@@ -181,8 +181,9 @@ def test_registration_numbers_records_with_valid_distinct_mrns_and_is_audited(se
         )
     ]
     mrns = [p.mrn for p in people]
-    assert len(set(mrns)) == 3 and all(is_valid_mrn(m) for m in mrns)
-    assert [int(m[1:8]) for m in mrns] == sorted(int(m[1:8]) for m in mrns)  # issued in order
+    # Exactly the first three numbers, in order, with their check digits: no gaps, no skips.
+    assert mrns == ["H0000001-8", "H0000002-6", "H0000003-4"] == [format_mrn(n) for n in (1, 2, 3)]
+    assert all(is_valid_mrn(m) for m in mrns)
     stored = session.execute(select(Patient).where(Patient.mrn == mrns[1])).scalar_one()
     assert (stored.family_key, stored.phone_digits, stored.active) == ("turing", "5551112222", True)
     assert [(a.username, a.patient_id) for a in audit(session, "patient.create")] == [

@@ -127,17 +127,23 @@ def test_two_workers_sending_at_once_send_each_message_once(session, clinic, con
     recorder = Recorder()
     now = clinic.at(0)  # every 24-hour reminder is due, no 2-hour one yet
     barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
 
     def worker():
-        with hms_db.session_scope(configured_db) as s:
-            barrier.wait(timeout=30)
-            reminders.send_due_reminders(s, actor=SYSTEM_ACTOR, now=now, sender=recorder)
+        try:
+            with hms_db.session_scope(configured_db) as s:
+                barrier.wait(timeout=30)
+                reminders.send_due_reminders(s, actor=SYSTEM_ACTOR, now=now, sender=recorder)
+        except BaseException as error:  # noqa: BLE001  (a worker's failure must fail the test)
+            errors.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a worker never finished"
+    assert not errors, errors
     ids = [m.id for m in recorder.sent]
     assert len(ids) == 5 and len(set(ids)) == 5
 

@@ -712,3 +712,31 @@ def test_the_demo_seed_is_a_lived_in_schedule_without_double_bookings(session):
         start_at=slots[0].start_at, resource_id=slots[0].provider_id,
     )  # fmt: skip
     assert booked.status == "booked"
+
+
+def test_the_database_itself_refuses_a_second_hold_on_the_same_resource_step(session, clinic):
+    """The double-booking guard is the unique (resource, start) of resource_block: a row written
+    past the service (a second worker, a bug) is refused by the database on both engines."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    first = book(session, clinic, 9, 0, resource=clinic.dr_a)
+    second = book(session, clinic, 10, 0, resource=clinic.dr_a, patient=1)
+    held = session.execute(
+        select(ResourceBlock.resource_id, ResourceBlock.starts_at).where(
+            ResourceBlock.appointment_id == first.id
+        )
+    ).first()
+    with pytest.raises(IntegrityError):
+        session.execute(
+            insert(ResourceBlock).values(
+                resource_id=held.resource_id, starts_at=held.starts_at, appointment_id=second.id
+            )
+        )
+    session.rollback()
+    holders = session.execute(
+        select(func.count()).where(
+            ResourceBlock.resource_id == held.resource_id, ResourceBlock.starts_at == held.starts_at
+        )
+    ).scalar_one()
+    assert holders == 1

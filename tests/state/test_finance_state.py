@@ -223,6 +223,8 @@ async def test_filters_narrow_the_figures_and_nonsense_is_refused(books, configu
         _form(tab, start="2026-05-01", end="2026-04-01"),
         _form(tab, start="not a date"),
         _form(tab, start="2001-01-01"),
+        _form(tab, end="9999-12-31"),
+        _form(tab, as_of="9999-12-31"),
         _form(tab, department="DROP TABLE"),
         _form(tab, department=["1"]),
         _form(tab, as_of="2026-04-01" * 3),

@@ -45,6 +45,15 @@ def test_dates_in_the_wrong_order_or_shape_are_refused():
     assert error.value.field == "date_from"
 
 
+@pytest.mark.parametrize("field", ["date_from", "date_to"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1899-12-31", "2200-01-01"])
+def test_a_date_no_record_can_have_gets_a_field_message_not_an_overflow(field, day):
+    """9999-12-31 once reached search_audit, which adds a day to it: OverflowError, a traceback."""
+    with pytest.raises(ValidationError) as error:
+        parse_filters({field: day})
+    assert error.value.field == field and "between 1900 and 2199" in str(error.value)
+
+
 def test_over_long_text_is_refused_not_cut():
     with pytest.raises(ValidationError) as error:
         parse_filters({"action": "x" * 81})

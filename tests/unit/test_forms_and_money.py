@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from hms_app.errors import ValidationError
@@ -54,3 +56,12 @@ def test_the_form_reader_refuses_what_no_form_field_sends():
     with pytest.raises(ValidationError, match="under 10 characters"):
         form_text({"name": "x" * 11}, "name", limit=10)
     assert form_fields({"a": "1", "b": None}, ("a", "b", "c")) == {"a": "1", "b": "", "c": ""}
+
+
+def test_billing_invoice_filters_refuse_a_day_at_the_calendars_end():
+    from hms_app.state.billing.common import _date
+
+    assert _date("2026-11-26", "From") == date(2026, 11, 26)
+    for day in ("9999-12-31", "0001-01-01"):
+        with pytest.raises(ValidationError, match="between 1900 and 2199"):
+            _date(day, "To")

@@ -16,7 +16,7 @@ from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import invoice_views, payments
 from hms_app.services.billing.money import format_money
-from hms_app.state.forms import form_text
+from hms_app.state.forms import day_in_range, form_text
 from hms_app.state.session import SessionState, step_page
 
 PAGE_SIZE = 20
@@ -45,9 +45,10 @@ def _date(value: str, label: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise ValidationError(f"{label} is a date like 2026-11-26.") from error
+    return day_in_range(day, None, label)
 
 
 def _route_id(path: str, pattern: str, what: str) -> int:
