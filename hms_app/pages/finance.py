@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, scroll_box, skeleton_rows
-from hms_app.state.finance import BalanceLine, DrillLine, FinanceState
+from hms_app.state.finance import PERMISSION, BalanceLine, DrillLine, FinanceState
 
 WIDE_CELL = ["none", "none", "none", "table-cell"]
 
@@ -87,7 +88,7 @@ def filters() -> rx.Component:
                         type="date",
                         name="start",
                         default_value=FinanceState.start,
-                        key=FinanceState.start,
+                        key=FinanceState.start + "|" + FinanceState.form_generation.to_string(),
                         data_testid="filter-start",
                     ),
                     spacing="1",
@@ -98,7 +99,7 @@ def filters() -> rx.Component:
                         type="date",
                         name="end",
                         default_value=FinanceState.end,
-                        key=FinanceState.end,
+                        key=FinanceState.end + "|" + FinanceState.form_generation.to_string(),
                         data_testid="filter-end",
                     ),
                     spacing="1",
@@ -117,7 +118,7 @@ def filters() -> rx.Component:
                         ),
                         name="department",
                         default_value=rx.cond(FinanceState.department == "", "all", FinanceState.department),
-                        key=FinanceState.department,
+                        key=FinanceState.department + "|" + FinanceState.form_generation.to_string(),
                     ),
                     spacing="1",
                 ),
@@ -127,7 +128,7 @@ def filters() -> rx.Component:
                         type="date",
                         name="as_of",
                         default_value=FinanceState.as_of,
-                        key=FinanceState.as_of,
+                        key=FinanceState.as_of + "|" + FinanceState.form_generation.to_string(),
                         data_testid="filter-as-of",
                     ),
                     spacing="1",
@@ -154,6 +155,18 @@ def filters() -> rx.Component:
                 wrap="wrap",
                 spacing="4",
                 align="end",
+            ),
+            rx.cond(
+                FinanceState.filter_error != "",
+                rx.callout(
+                    FinanceState.filter_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    size="1",
+                    margin_top="0.75rem",
+                    role="alert",
+                    data_testid="filter-error",
+                ),
             ),
             on_submit=FinanceState.apply,
             reset_on_submit=False,
@@ -306,7 +319,19 @@ def top_balances() -> rx.Component:
 def drill_row(row: DrillLine) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row.when, white_space="nowrap"),
-        rx.table.cell(rx.text(row.reference, font_family="var(--code-font-family)", white_space="nowrap")),
+        rx.table.cell(
+            rx.cond(
+                row.link != "",
+                rx.link(
+                    row.reference,
+                    href=row.link,
+                    font_family="var(--code-font-family)",
+                    white_space="nowrap",
+                    data_testid="drill-link",
+                ),
+                rx.text(row.reference, font_family="var(--code-font-family)", white_space="nowrap"),
+            )
+        ),
         rx.table.row_header_cell(row.who),
         rx.table.cell(row.detail, display=WIDE_CELL),
         rx.table.cell(row.amount, text_align="right", white_space="nowrap"),
@@ -427,6 +452,16 @@ def drill_dialog() -> rx.Component:
 
 @staff_page(route="/finance", title="Finance", on_load=FinanceState.load)
 def finance_page() -> rx.Component:
+    # A role without the figures is told so, not shown an empty dashboard that reads as a
+    # hospital with no revenue (the server refuses every handler anyway).
+    return rx.cond(
+        can(PERMISSION),
+        dashboard(),
+        no_access("The finance dashboard is for managers: your role does not include analytics."),
+    )
+
+
+def dashboard() -> rx.Component:
     two = rx.breakpoints(initial="1", lg="2")
     return rx.vstack(
         filters(),

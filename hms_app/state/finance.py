@@ -69,6 +69,7 @@ class DrillLine:
     amount: str = ""
     extra: str = ""
     row_id: int = 0
+    link: str = ""  # the invoice or receipt the reference opens ("" when it has none)
 
 
 @dataclass
@@ -96,6 +97,15 @@ def _parse_day(value, field: str, label: str) -> date | None:
     except ValueError as error:
         raise ValidationError(f"{label}: {value!r} is not a date.", field=field) from error
     return day_in_range(day, field, label)
+
+
+def _link(kind: str, row) -> str:
+    """Where a drill-down row's reference leads: its invoice, or a payment's receipt."""
+    if kind in ("invoices", "balances") and row.row_id:
+        return f"/billing/invoices/{row.row_id}"
+    if kind == "payments" and row.row_id:
+        return f"/billing/receipts/{row.row_id}"
+    return ""
 
 
 def _tables(board: Dashboard) -> tuple[dict, dict]:
@@ -161,6 +171,9 @@ class FinanceState(SessionState):
     drill_key: str = ""
     drill_title: str = ""
     drill_kind: str = ""
+    filter_error: str = ""
+    filter_error_field: str = ""
+    form_generation: int = 0
     drill_headings: list[str] = []
     drill_rows: list[DrillLine] = []
     drill_total: int = 0
@@ -346,9 +359,12 @@ class FinanceState(SessionState):
         try:
             self._filters()
         except ValidationError as error:
+            # The figures still show the previous filters; the form keeps what was typed and says
+            # under it what to change.
             self.start, self.end, self.department, self.as_of = previous
-            yield rx.toast.error(str(error))
+            self.filter_error, self.filter_error_field = str(error), error.field or ""
             return
+        self.filter_error, self.filter_error_field = "", ""
         self.loading, self.drill_open = True, False
         yield
         try:
@@ -364,6 +380,10 @@ class FinanceState(SessionState):
         defaults = default_filters(local_today())
         self.start, self.end = defaults.start.isoformat(), defaults.end.isoformat()
         self.department, self.as_of = "", ""
+        self.filter_error, self.filter_error_field = "", ""
+        # Redraw the inputs even when the defaults equal what was applied: text typed but never
+        # applied lives only in the browser, and only a new key clears it.
+        self.form_generation += 1
         self.loading, self.drill_open = True, False
         yield
         try:
@@ -412,7 +432,16 @@ class FinanceState(SessionState):
         self.drill_title, self.drill_kind = page.title, page.kind
         self.drill_headings = list(page.headings)
         self.drill_rows = [
-            DrillLine(r.when, r.reference, r.who, r.detail, money(r.amount_cents), r.extra, r.row_id)
+            DrillLine(
+                r.when,
+                r.reference,
+                r.who,
+                r.detail,
+                money(r.amount_cents),
+                r.extra,
+                r.row_id,
+                _link(page.kind, r),
+            )
             for r in page.rows
         ]
         self.drill_total, self.drill_amount = page.total, money(page.amount_cents)

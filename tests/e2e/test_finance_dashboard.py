@@ -105,3 +105,31 @@ def test_a_manager_reads_the_figures_clicks_a_bar_and_exports(page: Page, hms_se
         ).all()
     assert {u for u, _d in listings} == {"manager"}
     assert any("revenue_by_month" in d for _u, d in listings) and any("ar_aging" in d for _u, d in listings)
+
+
+def test_a_nurse_is_told_finance_is_not_for_her_role(page: Page, hms_server: Server):
+    sign_in(page, "nurse.joy")
+    expect(page.locator("[data-testid=user-name]")).to_be_visible()
+    page.goto("/finance")
+    expect(page.locator("[data-testid=no-access]")).to_contain_text("finance dashboard is for managers")
+    expect(page.locator("[data-testid=filter-apply]")).to_have_count(0)
+    expect(page.locator("[data-testid^=chart-]")).to_have_count(0)
+    screenshot(page, "finance-refused-nurse")
+
+
+def test_a_reversed_range_is_said_under_the_form_and_reset_clears_what_was_typed(
+    page: Page, hms_server: Server
+):
+    sign_in(page, "manager")
+    page.goto("/finance")
+    expect(page.locator("[data-testid=filter-apply]")).to_be_enabled()
+    start = page.locator("[data-testid=filter-start]")
+    applied = start.input_value()
+    start.fill("2026-06-30")
+    page.locator("[data-testid=filter-end]").fill("2026-06-01")
+    page.locator("[data-testid=filter-apply]").click()
+    expect(page.locator("[data-testid=filter-error]")).to_be_visible()
+    screenshot(page, "finance-reversed-range")
+    page.get_by_role("button", name="Reset").click()
+    expect(page.locator("[data-testid=filter-error]")).to_have_count(0)
+    expect(page.locator("[data-testid=filter-start]")).to_have_value(applied)

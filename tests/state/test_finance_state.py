@@ -230,8 +230,9 @@ async def test_filters_narrow_the_figures_and_nonsense_is_refused(books, configu
         _form(tab, as_of="2026-04-01" * 3),
         "not a form",
     ):
+        tab.filter_error = ""
         events = await _call(tab, "apply", bad)
-        assert events, bad  # a toast says what is wrong
+        assert events or tab.filter_error, bad  # a toast, or the line under the form, says what is wrong
         assert (tab.start, tab.end, tab.kpi_revenue) == before
     # Read as every form is read (state/forms): the same words as on the other screens.
     assert _said(await _call(tab, "apply", _form(tab, department=["1"]))) == (
@@ -240,8 +241,15 @@ async def test_filters_narrow_the_figures_and_nonsense_is_refused(books, configu
     assert _said(await _call(tab, "apply", _form(tab, as_of="2026-04-01" * 3))) == (
         "Keep this under 20 characters."
     )
+    # A reversed range is said under the form, at the field, not only in a passing toast.
+    assert await _call(tab, "apply", _form(tab, start="2026-05-01", end="2026-04-01")) == []
+    assert tab.filter_error and tab.filter_error_field in ("start", "end")
+    generation = tab.form_generation
     await _call(tab, "reset_filters")
     assert tab.department == "" and tab.kpi_revenue == everything
+    # Reset redraws the inputs (new keys) even where the defaults equal what was applied, and
+    # clears the message.
+    assert tab.form_generation == generation + 1 and tab.filter_error == ""
 
 
 async def test_clicking_a_bar_lists_the_invoices_behind_it_page_by_page(books, configured_db):
@@ -258,6 +266,8 @@ async def test_clicking_a_bar_lists_the_invoices_behind_it_page_by_page(books, c
     assert tab.drill_amount == money(tab.revenue_by_month[older]["revenue_cents"])
     assert tab.drill_kind == "invoices" and len(tab.drill_rows) == min(tab.drill_total, PAGE_SIZE)
     assert all("Selfpay, Sam" in row.who for row in tab.drill_rows)
+    # Each invoice number opens its invoice.
+    assert all(row.link == f"/billing/invoices/{row.row_id}" for row in tab.drill_rows)
     assert len(_audit("finance.invoices_listed")) == 1
     # The aging chart: the 61-90 bucket holds Olga's invoice.
     await _call(tab, "drill", "ar_aging", [{"pointNumber": 2, "curveNumber": 0}])
