@@ -12,19 +12,9 @@ from typing import Protocol
 
 import plotly.graph_objects as go
 
+from hms_app import words
 from hms_app.cds.vitals import BMI, VITALS, VitalSpec, bmi_category
 from hms_app.clock import to_local
-
-# UCUM codes are what the record stores; people read these.
-UNIT_LABELS = {
-    "mm[Hg]": "mmHg",
-    "Cel": "°C",
-    "kg/m2": "kg/m²",
-    "/min": "/min",
-    "%": "%",
-    "kg": "kg",
-    "cm": "cm",
-}
 
 LINE_COLOR = "#0d9488"  # the app's teal accent
 BAND_COLOR = "rgba(16, 185, 129, 0.14)"
@@ -37,8 +27,8 @@ class Point(Protocol):
     value: float
 
 
-def unit_label(unit: str) -> str:
-    return UNIT_LABELS.get(unit, unit)
+def unit_label(code: str) -> str:
+    return words.unit(code)
 
 
 def spec_for(key: str) -> VitalSpec:

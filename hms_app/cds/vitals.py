@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hms_app import words
+
 
 @dataclass(frozen=True)
 class VitalSpec:
@@ -64,13 +66,14 @@ def acvpu_letter(value: float) -> str:
 
 
 def display_value(key: str, value: float, unit: str) -> str:
-    """A stored vital as a person reads it: '37.2 Cel' stays numeric, ACVPU and room air become words."""
+    """A stored vital as a person reads it: '37.2 °C' (units as people write them, never UCUM
+    codes); ACVPU and room air become words."""
     if key == "consciousness":
         letter = acvpu_letter(value)
         return f"{letter} · {ACVPU_LABELS[letter]}"
     if key == "oxygen_flow" and value == 0:
         return "Room air (0 L/min)"
-    return f"{value:g} {unit}"
+    return f"{value:g} {words.unit(unit)}"
 
 
 class ImplausibleValue(ValueError):

@@ -122,7 +122,7 @@ def user_row(user: UserLine) -> rx.Component:
         rx.table.cell(user.display_name, display=WIDE_CELL),
         rx.table.cell(
             rx.flex(
-                rx.foreach(user.roles, lambda role: rx.badge(role, variant="surface")),
+                rx.foreach(user.role_labels, lambda role: rx.badge(role, variant="surface")),
                 wrap="wrap",
                 spacing="1",
             ),

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from hms_app import words
 from hms_app.clock import local_today, to_local, utcnow
 from hms_app.errors import NotFound
 from hms_app.models.organization import Department
@@ -37,15 +38,7 @@ from hms_app.settings import get_settings
 
 FLOW_COLUMNS = ("booked", "arrived", "in_room", "completed")
 FLOW_STATUSES = (*FLOW_COLUMNS, "no_show", "cancelled")
-STATUS_LABELS = {
-    "offered": "Offered",
-    "booked": "Booked",
-    "arrived": "Waiting",
-    "in_room": "With clinician",
-    "completed": "Done",
-    "no_show": "No-show",
-    "cancelled": "Cancelled",
-}
+STATUS_LABELS = words.FLOW_STATUS
 CARDS_PER_COLUMN = 60
 CALLING_WINDOW_MINUTES = 15  # a token stays on "now calling" this long after the call
 CALLING_SHOWN = 4

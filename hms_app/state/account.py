@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app import words
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import accounts, security
-from hms_app.state.session import SessionState, requires
+from hms_app.state.session import ROLE_LABELS, SessionState, requires
 
 PASSWORD_FIELDS = ("current_password", "new_password", "repeat")
 MAX_PASSWORD = 256
@@ -52,7 +53,7 @@ class AccountState(SessionState):
         self.username, self.display_name, self.roles = (
             account.username,
             account.display_name,
-            list(account.roles),
+            [ROLE_LABELS.get(role, words.humanise(role)) for role in account.roles],
         )
         self.mfa_enabled, self.mfa_required = account.mfa_enabled, account.mfa_required
         self.password_changed = format_local(account.password_changed_at)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import reflex as rx
 
+from hms_app import words
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import accounts
@@ -40,6 +41,7 @@ class UserLine:
     username: str = ""
     display_name: str = ""
     roles: list[str] = field(default_factory=list)
+    role_labels: list[str] = field(default_factory=list)  # the roles as people name them
     status: str = "active"  # active | disabled | locked
     mfa_enabled: bool = False
     last_sign_in_day: str = ""  # day and time apart, so a narrow column breaks between them
@@ -53,6 +55,7 @@ def _line(row: accounts.UserRow) -> UserLine:
         row.username,
         row.display_name,
         list(row.roles),
+        [ROLES.get(role, words.humanise(role)) for role in row.roles],
         status,
         row.mfa_enabled,
         format_local(row.last_sign_in_at, "%Y-%m-%d"),

@@ -7,10 +7,11 @@ from datetime import date
 
 import reflex as rx
 
+from hms_app import words
 from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import audit
-from hms_app.services.permissions import Actor
+from hms_app.services.permissions import ROLES, Actor
 from hms_app.state.forms import day_in_range, form_text
 from hms_app.state.session import SessionState, call_service, pages_for, public, requires, turn_page
 
@@ -43,7 +44,7 @@ def _line(row: audit.AuditEntry) -> AuditLine:
         seq=row.seq,
         time=format_local(row.occurred_at, "%Y-%m-%d %H:%M:%S"),
         username=row.username,
-        roles=row.roles.replace(",", ", "),
+        roles=", ".join(ROLES.get(role, words.humanise(role)) for role in row.roles.split(",") if role),
         action=row.action,
         patient="" if row.patient_id is None else str(row.patient_id),
         target=target,

@@ -1007,3 +1007,13 @@ def test_the_database_itself_refuses_a_second_payment_with_the_same_key(session,
         )
     session.rollback()
     assert session.execute(select(func.count()).where(Payment.idempotency_key == the_key)).scalar_one() == 1
+
+
+def test_charge_sources_read_as_words_with_the_visits_reference(session, world):
+    from hms_app.models.scheduling import Appointment
+
+    _charge(session, world["self"], "VISIT-GP")
+    _charge(session, world["self"], "LAB-CBC", source_id=987654)  # a visit id no row has any more
+    rows = charges.list_charges(session, actor=CLERK, patient_id=world["self"])
+    assert [r.source for r in rows] == ["Entered by hand", "Visit #987654"]
+    assert not session.execute(select(Appointment.id)).first()  # the join found nothing to name

@@ -56,13 +56,13 @@ def add_button(label: str, dialog: str, test_id: str) -> rx.Component:
 def status_badge(status: rx.Var) -> rx.Component:
     return rx.match(
         status,
-        ("active", rx.badge("active", color_scheme="green", variant="soft")),
-        ("in-progress", rx.badge("in progress", color_scheme="amber", variant="soft")),
-        ("finished", rx.badge("finished", color_scheme="gray", variant="soft")),
-        ("resolved", rx.badge("resolved", color_scheme="blue", variant="soft")),
-        ("stopped", rx.badge("stopped", color_scheme="gray", variant="outline")),
-        ("draft", rx.badge("draft", color_scheme="amber", variant="soft")),
-        ("signed", rx.badge(rx.icon("lock", size=11), "signed", color_scheme="green", variant="soft")),
+        ("active", rx.badge("Active", color_scheme="green", variant="soft")),
+        ("in-progress", rx.badge("In progress", color_scheme="amber", variant="soft")),
+        ("finished", rx.badge("Finished", color_scheme="gray", variant="soft")),
+        ("resolved", rx.badge("Resolved", color_scheme="blue", variant="soft")),
+        ("stopped", rx.badge("Stopped", color_scheme="gray", variant="outline")),
+        ("draft", rx.badge("Draft", color_scheme="amber", variant="soft")),
+        ("signed", rx.badge(rx.icon("lock", size=11), "Signed", color_scheme="green", variant="soft")),
         rx.badge(status, color_scheme="gray", variant="outline"),
     )
 

@@ -21,14 +21,14 @@ from hms_app.state.chart.encounters import ENCOUNTER_CLASS_CHOICES, ChartEncount
 CLASS_COLORS = {"outpatient": "blue", "inpatient": "purple", "emergency": "red", "virtual": "cyan"}
 
 
-def class_badge(encounter_class: rx.Var) -> rx.Component:
+def class_badge(e: EncounterLine) -> rx.Component:
     return rx.match(
-        encounter_class,
+        e.encounter_class,
         *[
-            (name, rx.badge(name, color_scheme=color, variant="surface"))
+            (name, rx.badge(e.class_label, color_scheme=color, variant="surface"))
             for name, color in CLASS_COLORS.items()
         ],
-        rx.badge(encounter_class, variant="surface"),
+        rx.badge(e.class_label, variant="surface"),
     )
 
 
@@ -37,7 +37,7 @@ def encounter_item(e: EncounterLine) -> rx.Component:
     return rx.box(
         rx.vstack(
             rx.hstack(
-                class_badge(e.encounter_class),
+                class_badge(e),
                 rx.text(e.start, size="2", weight="medium", white_space="nowrap"),
                 status_badge(e.status),
                 rx.spacer(),
@@ -85,7 +85,7 @@ def encounter_detail() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.hstack(
-                        class_badge(e.encounter_class),
+                        class_badge(e),
                         rx.heading(e.start, size="3"),
                         status_badge(e.status),
                         rx.spacer(),

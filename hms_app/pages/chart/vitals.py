@@ -99,7 +99,7 @@ def vitals_form() -> rx.Component:
                             rx.foreach(
                                 ChartEncountersState.open_encounters,
                                 lambda e: rx.select.item(
-                                    e.start + " · " + e.encounter_class, value=e.id.to_string()
+                                    e.start + " · " + e.class_label, value=e.id.to_string()
                                 ),
                             ),
                         ),

@@ -10,11 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from hms_app import words
 from hms_app.clock import utcnow
 from hms_app.errors import Conflict, NotFound, ValidationError
 from hms_app.models.billing import ChargeItem, ChargeItemDefinition
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
+from hms_app.models.scheduling import Appointment
 from hms_app.services import live
 from hms_app.services.audit import audit_read
 from hms_app.services.billing.catalogue import price_for
@@ -172,14 +174,25 @@ class ChargeRow:
     reason: str
 
 
+def _source_words(charge: ChargeItem, visit_reference: str | None) -> str:
+    """Where a charge came from, as the desk reads it: "Visit AP-7K3QX9", "Entered by hand"."""
+    what = words.say(words.CHARGE_SOURCE, charge.source_type)
+    if visit_reference:
+        return f"{what} {visit_reference}"
+    return what if charge.source_id is None else f"{what} #{charge.source_id}"
+
+
 def list_charges(
     session: Session, *, actor: Actor, patient_id: int, status: str = "open", limit: int = 200
 ) -> list[ChargeRow]:
     """A patient's charges (default: the open ones waiting for an invoice), oldest first."""
     authorize(actor, "billing.read", patient_id=patient_id)
     query = (
-        select(ChargeItem, Department.name)
+        select(ChargeItem, Department.name, Appointment.reference)
         .outerjoin(Department, Department.id == ChargeItem.department_id)
+        .outerjoin(
+            Appointment, (ChargeItem.source_type == "appointment") & (Appointment.id == ChargeItem.source_id)
+        )
         .where(ChargeItem.patient_id == patient_id)
     )
     if status != "all":
@@ -196,10 +209,10 @@ def list_charges(
             c.unit_price_cents,
             c.quantity * c.unit_price_cents,
             c.status,
-            c.source_type if c.source_id is None else f"{c.source_type} {c.source_id}",
+            _source_words(c, visit),
             c.reason or "",
         )
-        for c, dept in rows
+        for c, dept, visit in rows
     ]
     audit_read(
         session,

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from hms_app import words
 from hms_app.clock import utcnow
 from hms_app.errors import Conflict, ValidationError
 from hms_app.models.billing import Claim, Invoice, Payment, Remittance
@@ -33,15 +34,7 @@ from hms_app.services.rows import get_row
 
 CLAIM_STATUSES = ("draft", "submitted", "accepted", "denied", "partially_paid", "paid", "cancelled")
 OPEN_STATUSES = ("draft", "submitted", "accepted")
-STATUS_LABELS = {
-    "draft": "Draft",
-    "submitted": "Submitted",
-    "accepted": "Accepted",
-    "denied": "Denied",
-    "partially_paid": "Partially paid",
-    "paid": "Paid",
-    "cancelled": "Cancelled",
-}
+STATUS_LABELS = words.CLAIM_STATUS
 
 
 def _audit(session: Session, actor: Actor, action: str, claim: Claim, detail: str) -> None:

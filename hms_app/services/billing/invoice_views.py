@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session
 
+from hms_app import words
 from hms_app.errors import NotFound, ValidationError
 from hms_app.models.billing import Claim, Invoice, InvoiceLine, Payment
 from hms_app.models.organization import Department
@@ -54,14 +55,7 @@ def _settlement_sql():
     )
 
 
-SETTLEMENT_LABELS = {
-    "draft": "Draft",
-    "issued": "Issued",
-    "void": "Void",
-    "paid": "Paid",
-    "partially_paid": "Partially paid",
-    "unpaid": "Unpaid",
-}
+SETTLEMENT_LABELS = words.SETTLEMENT
 
 
 @dataclass(frozen=True)

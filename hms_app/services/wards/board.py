@@ -9,6 +9,7 @@ from datetime import datetime, time
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
+from hms_app import words
 from hms_app.clock import to_local, utcnow
 from hms_app.errors import NotFound, ValidationError
 from hms_app.models.organization import Department
@@ -19,12 +20,7 @@ from hms_app.services.patients import age_years, full_name
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
 
-BED_LABELS = {
-    "free": "Free",
-    "occupied": "Occupied",
-    "cleaning": "Being cleaned",
-    "out_of_service": "Out of service",
-}
+BED_LABELS = words.BED_STATUS
 FREE_BEDS_LIMIT = 200
 
 

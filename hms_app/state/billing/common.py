@@ -12,6 +12,7 @@ from datetime import date
 
 import reflex as rx
 
+from hms_app import words
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import invoice_views, payments
@@ -22,13 +23,7 @@ from hms_app.state.session import SessionState, step_page
 PAGE_SIZE = 20
 FORM_LIMIT = 300
 WATCH_REASON = "only waits for change notices and reads no data; the refresh it triggers is guarded"
-METHOD_LABELS = {
-    "cash": "Cash",
-    "card": "Card",
-    "transfer": "Bank transfer",
-    "insurer": "Insurer",
-    "credit": "Credit",
-}
+METHOD_LABELS = words.PAYMENT_METHOD
 
 
 def money(cents: int) -> str:

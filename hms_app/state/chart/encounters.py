@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import reflex as rx
 
+from hms_app import words
 from hms_app.clock import format_local
 from hms_app.errors import DomainError
 from hms_app.services.emr import encounters as encounter_service
@@ -18,7 +19,9 @@ from hms_app.state.forms import form_fields, form_text
 from hms_app.state.session import pages_for, requires, step_page
 
 MAX_NOTE_TEXT = 20000  # a note's longest part: a longer one is refused before the service runs
-ENCOUNTER_CLASS_CHOICES = tuple((name, name.capitalize()) for name in encounter_service.ENCOUNTER_CLASSES)
+ENCOUNTER_CLASS_CHOICES = tuple(
+    (name, words.say(words.ENCOUNTER_CLASS, name)) for name in encounter_service.ENCOUNTER_CLASSES
+)
 # On a narrow screen the chosen encounter shows below the list: bring it into view once drawn, unless
 # its top is already in view below the sticky banner (its scroll margin).
 SHOW_DETAIL = rx.call_script("""
@@ -36,6 +39,7 @@ setTimeout(() => {
 class EncounterLine:
     id: int = 0
     encounter_class: str = ""
+    class_label: str = ""  # the class in words ("Outpatient visit")
     status: str = ""
     start: str = ""
     end: str = ""
@@ -65,6 +69,7 @@ def _encounter_line(row: encounter_service.TimelineRow) -> EncounterLine:
     return EncounterLine(
         row.id,
         row.encounter_class,
+        words.say(words.ENCOUNTER_CLASS, row.encounter_class),
         row.status,
         format_local(row.start_at),
         format_local(row.end_at),
@@ -202,7 +207,7 @@ class ChartEncountersState(ChartDialogs, ChartState):
             # The newest encounter is first on the first page; open it with an empty note to write.
             self.enc_page, self.selected_id, self.notes = 1, encounter.id, []
             self._open_editor(0, {}, 0)
-            return f"{encounter.encounter_class.capitalize()} encounter started."
+            return f"{words.say(words.ENCOUNTER_CLASS, encounter.encounter_class)} started."
 
         async for event in self._submit(
             ("encounter_class", "reason"), read, encounter_service.start_encounter, started

@@ -7,19 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from hms_app import words
 from hms_app.clock import local_today
 from hms_app.errors import ValidationError
 from hms_app.state.forms import form_text
 
-STATUS_LABELS = {
-    "offered": "Offered (waitlist)",
-    "booked": "Booked",
-    "arrived": "Arrived",
-    "in_room": "In room",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "no_show": "No-show",
-}
+STATUS_LABELS = words.APPOINTMENT_STATUS
 STATUS_COLORS = {
     "offered": "cyan",
     "booked": "blue",
@@ -29,7 +22,7 @@ STATUS_COLORS = {
     "cancelled": "gray",
     "no_show": "red",
 }
-KIND_LABELS = {"provider": "Provider", "room": "Room", "equipment": "Equipment"}
+KIND_LABELS = words.RESOURCE_KIND
 MAX_TEXT = 300
 MAX_QUERY = 100
 ANY = "any"  # a select item cannot have the empty value: "any resource"
