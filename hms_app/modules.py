@@ -111,6 +111,7 @@ MODULES: tuple[Module, ...] = (
             manager={"analytics.read"},
         ),
         seeders=("hms_app.seed.demo",),
+        benchmarks=("bench.audit",),
     ),
     Module(
         name="patients",
