@@ -119,3 +119,15 @@ def skeleton_rows(count: int = 6) -> rx.Component:
         width="100%",
         spacing="2",
     )
+
+
+def upload_rejected(too_large: str, wrong_kind: str):
+    """``on_drop_rejected`` for ``rx.upload``: one plain sentence, shown in the browser at once,
+    instead of react-dropzone's "File is larger than 20971520 bytes" (the server refuses such a
+    body too, but only after the user waited for it to be sent)."""
+
+    def show(rejected: rx.Var) -> rx.event.EventSpec:
+        first = rejected.to(list)[0].to(dict)["errors"].to(list)[0].to(dict)["code"]
+        return rx.toast.error(rx.cond(first == "file-too-large", too_large, wrong_kind), id="upload-rejected")
+
+    return show
