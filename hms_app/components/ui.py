@@ -128,6 +128,8 @@ def upload_rejected(too_large: str, wrong_kind: str):
 
     def show(rejected: rx.Var) -> rx.event.EventSpec:
         first = rejected.to(list)[0].to(dict)["errors"].to(list)[0].to(dict)["code"]
-        return rx.toast.error(rx.cond(first == "file-too-large", too_large, wrong_kind), id="upload-rejected")
+        # No toast id: Sonner updates a toast of the same id with an empty title when the text
+        # is computed in the browser, so each refusal gets a toast of its own.
+        return rx.toast.error(rx.cond(first == "file-too-large", too_large, wrong_kind))
 
     return show

@@ -5,8 +5,10 @@ anonymous client, for a role without the handler's permission, and past HMS_MAX_
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
+from tests.e2e.conftest import screenshot, sign_in
 from tests.production_server import Server, server_db
 from tests.security.attacker import (
     DOCUMENT_UPLOAD,
@@ -86,3 +88,25 @@ def test_a_chunked_body_is_cut_off_at_the_cap(hms_server: Server, documents_befo
     # Stopped near the cap (the kernel's socket buffers hold a few MB more), far short of 300 MB.
     assert sent < CAP + 24 * MB
     assert _documents(hms_server) == documents_before
+
+
+def test_the_upload_box_refuses_a_too_large_or_wrong_file_with_a_plain_message(page: Page, base_url):
+    sign_in(page, "dr.grey")
+    page.goto("/patients/1")
+    page.locator("[data-testid=tab-documents]").click()
+    drop = page.locator("[data-testid=doc-drop] input[type=file]")
+    expect(page.locator("[data-testid=doc-drop]")).to_be_visible()
+    toast = page.locator("[data-sonner-toast]")
+
+    drop.set_input_files(
+        [{"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF" + b"0" * (CAP + 1)}]
+    )
+    expect(toast.filter(has_text="The file is larger than 20 MB.")).to_be_visible()
+    screenshot(page, "upload-too-large")
+    drop.set_input_files([{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    expect(toast.filter(has_text="Choose one PDF, PNG or JPEG file.")).to_be_visible()
+    drop.set_input_files(
+        [{"name": "scan2.pdf", "mimeType": "application/pdf", "buffer": b"%PDF" + b"0" * (CAP + 1)}]
+    )
+    expect(toast.first).to_have_text("The file is larger than 20 MB.")  # the newest toast, not blank
+    expect(page.locator("[data-testid=doc-selected]")).to_have_count(0)  # nothing was taken for upload
