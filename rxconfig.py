@@ -26,4 +26,11 @@ config = rx.Config(
         )
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],
+    # Reflex's default ("*" with credentials) answers any page on any origin with the staff
+    # member's cookie; only the public URL's origin is let in (hms_app/edge/origins.py refuses
+    # the rest before Reflex sees them).
+    cors_allowed_origins=settings.allowed_origins,
+    # The pages' Content-Security-Policy hashes their inline scripts from the bytes served:
+    # hms_app/edge/headers.py reads gzip, so the build pre-compresses to gzip only.
+    frontend_compression_formats=["gzip"],
 )

@@ -9,8 +9,8 @@ Figures (``BENCH board_propagation_<mode>_<n>_p50|p95 <ms> ms``, n = 1 and 100 b
   kernel, so most notices cross from the nurse's worker to another through Redis pub/sub.
 
 A "board" is a lightweight client that speaks Reflex's own websocket protocol exactly as a
-browser tab does (socket.io on ``/_event``, the ``hydrate_and_load`` boot event with the session
-cookie's value, then the page's on_load events: the bed board loads and starts its watcher). It
+browser tab does (socket.io on ``/_event``, opened with the HttpOnly session cookie in its upgrade
+request, the ``hydrate_and_load`` boot event, then the page's on_load events: the bed board loads and starts its watcher). It
 has its own tab token and state on the server; it just does not draw. All the boards share one
 asyncio loop in the benchmark's process (``TabLoop``). The nurse is one more
 such tab that sends the board's own events (take a bed out of service, return it, mark it
@@ -42,6 +42,7 @@ STATE = "reflex___state____state"
 SESSION = f"{STATE}.hms_app___state___session____session_state"
 BOARD = f"{SESSION}.hms_app___state___boards___bed_board____bed_board_state"
 DEMO_PATIENTS = 200
+SESSION_COOKIE = "hms_session"
 BOARD_USERS = ("dr.grey", "nurse.joy", "reception", "lab.tech")  # a few sign-ins shared by the tabs
 
 
@@ -105,7 +106,7 @@ class Tab:
         auth = {
             "event": {
                 "name": f"{STATE}.hydrate_and_load",
-                "payload": {"vars": {f"{SESSION}.auth_token_rx_state_": self.session_token}},
+                "payload": {"vars": {}},
                 "router_data": self.router_data(),
             }
         }
@@ -115,6 +116,8 @@ class Tab:
                 socketio_path="/_event",
                 transports=["websocket"],
                 namespaces=["/_event"],
+                # As a browser sends it: the state reads the session from the upgrade request.
+                headers={"Cookie": f"{SESSION_COOKIE}={self.session_token}"},
                 auth=auth,
                 wait_timeout=30,
             )

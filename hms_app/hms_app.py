@@ -5,10 +5,12 @@ import logging
 import secrets
 
 import reflex as rx
+from starlette.types import ASGIApp
 
 import hms_app.models  # noqa: F401  (the whole schema, for Reflex's migration check)
 from hms_app import pages  # noqa: F401  (registers every page)
 from hms_app.api.routes import build_api
+from hms_app.edge.stack import behind_the_edge
 from hms_app.errors import DomainError
 from hms_app.jobs import audit_sequencer, periodic_jobs
 from hms_app.pages.errors import not_found_page
@@ -30,7 +32,15 @@ def backend_exception_handler(exception: Exception):
     )
 
 
-app = rx.App(
+class HmsApp(rx.App):
+    """Reflex's app behind HMS's HTTP edge (hms_app/edge): origins, security headers, the
+    HttpOnly session cookie and the upload guard come before anything Reflex does."""
+
+    def __call__(self) -> ASGIApp:
+        return behind_the_edge(super().__call__(), self)
+
+
+app = HmsApp(
     api_transformer=build_api(),
     backend_exception_handler=backend_exception_handler,
 )

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,29 @@ def _hours_list(name: str, default: str) -> tuple[int, ...]:
     if not hours or any(h <= 0 for h in hours):
         raise RuntimeError(f"{name} must list positive hours, like 24,2; got {raw!r}")
     return hours
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _public_url(raw: str | None, port: int) -> str:
+    """The address people type to reach HMS: scheme, host and port, nothing else."""
+    url = (raw or "").strip().rstrip("/") or f"http://localhost:{port}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RuntimeError(f"HMS_PUBLIC_URL must look like https://hms.example.org, got {raw!r}")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise RuntimeError(
+            f"HMS_PUBLIC_URL must be only the scheme, host and port (HMS is served at the root), got {raw!r}"
+        )
+    try:
+        port_given = parts.port
+    except ValueError as error:
+        raise RuntimeError(f"HMS_PUBLIC_URL has an impossible port: {raw!r}") from error
+    netloc = parts.netloc.lower()
+    if (parts.scheme, port_given) in (("http", 80), ("https", 443)):
+        netloc = netloc.rsplit(":", 1)[0]  # browsers leave the default port out of Origin
+    return f"{parts.scheme}://{netloc}"
 
 
 def normalize_database_url(url: str) -> str:
@@ -70,6 +94,8 @@ class Settings:
     smtp_from: str
     smtp_starttls: bool
     audit_checkpoint_file: Path
+    public_url: str
+    max_upload_mb: int
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,18 +105,41 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
+    @property
+    def is_https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The origins a browser may send requests from: the public URL's, and for a loopback URL
+        the same port on every loopback name (one machine, three spellings of itself)."""
+        parts = urlsplit(self.public_url)
+        host = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
+        if host not in LOOPBACK_HOSTS:
+            return (self.public_url,)
+        port = f":{parts.port}" if parts.port else ""
+        return tuple(f"{parts.scheme}://{name}{port}" for name in LOOPBACK_HOSTS)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     data_dir = Path(os.environ.get("HMS_DATA_DIR", PROJECT_ROOT / "data")).resolve()
     default_db = f"sqlite:///{data_dir / 'hms.db'}"
+    port = _int("HMS_PORT", 3000)
+    max_upload_mb = _int("HMS_MAX_UPLOAD_MB", 20)
+    if max_upload_mb <= 0:
+        raise RuntimeError(f"HMS_MAX_UPLOAD_MB must be a positive number of megabytes, got {max_upload_mb}")
     return Settings(
         data_dir=data_dir,
         database_url=normalize_database_url(os.environ.get("HMS_DATABASE_URL", default_db)),
         redis_url=os.environ.get("REDIS_URL") or None,
         time_zone=os.environ.get("HMS_TIME_ZONE", "UTC"),
         hospital_name=os.environ.get("HMS_HOSPITAL_NAME", "HMS General Hospital"),
-        port=_int("HMS_PORT", 3000),
+        port=port,
         session_hours=_int("HMS_SESSION_HOURS", 12),
         session_idle_minutes=_int("HMS_SESSION_IDLE_MINUTES", 60),
         lockout_attempts=_int("HMS_LOCKOUT_ATTEMPTS", 5),
@@ -108,4 +157,6 @@ def get_settings() -> Settings:
         audit_checkpoint_file=Path(
             os.environ.get("HMS_AUDIT_CHECKPOINT_FILE") or data_dir / "audit-checkpoints.log"
         ).resolve(),
+        public_url=_public_url(os.environ.get("HMS_PUBLIC_URL"), port),
+        max_upload_mb=max_upload_mb,
     )

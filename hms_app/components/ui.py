@@ -125,3 +125,17 @@ def skeleton_rows(count: int = 6) -> rx.Component:
         width="100%",
         spacing="2",
     )
+
+
+def upload_rejected(too_large: str, wrong_kind: str):
+    """``on_drop_rejected`` for ``rx.upload``: one plain sentence, shown in the browser at once,
+    instead of react-dropzone's "File is larger than 20971520 bytes" (the server refuses such a
+    body too, but only after the user waited for it to be sent)."""
+
+    def show(rejected: rx.Var) -> rx.event.EventSpec:
+        first = rejected.to(list)[0].to(dict)["errors"].to(list)[0].to(dict)["code"]
+        # No toast id: Sonner updates a toast of the same id with an empty title when the text
+        # is computed in the browser, so each refusal gets a toast of its own.
+        return rx.toast.error(rx.cond(first == "file-too-large", too_large, wrong_kind))
+
+    return show

@@ -15,7 +15,8 @@ from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor
 from hms_app.settings import get_settings
 
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+# One limit for every upload (HMS_MAX_UPLOAD_MB): the edge refuses a larger body before reading it.
+MAX_DOCUMENT_BYTES = get_settings().max_upload_bytes
 DOCUMENT_TYPES = {
     "application/pdf": (b"%PDF-",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),

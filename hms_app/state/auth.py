@@ -48,7 +48,7 @@ class SignInState(SessionState):
         self.enrol_qr, self.enrol_secret = "", ""
         self._actor_checked_at = 0.0
         target = _safe_next(self.router.url.query_parameters.get("next", "")) if self.router else ""
-        return rx.redirect(target or home)
+        return [self._hand_over_cookie(), rx.redirect(target or home)]
 
     @rx.event
     @public("checks a username and password; repeated failures lock the account")

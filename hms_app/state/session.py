@@ -1,9 +1,13 @@
 """The signed-in session every page state builds on, and the server-side guard.
 
-The browser holds only a random session token (a cookie). Who is acting is looked up
-on the server from that token, re-checked against the session table every few seconds
-so that a revoked session or a disabled account stops working at once, and kept in a
-backend-only var that the browser never sees or sets.
+The browser holds only a random session token, as an HttpOnly cookie that page script can
+neither read nor write: a websocket cannot set such a cookie, so after a sign-in the tab is
+handed a one-time claim code and its page posts it to ``/api/session/claim``, whose answer
+sets the cookie (hms_app/edge/session_cookie.py). The tab itself keeps its token in a
+backend-only var; a tab opened later reads the cookie from its websocket's upgrade request.
+Who is acting is looked up on the server from that token, re-checked against the session
+table every few seconds so that a revoked session or a disabled account stops working at
+once, and kept in a backend-only var that the browser never sees or sets.
 
 Every event handler of every HMS state is either ``@requires(...)`` (refused on the
 server for an anonymous client or a role without the permission) or ``@public(...)``
@@ -14,14 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import inspect
+import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import reflex as rx
+from starlette.requests import cookie_parser
 
+from hms_app.api.routes import SESSION_COOKIE
 from hms_app.db import session_scope
 from hms_app.errors import DomainError, Forbidden, NotFound, NotSignedIn, ValidationError
 from hms_app.services import security
@@ -30,6 +39,11 @@ from hms_app.services.permissions import PERMISSIONS, ROLES, Actor
 from hms_app.settings import get_settings
 
 ACTOR_RECHECK_SECONDS = 3.0
+# The HTTP routes that set and clear the HttpOnly session cookie (hms_app/edge/session_cookie.py).
+SESSION_CLAIM_PATH = "/api/session/claim"
+SESSION_END_PATH = "/api/session/end"
+# The page posts its claim code at once; a code not claimed within this time is worthless.
+COOKIE_CLAIM_SECONDS = 60.0
 # What the screens describe, read here so that pages need no service or setting of their own.
 MIN_PASSWORD_LENGTH = security.MIN_PASSWORD_LENGTH
 ROLE_LABELS: dict[str, str] = dict(ROLES)
@@ -194,9 +208,12 @@ def public(reason: str) -> Callable:
 class SessionState(rx.State):
     """Base of every HMS page state: the session token and who the user is."""
 
-    auth_token: str = rx.Cookie(
-        "", name="hms_session", path="/", same_site="strict", max_age=get_settings().session_hours * 3600
-    )
+    # This tab's session token: backend-only, never sent to the page (the browser has it only as
+    # the HttpOnly cookie). Read and set through ``auth_token``.
+    _auth_token: str = ""
+    # The one-time code the page trades for the cookie, and until when (time.time()).
+    _cookie_claim: str = ""
+    _cookie_claim_expires: float = 0.0
     # Shown in the shell; derived from the server-side actor, never trusted for decisions.
     user_name: str = ""
     user_roles: list[str] = []
@@ -212,6 +229,44 @@ class SessionState(rx.State):
         if self._actor is None:
             raise RuntimeError("acting() outside a guarded handler")
         return self._actor
+
+    @property
+    def auth_token(self) -> str:
+        """The session this tab acts in: the one it signed in with here, else the cookie its
+        websocket connected with (a tab opened, or a page reloaded, after signing in)."""
+        if self._auth_token:
+            return self._auth_token
+        header = self.router.headers.cookie if self.router else ""
+        return cookie_parser(header).get(SESSION_COOKIE, "") if header else ""
+
+    @auth_token.setter
+    def auth_token(self, token: str) -> None:
+        self._auth_token = token
+
+    def _hand_over_cookie(self) -> Any:
+        """The script that has this tab's page fetch its session as an HttpOnly cookie.
+
+        The page gets a one-time code, not the token: the token never passes through script.
+        """
+        self._cookie_claim = secrets.token_urlsafe(32)
+        self._cookie_claim_expires = time.time() + COOKIE_CLAIM_SECONDS
+        claim = json.dumps(
+            {"tab": self.router.session.client_token if self.router else "", "code": self._cookie_claim}
+        )
+        return rx.call_script(
+            f"fetch({json.dumps(SESSION_CLAIM_PATH)}, {{method: 'POST', credentials: 'same-origin', "
+            f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(claim)}}})"
+        )
+
+    def _take_cookie_claim(self, code: str) -> str:
+        """The token to set as this tab's cookie for ``code``, once; "" for a wrong or stale code."""
+        expected, expires = self._cookie_claim, self._cookie_claim_expires
+        if not expected or not isinstance(code, str):
+            return ""
+        if not hmac.compare_digest(expected.encode(), code.encode()):
+            return ""
+        self._cookie_claim, self._cookie_claim_expires = "", 0.0
+        return self._auth_token if time.time() <= expires else ""
 
     # Handlers call ``self.acting()``. Reflex registers every public plain function of a state
     # as an event any browser may call by name; a partialmethod is not one, so this stays a helper.
@@ -270,7 +325,11 @@ class SessionState(rx.State):
             await call_service(security.sign_out, token=token)
             forget_session(token)
         await self._clear_tab()
-        return [rx.redirect("/login"), rx.toast.info("You are signed out.", id="auth")]
+        # The HttpOnly cookie is cleared by an HTTP answer, as it was set.
+        clear_cookie = rx.call_script(
+            f"fetch({json.dumps(SESSION_END_PATH)}, {{method: 'POST', credentials: 'same-origin'}})"
+        )
+        return [clear_cookie, rx.redirect("/login"), rx.toast.info("You are signed out.", id="auth")]
 
     async def _clear_tab(self) -> None:
         """Forget everything this tab's states hold, so nothing of the last user stays behind."""

@@ -40,6 +40,20 @@ def base_url(app_server: str) -> str:
     return app_server
 
 
+def session_cookie(page: Page, *, present: bool = True) -> dict | None:
+    """The browser's HttpOnly session cookie once it is there (``present``) or gone.
+
+    The answer of an HTTP route sets and clears it just after the page has moved on (a sign-in
+    or sign-out happens over the websocket, which cannot), so wait for it a little.
+    """
+    for _ in range(100):
+        cookie = next((c for c in page.context.cookies() if c["name"] == "hms_session" and c["value"]), None)
+        if (cookie is not None) == present:
+            return cookie
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the session cookie was {'never set' if present else 'not cleared'}")
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Save what the user sees now to artifacts/screens/<name>.png."""
     SCREENS_DIR.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.ui import upload_rejected
 from hms_app.pages.chart.common import (
     CAN_WRITE,
     card_title,
@@ -66,6 +67,9 @@ def upload_card() -> rx.Component:
                 max_files=1,
                 multiple=False,
                 max_size=MAX_DOCUMENT_BYTES,
+                on_drop_rejected=upload_rejected(
+                    f"The file is larger than {MAX_DOCUMENT_MB} MB.", "Choose one PDF, PNG or JPEG file."
+                ),
                 border=f"1px dashed {rx.color('gray', 7)}",
                 border_radius="var(--radius-3)",
                 padding="1.25rem",

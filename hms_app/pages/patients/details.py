@@ -7,7 +7,7 @@ import reflex as rx
 
 from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, skeleton_rows
+from hms_app.components.ui import empty_state, skeleton_rows, upload_rejected
 from hms_app.pages.patients.common import (
     general_error,
     labelled,
@@ -23,7 +23,13 @@ from hms_app.pages.patients.dialogs import (
 from hms_app.pages.patients.form import demographic_fields
 from hms_app.pages.patients.merge import merge_dialog, merges_panel, undo_dialog
 from hms_app.state.patients.coverage import PatientCoverageState
-from hms_app.state.patients.details import PHOTO_UPLOAD_ID, HistoryLine, PatientDetailsState
+from hms_app.state.patients.details import (
+    PHOTO_MAX_BYTES,
+    PHOTO_MAX_MB,
+    PHOTO_UPLOAD_ID,
+    HistoryLine,
+    PatientDetailsState,
+)
 
 
 def photo() -> rx.Component:
@@ -65,6 +71,10 @@ def photo() -> rx.Component:
                 max_files=1,
                 multiple=False,
                 no_drag=True,
+                max_size=PHOTO_MAX_BYTES,
+                on_drop_rejected=upload_rejected(
+                    f"The photo is larger than {PHOTO_MAX_MB} MB.", "Choose a PNG or JPEG photo."
+                ),
                 border="none",
                 padding="0",
                 on_drop=PatientDetailsState.upload_photo(rx.upload_files(upload_id=PHOTO_UPLOAD_ID)),

@@ -32,7 +32,8 @@ from hms_app.state.session import SessionState, browser_id, requires
 STATUSES = ("active", "inactive", "deceased")
 DIALOG_FIELDS = ("other_mrn", "reason", "deceased_on")  # the fields of the details page's dialogs
 PHOTO_UPLOAD_ID = "patient-photo"
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_MB = 5
+PHOTO_MAX_BYTES = PHOTO_MAX_MB * 1024 * 1024
 LABELS = {
     "given_name": "Given name",
     "middle_name": "Middle name",
@@ -213,7 +214,7 @@ class PatientDetailsState(SessionState):
             return
         upload = files[0]
         if upload.size is not None and upload.size > PHOTO_MAX_BYTES:
-            yield rx.toast.error("The photo is larger than 5 MB.")
+            yield rx.toast.error(f"The photo is larger than {PHOTO_MAX_MB} MB.")
             return
         name = (upload.filename or "").lower()
         content_type = "image/png" if name.endswith(".png") else "image/jpeg"
@@ -222,7 +223,7 @@ class PatientDetailsState(SessionState):
         content = await upload.read(PHOTO_MAX_BYTES + 1)
         try:
             if len(content) > PHOTO_MAX_BYTES:
-                raise ValidationError("The photo is larger than 5 MB.")
+                raise ValidationError(f"The photo is larger than {PHOTO_MAX_MB} MB.")
             # The bytes go to the service, which keeps them outside the public upload folder.
             self.photo_id = await self._run(
                 set_patient_photo, patient_id=self.record_id, content=content, content_type=content_type

@@ -80,6 +80,7 @@ class SignupState(SessionState):
         self.auth_token = result.token
         self._actor_checked_at = 0.0
         yield [
+            self._hand_over_cookie(),
             rx.toast.success(f"Welcome! {result.message}", id="signup"),
             rx.redirect(result.home),
         ]
