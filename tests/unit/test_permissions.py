@@ -166,6 +166,8 @@ NOT_PERMISSION_GATED = {
     "hms_app.services.home.home_figures": "returns only the cards the actor's permissions allow; with none, an empty list "
     "(tests/services/test_home_figures.py)",
     "hms_app.services.home.load_home": "home_figures' cards, plus the registrations chart only with analytics.read",
+    "hms_app.services.home_work.todays_work": "only the worklists the actor's permissions allow; with none, an empty "
+    "list (tests/services/test_home_work.py)",
 }
 
 # Functions that cannot raise NotSignedIn for actor=None, with the reason. They must still
