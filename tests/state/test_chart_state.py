@@ -91,6 +91,18 @@ def _reads(pid: int) -> list[str]:
         )
 
 
+async def test_the_chart_takes_the_bmi_category_from_the_exact_value(ward, session, configured_db):
+    """68 kg at 165 cm is 24.977 kg/m²: it shows as 25.0 but is a healthy weight, not overweight."""
+    record_vitals(session, actor=SYSTEM_ACTOR, patient_id=ward, values={"weight": "68", "height": "165"})
+    tab = Tab(ward, "dr.grey", PASSWORD)
+    await tab.call(ChartState, "load")
+    summary = tab[ChartSummaryState]
+    assert (summary.bmi_value, summary.bmi_category) == ("25.0", "healthy weight")
+    (card,) = [c for c in summary.score_cards if c.key == "bmi"]
+    assert (card.value, card.band) == ("25.0", "healthy weight")
+    assert next(v for v in summary.vitals if v.key == "bmi").flag == ""
+
+
 async def test_opening_the_chart_fills_every_tab_from_one_audited_read(ward, session, configured_db):
     record_vitals(session, actor=SYSTEM_ACTOR, patient_id=ward, values={"weight": "70", "height": "170"})
     add_allergy(session, actor=SYSTEM_ACTOR, patient_id=ward, substance="Latex", severity="mild")

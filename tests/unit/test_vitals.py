@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hms_app.analytics.vitals import vital_trend_figure
+from hms_app.cds import scores
 from hms_app.cds import vitals as vital_rules
 from hms_app.settings import get_settings
 
@@ -55,8 +56,22 @@ def test_normal_bands_lie_inside_the_plausible_limits():
     ],
 )
 def test_bmi_and_its_category(weight, height, bmi, category):
-    assert vital_rules.bmi(weight, height) == bmi
-    assert vital_rules.bmi_category(bmi) == category
+    assert round(vital_rules.bmi(weight, height), 1) == bmi
+    assert vital_rules.bmi_category(vital_rules.bmi(weight, height)) == category
+
+
+def test_the_bmi_category_comes_from_the_exact_value_and_only_the_display_rounds():
+    """68 kg at 165 cm is 24.977 kg/m²: a healthy weight, although it shows as 25.0."""
+    value = vital_rules.bmi(68, 165)
+    assert 24.97 < value < 24.98 and f"{value:.1f}" == "25.0"
+    assert vital_rules.bmi_category(value) == "healthy weight"
+    assert (
+        vital_rules.bmi(81, 180) == 25.0
+        and vital_rules.bmi_category(vital_rules.bmi(81, 180)) == "overweight"
+    )
+    assert vital_rules.display_value("bmi", value, "kg/m2") == "25 kg/m2"  # the portal's words
+    score = scores.body_mass_index(weight_kg=68, height_cm=165)
+    assert (score.band, score.interpretation) == ("healthy weight", "Healthy weight (18.5 to 24.9 kg/m²).")
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,7 @@ def export_cohort_csv(session: Session, *, actor: Actor, filters: dict | CohortF
                     "" if row.hba1c is None else f"{row.hba1c:g}",
                     "" if row.sbp is None else f"{row.sbp:g}",
                     "" if row.dbp is None else f"{row.dbp:g}",
-                    "" if row.bmi is None else f"{row.bmi:g}",
+                    "" if row.bmi is None else f"{row.bmi:.1f}",
                     "" if row.egfr is None else f"{row.egfr:g}",
                 ]
             )

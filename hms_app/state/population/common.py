@@ -48,7 +48,7 @@ def cohort_line(row: CohortRow) -> CohortLine:
         last_visit=format_local(row.last_visit_at, "%Y-%m-%d") if row.last_visit_at else "",
         hba1c=_num(row.hba1c),
         bp=f"{row.sbp:.0f}/{row.dbp:.0f}" if row.sbp is not None and row.dbp is not None else "",
-        bmi=_num(row.bmi),
+        bmi=_num(row.bmi, "{:.1f}"),
         egfr=_num(row.egfr, "{:.0f}"),
         last_outreach=format_local(row.last_outreach_at, "%Y-%m-%d") if row.last_outreach_at else "",
     )
