@@ -124,6 +124,27 @@ async def test_opening_the_chart_fills_every_tab_from_one_audited_read(ward, ses
     assert _reads(ward) == ["chart opened", "trend heart_rate"]
 
 
+async def test_the_allergy_status_has_three_states_on_the_chart(ward, configured_db):
+    """Not yet assessed until a clinician records "no known allergies" (who and when), which an
+    allergy then supersedes; "no known allergies" is refused while an allergy is active."""
+    tab = Tab(ward, "dr.grey", PASSWORD)
+    await tab.call(ChartState, "load")
+    assert (tab.chart.allergy_state, tab.chart.banner_allergies) == ("unassessed", [])
+    tab.sent()
+    await tab.call(ChartAllergiesState, "record_no_known_allergies")
+    assert tab.chart.allergy_state == "none_known" and tab.chart.allergy_assessed.startswith("dr.grey, ")
+    assert _name(ChartState) in tab.sent()  # the banner changes at once
+    await tab.call(
+        ChartAllergiesState,
+        "submit_allergy",
+        {"substance": "Latex", "reaction": "", "severity": "mild"},
+    )
+    assert (tab.chart.allergy_state, tab.chart.banner_allergies) == ("allergies", ["Latex (mild)"])
+    refused = await tab.call(ChartAllergiesState, "record_no_known_allergies")
+    assert any("active allergy is recorded" in str(e) for e in refused)
+    assert tab.chart.allergy_state == "allergies"
+
+
 async def test_an_address_that_names_no_patient_shows_a_problem_not_a_chart(ward, configured_db):
     tab = Tab("12abc", "dr.grey", PASSWORD)
     await tab.call(ChartState, "load")
