@@ -125,6 +125,19 @@ def test_the_trend_shades_the_normal_band_and_shows_local_times(hospital_in_new_
     assert "Heart rate (/min)" in figure.layout.title.text and "60–100" in figure.layout.title.text
 
 
+def test_readings_that_share_a_day_are_told_apart_by_their_time_on_the_axis(hospital_in_new_york):
+    """Four-hourly obs on one day: ticks closer than a day say the time, not four times the date."""
+    points = [Point(datetime(2026, 1, 5, hour, 0, tzinfo=UTC), 80 + hour) for hour in (10, 14, 18, 22)]
+    figure = vital_trend_figure(points, "heart_rate")
+    assert [t.strftime("%H:%M") for t in figure.data[0].x] == ["05:00", "09:00", "13:00", "17:00"]
+    stops = {tuple(stop.dtickrange): stop.value for stop in figure.layout.xaxis.tickformatstops}
+    hourly = next(value for (low, high), value in stops.items() if low is None)  # hour-spaced ticks
+    daily = next(value for (low, high), value in stops.items() if high is None)  # day-spaced ticks
+    assert "%H:%M" in hourly and "%H" not in daily
+    assert next(high for (low, high) in stops if low is None) < 24 * 3600 * 1000
+    assert figure.data[0].hovertemplate.startswith("%{x|%Y-%m-%d %H:%M}")
+
+
 def test_bmi_trend_names_the_category_of_each_point():
     figure = vital_trend_figure([Point(datetime(2026, 2, 1, tzinfo=UTC), 31.6)], "bmi")
     assert list(figure.data[0].text) == ["31.6 kg/m² · obesity"]
