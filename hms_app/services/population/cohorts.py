@@ -24,6 +24,7 @@ from hms_app.models.population import (
     SavedCohort,
 )
 from hms_app.models.security import AppUser
+from hms_app.plurals import counted
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import age_years
 from hms_app.services.permissions import Actor, authorize
@@ -174,7 +175,7 @@ def list_cohort(
         actor,
         "population.read",
         target_type=screen,
-        detail=f"{flt.describe()} | page {page}: {len(rows)} of {total} patients",
+        detail=f"{flt.describe()} | page {page}: {len(rows)} of {counted(total, 'patient')}",
     )
     session.commit()
     since = _period_start(session, flt)
@@ -249,7 +250,7 @@ def export_cohort_csv(session: Session, *, actor: Actor, filters: dict | CohortF
         actor,
         "population.export",
         target_type="cohort",
-        detail=f"{flt.describe()} | {written} patients",
+        detail=f"{flt.describe()} | {counted(written, 'patient')}",
     )
     session.commit()
     return out.getvalue(), written
