@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from hms_app.errors import DomainError
+from hms_app.plurals import counted
 from hms_app.services import accounts
 
 
@@ -96,7 +97,7 @@ def cmd_users(args) -> int:
                 print(
                     f"{row.username:<20} {row.display_name:<28} {','.join(row.roles):<28} {' '.join(flags)}"
                 )
-            print(f"{total} users")
+            print(counted(total, "user"))
             return 0
         if args.users_cmd == "create":
             password = _password(args, "Password: ")

@@ -14,6 +14,7 @@ from hms_app.clock import utcnow
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, Role, UserRole
+from hms_app.plurals import counted
 from hms_app.settings import get_settings
 
 
@@ -141,7 +142,8 @@ def registrations_figure(frame: pd.DataFrame) -> go.Figure:
             x=frame["month"],
             y=frame["patients"],
             marker_color="#0d9488",
-            hovertemplate="%{x}: %{y} patients<extra></extra>",
+            customdata=[counted(int(n), "patient") for n in frame["patients"]],
+            hovertemplate="%{x}: %{customdata}<extra></extra>",
         )
     )
     figure.update_layout(

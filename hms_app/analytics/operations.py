@@ -30,6 +30,7 @@ from hms_app.clock import local_today
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import Appointment
 from hms_app.models.wards import Bed, Ward
+from hms_app.plurals import counted
 from hms_app.settings import get_settings
 
 COUNTED = ("booked", "arrived", "in_room", "completed", "no_show")
@@ -128,7 +129,8 @@ def volume_figure(frame: pd.DataFrame) -> go.Figure:
                 x=part["day"],
                 y=part["appointments"],
                 marker_color=PALETTE[index % len(PALETTE)],
-                hovertemplate=f"{name}, %{{x}}: %{{y}} appointments<extra></extra>",
+                customdata=[counted(int(n), "appointment") for n in part["appointments"]],
+                hovertemplate=f"{name}, %{{x}}: %{{customdata}}<extra></extra>",
             )
         )
     figure.update_layout(**LAYOUT, barmode="stack", yaxis_title="appointments")
@@ -251,7 +253,8 @@ def wait_figure(frame: pd.DataFrame) -> go.Figure:
                 x=part["band"],
                 y=part["visits"],
                 marker_color=PALETTE[index % len(PALETTE)],
-                hovertemplate=f"{name}, %{{x}}: %{{y}} visits<extra></extra>",
+                customdata=[counted(int(n), "visit") for n in part["visits"]],
+                hovertemplate=f"{name}, %{{x}}: %{{customdata}}<extra></extra>",
             )
         )
     figure.update_layout(**LAYOUT, barmode="group", yaxis_title="visits", xaxis_title="arrival → in the room")

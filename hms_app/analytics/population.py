@@ -24,6 +24,7 @@ from hms_app.models.population import (
     RegistryAgeCount,
     RegistryMember,
 )
+from hms_app.plurals import counted
 
 S, M = PopulationSummary, RegistryMember
 P, R = PopulationAgeCount, RegistryAgeCount
@@ -349,7 +350,8 @@ def distribution_figure(frame: pd.DataFrame, x: str, colours: list[str]) -> go.F
             x=frame[x],
             y=frame["patients"],
             marker_color=colours[: len(frame)],
-            hovertemplate="%{x}: %{y} patients<extra></extra>",
+            customdata=[counted(int(n), "patient") for n in frame["patients"]],
+            hovertemplate="%{x}: %{customdata}<extra></extra>",
             text=frame["patients"],
             textposition="outside",
         )

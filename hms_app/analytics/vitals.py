@@ -20,6 +20,13 @@ LINE_COLOR = "#0d9488"  # the app's teal accent
 BAND_COLOR = "rgba(16, 185, 129, 0.14)"
 AXIS_COLOR = "#64748b"  # a slate grey that reads on the light and the dark theme
 GRID_COLOR = "rgba(100, 116, 139, 0.18)"
+# The time axis says the day where its ticks are a day or more apart, and the time as well where
+# they are closer: readings that share a day (a ward's four-hourly obs) are told apart on the axis.
+HALF_DAY_MS = 12 * 3600 * 1000
+TICK_FORMATS = [
+    {"dtickrange": [None, HALF_DAY_MS], "value": "%H:%M\n%b %d, %Y"},
+    {"dtickrange": [HALF_DAY_MS + 1, None], "value": "%b %d\n%Y"},
+]
 
 
 class Point(Protocol):
@@ -91,7 +98,7 @@ def vital_trend_figure(points: Sequence[Point], key: str) -> go.Figure:
             "showgrid": True,
             "gridcolor": GRID_COLOR,
             "linecolor": GRID_COLOR,
-            "tickformat": "%b %d\n%Y",
+            "tickformatstops": TICK_FORMATS,
             "nticks": 8,
         },
         "yaxis": {

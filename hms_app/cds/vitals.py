@@ -73,6 +73,9 @@ def display_value(key: str, value: float, unit: str) -> str:
         return f"{letter} · {ACVPU_LABELS[letter]}"
     if key == "oxygen_flow" and value == 0:
         return "Room air (0 L/min)"
+    spec = BMI if key == "bmi" else VITALS.get(key)
+    if spec is not None:  # stored exact (a BMI of 24.977...), shown to the vital's decimals
+        value = round(value, spec.decimals)
     return f"{value:g} {words.unit(unit)}"
 
 
@@ -92,11 +95,14 @@ def check_plausible(key: str, value: float) -> float:
 
 
 def bmi(weight_kg: float, height_cm: float) -> float:
-    """Body mass index: weight (kg) divided by the square of height (m), to one decimal."""
+    """Body mass index: weight (kg) divided by the square of height (m), exact. Its category is
+    taken from this value (68 kg at 165 cm is 24.98: a healthy weight); only a display rounds it
+    (to one decimal: "25.0")."""
     if weight_kg <= 0 or height_cm <= 0:
         raise ValueError("weight and height must be positive")
-    metres = height_cm / 100
-    return round(weight_kg / (metres * metres), 1)
+    # In kg·10⁴/cm² so that a round case stays round (81 kg at 180 cm is 25.0, not 24.999...);
+    # six decimals absorb what float division still adds and are far finer than any category edge.
+    return round(weight_kg * 10_000 / (height_cm * height_cm), 6)
 
 
 def bmi_category(value: float) -> str:

@@ -49,6 +49,13 @@ def _test_id(test_id: str) -> dict:
     return {"data_testid": test_id} if test_id else {}
 
 
+def count_text(count, singular: str, plural: str | None = None, shown=None):
+    """A count and its noun on a page ("1 patient", "2 patients"); ``shown`` writes the number
+    another way (a capped search: "1000+") while ``count`` still chooses the noun's form."""
+    number = count.to_string() if shown is None else shown
+    return number + rx.cond(count == 1, f" {singular}", f" {plural or singular + 's'}")
+
+
 def pager(
     page,
     page_count,
@@ -64,11 +71,10 @@ def pager(
 
     ``total_label`` shows the count in other words where the number alone would mislead (a
     search that stops counting at a cap: "1000+"); ``total`` still chooses the noun's form."""
-    shown = total.to_string() if total_label is None else total_label
     return rx.hstack(
         # "1 encounter", "2 encounters": the plural noun loses its final s for exactly one.
         rx.text(
-            shown + rx.cond(total == 1, f" {noun.removesuffix('s')}", f" {noun}"),
+            count_text(total, noun.removesuffix("s"), noun, shown=total_label),
             size="2",
             color_scheme="gray",
             **_test_id(count_test_id),

@@ -1,5 +1,6 @@
 """The clinical record, named after FHIR R4 resources: Encounter, notes, Observation, Condition,
-AllergyIntolerance, MedicationStatement, Immunization, DocumentReference."""
+AllergyIntolerance (and the "no known allergies" assessment), MedicationStatement, Immunization,
+DocumentReference."""
 
 from __future__ import annotations
 
@@ -92,6 +93,22 @@ class AllergyIntolerance(SQLModel, table=True):
     status: str = Field(default="active", max_length=12)  # active | inactive | resolved
     recorded_at: datetime = Field(default_factory=utcnow)
     recorded_by: str | None = Field(default=None, max_length=60)
+
+
+class AllergyAssessment(SQLModel, table=True):
+    """A clinician's "no known allergies" (FHIR: an AllergyIntolerance coded 716186003): who said
+    so and when. No row means nobody has assessed the patient yet, which is not the same thing.
+    Recording an allergy later supersedes it (``superseded_at``); the rows stay as the history."""
+
+    __tablename__ = "allergy_assessment"
+    __table_args__ = (Index("ix_allergy_assessment_patient", "patient_id", "superseded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    recorded_at: datetime = Field(default_factory=utcnow)
+    recorded_by: str = Field(max_length=60)
+    superseded_at: datetime | None = Field(default=None)
+    superseded_by: str | None = Field(default=None, max_length=60)
 
 
 class MedicationStatement(SQLModel, table=True):

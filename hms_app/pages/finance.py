@@ -6,7 +6,7 @@ import reflex as rx
 
 from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import empty_state, scroll_box, skeleton_rows
+from hms_app.components.ui import count_text, empty_state, scroll_box, skeleton_rows
 from hms_app.state.finance import PERMISSION, BalanceLine, DrillLine, FinanceState
 
 WIDE_CELL = ["none", "none", "none", "table-cell"]
@@ -219,8 +219,8 @@ def kpis() -> rx.Component:
         (
             "Outstanding",
             FinanceState.kpi_outstanding,
-            FinanceState.kpi_open_invoices.to_string()
-            + " open invoices on "
+            count_text(FinanceState.kpi_open_invoices, "open invoice")
+            + " on "
             + FinanceState.ar_day_label
             + rx.cond(whole_hospital, ", all departments", ""),
             "hourglass",
@@ -352,8 +352,8 @@ def drill_dialog() -> rx.Component:
                             margin="0",
                         ),
                         rx.dialog.description(
-                            FinanceState.drill_total.to_string()
-                            + " rows · "
+                            count_text(FinanceState.drill_total, "row")
+                            + " · "
                             + FinanceState.drill_amount
                             + " in all",
                             size="2",

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, text
 
 from hms_app.cds import vitals as vital_rules
 from hms_app.models.emr import (
+    AllergyAssessment,
     AllergyIntolerance,
     ClinicalNote,
     Condition,
@@ -229,6 +230,7 @@ def seed_clinical(ctx: SeedContext) -> None:
     ) or [None]
     now = datetime.combine(ctx.as_of, time(12, 0), tzinfo=UTC)
     encounter_rows, vitals, notes, problems, allergies, meds, shots = [], [], [], [], [], [], []
+    assessments: list[dict] = []  # "no known allergies", recorded
     total = len(patients)
     ctx.progress("clinical records", 0, total)
     encounter_id = session.execute(select(Encounter.id).order_by(Encounter.id.desc()).limit(1)).scalar() or 0
@@ -281,6 +283,11 @@ def seed_clinical(ctx: SeedContext) -> None:
                     "recorded_by": "nurse.joy",
                 }
             )
+        elif patient_id % 4:
+            # Three in four of the others were asked and have none (decided by id, not by the
+            # random stream, so the rest of the demo hospital stays as it was); the fourth shows
+            # the chart's "not yet assessed".
+            assessments.append({"patient_id": patient_id, "recorded_at": now, "recorded_by": "nurse.joy"})
         for vaccine, cvx in VACCINES:
             if rng.random() < 0.35:
                 day = max(birth, ctx.as_of - timedelta(days=rng.randint(10, 1500)))
@@ -433,6 +440,7 @@ def seed_clinical(ctx: SeedContext) -> None:
     for table, rows in (
         (Condition.__table__, problems),
         (AllergyIntolerance.__table__, allergies),
+        (AllergyAssessment.__table__, assessments),
         (MedicationStatement.__table__, meds),
         (Immunization.__table__, shots),
     ):

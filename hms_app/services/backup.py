@@ -50,6 +50,7 @@ from hms_app.clock import utcnow
 from hms_app.db import get_engine, session_scope
 from hms_app.errors import DomainError
 from hms_app.models import metadata
+from hms_app.plurals import counted
 from hms_app.services.audit import record_audit
 from hms_app.services.audit_chain import mark_restore, seal_all
 from hms_app.services.permissions import SYSTEM_ACTOR
@@ -120,7 +121,7 @@ def _line(item: object) -> bytes:
 
 
 def _summary(counts: dict[str, int]) -> str:
-    return f"{len(counts)} tables, {sum(counts.values()):,} rows"
+    return f"{counted(len(counts), 'table')}, {counted(sum(counts.values()), 'row')}"
 
 
 def _order_columns(table: Table) -> list:

@@ -188,7 +188,8 @@ def test_register_chart_and_audit_a_patient(page: Page, hms_server: Server):
     banner = page.locator("[data-testid=chart-banner]")
     expect(banner.locator("[data-testid=chart-name]")).to_have_text(full_name)
     expect(banner.locator("[data-testid=chart-mrn]")).to_have_text(mrn)
-    expect(banner.locator("[data-testid=allergy-badge]")).to_have_text("No known allergies")
+    # Nobody has asked about allergies yet: amber, never a reassuring "No known allergies".
+    expect(banner.locator("[data-testid=allergy-badge]")).to_have_text("Allergies not yet assessed")
     expect(banner.locator("[data-testid=banner-problems]")).to_contain_text("No active problems")
     _shot(page, "journey-05-chart-banner")
 
@@ -242,8 +243,14 @@ def test_register_chart_and_audit_a_patient(page: Page, hms_server: Server):
     expect(banner.locator("[data-testid=banner-problems]")).not_to_contain_text("No active problems")
     _shot(page, "journey-09-problem-list")
 
-    # An allergy: the banner's badge turns from "No known allergies" to the substance.
+    # Allergies: the physician records "no known allergies" (who and when are kept) ...
     page.locator("[data-testid=tab-allergies]").click()
+    expect(page.locator("[data-testid=allergy-status]")).to_contain_text("not yet assessed")
+    page.locator("[data-testid=record-nka]").click()
+    expect(banner.locator("[data-testid=allergy-badge]")).to_have_text("No known allergies")
+    expect(page.locator("[data-testid=allergy-status]")).to_contain_text("recorded by dr.grey")
+    expect(page.locator("[data-testid=record-nka]")).to_have_count(0)
+    # ... then an allergy supersedes it: the banner's badge turns to the substance.
     page.locator("[data-testid=add-allergy]").click()
     allergy = page.locator("[data-testid=dialog-allergy]")
     allergy.locator("input[name=substance]").fill("Penicillin")
@@ -255,6 +262,7 @@ def test_register_chart_and_audit_a_patient(page: Page, hms_server: Server):
     badge = banner.locator("[data-testid=allergy-badge]")
     expect(badge).to_contain_text("Penicillin (severe)")
     expect(badge).not_to_contain_text("No known allergies")
+    expect(page.locator("[data-testid=allergy-status]")).to_have_count(0)
     expect(banner.locator("[data-testid=banner-alert]")).to_contain_text("Severe allergy")
     expect(page.locator("[data-testid=allergy-row]")).to_contain_text("Hives and wheeze")
     _shot(page, "journey-10-allergy-badge")

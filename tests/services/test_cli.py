@@ -100,7 +100,7 @@ def test_users_create_and_list(nina, capsys):
     assert code == 0 and lines[-1] == "2 users"
     assert lines[0].split()[0] == "dr.grey" and lines[1].split()[0] == "nina"
     code, out, _ = hms(capsys, "users", "list", "grey")
-    assert out.strip().splitlines()[-1] == "1 users"
+    assert out.strip().splitlines()[-1] == "1 user"
 
 
 def test_users_create_reads_the_password_from_standard_input(configured_db, capsys, monkeypatch):

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 
 from hms_app.errors import Conflict, Forbidden, NotFound, ValidationError
 from hms_app.models.emr import (
+    AllergyAssessment,
     AllergyIntolerance,
     ClinicalNote,
     Condition,
@@ -520,6 +521,8 @@ def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
             ),
             Condition(patient_id=patient_id, code="I10", display="Essential (primary) hypertension"),
             AllergyIntolerance(patient_id=patient_id, substance=f"Penicillin ({tag})"),
+            # A "no known allergies" assessment superseded by that allergy: the history moves too.
+            AllergyAssessment(patient_id=patient_id, recorded_by="nurse", superseded_at=start),
             MedicationStatement(patient_id=patient_id, medication="Amlodipine 5 mg"),
             Immunization(patient_id=patient_id, vaccine="Influenza", occurrence_date=date(2025, 10, 1)),
             DocumentReference(
@@ -703,6 +706,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
     assert _linked_rows(session) == _moved(before, merged.id, survivor.id)
     assert result.moved == {
         "admission": 1,
+        "allergy_assessment": 1,
         "allergy_intolerance": 1,
         "app_user": 1,
         "appointment": 1,
@@ -804,8 +808,8 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
     for patient in (survivor, merged):
         rows = list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
-            (again.merge_id, survivor.mrn, merged.mrn, None, 22),
-            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 22),
+            (again.merge_id, survivor.mrn, merged.mrn, None, 23),
+            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 23),
         ]
     assert list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from hms_app.clock import local_today, utcnow
+from hms_app.clock import local_today, to_local, utcnow
 from hms_app.errors import Conflict, Forbidden, ValidationError
 from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observation
 from hms_app.models.patients import Patient
@@ -139,6 +139,32 @@ def _gap_names(session, measure: str, months: int = 12, **extra) -> list[str]:
     )
     assert total == len(rows)
     return sorted(r.name.split()[0] for r in rows)
+
+
+def test_a_worklist_dates_each_value_and_marks_one_from_before_the_period(session, world):
+    """An HbA1c of 6.7 from 20 months ago is on the "above 9 % or not measured" worklist: the
+    list says when it was measured, and that it was not measured in the 12-month period."""
+    w = world
+    old = w.patient("Dot")
+    w.problem(old, "E11.9")
+    w.result(old, HBA1C, 6.7, 600)
+    recent = w.patient("Ann")
+    w.problem(recent, "E11.9")
+    w.result(recent, HBA1C, 10.0, 30)
+    w.refresh()
+    rows, _ = list_cohort(session, actor=MANAGER, filters={"measure_gap": "hba1c_poor", "period_months": 12})
+    by_name = {r.name.split()[0]: r for r in rows}
+    dot, ann = by_name["Dot"], by_name["Ann"]
+    assert dot.period_start is not None and dot.hba1c == 6.7
+    assert (w.now - dot.hba1c_at).days in (599, 600) and not dot.measured_in_period(dot.hba1c_at)
+    assert ann.hba1c == 10.0 and ann.measured_in_period(ann.hba1c_at)
+    # A cohort has no measurement period: its values are dated, never "not measured in the period".
+    cohort, _ = list_cohort(session, actor=MANAGER, filters={"registries": ["diabetes"]})
+    assert all(r.period_start is None and r.measured_in_period(r.hba1c_at) for r in cohort)
+    text, _count = export_cohort_csv(session, actor=MANAGER, filters={"measure_gap": "hba1c_poor"})
+    lines = {line["name"].split()[0]: line for line in csv.DictReader(io.StringIO(text))}
+    assert lines["Dot"]["hba1c_percent"] == "6.7"
+    assert lines["Dot"]["hba1c_date"] == to_local(dot.hba1c_at).date().isoformat()
 
 
 def test_hba1c_poor_control_counts_missing_results_ties_exclusions_and_ages(session, world):

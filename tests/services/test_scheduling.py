@@ -459,6 +459,23 @@ def test_day_and_patient_lists(session, clinic):
     assert "patient.read" in audit_actions(session)
 
 
+def test_a_visit_cancelled_before_its_time_is_not_past(session, clinic):
+    """Past is what happened; a future visit cancelled is listed apart, and past once its time is over."""
+    visit = book(session, clinic, 9, 0, resource=clinic.dr_a)  # on the clinic's day, in the future
+    cancel_appointment(session, actor=RECEPTION, appointment_id=visit.id, reason="Feels better")
+    patient = portal(clinic.patients[0])
+    before = visit.start_at - timedelta(days=1)
+    assert patient_appointments(session, actor=patient, upcoming=False, now=before).rows == []
+    assert patient_appointments(session, actor=patient, upcoming=True, now=before).rows == []
+    listed = patient_appointments(session, actor=patient, upcoming=False, cancelled=True, now=before)
+    assert [(r.id, r.status) for r in listed.rows] == [(visit.id, "cancelled")]
+    after = visit.start_at + timedelta(days=1)
+    assert [r.id for r in patient_appointments(session, actor=patient, upcoming=False, now=after).rows] == [
+        visit.id
+    ]
+    assert patient_appointments(session, actor=patient, upcoming=False, cancelled=True, now=after).rows == []
+
+
 # --- cancel, reschedule, recurring ------------------------------------------------------------------
 
 

@@ -604,7 +604,7 @@ async def test_cancelling_within_two_hours_is_refused_with_the_clinics_message(s
     assert [a.status for a in _appointments(mira.id)] == ["booked"]
 
 
-async def test_cancelling_with_a_reason_moves_the_visit_to_the_past(session):
+async def test_a_visit_cancelled_with_a_reason_is_listed_as_cancelled_not_past(session):
     clinic = _clinic(session)
     mira = clinic["people"]["mira"]
     booked = _book_for(mira, clinic, _tomorrow_at(14, 0))
@@ -616,8 +616,9 @@ async def test_cancelling_with_a_reason_moves_the_visit_to_the_past(session):
     assert mine.cancel_error == "Choose a reason." and mine.cancel_id == booked.id
     await _call(mine, "submit_cancel", {"reason": "I cannot come at that time", "details": "work trip"})
     assert mine.cancel_id == 0 and mine.upcoming == []
-    [past] = mine.past
-    assert past.status == "cancelled" and past.note == "I cannot come at that time: work trip"
+    assert mine.past == [] and mine.past_total == 0  # tomorrow's visit has not happened: not "past"
+    [cancelled] = mine.cancelled
+    assert cancelled.status == "cancelled" and cancelled.note == "I cannot come at that time: work trip"
     assert [a.cancel_reason for a in _appointments(mira.id)] == ["I cannot come at that time: work trip"]
 
 

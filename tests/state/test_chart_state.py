@@ -91,6 +91,18 @@ def _reads(pid: int) -> list[str]:
         )
 
 
+async def test_the_chart_takes_the_bmi_category_from_the_exact_value(ward, session, configured_db):
+    """68 kg at 165 cm is 24.977 kg/m²: it shows as 25.0 but is a healthy weight, not overweight."""
+    record_vitals(session, actor=SYSTEM_ACTOR, patient_id=ward, values={"weight": "68", "height": "165"})
+    tab = Tab(ward, "dr.grey", PASSWORD)
+    await tab.call(ChartState, "load")
+    summary = tab[ChartSummaryState]
+    assert (summary.bmi_value, summary.bmi_category) == ("25.0", "healthy weight")
+    (card,) = [c for c in summary.score_cards if c.key == "bmi"]
+    assert (card.value, card.band) == ("25.0", "healthy weight")
+    assert next(v for v in summary.vitals if v.key == "bmi").flag == ""
+
+
 async def test_opening_the_chart_fills_every_tab_from_one_audited_read(ward, session, configured_db):
     record_vitals(session, actor=SYSTEM_ACTOR, patient_id=ward, values={"weight": "70", "height": "170"})
     add_allergy(session, actor=SYSTEM_ACTOR, patient_id=ward, substance="Latex", severity="mild")
@@ -110,6 +122,27 @@ async def test_opening_the_chart_fills_every_tab_from_one_audited_read(ward, ses
     await tab.call(ChartState, "set_tab", "vitals")
     assert tab[ChartVitalsState].trend_loaded and chart.tab == "vitals"
     assert _reads(ward) == ["chart opened", "trend heart_rate"]
+
+
+async def test_the_allergy_status_has_three_states_on_the_chart(ward, configured_db):
+    """Not yet assessed until a clinician records "no known allergies" (who and when), which an
+    allergy then supersedes; "no known allergies" is refused while an allergy is active."""
+    tab = Tab(ward, "dr.grey", PASSWORD)
+    await tab.call(ChartState, "load")
+    assert (tab.chart.allergy_state, tab.chart.banner_allergies) == ("unassessed", [])
+    tab.sent()
+    await tab.call(ChartAllergiesState, "record_no_known_allergies")
+    assert tab.chart.allergy_state == "none_known" and tab.chart.allergy_assessed.startswith("dr.grey, ")
+    assert _name(ChartState) in tab.sent()  # the banner changes at once
+    await tab.call(
+        ChartAllergiesState,
+        "submit_allergy",
+        {"substance": "Latex", "reaction": "", "severity": "mild"},
+    )
+    assert (tab.chart.allergy_state, tab.chart.banner_allergies) == ("allergies", ["Latex (mild)"])
+    refused = await tab.call(ChartAllergiesState, "record_no_known_allergies")
+    assert any("active allergy is recorded" in str(e) for e in refused)
+    assert tab.chart.allergy_state == "allergies"
 
 
 async def test_an_address_that_names_no_patient_shows_a_problem_not_a_chart(ward, configured_db):

@@ -460,6 +460,8 @@ async def test_the_wristband_page_loads_the_band_for_the_record_in_the_address(d
         "1984-03-07",
     )
     assert band.barcode.startswith("data:image/svg+xml;base64,")
+    # Nobody recorded "no known allergies": the band must not print it.
+    assert (band.allergy_state, band.allergies) == ("unassessed", [])
     bad = _tab(WristbandState, "/patients/nope/wristband", "nina")
     await _call(bad, "load")
     assert "does not name a patient record" in bad.problem and not bad.loaded

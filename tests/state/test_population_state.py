@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -18,14 +20,17 @@ from sqlalchemy import select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
+from hms_app.clock import local_today
 from hms_app.models.emr import Condition
 from hms_app.models.patients import Patient
 from hms_app.models.population import OutreachMessage, SavedCohort
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, security
 from hms_app.services.permissions import SYSTEM_ACTOR
+from hms_app.services.population.cohorts import CohortRow
 from hms_app.services.population.refresh import HBA1C
 from hms_app.state.population.cohorts import CohortState
+from hms_app.state.population.common import cohort_line
 from hms_app.state.population.dashboard import PopulationDashboardState
 from hms_app.state.population.measures import MeasuresState
 from hms_app.state.population.registries import RegistriesState
@@ -183,6 +188,12 @@ async def test_the_care_gap_worklist_sends_outreach_to_a_listed_patient(clinic, 
     overall = measures.results[-1]
     assert (overall.provider, overall.eligible, overall.numerator, overall.rate) == ("Overall", 4, 3, "75.0%")
     assert sorted(r.name for r in measures.gap_rows) == ["Ada Test", "Cy Test", "Di Test"]
+    # Each value says when it was measured (20 days ago: within the 12-month period).
+    ada_line = next(r for r in measures.gap_rows if r.name == "Ada Test")
+    assert (ada_line.hba1c, ada_line.hba1c_old) == ("10.5", False)
+    assert ada_line.hba1c_when == (local_today() - timedelta(days=20)).isoformat()
+    cy_line = next(r for r in measures.gap_rows if r.name == "Cy Test")
+    assert (cy_line.hba1c, cy_line.hba1c_when) == ("", "")  # never measured: nothing to date
     ada = clinic["Ada"]
     await _call(measures, "send_outreach", ada, "booking_invitation")
     again = await _call(measures, "send_outreach", ada, "booking_invitation")
@@ -240,3 +251,33 @@ async def test_a_manager_recomputes_the_figures_and_a_physician_may_not(clinic, 
     after = {r["name"]: r["members"] for r in manager.registry_counts}
     assert (before["Heart failure"], after["Heart failure"]) == ("0", "1")
     assert len(_audits("population.refresh")) == 2 and not manager.refreshing
+
+
+def test_a_worklist_value_from_before_the_period_is_dated_and_marked():
+    """The state's words for a value measured before the measurement period."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    row = CohortRow(
+        1,
+        "H1",
+        "Dot Test",
+        "female",
+        date(1970, 1, 1),
+        56,
+        "",
+        None,
+        6.7,
+        None,
+        None,
+        None,
+        None,
+        None,
+        hba1c_at=datetime(2025, 3, 14, 12, tzinfo=UTC),
+        period_start=start,
+    )
+    line = cohort_line(row)
+    assert (line.hba1c, line.hba1c_old) == ("6.7", True)
+    assert line.hba1c_when == "2025-03-14 · not measured in the period"
+    within = cohort_line(replace(row, hba1c_at=datetime(2026, 2, 1, 12, tzinfo=UTC)))
+    assert (within.hba1c_when, within.hba1c_old) == ("2026-02-01", False)
+    cohort = cohort_line(replace(row, period_start=None))  # a cohort: no period, only the date
+    assert (cohort.hba1c_when, cohort.hba1c_old) == ("2025-03-14", False)

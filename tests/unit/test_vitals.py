@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hms_app.analytics.vitals import vital_trend_figure
+from hms_app.cds import scores
 from hms_app.cds import vitals as vital_rules
 from hms_app.settings import get_settings
 
@@ -55,8 +56,22 @@ def test_normal_bands_lie_inside_the_plausible_limits():
     ],
 )
 def test_bmi_and_its_category(weight, height, bmi, category):
-    assert vital_rules.bmi(weight, height) == bmi
-    assert vital_rules.bmi_category(bmi) == category
+    assert round(vital_rules.bmi(weight, height), 1) == bmi
+    assert vital_rules.bmi_category(vital_rules.bmi(weight, height)) == category
+
+
+def test_the_bmi_category_comes_from_the_exact_value_and_only_the_display_rounds():
+    """68 kg at 165 cm is 24.977 kg/m²: a healthy weight, although it shows as 25.0."""
+    value = vital_rules.bmi(68, 165)
+    assert 24.97 < value < 24.98 and f"{value:.1f}" == "25.0"
+    assert vital_rules.bmi_category(value) == "healthy weight"
+    assert (
+        vital_rules.bmi(81, 180) == 25.0
+        and vital_rules.bmi_category(vital_rules.bmi(81, 180)) == "overweight"
+    )
+    assert vital_rules.display_value("bmi", value, "kg/m2") == "25 kg/m2"  # the portal's words
+    score = scores.body_mass_index(weight_kg=68, height_cm=165)
+    assert (score.band, score.interpretation) == ("healthy weight", "Healthy weight (18.5 to 24.9 kg/m²).")
 
 
 @pytest.mark.parametrize(
@@ -108,6 +123,19 @@ def test_the_trend_shades_the_normal_band_and_shows_local_times(hospital_in_new_
     low, high = figure.layout.yaxis.range
     assert low < 60 and high > 104  # the whole band and every point are in view
     assert "Heart rate (/min)" in figure.layout.title.text and "60–100" in figure.layout.title.text
+
+
+def test_readings_that_share_a_day_are_told_apart_by_their_time_on_the_axis(hospital_in_new_york):
+    """Four-hourly obs on one day: ticks closer than a day say the time, not four times the date."""
+    points = [Point(datetime(2026, 1, 5, hour, 0, tzinfo=UTC), 80 + hour) for hour in (10, 14, 18, 22)]
+    figure = vital_trend_figure(points, "heart_rate")
+    assert [t.strftime("%H:%M") for t in figure.data[0].x] == ["05:00", "09:00", "13:00", "17:00"]
+    stops = {tuple(stop.dtickrange): stop.value for stop in figure.layout.xaxis.tickformatstops}
+    hourly = next(value for (low, high), value in stops.items() if low is None)  # hour-spaced ticks
+    daily = next(value for (low, high), value in stops.items() if high is None)  # day-spaced ticks
+    assert "%H:%M" in hourly and "%H" not in daily
+    assert next(high for (low, high) in stops if low is None) < 24 * 3600 * 1000
+    assert figure.data[0].hovertemplate.startswith("%{x|%Y-%m-%d %H:%M}")
 
 
 def test_bmi_trend_names_the_category_of_each_point():

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from hms_app.analytics.finance.common import TOP_SERVICES, _dollars, money
+from hms_app.plurals import counted
 
 # Colours: the app's teal for money in, slate for charges, amber for costs, one per bucket.
 TEAL, SLATE, AMBER = "#0d9488", "#64748b", "#d97706"
@@ -126,7 +127,7 @@ def ar_aging_figure(frame: pd.DataFrame) -> go.Figure:
             x=list(frame["label"]),
             y=_dollars(frame["balance_cents"]),
             text=[
-                f"{money(v)} · {n} invoices"
+                f"{money(v)} · {counted(int(n), 'invoice')}"
                 for v, n in zip(frame["balance_cents"], frame["invoices"], strict=True)
             ],
             textposition="none",

@@ -14,6 +14,7 @@ from hms_app.pages.chart.common import (
 )
 from hms_app.pages.chart.dialogs import form_dialog, labelled, simple_select
 from hms_app.state.chart.allergies import SEVERITY_CHOICES, AllergyLine, ChartAllergiesState
+from hms_app.state.chart.page import ChartState
 
 
 def severity_badge(severity: rx.Var) -> rx.Component:
@@ -64,6 +65,37 @@ def allergy_row(a: AllergyLine) -> rx.Component:
     )
 
 
+def allergy_status_note() -> rx.Component:
+    """What is recorded about allergies at all: not yet assessed (amber), or who recorded none."""
+    return rx.match(
+        ChartState.allergy_state,
+        (
+            "unassessed",
+            rx.callout(
+                "Allergies not yet assessed: ask the patient, then add each allergy or record that "
+                "there are no known allergies.",
+                icon="circle-help",
+                color_scheme="amber",
+                size="1",
+                width="100%",
+                data_testid="allergy-status",
+            ),
+        ),
+        (
+            "none_known",
+            rx.text(
+                rx.icon("check", size=14, display="inline", vertical_align="middle"),
+                " No known allergies, recorded by ",
+                ChartState.allergy_assessed,
+                size="2",
+                color_scheme="green",
+                data_testid="allergy-status",
+            ),
+        ),
+        rx.fragment(),
+    )
+
+
 def allergy_card() -> rx.Component:
     return record_card(
         "Allergies",
@@ -72,7 +104,22 @@ def allergy_card() -> rx.Component:
         ChartAllergiesState.allergies,
         allergy_row,
         "No allergies recorded.",
+        write_only(
+            rx.cond(
+                ChartState.allergy_state == "unassessed",
+                rx.button(
+                    rx.icon("check", size=14),
+                    "No known allergies",
+                    size="1",
+                    variant="soft",
+                    color_scheme="green",
+                    on_click=ChartAllergiesState.record_no_known_allergies,
+                    data_testid="record-nka",
+                ),
+            )
+        ),
         add_button("Add allergy", "allergy", "add-allergy"),
+        note=allergy_status_note(),
     )
 
 

@@ -67,23 +67,42 @@ def banner() -> rx.Component:
         spacing="1",
         align="start",
     )
-    allergy = rx.cond(
-        ChartState.banner_allergies.length() > 0,
-        rx.badge(
-            rx.icon("triangle-alert", size=13),
-            "Allergies: ",
-            ChartState.banner_allergies.join(", "),
-            color_scheme="red",
-            variant="solid",
-            size="2",
-            white_space="normal",
-            data_testid="allergy-badge",
+    # Three states: the allergies; "no known allergies" only when a clinician recorded it (who
+    # and when on hover); otherwise amber, because nobody has asked yet.
+    allergy = rx.match(
+        ChartState.allergy_state,
+        (
+            "allergies",
+            rx.badge(
+                rx.icon("triangle-alert", size=13),
+                "Allergies: ",
+                ChartState.banner_allergies.join(", "),
+                color_scheme="red",
+                variant="solid",
+                size="2",
+                white_space="normal",
+                data_testid="allergy-badge",
+            ),
+        ),
+        (
+            "none_known",
+            rx.tooltip(
+                rx.badge(
+                    rx.icon("check", size=13),
+                    "No known allergies",
+                    color_scheme="green",
+                    variant="soft",
+                    size="2",
+                    data_testid="allergy-badge",
+                ),
+                content="Recorded by " + ChartState.allergy_assessed,
+            ),
         ),
         rx.badge(
-            rx.icon("check", size=13),
-            "No known allergies",
-            color_scheme="green",
-            variant="soft",
+            rx.icon("circle-help", size=13),
+            "Allergies not yet assessed",
+            color_scheme="amber",
+            variant="solid",
             size="2",
             data_testid="allergy-badge",
         ),

@@ -84,11 +84,15 @@ def icon_text(
     )
 
 
-def record_card(title: str, icon: str, header: rx.Component, rows, row, empty: str, *actions) -> rx.Component:
-    """A titled card with a table of `rows` (one `row` each), or an empty state with the card's icon."""
+def record_card(
+    title: str, icon: str, header: rx.Component, rows, row, empty: str, *actions, note=None
+) -> rx.Component:
+    """A titled card with a table of `rows` (one `row` each), or an empty state with the card's icon;
+    `note` (a component) stands under the title."""
     return rx.card(
         rx.vstack(
             card_title(title, icon, *actions),
+            *([note] if note is not None else []),
             rx.cond(
                 rows.length() > 0,
                 scroll_table(header, rx.table.body(rx.foreach(rows, row))),

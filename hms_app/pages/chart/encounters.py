@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.components.ui import empty_state, pager
+from hms_app.components.ui import count_text, empty_state, pager
 from hms_app.pages.chart.common import (
     BELOW_BANNER,
     WIDE_ONLY,
@@ -46,7 +46,7 @@ def encounter_item(e: EncounterLine) -> rx.Component:
                     e.notes.to_string(),
                     color=rx.color("gray", 10),
                     white_space="nowrap",
-                    title=e.notes.to_string() + " notes",
+                    title=count_text(e.notes, "note"),
                 ),
                 align="center",
                 spacing="2",

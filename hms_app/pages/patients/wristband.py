@@ -13,17 +13,32 @@ INK = "#000000"
 
 
 def allergy_line(size: str) -> rx.Component:
-    return rx.cond(
-        WristbandState.allergies.length() > 0,
+    """What is recorded: the allergies, "no known allergies" only when a clinician recorded it, and
+    otherwise that nobody has assessed them (never a reassuring "none" by default)."""
+    return rx.match(
+        WristbandState.allergy_state,
+        (
+            "allergies",
+            rx.text(
+                "ALLERGY: ",
+                WristbandState.allergies.join(", "),
+                color="#c00000",
+                weight="bold",
+                size=size,
+                data_testid="wristband-allergy",
+            ),
+        ),
+        (
+            "none_known",
+            rx.text("No known allergies", color="#444444", size=size, data_testid="wristband-allergy"),
+        ),
         rx.text(
-            "ALLERGY: ",
-            WristbandState.allergies.join(", "),
-            color="#c00000",
+            "ALLERGIES NOT ASSESSED",
+            color=INK,
             weight="bold",
             size=size,
             data_testid="wristband-allergy",
         ),
-        rx.text("No known allergies", color="#444444", size=size),
     )
 
 

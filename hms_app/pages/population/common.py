@@ -73,6 +73,23 @@ def period_select(value: rx.Var, on_change, test_id: str) -> rx.Component:
     )
 
 
+def measured(value, when, old, key: str) -> rx.Component:
+    """A value with the day it was measured under it; amber when it is not from the period."""
+    return rx.table.cell(
+        rx.text(value, white_space="nowrap"),
+        rx.cond(
+            when != "",
+            rx.text(
+                when,
+                size="1",
+                color_scheme=rx.cond(old, "amber", "gray"),
+                weight=rx.cond(old, "medium", "regular"),
+                data_testid=f"measured-{key}",
+            ),
+        ),
+    )
+
+
 def patient_table(rows, test_id: str, action=None) -> rx.Component:
     def row(p: CohortLine) -> rx.Component:
         href = "/patients/" + p.id.to_string()
@@ -88,10 +105,10 @@ def patient_table(rows, test_id: str, action=None) -> rx.Component:
             ),
             rx.table.cell(p.provider, display=WIDE_CELL),
             rx.table.cell(p.last_visit, white_space="nowrap", display=WIDE_CELL),
-            rx.table.cell(p.hba1c),
-            rx.table.cell(p.bp, white_space="nowrap"),
-            rx.table.cell(p.bmi),
-            rx.table.cell(p.egfr),
+            measured(p.hba1c, p.hba1c_when, p.hba1c_old, "hba1c"),
+            measured(p.bp, p.bp_when, p.bp_old, "bp"),
+            measured(p.bmi, p.bmi_when, p.bmi_old, "bmi"),
+            measured(p.egfr, p.egfr_when, p.egfr_old, "egfr"),
         ]
         if action is not None:
             cells.append(rx.table.cell(action(p)))

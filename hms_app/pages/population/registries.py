@@ -6,7 +6,7 @@ import reflex as rx
 
 from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import field, section, skeleton_rows
+from hms_app.components.ui import count_text, field, section, skeleton_rows
 from hms_app.pages.population.common import NO_ACCESS, tabs
 from hms_app.state.population.registries import RegistriesState, RegistryLine
 
@@ -26,8 +26,7 @@ def registry_form(r: RegistryLine) -> rx.Component:
                     ),
                     rx.spacer(),
                     rx.text(
-                        r.members.to_string(),
-                        " patients",
+                        count_text(r.members, "patient"),
                         size="2",
                         weight="medium",
                         data_testid="registry-members-" + r.code,

@@ -46,6 +46,18 @@ def appointments_page() -> rx.Component:
                     ),
                     empty_state("No upcoming appointments. Book one when you need it.", "calendar"),
                 ),
+                rx.cond(
+                    PortalAppointmentsState.cancelled.length() > 0,
+                    rx.vstack(
+                        rx.heading("Cancelled", size="4", padding_top="0.5rem"),
+                        rx.foreach(
+                            PortalAppointmentsState.cancelled,
+                            lambda line: past_card(line, test_prefix="cancelled-"),
+                        ),
+                        spacing="2",
+                        width="100%",
+                    ),
+                ),
                 rx.heading("Past", size="4", padding_top="0.5rem"),
                 rx.cond(
                     PortalAppointmentsState.past.length() > 0,
@@ -257,7 +269,7 @@ def status_badge(line) -> rx.Component:
     )
 
 
-def past_card(line) -> rx.Component:
+def past_card(line, *, test_prefix: str = "past-") -> rx.Component:
     return rx.box(
         appointment_head(line),
         rx.cond(line.note != "", rx.text(line.note, size="1", color_scheme="gray", padding_top="0.25rem")),
@@ -265,7 +277,7 @@ def past_card(line) -> rx.Component:
         border=f"1px solid {rx.color('gray', 5)}",
         border_radius="var(--radius-3)",
         width="100%",
-        data_testid="past-" + line.reference,
+        data_testid=test_prefix + line.reference,
     )
 
 
@@ -277,7 +289,7 @@ def past_pager() -> rx.Component:
             variant="soft",
             size="3",
             disabled=PortalAppointmentsState.past_page <= 1,
-            on_click=PortalAppointmentsState.previous_past,
+            on_click=PortalAppointmentsState.move_past(-1),
         ),
         rx.text(
             "Page ",
@@ -292,7 +304,7 @@ def past_pager() -> rx.Component:
             variant="soft",
             size="3",
             disabled=PortalAppointmentsState.past_page >= PortalAppointmentsState.past_pages,
-            on_click=PortalAppointmentsState.next_past,
+            on_click=PortalAppointmentsState.move_past(1),
         ),
         justify="between",
         align="center",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.portal_shell import portal_page
-from hms_app.components.ui import empty_state
+from hms_app.components.ui import count_text, empty_state
 from hms_app.pages.portal.parts import loading_list
 from hms_app.state.portal.booking import PortalBookingState
 
@@ -351,7 +351,7 @@ def confirm_step() -> rx.Component:
             ),
             rx.text(
                 "You can cancel or move it online until ",
-                rx.text.span(PortalBookingState.cutoff_hours.to_string(), " hours"),
+                rx.text.span(count_text(PortalBookingState.cutoff_hours, "hour")),
                 " before it starts.",
                 size="1",
                 color_scheme="gray",

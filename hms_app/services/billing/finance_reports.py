@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from hms_app.analytics.finance import dashboard, drill, expenses, receivables, revenue
 from hms_app.analytics.finance.common import PAGE_SIZE, TOP_BALANCES, FinanceFilters, check_filters
+from hms_app.plurals import counted
 from hms_app.services import organization
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
@@ -85,7 +86,7 @@ def record_balances_listed(session: Session, *, actor: Actor, count: int, as_of:
         actor,
         "finance.balances_listed",
         target_type="invoice",
-        detail=f"top outstanding balances on {as_of.isoformat()}: {count} invoices",
+        detail=f"top outstanding balances on {as_of.isoformat()}: {counted(count, 'invoice')}",
     )
     session.commit()
 
@@ -98,7 +99,7 @@ def record_balances_exported(session: Session, *, actor: Actor, count: int) -> N
         actor,
         "finance.invoices_exported",
         target_type="invoice",
-        detail=f"top outstanding balances: {count} rows as CSV",
+        detail=f"top outstanding balances: {counted(count, 'row')} as CSV",
     )
     session.commit()
 

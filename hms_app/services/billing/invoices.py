@@ -14,6 +14,7 @@ from hms_app.clock import utcnow
 from hms_app.errors import Conflict, ValidationError
 from hms_app.models.billing import ChargeItem, Claim, CoverageLimit, CreditEntry, Invoice, InvoiceLine
 from hms_app.models.patients import Coverage
+from hms_app.plurals import counted
 from hms_app.services import live
 from hms_app.services.billing.common import _audit, _lock_invoice, _lock_patient, current_coverage
 from hms_app.services.billing.money import LineInput, ShareTerms, compute_lines, format_money
@@ -158,7 +159,7 @@ def draft_invoice(
         "billing.invoice.draft",
         patient_id=patient_id,
         target=invoice,
-        detail=f"{len(found)} charges, {format_money(invoice.total_cents)}",
+        detail=f"{counted(len(found), 'charge')}, {format_money(invoice.total_cents)}",
     )
     session.commit()
     live.publish(live.BILLING, patient_id)

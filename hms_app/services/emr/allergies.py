@@ -1,18 +1,63 @@
-"""Allergies and intolerances: adding one (one active record per substance) and changing its status."""
+"""Allergies and intolerances: adding one (one active record per substance), changing its
+status, and a clinician's "no known allergies" (the three states of the allergy status are
+described in ``services/allergy_status.py``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from hms_app.clock import utcnow
 from hms_app.errors import Conflict, ValidationError
-from hms_app.models.emr import AllergyIntolerance
+from hms_app.models.emr import AllergyAssessment, AllergyIntolerance
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.rows import get_row
 
 SEVERITIES = ("mild", "moderate", "severe")
+
+
+def _supersede_assessment(session: Session, actor: Actor, patient_id: int) -> bool:
+    """An active allergy now stands: "no known allergies" no longer holds. Whether one did."""
+    result = session.execute(
+        update(AllergyAssessment)
+        .where(AllergyAssessment.patient_id == patient_id, AllergyAssessment.superseded_at.is_(None))
+        .values(superseded_at=utcnow(), superseded_by=actor.username)
+    )
+    return bool(result.rowcount)
+
+
+def record_no_known_allergies(session: Session, *, actor: Actor, patient_id: int) -> AllergyAssessment:
+    """A clinician's "no known allergies" for the patient, with who and when; refused while an
+    allergy is active. Recording it again (a new assessment) replaces the earlier one."""
+    authorize(actor, "emr.write", patient_id=patient_id)
+    require_patient(session, patient_id)
+    active = session.execute(
+        select(func.count(AllergyIntolerance.id)).where(
+            AllergyIntolerance.patient_id == patient_id, AllergyIntolerance.status == "active"
+        )
+    ).scalar_one()
+    if active:
+        raise Conflict(
+            f"{active} active allerg{'y is' if active == 1 else 'ies are'} recorded: "
+            "a patient with an allergy cannot have no known allergies."
+        )
+    _supersede_assessment(session, actor, patient_id)
+    assessment = AllergyAssessment(patient_id=patient_id, recorded_by=actor.username)
+    session.add(assessment)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "allergy.none_known",
+        patient_id=patient_id,
+        target_type="allergy_assessment",
+        target_id=assessment.id,
+        detail="no known allergies",
+    )
+    session.commit()
+    return assessment
 
 
 def add_allergy(
@@ -48,6 +93,7 @@ def add_allergy(
     )
     session.add(allergy)
     session.flush()
+    superseded = _supersede_assessment(session, actor, patient_id)
     record_audit(
         session,
         actor,
@@ -55,7 +101,7 @@ def add_allergy(
         patient_id=patient_id,
         target_type="allergy_intolerance",
         target_id=allergy.id,
-        detail=f"{substance} ({severity})",
+        detail=f"{substance} ({severity})" + ("; supersedes no known allergies" if superseded else ""),
     )
     session.commit()
     return allergy
@@ -69,6 +115,8 @@ def set_allergy_status(session: Session, *, actor: Actor, allergy_id: int, statu
         raise ValidationError("The status must be active, inactive or resolved.", field="status")
     allergy.status = status
     session.add(allergy)
+    if status == "active":
+        _supersede_assessment(session, actor, allergy.patient_id)
     record_audit(
         session,
         actor,

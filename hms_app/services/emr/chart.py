@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from hms_app.clock import utcnow
+from hms_app.clock import format_local, utcnow
 from hms_app.errors import Forbidden
 from hms_app.models.emr import (
     AllergyIntolerance,
@@ -19,6 +19,7 @@ from hms_app.models.emr import (
     MedicationStatement,
 )
 from hms_app.models.patients import Patient
+from hms_app.services.allergy_status import UNASSESSED, allergy_status
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import view_of
 from hms_app.services.emr.encounters import TimelineRow, encounter_timeline
@@ -36,9 +37,11 @@ class Banner:
     sex: str
     birth_date: date
     age: str
-    allergies: tuple[str, ...]
+    allergies: tuple[str, ...]  # "Penicillin (severe)": the active allergies
     problems: tuple[str, ...]
     alerts: tuple[str, ...]
+    allergy_state: str = UNASSESSED  # unassessed | none_known | allergies (services.emr.allergies)
+    allergy_assessed: str = ""  # "dr.grey, 2026-12-04 14:05": who recorded no known allergies, when
 
 
 @dataclass(frozen=True)
@@ -137,15 +140,8 @@ def age_text(birth: date, on: date) -> str:
 
 
 def _banner(session: Session, patient: Patient) -> Banner:
-    allergies = tuple(
-        f"{s} ({sev})"
-        for s, sev in session.execute(
-            select(AllergyIntolerance.substance, AllergyIntolerance.severity)
-            .where(AllergyIntolerance.patient_id == patient.id, AllergyIntolerance.status == "active")
-            .order_by(AllergyIntolerance.substance)
-            .limit(20)
-        )
-    )
+    status = allergy_status(session, patient.id)
+    allergies = tuple(f"{s} ({sev})" for s, sev in status.allergies)
     problems = tuple(
         f"{c} {d}"
         for c, d in session.execute(
@@ -175,6 +171,8 @@ def _banner(session: Session, patient: Patient) -> Banner:
         allergies,
         problems,
         tuple(alerts),
+        status.state,
+        f"{status.recorded_by}, {format_local(status.recorded_at)}" if status.recorded_at else "",
     )
 
 

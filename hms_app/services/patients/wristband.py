@@ -1,13 +1,13 @@
-"""The wristband and labels: name, MRN, birth date, active allergies and the MRN as a barcode."""
+"""The wristband and labels: name, MRN, birth date, the allergy status and the MRN as a barcode."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
 from sqlmodel import Session
 
+from hms_app.services.allergy_status import allergy_status
 from hms_app.services.audit import record_audit
 from hms_app.services.patients.lookup import require_patient
 from hms_app.services.permissions import Actor, authorize
@@ -21,6 +21,7 @@ class Wristband:
     sex: str
     allergies: tuple[str, ...]
     barcode_svg_data_url: str
+    allergy_state: str  # unassessed | none_known | allergies (services.emr.allergies)
 
 
 def mrn_barcode_data_url(mrn: str) -> str:
@@ -39,19 +40,12 @@ def mrn_barcode_data_url(mrn: str) -> str:
 
 
 def wristband(session: Session, *, actor: Actor, patient_id: int) -> Wristband:
-    """What a wristband or label shows, with the MRN barcode; printing it is audited."""
-    from hms_app.models.emr import AllergyIntolerance
-
+    """What a wristband or label shows, with the MRN barcode; printing it is audited. The band
+    prints the allergy status as recorded: the allergies, "no known allergies" only when a
+    clinician recorded it, and otherwise that allergies are not yet assessed."""
     authorize(actor, "patient.read", patient_id=patient_id)
     patient = require_patient(session, patient_id)
-    allergies = tuple(
-        session.execute(
-            select(AllergyIntolerance.substance)
-            .where(AllergyIntolerance.patient_id == patient_id, AllergyIntolerance.status == "active")
-            .order_by(AllergyIntolerance.substance)
-            .limit(6)
-        ).scalars()
-    )
+    status = allergy_status(session, patient_id, limit=6)
     record_audit(
         session,
         actor,
@@ -66,6 +60,7 @@ def wristband(session: Session, *, actor: Actor, patient_id: int) -> Wristband:
         f"{patient.family_name.upper()}, {patient.given_name}",
         patient.birth_date,
         patient.sex,
-        allergies,
+        tuple(substance for substance, _severity in status.allergies),
         mrn_barcode_data_url(patient.mrn),
+        status.state,
     )

@@ -24,11 +24,13 @@ from hms_app.models.population import (
     SavedCohort,
 )
 from hms_app.models.security import AppUser
+from hms_app.plurals import counted
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import age_years
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.population.filters import CohortFilter, cohort_conditions, parse_filter
-from hms_app.services.population.refresh import RefreshInfo, refresh_info
+from hms_app.services.population.measures import period_start
+from hms_app.services.population.refresh import RefreshInfo, refresh_info, summary_as_of
 from hms_app.services.population.registries import RegistryRow, list_registries
 from hms_app.services.rows import get_row
 
@@ -65,6 +67,18 @@ class CohortRow:
     bmi: float | None
     egfr: float | None
     last_outreach_at: datetime | None
+    # When each value was measured: a worklist must not pass an old value off as a current one.
+    hba1c_at: datetime | None = None
+    bp_at: datetime | None = None
+    bmi_at: datetime | None = None
+    egfr_at: datetime | None = None
+    # The start of the measurement period when the list is a measure's care gaps (None for a
+    # cohort): a value measured before it is "not measured in the period".
+    period_start: datetime | None = None
+
+    def measured_in_period(self, at: datetime | None) -> bool:
+        """Whether a value taken at ``at`` counts for the list's measurement period."""
+        return at is not None and (self.period_start is None or at >= self.period_start)
 
 
 def _listing(session: Session, flt: CohortFilter, *, today: date):
@@ -91,6 +105,10 @@ def _listing(session: Session, flt: CohortFilter, *, today: date):
             S.bmi,
             S.egfr,
             last_outreach,
+            S.hba1c_at,
+            S.bp_at,
+            S.bmi_at,
+            S.creatinine_at,
         )
         .select_from(S)
         .join(Patient, Patient.id == S.patient_id)
@@ -100,8 +118,9 @@ def _listing(session: Session, flt: CohortFilter, *, today: date):
     )
 
 
-def _row(values, today: date) -> CohortRow:
-    (pid, mrn, given, family, sex, birth, provider, visit, hba1c, sbp, dbp, bmi, egfr, outreach) = values
+def _row(values, today: date, period_start: datetime | None = None) -> CohortRow:
+    (pid, mrn, given, family, sex, birth, provider, visit, hba1c, sbp, dbp, bmi, egfr, outreach) = values[:14]
+    hba1c_at, bp_at, bmi_at, egfr_at = values[14:]
     return CohortRow(
         pid,
         mrn,
@@ -117,7 +136,19 @@ def _row(values, today: date) -> CohortRow:
         bmi,
         egfr,
         outreach,
+        hba1c_at,
+        bp_at,
+        bmi_at,
+        egfr_at,
+        period_start,
     )
+
+
+def _period_start(session: Session, flt: CohortFilter) -> datetime | None:
+    """The measurement period's start of a measure's care-gap list; None for any other cohort."""
+    if not flt.measure_gap:
+        return None
+    return period_start(summary_as_of(session), flt.period_months)
 
 
 def list_cohort(
@@ -144,10 +175,11 @@ def list_cohort(
         actor,
         "population.read",
         target_type=screen,
-        detail=f"{flt.describe()} | page {page}: {len(rows)} of {total} patients",
+        detail=f"{flt.describe()} | page {page}: {len(rows)} of {counted(total, 'patient')}",
     )
     session.commit()
-    return [_row(r, today) for r in rows], total
+    since = _period_start(session, flt)
+    return [_row(r, today, since) for r in rows], total
 
 
 CSV_HEADER = [
@@ -163,6 +195,10 @@ CSV_HEADER = [
     "diastolic_mmhg",
     "bmi",
     "egfr",
+    "hba1c_date",
+    "bp_date",
+    "bmi_date",
+    "egfr_date",
 ]
 
 
@@ -199,8 +235,12 @@ def export_cohort_csv(session: Session, *, actor: Actor, filters: dict | CohortF
                     "" if row.hba1c is None else f"{row.hba1c:g}",
                     "" if row.sbp is None else f"{row.sbp:g}",
                     "" if row.dbp is None else f"{row.dbp:g}",
-                    "" if row.bmi is None else f"{row.bmi:g}",
+                    "" if row.bmi is None else f"{row.bmi:.1f}",
                     "" if row.egfr is None else f"{row.egfr:g}",
+                    *(
+                        format_local(at, "%Y-%m-%d") if at else ""
+                        for at in (row.hba1c_at, row.bp_at, row.bmi_at, row.egfr_at)
+                    ),
                 ]
             )
             last_id = row.patient_id
@@ -210,7 +250,7 @@ def export_cohort_csv(session: Session, *, actor: Actor, filters: dict | CohortF
         actor,
         "population.export",
         target_type="cohort",
-        detail=f"{flt.describe()} | {written} patients",
+        detail=f"{flt.describe()} | {counted(written, 'patient')}",
     )
     session.commit()
     return out.getvalue(), written

@@ -40,6 +40,7 @@ from hms_app.models.population import (
     RegistryAgeCount,
     RegistryMember,
 )
+from hms_app.plurals import counted
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.population.registries import rebuild_members
@@ -277,7 +278,7 @@ def refresh_population(session: Session, *, actor: Actor, today: date | None = N
         actor,
         "population.refresh",
         target_type="population_refresh",
-        detail=f"{patients} patients, {members} registry members in {seconds:.1f} s",
+        detail=f"{counted(patients, 'patient')}, {counted(members, 'registry member')} in {seconds:.1f} s",
     )
     session.commit()
     return RefreshInfo(refreshed.refreshed_at, seconds, patients, members)

@@ -336,8 +336,13 @@ def patient_appointments(
     limit: int = 20,
     offset: int = 0,
     now: datetime | None = None,
+    cancelled: bool = False,
 ) -> DayPage:
-    """A patient's upcoming (soonest first) or past (latest first) appointments; the read is audited."""
+    """A patient's upcoming (soonest first) or past (latest first) appointments; the read is audited.
+
+    Past is what has happened: visits whose time is over, and visits completed or missed. A visit
+    cancelled before its time is neither upcoming nor past: ``cancelled=True`` lists those
+    (soonest first)."""
     if is_portal(actor):
         authorize(
             actor,
@@ -353,16 +358,17 @@ def patient_appointments(
         authorize(actor, "appointment.read", patient_id=patient_id)
     now = now or utcnow()
     where = [Appointment.patient_id == patient_id]
-    if upcoming:
+    if cancelled:
+        where += [Appointment.end_at >= now, Appointment.status == "cancelled"]
+        order = (Appointment.start_at, Appointment.id)
+    elif upcoming:
         where += [
             Appointment.end_at >= now,
             Appointment.status.in_(("offered", "booked", "arrived", "in_room")),
         ]
         order = (Appointment.start_at, Appointment.id)
     else:
-        where += [
-            or_(Appointment.end_at < now, Appointment.status.in_(("completed", "cancelled", "no_show")))
-        ]
+        where += [or_(Appointment.end_at < now, Appointment.status.in_(("completed", "no_show")))]
         order = (Appointment.start_at.desc(), Appointment.id.desc())
     limit, offset = max(1, min(int(limit), 200)), max(0, int(offset))
     rows = _rows(session, _row_query().where(*where).order_by(*order).limit(limit).offset(offset))
@@ -373,7 +379,9 @@ def patient_appointments(
         "patient.read",
         patient_id=patient_id,
         target_type="appointment",
-        detail="upcoming appointments" if upcoming else "past appointments",
+        detail="cancelled appointments"
+        if cancelled
+        else ("upcoming appointments" if upcoming else "past appointments"),
     )
     session.commit()
     return DayPage(rows, total)

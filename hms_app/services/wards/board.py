@@ -15,6 +15,7 @@ from hms_app.errors import NotFound, ValidationError
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.wards import Admission, Bed, BedAssignment, Ward
+from hms_app.plurals import counted
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import age_years, full_name
 from hms_app.services.permissions import Actor, authorize
@@ -206,7 +207,7 @@ def bed_board(session: Session, *, actor: Actor, ward_id: int, audit: bool = Tru
             "ward.board",
             target_type="ward",
             target_id=ward_id,
-            detail=f"{summaries[0].name}: {len(stays)} inpatients shown",
+            detail=f"{summaries[0].name}: {counted(len(stays), 'inpatient')} shown",
         )
         session.commit()
     return BedBoard(

@@ -1,4 +1,5 @@
-"""The chart's allergies (on the Allergies & medications tab): the list, adding one, its status."""
+"""The chart's allergies (on the Allergies & medications tab): the list, adding one, its status,
+and recording "no known allergies"."""
 
 from __future__ import annotations
 
@@ -74,3 +75,14 @@ class ChartAllergiesState(ChartDialogs, ChartState):
         except DomainError as error:
             return rx.toast.error(str(error))
         return await self._done(f"Allergy to {allergy.substance} is now {status}.")
+
+    @rx.event
+    @requires("emr.write")
+    async def record_no_known_allergies(self):
+        """The clinician asked and the patient has none: recorded with who and when (refused by the
+        service while an allergy is active)."""
+        try:
+            await self._run(allergy_service.record_no_known_allergies, patient_id=self.pid)
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        return await self._done("No known allergies recorded.")

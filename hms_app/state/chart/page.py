@@ -54,6 +54,8 @@ class ChartState(SessionState):
     age: str = ""
     birth_date: str = ""
     banner_allergies: list[str] = []
+    allergy_state: str = "unassessed"  # unassessed | none_known | allergies (services.allergy_status)
+    allergy_assessed: str = ""  # who recorded "no known allergies", and when
     banner_problems: list[str] = []
     banner_problem_badges: list[str] = []
     banner_problems_more: int = 0
@@ -67,6 +69,7 @@ class ChartState(SessionState):
         self.sex_label = banner.sex.capitalize()
         self.birth_date = banner.birth_date.isoformat()
         self.banner_allergies, self.alerts = list(banner.allergies), list(banner.alerts)
+        self.allergy_state, self.allergy_assessed = banner.allergy_state, banner.allergy_assessed
         self.banner_problems = list(banner.problems)
         self.banner_problem_badges = self.banner_problems[:BANNER_PROBLEMS]
         self.banner_problems_more = max(0, len(self.banner_problems) - BANNER_PROBLEMS)

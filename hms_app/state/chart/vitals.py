@@ -11,6 +11,7 @@ from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics.vitals import spec_for, unit_label, vital_trend_figure
 from hms_app.cds import vitals as vital_rules
 from hms_app.errors import DomainError, ValidationError
+from hms_app.plurals import counted
 from hms_app.services.emr.vitals import record_vitals, vital_series
 from hms_app.state.chart.encounters import ChartEncountersState
 from hms_app.state.chart.page import ChartState
@@ -115,7 +116,7 @@ class ChartVitalsState(ChartState):
         self.saving = False
         self.vitals_form_key += 1  # a fresh, empty form for the next set
         bmi = next((r for r in rows if r.code == vital_rules.BMI.loinc), None)
-        message = f"{len(rows)} measurement{'s' if len(rows) != 1 else ''} recorded."
+        message = f"{counted(len(rows), 'measurement')} recorded."
         if bmi is not None:
             message += f" BMI {bmi.value:.1f} ({vital_rules.bmi_category(bmi.value)})."
         yield await self._done(message, toast_id=VITALS_TOAST)

@@ -9,6 +9,7 @@ import reflex as rx
 
 from hms_app.clock import format_local, local_today
 from hms_app.errors import DomainError, NotFound, ValidationError
+from hms_app.plurals import counted
 from hms_app.services.patients.demographics import BOOLEAN_FIELDS, DEMOGRAPHIC_FIELDS, age_years
 from hms_app.services.patients.merge import MergeRow, merge_patients, undo_merge
 from hms_app.services.patients.mrn import is_valid_mrn
@@ -121,7 +122,7 @@ def _merge_line(row: MergeRow, patient_id: int) -> MergeLine:
         row.undone_at is not None,
         undone,
         row.moved_rows,
-        f"{row.moved_rows} linked row{'s' if row.moved_rows != 1 else ''} moved",
+        f"{counted(row.moved_rows, 'linked row')} moved",
     )
 
 
@@ -265,9 +266,7 @@ class PatientDetailsState(SessionState):
         # History is newest first: what came in above the row that was newest before is this save's.
         changed = next((i for i, row in enumerate(self.history) if row == newest), len(self.history))
         return rx.toast.success(
-            f"Saved: {changed} field{'s' if changed != 1 else ''} changed."
-            if changed > 0
-            else "Nothing changed.",
+            f"Saved: {counted(changed, 'field')} changed." if changed > 0 else "Nothing changed.",
             id="saved",
         )
 
@@ -408,9 +407,7 @@ class PatientDetailsState(SessionState):
             self._dialog_fail(error)
             return
         moved = sum(result.moved.values())
-        yield await self._done(
-            f"{other_mrn} merged into {self.mrn}: {moved} linked row{'s' if moved != 1 else ''} moved."
-        )
+        yield await self._done(f"{other_mrn} merged into {self.mrn}: {counted(moved, 'linked row')} moved.")
 
     @rx.event
     @requires("patient.merge")
@@ -453,4 +450,4 @@ class PatientDetailsState(SessionState):
             self._dialog_fail(error)
             return
         moved = sum(result.moved.values())
-        yield await self._done(f"Merge undone: {moved} linked row{'s' if moved != 1 else ''} moved back.")
+        yield await self._done(f"Merge undone: {counted(moved, 'linked row')} moved back.")

@@ -23,6 +23,7 @@ class WristbandState(SessionState):
     birth_date: str = ""
     sex: str = ""
     allergies: list[str] = []
+    allergy_state: str = "unassessed"  # unassessed | none_known | allergies: the band prints what is recorded
     barcode: str = ""
 
     @rx.event
@@ -42,5 +43,6 @@ class WristbandState(SessionState):
             band.sex,
         )
         self.allergies, self.barcode = list(band.allergies), band.barcode_svg_data_url
+        self.allergy_state = band.allergy_state
         self.loaded = True
         return None

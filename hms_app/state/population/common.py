@@ -31,13 +31,45 @@ class CohortLine:
     bmi: str = ""
     egfr: str = ""
     last_outreach: str = ""
+    # Under each value: the day it was measured, and on a measure's worklist whether that was
+    # before the measurement period ("2025-03-14 · not measured in the period", shown amber).
+    hba1c_when: str = ""
+    bp_when: str = ""
+    bmi_when: str = ""
+    egfr_when: str = ""
+    hba1c_old: bool = False
+    bp_old: bool = False
+    bmi_old: bool = False
+    egfr_old: bool = False
 
 
 def _num(value: float | None, fmt: str = "{:g}") -> str:
     return "" if value is None else fmt.format(value)
 
 
+NOT_IN_PERIOD = "not measured in the period"
+
+
+def _when(row: CohortRow, value: str, at) -> tuple[str, bool]:
+    """The note under a value and whether it is outside the measurement period."""
+    if not value or at is None:
+        return "", False  # nothing measured: nothing to date (the empty cell says it)
+    day = format_local(at, "%Y-%m-%d")
+    if row.measured_in_period(at):
+        return day, False
+    return f"{day} · {NOT_IN_PERIOD}", True
+
+
 def cohort_line(row: CohortRow) -> CohortLine:
+    line = _values(row)
+    line.hba1c_when, line.hba1c_old = _when(row, line.hba1c, row.hba1c_at)
+    line.bp_when, line.bp_old = _when(row, line.bp, row.bp_at)
+    line.bmi_when, line.bmi_old = _when(row, line.bmi, row.bmi_at)
+    line.egfr_when, line.egfr_old = _when(row, line.egfr, row.egfr_at)
+    return line
+
+
+def _values(row: CohortRow) -> CohortLine:
     return CohortLine(
         id=row.patient_id,
         mrn=row.mrn,
@@ -48,7 +80,7 @@ def cohort_line(row: CohortRow) -> CohortLine:
         last_visit=format_local(row.last_visit_at, "%Y-%m-%d") if row.last_visit_at else "",
         hba1c=_num(row.hba1c),
         bp=f"{row.sbp:.0f}/{row.dbp:.0f}" if row.sbp is not None and row.dbp is not None else "",
-        bmi=_num(row.bmi),
+        bmi=_num(row.bmi, "{:.1f}"),
         egfr=_num(row.egfr, "{:.0f}"),
         last_outreach=format_local(row.last_outreach_at, "%Y-%m-%d") if row.last_outreach_at else "",
     )

@@ -14,7 +14,7 @@ from hms_app.errors import DomainError
 from hms_app.services import scheduling
 from hms_app.services.scheduling import portal as portal_booking
 from hms_app.state.portal.forms import form_fields
-from hms_app.state.session import SessionState, browser_id, pages_for, requires
+from hms_app.state.session import SessionState, browser_id, pages_for, requires, turn_page
 
 PAST_PAGE_SIZE = 10
 STATUS_LABELS = {
@@ -95,6 +95,7 @@ class PortalAppointmentsState(SessionState):
     loaded: bool = False
     upcoming: list[AppointmentLine] = []
     past: list[AppointmentLine] = []
+    cancelled: list[AppointmentLine] = []  # visits cancelled before their time: not "past"
     past_page: int = 1
     past_total: int = 0
     waitlist: list[WaitlistLine] = []
@@ -127,6 +128,9 @@ class PortalAppointmentsState(SessionState):
                 offset=(self.past_page - 1) * PAST_PAGE_SIZE,
                 now=now,
             )
+            cancelled = await self._run(
+                scheduling.patient_appointments, upcoming=False, cancelled=True, limit=20, now=now
+            )
             waiting = await self._run(scheduling.list_waitlist, statuses=("waiting",), limit=20)
             online = {service.id for service in await self._run(scheduling.list_services)}
         except DomainError as error:
@@ -135,6 +139,7 @@ class PortalAppointmentsState(SessionState):
         self.upcoming = [_line(r, now, online) for r in upcoming.rows]
         self.past = [_line(r, now) for r in past.rows]
         self.past_total = past.total
+        self.cancelled = [_line(r, now) for r in cancelled.rows]
         self.waitlist = [
             WaitlistLine(
                 w.id,
@@ -150,19 +155,9 @@ class PortalAppointmentsState(SessionState):
 
     @rx.event
     @requires("portal.self")
-    async def next_past(self):
-        if self.past_page < self.past_pages:
-            self.past_page += 1
-            return await self._refresh()
-        return None
-
-    @rx.event
-    @requires("portal.self")
-    async def previous_past(self):
-        if self.past_page > 1:
-            self.past_page -= 1
-            return await self._refresh()
-        return None
+    async def move_past(self, step: int):
+        """Older (1) or newer (-1) past visits."""
+        return await turn_page(self, "past_page", step, self.past_pages, self._refresh)
 
     def _upcoming(self, appointment_id) -> AppointmentLine | None:
         """One of the visits on screen (the service checks again that it is this patient's)."""

@@ -11,6 +11,7 @@ import reflex as rx
 
 from hms_app.clock import to_local
 from hms_app.errors import DomainError, ValidationError
+from hms_app.plurals import counted, noun
 from hms_app.services.scheduling.calendar import read_setup
 from hms_app.services.scheduling.setup import (
     ExceptionRow,
@@ -531,8 +532,9 @@ class ScheduleSetupState(SessionState):
             if clashing:
                 self._pending_exception = data
                 self.exception_warning = (
-                    f"{clashing} booked appointment{'s' if clashing != 1 else ''} fall in this time. They stay "
-                    "booked: move or cancel them from the calendar. Press Add again to record the time off."
+                    f"{counted(clashing, 'booked appointment')} {noun(clashing, 'falls', 'fall')} in this time. "
+                    f"{noun(clashing, 'It stays', 'They stay')} booked: move or cancel "
+                    f"{noun(clashing, 'it', 'them')} from the calendar. Press Add again to record the time off."
                 )
                 self._clear_errors()
                 return None
