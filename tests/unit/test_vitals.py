@@ -69,7 +69,7 @@ def test_the_bmi_category_comes_from_the_exact_value_and_only_the_display_rounds
         vital_rules.bmi(81, 180) == 25.0
         and vital_rules.bmi_category(vital_rules.bmi(81, 180)) == "overweight"
     )
-    assert vital_rules.display_value("bmi", value, "kg/m2") == "25 kg/m2"  # the portal's words
+    assert vital_rules.display_value("bmi", value, "kg/m2") == "25 kg/m²"  # the portal's words
     score = scores.body_mass_index(weight_kg=68, height_cm=165)
     assert (score.band, score.interpretation) == ("healthy weight", "Healthy weight (18.5 to 24.9 kg/m²).")
 
