@@ -22,7 +22,7 @@ def test_each_clinical_role_opens_on_its_days_work(page: Page, base_url, usernam
         expect(panel).to_be_visible()
         # Either rows that open a chart, or the list's own empty sentence: never a blank card.
         expect(panel.locator("[data-testid=work-line], p, span").first).to_be_visible()
-    screenshot(page, f"home-{username}")
+    screenshot(page, f"today-{username}")
 
 
 def test_a_manager_keeps_the_figures_and_gets_no_worklists(page: Page, base_url):
