@@ -77,15 +77,15 @@ def work_panel(panel: WorkPanel) -> rx.Component:
                 width="100%",
             ),
             rx.cond(
-                panel.items.length() > 0,
-                rx.vstack(rx.foreach(panel.items, work_line), spacing="0", width="100%"),
+                panel["items"].length() > 0,
+                rx.vstack(rx.foreach(panel["items"], work_line), spacing="0", width="100%"),
                 rx.text(panel.empty, size="2", color_scheme="gray", padding_y="0.5rem"),
             ),
             rx.cond(
-                panel.count > panel.items.length(),
+                panel.count > panel["items"].length(),
                 rx.text(
                     "and ",
-                    (panel.count - panel.items.length()).to_string(),
+                    (panel.count - panel["items"].length()).to_string(),
                     " more",
                     size="1",
                     color_scheme="gray",
