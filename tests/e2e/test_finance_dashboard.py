@@ -130,6 +130,6 @@ def test_a_reversed_range_is_said_under_the_form_and_reset_clears_what_was_typed
     page.locator("[data-testid=filter-apply]").click()
     expect(page.locator("[data-testid=filter-error]")).to_be_visible()
     screenshot(page, "finance-reversed-range")
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Reset", exact=True).click()
     expect(page.locator("[data-testid=filter-error]")).to_have_count(0)
     expect(page.locator("[data-testid=filter-start]")).to_have_value(applied)

@@ -238,7 +238,7 @@ def test_register_chart_and_audit_a_patient(page: Page, hms_server: Server):
     _dialog_shot(page, "journey-08-icd-search")
     problem.locator("[data-testid=dialog-submit]").click()
     expect(problem).to_have_count(0)
-    expect(page.locator("[data-testid='condition-E11.9']")).to_contain_text("active")
+    expect(page.locator("[data-testid='condition-E11.9']")).to_contain_text("Active")
     expect(banner.locator("[data-testid=banner-problems]")).to_contain_text("E11.9")
     expect(banner.locator("[data-testid=banner-problems]")).not_to_contain_text("No active problems")
     _shot(page, "journey-09-problem-list")
