@@ -224,11 +224,11 @@ def filters() -> rx.Component:
 
 def field_error(name: str) -> rx.Component:
     return rx.cond(
-        AdminUsersState.error_field == name,
+        AdminUsersState.field_errors.contains(name),
         rx.text(
             rx.icon("circle-alert", size=12),
             " ",
-            AdminUsersState.error_text,
+            AdminUsersState.field_errors[name],
             color_scheme="red",
             size="1",
             data_testid="error-" + name,

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, Forbidden, NotFound, NotSignedIn, ValidationError
+from hms_app.errors import Conflict, FieldErrors, Forbidden, NotFound, NotSignedIn, ValidationError
 from hms_app.models.security import AppUser, Role, RolePermission, UserRole
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import (
@@ -233,19 +233,21 @@ def create_user(
     username = (username or "").strip().lower()
     display_name = (display_name or "").strip()
     email = (email or "").strip() or None
+    errors = FieldErrors()  # every field's message at once, so the administrator fixes them in one go
     if not USERNAME_RE.fullmatch(username):
-        raise ValidationError(
+        errors.add(
+            "username",
             "The username must be 3 to 60 characters: lowercase letters, digits, dots, dashes or underscores.",
-            field="username",
         )
     if not display_name or len(display_name) > 120:
-        raise ValidationError("Enter the person's full name (up to 120 characters).", field="display_name")
+        errors.add("display_name", "Enter the person's full name (up to 120 characters).")
     if email and (len(email) > 200 or not EMAIL_RE.fullmatch(email)):
-        raise ValidationError("That email address does not look right.", field="email")
-    roles = _validate_roles(roles)
-    if set(roles) & PORTAL_ROLES and patient_id is None:
-        raise ValidationError("A patient account must be linked to a patient record.", field="roles")
-    check_password_policy(password, username=username)
+        errors.add("email", "That email address does not look right.")
+    roles = errors.check(_validate_roles, roles)
+    if roles and set(roles) & PORTAL_ROLES and patient_id is None:
+        errors.add("roles", "A patient account must be linked to a patient record.")
+    errors.check(check_password_policy, password, username=username)
+    errors.raise_any()
     if session.execute(select(AppUser.id).where(AppUser.username == username)).first():
         raise Conflict(f"The username {username!r} is taken.", field="username")
     user = AppUser(

@@ -8,7 +8,7 @@ import reflex as rx
 
 from hms_app import words
 from hms_app.clock import format_local
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError, ValidationError, field_messages
 from hms_app.services import accounts
 from hms_app.services.permissions import LOCKED_GRANTS, PERMISSIONS, PORTAL_ROLES, ROLES
 from hms_app.state.forms import form_text
@@ -77,8 +77,9 @@ class AdminUsersState(SessionState):
     dialog: str = ""  # "" | create | roles | password | disable | reset_mfa
     dialog_username: str = ""
     form_roles: list[str] = []
-    error_field: str = ""
+    error_field: str = ""  # kept "" : a message that belongs to no field shows above the buttons
     error_text: str = ""
+    field_errors: dict[str, str] = {}  # every field's message at once, shown under each field
     saving: bool = False
 
     # Which account the open dialog acts on. Kept on the server: the browser names a row of
@@ -160,14 +161,16 @@ class AdminUsersState(SessionState):
 
     def _open(self, dialog: str, line: UserLine | None = None) -> None:
         self.dialog, self.error_field, self.error_text, self.saving = dialog, "", "", False
+        self.field_errors = {}
         self._target_id = line.id if line else 0
         self.dialog_username = line.username if line else ""
 
     def _fail(self, error: DomainError, fields: tuple[str, ...]) -> None:
         """Show a service's refusal next to its field when the dialog has one, else above the buttons."""
         self.saving = False
-        self.error_text = str(error)
-        self.error_field = error.field if error.field in fields else ""
+        shown = field_messages(error, fields)
+        self.error_field, self.error_text = "", shown.pop("", "")
+        self.field_errors = shown
 
     async def _done(self, message: str):
         self.dialog, self._target_id, self.saving = "", 0, False
@@ -194,8 +197,8 @@ class AdminUsersState(SessionState):
         roles = set(self.form_roles)
         roles = roles | {role} if checked is True else roles - {role}
         self.form_roles = [r for r in ROLES if r in roles]
-        if self.error_field == "roles":
-            self.error_field, self.error_text = "", ""
+        if "roles" in self.field_errors:
+            self.field_errors = {k: v for k, v in self.field_errors.items() if k != "roles"}
         return None
 
     @rx.event
@@ -211,8 +214,6 @@ class AdminUsersState(SessionState):
         try:
             username, display_name = _text(form, "username"), _text(form, "display_name")
             email, password = _text(form, "email"), _text(form, "password")
-            if not self.form_roles:
-                raise ValidationError("Choose at least one role.", field="roles")
         except ValidationError as error:
             self._fail(error, fields)
             return

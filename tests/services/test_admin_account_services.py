@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, update
 
-from hms_app.errors import Forbidden, NotSignedIn
-from hms_app.models.security import AuditEvent
+from hms_app.errors import Forbidden, InvalidFields, NotSignedIn
+from hms_app.models.security import AppUser, AuditEvent
 from hms_app.services import accounts, security
 from hms_app.services.audit import verify_audit_chain
 from hms_app.services.audit_chain import seal_all
@@ -84,3 +84,27 @@ def test_own_account_shows_roles_and_follows_mfa_enrolment_and_policy(session):
 def test_own_account_needs_a_signed_in_user(session):
     with pytest.raises(NotSignedIn):
         accounts.get_own_account(session, actor=None)
+
+
+def test_a_new_user_form_gets_every_field_message_at_once_and_nothing_is_created(session):
+    admin = _signed_in(session, "ada", ["admin"])
+    before = session.execute(select(func.count()).select_from(AppUser)).scalar_one()
+    with pytest.raises(InvalidFields) as caught:
+        accounts.create_user(
+            session,
+            actor=admin,
+            username="X!",
+            display_name=" ",
+            password="short",
+            roles=[],
+            email="nobody@",
+        )
+    assert caught.value.errors == {
+        "username": "The username must be 3 to 60 characters: lowercase letters, digits, dots, dashes or "
+        "underscores.",
+        "display_name": "Enter the person's full name (up to 120 characters).",
+        "email": "That email address does not look right.",
+        "roles": "Choose at least one role.",
+        "password": "The password must be at least 10 characters long.",
+    }
+    assert session.execute(select(func.count()).select_from(AppUser)).scalar_one() == before

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from hms_app.errors import Conflict, Forbidden, NotFound, ValidationError
+from hms_app.errors import Conflict, Forbidden, InvalidFields, NotFound, ValidationError
 from hms_app.models.emr import (
     AllergyAssessment,
     AllergyIntolerance,
@@ -167,6 +167,22 @@ def test_an_emergency_phone_needs_the_contacts_name():
     with pytest.raises(ValidationError) as caught:
         validate_demographics({**VALID, "emergency_contact_name": ""}, today=TODAY)
     assert caught.value.field == "emergency_contact_name"
+
+
+def test_every_bad_value_is_named_at_once():
+    bad = {
+        **VALID,
+        "given_name": "",
+        "sex": "robot",
+        "birth_date": "31/31/1980",
+        "email": "a@",
+        "city": "c" * 81,
+    }
+    with pytest.raises(InvalidFields) as caught:
+        validate_demographics(bad, today=TODAY)
+    assert list(caught.value.errors) == ["given_name", "sex", "birth_date", "email", "city"]
+    assert caught.value.errors["birth_date"] == "Date of birth must be a date like 1984-03-21."
+    assert (caught.value.field, str(caught.value)) == ("given_name", "Given name is required.")
 
 
 # --------------------------------------------------------------------------- registration

@@ -191,13 +191,17 @@ async def test_bad_payment_input_stays_in_the_dialog_and_writes_nothing(office, 
         invoices.issue_invoice(s, actor=SYSTEM_ACTOR, invoice_id=draft.id)
     dialog = _tab(PaymentDialogState, f"/billing/invoices/{draft.id}", "bill")
     await _call(dialog, "start", office["patient"], draft.id)
-    for form in (
-        {"amount": "abc", "method": "cash"},
-        {"amount": "10", "method": "bitcoin"},
-        {"amount": "10", "method": "credit"},
-    ):
-        await _call(dialog, "submit", form)
-        assert dialog.open and dialog.error
+    await _call(dialog, "submit", {"amount": "-5", "method": "bitcoin", "reference": "r" * 121})
+    assert dialog.open and dialog.error == ""
+    assert dialog.field_errors == {
+        "amount": "Enter the amount as a positive amount.",
+        "method": "Choose how the patient paid.",
+        "reference": "Keep this under 120 characters.",
+    }
+    await _call(dialog, "submit", {"amount": "abc", "method": "cash"})
+    assert dialog.field_errors == {"amount": "Enter the amount as a number such as 20 or 12.50."}
+    await _call(dialog, "submit", {"amount": "10", "method": "credit"})  # no credit to spend
+    assert dialog.open and (dialog.error or dialog.field_errors)
     assert _count(Payment) == 0
     refused = await _call(dialog, "start", "1; drop table", draft.id)
     assert refused and _count(Payment) == 0

@@ -268,15 +268,30 @@ async def test_cancelling_the_duplicate_warning_saves_nothing(desk, configured_d
     assert len(_patients()) == 1
 
 
-async def test_a_bad_field_is_shown_next_to_that_field(desk, configured_db):
+async def test_every_bad_field_is_shown_next_to_its_field_at_once(desk, configured_db):
     form = _tab(PatientRegisterState, "/patients/new", "rita")
     await _call(
-        form, "submit", {**CATHERINE, "given_name": "Robert", "family_name": "Smith", "email": "robert@"}
+        form,
+        "submit",
+        {
+            **CATHERINE,
+            "given_name": "",
+            "family_name": "Smith",
+            "email": "robert@",
+            "phone": "12",
+            "postal_code": "!!",
+        },
     )
-    assert (form.error_field, form.confirm_open, form.saving) == ("email", False, False)
-    assert "email address" in form.error_text
+    assert (form.confirm_open, form.saving, form.error_text) == (False, False, "")
+    assert sorted(form.field_errors) == ["email", "given_name", "phone", "postal_code"]
+    assert "email address" in form.field_errors["email"]
+    assert form.field_errors["given_name"] == "Given name is required."
+    assert "7 to 15 digits" in form.field_errors["phone"]
+    # typing into a watched field takes its message away, the others stay until the next submit
+    await _call(form, "set_watched", "phone", "+44 20 7946 0000")
+    assert sorted(form.field_errors) == ["email", "given_name", "postal_code"]
     await _call(form, "submit", {**CATHERINE, "birth_date": "x" * 301})
-    assert form.error_field == "birth_date"
+    assert list(form.field_errors) == ["birth_date"]
     assert len(_patients()) == 1
 
 
@@ -340,8 +355,8 @@ async def test_an_edit_is_saved_with_its_reason_and_shows_in_the_history(desk, c
     events = await _call(details, "save", {**details.form_values, "consent_sms": "on"})
     assert any("Nothing changed" in t for t in _toasts(events)) and len(details.history) == 3
 
-    await _call(details, "save", {**details.form_values, "email": "not-an-email"})
-    assert details.error_field == "email"
+    await _call(details, "save", {**details.form_values, "email": "not-an-email", "phone": "1"})
+    assert sorted(details.field_errors) == ["email", "phone"] and details.error_text == ""
 
 
 async def test_merge_and_undo_from_the_details_page(desk, configured_db):

@@ -102,13 +102,15 @@ def table(
     )
 
 
-def labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
+def labelled(label: str, control: rx.Component, hint: str = "", errors=None, name: str = "") -> rx.Component:
+    """A field with its label, hint and, given the form's ``errors`` dict var, its own message."""
     return rx.vstack(
         rx.text(label, size="2", weight="medium"),
         control,
         (rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment())
         if isinstance(hint, str)
         else rx.text(hint, size="1", color_scheme="gray"),
+        field_message(errors, name) if errors is not None else rx.fragment(),
         spacing="1",
         width="100%",
         align="start",
@@ -121,6 +123,20 @@ def select(name: str, options: list[tuple[str, str]], default: str, test_id: str
         rx.select.content(*[rx.select.item(label, value=value) for value, label in options]),
         name=name,
         default_value=default,
+    )
+
+
+def field_message(errors, name: str) -> rx.Component:
+    return rx.cond(
+        errors.contains(name),
+        rx.text(
+            rx.icon("circle-alert", size=12),
+            " ",
+            errors[name],
+            size="1",
+            color=rx.color("red", 11),
+            data_testid="error-" + name,
+        ),
     )
 
 

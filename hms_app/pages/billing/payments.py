@@ -43,6 +43,8 @@ def payment_dialog() -> rx.Component:
                     data_testid="pay-amount",
                     width="100%",
                 ),
+                errors=PaymentDialogState.field_errors,
+                name="amount",
             ),
             labelled(
                 "Method",
@@ -60,6 +62,8 @@ def payment_dialog() -> rx.Component:
                 hint=rx.cond(
                     PaymentDialogState.credit_cents > 0, "Credit available: " + PaymentDialogState.credit, ""
                 ),
+                errors=PaymentDialogState.field_errors,
+                name="method",
             ),
             labelled(
                 "Reference",
@@ -69,6 +73,8 @@ def payment_dialog() -> rx.Component:
                     max_length=120,
                     width="100%",
                 ),
+                errors=PaymentDialogState.field_errors,
+                name="reference",
             ),
             error=PaymentDialogState.error,
             buttons=dialog_buttons(

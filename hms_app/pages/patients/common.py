@@ -50,7 +50,8 @@ def error_line(message: rx.Var, test_id: str) -> rx.Component:
 
 
 def error_text(state, name: str) -> rx.Component:
-    return rx.cond(state.error_field == name, error_line(state.error_text, "error-" + name))
+    """The field's own message; every failed field shows its message at once."""
+    return rx.cond(state.field_errors.contains(name), error_line(state.field_errors[name], "error-" + name))
 
 
 def form_label(text: str, html_for: str) -> rx.Component:

@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from hms_app.clock import utcnow
-from hms_app.errors import ValidationError
+from hms_app.errors import FieldErrors, ValidationError
 from hms_app.models.patients import Patient
 
 SEXES = ("female", "male", "other", "unknown")
@@ -93,18 +93,14 @@ def parse_date(value, *, field_name: str, label: str) -> date:
     raise ValidationError(f"{label} must be a date like 1984-03-21.", field=field_name)
 
 
-def validate_demographics(data: dict, *, today: date | None = None) -> dict:
-    """Clean and check a registration or edit form; raise ValidationError on the first bad field."""
-    today = today or utcnow().date()
-    clean: dict = {
-        "given_name": _name(data, "given_name", "Given name", required=True),
-        "middle_name": _name(data, "middle_name", "Middle name", required=False),
-        "family_name": _name(data, "family_name", "Family name", required=True),
-    }
+def _sex(data: dict) -> str:
     sex = str(data.get("sex") or "").strip().lower()
     if sex not in SEXES:
         raise ValidationError("Choose the sex: female, male, other or unknown.", field="sex")
-    clean["sex"] = sex
+    return sex
+
+
+def _birth_date(data: dict, today: date) -> date:
     birth = parse_date(data.get("birth_date"), field_name="birth_date", label="Date of birth")
     if birth > today:
         raise ValidationError("The date of birth cannot be in the future.", field="birth_date")
@@ -112,33 +108,62 @@ def validate_demographics(data: dict, *, today: date | None = None) -> dict:
         raise ValidationError(
             f"The date of birth is more than {MAX_AGE_YEARS} years ago; check the year.", field="birth_date"
         )
-    clean["birth_date"] = birth
-    clean["phone"] = _phone(data, "phone", "Phone")
+    return birth
+
+
+def _email(data: dict) -> str | None:
     email = _text(data, "email", "Email", max_length=200)
     if email is not None and not EMAIL_RE.fullmatch(email):
         raise ValidationError("That email address does not look right (name@example.org).", field="email")
-    clean["email"] = email.lower() if email else None
-    clean["address_line"] = _text(data, "address_line", "Address", max_length=200)
-    clean["city"] = _text(data, "city", "City")
+    return email.lower() if email else None
+
+
+def _postal_code(data: dict) -> str | None:
     postal = _text(data, "postal_code", "Postal code", max_length=20)
     if postal is not None and not re.fullmatch(r"[A-Za-z0-9 \-]{2,12}", postal):
         raise ValidationError(
             "The postal code may hold letters, digits, spaces and hyphens (2 to 12).", field="postal_code"
         )
-    clean["postal_code"] = postal
-    clean["country"] = _text(data, "country", "Country", max_length=60)
-    clean["preferred_language"] = _text(data, "preferred_language", "Preferred language", max_length=40)
-    clean["emergency_contact_name"] = _name(
-        data, "emergency_contact_name", "Emergency contact", required=False
-    )
-    clean["emergency_contact_phone"] = _phone(data, "emergency_contact_phone", "Emergency contact phone")
-    clean["emergency_contact_relation"] = _text(
-        data, "emergency_contact_relation", "Relationship", max_length=40
-    )
-    if clean["emergency_contact_phone"] and not clean["emergency_contact_name"]:
-        raise ValidationError(
-            "Give the emergency contact's name with their phone.", field="emergency_contact_name"
-        )
+    return postal
+
+
+def validate_demographics(data: dict, *, today: date | None = None) -> dict:
+    """Clean and check a registration or edit form; every bad field is reported at once
+    (``InvalidFields``), so the clerk fixes them in one pass."""
+    today = today or utcnow().date()
+    errors = FieldErrors()
+    clean: dict = {
+        "given_name": errors.check(_name, data, "given_name", "Given name", required=True),
+        "middle_name": errors.check(_name, data, "middle_name", "Middle name", required=False),
+        "family_name": errors.check(_name, data, "family_name", "Family name", required=True),
+        "sex": errors.check(_sex, data),
+        "birth_date": errors.check(_birth_date, data, today),
+        "phone": errors.check(_phone, data, "phone", "Phone"),
+        "email": errors.check(_email, data),
+        "address_line": errors.check(_text, data, "address_line", "Address", max_length=200),
+        "city": errors.check(_text, data, "city", "City"),
+        "postal_code": errors.check(_postal_code, data),
+        "country": errors.check(_text, data, "country", "Country", max_length=60),
+        "preferred_language": errors.check(
+            _text, data, "preferred_language", "Preferred language", max_length=40
+        ),
+        "emergency_contact_name": errors.check(
+            _name, data, "emergency_contact_name", "Emergency contact", required=False
+        ),
+        "emergency_contact_phone": errors.check(
+            _phone, data, "emergency_contact_phone", "Emergency contact phone"
+        ),
+        "emergency_contact_relation": errors.check(
+            _text, data, "emergency_contact_relation", "Relationship", max_length=40
+        ),
+    }
+    if (
+        errors.ok("emergency_contact_name", "emergency_contact_phone")
+        and clean["emergency_contact_phone"]
+        and not clean["emergency_contact_name"]
+    ):
+        errors.add("emergency_contact_name", "Give the emergency contact's name with their phone.")
+    errors.raise_any()
     for key in BOOLEAN_FIELDS:
         clean[key] = _bool(data.get(key, False))
     return clean

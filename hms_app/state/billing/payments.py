@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError, FieldErrors, ValidationError, field_messages
 from hms_app.services.billing import accounts, invoice_views, payments
 from hms_app.services.billing.money import format_money, parse_money
 from hms_app.state.billing.account import BillingAccountState
 from hms_app.state.billing.common import _text, money, new_key
 from hms_app.state.billing.invoice import InvoiceState
 from hms_app.state.session import SessionState, browser_id, requires
+
+PAYMENT_FIELDS = ("amount", "method", "reference")
 
 
 class PaymentDialogState(SessionState):
@@ -25,9 +27,14 @@ class PaymentDialogState(SessionState):
     credit_cents: int = 0
     credit: str = ""
     suggested: str = ""
-    error: str = ""
+    error: str = ""  # a refusal that belongs to no one field, above the buttons
+    field_errors: dict[str, str] = {}  # every field's message at once, under each field
     saving: bool = False
     _key: str = ""
+
+    def _fail(self, error: DomainError) -> None:
+        shown = field_messages(error, PAYMENT_FIELDS)
+        self.error, self.field_errors, self.saving = shown.pop("", ""), shown, False
 
     @rx.event
     @requires("billing.post")
@@ -51,29 +58,32 @@ class PaymentDialogState(SessionState):
             return rx.toast.error(str(error))
         self.credit_cents, self.credit = summary.credit_cents, money(summary.credit_cents)
         self._key, self.error, self.saving, self.open = new_key(), "", False, True
+        self.field_errors = {}
         return None
 
     @rx.event
     @requires("billing.read")
     async def set_open(self, is_open: bool):
         if not is_open:
-            self.open, self.error = False, ""
+            self.open, self.error, self.field_errors = False, "", {}
 
     @rx.event
     @requires("billing.post")
     async def submit(self, form: dict):
         if not self.open or not self._key:
             return
+        errors = FieldErrors()
+        amount = errors.check(lambda: parse_money(_text(form, "amount", 20)))
+        method = errors.check(_text, form, "method", 20)
+        if method is not None and method not in (*payments.DESK_METHODS, "credit"):
+            errors.add("method", "Choose how the patient paid.")
+        reference = errors.check(_text, form, "reference", 120)
         try:
-            amount = parse_money(_text(form, "amount", 20))
-            method = _text(form, "method", 20)
-            if method not in (*payments.DESK_METHODS, "credit"):
-                raise ValidationError("Choose how the patient paid.", field="method")
-            reference = _text(form, "reference", 120)
+            errors.raise_any()
         except DomainError as error:
-            self.error = str(error)
+            self._fail(error)
             return
-        self.saving = True
+        self.saving, self.error, self.field_errors = True, "", {}
         yield
         try:
             payment = await self._run(
@@ -86,7 +96,7 @@ class PaymentDialogState(SessionState):
                 reference=reference,
             )
         except DomainError as error:
-            self.error, self.saving = str(error), False
+            self._fail(error)
             return
         self.open, self.saving, self._key = False, False, ""
         over = payment.amount_cents - payment.applied_cents if method != "credit" else 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from hms_app.clock import format_local, local_today
-from hms_app.errors import DomainError, NotFound, ValidationError
+from hms_app.errors import DomainError, NotFound, ValidationError, field_messages
 from hms_app.plurals import counted
 from hms_app.services.patients.demographics import BOOLEAN_FIELDS, DEMOGRAPHIC_FIELDS, age_years
 from hms_app.services.patients.merge import MergeRow, merge_patients, undo_merge
@@ -144,8 +144,9 @@ class PatientDetailsState(SessionState):
     form_values: dict[str, str] = {}
     consents: dict[str, bool] = {}
     form_version: int = 0
-    error_field: str = ""
+    error_field: str = ""  # kept "" : a message that belongs to no field shows above the form
     error_text: str = ""
+    field_errors: dict[str, str] = {}  # every field's message at once, shown under each field
     saving: bool = False
     history: list[HistoryLine] = []
     merges: list[MergeLine] = []
@@ -199,6 +200,7 @@ class PatientDetailsState(SessionState):
     async def load(self):
         self._close()
         self.error_field = self.error_text = ""
+        self.field_errors = {}
         self.saving, self.loaded = False, False
         try:
             self.record_id = route_patient_id(self.router.url.path)
@@ -238,6 +240,11 @@ class PatientDetailsState(SessionState):
 
     # ------------------------------------------------------------------ demographics
 
+    def _form_failed(self, error: DomainError) -> None:
+        shown = field_messages(error, (*DEMOGRAPHIC_FIELDS, "change_reason"))
+        self.error_field, self.error_text = "", shown.pop("", "")
+        self.field_errors = shown
+
     @rx.event
     @requires("patient.write")
     async def save(self, form: dict):
@@ -248,16 +255,15 @@ class PatientDetailsState(SessionState):
             data = form_demographics(form)
             reason = form_text(form, "change_reason").strip()
         except ValidationError as error:
-            self.error_field, self.error_text = error.field or "", str(error)
+            self._form_failed(error)
             return None
         newest = self.history[0] if self.history else None
-        self.saving, self.error_field, self.error_text = True, "", ""
+        self.saving, self.error_field, self.error_text, self.field_errors = True, "", "", {}
         try:
             await self._run(update_patient, patient_id=self.record_id, data=data, reason=reason or None)
         except DomainError as error:
             self.saving = False
-            self.error_text = str(error)
-            self.error_field = error.field if error.field in DEMOGRAPHIC_FIELDS else ""
+            self._form_failed(error)
             return None
         self.saving = False
         problem = await self._reload()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import reflex as rx
 
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError, ValidationError, field_messages
 from hms_app.services.patient_keys import fold, phone_digits
 from hms_app.services.patients.demographics import DEMOGRAPHIC_FIELDS
 from hms_app.services.patients.duplicates import DuplicateCandidate, DuplicateSuspected, find_duplicates
@@ -54,8 +54,9 @@ class PatientRegisterState(SessionState):
     phone: str = ""
     matches: list[MatchLine] = []
 
-    error_field: str = ""
+    error_field: str = ""  # kept "" : a message that belongs to no field shows above the form
     error_text: str = ""
+    field_errors: dict[str, str] = {}  # every field's message at once, shown under each field
     saving: bool = False
     form_version: int = 0  # bumped to give the next registration an empty form
 
@@ -70,6 +71,7 @@ class PatientRegisterState(SessionState):
         self.given_name = self.family_name = self.birth_date = self.phone = ""
         self.matches, self.saving = [], False
         self.error_field = self.error_text = self.confirm_error = ""
+        self.field_errors = {}
         self.confirm_open, self.confirm_matches, self._pending = False, [], {}
         self.form_version += 1
 
@@ -102,14 +104,15 @@ class PatientRegisterState(SessionState):
         if name not in WATCHED or not isinstance(value, str) or len(value) > MAX_QUERY:
             return rx.toast.error("This value could not be read; type it again.")
         setattr(self, name, value)
-        if self.error_field == name:
-            self.error_field, self.error_text = "", ""
+        if name in self.field_errors:
+            self.field_errors = {k: v for k, v in self.field_errors.items() if k != name}
         return await self._check()
 
     def _fail(self, error: DomainError) -> None:
         self.saving = False
-        self.error_text = str(error)
-        self.error_field = error.field if error.field in DEMOGRAPHIC_FIELDS else ""
+        shown = field_messages(error, DEMOGRAPHIC_FIELDS)
+        self.error_field, self.error_text = "", shown.pop("", "")
+        self.field_errors = shown
 
     def _registered(self, patient):
         name = f"{patient.given_name} {patient.family_name}"
@@ -127,7 +130,7 @@ class PatientRegisterState(SessionState):
         except ValidationError as error:
             self._fail(error)
             return
-        self.saving, self.error_field, self.error_text = True, "", ""
+        self.saving, self.error_field, self.error_text, self.field_errors = True, "", "", {}
         yield
         try:
             patient = await self._run(register_patient, data=data)
