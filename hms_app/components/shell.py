@@ -15,12 +15,23 @@ from hms_app.state.session import SessionState
 # Every module's sidebar links, in their declared order.
 NAV: tuple[NavEntry, ...] = modules.nav_entries()
 
+# Radix breakpoints [initial, xs 480, sm 768, md 992, lg 1280]: below 768 px the menu button, from
+# 768 px (a tablet) a rail of icons, from 992 px the sidebar with its labels.
+WIDE_ONLY = ["none", "none", "none", "inline"]
+
 
 def _nav_link(item: NavEntry) -> rx.Component:
     active = SessionState.router.url.path == item.route
     link = rx.link(
-        rx.hstack(rx.icon(item.icon, size=18), rx.text(item.label, size="2"), spacing="3", align="center"),
+        rx.hstack(
+            rx.icon(item.icon, size=18, flex_shrink="0"),
+            rx.text(item.label, size="2", display=WIDE_ONLY, white_space="nowrap"),
+            spacing="3",
+            align="center",
+        ),
         href=item.route,
+        title=item.label,
+        aria_label=item.label,
         underline="none",
         padding_x="0.75rem",
         padding_y="0.5rem",
@@ -40,7 +51,7 @@ def sidebar() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.icon("hospital", size=24, color=rx.color("accent", 10)),
-            rx.heading("HMS", size="5"),
+            rx.heading("HMS", size="5", display=WIDE_ONLY),
             align="center",
             spacing="2",
             padding_x="0.75rem",
@@ -48,9 +59,10 @@ def sidebar() -> rx.Component:
         ),
         *[_nav_link(item) for item in NAV],
         spacing="1",
-        width="15rem",
-        min_width="15rem",
-        padding="1rem",
+        width=["15rem", "15rem", "4.5rem", "15rem"],
+        min_width=["15rem", "15rem", "4.5rem", "15rem"],
+        padding=["1rem", "1rem", "0.5rem", "1rem"],
+        overflow_y="auto",
         height="100vh",
         position="sticky",
         top="0",
@@ -141,7 +153,13 @@ def staff_shell(title: str, content: rx.Component) -> rx.Component:
             header(title),
             rx.cond(
                 SessionState.user_name != "",
-                rx.box(content, padding="1.5rem", width="100%", max_width="1400px", min_width="0"),
+                rx.box(
+                    content,
+                    padding=["1rem", "1rem", "1rem", "1.5rem"],
+                    width="100%",
+                    max_width="1400px",
+                    min_width="0",
+                ),
                 rx.center(rx.spinner(size="3"), padding="4rem", width="100%"),
             ),
             spacing="0",

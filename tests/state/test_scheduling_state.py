@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import format_local, to_local, utcnow
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import (
     Appointment,
@@ -34,6 +34,7 @@ from hms_app.services import patients as patient_svc
 from hms_app.services.permissions import SYSTEM_ACTOR
 from hms_app.services.scheduling.booking import book_appointment, cancel_appointment
 from hms_app.services.scheduling.flow import check_in, mark_no_show
+from hms_app.services.scheduling.lists import AppointmentRow
 from hms_app.services.scheduling.policy import SLOT_TAKEN_MESSAGE
 from hms_app.services.scheduling.setup import (
     add_availability_rule,
@@ -46,7 +47,7 @@ from hms_app.services.scheduling.slots import local_moment
 from hms_app.services.scheduling.waitlist import join_waitlist, list_waitlist
 from hms_app.state.scheduling.booking_dialog import BookingState
 from hms_app.state.scheduling.calendar import ScheduleState
-from hms_app.state.scheduling.layout import assign_lanes, window_for
+from hms_app.state.scheduling.layout import WEEK_MAX_LANES, assign_lanes, column_blocks, window_for
 from hms_app.state.scheduling.no_shows import NoShowState
 from hms_app.state.scheduling.setup import ScheduleSetupState
 
@@ -246,6 +247,46 @@ def test_overlapping_visits_sit_side_by_side_and_the_rest_take_the_full_width():
     three = assign_lanes([(540, 570), (550, 565), (560, 600)])
     assert [(p.lane, p.lanes) for p in three] == [(0, 3), (1, 3), (2, 3)]
     assert [(p.lane, p.lanes) for p in assign_lanes([(540, 555), (555, 570)])] == [(0, 1), (0, 1)]
+
+
+def _row(ident: int, start: datetime, minutes: int) -> AppointmentRow:
+    return AppointmentRow(
+        id=ident,
+        reference=f"AP-{ident}",
+        patient_id=ident,
+        patient_name=f"Patient {ident}",
+        mrn="",
+        service_id=1,
+        service_name="Clinic",
+        visit_type="Follow-up",
+        mode="in_person",
+        department_id=1,
+        start_at=start,
+        end_at=start + timedelta(minutes=minutes),
+        start_label=format_local(start, "%H:%M"),
+        day_label="",
+        status="booked",
+        booked_via="staff",
+        queue_token=None,
+    )
+
+
+def test_a_crowded_week_column_folds_the_overlap_into_a_chip_and_the_day_view_shows_every_visit():
+    day = _today() + timedelta(days=1)
+    rows = [_row(i, _local(day, 9, 5 * i), 30) for i in range(4)] + [_row(9, _local(day, 14), 15)]
+    window = (7 * 60, 19 * 60)
+    week = column_blocks(rows, day, window, WEEK_MAX_LANES)
+    shown = {b.reference: (b.left, b.width) for b in week if not b.more}
+    chips = [b for b in week if b.more]
+    # 09:00 keeps the whole width, the three that overlap it are one chip on it, 14:00 is alone
+    assert shown == {"AP-0": (0.0, 100.0), "AP-9": (0.0, 100.0)}
+    assert [(c.patient, c.more, c.day) for c in chips] == [("+3", 3, day.isoformat())]
+    assert chips[0].visit == "3 more visits at this time: open the day"
+    assert chips[0].top == round((9 * 60 + 5 - window[0]) * 1.6)
+    day_view = column_blocks(rows, day, window)
+    assert sorted(b.width for b in day_view) == [25.0, 25.0, 25.0, 25.0, 100.0] and not any(
+        b.more for b in day_view
+    )
 
 
 def test_the_window_is_seven_to_seven_and_widens_to_whole_hours_for_early_or_late_visits():

@@ -118,7 +118,8 @@ def column(col: Column) -> rx.Component:
             padding_y=GRID_PAD,
         ),
         flex="1",
-        min_width=rx.cond(ScheduleState.view == "week", "7.5rem", "10rem"),
+        # a week's seven columns fit beside the icon sidebar on an 820 px tablet
+        min_width=rx.cond(ScheduleState.view == "week", "5.75rem", "10rem"),
         border_left=f"1px solid {rx.color('gray', 5)}",
         background=rx.cond(
             col.is_today & (ScheduleState.view == "week"), rx.color("accent", 1), "transparent"
@@ -220,6 +221,37 @@ def band(b: Band) -> rx.Component:
 
 
 def block(b: Block) -> rx.Component:
+    return rx.cond(b.more > 0, more_chip(b), visit_block(b))
+
+
+def more_chip(b: Block) -> rx.Component:
+    """Visits folded away from a crowded week column: a small chip on the visit that stays,
+    opening that day, where each has room."""
+    return rx.box(
+        rx.text(b.patient, size="1", weight="bold", white_space="nowrap"),
+        position="absolute",
+        top=pixels(b.top + 2),
+        right="4px",
+        height=pixels(b.height),
+        padding_x="0.3rem",
+        display="flex",
+        align_items="center",
+        border_radius="var(--radius-5)",
+        background=rx.color("gray", 12),
+        color=rx.color("gray", 1),
+        box_shadow="0 1px 2px rgba(0,0,0,0.2)",
+        cursor="pointer",
+        z_index="2",
+        _hover={"background": rx.color("accent", 11)},
+        on_click=ScheduleState.open_day(b.day),
+        title=b.visit,
+        aria_label=b.visit,
+        role="button",
+        data_testid="more-" + b.day,
+    )
+
+
+def visit_block(b: Block) -> rx.Component:
     token = rx.cond(
         b.token != "",
         rx.badge(b.token, color_scheme="amber", variant="solid", size="1", data_testid="block-token"),

@@ -16,6 +16,10 @@ PX_PER_MINUTE = 1.6  # a 15-minute visit is 24 px tall: one line of text and a t
 WINDOW_START_HOUR = 7
 WINDOW_END_HOUR = 19
 GRID_MINUTES = 15  # clickable empty cells; bookings themselves are on the 5-minute grid
+# A week column is a seventh of the screen (under 100 px on a tablet): side by side, two visits
+# would each be a sliver too narrow for a name, so a week column shows the first visit of an
+# overlapping cluster at full width with a "+N" chip on it that opens the day.
+WEEK_MAX_LANES = 1
 
 
 def px(minutes: int) -> int:
@@ -30,6 +34,7 @@ class Placed:
     end: int
     lane: int = 0
     lanes: int = 1
+    cluster: int = 0  # blocks that overlap, directly or through others, share a cluster
 
 
 def assign_lanes(spans: list[tuple[int, int]]) -> list[Placed]:
@@ -44,6 +49,8 @@ def assign_lanes(spans: list[tuple[int, int]]) -> list[Placed]:
     lane_ends: list[int] = []
     cluster_end = -1
 
+    clusters = 0
+
     def close() -> None:
         for i in cluster:
             placed[i].lanes = max(1, len(lane_ends))
@@ -53,6 +60,7 @@ def assign_lanes(spans: list[tuple[int, int]]) -> list[Placed]:
         if start >= cluster_end and cluster:
             close()
             cluster, lane_ends = [], []
+            clusters += 1
         for lane, lane_end in enumerate(lane_ends):
             if lane_end <= start:
                 lane_ends[lane] = end
@@ -60,7 +68,7 @@ def assign_lanes(spans: list[tuple[int, int]]) -> list[Placed]:
         else:
             lane = len(lane_ends)
             lane_ends.append(end)
-        placed[i] = Placed(start, end, lane)
+        placed[i] = Placed(start, end, lane, cluster=clusters)
         cluster.append(i)
         cluster_end = max(cluster_end, end)
     if cluster:
@@ -106,6 +114,8 @@ class Block:
     series: bool = False
     virtual: bool = False
     compact: bool = False  # too short for a second line
+    more: int = 0  # not a visit: a chip standing for this many visits folded away (opens the day)
+    day: str = ""  # ISO: the column's day, for the chip to open
 
 
 @dataclass
@@ -199,11 +209,23 @@ def _bands(
     return [b for b in out if b.height > 0]
 
 
-def _blocks(rows: list[AppointmentRow], day: date, window: tuple[int, int]) -> list[Block]:
+def column_blocks(
+    rows: list[AppointmentRow], day: date, window: tuple[int, int], max_lanes: int | None = None
+) -> list[Block]:
+    """The column's blocks. With ``max_lanes``, a cluster wider than that keeps its first
+    ``max_lanes`` lanes and folds the rest into one "+N" chip drawn at its top right."""
     spans = [(_local_minutes(r.start_at, day), _local_minutes(r.end_at, day)) for r in rows]
     placed = assign_lanes(spans)
     out = []
+    folded: dict[int, list[Placed]] = {}
     for row, p in zip(rows, placed, strict=True):
+        left, width = 100 * p.lane / p.lanes, 100 / p.lanes
+        if max_lanes is not None and p.lanes > max_lanes:
+            if p.lane >= max_lanes:
+                folded.setdefault(p.cluster, []).append(p)
+                continue
+            width = 100 / max_lanes
+            left = p.lane * width
         height = max(px(p.end - p.start), 14)
         out.append(
             Block(
@@ -218,11 +240,27 @@ def _blocks(rows: list[AppointmentRow], day: date, window: tuple[int, int]) -> l
                 time=f"{row.start_label}–{format_local(row.end_at, '%H:%M')}",
                 top=px(p.start - window[0]),
                 height=height,
-                left=round(100 * p.lane / p.lanes, 2),
-                width=round(100 / p.lanes, 2),
+                left=round(left, 2),
+                width=round(width, 2),
                 series=bool(row.series_id),
                 virtual=row.mode == "virtual",
                 compact=height < 36,
+                day=day.isoformat(),
+            )
+        )
+    for cluster, hidden in folded.items():
+        first = min(p.start for p in hidden)
+        out.append(
+            Block(
+                reference=f"more-{day.isoformat()}-{cluster}",
+                patient=f"+{len(hidden)}",
+                visit=f"{len(hidden)} more {'visit' if len(hidden) == 1 else 'visits'} at this time: open the day",
+                color="gray",
+                top=px(first - window[0]),
+                height=18,
+                compact=True,
+                more=len(hidden),
+                day=day.isoformat(),
             )
         )
     return out
@@ -263,7 +301,7 @@ def build_columns(
                     subtitle=KIND_LABELS.get(resource.kind, resource.kind)
                     + (f" · {resource.capability.upper()}" if resource.capability else ""),
                     is_today=first_day == today,
-                    blocks=_blocks(mine, first_day, window),
+                    blocks=column_blocks(mine, first_day, window),
                     bands=_bands(data.availability.get((resource.id, first_day)), window, resource.kind),
                 )
             )
@@ -280,7 +318,7 @@ def build_columns(
                     title=day.strftime("%a %d"),
                     subtitle=day.strftime("%b"),
                     is_today=day == today,
-                    blocks=_blocks(mine, day, window),
+                    blocks=column_blocks(mine, day, window, WEEK_MAX_LANES),
                     bands=_bands(data.availability.get((resource.id, day)), window, resource.kind)
                     if resource
                     else _bands(data.availability.get((any_resource, day)), window, "", shared_only=True),
