@@ -10,8 +10,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session
+from sqlalchemy import Engine, create_engine, event, text
+from sqlmodel import Session, SQLModel
 
 from hms_app.settings import get_settings
 
@@ -87,3 +87,31 @@ def session_scope(url: str | None = None, *, read_only: bool = False) -> Iterato
         raise
     finally:
         session.close()
+
+
+# SQLite's ANALYZE reads whole tables unless limited; a sample of this many rows per index gives
+# the planner what it needs in a fraction of the time.
+SQLITE_ANALYSIS_LIMIT = 1000
+
+
+def analyze(session: Session, tables: tuple[str, ...] = ()) -> None:
+    """Give the query planner fresh statistics of ``tables`` (all tables when empty).
+
+    Run after a bulk load and before anything queries what was loaded: without statistics,
+    PostgreSQL takes a freshly loaded table for a small one and plans nested loops over
+    derived tables that then run for hours. ANALYZE only samples, takes no lock that blocks
+    readers or writers, and may run inside the caller's transaction.
+    """
+    known = {table.name for table in SQLModel.metadata.sorted_tables}
+    unknown = [name for name in tables if name not in known]
+    if unknown:
+        raise ValueError(f"not tables of this database: {', '.join(unknown)}")
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in tables)))
+        return
+    session.execute(text(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}"))
+    if not tables:
+        session.execute(text("ANALYZE"))
+    for name in tables:
+        session.execute(text(f'ANALYZE "{name}"'))

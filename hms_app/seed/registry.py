@@ -95,8 +95,14 @@ def run_seeders(
         faker=faker,
         progress=progress or (lambda *_: None),
     )
+    from hms_app.db import analyze
+
     for item in sorted(SEEDERS.values(), key=lambda s: s.order):
         if only and item.name not in only:
             continue
         item.run(context)
+        # What a seeder bulk-loaded is queried by the next (and by the population refresh):
+        # the planner must know its size first.
+        analyze(session)
+        session.commit()
     return context

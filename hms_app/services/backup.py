@@ -47,7 +47,7 @@ from sqlmodel import Session
 
 from hms_app import migrations
 from hms_app.clock import utcnow
-from hms_app.db import get_engine, session_scope
+from hms_app.db import analyze, get_engine, session_scope
 from hms_app.errors import DomainError
 from hms_app.models import metadata
 from hms_app.plurals import counted
@@ -484,6 +484,9 @@ def restore_database(path: Path, *, url: str | None = None, batch_size: int = BA
             "system.restore",
             detail=f"{path.name} (taken {headers[0].get('created_at')}): {summary}",
         )
+        session.commit()
+        # A restore is a bulk load: the planner learns the new tables before anyone queries them.
+        analyze(session)
         session.commit()
         # The database's history is now the backup's: the checkpoints start again from its head.
         mark_restore(session)

@@ -8,7 +8,7 @@ import io
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hms_app.clock import local_today, to_local, utcnow
 from hms_app.errors import Conflict, Forbidden, ValidationError
@@ -16,6 +16,7 @@ from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observ
 from hms_app.models.patients import Patient
 from hms_app.models.population import OutreachMessage
 from hms_app.models.security import AppUser, AuditEvent
+from hms_app.seed.registry import run_seeders
 from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
 from hms_app.services.population.cohorts import (
     count_cohort,
@@ -31,6 +32,7 @@ from hms_app.services.population.refresh import (
     BMI,
     DIASTOLIC,
     HBA1C,
+    SOURCE_TABLES,
     SYSTOLIC,
     refresh_info,
     refresh_population,
@@ -452,3 +454,40 @@ def test_bad_filters_are_refused_with_the_field(filters, field):
     with pytest.raises(ValidationError) as caught:
         parse_filter(filters, known_registries={"diabetes"})
     assert caught.value.field == field
+
+
+def _planner_rows(session, table: str) -> float:
+    """What PostgreSQL's planner believes the table holds (-1: never analysed)."""
+    return session.execute(
+        text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table}
+    ).scalar_one()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_refresh_after_a_bulk_load_first_gives_the_planner_statistics(session, world):
+    """The refresh that never finished after a 100,000-patient load: the planner had no statistics.
+    Here the load's statistics are wiped as a fresh bulk load leaves them; the refresh samples the
+    source tables before it rebuilds, and still counts right."""
+    for number in range(30):
+        world.patient(f"Bulk {number}", age=30 + number)
+    session.commit()
+    for table in SOURCE_TABLES:
+        session.execute(text("DELETE FROM pg_statistic WHERE starelid = CAST(:t AS regclass)"), {"t": table})
+        session.execute(text("UPDATE pg_class SET reltuples = -1 WHERE relname = :t"), {"t": table})
+    session.commit()
+    assert _planner_rows(session, "patient") == -1
+    info = refresh_population(session, actor=SYSTEM_ACTOR)
+    assert info.patients == 30
+    assert _planner_rows(session, "patient") == 30
+    assert all(_planner_rows(session, table) >= 0 for table in SOURCE_TABLES)
+    # the rebuild's hash-join setting lasted only for its own transaction
+    assert session.execute(text("SHOW enable_nestloop")).scalar_one() == "on"
+
+
+def test_seeding_leaves_the_planner_statistics_of_what_it_loaded(session, backend):
+    run_seeders(session, patients=40, seed=5, as_of=date(2026, 11, 1), only=["departments", "patients"])
+    if backend == "postgresql":
+        assert _planner_rows(session, "patient") == 40
+    else:
+        analysed = session.execute(text("SELECT DISTINCT tbl FROM sqlite_stat1")).scalars().all()
+        assert "patient" in analysed and "department" in analysed

@@ -24,11 +24,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlmodel import Session
 
 from hms_app.analytics.population import years_before
 from hms_app.clock import format_local, local_today, utcnow
+from hms_app.db import analyze
 from hms_app.models.emr import Condition, Encounter, MedicationStatement, Observation
 from hms_app.models.patients import Patient
 from hms_app.models.population import (
@@ -157,12 +159,22 @@ def _flags():
     )
 
 
+# What the summary is rebuilt from.
+SOURCE_TABLES = ("patient", "observation", "encounter", "condition", "medication_statement")
+
+
 def refresh_population(session: Session, *, actor: Actor, today: date | None = None) -> RefreshInfo:
     """Rebuild the population summary tables from the clinical record (one transaction)."""
     authorize(actor, "population.manage")
     started = time.perf_counter()
     today = today or local_today()
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # After a bulk load (an import, a restore) the planner may have no statistics and plan
+        # nested loops over the derived tables below: the rebuild then runs for hours. Sample
+        # the source tables first, and keep the rebuild on hash joins: it reads every row anyway.
+        analyze(session, SOURCE_TABLES)
+        session.execute(text("SET LOCAL enable_nestloop = off"))
     for table in (
         RegistryAgeCount,
         RegistryMember,
