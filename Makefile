@@ -18,7 +18,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_USE_GRANIAN := 1
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
-.PHONY: run test test-fast test-e2e bench lint setup setup-browser frontend clean
+.PHONY: run test test-fast test-e2e test-scaled-out bench lint setup setup-browser frontend clean
 
 setup: $(VENV)/.installed $(BUN)
 
@@ -42,10 +42,15 @@ run: setup
 
 # Browser tests and the attacker's probes of the running production build (tests/security)
 # share one server and run in their own pytest process: pytest-playwright keeps an event
-# loop running that would clash with the async service and state tests.
+# loop running that would clash with the async service and state tests. The journeys marked
+# scaled_out then run again on PostgreSQL, Redis and three workers, as a hospital scales out.
 test: setup setup-browser
 	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e --ignore=tests/security
 	$(BIN)/pytest -q tests/e2e tests/security
+	HMS_E2E_SCALED_OUT=1 $(BIN)/pytest -q -m scaled_out tests/e2e
+
+test-scaled-out: setup setup-browser
+	HMS_E2E_SCALED_OUT=1 $(BIN)/pytest -q -m scaled_out tests/e2e
 
 test-fast: setup
 	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e --ignore=tests/security

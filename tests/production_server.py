@@ -2,7 +2,8 @@
 
 The server is `hms serve` exactly as `make run` starts it (migrations, demo seed,
 `reflex run --env prod --single-port`), on a fresh SQLite database in a temporary data
-directory, so the tests see what a new user on a fresh machine sees. Registered with
+directory, so the tests see what a new user on a fresh machine sees; with HMS_E2E_SCALED_OUT=1,
+on a fresh PostgreSQL database and Redis with three workers, as a hospital scales it out. Registered with
 `pytest_plugins` in tests/conftest.py: tests/e2e (the browser) and tests/security (an
 attacker's raw HTTP and socket clients) talk to the same server, which starts only when a
 test asks for `hms_server`.
@@ -29,23 +30,54 @@ VENV_BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "HmsDemo2026!"
 START_TIMEOUT_SECONDS = 300
 
+# HMS_E2E_SCALED_OUT=1 (``make test`` sets it for its second browser run): the server runs as a
+# hospital scales it out, on PostgreSQL and Redis with three workers, so that a tab's events may
+# land on any worker. Its own database and Redis database, emptied before it starts.
+SCALED_OUT = os.environ.get("HMS_E2E_SCALED_OUT") == "1"
+SCALED_OUT_SERVER = os.environ.get("HMS_E2E_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
+SCALED_OUT_DB = os.environ.get("HMS_E2E_POSTGRES_DB", "hms_e2e_pg")
+SCALED_OUT_REDIS = os.environ.get("HMS_E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
+SCALED_OUT_WORKERS = "3"
+
 
 @dataclass(frozen=True)
 class Server:
     url: str
     data_dir: Path
     log: Path
+    scaled_out: bool = False
 
     @property
     def database_url(self) -> str:
+        if self.scaled_out:
+            return f"{SCALED_OUT_SERVER.replace('postgresql://', 'postgresql+psycopg://', 1)}/{SCALED_OUT_DB}"
         return f"sqlite:///{self.data_dir / 'hms.db'}"
 
     def env(self) -> dict[str, str]:
-        """The server's environment: its data directory, SQLite inside it, tools on PATH."""
+        """The server's environment: its data directory and database, tools on PATH."""
         env = dict(os.environ)
         env.pop("HMS_DATABASE_URL", None)
         env["HMS_DATA_DIR"] = str(self.data_dir)
+        if self.scaled_out:
+            env["HMS_DATABASE_URL"] = self.database_url
         return env
+
+
+def _fresh_scaled_out_stores() -> None:
+    """An empty PostgreSQL database and Redis database for the scaled-out server; both must be
+    there (CI has them): a missing one fails the run, it never falls back to SQLite."""
+    import psycopg
+    import redis
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(f"{SCALED_OUT_SERVER}/postgres", autocommit=True, connect_timeout=5) as admin:
+            name = sql.Identifier(SCALED_OUT_DB)
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        redis.Redis.from_url(SCALED_OUT_REDIS).flushdb()
+    except Exception as error:  # noqa: BLE001
+        pytest.fail(f"the scaled-out browser run needs PostgreSQL and Redis: {error}")
 
 
 def _free_port() -> int:
@@ -102,11 +134,17 @@ def hms_server(tmp_path_factory) -> Iterator[Server]:
     port = int(os.environ.get("HMS_E2E_PORT") or _free_port())
     url = f"http://127.0.0.1:{port}"
     command = [str(VENV_BIN / "hms"), "serve", "--port", str(port), "--demo-patients", "200"]
+    env = _server_env(data_dir)
+    if SCALED_OUT:
+        _fresh_scaled_out_stores()
+        env["HMS_DATABASE_URL"] = Server(url, data_dir, log_path, scaled_out=True).database_url
+        env["REDIS_URL"] = SCALED_OUT_REDIS
+        env["GRANIAN_WORKERS"] = SCALED_OUT_WORKERS
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=_server_env(data_dir),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -119,7 +157,7 @@ def hms_server(tmp_path_factory) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 pytest.fail(f"hms serve did not answer within {START_TIMEOUT_SECONDS} s:\n{_tail(log_path)}")
             time.sleep(1)
-        yield Server(url=url, data_dir=data_dir, log=log_path)
+        yield Server(url=url, data_dir=data_dir, log=log_path, scaled_out=SCALED_OUT)
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)

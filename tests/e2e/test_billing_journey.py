@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -84,6 +85,7 @@ def _invoice_state(server: Server, number: str):
         return invoice, payments
 
 
+@pytest.mark.scaled_out
 def test_a_completed_visit_becomes_a_paid_invoice(page: Page, browser: Browser, hms_server: Server):
     patient_id, charge_id = _post_visit_charge(hms_server)
 

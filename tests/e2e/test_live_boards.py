@@ -80,6 +80,7 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENS_DIR / f"{name}.png"), animations="disabled")
 
 
+@pytest.mark.scaled_out
 def test_a_bed_change_in_one_browser_shows_in_another_without_reload(browser: Browser, hms_server: Server):
     ward_id = _ward_with_a_free_bed(hms_server)
     nurse = _board(browser, hms_server.url, "nurse.joy", ward_id)
@@ -181,6 +182,7 @@ def _todays_booking(server: Server) -> tuple[int, str]:
         return appointment.id, f"{patient.given_name} {patient.family_name[:1]}."
 
 
+@pytest.mark.scaled_out
 def test_a_check_in_on_the_flow_board_moves_the_card_in_every_browser(browser: Browser, hms_server: Server):
     appointment_id, short_name = _todays_booking(hms_server)
     base = hms_server.url

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import func, select
 
@@ -115,6 +116,7 @@ def _note_id(locator: Locator, prefix: str) -> int:
     return int(locator.get_attribute("data-testid").removeprefix(prefix))
 
 
+@pytest.mark.scaled_out
 def test_register_chart_and_audit_a_patient(page: Page, hms_server: Server):
     given, family, near_family, phone = _unique_person()
     full_name = f"{given} {family}"

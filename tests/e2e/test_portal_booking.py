@@ -171,6 +171,7 @@ def _actions(server: Server, username: str) -> list[str]:
         )
 
 
+@pytest.mark.scaled_out
 def test_a_new_patient_signs_up_books_moves_and_cancels_on_a_phone(phone: Page, hms_server: Server, clinic):
     page = phone
     family = "Okafor" + _word(4)

@@ -185,6 +185,7 @@ def _open_day(page: Page, day: date) -> None:
     expect(page.locator("[data-testid=column]").first).to_have_attribute("data-day", day.isoformat())
 
 
+@pytest.mark.scaled_out
 def test_reception_books_moves_cancels_and_checks_in(page: Page, hms_server: Server):
     plan = _set_up(hms_server)
     page.set_viewport_size({"width": 1280, "height": 900})

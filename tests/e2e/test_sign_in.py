@@ -50,6 +50,7 @@ def test_staff_role_signs_in_to_their_home(page: Page, base_url, username, name,
         expect(page.locator(".js-plotly-plot")).to_have_count(0)
 
 
+@pytest.mark.scaled_out
 def test_patient_signs_in_to_the_portal(page: Page, base_url):
     sign_in(page, "patient")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import screenshot, session_cookie, sign_in
@@ -11,6 +12,7 @@ from tests.e2e.conftest import screenshot, session_cookie, sign_in
 NAME = "Dr Meredith Grey"
 
 
+@pytest.mark.scaled_out
 def test_sign_out_returns_to_sign_in_and_forgets_the_user(page: Page, context: BrowserContext, base_url):
     sign_in(page, "dr.grey")
     expect(page.locator("[data-testid=user-name]")).to_have_text(NAME)
@@ -37,6 +39,7 @@ def test_sign_out_returns_to_sign_in_and_forgets_the_user(page: Page, context: B
     screenshot(page, "signed-out-back-to-home")
 
 
+@pytest.mark.scaled_out
 def test_old_session_token_no_longer_works_after_sign_out(page: Page, context: BrowserContext, base_url):
     """Revocation is on the server: putting the old cookie back does not sign anyone in."""
     sign_in(page, "billing")
