@@ -570,6 +570,7 @@ def run(stack: contextlib.ExitStack, figures: set[str]) -> None:
     server = _postgres_server()
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hms-bench-pop-run-")))
     with hms_environment(url, workdir):
+        from hms_app.clock import local_today
         from hms_app.db import session_scope
         from hms_app.models.population import PopulationRefresh, Registry
         from hms_app.services import population
@@ -605,7 +606,7 @@ def run(stack: contextlib.ExitStack, figures: set[str]) -> None:
             ).scalar()
             diabetes = session.execute(select(Registry.id).where(Registry.code == "diabetes")).scalar()
             codes = list(session.execute(select(Registry.code)).scalars())
-        today = population.local_today()
+        today = local_today()
 
         if "population_figures" in figures:
             figures_app = {
