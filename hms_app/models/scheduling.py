@@ -38,6 +38,10 @@ class HealthcareService(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id", index=True)
     self_bookable: bool = Field(default=False)  # patients may book it in the portal
     active: bool = Field(default=True)
+    # Who it is for (None: anyone): completed years of age on the day, and female or male.
+    min_age: int | None = Field(default=None)
+    max_age: int | None = Field(default=None)
+    for_sex: str | None = Field(default=None, max_length=10)
 
 
 class AppointmentType(SQLModel, table=True):

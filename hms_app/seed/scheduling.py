@@ -70,6 +70,9 @@ EQUIPMENT = [  # name, capability, department, weekdays, hours
     ("Ultrasound 1", "ultrasound", "RAD", range(5), (time(8), time(17))),
 ]
 # code, name, department, self-bookable, visit types (code, name, minutes, price code, mode, needs room, equipment)
+# Who a service is for (youngest, oldest, sex): the portal offers it only to patients it fits.
+ELIGIBILITY = {"PAED": (None, 17, None), "ANC": (12, 55, "female")}
+
 SERVICES = [
     ("GP", "General practice consultation", "GEN", True, [
         ("STD", "Consultation", 20, "VISIT-GP", "in_person", True, None),
@@ -183,8 +186,15 @@ def seed_scheduling(ctx: SeedContext) -> None:
     for code, name, dept, self_bookable, visit_types in SERVICES:
         if dept not in departments:
             continue
+        min_age, max_age, for_sex = ELIGIBILITY.get(code, (None, None, None))
         service = HealthcareService(
-            code=code, name=name, department_id=departments[dept], self_bookable=self_bookable
+            code=code,
+            name=name,
+            department_id=departments[dept],
+            self_bookable=self_bookable,
+            min_age=min_age,
+            max_age=max_age,
+            for_sex=for_sex,
         )
         session.add(service)
         session.flush()

@@ -19,7 +19,7 @@ from hms_app.money import parse_money
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import parse_date
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 MEMBER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/ ]{2,39}$")
 
@@ -90,6 +90,7 @@ def _copay_cents(value, field: str) -> int:
     return parse_money(value, field=field, label="the co-pay", allow_zero=True, blank_is_zero=True)
 
 
+@returns_frozen
 def add_coverage(session: Session, *, actor: Actor, patient_id: int, data: dict) -> Coverage:
     """Record a patient's insurance: payer, plan, member id, validity, priority and shares."""
     authorize(actor, "patient.write", patient_id=patient_id)
@@ -164,6 +165,7 @@ def add_coverage(session: Session, *, actor: Actor, patient_id: int, data: dict)
     return coverage
 
 
+@returns_frozen
 def end_coverage(session: Session, *, actor: Actor, coverage_id: int, reason: str) -> Coverage:
     """Stop a coverage (the card was replaced, the plan ended); it stays on record."""
     coverage = get_row(session, Coverage, coverage_id, "That coverage does not exist.")

@@ -36,6 +36,7 @@ from hms_app.services.billing import (
 )
 from hms_app.services.billing.money import LineInput, ShareTerms, compute_lines, round_half_up
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.rows import reload
 
 CLERK = Actor(
     user_id=7,
@@ -398,7 +399,7 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
         method="cash",
         idempotency_key=key(),
     )
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert invoice_views.settlement(invoice) == "partially_paid"
     payments.post_payment(
         session,
@@ -409,7 +410,7 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
         method="card",
         idempotency_key=key(),
     )
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert invoice_views.settlement(invoice) == "paid" and invoice.patient_paid_cents == 8000
     summary = accounts.account_summary(session, actor=CLERK, patient_id=world["self"])
     assert (summary.outstanding_cents, summary.credit_cents, summary.balance_cents) == (0, 1000, -1000)
@@ -435,7 +436,7 @@ def test_partial_payment_then_overpayment_becomes_credit(session, world):
         method="credit",
         idempotency_key=key(),
     )
-    session.refresh(second)
+    second = reload(session, second)
     assert second.patient_paid_cents == 1000
     assert payments.credit_balance(session, world["self"]) == 0
     cash = session.execute(
@@ -476,7 +477,7 @@ def test_the_same_idempotency_key_records_one_payment(session, world):
             method="cash",
             idempotency_key=k,
         )
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert invoice.patient_paid_cents == 2000
     assert session.execute(select(func.count(Payment.id))).scalar_one() == 1
 
@@ -557,7 +558,7 @@ def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_vo
         idempotency_key=key(),
     )
     assert (refund.amount_cents, refund.kind, refund.applied_cents) == (-2000, "refund", 0)
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert (
         payments.credit_balance(session, world["self"]) == 0 and invoice_views.settlement(invoice) == "paid"
     )
@@ -569,7 +570,7 @@ def test_refund_takes_credit_first_then_reopens_the_invoice_and_needs_billing_vo
         reason="goodwill",
         idempotency_key=key(),
     )
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert invoice.patient_paid_cents == 5000 and invoice_views.settlement(invoice) == "partially_paid"
     with pytest.raises(ValidationError):  # only 50.00 of the 100.00 payment is left to refund
         payments.refund_payment(
@@ -905,7 +906,7 @@ def test_paid_columns_always_equal_the_payments_applied_to_the_invoice(session, 
         idempotency_key=key(),
     )
     for inv in session.execute(select(Invoice)).scalars():
-        session.refresh(inv)
+        inv = reload(session, inv)
         applied = session.execute(
             select(func.coalesce(func.sum(Payment.applied_cents), 0)).where(Payment.invoice_id == inv.id)
         ).scalar_one()

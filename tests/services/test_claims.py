@@ -14,6 +14,7 @@ from hms_app.models.security import AuditEvent
 from hms_app.services import patients
 from hms_app.services.billing import accounts, charges, claims, invoice_views, invoices
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.rows import reload
 
 CLERK = Actor(
     user_id=7,
@@ -75,9 +76,9 @@ def test_full_lifecycle_to_paid_settles_the_payer_share(session, insured_invoice
         reference="ERA-1",
         idempotency_key="remit-000000001",
     )
-    session.refresh(claim)
+    claim = reload(session, claim)
     invoice = session.get(Invoice, insured_invoice.id)
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert (claim.status, claim.amount_paid_cents, claim.closed_at is not None) == ("paid", 8000, True)
     assert invoice.payer_paid_cents == 8000 and invoice_views.settlement(invoice) == "partially_paid"
     payment = session.execute(select(Payment)).scalar_one()
@@ -98,9 +99,9 @@ def test_a_final_short_remittance_moves_the_remainder_to_the_patient(session, in
     claims.post_remittance(
         session, actor=CLERK, claim_id=claim.id, amount_cents=6000, idempotency_key="remit-short-01"
     )
-    session.refresh(claim)
+    claim = reload(session, claim)
     invoice = session.get(Invoice, insured_invoice.id)
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert (claim.status, claim.moved_to_patient_cents) == ("partially_paid", 2000)
     assert (invoice.payer_share_cents, invoice.patient_share_cents, invoice.total_cents) == (
         6000,
@@ -142,7 +143,7 @@ def test_an_interim_remittance_keeps_the_claim_open_and_a_repeated_key_posts_onc
     claims.post_remittance(
         session, actor=CLERK, claim_id=claim.id, amount_cents=5000, idempotency_key="remit-part-003"
     )
-    session.refresh(claim)
+    claim = reload(session, claim)
     assert (claim.status, claim.amount_paid_cents, claim.moved_to_patient_cents) == ("paid", 8000, 0)
     assert session.execute(select(func.count(Remittance.id))).scalar_one() == 2
 
@@ -153,9 +154,9 @@ def test_denial_needs_a_reason_and_moves_everything_to_the_patient(session, insu
     with pytest.raises(ValidationError):
         claims.deny_claim(session, actor=CLERK, claim_id=claim.id, reason="")
     claims.deny_claim(session, actor=CLERK, claim_id=claim.id, reason="Not covered by plan")
-    session.refresh(claim)
+    claim = reload(session, claim)
     invoice = session.get(Invoice, insured_invoice.id)
-    session.refresh(invoice)
+    invoice = reload(session, invoice)
     assert (claim.status, claim.denial_reason, claim.moved_to_patient_cents) == (
         "denied",
         "Not covered by plan",

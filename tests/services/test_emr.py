@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 import simple_icd_10_cm as icd
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hms_app.cds import vitals as vital_rules
 from hms_app.clock import utcnow
@@ -598,8 +598,11 @@ def test_the_chart_opens_with_the_newest_encounters_first_and_one_audit_row(sess
     now = utcnow()
     for days_ago, reason in ((30, "oldest"), (1, "newest"), (10, "middle")):
         encounter = _encounter(session, ward, reason=reason)
-        encounter.start_at = now - timedelta(days=days_ago)
-        session.add(encounter)
+        session.execute(
+            update(Encounter)
+            .where(Encounter.id == encounter.id)
+            .values(start_at=now - timedelta(days=days_ago))
+        )
     session.commit()
     save_note(session, actor=ward.doctor, encounter_id=encounter.id, plan="Follow up")
     seq = _last_seq(session)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from hms_app.errors import Forbidden
+from hms_app.errors import Forbidden, InvalidFields, ValidationError
 from hms_app.models.organization import Department
 from hms_app.services import patients
 from hms_app.services import scheduling as sched
@@ -135,3 +135,81 @@ def test_the_change_window_hint_follows_the_clinics_cut_off():
     start = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
     assert portal_booking.inside_change_window(start, start - timedelta(hours=cutoff) + timedelta(minutes=1))
     assert not portal_booking.inside_change_window(start, start - timedelta(hours=cutoff))
+
+
+def test_the_portal_offers_only_services_that_fit_the_patient_and_refuses_the_rest_by_id(session):
+    """Mira is a woman born in 1990. A men's health check and a children's clinic are bookable
+    online too: the portal does not list them for her, and asking for their times by id is refused
+    with who the service is for; staff see and book every service."""
+    clinic = _clinic(session)
+    department_id = clinic["service"].department_id
+    others = {}
+    for code, name, extra in (
+        ("MEN", "Men's health check", {"min_age": "40", "max_age": "74", "for_sex": "male"}),
+        ("KIDS", "Children's clinic", {"max_age": "15"}),
+        ("WELL", "Well-woman check", {"min_age": "25", "for_sex": "female"}),
+    ):
+        others[code] = sched.save_service(
+            session,
+            actor=SYSTEM_ACTOR,
+            data={"code": code, "name": name, "department_id": department_id, "self_bookable": True, **extra},
+        )
+        sched.save_appointment_type(
+            session,
+            actor=SYSTEM_ACTOR,
+            data={"service_id": others[code].id, "code": "STD", "name": "Visit", "duration_minutes": 30},
+        )
+    offered = [s.code for s in sched.list_services(session, actor=clinic["me"])]
+    assert offered == ["GPC", "WELL"]
+    everything = {s.code: s.eligibility for s in sched.list_services(session, actor=SYSTEM_ACTOR)}
+    assert everything == {
+        "GPC": "",
+        "MEN": "aged 40 to 74, men and boys",
+        "KIDS": "aged up to 15",
+        "WELL": "aged 25 and over, women and girls",
+    }
+    men = next(s for s in sched.list_services(session, actor=SYSTEM_ACTOR) if s.code == "MEN")
+    with pytest.raises(ValidationError) as refused:
+        sched.find_free_slots(
+            session,
+            actor=clinic["me"],
+            service_id=men.id,
+            appointment_type_id=men.visit_types[0].id,
+            day=MONDAY,
+            now=BEFORE_MONDAY,
+        )
+    assert str(refused.value) == (
+        "This service is for patients aged 40 to 74, men and boys. "
+        "Please call the clinic if you think it is right for you."
+    )
+    assert refused.value.field == "service_id"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        (
+            {"min_age": "-1"},
+            "min_age",
+            "Give the youngest age as whole years from 0 to 130, or leave it empty.",
+        ),
+        (
+            {"max_age": "200"},
+            "max_age",
+            "Give the oldest age as whole years from 0 to 130, or leave it empty.",
+        ),
+        ({"min_age": "50", "max_age": "40"}, "max_age", "The oldest age must not be below the youngest."),
+        ({"for_sex": "robots"}, "for_sex", "Choose who the service is for: anyone, female or male patients."),
+    ],
+)
+def test_who_a_service_is_for_is_checked_when_it_is_saved(session, extra, field, message):
+    department = Department(code="GP", name="General practice")
+    session.add(department)
+    session.commit()
+    with pytest.raises(InvalidFields) as refused:
+        sched.save_service(
+            session,
+            actor=SYSTEM_ACTOR,
+            data={"code": "ODD", "name": "Odd service", "department_id": department.id, **extra},
+        )
+    assert refused.value.errors == {field: message}

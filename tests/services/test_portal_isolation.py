@@ -15,6 +15,7 @@ from hms_app.services import emr
 from hms_app.services.billing import accounts, charges, invoice_views, payments, portal_bills
 from hms_app.services.emr.documents import open_document, store_document
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.rows import reload
 from tests.services.test_billing import CLERK, _issued, key, world  # noqa: F401  (world is a fixture)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -120,5 +121,5 @@ def test_bs_rows_asked_for_by_id_are_refused(session, two_patients):
             attempt()
         session.rollback()
     # B's invoice was not paid by A's attempt.
-    session.refresh(theirs["invoice"])
+    theirs["invoice"] = reload(session, theirs["invoice"])
     assert theirs["invoice"].patient_paid_cents == 500

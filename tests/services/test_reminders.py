@@ -15,6 +15,7 @@ from hms_app.models.security import AuditEvent
 from hms_app.services import reminders
 from hms_app.services import scheduling as sched
 from hms_app.services.permissions import SYSTEM_ACTOR
+from hms_app.services.rows import reload
 from hms_app.settings import get_settings
 from tests.services.test_scheduling import NURSE, RECEPTION, build_clinic
 
@@ -105,14 +106,14 @@ def test_failures_are_retried_then_given_up_and_audited(session, clinic):
     assert (first.sent, first.retried, first.failed) == (0, 1, 0)
     row = session.execute(select(ReminderMessage).where(ReminderMessage.status != "cancelled")
                           .order_by(ReminderMessage.due_at)).scalars().first()  # fmt: skip
-    session.refresh(row)
+    row = reload(session, row)
     assert (row.status, row.attempts, row.last_error) == ("pending", 1, "connection refused")
     assert row.due_at == now + timedelta(minutes=5)
     moment = now
     for _ in range(reminders.MAX_ATTEMPTS - 1):
         moment += timedelta(hours=3)
         reminders.send_due_reminders(session, actor=SYSTEM_ACTOR, now=moment, sender=broken)
-    session.refresh(row)
+    row = reload(session, row)
     assert (row.status, row.attempts) == ("failed", reminders.MAX_ATTEMPTS)
     assert (
         session.execute(select(AuditEvent.outcome).where(AuditEvent.action == "reminder.failed"))

@@ -31,6 +31,7 @@ from hms_app.models.scheduling import (
 )
 from hms_app.models.security import AuditEvent
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.rows import reload
 from hms_app.services.scheduling.booking import (
     book_appointment,
     book_recurring,
@@ -576,7 +577,7 @@ def test_a_freed_time_is_offered_to_the_first_patient_waiting_and_expires_to_the
     offer = session.execute(select(Appointment).where(Appointment.status == "offered")).scalar_one()
     assert (offer.patient_id, offer.start_at) == (clinic.patients[1], clinic.at(9))
     assert offer.offer_expires_at == now + timedelta(minutes=30)
-    session.refresh(first)
+    first = reload(session, first)
     assert (first.status, first.offered_appointment_id) == ("offered", offer.id)
     notice = session.execute(select(ReminderMessage).where(ReminderMessage.kind == "offer")).scalar_one()
     assert notice.patient_id == clinic.patients[1]
@@ -585,8 +586,8 @@ def test_a_freed_time_is_offered_to_the_first_patient_waiting_and_expires_to_the
 
     assert expire_offers(session, actor=SYSTEM_ACTOR, now=now + timedelta(minutes=29)) == 0
     assert expire_offers(session, actor=SYSTEM_ACTOR, now=now + timedelta(minutes=31)) == 1
-    session.refresh(first)
-    session.refresh(offer)
+    first = reload(session, first)
+    offer = reload(session, offer)
     assert (first.status, offer.status) == ("expired", "cancelled")
     next_offer = session.execute(select(Appointment).where(Appointment.status == "offered")).scalar_one()
     assert next_offer.patient_id == clinic.patients[2]
@@ -599,7 +600,7 @@ def test_a_freed_time_is_offered_to_the_first_patient_waiting_and_expires_to_the
         now=now + timedelta(minutes=40),
     )
     assert accepted.status == "booked" and accepted.offer_expires_at is None
-    session.refresh(second)
+    second = reload(session, second)
     assert second.status == "accepted"
     assert audit_actions(session, offer.id) == ["appointment.offer", "appointment.offer_expire"]
     assert audit_actions(session, next_offer.id) == ["appointment.offer", "appointment.offer_accept"]

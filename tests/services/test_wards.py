@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hms_app.errors import Conflict, Forbidden, NotFound, ValidationError
 from hms_app.models.emr import Encounter
@@ -139,8 +139,11 @@ def test_length_of_stay_counts_whole_hours_since_admission(session, hospital):
         bed_id=hospital["beds"]["M-01"],
         reason="Sepsis",
     )
-    admission.admitted_at = admission.admitted_at - timedelta(days=3, hours=5, minutes=20)
-    session.add(admission)
+    session.execute(
+        update(Admission)
+        .where(Admission.id == admission.id)
+        .values(admitted_at=admission.admitted_at - timedelta(days=3, hours=5, minutes=20))
+    )
     session.commit()
     tile = bed_board(session, actor=NURSE, ward_id=hospital["medical"]).beds[0]
     assert tile.los_hours == 77

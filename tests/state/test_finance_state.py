@@ -20,7 +20,7 @@ import hms_app.hms_app  # noqa: F401  (the app module: registers every page and 
 from hms_app import db as hms_db
 from hms_app.analytics.finance.common import PAGE_SIZE, TOP_SERVICES, default_filters, money
 from hms_app.clock import utcnow
-from hms_app.models.billing import ChargeItemDefinition, Invoice
+from hms_app.models.billing import ChargeItemDefinition, Invoice, Payment
 from hms_app.models.organization import Department
 from hms_app.models.patients import Coverage, Payer
 from hms_app.models.security import AuditEvent
@@ -102,7 +102,7 @@ def books(session):
         invoices.append(invoice.id)
         if index == 0:
             payment = _pay(session, person, invoice.id, 3000)
-            _retime(session, type(payment), payment.id, received_at=now - timedelta(days=2))
+            _retime(session, Payment, payment.id, received_at=now - timedelta(days=2))
     expenses.record_expense(
         session,
         actor=SYSTEM_ACTOR,

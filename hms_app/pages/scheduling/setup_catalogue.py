@@ -115,6 +115,15 @@ def service_card(service: ServiceLine) -> rx.Component:
                     service.self_bookable,
                     rx.badge(rx.icon("globe", size=12), "Patients can book online", color_scheme="teal"),
                 ),
+                rx.cond(
+                    service.eligibility != "",
+                    rx.badge(
+                        rx.icon("users", size=12),
+                        "For patients " + service.eligibility,
+                        color_scheme="violet",
+                        data_testid="service-eligibility",
+                    ),
+                ),
                 active_badge(service.active),
                 rx.spacer(),
                 rx.button(

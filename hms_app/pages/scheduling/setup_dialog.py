@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.pages.scheduling.common import general_error, labelled
-from hms_app.state.scheduling import KIND_LABELS, ScheduleSetupState
+from hms_app.state.scheduling import ANY, KIND_LABELS, ScheduleSetupState
 
 
 def setup_dialog() -> rx.Component:
@@ -109,6 +109,37 @@ def service_form() -> rx.Component:
             dialog_checkbox("active", "Active"),
             spacing="2",
             justify="end",
+        ),
+        setup_input(
+            "Youngest age",
+            "min_age",
+            hint="Whole years; empty for any age",
+            max_length=3,
+            inputmode="numeric",
+            data_testid="form-min-age",
+        ),
+        setup_input(
+            "Oldest age",
+            "max_age",
+            hint="The portal offers the service only to patients it fits",
+            max_length=3,
+            inputmode="numeric",
+            data_testid="form-max-age",
+        ),
+        labelled(
+            "For",
+            rx.select.root(
+                rx.select.trigger(width="100%", data_testid="form-for-sex"),
+                rx.select.content(
+                    rx.select.item("Anyone", value=ANY),
+                    rx.select.item("Female patients", value="female"),
+                    rx.select.item("Male patients", value="male"),
+                ),
+                name="for_sex",
+                default_value=ScheduleSetupState.form["for_sex"],
+            ),
+            ScheduleSetupState,
+            "for_sex",
         ),
         columns=rx.breakpoints(initial="1", sm="2"),
         spacing="3",

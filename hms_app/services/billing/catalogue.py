@@ -18,7 +18,7 @@ from hms_app.services import organization
 from hms_app.services.billing.common import _audit
 from hms_app.services.billing.money import format_money, parse_money
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 
 def price_for(session: Session, *, code: str, payer_id: int | None, on: date | None = None) -> int | None:
@@ -104,6 +104,7 @@ def list_catalogue(
     ], int(total)
 
 
+@returns_frozen
 def save_charge_definition(session: Session, *, actor: Actor, data: dict) -> ChargeItemDefinition:
     """Add a service to the catalogue or change one (found by its code)."""
     authorize(actor, "billing.post")
@@ -210,6 +211,7 @@ def list_price_list_items(
     return [(c, n or "", int(lp or 0), int(p)) for c, n, lp, p in rows]
 
 
+@returns_frozen
 def create_price_list(
     session: Session, *, actor: Actor, payer_id: int, name: str, valid_from: date
 ) -> PriceList:
@@ -228,6 +230,7 @@ def create_price_list(
     return price_list
 
 
+@returns_frozen
 def set_price(session: Session, *, actor: Actor, price_list_id: int, code: str, price) -> PriceListItem:
     """Set (or change) the negotiated price of one service on a price list."""
     authorize(actor, "billing.post")

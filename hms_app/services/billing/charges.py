@@ -23,7 +23,7 @@ from hms_app.services.billing.catalogue import price_for
 from hms_app.services.billing.common import _audit, _positive_int, current_coverage
 from hms_app.services.billing.money import format_money
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 # Who may post a charge that a module raises for an act it performed (not a manual charge).
 CHARGING_PERMISSIONS = frozenset(
@@ -31,6 +31,7 @@ CHARGING_PERMISSIONS = frozenset(
 )
 
 
+@returns_frozen
 def post_charge(
     session: Session,
     *,
@@ -136,6 +137,7 @@ def _charge_for_source(
     ).scalar_one_or_none()
 
 
+@returns_frozen
 def void_charge(session: Session, *, actor: Actor, charge_id: int, reason: str) -> ChargeItem:
     """Cancel an open charge that should not be billed (it stays on record)."""
     charge = get_row(session, ChargeItem, charge_id, "That charge does not exist.")

@@ -30,7 +30,7 @@ from hms_app.services.billing.common import _check_key, _lock_invoice, _lock_pat
 from hms_app.services.billing.money import format_money
 from hms_app.services.billing.payments import _record_payment
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 CLAIM_STATUSES = ("draft", "submitted", "accepted", "denied", "partially_paid", "paid", "cancelled")
 OPEN_STATUSES = ("draft", "submitted", "accepted")
@@ -67,6 +67,7 @@ def _finish(session: Session, claim: Claim) -> Claim:
     return claim
 
 
+@returns_frozen
 def create_claim(session: Session, *, actor: Actor, invoice_id: int) -> Claim:
     """Draft a claim to the invoice's payer for the payer share still due."""
     invoice = get_row(session, Invoice, invoice_id, "That invoice does not exist.")
@@ -98,6 +99,7 @@ def create_claim(session: Session, *, actor: Actor, invoice_id: int) -> Claim:
     return _finish(session, claim)
 
 
+@returns_frozen
 def submit_claim(session: Session, *, actor: Actor, claim_id: int) -> Claim:
     """Send a draft claim to the payer."""
     claim, _invoice = _lock_claim(session, actor, claim_id)
@@ -110,6 +112,7 @@ def submit_claim(session: Session, *, actor: Actor, claim_id: int) -> Claim:
     return _finish(session, claim)
 
 
+@returns_frozen
 def cancel_claim(session: Session, *, actor: Actor, claim_id: int) -> Claim:
     """Withdraw a claim that was never submitted."""
     claim, _invoice = _lock_claim(session, actor, claim_id)
@@ -122,6 +125,7 @@ def cancel_claim(session: Session, *, actor: Actor, claim_id: int) -> Claim:
     return _finish(session, claim)
 
 
+@returns_frozen
 def accept_claim(
     session: Session, *, actor: Actor, claim_id: int, amount_approved_cents: int | None = None
 ) -> Claim:
@@ -155,6 +159,7 @@ def _move_remainder(claim: Claim, invoice: Invoice) -> int:
     return remainder
 
 
+@returns_frozen
 def deny_claim(session: Session, *, actor: Actor, claim_id: int, reason: str) -> Claim:
     """Record the payer's denial; the claimed amount moves to the patient."""
     claim, invoice = _lock_claim(session, actor, claim_id)
@@ -175,6 +180,7 @@ def deny_claim(session: Session, *, actor: Actor, claim_id: int, reason: str) ->
     return _finish(session, claim)
 
 
+@returns_frozen
 def post_remittance(
     session: Session,
     *,

@@ -17,6 +17,7 @@ from hms_app.services.audit import record_audit
 from hms_app.services.billing.money import format_money, parse_money
 from hms_app.services.patients import parse_date
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 
 EXPENSE_CATEGORIES = {
     "staff": "Staff and contractors",
@@ -30,6 +31,7 @@ EXPENSE_CATEGORIES = {
 }
 
 
+@returns_frozen
 def record_expense(session: Session, *, actor: Actor, data: dict) -> Expense:
     """Record one expense: category, department, supplier, description, amount, date."""
     authorize(actor, "billing.post")

@@ -20,7 +20,7 @@ from hms_app.services.billing.common import _audit, _lock_invoice, _lock_patient
 from hms_app.services.billing.money import LineInput, ShareTerms, compute_lines, format_money
 from hms_app.services.counters import take_numbers
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 
 def _share_terms(
@@ -96,6 +96,7 @@ def _invoice_line(invoice_id: int, charge_item_id: int, source: ChargeItem | Inv
     )
 
 
+@returns_frozen
 def draft_invoice(
     session: Session,
     *,
@@ -174,6 +175,7 @@ def _draft_for_change(session: Session, actor: Actor, invoice_id: int) -> Invoic
     return invoice
 
 
+@returns_frozen
 def set_line_discount(
     session: Session, *, actor: Actor, line_id: int, discount_cents: int, reason: str
 ) -> Invoice:
@@ -228,6 +230,7 @@ def format_invoice_number(number: int) -> str:
     return f"INV-{number:06d}"
 
 
+@returns_frozen
 def issue_invoice(session: Session, *, actor: Actor, invoice_id: int) -> Invoice:
     """Issue a draft: shares recomputed with today's coverage, then the next gap-free number."""
     invoice = _draft_for_change(session, actor, invoice_id)
@@ -258,6 +261,7 @@ def issue_invoice(session: Session, *, actor: Actor, invoice_id: int) -> Invoice
     return invoice
 
 
+@returns_frozen
 def void_invoice(
     session: Session, *, actor: Actor, invoice_id: int, reason: str, rebill: bool = True
 ) -> Invoice:

@@ -20,7 +20,7 @@ from hms_app.services import live
 from hms_app.services.billing.common import _audit, _check_key, _lock_invoice, _lock_patient
 from hms_app.services.billing.money import MAX_AMOUNT_CENTS, format_money
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 PAYMENT_METHODS = ("cash", "card", "transfer", "insurer", "credit")
 DESK_METHODS = ("cash", "card", "transfer")
@@ -206,6 +206,7 @@ def _record_payment(
     return payment
 
 
+@returns_frozen
 def post_payment(
     session: Session,
     *,
@@ -234,6 +235,7 @@ def post_payment(
     )
 
 
+@returns_frozen
 def refund_payment(
     session: Session,
     *,

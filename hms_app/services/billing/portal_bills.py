@@ -18,6 +18,7 @@ from hms_app.services.billing.invoice_views import InvoiceRow, invoice_row
 from hms_app.services.billing.money import format_money
 from hms_app.services.billing.payments import _record_payment
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 
 DECLINED_TEST_CARDS = frozenset({"4000000000000002"})
 
@@ -59,6 +60,7 @@ def simulated_card_charge(
     return f"SIM-{number[-4:]}-{amount_cents}"
 
 
+@returns_frozen
 def pay_online(
     session: Session,
     *,

@@ -13,7 +13,7 @@ from hms_app.models.emr import AllergyAssessment, AllergyIntolerance
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 SEVERITIES = ("mild", "moderate", "severe")
 
@@ -28,6 +28,7 @@ def _supersede_assessment(session: Session, actor: Actor, patient_id: int) -> bo
     return bool(result.rowcount)
 
 
+@returns_frozen
 def record_no_known_allergies(session: Session, *, actor: Actor, patient_id: int) -> AllergyAssessment:
     """A clinician's "no known allergies" for the patient, with who and when; refused while an
     allergy is active. Recording it again (a new assessment) replaces the earlier one."""
@@ -60,6 +61,7 @@ def record_no_known_allergies(session: Session, *, actor: Actor, patient_id: int
     return assessment
 
 
+@returns_frozen
 def add_allergy(
     session: Session,
     *,
@@ -107,6 +109,7 @@ def add_allergy(
     return allergy
 
 
+@returns_frozen
 def set_allergy_status(session: Session, *, actor: Actor, allergy_id: int, status: str) -> AllergyIntolerance:
     """Mark an allergy active, inactive or resolved."""
     allergy = get_row(session, AllergyIntolerance, allergy_id, "That allergy does not exist.")

@@ -12,9 +12,10 @@ from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.file_store import DOCUMENT_TYPES, documents_dir, write_document
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 
+@returns_frozen
 def store_document(
     session: Session,
     *,
@@ -39,6 +40,7 @@ def store_document(
     )
 
 
+@returns_frozen
 def open_document(session: Session, *, actor: Actor, document_id: int) -> tuple[DocumentReference, Path]:
     """A document and its file, for a user allowed to read that patient; audited."""
     row = get_row(session, DocumentReference, document_id, "That document does not exist.")

@@ -16,11 +16,12 @@ from hms_app.models.security import AppUser
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 ENCOUNTER_CLASSES = ("outpatient", "inpatient", "emergency", "virtual")
 
 
+@returns_frozen
 def start_encounter(
     session: Session,
     *,
@@ -58,6 +59,7 @@ def start_encounter(
     return encounter
 
 
+@returns_frozen
 def finish_encounter(session: Session, *, actor: Actor, encounter_id: int) -> Encounter:
     """Finish an encounter (its end is now); finishing it again changes nothing."""
     encounter = get_row(session, Encounter, encounter_id, "That encounter does not exist.")

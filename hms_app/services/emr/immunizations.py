@@ -11,8 +11,10 @@ from hms_app.models.emr import Immunization
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, past_date, require_patient
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 
 
+@returns_frozen
 def add_immunization(
     session: Session,
     *,

@@ -12,9 +12,10 @@ from hms_app.models.emr import MedicationStatement
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, past_date, require_patient
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 
+@returns_frozen
 def add_medication(
     session: Session,
     *,
@@ -51,6 +52,7 @@ def add_medication(
     return row
 
 
+@returns_frozen
 def stop_medication(
     session: Session,
     *,

@@ -15,11 +15,12 @@ from hms_app.models.security import AppUser
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 SOAP = ("subjective", "objective", "assessment", "plan")
 
 
+@returns_frozen
 def save_note(
     session: Session,
     *,
@@ -71,6 +72,7 @@ def save_note(
     return note
 
 
+@returns_frozen
 def sign_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
     """Sign a draft: from now on it is locked."""
     note = session.execute(
@@ -95,6 +97,7 @@ def sign_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
     return note
 
 
+@returns_frozen
 def amend_note(session: Session, *, actor: Actor, note_id: int) -> ClinicalNote:
     """Start an amendment of a signed note: a new draft that points at it; the original stays visible."""
     original = get_row(session, ClinicalNote, note_id, "That note does not exist.")

@@ -18,7 +18,7 @@ from hms_app.models.emr import Condition
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import past_date, require_patient
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ def icd10_description(code: str) -> str:
     return icd.get_description(code)
 
 
+@returns_frozen
 def add_condition(
     session: Session,
     *,
@@ -135,6 +136,7 @@ def add_condition(
     return condition
 
 
+@returns_frozen
 def set_condition_status(
     session: Session,
     *,

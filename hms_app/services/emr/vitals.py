@@ -16,8 +16,10 @@ from hms_app.models.emr import Encounter, Observation
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import require_patient
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 
 
+@returns_frozen
 def record_vitals(
     session: Session,
     *,

@@ -26,9 +26,10 @@ from hms_app.services.patients.lookup import record_read, require_patient
 from hms_app.services.patients.merge import MergeRow, list_merges
 from hms_app.services.patients.mrn import format_mrn
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 
 
+@returns_frozen
 def register_patient(
     session: Session, *, actor: Actor, data: dict, duplicate_reason: str | None = None
 ) -> Patient:
@@ -86,6 +87,7 @@ def _display(value) -> str | None:
     return str(value)
 
 
+@returns_frozen
 def update_patient(
     session: Session, *, actor: Actor, patient_id: int, data: dict, reason: str | None = None
 ) -> Patient:
@@ -131,6 +133,7 @@ def update_patient(
     return patient
 
 
+@returns_frozen
 def set_patient_status(
     session: Session,
     *,

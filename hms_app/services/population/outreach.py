@@ -20,6 +20,7 @@ from hms_app.models.population import (
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.population.measures import MEASURES
+from hms_app.services.rows import returns_frozen
 
 OUTREACH_KINDS = {"portal_message": "Portal message", "booking_invitation": "Invitation to book"}
 OUTREACH_REPEAT_DAYS = 7
@@ -39,6 +40,7 @@ def outreach_text(kind: str, measure: str) -> str:
     return f"Our records show you are due for {what} ({spec.title.split(':')[0].strip()}). Reply here or call us to arrange it."
 
 
+@returns_frozen
 def send_outreach(
     session: Session, *, actor: Actor, patient_id: int, kind: str, measure: str, body: str = ""
 ) -> OutreachMessage:

@@ -23,6 +23,7 @@ from hms_app.models.scheduling import (
 )
 from hms_app.services import reminders
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 from hms_app.services.scheduling.appointments import (
     audit_appointment,
     bookable_patient,
@@ -75,6 +76,7 @@ def _validate_start(start: datetime, now: datetime) -> None:
         raise ValidationError("That time has already passed.", field="start_at")
 
 
+@returns_frozen
 def book_appointment(
     session: Session,
     *,
@@ -127,6 +129,7 @@ def book_appointment(
     return appointment
 
 
+@returns_frozen
 def book_recurring(
     session: Session,
     *,
@@ -239,6 +242,7 @@ def portal_change_refusal(
     return _portal_refusal(appointment, service, now or utcnow())
 
 
+@returns_frozen
 def reschedule_appointment(
     session: Session,
     *,
@@ -298,6 +302,7 @@ def reschedule_appointment(
     return appointment
 
 
+@returns_frozen
 def cancel_appointment(
     session: Session, *, actor: Actor, appointment_id: int, reason: str, now: datetime | None = None
 ) -> Appointment:

@@ -23,6 +23,7 @@ from hms_app.models.scheduling import (
 from hms_app.services import billing, live, reminders
 from hms_app.services.counters import take_numbers
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 from hms_app.services.scheduling.appointments import (
     audit_appointment,
     locked_appointment,
@@ -58,6 +59,7 @@ def _transition(
     return appointment
 
 
+@returns_frozen
 def check_in(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
@@ -88,6 +90,7 @@ def check_in(
     return appointment
 
 
+@returns_frozen
 def call_patient(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
@@ -112,6 +115,7 @@ def call_patient(
 start_visit = call_patient
 
 
+@returns_frozen
 def complete_appointment(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
@@ -158,6 +162,7 @@ def complete_appointment(
     return appointment
 
 
+@returns_frozen
 def mark_no_show(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from hms_app.clock import format_local, utcnow
+from hms_app.clock import format_local, local_today, utcnow
 from hms_app.errors import NotFound
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
@@ -29,7 +29,12 @@ from hms_app.models.scheduling import (
 from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.scheduling.parsing import as_date, as_int
-from hms_app.services.scheduling.policy import authorize_read, is_portal
+from hms_app.services.scheduling.policy import (
+    authorize_read,
+    eligibility_label,
+    eligibility_refusal,
+    is_portal,
+)
 from hms_app.services.scheduling.slots import day_bounds
 from hms_app.settings import get_settings
 
@@ -57,15 +62,26 @@ class ServiceOption:
     self_bookable: bool
     active: bool
     visit_types: tuple[VisitTypeOption, ...]
+    min_age: int | None = None
+    max_age: int | None = None
+    for_sex: str | None = None
+
+    @property
+    def eligibility(self) -> str:
+        """Who it is for, in words ("" for anyone)."""
+        return eligibility_label(self.min_age, self.max_age, self.for_sex)
 
 
 def list_services(
     session: Session, *, actor: Actor, include_inactive: bool = False, self_bookable_only: bool = False
 ) -> list[ServiceOption]:
-    """Services with their visit types (portal users: the self-bookable ones only)."""
+    """Services with their visit types (portal users: the self-bookable ones that fit their age
+    and sex today)."""
     authorize_read(actor)
+    patient = None
     if is_portal(actor):
         self_bookable_only, include_inactive = True, False
+        patient = session.get(Patient, actor.patient_id)
     query = select(HealthcareService, Department.name).join(
         Department, Department.id == HealthcareService.department_id
     )
@@ -74,6 +90,16 @@ def list_services(
     if self_bookable_only:
         query = query.where(HealthcareService.self_bookable.is_(True))
     services = session.execute(query.order_by(Department.name, HealthcareService.name)).all()
+    if patient is not None:
+        today = local_today()
+        services = [
+            (s, dept)
+            for s, dept in services
+            if eligibility_refusal(
+                s.min_age, s.max_age, s.for_sex, sex=patient.sex, birth_date=patient.birth_date, on=today
+            )
+            is None
+        ]
     types_query = select(AppointmentType).where(AppointmentType.service_id.in_([s.id for s, _ in services]))
     if not include_inactive:
         types_query = types_query.where(AppointmentType.active.is_(True))
@@ -96,7 +122,17 @@ def list_services(
         )
     return [
         ServiceOption(
-            s.id, s.code, s.name, s.department_id, dept, s.self_bookable, s.active, tuple(types[s.id])
+            s.id,
+            s.code,
+            s.name,
+            s.department_id,
+            dept,
+            s.self_bookable,
+            s.active,
+            tuple(types[s.id]),
+            s.min_age,
+            s.max_age,
+            s.for_sex,
         )
         for s, dept in services
     ]

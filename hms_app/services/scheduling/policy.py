@@ -7,7 +7,7 @@ staff need ``appointment.book`` to change and ``appointment.read`` to read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from hms_app.clock import format_local
 from hms_app.errors import Conflict
@@ -88,3 +88,40 @@ def booking_patient_id(actor: Actor, patient_id) -> int:
         return actor.patient_id  # the portal user's own record, whatever the browser sent
     authorize(actor, "appointment.book")
     return as_int(patient_id, field="patient_id", label="patient")
+
+
+SEX_WORDS = {"female": "women and girls", "male": "men and boys"}
+MAX_ELIGIBLE_AGE = 130
+
+
+def _completed_years(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def eligibility_label(min_age: int | None, max_age: int | None, for_sex: str | None) -> str:
+    """Who a service is for, in words ("" for anyone): "aged 40 to 74, women and girls"."""
+    parts = []
+    if min_age is not None and max_age is not None:
+        parts.append(f"aged {min_age} to {max_age}")
+    elif min_age is not None:
+        parts.append(f"aged {min_age} and over")
+    elif max_age is not None:
+        parts.append(f"aged up to {max_age}")
+    if for_sex in SEX_WORDS:
+        parts.append(SEX_WORDS[for_sex])
+    return ", ".join(parts)
+
+
+def eligibility_refusal(
+    min_age: int | None, max_age: int | None, for_sex: str | None, *, sex: str, birth_date: date, on: date
+) -> str | None:
+    """Why a patient cannot book a service online, or None when it fits them (age on the visit's
+    day, or today for what is offered)."""
+    age = _completed_years(birth_date, on)
+    fits = (min_age is None or age >= min_age) and (max_age is None or age <= max_age)
+    if not fits or (for_sex in SEX_WORDS and sex != for_sex):
+        return (
+            f"This service is for patients {eligibility_label(min_age, max_age, for_sex)}. "
+            "Please call the clinic if you think it is right for you."
+        )
+    return None

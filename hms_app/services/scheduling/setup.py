@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from hms_app.clock import format_local, utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, FieldErrors, NotFound, ValidationError
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import (
     BLOCK_MINUTES,
@@ -30,7 +30,9 @@ from hms_app.models.scheduling import (
 from hms_app.models.security import AppUser
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 from hms_app.services.scheduling.parsing import as_date, as_int, as_moment, as_time
+from hms_app.services.scheduling.policy import MAX_ELIGIBLE_AGE, SEX_WORDS, eligibility_label
 from hms_app.services.scheduling.slots import day_bounds
 from hms_app.settings import get_settings
 
@@ -40,6 +42,31 @@ def _text(value, *, field: str, label: str, low: int = 2, high: int = 120) -> st
     if not low <= len(text) <= high:
         raise ValidationError(f"Enter the {label} ({low} to {high} characters).", field=field)
     return text
+
+
+def _eligibility(data: dict, service: HealthcareService) -> tuple[int | None, int | None, str | None]:
+    """Who the service is for, from the form (blank: anyone); every bad field said at once."""
+    errors = FieldErrors()
+    ages = {}
+    for key, label in (("min_age", "youngest age"), ("max_age", "oldest age")):
+        value = data.get(key, getattr(service, key))
+        raw = "" if value is None else str(value).strip()
+        if not raw:
+            ages[key] = None
+        elif not raw.isdigit() or int(raw) > MAX_ELIGIBLE_AGE:
+            errors.add(
+                key, f"Give the {label} as whole years from 0 to {MAX_ELIGIBLE_AGE}, or leave it empty."
+            )
+        else:
+            ages[key] = int(raw)
+    both = errors.ok("min_age", "max_age") and None not in (ages["min_age"], ages["max_age"])
+    if both and ages["min_age"] > ages["max_age"]:
+        errors.add("max_age", "The oldest age must not be below the youngest.")
+    sex = str(data.get("for_sex", service.for_sex) or "").strip().lower()
+    if sex not in ("", *SEX_WORDS):
+        errors.add("for_sex", "Choose who the service is for: anyone, female or male patients.")
+    errors.raise_any()
+    return ages["min_age"], ages["max_age"], sex or None
 
 
 def _department(session: Session, department_id) -> Department:
@@ -56,6 +83,7 @@ def _audit_setup(
     session.commit()
 
 
+@returns_frozen
 def save_resource(session: Session, *, actor: Actor, data: dict, resource_id: int | None = None) -> Resource:
     """Create or edit a bookable resource (provider, room or equipment)."""
     authorize(actor, "schedule.manage")
@@ -100,6 +128,7 @@ def save_resource(session: Session, *, actor: Actor, data: dict, resource_id: in
     return resource
 
 
+@returns_frozen
 def save_service(
     session: Session, *, actor: Actor, data: dict, service_id: int | None = None
 ) -> HealthcareService:
@@ -123,19 +152,22 @@ def save_service(
     service.self_bookable = bool(data.get("self_bookable", service.self_bookable))
     if "active" in data:
         service.active = bool(data["active"])
+    service.min_age, service.max_age, service.for_sex = _eligibility(data, service)
     session.add(service)
     session.flush()
+    who = eligibility_label(service.min_age, service.max_age, service.for_sex) or "anyone"
     _audit_setup(
         session,
         actor,
         "schedule.service_save",
         "healthcare_service",
         service.id,
-        f"{code} {name} self_bookable={service.self_bookable} active={service.active}",
+        f"{code} {name} self_bookable={service.self_bookable} active={service.active} for {who}",
     )
     return service
 
 
+@returns_frozen
 def save_appointment_type(
     session: Session, *, actor: Actor, data: dict, appointment_type_id: int | None = None
 ) -> AppointmentType:
@@ -245,6 +277,7 @@ def list_rules(session: Session, *, actor: Actor, resource_id: int) -> list[Rule
     ]
 
 
+@returns_frozen
 def add_availability_rule(session: Session, *, actor: Actor, data: dict) -> AvailabilityRule:
     """Add a line to a resource's weekly template; lines of one weekday may not overlap."""
     authorize(actor, "schedule.manage")
@@ -324,6 +357,7 @@ class ExceptionRow:
     scope: str  # the resource's or department's name, or "Whole hospital"
 
 
+@returns_frozen
 def add_availability_exception(session: Session, *, actor: Actor, data: dict) -> AvailabilityException:
     """Leave for a resource, a closure of a department, or a holiday for everyone."""
     authorize(actor, "schedule.manage")

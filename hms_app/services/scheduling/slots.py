@@ -22,8 +22,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from sqlalchemy import and_, false, or_, select
 from sqlmodel import Session
 
-from hms_app.clock import format_local, utcnow
+from hms_app.clock import format_local, local_today, utcnow
 from hms_app.errors import ValidationError
+from hms_app.models.patients import Patient
 from hms_app.models.scheduling import (
     BLOCK_MINUTES,
     AppointmentType,
@@ -36,7 +37,7 @@ from hms_app.models.scheduling import (
 )
 from hms_app.services.permissions import Actor
 from hms_app.services.scheduling.parsing import as_date, as_int, optional_resource_id
-from hms_app.services.scheduling.policy import authorize_read, is_portal, policy
+from hms_app.services.scheduling.policy import authorize_read, eligibility_refusal, is_portal, policy
 from hms_app.settings import get_settings
 
 Interval = tuple[datetime, datetime]
@@ -367,6 +368,18 @@ def service_and_type(
         raise ValidationError(
             "This service cannot be booked online; please call the clinic.", field="service_id"
         )
+    if is_portal(actor):
+        patient = session.get(Patient, actor.patient_id)
+        refusal = patient and eligibility_refusal(
+            service.min_age,
+            service.max_age,
+            service.for_sex,
+            sex=patient.sex,
+            birth_date=patient.birth_date,
+            on=local_today(),
+        )
+        if refusal:
+            raise ValidationError(refusal, field="service_id")
     vtype = session.get(
         AppointmentType, as_int(appointment_type_id, field="appointment_type_id", label="visit type")
     )

@@ -24,6 +24,7 @@ from hms_app.models.scheduling import (
 from hms_app.services import reminders
 from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor, authorize
+from hms_app.services.rows import returns_frozen
 from hms_app.services.scheduling.appointments import (
     audit_appointment,
     bookable_patient,
@@ -66,6 +67,7 @@ class WaitlistRow:
     offered_appointment_id: int | None
 
 
+@returns_frozen
 def join_waitlist(
     session: Session,
     *,
@@ -133,6 +135,7 @@ def join_waitlist(
     return entry
 
 
+@returns_frozen
 def leave_waitlist(session: Session, *, actor: Actor, entry_id: int) -> WaitlistEntry:
     """Take a patient off the waitlist."""
     authorize_change(actor)
@@ -329,6 +332,7 @@ def offer_after_release(
     )
 
 
+@returns_frozen
 def offer_freed_slot(
     session: Session,
     *,
@@ -360,6 +364,7 @@ def _offered(session: Session, actor: Actor, appointment_id) -> Appointment:
     return appointment
 
 
+@returns_frozen
 def accept_offer(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
@@ -409,6 +414,7 @@ def _end_offer(
     offer_after_release(session, appointment, appointment.start_at, resource_ids, now=now)
 
 
+@returns_frozen
 def decline_offer(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:

@@ -19,7 +19,7 @@ from hms_app.services import live
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import full_name
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.rows import get_row
+from hms_app.services.rows import get_row, returns_frozen
 from hms_app.services.wards.beds import active_bed, required_text
 from hms_app.services.wards.board import length_of_stay_hours, length_of_stay_label
 
@@ -114,6 +114,7 @@ def _active_admission(session: Session, admission_id: int) -> tuple[Admission, B
     return admission, assignment
 
 
+@returns_frozen
 def admit_patient(session: Session, *, actor: Actor, patient_id: int, bed_id: int, reason: str) -> Admission:
     """Admit a patient to a free bed: the bed becomes occupied and an inpatient encounter opens."""
     authorize(actor, "ward.manage", patient_id=patient_id)
@@ -168,6 +169,7 @@ def admit_patient(session: Session, *, actor: Actor, patient_id: int, bed_id: in
     return admission
 
 
+@returns_frozen
 def transfer_patient(
     session: Session, *, actor: Actor, admission_id: int, bed_id: int, reason: str = ""
 ) -> Admission:
@@ -201,6 +203,7 @@ def transfer_patient(
     return admission
 
 
+@returns_frozen
 def discharge_patient(
     session: Session, *, actor: Actor, admission_id: int, disposition: str, note: str = ""
 ) -> Admission:

@@ -12,6 +12,7 @@ from hms_app.models.wards import Bed, Ward
 from hms_app.services import live
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 from hms_app.services.wards.board import BED_LABELS
 
 
@@ -75,6 +76,7 @@ def _set_bed_status(
     return bed
 
 
+@returns_frozen
 def mark_bed_clean(session: Session, *, actor: Actor, bed_id: int) -> Bed:
     """A bed that was being cleaned is ready for the next patient."""
     return _set_bed_status(
@@ -92,6 +94,7 @@ def mark_bed_clean(session: Session, *, actor: Actor, bed_id: int) -> Bed:
     )
 
 
+@returns_frozen
 def set_bed_out_of_service(session: Session, *, actor: Actor, bed_id: int, reason: str) -> Bed:
     """Take an empty bed out of use (broken, isolation, staffing), saying why."""
     authorize(actor, "ward.manage")
@@ -111,6 +114,7 @@ def set_bed_out_of_service(session: Session, *, actor: Actor, bed_id: int, reaso
     )
 
 
+@returns_frozen
 def return_bed_to_service(session: Session, *, actor: Actor, bed_id: int) -> Bed:
     """Put an out-of-service bed back in use; it is cleaned before the next patient."""
     return _set_bed_status(

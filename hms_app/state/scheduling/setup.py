@@ -26,7 +26,7 @@ from hms_app.services.scheduling.setup import (
     save_resource,
     save_service,
 )
-from hms_app.state.scheduling.common import KIND_LABELS, Option, form_value
+from hms_app.state.scheduling.common import ANY, KIND_LABELS, Option, form_value
 from hms_app.state.session import SessionState, requires
 
 
@@ -67,6 +67,10 @@ class ServiceLine:
     active: bool = True
     types: list[TypeLine] = field(default_factory=list)
     linked: list[Option] = field(default_factory=list)
+    min_age: str = ""
+    max_age: str = ""
+    for_sex: str = ""
+    eligibility: str = ""  # "aged 40 to 74, women and girls"; "" for anyone
 
 
 @dataclass
@@ -200,6 +204,10 @@ class ScheduleSetupState(SessionState):
                     for t in s.visit_types
                 ],
                 [Option(str(link.resource_id), link.name, link.kind) for link in data.links.get(s.id, [])],
+                "" if s.min_age is None else str(s.min_age),
+                "" if s.max_age is None else str(s.max_age),
+                s.for_sex or "",
+                s.eligibility,
             )
             for s in data.services
         ]
@@ -299,9 +307,21 @@ class ScheduleSetupState(SessionState):
                 "department_id": line.department_id,
                 "self_bookable": "on" if line.self_bookable else "",
                 "active": "on" if line.active else "",
+                "min_age": line.min_age,
+                "max_age": line.max_age,
+                "for_sex": line.for_sex or ANY,
             }
             if line
-            else {"code": "", "name": "", "department_id": "", "self_bookable": "", "active": "on"}
+            else {
+                "code": "",
+                "name": "",
+                "department_id": "",
+                "self_bookable": "",
+                "active": "on",
+                "min_age": "",
+                "max_age": "",
+                "for_sex": ANY,
+            }
         )
         self.dialog = "service"
         self._clear_errors()
@@ -357,7 +377,11 @@ class ScheduleSetupState(SessionState):
                 data["active"] = _checked(form, "active")
                 fn, key = save_resource, "resource_id"
             elif self.dialog == "service":
-                data = {k: form_value(form, k) for k in ("code", "name", "department_id")}
+                data = {
+                    k: form_value(form, k) for k in ("code", "name", "department_id", "min_age", "max_age")
+                }
+                sex = form_value(form, "for_sex")
+                data["for_sex"] = "" if sex == ANY else sex
                 data["self_bookable"], data["active"] = (
                     _checked(form, "self_bookable"),
                     _checked(form, "active"),
