@@ -63,6 +63,7 @@ KEYSTROKES = (2, 3, 4)  # letters typed before each search is sent
 BOARD_EVERY = 5
 OP_TIMEOUT_S = 15.0
 CONNECT_TIMEOUT_S = 60.0
+TRACE_SLOW_MS = 3000.0
 
 
 def _seconds() -> float:
@@ -155,6 +156,8 @@ class Tab:
         self.rows: list[int] = []
         self.waiter: tuple[object, asyncio.Future] | None = None
         self.closing = False
+        # HMS_BENCH_LOAD_TRACE=1: what arrived during an operation slower than TRACE_SLOW_MS, on stderr.
+        self.trace: list | None = [] if os.environ.get("HMS_BENCH_LOAD_TRACE") else None
 
     @staticmethod
     def router(path: str, query: dict | None = None) -> dict:
@@ -184,6 +187,9 @@ class Tab:
     async def _on_event(self, update: dict) -> None:
         now = time.perf_counter()
         delta = update.get("delta") or {}
+        if self.trace is not None:
+            names = [event.get("name", "") for event in update.get("events") or []]
+            self.trace.append((now, [name.rsplit("___", 1)[-1] for name in delta], names))
         if SEARCH in delta:
             self.hydrated.set()
             rows = delta[SEARCH].get("rows_rx_state_")
@@ -217,6 +223,8 @@ class Tab:
         """Send one event; the ms until ``match(delta)`` holds, or None (an error, counted)."""
         future = asyncio.get_running_loop().create_future()
         self.waiter = (match, future)
+        if self.trace is not None:
+            self.trace.clear()
         sent = time.perf_counter()
         await self.client.emit(
             "event", {"name": name, "payload": payload, "router_data": router_data}, namespace="/_event"
@@ -227,6 +235,19 @@ class Tab:
             self.waiter = None
             self.results.error(f"no answer within {OP_TIMEOUT_S:.0f} s")
             return None
+        if self.trace is not None:
+            took = (done - sent) * 1000
+            if took > TRACE_SLOW_MS:
+                from bench.run import say
+
+                steps = [
+                    f"+{(at - sent) * 1000:.0f} ms {states} {events}" for at, states, events in self.trace
+                ]
+                say(
+                    f"    slow {name.rsplit('.', 1)[-1]} {router_data['asPath']} {took:.0f} ms: "
+                    + "; ".join(steps)
+                )
+            self.trace.clear()
         if error:
             self.results.error(error)
             return None
@@ -364,8 +385,10 @@ def _report(suffix: str, tabs: int, results: Results, client: dict, server_cpu_s
         f"    client used {client['cpu_share'] * 100:.0f} % of one core, loop lag p95 "
         f"{client['lag_p95_ms']:.1f} ms{server}"
     )
-    if client["cpu_share"] > 0.8 or client["lag_p95_ms"] > 20:
+    if client["cpu_share"] > 0.8:
         say("    WARNING: the client was saturated; these latencies include its own queueing")
+    elif client["lag_p95_ms"] > 20:
+        say("    note: the client's loop woke late (the machine's cores were busy, not the client itself)")
     report(f"load_{tabs}_tabs_search_p95_ms{suffix}", search.p95 if search.count else float("nan"), "ms")
     report(f"load_{tabs}_tabs_chart_p95_ms{suffix}", chart.p95 if chart.count else float("nan"), "ms")
     report(f"load_{tabs}_tabs_errors{suffix}", results.errors, "")
@@ -387,6 +410,8 @@ def _run_sizes(suffix: str, server, database_url: str, figures: set[str]) -> Non
     if profile:
         label = "load-scaled" if suffix else "load-inprocess"
         say(summarize_profile(Path(profile) / label))
+        with contextlib.suppress(OSError):  # the server's log, kept with the samples
+            (Path(profile) / f"{label}.log").write_bytes(server.log.read_bytes())
 
 
 IDLE_LEAVES = (
