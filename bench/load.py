@@ -380,7 +380,11 @@ def _report(suffix: str, tabs: int, results: Results, client: dict, server_cpu_s
     say(f"    board  {board.text()}")
     if results.errors:
         say(f"    errors: {', '.join(f'{n} x {why}' for why, n in sorted(results.reasons.items()))}")
-    server = f"; server {server_cpu_share * 100:.0f} % of one core" if server_cpu_share is not None else ""
+    operations = search.count + chart.count + board.count
+    server = ""
+    if server_cpu_share is not None and operations:
+        per_op = server_cpu_share * seconds * 1000 / operations
+        server = f"; server {server_cpu_share * 100:.0f} % of one core, {per_op:.1f} ms of CPU per operation"
     say(
         f"    client used {client['cpu_share'] * 100:.0f} % of one core, loop lag p95 "
         f"{client['lag_p95_ms']:.1f} ms{server}"
