@@ -76,10 +76,22 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+# ``session.info`` key of a read-only session: the database URL its audit rows are written to
+# (``services.audit.record_audit`` writes them in a short transaction of their own).
+READ_ONLY = "hms_read_only_url"
+
+
 @contextmanager
 def session_scope(url: str | None = None, *, read_only: bool = False) -> Iterator[Session]:
-    """A session that rolls back whatever was left uncommitted when it closes."""
+    """A session that rolls back whatever was left uncommitted when it closes.
+
+    ``read_only``: for reads that must never wait for writers (on SQLite a plain BEGIN, so no
+    write lock is taken). Such a read may still be audited: its audit row goes in a transaction
+    of its own, which holds the write lock only for that one insert.
+    """
     session = Session(get_engine(url, read_only=read_only), expire_on_commit=False)
+    if read_only:
+        session.info[READ_ONLY] = url or get_settings().database_url
     try:
         yield session
     except BaseException:

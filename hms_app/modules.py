@@ -133,7 +133,7 @@ MODULES: tuple[Module, ...] = (
             pharmacist={"patient.read"},
             billing_clerk={"patient.read"},
         ),
-        benchmarks=("bench.patients",),
+        benchmarks=("bench.patients", "bench.load"),
     ),
     Module(
         name="emr",

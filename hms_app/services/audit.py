@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.db import session_scope
+from hms_app.db import READ_ONLY, session_scope
 from hms_app.models.security import AuditEvent
 from hms_app.services.audit_chain import GENESIS, ChainReport, seal_all, verify_chain
 from hms_app.services.permissions import Actor, authorize
@@ -45,7 +45,13 @@ def record_audit(
     username: str | None = None,
 ) -> AuditEvent:
     """Append one audit row in the caller's transaction (the caller commits); it is sealed
-    into the chain once committed."""
+    into the chain once committed.
+
+    On a read-only session (``session_scope(read_only=True)``: a read that must not wait for
+    writers) the row is committed at once in a short transaction of its own, before the read's
+    answer is returned: on SQLite the read itself then never takes the write lock, and readers
+    queue for it only for the length of one insert instead of their whole read.
+    """
     row = AuditEvent(
         occurred_at=utcnow(),
         user_id=actor.user_id if actor else None,
@@ -59,6 +65,12 @@ def record_audit(
         screen=actor.screen if actor else None,
         detail=detail[:4000] if detail else None,
     )
+    audit_url = session.info.get(READ_ONLY)
+    if audit_url:
+        with session_scope(audit_url) as writer:
+            writer.add(row)
+            writer.commit()
+        return row
     session.add(row)
     session.flush()
     return row

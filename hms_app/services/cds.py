@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from hms_app.cds import scores
@@ -104,18 +104,22 @@ class _Obs:
     encounter_id: int | None = None
 
 
+# Built once (run once per vital sign of every chart opening; building it cost more than running it).
+_LATEST = (
+    select(Observation.value, Observation.unit, Observation.effective_at, Observation.encounter_id)
+    .where(
+        Observation.patient_id == bindparam("patient_id"),
+        Observation.code == bindparam("code"),
+        Observation.status != "entered-in-error",
+    )
+    .order_by(Observation.effective_at.desc(), Observation.id.desc())
+    .limit(1)
+)
+
+
 def _latest(session: Session, patient_id: int, code: str) -> _Obs | None:
     """The newest observation of one LOINC code; of two taken at the same moment, the later recorded."""
-    row = session.execute(
-        select(Observation.value, Observation.unit, Observation.effective_at, Observation.encounter_id)
-        .where(
-            Observation.patient_id == patient_id,
-            Observation.code == code,
-            Observation.status != "entered-in-error",
-        )
-        .order_by(Observation.effective_at.desc(), Observation.id.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_LATEST, {"patient_id": patient_id, "code": code}).first()
     return _Obs(row.value, row.unit, row.effective_at, code, row.encounter_id) if row else None
 
 

@@ -317,6 +317,12 @@ class SessionState(rx.State):
         """Call a service as the checked actor; a DomainError becomes the caller's problem."""
         return await call_service(fn, actor=self.acting(), **kwargs)
 
+    async def _read(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Like ``_run`` for a service that only reads (its audit row aside), on a read-only session:
+        on SQLite it never waits for the write lock, so searches and chart opens run side by side
+        instead of one after another (the audit row is written in a transaction of its own)."""
+        return await call_service_read(fn, actor=self.acting(), **kwargs)
+
     @rx.event
     @public("ends the caller's own session; an unknown token is ignored")
     async def sign_out(self):

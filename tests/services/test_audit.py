@@ -109,6 +109,25 @@ def test_a_written_row_waits_unsealed_and_the_sequencer_links_every_row_to_the_o
     assert (head.seq, head.hash) == (5, rows[-1].hash)
 
 
+def test_a_read_on_a_read_only_session_is_audited_in_a_transaction_of_its_own(session, configured_db):
+    """A search or a chart opening reads on a read-only session (on SQLite: no write lock). Its
+    audit row must still be written, at once, even when another user committed after the read
+    began; inside the read's own SQLite snapshot that insert would fail ("database is locked")."""
+    with hms_db.session_scope(configured_db, read_only=True) as reader:
+        assert reader.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 0
+        record_audit(session, AUDITOR, "patient.read", patient_id=1)  # another user, meanwhile
+        session.commit()
+        record_audit(reader, CLERK, "patient.search", target_type="patient", detail="query='sm'")
+        with hms_db.session_scope(configured_db) as fresh:  # committed before the read has ended
+            actions = fresh.execute(select(AuditEvent.username, AuditEvent.action)).all()
+        assert sorted(actions) == [("auditor", "patient.read"), ("clerk", "patient.search")]
+        assert not reader.new and not reader.dirty  # the read itself wrote nothing
+        reader.rollback()  # a read that fails after auditing keeps its audit row
+    seal_all(session)
+    report = _verify(configured_db)
+    assert report.ok and report.rows_checked == 2, report.message
+
+
 def test_an_edited_row_is_detected(session, configured_db):
     _write(session, 5)
     _sql(configured_db, "UPDATE audit_event SET detail = 'nothing to see' WHERE seq = 3")

@@ -214,14 +214,14 @@ class BedBoardState(SessionState):
                     ward_id=self.ward_id,
                 )
                 return self._show(view)
-            wards = await self._run(list_wards)
+            wards = await self._read(list_wards)
             self.wards = [_ward_tab(w) for w in wards]
             if not self.wards:
                 self.loaded, self.problem, self.beds = True, "No wards are set up yet.", []
                 return None
             if self.ward_id not in {w.id for w in self.wards}:
                 self.ward_id = self.wards[0].id
-            board = await self._run(bed_board, ward_id=self.ward_id, audit=audit)
+            board = await self._read(bed_board, ward_id=self.ward_id, audit=audit)
         except DomainError as error:
             self.loaded = True
             return rx.toast.error(str(error))

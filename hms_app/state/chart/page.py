@@ -112,7 +112,7 @@ class ChartState(SessionState):
         await self._start_afresh()  # the skeleton shows meanwhile
         yield
         try:
-            chart = await self._run(open_chart, patient_id=pid, page_size=PAGE_SIZE)
+            chart = await self._read(open_chart, patient_id=pid, page_size=PAGE_SIZE)
         except DomainError as error:
             await self._start_afresh()
             self.problem, self.loaded, self.shown_path = str(error), True, path
@@ -129,7 +129,9 @@ class ChartState(SessionState):
     async def _reread(self, *, page: int = 1, with_summary: bool = True) -> Chart:
         """Re-read the chart after a change (audited as a refresh; ``page`` the timeline's) and show its
         banner and, unless the change cannot show there, the summary; the tab that changed shows its part."""
-        chart = await self._run(open_chart, patient_id=self.pid, page_size=PAGE_SIZE, page=page, refresh=True)
+        chart = await self._read(
+            open_chart, patient_id=self.pid, page_size=PAGE_SIZE, page=page, refresh=True
+        )
         self._show_banner(chart.banner)
         if with_summary:
             for summary in await self._tab_states("summary"):

@@ -139,7 +139,7 @@ class ChartSummaryState(ChartState):
         """The clinical scores whose inputs are on the record, and the NEWS2 alert."""
         try:
             # Not audited apart: the chart's opening or refresh, just audited, covers the same reading.
-            found = await self._run(cds.chart_scores, patient_id=self.pid, audit=False)
+            found = await self._read(cds.chart_scores, patient_id=self.pid, audit=False)
         except DomainError as error:
             self.score_cards, self.score_notes, self.score_alert = [], [], ""
             return error_toast(error)

@@ -74,11 +74,11 @@ class PatientSearchState(SessionState):
             self._clear()
             return None
         try:
-            rows, total = await self._run(search_patients, query=text, page=self.page, page_size=PAGE_SIZE)
+            rows, total = await self._read(search_patients, query=text, page=self.page, page_size=PAGE_SIZE)
             pages = pages_for(total, PAGE_SIZE)
             if self.page > pages:  # the last page emptied since it was shown
                 self.page = pages
-                rows, total = await self._run(
+                rows, total = await self._read(
                     search_patients, query=text, page=self.page, page_size=PAGE_SIZE
                 )
         except DomainError as error:
