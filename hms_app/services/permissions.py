@@ -58,6 +58,16 @@ SYSTEM_ACTOR = Actor(
 PASSWORD_CHANGE_FIRST = "Choose a new password before anything else (Account, Change password)."
 
 
+def require_actor(actor: Actor | None) -> Actor:
+    """For services any signed-in user may call: refuse nobody, and an account that must choose a
+    new password first (it may only change it)."""
+    if actor is None:
+        raise NotSignedIn("Please sign in to continue.")
+    if actor.must_change_password:
+        raise Forbidden(PASSWORD_CHANGE_FIRST)
+    return actor
+
+
 def authorize(actor: Actor | None, permission: str, *, patient_id: int | None = None) -> Actor:
     """Raise unless ``actor`` holds ``permission`` (and, for portal users, owns ``patient_id``)."""
     if permission not in PERMISSIONS:

@@ -19,13 +19,14 @@ from sqlalchemy import and_, case, select, update
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, DomainError, NotFound, NotSignedIn, ValidationError
+from hms_app.errors import Conflict, DomainError, NotFound, ValidationError
 from hms_app.models.security import AppUser, Role, RolePermission, UserRole, UserSession
 from hms_app.secret_box import open_secret, seal_secret
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import (
     PORTAL_ROLES,
     Actor,
+    require_actor,
 )
 from hms_app.settings import get_settings
 
@@ -447,8 +448,7 @@ def finish_pending_enrolment(session: Session, *, token: str, code: str) -> Sign
 
 def begin_mfa_enrolment(session: Session, *, actor: Actor) -> Enrolment:
     """A signed-in user sets up (or replaces) their authenticator."""
-    if actor is None:
-        raise NotSignedIn("Please sign in to continue.")
+    require_actor(actor)
     user = _require_user(session, actor.user_id)
     if user.mfa_enabled:
         raise Conflict(
@@ -458,8 +458,7 @@ def begin_mfa_enrolment(session: Session, *, actor: Actor) -> Enrolment:
 
 
 def confirm_mfa_enrolment(session: Session, *, actor: Actor, code: str) -> None:
-    if actor is None:
-        raise NotSignedIn("Please sign in to continue.")
+    require_actor(actor)
     user = _require_user(session, actor.user_id)
     if user.mfa_enabled:
         raise Conflict("Two-factor sign-in is already on.")

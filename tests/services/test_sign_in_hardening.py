@@ -27,7 +27,7 @@ from hms_app.keys import load_key
 from hms_app.models.security import AppUser, AuditEvent
 from hms_app.seed.demo import DEMO_ADMIN_USERNAME, DEMO_STAFF
 from hms_app.seed.registry import DEMO_PASSWORD, run_seeders
-from hms_app.services import accounts, security
+from hms_app.services import accounts, home, home_work, security
 from hms_app.services.backup import backup_database, restore_database
 from hms_app.services.permissions import authorize
 from hms_app.settings import get_settings
@@ -296,6 +296,10 @@ def test_an_account_that_must_change_its_password_can_do_nothing_else(demo):
         authorize(admin, "user.manage")
     with pytest.raises(Forbidden):
         accounts.list_users(demo, actor=admin)
+    # Services any signed-in user may call refuse it too, all but the password change.
+    for service in (home.home_figures, home_work.todays_work, security.begin_mfa_enrolment):
+        with pytest.raises(Forbidden, match="new password"):
+            service(demo, actor=admin)
     with pytest.raises(ValidationError, match="differs"):
         accounts.change_own_password(
             demo, actor=admin, current_password=DEMO_PASSWORD, new_password=DEMO_PASSWORD
