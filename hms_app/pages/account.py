@@ -249,7 +249,7 @@ def account_page() -> rx.Component:
             rx.vstack(
                 rx.callout(
                     "Choose a new password to continue. This account's password was set for you "
-                    "(a demo login); nothing else opens until you change it.",
+                    "(the demo administrator's is written in a file); nothing else opens until you change it.",
                     icon="key-round",
                     color_scheme="amber",
                     data_testid="must-change-password",
