@@ -38,7 +38,7 @@ $(CHROMIUM):
 	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
 run: setup
-	$(BIN)/hms serve
+	$(BIN)/hms serve --demo
 
 # Browser tests and the attacker's probes of the running production build (tests/security)
 # share one server and run in their own pytest process: pytest-playwright keeps an event

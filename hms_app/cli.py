@@ -58,8 +58,9 @@ def cmd_migrate(_args) -> int:
 def cmd_seed(args) -> int:
     import time
 
-    from hms_app.seed.demo import is_seeded
+    from hms_app.seed.demo import is_seeded, write_demo_logins
     from hms_app.seed.registry import ConsoleProgress, run_seeders
+    from hms_app.settings import get_settings
 
     with _session() as session:
         if args.if_empty and is_seeded(session):
@@ -74,6 +75,7 @@ def cmd_seed(args) -> int:
     print(
         f"seeded {args.patients:,} patients with seed {args.seed} in {elapsed:.1f} s ({rate:,.0f} patients/s)"
     )
+    print(f"demo logins: in {write_demo_logins(get_settings().data_dir)} (readable by this user only)")
     return 0
 
 
@@ -204,28 +206,37 @@ def cmd_restore(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """Migrate, seed a demo hospital on first start, print the logins, then serve the production build."""
+    """Migrate, seed a demo hospital on first start only when asked (``--demo``), then serve the
+    production build. No password is ever printed: demo logins go to data/demo-logins.txt."""
     from hms_app import migrations
-    from hms_app.seed.demo import demo_logins, is_seeded
+    from hms_app.seed.demo import DEMO_LOGINS_FILE, is_seeded, write_demo_logins
     from hms_app.seed.registry import ConsoleProgress, run_seeders
     from hms_app.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings()
     migrations.upgrade()
     with _session() as session:
-        if not is_seeded(session) and not args.no_seed:
+        seeded = is_seeded(session)
+        if not seeded and args.demo:
             print(f"First start: seeding a demo hospital with {args.demo_patients:,} patients ...")
             run_seeders(session, patients=args.demo_patients, seed=42, progress=ConsoleProgress())
+            write_demo_logins(settings.data_dir)
+            seeded = True
     port = args.port or settings.port
+    logins = settings.data_dir / DEMO_LOGINS_FILE
     print("\n" + "=" * 64)
     print(f"  HMS is starting at http://localhost:{port}")
     print(
         f"  Database: {'SQLite ' + settings.database_url.removeprefix('sqlite:///') if settings.is_sqlite else 'PostgreSQL'}"
         f"{'  ·  Redis state manager' if settings.redis_url else ''}"
     )
-    print("  Demo logins (username / password / role):")
-    for username, password, role in demo_logins():
-        print(f"    {username:<12} {password:<14} {role}")
+    if args.demo and logins.exists():
+        print(f"  Demo logins: in {logins} (readable by this user only).")
+        print("  The demo admin chooses a new password at the first sign-in.")
+    elif not seeded:
+        print("  The database has no users yet. Create the first administrator with")
+        print("    hms users create <name> --name '<Full Name>' --role admin")
+        print("  or start a demo hospital with `hms serve --demo` (what `make run` does).")
     print("=" * 64 + "\n", flush=True)
     env = {**os.environ, "HMS_PORT": str(port), "REFLEX_USE_GRANIAN": "1"}
     command = [
@@ -334,10 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     restore.set_defaults(fn=cmd_restore)
 
-    serve = sub.add_parser("serve", help="migrate, seed on first start and serve the app")
+    serve = sub.add_parser("serve", help="migrate and serve the app (--demo: a demo hospital on first start)")
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed a demo hospital on first start; its logins go to data/demo-logins.txt",
+    )
     serve.add_argument("--demo-patients", type=_positive, default=3000)
-    serve.add_argument("--no-seed", action="store_true")
+    serve.add_argument("--no-seed", action="store_true", help="the default now; accepted for old scripts")
     serve.add_argument("--loglevel", default="warning")
     serve.set_defaults(fn=cmd_serve)
 

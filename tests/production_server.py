@@ -1,9 +1,12 @@
 """The production build, started once per test run and shared by every suite that needs it.
 
-The server is `hms serve` exactly as `make run` starts it (migrations, demo seed,
+The server is `hms serve --demo` exactly as `make run` starts it (migrations, demo seed,
 `reflex run --env prod --single-port`), on a fresh SQLite database in a temporary data
 directory, so the tests see what a new user on a fresh machine sees; with HMS_E2E_SCALED_OUT=1,
-on a fresh PostgreSQL database and Redis with three workers, as a hospital scales it out. Registered with
+on a fresh PostgreSQL database and Redis with three workers, as a hospital scales it out. The demo
+administrator must choose a new password at the first sign-in; the suites sign in as a returning
+administrator, so the fixture notes that the flag was set (``Server.admin_had_to_change``,
+checked by tests/security/test_sign_in_probes.py) and then clears it. Registered with
 `pytest_plugins` in tests/conftest.py: tests/e2e (the browser) and tests/security (an
 attacker's raw HTTP and socket clients) talk to the same server, which starts only when a
 test asks for `hms_server`.
@@ -46,6 +49,7 @@ class Server:
     data_dir: Path
     log: Path
     scaled_out: bool = False
+    admin_had_to_change: bool = False  # the demo admin was flagged on the fresh build
 
     @property
     def database_url(self) -> str:
@@ -133,7 +137,7 @@ def hms_server(tmp_path_factory) -> Iterator[Server]:
     log_path = data_dir.parent / "server.log"
     port = int(os.environ.get("HMS_E2E_PORT") or _free_port())
     url = f"http://127.0.0.1:{port}"
-    command = [str(VENV_BIN / "hms"), "serve", "--port", str(port), "--demo-patients", "200"]
+    command = [str(VENV_BIN / "hms"), "serve", "--demo", "--port", str(port), "--demo-patients", "200"]
     env = _server_env(data_dir)
     if SCALED_OUT:
         _fresh_scaled_out_stores()
@@ -157,7 +161,14 @@ def hms_server(tmp_path_factory) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 pytest.fail(f"hms serve did not answer within {START_TIMEOUT_SECONDS} s:\n{_tail(log_path)}")
             time.sleep(1)
-        yield Server(url=url, data_dir=data_dir, log=log_path, scaled_out=SCALED_OUT)
+        server = Server(url=url, data_dir=data_dir, log=log_path, scaled_out=SCALED_OUT)
+        yield Server(
+            url=url,
+            data_dir=data_dir,
+            log=log_path,
+            scaled_out=SCALED_OUT,
+            admin_had_to_change=_returning_admin(server),
+        )
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)
@@ -172,6 +183,22 @@ def hms_server(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def app_server(hms_server: Server) -> str:
     return hms_server.url
+
+
+def _returning_admin(server: Server) -> bool:
+    """Clear the demo admin's must-change-password flag; whether it was set."""
+    from sqlalchemy import update
+
+    from hms_app.models.security import AppUser
+
+    with server_db(server) as session:
+        changed = session.execute(
+            update(AppUser)
+            .where(AppUser.username == "admin", AppUser.must_change_password.is_(True))
+            .values(must_change_password=False)
+        ).rowcount
+        session.commit()
+    return bool(changed)
 
 
 def hms_cli(server: Server, *args: str) -> str:

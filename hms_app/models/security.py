@@ -39,9 +39,12 @@ class AppUser(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=200)
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
-    failed_attempts: int = Field(default=0)
+    failed_attempts: int = Field(default=0)  # wrong passwords (sign-in and password change)
     locked_until: datetime | None = Field(default=None)
-    mfa_secret: str | None = Field(default=None, max_length=64)
+    # Wrong second-factor codes, counted apart: a right password never resets them, a right code does.
+    mfa_failed_attempts: int = Field(default=0)
+    # Fernet ciphertext of the TOTP secret (hms_app/secret_box.py); the key is not in the database.
+    mfa_secret: str | None = Field(default=None, max_length=255)
     mfa_enabled: bool = Field(default=False)
     mfa_last_step: int | None = Field(default=None)  # last TOTP time step used: no replays
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
@@ -49,6 +52,8 @@ class AppUser(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     password_changed_at: datetime = Field(default_factory=utcnow)
     last_sign_in_at: datetime | None = Field(default=None)
+    # Set on the demo administrator: until a new password is chosen, the account may do nothing else.
+    must_change_password: bool = Field(default=False)
 
 
 class UserRole(SQLModel, table=True):
@@ -74,6 +79,8 @@ class UserSession(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None)
     # "active" sessions act; "mfa" and "enrol" ones wait for the second factor and act on nothing.
     stage: str = Field(default="active", max_length=10)
+    # Wrong codes sent to this pending sign-in; it dies at security.MFA_CODES_PER_SIGN_IN.
+    failed_codes: int = Field(default=0)
     client_ip: str | None = Field(default=None, max_length=64)
 
 

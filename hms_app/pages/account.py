@@ -243,14 +243,31 @@ def mfa_card() -> rx.Component:
 def account_page() -> rx.Component:
     return rx.cond(
         AccountState.loaded,
-        rx.grid(
-            rx.vstack(identity(), mfa_card(), spacing="4", width="100%"),
-            password_card(),
-            columns=rx.breakpoints(initial="1", md="2"),
-            spacing="4",
-            align="start",
-            width="100%",
-            max_width="64rem",
+        rx.cond(
+            AccountState.must_change,
+            # Until a new password is chosen this form is all the account may use.
+            rx.vstack(
+                rx.callout(
+                    "Choose a new password to continue. This account's password was set for you "
+                    "(the demo administrator's is written in a file); nothing else opens until you change it.",
+                    icon="key-round",
+                    color_scheme="amber",
+                    data_testid="must-change-password",
+                ),
+                password_card(),
+                spacing="4",
+                width="100%",
+                max_width="32rem",
+            ),
+            rx.grid(
+                rx.vstack(identity(), mfa_card(), spacing="4", width="100%"),
+                password_card(),
+                columns=rx.breakpoints(initial="1", md="2"),
+                spacing="4",
+                align="start",
+                width="100%",
+                max_width="64rem",
+            ),
         ),
         rx.vstack(
             *[rx.skeleton(rx.box(height="8rem", width="100%")) for _ in range(2)],

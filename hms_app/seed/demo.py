@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 from sqlalchemy import insert, select
 
@@ -30,7 +32,8 @@ DEPARTMENTS = [
     ("FIN", "Finance", "support"),
 ]
 
-# username, display name, roles, department code. One account per role, printed by `make run`.
+# username, display name, roles, department code. One account per role, listed in
+# data/demo-logins.txt by `hms serve --demo` (never printed: logs are read by more people).
 DEMO_STAFF = [
     ("admin", "Ada Admin", ["admin"], None),
     ("dr.grey", "Dr Meredith Grey", ["physician"], "GEN"),
@@ -43,6 +46,10 @@ DEMO_STAFF = [
     ("manager", "Maya Manager", ["manager"], None),
 ]
 DEMO_PATIENT_USERNAME = "patient"
+# The demo administrator's password is in the source and the logins file: it must be replaced at
+# the first sign-in before the account can do anything (security.CHANGE_PASSWORD_HOME).
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_LOGINS_FILE = "demo-logins.txt"
 
 CHUNK = 5000
 POOL = 1500
@@ -75,6 +82,7 @@ def seed_staff(ctx: SeedContext) -> None:
             email=f"{username}@hms.example",
             password_hash=password_hash,
             department_id=departments.get(department),
+            must_change_password=username == DEMO_ADMIN_USERNAME,
         )
         ctx.session.add(user)
         ctx.session.flush()
@@ -192,10 +200,27 @@ def seed_portal_user(ctx: SeedContext) -> None:
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
-    """(username, password, role) for every demo account, as `make run` prints them."""
+    """(username, password, role) for every demo account, as data/demo-logins.txt lists them."""
     rows = [(u, DEMO_PASSWORD, ", ".join(r)) for u, _n, r, _d in DEMO_STAFF]
     rows.append((DEMO_PATIENT_USERNAME, DEMO_PASSWORD, "patient (portal)"))
     return rows
+
+
+def write_demo_logins(data_dir: Path) -> Path:
+    """Write the demo logins to ``data_dir/demo-logins.txt``, readable by the server's user only."""
+    path = data_dir / DEMO_LOGINS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "HMS demo logins (username / password / role). Keep this file private.",
+        f"The {DEMO_ADMIN_USERNAME} account must choose a new password at its first sign-in.",
+        "",
+        *[f"{username:<12} {password:<14} {role}" for username, password, role in demo_logins()],
+    ]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an older file may have been created looser
+        handle.write("\n".join(lines) + "\n")
+    return path
 
 
 def is_seeded(session) -> bool:

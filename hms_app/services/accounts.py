@@ -12,7 +12,15 @@ from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, FieldErrors, Forbidden, NotFound, NotSignedIn, ValidationError
+from hms_app.errors import (
+    Conflict,
+    DomainError,
+    FieldErrors,
+    Forbidden,
+    NotFound,
+    NotSignedIn,
+    ValidationError,
+)
 from hms_app.models.security import AppUser, Role, RolePermission, UserRole
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import (
@@ -27,6 +35,8 @@ from hms_app.services.permissions import (
 from hms_app.services.security import (
     EMAIL_RE,
     USERNAME_RE,
+    _lock_message,
+    _register_failure,
     _require_user,
     _roles_of,
     _verify_password,
@@ -323,7 +333,7 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, new_password
     check_password_policy(new_password, username=user.username)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
-    user.failed_attempts, user.locked_until = 0, None
+    user.failed_attempts, user.mfa_failed_attempts, user.locked_until = 0, 0, None
     session.add(user)
     revoke_sessions(session, user.id)
     record_audit(session, actor, "user.reset_password", target_type="user", target_id=user.id)
@@ -333,7 +343,7 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, new_password
 def unlock_user(session: Session, *, actor: Actor, user_id: int) -> None:
     authorize(actor, "user.manage")
     user = _require_user(session, user_id)
-    user.failed_attempts, user.locked_until = 0, None
+    user.failed_attempts, user.mfa_failed_attempts, user.locked_until = 0, 0, None
     session.add(user)
     record_audit(session, actor, "user.unlock", target_type="user", target_id=user.id)
     session.commit()
@@ -344,6 +354,7 @@ def reset_mfa(session: Session, *, actor: Actor, user_id: int) -> None:
     authorize(actor, "user.manage")
     user = _require_user(session, user_id)
     user.mfa_enabled, user.mfa_secret, user.mfa_last_step = False, None, None
+    user.mfa_failed_attempts = 0
     session.add(user)
     revoke_sessions(session, user.id)
     record_audit(session, actor, "user.reset_mfa", target_type="user", target_id=user.id)
@@ -351,16 +362,38 @@ def reset_mfa(session: Session, *, actor: Actor, user_id: int) -> None:
 
 
 def change_own_password(session: Session, *, actor: Actor, current_password: str, new_password: str) -> None:
+    """Change the signed-in user's password and end their other sessions (not this one).
+
+    A wrong current password counts towards the lock-out like a wrong sign-in, so a borrowed
+    session cannot be used to guess it; a locked account cannot change it at all.
+    """
     if actor is None:
         raise NotSignedIn("Please sign in to continue.")
     user = _require_user(session, actor.user_id)
+    locked = _lock_message(user)
+    if locked:
+        raise DomainError(locked)
     if not _verify_password(user.password_hash, current_password or ""):
+        locked = _register_failure(session, user, "user.change_password", "wrong current password")
+        if locked:
+            raise DomainError(locked)
         raise ValidationError("The current password is not right.", field="current_password")
     check_password_policy(new_password, username=user.username)
+    if _verify_password(user.password_hash, new_password):
+        raise ValidationError("Choose a new password that differs from the current one.", field="password")
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
+    user.failed_attempts, user.must_change_password = 0, False
     session.add(user)
-    record_audit(session, actor, "user.change_password", target_type="user", target_id=user.id)
+    ended = revoke_sessions(session, user.id, keep=actor.session_id)
+    record_audit(
+        session,
+        actor,
+        "user.change_password",
+        target_type="user",
+        target_id=user.id,
+        detail=f"{ended} other sessions ended" if ended else None,
+    )
     session.commit()
 
 
@@ -372,6 +405,7 @@ class OwnAccount:
     mfa_enabled: bool
     mfa_required: bool  # one of the user's roles makes two-factor sign-in mandatory
     password_changed_at: datetime
+    must_change_password: bool = False
 
 
 def get_own_account(session: Session, *, actor: Actor) -> OwnAccount:
@@ -387,4 +421,5 @@ def get_own_account(session: Session, *, actor: Actor) -> OwnAccount:
         mfa_enabled=user.mfa_enabled,
         mfa_required=any(r.mfa_required for r in roles),
         password_changed_at=user.password_changed_at,
+        must_change_password=user.must_change_password,
     )

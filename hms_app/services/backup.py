@@ -20,6 +20,10 @@ trailer's sha256 covers every byte before it: a truncated or edited file is refu
 before the database is touched. The file is written to a temporary name and renamed, so
 a crash never leaves a half backup under the real name.
 
+Secrets stay sealed: TOTP secrets are in the file as the Fernet ciphertext the database holds,
+never in the clear. The keys (``data/secret.key``, ``data/audit.key``) are not in the file; keep
+them apart from it, and a restore on another machine needs them there.
+
 A restore replaces every row in one transaction (children deleted first, parents inserted
 first) and resets PostgreSQL's id sequences; any failure rolls it all back. The audit
 chain and its head come back verbatim, and the restore itself is appended to it.

@@ -6,14 +6,13 @@ import pandas as pd
 from sqlmodel import Session
 
 from hms_app.analytics import home as figures
-from hms_app.errors import Forbidden, NotSignedIn
-from hms_app.services.permissions import PORTAL_ROLES, Actor, authorize
+from hms_app.errors import Forbidden
+from hms_app.services.permissions import PORTAL_ROLES, Actor, authorize, require_actor
 
 
 def home_figures(session: Session, *, actor: Actor) -> list[figures.Figure]:
     """The cards for this actor's home screen; each one only if the role may see it."""
-    if actor is None:
-        raise NotSignedIn("Please sign in to continue.")
+    require_actor(actor)
     if actor.roles and set(actor.roles) <= PORTAL_ROLES:
         raise Forbidden("The staff home screen is not part of the patient portal.")
     return figures.home_figures(session, permissions=actor.permissions, portal_roles=PORTAL_ROLES)

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from hms_app import words
 from hms_app.clock import format_local, local_today, utcnow
-from hms_app.errors import Forbidden, NotSignedIn
+from hms_app.errors import Forbidden
 from hms_app.models.emr import ClinicalNote
 from hms_app.models.patients import Patient
 from hms_app.models.scheduling import (
@@ -37,7 +37,7 @@ from hms_app.models.wards import Admission, Bed, BedAssignment, Ward
 from hms_app.services.audit import audit_read
 from hms_app.services.cds import chart_scores
 from hms_app.services.clinic_boards import day_bounds
-from hms_app.services.permissions import PORTAL_ROLES, Actor
+from hms_app.services.permissions import PORTAL_ROLES, Actor, require_actor
 
 SHOWN = 8  # rows per list; the count says how many there are in all
 ALERT_PATIENTS = 40  # NEWS2 is worked out for at most this many patients per list
@@ -72,8 +72,7 @@ def _chart(patient_id: int) -> str:
 
 def todays_work(session: Session, *, actor: Actor, now: datetime | None = None) -> list[WorkList]:
     """The lists of today's work this actor's role is for (none for managers and admins)."""
-    if actor is None:
-        raise NotSignedIn("Please sign in to continue.")
+    require_actor(actor)
     if actor.patient_id is not None or (actor.roles and set(actor.roles) <= PORTAL_ROLES):
         raise Forbidden("The staff home screen is not part of the patient portal.")
     now = now or utcnow()

@@ -37,6 +37,8 @@ class Actor:
     patient_id: int | None = None  # set for portal users: they may only touch this patient
     session_id: int | None = None
     screen: str | None = None  # where the action came from, for the audit trail
+    # The account must choose a new password first (the demo administrator): it may do nothing else.
+    must_change_password: bool = False
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -53,12 +55,27 @@ SYSTEM_ACTOR = Actor(
 )
 
 
+PASSWORD_CHANGE_FIRST = "Choose a new password before anything else (Account, Change password)."
+
+
+def require_actor(actor: Actor | None) -> Actor:
+    """For services any signed-in user may call: refuse nobody, and an account that must choose a
+    new password first (it may only change it)."""
+    if actor is None:
+        raise NotSignedIn("Please sign in to continue.")
+    if actor.must_change_password:
+        raise Forbidden(PASSWORD_CHANGE_FIRST)
+    return actor
+
+
 def authorize(actor: Actor | None, permission: str, *, patient_id: int | None = None) -> Actor:
     """Raise unless ``actor`` holds ``permission`` (and, for portal users, owns ``patient_id``)."""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
     if actor is None:
         raise NotSignedIn("Please sign in to continue.")
+    if actor.must_change_password:
+        raise Forbidden(PASSWORD_CHANGE_FIRST)
     if permission not in actor.permissions:
         raise Forbidden(f"Your role does not allow this ({PERMISSIONS[permission].lower()}).")
     if actor.patient_id is not None and patient_id is not None and patient_id != actor.patient_id:

@@ -15,16 +15,18 @@ import qrcode
 import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, select, update
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, DomainError, NotFound, NotSignedIn, ValidationError
+from hms_app.errors import Conflict, DomainError, NotFound, ValidationError
 from hms_app.models.security import AppUser, Role, RolePermission, UserRole, UserSession
+from hms_app.secret_box import open_secret, seal_secret
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import (
     PORTAL_ROLES,
     Actor,
+    require_actor,
 )
 from hms_app.settings import get_settings
 
@@ -50,7 +52,12 @@ COMMON_PASSWORDS = frozenset(
 )
 MIN_PASSWORD_LENGTH = 10
 PENDING_MINUTES = 5
+# Wrong codes one pending sign-in may take before it dies (the account's own counter still locks it
+# at HMS_LOCKOUT_ATTEMPTS across sign-ins): a new sign-in needs the password again.
+MFA_CODES_PER_SIGN_IN = 4
 MFA_ISSUER = "HMS"
+# Where an account that must choose a new password is sent, and the only screen it may use.
+CHANGE_PASSWORD_HOME = "/account"
 
 
 # --------------------------------------------------------------------------- passwords
@@ -151,15 +158,43 @@ def _new_session(session: Session, user: AppUser, stage: str, client_ip: str | N
     return token
 
 
-def _register_failure(session: Session, user: AppUser, action: str, reason: str) -> None:
+_COUNTERS = ("failed_attempts", "mfa_failed_attempts")
+
+
+def _register_failure(
+    session: Session, user: AppUser, action: str, reason: str, *, counter: str = "failed_attempts"
+) -> str | None:
+    """Count one failure of ``user`` in ``counter`` and commit it; the lock message if the account
+    is locked now (by this failure or by one that raced it), else None.
+
+    The count is incremented in SQL, so parallel wrong attempts on PostgreSQL (each waiting for the
+    row's lock) never lose one: exactly the ``lockout_attempts``-th failure locks, and those after it
+    get the locked answer. A lock that has run out starts both counts afresh.
+    """
     settings = get_settings()
-    user.failed_attempts += 1
+    now = utcnow()
+    table = AppUser.__table__
+    lapsed = and_(table.c.locked_until.is_not(None), table.c.locked_until <= now)
+    values = {}
+    for name in _COUNTERS:
+        step = 1 if name == counter else 0
+        values[name] = case((lapsed, step), else_=table.c[name] + step)
+    values["locked_until"] = case((lapsed, None), else_=table.c.locked_until)
+    count, locked_until = session.execute(
+        table.update()
+        .where(table.c.id == user.id)
+        .values(values)
+        .returning(table.c[counter], table.c.locked_until)
+    ).one()
     detail = reason
-    if user.failed_attempts >= settings.lockout_attempts:
-        user.locked_until = utcnow() + timedelta(minutes=settings.lockout_minutes)
-        user.failed_attempts = 0
+    if locked_until is not None and locked_until > now:
+        detail = f"{reason}; account already locked"
+    elif count >= settings.lockout_attempts:
+        locked_until = now + timedelta(minutes=settings.lockout_minutes)
+        session.execute(table.update().where(table.c.id == user.id).values(locked_until=locked_until))
         detail = f"{reason}; account locked for {settings.lockout_minutes} minutes"
-    session.add(user)
+    else:
+        locked_until = None
     record_audit(
         session,
         None,
@@ -171,13 +206,19 @@ def _register_failure(session: Session, user: AppUser, action: str, reason: str)
         username=user.username,
     )
     session.commit()
+    session.expire(user)  # the counts and the lock were written in SQL
+    return _lock_text(locked_until)
+
+
+def _lock_text(locked_until) -> str | None:
+    if locked_until and locked_until > utcnow():
+        minutes = max(1, int((locked_until - utcnow()).total_seconds() // 60) + 1)
+        return f"This account is locked after too many failed sign-ins. Try again in {minutes} minutes or ask an administrator."
+    return None
 
 
 def _lock_message(user: AppUser) -> str | None:
-    if user.locked_until and user.locked_until > utcnow():
-        minutes = max(1, int((user.locked_until - utcnow()).total_seconds() // 60) + 1)
-        return f"This account is locked after too many failed sign-ins. Try again in {minutes} minutes or ask an administrator."
-    return None
+    return _lock_text(user.locked_until)
 
 
 def sign_in(session: Session, *, username: str, password: str, client_ip: str | None = None) -> SignInResult:
@@ -213,8 +254,7 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
         session.commit()
         raise DomainError(locked)
     if not _verify_password(user.password_hash, password):
-        _register_failure(session, user, "auth.sign_in", "wrong password")
-        locked = _lock_message(user)
+        locked = _register_failure(session, user, "auth.sign_in", "wrong password")
         raise DomainError(locked or "Wrong username or password.")
     if not user.is_active:
         record_audit(
@@ -239,6 +279,7 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
         stage = "enrol"
     else:
         stage = "active"
+    # Only the password count: wrong second-factor codes stay counted until a right code.
     user.failed_attempts = 0
     if stage == "active":
         user.last_sign_in_at = utcnow()
@@ -254,12 +295,16 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
         detail=None if stage == "active" else f"second factor needed ({stage})",
     )
     session.commit()
-    return SignInResult(stage=stage, token=token, display_name=user.display_name, home=home_for(role_names))
+    home = CHANGE_PASSWORD_HOME if user.must_change_password else home_for(role_names)
+    return SignInResult(stage=stage, token=token, display_name=user.display_name, home=home)
 
 
 def _pending(session: Session, token: str, stage: str) -> tuple[UserSession, AppUser]:
     row = session.execute(
-        select(UserSession).where(UserSession.token_hash == _token_hash(token or "")).with_for_update()
+        select(UserSession)
+        .where(UserSession.token_hash == _token_hash(token or ""))
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the row as the lock found it, not as last read
     ).scalar_one_or_none()
     if row is None or row.stage != stage or row.revoked_at or row.expires_at <= utcnow():
         raise DomainError("That sign-in step has expired. Please sign in again.")
@@ -273,7 +318,7 @@ def _check_totp(session: Session, user: AppUser, code: str) -> bool:
     code = re.sub(r"\s", "", code or "")
     if not re.fullmatch(r"\d{6}", code):
         raise ValidationError("Enter the 6-digit code from your authenticator app.", field="code")
-    totp = pyotp.TOTP(user.mfa_secret or "")
+    totp = pyotp.TOTP(open_secret(user.mfa_secret) if user.mfa_secret else "")
     now = utcnow().timestamp()
     current = int(now // totp.interval)
     for step in (current - 1, current, current + 1):  # one step of clock drift either way
@@ -285,6 +330,28 @@ def _check_totp(session: Session, user: AppUser, code: str) -> bool:
     return False
 
 
+def _wrong_code(session: Session, row: UserSession, user: AppUser, action: str, reason: str, answer: str):
+    """Count a wrong code for the account and for this pending sign-in, then refuse it. The
+    pending sign-in dies at its MFA_CODES_PER_SIGN_IN-th wrong code."""
+    table = UserSession.__table__
+    wrong = session.execute(
+        table.update()
+        .where(table.c.id == row.id)
+        .values(failed_codes=table.c.failed_codes + 1)
+        .returning(table.c.failed_codes)
+    ).scalar_one()
+    if wrong >= MFA_CODES_PER_SIGN_IN:
+        session.execute(table.update().where(table.c.id == row.id).values(revoked_at=utcnow()))
+        reason = f"{reason}; sign-in ended after {wrong} wrong codes"
+    locked = _register_failure(session, user, action, reason, counter="mfa_failed_attempts")
+    session.expire(row)  # its count (and its end) were written in SQL
+    if locked:
+        raise DomainError(locked)
+    if wrong >= MFA_CODES_PER_SIGN_IN:
+        raise DomainError("Too many wrong codes for this sign-in. Please sign in again.")
+    raise DomainError(answer)
+
+
 def complete_mfa(session: Session, *, token: str, code: str) -> SignInResult:
     """Second factor: a valid TOTP code turns the pending session into an active one."""
     row, user = _pending(session, token, "mfa")
@@ -292,8 +359,14 @@ def complete_mfa(session: Session, *, token: str, code: str) -> SignInResult:
     if locked:
         raise DomainError(locked)
     if not _check_totp(session, user, code):
-        _register_failure(session, user, "auth.mfa", "wrong or reused code")
-        raise DomainError(_lock_message(user) or "That code is not valid. Try the current code.")
+        _wrong_code(
+            session,
+            row,
+            user,
+            "auth.mfa",
+            "wrong or reused code",
+            "That code is not valid. Try the current code.",
+        )
     return _activate(session, row, user, "auth.sign_in")
 
 
@@ -301,7 +374,8 @@ def _activate(session: Session, row: UserSession, user: AppUser, action: str) ->
     settings = get_settings()
     now = utcnow()
     row.stage, row.last_seen_at, row.expires_at = "active", now, now + timedelta(hours=settings.session_hours)
-    user.failed_attempts, user.last_sign_in_at = 0, now
+    # A right code: the only thing that clears the count of wrong codes.
+    user.failed_attempts, user.mfa_failed_attempts, user.last_sign_in_at = 0, 0, now
     session.add_all([row, user])
     record_audit(
         session,
@@ -314,7 +388,8 @@ def _activate(session: Session, row: UserSession, user: AppUser, action: str) ->
     )
     session.commit()
     roles = frozenset(r.name for r in _roles_of(session, user.id))
-    return SignInResult(stage="active", token="", display_name=user.display_name, home=home_for(roles))
+    home = CHANGE_PASSWORD_HOME if user.must_change_password else home_for(roles)
+    return SignInResult(stage="active", token="", display_name=user.display_name, home=home)
 
 
 @dataclass(frozen=True)
@@ -325,17 +400,18 @@ class Enrolment:
 
 
 def _enrolment_for(user: AppUser) -> Enrolment:
-    uri = pyotp.TOTP(user.mfa_secret).provisioning_uri(name=user.username, issuer_name=MFA_ISSUER)
+    secret = open_secret(user.mfa_secret)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=MFA_ISSUER)
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
     buffer = io.BytesIO()
     image.save(buffer)
     data = base64.b64encode(buffer.getvalue()).decode()
-    return Enrolment(secret=user.mfa_secret, uri=uri, qr_svg_data_url=f"data:image/svg+xml;base64,{data}")
+    return Enrolment(secret=secret, uri=uri, qr_svg_data_url=f"data:image/svg+xml;base64,{data}")
 
 
 def _start_enrolment(session: Session, user: AppUser) -> Enrolment:
     if not user.mfa_secret or not user.mfa_enabled:
-        user.mfa_secret = pyotp.random_base32()
+        user.mfa_secret = seal_secret(pyotp.random_base32())  # only ciphertext is stored
         user.mfa_last_step = None
         session.add(user)
         session.commit()
@@ -351,11 +427,17 @@ def begin_pending_enrolment(session: Session, *, token: str) -> Enrolment:
 def finish_pending_enrolment(session: Session, *, token: str, code: str) -> SignInResult:
     """Confirm the authenticator with one code; the pending sign-in becomes active."""
     row, user = _pending(session, token, "enrol")
+    locked = _lock_message(user)
+    if locked:
+        raise DomainError(locked)
     if not user.mfa_secret or not _check_totp(session, user, code):
-        _register_failure(session, user, "auth.mfa_enrol", "wrong code while enrolling")
-        raise DomainError(
-            _lock_message(user)
-            or "That code is not valid. Scan the QR code again and enter the current code."
+        _wrong_code(
+            session,
+            row,
+            user,
+            "auth.mfa_enrol",
+            "wrong code while enrolling",
+            "That code is not valid. Scan the QR code again and enter the current code.",
         )
     user.mfa_enabled = True
     record_audit(
@@ -366,8 +448,7 @@ def finish_pending_enrolment(session: Session, *, token: str, code: str) -> Sign
 
 def begin_mfa_enrolment(session: Session, *, actor: Actor) -> Enrolment:
     """A signed-in user sets up (or replaces) their authenticator."""
-    if actor is None:
-        raise NotSignedIn("Please sign in to continue.")
+    require_actor(actor)
     user = _require_user(session, actor.user_id)
     if user.mfa_enabled:
         raise Conflict(
@@ -377,8 +458,7 @@ def begin_mfa_enrolment(session: Session, *, actor: Actor) -> Enrolment:
 
 
 def confirm_mfa_enrolment(session: Session, *, actor: Actor, code: str) -> None:
-    if actor is None:
-        raise NotSignedIn("Please sign in to continue.")
+    require_actor(actor)
     user = _require_user(session, actor.user_id)
     if user.mfa_enabled:
         raise Conflict("Two-factor sign-in is already on.")
@@ -427,15 +507,21 @@ def resolve_session(
         session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
         session.commit()
     roles = _roles_of(session, user.id)
+    # An account that must choose a new password holds no permission until it has: every service
+    # (``authorize``), API route and screen refuses it, whatever a browser asks for.
+    permissions = (
+        frozenset() if user.must_change_password else _permissions_of(session, [r.id for r in roles])
+    )
     return Actor(
         user_id=user.id,
         username=user.username,
         display_name=user.display_name,
         roles=frozenset(r.name for r in roles),
-        permissions=_permissions_of(session, [r.id for r in roles]),
+        permissions=permissions,
         patient_id=user.patient_id,
         session_id=row.id,
         screen=screen,
+        must_change_password=user.must_change_password,
     )
 
 
@@ -475,10 +561,10 @@ def sign_out(session: Session, *, token: str) -> None:
     session.commit()
 
 
-def revoke_sessions(session: Session, user_id: int) -> int:
-    result = session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+def revoke_sessions(session: Session, user_id: int, *, keep: int | None = None) -> int:
+    """End every live session of ``user_id`` (but the one with id ``keep``); how many ended."""
+    conditions = [UserSession.user_id == user_id, UserSession.revoked_at.is_(None)]
+    if keep is not None:
+        conditions.append(UserSession.id != keep)
+    result = session.execute(update(UserSession).where(*conditions).values(revoked_at=utcnow()))
     return result.rowcount or 0

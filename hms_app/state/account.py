@@ -8,7 +8,7 @@ from hms_app import words
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import accounts, security
-from hms_app.state.session import ROLE_LABELS, SessionState, requires
+from hms_app.state.session import ROLE_LABELS, SessionState, forget_session, requires
 
 PASSWORD_FIELDS = ("current_password", "new_password", "repeat")
 MAX_PASSWORD = 256
@@ -34,6 +34,8 @@ class AccountState(SessionState):
     mfa_required: bool = False
     password_changed: str = ""
     loaded: bool = False
+    # The account must choose a new password before anything else: the page shows only that form.
+    must_change: bool = False
 
     error_field: str = ""
     error_text: str = ""
@@ -56,12 +58,13 @@ class AccountState(SessionState):
             [ROLE_LABELS.get(role, words.humanise(role)) for role in account.roles],
         )
         self.mfa_enabled, self.mfa_required = account.mfa_enabled, account.mfa_required
+        self.must_change = account.must_change_password
         self.password_changed = format_local(account.password_changed_at)
         self.loaded = True
         return None
 
     @rx.event
-    @requires()
+    @requires(before_password_change=True)
     async def load(self):
         if self.acting().patient_id is not None:
             return rx.redirect("/portal")  # the portal is a patient's home; this page is for staff
@@ -70,7 +73,7 @@ class AccountState(SessionState):
         return await self._reload()
 
     @rx.event
-    @requires()
+    @requires(before_password_change=True)
     async def change_password(self, form: dict):
         try:
             current = _password(form, "current_password", "current password")
@@ -96,7 +99,18 @@ class AccountState(SessionState):
             self.error_text, self.saving = str(error), False
             return
         self.saving = False
+        was_forced = self.must_change
+        # The new password cleared the flag: the next check must see it, not a cached actor.
+        forget_session(self.auth_token)
+        self._actor_checked_at = 0.0
         problem = await self._reload()
+        if was_forced:
+            yield [
+                *[rx.set_value(name, "") for name in PASSWORD_FIELDS],
+                rx.toast.success("Your password is changed."),
+                rx.redirect(security.home_for(frozenset(self.user_roles))),
+            ]
+            return
         yield [
             *[rx.set_value(name, "") for name in PASSWORD_FIELDS],
             rx.toast.success("Your password is changed. Use the new one from your next sign-in."),

@@ -48,6 +48,8 @@ class SignInState(SessionState):
         self.enrol_qr, self.enrol_secret = "", ""
         self._actor_checked_at = 0.0
         target = _safe_next(self.router.url.query_parameters.get("next", "")) if self.router else ""
+        if home == security.CHANGE_PASSWORD_HOME:
+            target = ""  # a new password comes first, wherever the link pointed
         return [self._hand_over_cookie(), rx.redirect(target or home)]
 
     @rx.event
@@ -89,7 +91,8 @@ class SignInState(SessionState):
             result = await call_service(service, token=self._pending_token, code=code)
         except DomainError as error:
             self.error, self.busy = str(error), False
-            if "expired" in str(error) or "locked" in str(error):
+            # Expired, ended after too many wrong codes, or locked: only the password starts again.
+            if "sign in again" in str(error).lower() or "locked" in str(error):
                 self.stage, self._pending_token = "password", ""
             return
         yield self._finish(self._pending_token, result.home)

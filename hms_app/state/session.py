@@ -35,7 +35,7 @@ from hms_app.db import session_scope
 from hms_app.errors import DomainError, Forbidden, NotFound, NotSignedIn, ValidationError
 from hms_app.services import security
 from hms_app.services.audit import record_audit, record_refusal
-from hms_app.services.permissions import PERMISSIONS, ROLES, Actor
+from hms_app.services.permissions import PASSWORD_CHANGE_FIRST, PERMISSIONS, ROLES, Actor
 from hms_app.settings import get_settings
 
 ACTOR_RECHECK_SECONDS = 3.0
@@ -154,11 +154,12 @@ def _record_denial(session, *, actor: Actor, permission: str, handler: str) -> N
     session.commit()
 
 
-def requires(permission: str | None = None) -> Callable:
+def requires(permission: str | None = None, *, before_password_change: bool = False) -> Callable:
     """Refuse the handler on the server unless the session's user holds ``permission``.
 
     ``None`` means any signed-in user. The handler body reads the checked actor with
-    ``self.acting()``.
+    ``self.acting()``. An account that must choose a new password is refused every handler but
+    those marked ``before_password_change`` (the change-password form) and sent to that form.
     """
     if permission is not None and permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
@@ -168,7 +169,7 @@ def requires(permission: str | None = None) -> Callable:
 
             @functools.wraps(fn)
             async def guarded_gen(self, *args, **kwargs):
-                refusal = await self._refusal(permission, fn.__name__)
+                refusal = await self._refusal(permission, fn.__name__, before_password_change)
                 if refusal is not None:
                     yield refusal
                     return
@@ -180,7 +181,7 @@ def requires(permission: str | None = None) -> Callable:
 
             @functools.wraps(fn)
             async def guarded(self, *args, **kwargs):
-                refusal = await self._refusal(permission, fn.__name__)
+                refusal = await self._refusal(permission, fn.__name__, before_password_change)
                 if refusal is not None:
                     return refusal
                 result = guarded.__wrapped__(self, *args, **kwargs)
@@ -294,7 +295,9 @@ class SessionState(rx.State):
             self.user_role_labels = [ROLES.get(role, role) for role in roles]
         return actor
 
-    async def _refusal(self, permission: str | None, handler: str) -> Any:
+    async def _refusal(
+        self, permission: str | None, handler: str, before_password_change: bool = False
+    ) -> Any:
         actor = await self._current_actor()
         if actor is None:
             path = self.router.url.path if self.router else "/"
@@ -302,6 +305,17 @@ class SessionState(rx.State):
             if path in ("", "/"):
                 return rx.redirect(target)  # a first visit is not an error: just the sign-in page
             return [rx.toast.error(SIGN_IN_REQUIRED, id="auth"), rx.redirect(target)]
+        if actor.must_change_password and not before_password_change:
+            await call_service(
+                _record_denial,
+                actor=actor,
+                permission="a new password first",
+                handler=f"{type(self).__name__}.{handler}",
+            )
+            return [
+                rx.toast.error(PASSWORD_CHANGE_FIRST, id="password"),
+                rx.redirect(security.CHANGE_PASSWORD_HOME),
+            ]
         if permission is not None and not actor.can(permission):
             await call_service(
                 _record_denial, actor=actor, permission=permission, handler=f"{type(self).__name__}.{handler}"
@@ -354,11 +368,19 @@ class SessionState(rx.State):
         session_state._actor, session_state._actor_token, session_state._actor_checked_at = None, "", 0.0
 
     @rx.event
-    @requires()
+    @requires(before_password_change=True)
     async def refresh_identity(self):
-        """Run on every staff page load: redirects to sign-in when the session ended,
-        and a patient's portal account to the portal, never the staff layout."""
-        if self.acting().patient_id is not None:
+        """Run on every staff page load: redirects to sign-in when the session ended, an account
+        that must choose a new password to that form, and a patient's portal account to the
+        portal, never the staff layout."""
+        actor = self.acting()
+        path = self.router.url.path.rstrip("/") if self.router else ""
+        if actor.must_change_password and path != security.CHANGE_PASSWORD_HOME:
+            return [
+                rx.toast.error(PASSWORD_CHANGE_FIRST, id="password"),
+                rx.redirect(security.CHANGE_PASSWORD_HOME),
+            ]
+        if actor.patient_id is not None:
             return rx.redirect("/portal")
         return None
 

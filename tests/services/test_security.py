@@ -422,7 +422,9 @@ def test_mfa_enrolment_then_sign_in_asks_for_a_code_that_works_once(roles, clock
 
     with pytest.raises(DomainError, match="not valid"):
         security.complete_mfa(roles, token=first.token, code=_a_wrong_code(secret, clock))
-    assert reload(roles, user.id).failed_attempts == 1
+    # Wrong codes have their own count: a right password never clears it.
+    assert reload(roles, user.id).mfa_failed_attempts == 1
+    assert reload(roles, user.id).failed_attempts == 0
     assert (last_audit(roles).action, last_audit(roles).outcome) == ("auth.mfa", "failure")
     with pytest.raises(ValidationError):
         security.complete_mfa(roles, token=first.token, code="12ab")
@@ -432,7 +434,7 @@ def test_mfa_enrolment_then_sign_in_asks_for_a_code_that_works_once(roles, clock
     assert result.stage == "active"
     actor = security.resolve_session(roles, token=first.token)
     assert actor is not None and actor.user_id == user.id
-    assert reload(roles, user.id).failed_attempts == 0
+    assert reload(roles, user.id).mfa_failed_attempts == 0  # a right code clears it
     assert (last_audit(roles).action, last_audit(roles).detail) == ("auth.sign_in", "with second factor")
 
     # The same code cannot be used again, even for a new sign-in inside its 30 seconds.
@@ -462,7 +464,8 @@ def test_a_pending_second_factor_step_expires(roles, clock):
         security.complete_mfa(roles, token=pending, code=totp_code(secret, clock.now))
 
 
-def test_wrong_codes_count_towards_the_lockout(roles, clock):
+def test_wrong_codes_count_towards_the_lockout(roles, clock, monkeypatch):
+    monkeypatch.setattr(security, "MFA_CODES_PER_SIGN_IN", 10)  # the account's lock, not the sign-in's cap
     user = make_user(roles, "nina")
     secret = _enrol(roles, "nina", clock)
     clock.advance(seconds=30)
@@ -517,7 +520,7 @@ def test_a_role_can_be_made_to_require_mfa_and_its_users_enrol_at_sign_in(admin,
         security.finish_pending_enrolment(
             roles, token=pending.token, code=_a_wrong_code(enrolment.secret, clock)
         )
-    assert reload(roles, user.id).failed_attempts == 1
+    assert reload(roles, user.id).mfa_failed_attempts == 1  # a wrong code while enrolling is a wrong code
     result = security.finish_pending_enrolment(
         roles, token=pending.token, code=totp_code(enrolment.secret, clock.now)
     )

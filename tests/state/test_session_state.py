@@ -390,11 +390,14 @@ async def test_a_second_factor_user_gets_no_session_cookie_until_the_code_is_rig
     from sqlalchemy import update
 
     from hms_app.models.security import AppUser
+    from hms_app.secret_box import seal_secret
 
     secret = pyotp.random_base32()
     with hms_db.session_scope() as s:
         s.execute(
-            update(AppUser).where(AppUser.username == "nina").values(mfa_secret=secret, mfa_enabled=True)
+            update(AppUser)
+            .where(AppUser.username == "nina")
+            .values(mfa_secret=seal_secret(secret), mfa_enabled=True)  # stored encrypted, as enrolment does
         )
         s.commit()
     sign_in = _state(_tree("/login"), SignInState)
