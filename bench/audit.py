@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.run import Skip, _postgres_server, hms_environment, report, say
+from bench.run import hms_environment, report, say, scratch_postgres
 
 WRITERS = 30
 SECONDS = float(os.environ.get("HMS_BENCH_AUDIT_SECONDS") or 10)
@@ -29,8 +29,6 @@ NAMES = ("audit_writes_per_second_postgresql", "audit_chain_intact_after_writes"
 
 
 def run(stack: contextlib.ExitStack, figures: set[str]) -> None:
-    import psycopg
-    from psycopg import sql
     from sqlalchemy import create_engine
     from sqlmodel import Session
 
@@ -40,21 +38,8 @@ def run(stack: contextlib.ExitStack, figures: set[str]) -> None:
     from hms_app.services.permissions import Actor
 
     name = os.environ.get("HMS_BENCH_AUDIT_POSTGRES_DB", "hms_bench_audit")
-    server = _postgres_server()
-    try:
-        admin = psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        raise Skip(f"PostgreSQL is not reachable at {server}: {error}".strip()) from error
-    stack.callback(admin.close)
-
-    def drop() -> None:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    drop()
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    stack.callback(drop)
+    url = scratch_postgres(stack, name)
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hms-bench-audit-")))
-    url = f"{server.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
     stack.enter_context(hms_environment(url, workdir))
     migrations.upgrade(url)
     engine = create_engine(url, pool_size=WRITERS + 4, max_overflow=0)

@@ -155,13 +155,12 @@ def _postgres_server() -> str:
     return os.environ.get("HMS_BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
 
 
-def bench_seed_postgresql(stack: contextlib.ExitStack) -> None:
+def scratch_postgres(stack: contextlib.ExitStack, name: str) -> str:
+    """A new, empty PostgreSQL database ``name`` (an old one of that name is dropped first),
+    dropped again when ``stack`` closes; its SQLAlchemy URL. Skip when PostgreSQL is down."""
     import psycopg
     from psycopg import sql
 
-    from hms_app.seed.registry import ConsoleProgress
-
-    name = os.environ.get("HMS_BENCH_POSTGRES_DB", "hms_bench")
     server = _postgres_server()
     try:
         admin = psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5)
@@ -175,14 +174,23 @@ def bench_seed_postgresql(stack: contextlib.ExitStack) -> None:
     drop()
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     stack.callback(drop)
+    return f"{server.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+
+
+def bench_seed_postgresql(stack: contextlib.ExitStack) -> None:
+    import psycopg
+
+    from hms_app.seed.registry import ConsoleProgress
+
+    name = os.environ.get("HMS_BENCH_POSTGRES_DB", "hms_bench")
+    url = scratch_postgres(stack, name)
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hms-bench-pg-")))
-    url = f"{server.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
     say(f"seeding {SEED_PATIENTS:,} patients into the scratch PostgreSQL database {name!r} ...")
     seconds = fresh_database(url, workdir, SEED_PATIENTS, progress=ConsoleProgress())
     report("seed_rate_postgresql", SEED_PATIENTS / seconds, "patients/s")
     report("seed_100k_postgresql_seconds", seconds, "s")
     # The seed's last step is the first population refresh, on the database it just loaded.
-    with psycopg.connect(f"{server}/{name}") as conn:
+    with psycopg.connect(f"{_postgres_server()}/{name}") as conn:
         refreshed = conn.execute("SELECT seconds FROM population_refresh ORDER BY id DESC LIMIT 1").fetchone()
     if refreshed is None:
         raise RuntimeError("the seed left no population refresh behind")

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.run import Skip, _postgres_server, hms_environment, percentiles, report, say
+from bench.run import _postgres_server, hms_environment, percentiles, report, say, scratch_postgres
 
 PATIENTS = 3000
 EXTRA_GPS = 8
@@ -339,26 +339,12 @@ def _count_appointments(url: str) -> int:
 
 def run_postgresql(stack: contextlib.ExitStack, figures: set[str]) -> None:
     import psycopg
-    from psycopg import sql
     from sqlalchemy import create_engine
     from sqlmodel import Session
 
     name = os.environ.get("HMS_BENCH_SCHED_POSTGRES_DB", "hms_bench_sched")
-    server = _postgres_server()
-    try:
-        admin = psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        raise Skip(f"PostgreSQL is not reachable at {server}: {error}".strip()) from error
-    stack.callback(admin.close)
-
-    def drop() -> None:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    drop()
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    stack.callback(drop)
+    url = scratch_postgres(stack, name)
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hms-bench-sched-")))
-    url = f"{server.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
     stack.enter_context(hms_environment(url, workdir))
     say(f"building a hospital with {PATIENTS:,} patients in the scratch PostgreSQL database {name!r} ...")
     _build(url)
@@ -371,7 +357,7 @@ def run_postgresql(stack: contextlib.ExitStack, figures: set[str]) -> None:
         tally = _book_concurrently(
             url, catalogue, POSTGRES_CLIENTS, BOOKING_SECONDS, lambda: Session(engine, expire_on_commit=False)
         )
-    with psycopg.connect(f"{server}/{name}") as conn:
+    with psycopg.connect(f"{_postgres_server()}/{name}") as conn:
         overlaps = conn.execute(OVERLAPS_SQL).fetchone()[0]
     _report_run("postgresql", figures, POSTGRES_CLIENTS, tally, overlaps)
     if "audit_chain_intact_after_bookings" in figures:
