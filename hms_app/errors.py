@@ -27,3 +27,18 @@ class NotSignedIn(Forbidden):
 
 class Conflict(DomainError):
     """Someone else changed the same thing first."""
+
+
+class Withheld(NotFound):
+    """The thing exists but is not the actor's to see: answered exactly as if it did not exist
+    (same text, same status), so that a refusal never confirms that an id is real. The refusal
+    is still audited under this type's name."""
+
+
+class FieldErrors(ValidationError):
+    """Several fields are wrong at once: ``fields`` maps each field to its message, shown under it."""
+
+    def __init__(self, fields: dict[str, str]):
+        first_field, first_message = next(iter(fields.items()))
+        super().__init__(first_message, field=first_field)
+        self.fields = dict(fields)

@@ -29,7 +29,7 @@ from hms_app.models.scheduling import (
 from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.scheduling.parsing import as_date, as_int
-from hms_app.services.scheduling.policy import authorize_read, is_portal
+from hms_app.services.scheduling.policy import APPOINTMENT_MISSING, authorize_read, is_portal
 from hms_app.services.scheduling.slots import day_bounds
 from hms_app.settings import get_settings
 
@@ -313,8 +313,8 @@ def get_appointment(session: Session, *, actor: Actor, appointment_id: int) -> A
         Appointment, as_int(appointment_id, field="appointment_id", label="appointment")
     )
     if appointment is None:
-        raise NotFound("That appointment does not exist.")
-    authorize_read(actor, patient_id=appointment.patient_id)
+        raise NotFound(APPOINTMENT_MISSING)
+    authorize_read(actor, patient_id=appointment.patient_id, missing=APPOINTMENT_MISSING)
     result = _rows(session, _row_query().where(Appointment.id == appointment.id))[0]
     audit_read(
         session,
