@@ -3,9 +3,9 @@
 A board's state starts one watcher per tab from its page's ``on_load``::
 
     @rx.event(background=True)
-    @public("only waits for change notices and reads no data; the refresh it triggers is guarded")
+    @public("subscribes only after live_changes has checked the board's permission; reads no data")
     async def watch(self):
-        async for _ in live_changes(self, live.BEDS):
+        async for _ in live_changes(self, live.BEDS, permission="patient.read"):
             yield BedBoardState.refresh
 
 Each notice makes the watcher queue the board's own guarded refresh handler on the server (no
@@ -42,10 +42,26 @@ async def _still_on(state, route: str) -> bool:
         return state.router.url.path == route
 
 
+async def _may_watch(state, permission: str) -> bool:
+    """Whether the tab's signed-in user holds ``permission``: checked before subscribing, so that an
+    anonymous client or another role calling a board's watch by name gets no subscription at all."""
+    async with state:  # the session check records the actor on the state
+        actor = await state._current_actor()
+    return actor is not None and actor.can(permission)
+
+
 async def live_changes(
-    state, topic: str, keys: Iterable[str | int | None] = (), *, connected=_connected
+    state,
+    topic: str,
+    keys: Iterable[str | int | None] = (),
+    *,
+    permission: str,
+    connected=_connected,
 ) -> AsyncIterator[None]:
-    """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open."""
+    """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open,
+    for a user who holds ``permission``; for anyone else, nothing (no subscription)."""
+    if not await _may_watch(state, permission):
+        return
     token = state.router.session.client_token
     route = state.router.url.path
     marker = (token, state.get_full_name())  # a background task gets a StateProxy, which forwards this
