@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable
 from reflex.config import get_config
 
 from hms_app.services import live
+from hms_app.state.session import _record_denial, call_service
 
 # How often a waiting watcher checks that its tab is still connected.
 CONNECTED_CHECK_SECONDS = 5.0
@@ -47,7 +48,14 @@ async def _may_watch(state, permission: str) -> bool:
     anonymous client or another role calling a board's watch by name gets no subscription at all."""
     async with state:  # the session check records the actor on the state
         actor = await state._current_actor()
-    return actor is not None and actor.can(permission)
+    if actor is None:
+        return False
+    if not actor.can(permission):
+        # Audited like any refused handler: an auditor sees a role probing another role's boards.
+        handler = f"{state.get_full_name().rsplit('.', 1)[-1]}.watch"
+        await call_service(_record_denial, actor=actor, permission=permission, handler=handler)
+        return False
+    return True
 
 
 async def live_changes(

@@ -137,6 +137,12 @@ def test_a_watch_without_the_boards_permission_never_subscribes(local_transport,
     subscribed = []
     real_subscribe = hub.subscribe
     monkeypatch.setattr(hub, "subscribe", lambda *a, **k: subscribed.append(a) or real_subscribe(*a, **k))
+    denials = []
+
+    async def record(fn, /, **kwargs):
+        denials.append((fn.__name__, kwargs["permission"], kwargs["handler"]))
+
+    monkeypatch.setattr(live_state, "call_service", record)
 
     async def scenario():
         state = FakeBoardState("tab-x", permissions=permissions)
@@ -150,3 +156,7 @@ def test_a_watch_without_the_boards_permission_never_subscribes(local_transport,
 
     assert asyncio.run(asyncio.wait_for(scenario(), 2.0)) == []
     assert subscribed == [] and hub.subscriptions == set()
+    # A signed-in user of another role is on the audit trail; an anonymous client has no one to name.
+    assert denials == (
+        [] if permissions is None else [("_record_denial", "patient.read", "fake_board_state.watch")]
+    )
