@@ -52,7 +52,7 @@ async def _may_watch(state, permission: str) -> bool:
         return False
     if not actor.can(permission):
         # Audited like any refused handler: an auditor sees a role probing another role's boards.
-        handler = f"{state.get_full_name().rsplit('.', 1)[-1]}.watch"
+        handler = f"{state.__class__.__name__}.watch"  # a proxy of a background task forwards __class__
         await call_service(_record_denial, actor=actor, permission=permission, handler=handler)
         return False
     return True

@@ -31,6 +31,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventHandler
 from reflex.state import EventHandlerSetVar
+from reflex_base.registry import RegistrationContext
 from starlette.requests import cookie_parser
 
 from hms_app.api.routes import SESSION_COOKIE
@@ -209,29 +210,32 @@ def public(reason: str) -> Callable:
     return decorate
 
 
-def _refusing_setvar(self, var_name: Any = None, value: Any = None):
-    """``setvar(name, value)`` calls the state's own ``set_<name>`` handler, which checks its own
-    permission; any other name (a var without a setter, a backend var, not a string) is refused with
-    one log line and no traceback, and nothing changes."""
-    handler = (
-        type(self).event_handlers.get(f"set_{var_name}")
-        if isinstance(var_name, str) and var_name.isidentifier()
-        else None
-    )
-    if handler is None or isinstance(handler, EventHandlerSetVar):
-        _log.warning("setvar refused on %s: no setter for %r", type(self).__name__, str(var_name)[:60])
-        return None
-    return getattr(self, f"set_{var_name}")(value)
-
-
 class _RefusingSetVar(EventHandlerSetVar):
+    """Reflex's ``setvar`` raises (a traceback in the log per call) for an unknown name."""
+
     def __init__(self, state_cls: type) -> None:
-        EventHandler.__init__(self, fn=_refusing_setvar, state=state_cls)
+        EventHandler.__init__(self, fn=_RefusingSetVar.setvar, state=state_cls)
+
+    def setvar(self, var_name: Any = None, value: Any = None):
+        """``setvar(name, value)`` calls the state's own ``set_<name>`` handler, which checks its own
+        permission; any other name (a var without a setter, a backend var, not a string) is refused
+        with one log line and no traceback, and nothing changes. ``self`` is the state."""
+        handler = (
+            type(self).event_handlers.get(f"set_{var_name}")
+            if isinstance(var_name, str) and var_name.isidentifier()
+            else None
+        )
+        if handler is None or isinstance(handler, EventHandlerSetVar):
+            _log.warning("setvar refused on %s: no setter for %r", type(self).__name__, str(var_name)[:60])
+            return None
+        return getattr(self, f"set_{var_name}")(value)
 
 
 def _install_refusing_setvar(cls: type) -> None:
-    # Reflex's own setvar raises (a traceback in the log per call) for an unknown name.
-    cls.setvar = cls.event_handlers["setvar"] = _RefusingSetVar(state_cls=cls)
+    handler = _RefusingSetVar(state_cls=cls)
+    cls.setvar = cls.event_handlers["setvar"] = handler
+    # The running app finds handlers by full name in Reflex's registry, filled when the class was made.
+    RegistrationContext.register_event_handler(handler, states=(cls,))
 
 
 class SessionState(rx.State):

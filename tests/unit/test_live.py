@@ -158,5 +158,5 @@ def test_a_watch_without_the_boards_permission_never_subscribes(local_transport,
     assert subscribed == [] and hub.subscriptions == set()
     # A signed-in user of another role is on the audit trail; an anonymous client has no one to name.
     assert denials == (
-        [] if permissions is None else [("_record_denial", "patient.read", "fake_board_state.watch")]
+        [] if permissions is None else [("_record_denial", "patient.read", "FakeBoardState.watch")]
     )
