@@ -33,4 +33,7 @@ config = rx.Config(
     # The pages' Content-Security-Policy hashes their inline scripts from the bytes served:
     # hms_app/edge/headers.py reads gzip, so the build pre-compresses to gzip only.
     frontend_compression_formats=["gzip"],
+    # The client address that sign-up limits count (router.session.client_ip): the peer's, or behind
+    # HMS_TRUSTED_PROXY_HOPS proxies the X-Forwarded-For entry that many places from the right.
+    trusted_proxy_hops=settings.trusted_proxy_hops,
 )

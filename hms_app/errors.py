@@ -29,6 +29,12 @@ class Conflict(DomainError):
     """Someone else changed the same thing first."""
 
 
+class Withheld(NotFound):
+    """The thing exists but is not the actor's to see: answered exactly as if it did not exist
+    (same text, same status), so that a refusal never confirms that an id is real. The refusal
+    is still audited under this type's name."""
+
+
 class InvalidFields(ValidationError):
     """Several fields of one form are wrong at once: ``errors`` maps each field to its message, so
     the form can show them all together. ``str()`` and ``field`` are the first, for a toast."""

@@ -96,6 +96,7 @@ class Settings:
     audit_checkpoint_file: Path
     public_url: str
     max_upload_mb: int
+    trusted_proxy_hops: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,4 +160,15 @@ def get_settings() -> Settings:
         ).resolve(),
         public_url=_public_url(os.environ.get("HMS_PUBLIC_URL"), port),
         max_upload_mb=max_upload_mb,
+        trusted_proxy_hops=_trusted_proxy_hops(),
     )
+
+
+def _trusted_proxy_hops() -> int:
+    """How many reverse proxies in front of HMS append to X-Forwarded-For. The client's address is
+    the entry that many places from the right; 0 (the default) ignores the header, which any
+    client can write."""
+    hops = _int("HMS_TRUSTED_PROXY_HOPS", 0)
+    if not 0 <= hops <= 10:
+        raise RuntimeError(f"HMS_TRUSTED_PROXY_HOPS must be a whole number from 0 to 10, got {hops}")
+    return hops

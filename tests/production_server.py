@@ -96,6 +96,9 @@ def _server_env(data_dir: Path) -> dict[str, str]:
     env.pop("HMS_DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     env["HMS_DATA_DIR"] = str(data_dir)
+    # The probes play one reverse proxy in front of HMS (tests/security/test_enumeration_probes.py):
+    # a request without X-Forwarded-For (the browser tests) still counts its peer's address.
+    env.setdefault("HMS_TRUSTED_PROXY_HOPS", "1")
     bun_bin = PROJECT_ROOT / ".tools" / "bun" / "node_modules" / ".bin"
     path = [str(VENV_BIN)] + ([str(bun_bin)] if bun_bin.is_dir() else []) + [env.get("PATH", "")]
     env["PATH"] = os.pathsep.join(path)

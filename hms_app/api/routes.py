@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hms_app.db import session_scope
-from hms_app.errors import Forbidden, NotFound
+from hms_app.errors import Forbidden, NotFound, Withheld
 from hms_app.migrations import current_revision, head_revision
 from hms_app.services import emr, security
 from hms_app.services.audit import record_audit, verify_chain
@@ -94,6 +94,9 @@ async def document(request: Request, actor: Actor | None) -> Response:
         await asyncio.to_thread(_record_denial, actor, f"{request.method} {request.url.path}: {error}")
         return JSONResponse({"error": str(error)}, status_code=403)
     except NotFound as error:
+        if isinstance(error, Withheld):
+            # Someone else's document: answered exactly as a missing one, and audited as a refusal.
+            await asyncio.to_thread(_record_denial, actor, f"{request.method} {request.url.path}: withheld")
         return JSONResponse({"error": str(error)}, status_code=404)
     extension = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}.get(content_type, "")
     filename = "".join(c if c.isalnum() or c in " -_." else "_" for c in title)[:80] + extension

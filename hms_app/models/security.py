@@ -130,3 +130,34 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(default=0)
     hash: str = Field(max_length=64)
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins to a username that has no account, counted and locked like a real account's,
+    so that "locked" never tells a real username from an invented one."""
+
+    __tablename__ = "sign_in_throttle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=60, unique=True)
+    failed_attempts: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SignupRequest(SQLModel, table=True):
+    """A portal sign-up waiting for its owner to follow the link mailed to ``email``: the account is
+    created only then. Holds the form as checked (the password only as its hash) and the hash of the
+    link's one-time token, never the token."""
+
+    __tablename__ = "signup_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    email: str = Field(max_length=200)
+    username: str = Field(max_length=60)
+    form: str = Field(sa_column=Column(Text, nullable=False))  # JSON: demographics + password_hash
+    client: str = Field(default="", max_length=200)  # "ip=... browser=..." of the request
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    used_at: datetime | None = Field(default=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hms_app import modules
-from hms_app.errors import Forbidden, NotSignedIn
+from hms_app.errors import Forbidden, NotSignedIn, Withheld
 
 # Each module declares its permissions, roles and default grants in the registry.
 PERMISSIONS: dict[str, str] = modules.merged("permissions")
@@ -80,4 +80,14 @@ def authorize(actor: Actor | None, permission: str, *, patient_id: int | None = 
         raise Forbidden(f"Your role does not allow this ({PERMISSIONS[permission].lower()}).")
     if actor.patient_id is not None and patient_id is not None and patient_id != actor.patient_id:
         raise Forbidden("You can only see your own record.")
+    return actor
+
+
+def authorize_owner(actor: Actor | None, permission: str, *, patient_id: int, missing: str) -> Actor:
+    """``authorize`` for a row that was found by an id the caller sent: a portal user who does not own
+    it is told ``missing``, word for word what they are told when no row has that id (``Withheld``),
+    so that trying ids never tells which ones exist."""
+    authorize(actor, permission)
+    if actor.patient_id is not None and patient_id != actor.patient_id:
+        raise Withheld(missing)
     return actor

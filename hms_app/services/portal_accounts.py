@@ -6,6 +6,12 @@ every attempt is written to the audit trail as ``portal.signup``.
 
 The rules (also in the README):
 
+- A sign-up form answers every visitor the same way (``CHECK_MAIL``), whether the e-mail address
+  or the username is new or taken: it must not answer "is X a patient here?" or "does this
+  address have an account?". The account is created only when the person follows the one-time
+  link mailed to the address (``/portal/signup/confirm?token=...``, valid ``LINK_HOURS``), so only
+  the owner of the mailbox learns anything: an address that already has an account gets a mail
+  saying so instead of a link, and a taken username a mail asking to choose another.
 - A sign-up never opens an existing record. Knowing someone's name, date of birth and phone number
   is not proof of being them, and the portal shows the whole record; so every sign-up gets a new
   patient record. When the given and family names (compared without case, accents, spaces or
@@ -13,44 +19,65 @@ The rules (also in the README):
   record without a portal account, the audit row of the sign-up names that record: registration
   staff check the patient's identity at the desk and merge the two records, and the merge moves
   the account onto the earlier record.
-- Every visitor is told the same thing (``ACCOUNT_MESSAGE``): a sign-up form must not answer "is X
-  a patient here?".
 - Usernames and email addresses are unique among accounts; the password policy is the one of
-  every account (``security.check_password_policy``).
-- At most ``BROWSER_LIMIT`` attempts per browser in ``BROWSER_WINDOW`` and ``ADDRESS_LIMIT`` per
+  every account (``security.check_password_policy``). Every wrong field is named at once.
+- At most ``BROWSER_LIMIT`` requests per browser in ``BROWSER_WINDOW`` and ``ADDRESS_LIMIT`` per
   network address in ``ADDRESS_WINDOW`` (counted in the audit trail, so every backend worker
-  sees the same count).
-- Everything is one transaction: the patient record, the account and its first session are
-  all written, or none is.
+  sees the same count). The browser is a key the server issued to the tab (never a value the
+  client chose); the address is the peer's, or behind ``HMS_TRUSTED_PROXY_HOPS`` proxies the one
+  they recorded.
+- Confirming is one transaction: the patient record and the account are both written, or neither.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, DomainError, ValidationError
+from hms_app.errors import DomainError, InvalidFields, ValidationError
 from hms_app.models.patients import Patient
-from hms_app.models.security import AppUser, AuditEvent
-from hms_app.services import accounts, security
+from hms_app.models.security import AppUser, AuditEvent, SignupRequest
+from hms_app.services import accounts, reminders, security
 from hms_app.services import patients as patient_service
 from hms_app.services.audit import record_audit
 from hms_app.services.patient_keys import fold, phone_digits
 from hms_app.services.permissions import Actor
+from hms_app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 SIGNUP_ACTION = "portal.signup"
+CONFIRM_ACTION = "portal.signup_confirm"
+CONFIRM_PATH = "/portal/signup/confirm"
 BROWSER_LIMIT, BROWSER_WINDOW = 5, timedelta(minutes=15)
 ADDRESS_LIMIT, ADDRESS_WINDOW = 20, timedelta(hours=1)
+LINK_HOURS = 24
 MIN_AGE_YEARS = 16  # younger patients are registered with a guardian at the desk
+CHECK_MAIL = (
+    "Check your e-mail: we have sent a message to the address you gave. Follow the link in it "
+    "within 24 hours to finish creating your account. If nothing arrives, check the address and "
+    "your spam folder, or ask reception."
+)
 ACCOUNT_MESSAGE = (
     "Your account is ready. If you have been our patient before, show an ID at your next visit and "
     "the front desk will connect your earlier records to it."
+)
+LINK_UNUSABLE = (
+    "This link has expired or has already been used. Sign up again to get a new one, or sign in "
+    "if your account is ready."
+)
+TAKEN_SINCE = (
+    "An account with this username or e-mail address was created after you signed up. Sign in, or "
+    "sign up again with another username."
 )
 TOO_MANY = (
     "Too many sign-up attempts from this device or network. Please wait {minutes} minutes, "
@@ -59,6 +86,7 @@ TOO_MANY = (
 DUPLICATE_REASON = (
     "Self-registered in the patient portal; registration staff to check for a duplicate record."
 )
+DEMOGRAPHICS = ("given_name", "family_name", "sex", "birth_date", "phone", "email")
 
 # The portal itself registers patients and creates their accounts: it may do exactly that, and
 # acts under its own name in the audit trail. It never reaches a state handler.
@@ -73,19 +101,21 @@ PORTAL_SIGNUP_ACTOR = Actor(
 
 
 @dataclass(frozen=True)
-class SignupResult:
-    """``stage`` "active": ``token`` is a live session; otherwise the user signs in (second factor)."""
-
-    stage: str
-    token: str
-    home: str
+class ConfirmResult:
+    username: str
     message: str = ACCOUNT_MESSAGE
 
 
-def _client_key(client_token: str | None) -> str:
-    """The browser, as a short hash of its tab token: the audit trail never holds the token itself."""
-    token = (client_token or "").strip()
-    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else "none"
+def new_browser_key() -> str:
+    """A key for one browser tab's sign-up attempts, issued by the server (kept in the tab's
+    backend-only state): nothing the client sends can choose it or pass for another's."""
+    return secrets.token_urlsafe(16)
+
+
+def _browser(browser_key: str | None) -> str:
+    """The browser as a short hash of its key: the audit trail never holds the key itself."""
+    key = (browser_key or "").strip()
+    return hashlib.sha256(key.encode()).hexdigest()[:16] if key else "none"
 
 
 def _client_detail(client_ip: str | None, browser: str) -> str:
@@ -124,53 +154,157 @@ def _check_rate(session: Session, *, client_ip: str | None, browser: str) -> Non
             raise DomainError(TOO_MANY.format(minutes=int(window.total_seconds() // 60)))
 
 
+# Stand-ins for a field already found wrong, so that the shared demographic rules (which stop at
+# the first wrong field) can be asked again about the others.
+_VALID_STAND_INS = {
+    "given_name": "Ann",
+    "family_name": "Lee",
+    "sex": "unknown",
+    "birth_date": "1990-01-01",
+    "phone": "5550100000",
+    "email": "stand.in@example.org",
+}
+
+
+def _demographic_errors(data: dict, *, today: date) -> tuple[dict, dict[str, str]]:
+    """The demographics cleaned, and every wrong field's message (not only the first one's)."""
+    data, errors = dict(data), {}
+    for _ in range(len(_VALID_STAND_INS) + 1):
+        try:
+            return patient_service.validate_demographics(data, today=today), errors
+        except ValidationError as error:
+            if error.field not in _VALID_STAND_INS or error.field in errors:
+                errors.setdefault(error.field or "form", str(error))
+                return {}, errors
+            errors[error.field] = str(error)
+            data[error.field] = _VALID_STAND_INS[error.field]
+    return {}, errors
+
+
 def _validate(form: dict, *, today: date) -> dict:
-    """The sign-up form, cleaned; the first wrong field raises with its name."""
+    """The sign-up form, cleaned; every wrong field is named at once (``InvalidFields``)."""
 
     def text(key: str, limit: int = 256) -> str:
         value = form.get(key)
         return "" if value is None else str(value)[:limit]
 
-    if not str(form.get("email") or "").strip():
-        raise ValidationError("Email is required.", field="email")
-    if not str(form.get("phone") or "").strip():
-        raise ValidationError("Phone is required.", field="phone")
-    demographics = patient_service.validate_demographics(
-        {key: text(key) for key in ("given_name", "family_name", "sex", "birth_date", "phone", "email")},
-        today=today,
-    )
-    if patient_service.age_years(demographics["birth_date"], today) < MIN_AGE_YEARS:
-        raise ValidationError(
+    errors: dict[str, str] = {}
+    if not text("email").strip():
+        errors["email"] = "Email is required."
+    if not text("phone").strip():
+        errors["phone"] = "Phone is required."
+    demographics, wrong = _demographic_errors({key: text(key) for key in DEMOGRAPHICS}, today=today)
+    for field, message in wrong.items():
+        errors.setdefault(field, message)
+    if demographics and patient_service.age_years(demographics["birth_date"], today) < MIN_AGE_YEARS:
+        errors["birth_date"] = (
             f"Portal accounts are for patients aged {MIN_AGE_YEARS} or over. "
-            "A parent or guardian can register a child at reception.",
-            field="birth_date",
+            "A parent or guardian can register a child at reception."
         )
     username = text("username", 100).strip().lower()
     if not security.USERNAME_RE.fullmatch(username):
-        raise ValidationError(
-            "The username must be 3 to 60 characters: lowercase letters, digits, dots, dashes or underscores.",
-            field="username",
+        errors["username"] = (
+            "The username must be 3 to 60 characters: lowercase letters, digits, dots, dashes or underscores."
         )
     password, confirm = text("password"), text("password_confirm")
-    security.check_password_policy(password, username=username)
+    try:
+        security.check_password_policy(password, username=username)
+    except ValidationError as error:
+        errors["password"] = str(error)
     if password != confirm:
-        raise ValidationError("The two passwords are not the same.", field="password_confirm")
-    if str(form.get("consent") or "").strip().lower() not in ("on", "true", "1", "yes"):
-        raise ValidationError(
-            "Please accept the terms of use and the privacy notice to create an account.", field="consent"
-        )
+        errors["password_confirm"] = "The two passwords are not the same."
+    if text("consent").strip().lower() not in ("on", "true", "1", "yes"):
+        errors["consent"] = "Please accept the terms of use and the privacy notice to create an account."
+    if errors:
+        order = (*DEMOGRAPHICS, "username", "password", "password_confirm", "consent")
+        raise InvalidFields({f: errors[f] for f in order if f in errors} | errors)
     return {**demographics, "username": username, "password": password}
 
 
-def _unique(session: Session, *, username: str, email: str) -> None:
-    if session.execute(select(AppUser.id).where(AppUser.username == username)).first():
-        raise Conflict("That username is taken. Choose another one.", field="username")
+def _taken(session: Session, *, username: str, email: str) -> str | None:
+    """ "email" or "username" when an account already has it, else None."""
     if session.execute(select(AppUser.id).where(func.lower(AppUser.email) == email.lower())).first():
-        raise Conflict(
-            "An account with this email address already exists. Sign in, or ask reception to reset "
-            "your password.",
-            field="email",
+        return "email"
+    if session.execute(select(AppUser.id).where(AppUser.username == username)).first():
+        return "username"
+    return None
+
+
+def _mail(recipient: str, subject: str, body: str) -> None:
+    """Send one e-mail with the reminders' sender (SMTP when configured, else the outbox file)."""
+    try:
+        reminders.default_sender()(reminders.OutgoingMessage(0, "email", recipient, subject, body))
+    except Exception:  # noqa: BLE001  (the visitor is told the same either way; operators see the log)
+        log.warning("portal sign-up: the e-mail to one address could not be sent", exc_info=True)
+
+
+def _hospital() -> str:
+    return get_settings().hospital_name
+
+
+def request_signup(
+    session: Session,
+    *,
+    form: dict,
+    client_ip: str | None = None,
+    browser_key: str | None = None,
+) -> str:
+    """Check a sign-up form and mail its address a one-time link (or a notice that an account
+    exists); the answer (``CHECK_MAIL``) is the same whatever exists."""
+    browser = _browser(browser_key)
+    where = _client_detail(client_ip, browser)
+    _check_rate(session, client_ip=client_ip, browser=browser)
+    clean = _validate(form, today=utcnow().date())
+    # Hashed whatever happens next, so that a taken address costs the same time as a new one.
+    password_hash = security.hash_password(clean["password"])
+    email, username = clean["email"], clean["username"]
+    taken = _taken(session, username=username, email=email)
+    token = secrets.token_urlsafe(32)
+    if taken is None:
+        data = {k: clean[k] for k in DEMOGRAPHICS} | {"password_hash": password_hash}
+        data["birth_date"] = clean["birth_date"].isoformat()
+        now = utcnow()
+        session.add(
+            SignupRequest(
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                email=email,
+                username=username,
+                form=json.dumps(data),
+                client=where[:200],
+                created_at=now,
+                expires_at=now + timedelta(hours=LINK_HOURS),
+            )
         )
+    outcome = "success" if taken is None else "failure"
+    detail = f"{where} " + ("confirmation link mailed" if taken is None else f"{taken} taken: notice mailed")
+    record_audit(session, None, SIGNUP_ACTION, outcome=outcome, detail=detail, username="portal.signup")
+    session.commit()
+    if taken is None:
+        link = f"{get_settings().public_url}{CONFIRM_PATH}?token={token}"
+        _mail(
+            email,
+            f"Finish creating your {_hospital()} patient portal account",
+            f"Someone, hopefully you, asked for a patient portal account with the username {username}. "
+            f"To create it, open this link within {LINK_HOURS} hours:\n\n{link}\n\n"
+            "If it was not you, ignore this message: nothing is created without the link.",
+        )
+    elif taken == "email":
+        _mail(
+            email,
+            f"You already have a {_hospital()} patient portal account",
+            "Someone, hopefully you, tried to sign up for the patient portal with this e-mail address, "
+            "but an account with this address already exists. Sign in with it, or ask reception to "
+            "reset your password. If it was not you, ignore this message.",
+        )
+    else:
+        _mail(
+            email,
+            f"Choose another username for your {_hospital()} patient portal account",
+            f"Someone, hopefully you, tried to sign up for the patient portal with the username {username}, "
+            "which is already taken. Sign up again with another username. If it was not you, ignore "
+            "this message: nothing was created.",
+        )
+    return CHECK_MAIL
 
 
 def matching_patient_id(session: Session, *, clean: dict) -> int | None:
@@ -207,54 +341,63 @@ def matching_patient_id(session: Session, *, clean: dict) -> int | None:
     return patient_id
 
 
-def sign_up(
-    session: Session,
-    *,
-    form: dict,
-    client_ip: str | None = None,
-    client_token: str | None = None,
-) -> SignupResult:
-    """Create a patient's portal account (linked to their record or a new one) and sign them in."""
-    browser = _client_key(client_token)
-    where = _client_detail(client_ip, browser)
-    _check_rate(session, client_ip=client_ip, browser=browser)
-    clean = _validate(form, today=utcnow().date())
-    try:
-        _unique(session, username=clean["username"], email=clean["email"])
-        return _create(session, clean=clean, client_ip=client_ip, where=where)
-    except IntegrityError as error:
-        # Only the username is unique in the database: someone took it a moment ago.
+def confirm_signup(session: Session, *, token: str, client_ip: str | None = None) -> ConfirmResult:
+    """Create the account (and its new patient record) of a sign-up whose mailed link was followed."""
+    token = token if isinstance(token, str) else ""
+    if not 20 <= len(token) <= 100:
+        raise DomainError(LINK_UNUSABLE)
+    request = session.execute(
+        select(SignupRequest)
+        .where(SignupRequest.token_hash == hashlib.sha256(token.encode()).hexdigest())
+        .with_for_update()
+    ).scalar_one_or_none()
+    if request is None or request.used_at is not None or request.expires_at <= utcnow():
+        raise DomainError(LINK_UNUSABLE)
+    # Used once, whatever follows: a second click (or a mail scanner) cannot make a second account.
+    claimed = session.execute(
+        update(SignupRequest)
+        .where(SignupRequest.id == request.id, SignupRequest.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if claimed != 1:
         session.rollback()
-        raise Conflict("That username is taken. Choose another one.", field="username") from error
-    except Conflict as error:
-        session.rollback()
+        raise DomainError(LINK_UNUSABLE)
+    data = json.loads(request.form)
+    clean = {**data, "birth_date": date.fromisoformat(data["birth_date"]), "username": request.username}
+    where = f"{request.client} confirmed from ip={(client_ip or 'unknown')[:64]}"
+    if _taken(session, username=request.username, email=request.email) is not None:
         record_audit(
             session,
             None,
-            SIGNUP_ACTION,
+            CONFIRM_ACTION,
             outcome="failure",
-            detail=f"{where} {error.field or 'conflict'} taken",
+            detail=f"{where}; taken since",
             username="portal.signup",
         )
         session.commit()
-        raise
+        raise DomainError(TAKEN_SINCE)
+    try:
+        _create(session, clean=clean, where=where)
+    except IntegrityError as error:
+        # The username was taken a moment ago by another sign-up.
+        session.rollback()
+        raise DomainError(TAKEN_SINCE) from error
     except BaseException:
         session.rollback()
         raise
+    return ConfirmResult(username=request.username)
 
 
-def _create(session: Session, *, clean: dict, client_ip: str | None, where: str) -> SignupResult:
+def _create(session: Session, *, clean: dict, where: str) -> None:
     # The services called below each commit; joined to this one connection through savepoints,
-    # their commits only release a savepoint, so the record, the account and the session land
+    # their commits only release a savepoint, so the record, the account and the used link land
     # together when this transaction commits, or not at all.
     inner = Session(
         bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
     )
     try:
         earlier = matching_patient_id(inner, clean=clean)
-        demographics = {
-            k: clean[k] for k in ("given_name", "family_name", "sex", "birth_date", "phone", "email")
-        }
+        demographics = {k: clean[k] for k in DEMOGRAPHICS}
         patient = patient_service.register_patient(
             inner, actor=PORTAL_SIGNUP_ACTOR, data=demographics, duplicate_reason=DUPLICATE_REASON
         )
@@ -267,25 +410,24 @@ def _create(session: Session, *, clean: dict, client_ip: str | None, where: str)
             actor=PORTAL_SIGNUP_ACTOR,
             username=clean["username"],
             display_name=f"{clean['given_name']} {clean['family_name']}"[:120],
-            password=clean["password"],
+            # Replaced at once by the hash of the password given at sign-up (kept only as a hash).
+            password=secrets.token_urlsafe(24) + "a1",
             roles=["patient"],
             email=clean["email"],
             patient_id=patient_id,
         )
+        user.password_hash = clean["password_hash"]
+        inner.add(user)
         record_audit(
             inner,
             PORTAL_SIGNUP_ACTOR,
-            SIGNUP_ACTION,
+            CONFIRM_ACTION,
             patient_id=patient_id,
             target_type="user",
             target_id=user.id,
-            detail=f"{where} {how}",
-        )
-        signed_in = security.sign_in(
-            inner, username=clean["username"], password=clean["password"], client_ip=client_ip
+            detail=f"{where}; {how}",
         )
         inner.commit()
     finally:
         inner.close()
     session.commit()
-    return SignupResult(stage=signed_in.stage, token=signed_in.token, home=signed_in.home)

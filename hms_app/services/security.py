@@ -15,12 +15,14 @@ import qrcode
 import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import and_, case, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
 from hms_app.errors import Conflict, DomainError, NotFound, ValidationError
-from hms_app.models.security import AppUser, Role, RolePermission, UserRole, UserSession
+from hms_app.models.security import AppUser, Role, RolePermission, SignInThrottle, UserRole, UserSession
 from hms_app.secret_box import open_secret, seal_secret
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import (
@@ -221,6 +223,61 @@ def _lock_message(user: AppUser) -> str | None:
     return _lock_text(user.locked_until)
 
 
+# --------------------------------------------------------------------------- answers that reveal nothing
+# A wrong password is the one answer for every failure that is not the caller's to know about: an
+# unknown username counts and locks exactly like a real one (a throttle row keyed on the name), and
+# a disabled account answers a right password exactly as a wrong one (and counts it).
+
+WRONG_CREDENTIALS = "Wrong username or password."
+THROTTLE_KEEP = timedelta(days=1)  # rows of unknown names untouched this long are forgotten
+
+
+def _refuse_unknown_username(session: Session, username: str, password: str) -> str:
+    """Count a failed sign-in to a username with no account; the answer a real account would give."""
+    settings = get_settings()
+    now = utcnow()
+    row = session.execute(
+        select(SignInThrottle.locked_until).where(SignInThrottle.username == username)
+    ).first()
+    if row is not None and row.locked_until and row.locked_until > now:
+        detail, message = "unknown username; locked", _lock_message(row)
+    else:
+        _verify_password(_DUMMY_HASH, password)  # costs what a real account's check costs
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert(SignInThrottle)
+            .values(username=username, failed_attempts=0, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["username"])
+        )
+        failed = session.execute(
+            update(SignInThrottle)
+            .where(SignInThrottle.username == username)
+            .values(failed_attempts=SignInThrottle.failed_attempts + 1, updated_at=now)
+            .returning(SignInThrottle.failed_attempts)
+        ).scalar_one()
+        detail, message = "unknown username", WRONG_CREDENTIALS
+        if failed >= settings.lockout_attempts:
+            locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            session.execute(
+                update(SignInThrottle)
+                .where(SignInThrottle.username == username)
+                .values(failed_attempts=0, locked_until=locked_until)
+            )
+            detail = f"unknown username; locked for {settings.lockout_minutes} minutes"
+            message = _lock_message(SignInThrottle(username=username, locked_until=locked_until)) or message
+        session.execute(delete(SignInThrottle).where(SignInThrottle.updated_at < now - THROTTLE_KEEP))
+    record_audit(session, None, "auth.sign_in", outcome="failure", detail=detail, username=username)
+    session.commit()
+    return message
+
+
+def _refuse_disabled(session: Session, user: AppUser) -> str:
+    """A disabled account's right password: counted and answered as a wrong one."""
+    _register_failure(session, user, "auth.sign_in", "account disabled")
+    return _lock_message(user) or WRONG_CREDENTIALS
+
+
 def sign_in(session: Session, *, username: str, password: str, client_ip: str | None = None) -> SignInResult:
     """Check a username and password; start a session or the second-factor step."""
     username = (username or "").strip().lower()
@@ -228,17 +285,7 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
         raise ValidationError("Enter your username and password.")
     user = session.execute(select(AppUser).where(AppUser.username == username)).scalar_one_or_none()
     if user is None:
-        _verify_password(_DUMMY_HASH, password)
-        record_audit(
-            session,
-            None,
-            "auth.sign_in",
-            outcome="failure",
-            detail="unknown username",
-            username=username[:60],
-        )
-        session.commit()
-        raise DomainError("Wrong username or password.")
+        raise DomainError(_refuse_unknown_username(session, username[:60], password))
     locked = _lock_message(user)
     if locked:
         record_audit(
@@ -257,18 +304,7 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
         locked = _register_failure(session, user, "auth.sign_in", "wrong password")
         raise DomainError(locked or "Wrong username or password.")
     if not user.is_active:
-        record_audit(
-            session,
-            None,
-            "auth.sign_in",
-            target_type="user",
-            target_id=user.id,
-            outcome="failure",
-            detail="account disabled",
-            username=user.username,
-        )
-        session.commit()
-        raise DomainError("This account is disabled. Ask an administrator.")
+        raise DomainError(_refuse_disabled(session, user))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     roles = _roles_of(session, user.id)

@@ -3,9 +3,9 @@
 A board's state starts one watcher per tab from its page's ``on_load``::
 
     @rx.event(background=True)
-    @public("only waits for change notices and reads no data; the refresh it triggers is guarded")
+    @public("subscribes only after live_changes has checked the board's permission; reads no data")
     async def watch(self):
-        async for _ in live_changes(self, live.BEDS):
+        async for _ in live_changes(self, live.BEDS, permission="patient.read"):
             yield BedBoardState.refresh
 
 Each notice makes the watcher queue the board's own guarded refresh handler on the server (no
@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable
 from reflex.config import get_config
 
 from hms_app.services import live
+from hms_app.state.session import _record_denial, call_service
 
 # How often a waiting watcher checks that its tab is still connected.
 CONNECTED_CHECK_SECONDS = 5.0
@@ -42,10 +43,33 @@ async def _still_on(state, route: str) -> bool:
         return state.router.url.path == route
 
 
+async def _may_watch(state, permission: str) -> bool:
+    """Whether the tab's signed-in user holds ``permission``: checked before subscribing, so that an
+    anonymous client or another role calling a board's watch by name gets no subscription at all."""
+    async with state:  # the session check records the actor on the state
+        actor = await state._current_actor()
+    if actor is None:
+        return False
+    if not actor.can(permission):
+        # Audited like any refused handler: an auditor sees a role probing another role's boards.
+        handler = f"{state.__class__.__name__}.watch"  # a proxy of a background task forwards __class__
+        await call_service(_record_denial, actor=actor, permission=permission, handler=handler)
+        return False
+    return True
+
+
 async def live_changes(
-    state, topic: str, keys: Iterable[str | int | None] = (), *, connected=_connected
+    state,
+    topic: str,
+    keys: Iterable[str | int | None] = (),
+    *,
+    permission: str,
+    connected=_connected,
 ) -> AsyncIterator[None]:
-    """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open."""
+    """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open,
+    for a user who holds ``permission``; for anyone else, nothing (no subscription)."""
+    if not await _may_watch(state, permission):
+        return
     token = state.router.session.client_token
     route = state.router.url.path
     marker = (token, state.get_full_name())  # a background task gets a StateProxy, which forwards this

@@ -21,6 +21,7 @@ import functools
 import hmac
 import inspect
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ from dataclasses import replace
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventHandler
+from reflex.state import EventHandlerSetVar
+from reflex_base.registry import RegistrationContext
 from starlette.requests import cookie_parser
 
 from hms_app.api.routes import SESSION_COOKIE
@@ -38,6 +42,7 @@ from hms_app.services.audit import record_audit, record_refusal
 from hms_app.services.permissions import PASSWORD_CHANGE_FIRST, PERMISSIONS, ROLES, Actor
 from hms_app.settings import get_settings
 
+_log = logging.getLogger(__name__)
 ACTOR_RECHECK_SECONDS = 3.0
 # The HTTP routes that set and clear the HttpOnly session cookie (hms_app/edge/session_cookie.py).
 SESSION_CLAIM_PATH = "/api/session/claim"
@@ -206,8 +211,40 @@ def public(reason: str) -> Callable:
     return decorate
 
 
+class _RefusingSetVar(EventHandlerSetVar):
+    """Reflex's ``setvar`` raises (a traceback in the log per call) for an unknown name."""
+
+    def __init__(self, state_cls: type) -> None:
+        EventHandler.__init__(self, fn=_RefusingSetVar.setvar, state=state_cls)
+
+    def setvar(self, var_name: Any = None, value: Any = None):
+        """``setvar(name, value)`` calls the state's own ``set_<name>`` handler, which checks its own
+        permission; any other name (a var without a setter, a backend var, not a string) is refused
+        with one log line and no traceback, and nothing changes. ``self`` is the state."""
+        handler = (
+            type(self).event_handlers.get(f"set_{var_name}")
+            if isinstance(var_name, str) and var_name.isidentifier()
+            else None
+        )
+        if handler is None or isinstance(handler, EventHandlerSetVar):
+            _log.warning("setvar refused on %s: no setter for %r", type(self).__name__, str(var_name)[:60])
+            return None
+        return getattr(self, f"set_{var_name}")(value)
+
+
+def _install_refusing_setvar(cls: type) -> None:
+    handler = _RefusingSetVar(state_cls=cls)
+    cls.setvar = cls.event_handlers["setvar"] = handler
+    # The running app finds handlers by full name in Reflex's registry, filled when the class was made.
+    RegistrationContext.register_event_handler(handler, states=(cls,))
+
+
 class SessionState(rx.State):
     """Base of every HMS page state: the session token and who the user is."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _install_refusing_setvar(cls)
 
     # This tab's session token: backend-only, never sent to the page (the browser has it only as
     # the HttpOnly cookie). Read and set through ``auth_token``.
@@ -383,6 +420,9 @@ class SessionState(rx.State):
         if actor.patient_id is not None:
             return rx.redirect("/portal")
         return None
+
+
+_install_refusing_setvar(SessionState)
 
 
 def pages_for(total: int, size: int) -> int:

@@ -205,7 +205,24 @@ def test_a_patient_gets_their_own_document_in_the_portal_and_never_another_patie
     cookie = {"cookie": f"{SESSION_COOKIE}={token}"}
     assert client.get(f"/api/portal/documents/{own_id}", headers=cookie).status_code == 200
     refused = client.get(f"/api/portal/documents/{other.id}", headers=cookie)
-    assert refused.status_code == 403 and b"%PDF" not in refused.content
+    missing = client.get(f"/api/portal/documents/{other.id + 1000}", headers=cookie)
+    # Someone else's document is answered exactly as one that does not exist: trying ids tells
+    # nothing about which are real. The refusal is still on the audit trail.
+    assert (refused.status_code, refused.json()) == (missing.status_code, missing.json())
+    assert refused.status_code == 404 and b"%PDF" not in refused.content
+    session.expire_all()
+    denials = (
+        session.execute(
+            select(AuditEvent.detail).where(
+                AuditEvent.action == "access.denied", AuditEvent.outcome == "denied"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert any(f"/api/portal/documents/{other.id}: withheld" in d for d in denials)
+    assert not any(f"/api/portal/documents/{other.id + 1000}" in d for d in denials)
+    session.commit()  # end the read: SQLite lets the next request write
     # The staff route is not the portal's way in either.
     assert client.get(f"/api/documents/{own_id}", headers=cookie).status_code == 403
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from hms_app.cds import vitals as vital_rules
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, Forbidden, ValidationError
+from hms_app.errors import Conflict, Forbidden, ValidationError, Withheld
 from hms_app.models.emr import ClinicalNote, DocumentReference, Encounter, Observation
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, file_store, security
@@ -577,8 +577,9 @@ def test_a_portal_patient_opens_only_their_own_documents_and_every_read_is_audit
         content=PNG,
         content_type="image/png",
     )
-    with pytest.raises(Forbidden):
+    with pytest.raises(Withheld, match="^That document does not exist.$"):  # as if it were not there
         open_document(session, actor=ward.portal, document_id=theirs.id)
+    session.rollback()
     seq = _last_seq(session)
     row, path = open_document(session, actor=ward.portal, document_id=mine.id)
     assert path.read_bytes() == PDF and row.title == "My letter"

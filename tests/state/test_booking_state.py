@@ -114,37 +114,78 @@ def _count(model) -> int:
 # --------------------------------------------------------------------------- sign-up
 
 
-async def test_signing_up_signs_the_tab_in_and_opens_the_portal(roles):
+async def test_signing_up_answers_check_your_mail_and_the_mailed_link_creates_the_account(roles):
+    from hms_app.state.portal.signup import SignupConfirmState
+    from tests.services.test_portal_accounts import link_token, outbox
+
     tab = _tab(SignupState, "/portal/signup")
-    events = await _call(tab, "submit", _signup_form())
-    assert _redirects(events) == ["/portal"]
-    assert any("Welcome!" in t and "Your account is ready" in t for t in _toasts(events))
-    assert tab.error_text == "" and not tab.busy
+    await _call(tab, "submit", _signup_form())
+    assert tab.sent_text.startswith("Check your e-mail") and tab.field_errors == {} and not tab.busy
+    assert tab.auth_token == "" and _count(AppUser) == 0
+    # The same answer for an address that already has an account (only the mailbox learns more).
+    token = link_token(outbox()[-1])
+    confirm = _tab_with_query(SignupConfirmState, "/portal/signup/confirm", {"token": token})
+    await _call(confirm, "confirm")
+    assert confirm.done_text.startswith("Your account is ready") and confirm.error_text == ""
     with hms_db.session_scope() as s:
-        actor = security.resolve_session(s, token=tab.auth_token)
         user = s.execute(select(AppUser).where(AppUser.username == "mira.c")).scalar_one()
-    assert actor is not None and actor.patient_id == user.patient_id and actor.can("portal.self")
-    # Opening the sign-up page again while signed in goes straight to the portal.
-    again = _tab(SignupState, "/portal/signup", token=tab.auth_token)
-    assert _redirects(await _call(again, "load")) == ["/portal"]
+    assert user.patient_id is not None
+    again = _tab(SignupState, "/portal/signup", client_token="second")
+    await _call(again, "submit", _signup_form(username="other.name"))
+    assert again.sent_text == tab.sent_text
+    assert "already exists" in outbox()[-1]["body"]
+    used = _tab_with_query(SignupConfirmState, "/portal/signup/confirm", {"token": token})
+    await _call(used, "confirm")
+    assert "already been used" in used.error_text and used.done_text == ""
 
 
-async def test_a_wrong_field_is_named_on_the_form_and_nothing_is_created(roles):
+def _tab_with_query(cls, path: str, query: dict):
+    root = rx.State()
+    root._update_router_vars(
+        {
+            constants.RouteVar.PATH: path,
+            constants.RouteVar.ORIGIN: path + "?" + "&".join(f"{k}={v}" for k, v in query.items()),
+            constants.RouteVar.QUERY: query,
+            constants.RouteVar.HEADERS: {"origin": "http://localhost:3000"},
+            constants.RouteVar.CLIENT_IP: "10.1.2.3",
+            constants.RouteVar.CLIENT_TOKEN: "tab-token-9",
+        },
+        {},
+    )
+    return root.get_substate(cls.get_full_name().split(".")[1:])
+
+
+async def test_every_wrong_field_shows_its_own_message_at_once(roles):
     tab = _tab(SignupState, "/portal/signup")
-    await _call(tab, "submit", _signup_form(password_confirm="something-else-1"))
-    assert (tab.error_field, tab.error_text) == ("password_confirm", "The two passwords are not the same.")
-    assert tab.auth_token == "" and not tab.busy
-    await _call(tab, "submit", _signup_form(consent=""))
-    assert tab.error_field == "consent"
+    await _call(tab, "submit", _signup_form(password_confirm="something-else-1", consent="", username="X"))
+    assert tab.field_errors == {
+        "username": "The username must be 3 to 60 characters: lowercase letters, digits, dots, dashes or underscores.",
+        "password_confirm": "The two passwords are not the same.",
+        "consent": "Please accept the terms of use and the privacy notice to create an account.",
+    }
+    assert tab.error_text == "" and tab.sent_text == "" and not tab.busy
     assert _count(Patient) == 0 and _count(AppUser) == 0
 
 
-async def test_a_taken_username_is_told_plainly(roles):
-    await _call(_tab(SignupState, "/portal/signup", client_token="first"), "submit", _signup_form())
-    tab = _tab(SignupState, "/portal/signup", client_token="second")
-    await _call(tab, "submit", _signup_form(email="other@example.org"))
-    assert (tab.error_field, tab.error_text) == ("username", "That username is taken. Choose another one.")
-    assert tab.auth_token == ""
+async def test_the_browser_limit_is_keyed_on_a_server_issued_key_not_the_client_token(roles, monkeypatch):
+    from hms_app.services import portal_accounts
+
+    seen: list[dict] = []
+
+    def spy(session, **kwargs):
+        seen.append(kwargs)
+        raise portal_accounts.ValidationError("stop here")
+
+    monkeypatch.setattr(portal_accounts, "request_signup", spy)
+    first = _tab(SignupState, "/portal/signup", client_token="same-token")
+    second = _tab(SignupState, "/portal/signup", client_token="same-token")
+    await _call(first, "submit", _signup_form())
+    await _call(first, "submit", _signup_form())
+    await _call(second, "submit", _signup_form())
+    keys = [call["browser_key"] for call in seen]
+    assert keys[0] == keys[1] != keys[2]  # one key per tab, kept; never derived from what the client sent
+    assert "same-token" not in keys and all(len(key) >= 20 for key in keys)
+    assert all(call["client_ip"] == "10.1.2.3" for call in seen)
 
 
 async def test_whatever_the_browser_sends_only_the_form_fields_reach_the_service(roles, monkeypatch):
@@ -152,22 +193,22 @@ async def test_whatever_the_browser_sends_only_the_form_fields_reach_the_service
 
     seen: dict = {}
 
-    def spy(session, *, form, client_ip, client_token):
-        seen.update(form=form, client_ip=client_ip, client_token=client_token)
+    def spy(session, *, form, client_ip, browser_key):
+        seen.update(form=form, client_ip=client_ip)
         raise portal_accounts.ValidationError("stop here")
 
-    monkeypatch.setattr(portal_accounts, "sign_up", spy)
+    monkeypatch.setattr(portal_accounts, "request_signup", spy)
     tab = _tab(SignupState, "/portal/signup")
     # A value no person types is refused at the field, never cut short in silence.
     await _call(tab, "submit", {**_signup_form(given_name="x" * 5000)})
     assert not seen
-    assert tab.error_field == "given_name" and "256" in tab.error_text
+    assert list(tab.field_errors) == ["given_name"] and "256" in tab.field_errors["given_name"]
     await _call(tab, "submit", {**_signup_form(), "patient_id": "1", "roles": "admin"})
     assert seen["form"] == _signup_form()
-    assert (seen["client_ip"], seen["client_token"]) == ("10.1.2.3", "tab-token-1")
+    assert seen["client_ip"] == "10.1.2.3"
     await _call(tab, "submit", ["not", "a", "form"])
     assert seen["form"] == dict.fromkeys(_signup_form(), "")
-    assert tab.error_text == "stop here" and tab.error_field == ""
+    assert tab.error_text == "stop here" and tab.field_errors == {}
 
 
 # --------------------------------------------------------------------------- booking

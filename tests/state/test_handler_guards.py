@@ -132,10 +132,25 @@ def test_setvar_cannot_forge_the_session_or_the_identity(cls):
         "_actor",
         "_actor_token",
     ):
-        with pytest.raises(AttributeError):
-            setvar(state, var, "forged")
+        assert setvar(state, var, "forged") is None  # refused quietly: no traceback in the log
+    for odd in (None, 7, ["user_name"], "name with spaces", "x" * 500):
+        assert setvar(state, odd, "forged") is None
     assert state.auth_token == "" and state.user_permissions == []
-    assert state._actor is None
+    assert state._actor is None and state.user_name == ""
+
+
+def test_an_unknown_setvar_name_is_refused_with_one_log_line_and_no_traceback(caplog):
+    """Issue 11, item 15: Reflex's own setvar raised (a traceback per call) for an unknown name."""
+    import logging
+
+    cls = STATE_CLASSES[0]
+    state = _instance(cls)
+    with caplog.at_level(logging.DEBUG):
+        assert cls.event_handlers["setvar"].fn(state, "no_such_var", 1) is None
+    assert [r.getMessage() for r in caplog.records if "setvar" in r.getMessage()] == [
+        f"setvar refused on {cls.__name__}: no setter for 'no_such_var'"
+    ]
+    assert not any(r.exc_info for r in caplog.records)
 
 
 # --------------------------------------------------------------------------- refusals

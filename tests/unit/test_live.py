@@ -64,10 +64,18 @@ def test_unknown_topics_are_refused():
 class FakeBoardState:
     """What live_changes needs of a Reflex state: the tab's token, the route, the state lock."""
 
-    def __init__(self, token: str, route: str = "/wards"):
+    def __init__(
+        self, token: str, route: str = "/wards", permissions: frozenset = frozenset({"patient.read"})
+    ):
         self.router = SimpleNamespace(
             session=SimpleNamespace(client_token=token), url=SimpleNamespace(path=route)
         )
+        self.actor = (
+            None if permissions is None else SimpleNamespace(can=lambda permission: permission in permissions)
+        )
+
+    async def _current_actor(self):
+        return self.actor
 
     @classmethod
     def get_full_name(cls) -> str:
@@ -91,7 +99,9 @@ def test_the_watcher_runs_once_per_tab_and_ends_when_the_tab_leaves(local_transp
         seen: list[None] = []
 
         async def watch():
-            async for item in live_state.live_changes(state, live.BEDS, connected=lambda t: connected[t]):
+            async for item in live_state.live_changes(
+                state, live.BEDS, permission="patient.read", connected=lambda t: connected[t]
+            ):
                 seen.append(item)
 
         first = asyncio.create_task(watch())
@@ -113,3 +123,40 @@ def test_the_watcher_runs_once_per_tab_and_ends_when_the_tab_leaves(local_transp
         await asyncio.wait_for(third, 1.0)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "permissions",
+    [None, frozenset(), frozenset({"billing.read"})],
+    ids=["anonymous", "no-role", "other-role"],
+)
+def test_a_watch_without_the_boards_permission_never_subscribes(local_transport, monkeypatch, permissions):
+    """Issue 11, item 15: a client calling a board's public watch handler by name gets nothing."""
+    hub = live.Hub()
+    monkeypatch.setattr(live, "_hub", hub)
+    subscribed = []
+    real_subscribe = hub.subscribe
+    monkeypatch.setattr(hub, "subscribe", lambda *a, **k: subscribed.append(a) or real_subscribe(*a, **k))
+    denials = []
+
+    async def record(fn, /, **kwargs):
+        denials.append((fn.__name__, kwargs["permission"], kwargs["handler"]))
+
+    monkeypatch.setattr(live_state, "call_service", record)
+
+    async def scenario():
+        state = FakeBoardState("tab-x", permissions=permissions)
+        seen = [
+            item
+            async for item in live_state.live_changes(
+                state, live.BEDS, permission="patient.read", connected=lambda t: True
+            )
+        ]
+        return seen
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 2.0)) == []
+    assert subscribed == [] and hub.subscriptions == set()
+    # A signed-in user of another role is on the audit trail; an anonymous client has no one to name.
+    assert denials == (
+        [] if permissions is None else [("_record_denial", "patient.read", "FakeBoardState.watch")]
+    )

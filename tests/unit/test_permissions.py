@@ -174,7 +174,6 @@ NOT_PERMISSION_GATED = {
 # refuse (raise) without touching the database.
 NONE_ACTOR_GAPS = {
     "hms_app.services.patients.records.get_patient_summary": "reads actor.patient_id to pick the permission before authorize(), so None raises AttributeError",
-    "hms_app.services.emr.documents.open_document": "reads actor.patient_id to pick the permission before authorize(), so None raises AttributeError",
     "hms_app.services.emr.chart.portal_record": "passes actor.patient_id as authorize()'s argument, so None raises AttributeError before the check",
 }
 

@@ -1,5 +1,5 @@
-"""/portal/signup: a patient creates their own portal account (outside the portal shell: there is
-no session yet).
+"""/portal/signup: a patient asks for their own portal account, and /portal/signup/confirm, where
+the link mailed to them creates it (outside the portal shell: there is no session yet).
 
 Phone-first: the form works at 390 px wide (one column, buttons at least 44 px tall) and spreads
 to two columns on larger screens.
@@ -11,7 +11,7 @@ import reflex as rx
 
 from hms_app.components.portal_shell import portal_brand
 from hms_app.pages.portal.parts import text_input
-from hms_app.state.portal.signup import SignupState
+from hms_app.state.portal.signup import SignupConfirmState, SignupState
 
 
 @rx.page(route="/portal/signup", title="Create an account · HMS", on_load=SignupState.load)
@@ -26,7 +26,7 @@ def signup_page() -> rx.Component:
                     size="2",
                     color_scheme="gray",
                 ),
-                signup_form(),
+                rx.cond(SignupState.sent_text != "", sent_panel(), signup_form()),
                 rx.separator(width="100%"),
                 rx.text(
                     "Already have an account? ",
@@ -144,14 +144,12 @@ def signup_form() -> rx.Component:
                     html_for="consent",
                     cursor="pointer",
                 ),
-                rx.cond(
-                    SignupState.error_field == "consent", error_line(SignupState.error_text, "error-consent")
-                ),
+                field_error(SignupState, "consent"),
                 width="100%",
                 spacing="1",
             ),
             rx.cond(
-                (SignupState.error_text != "") & (SignupState.error_field == ""),
+                SignupState.error_text != "",
                 rx.callout(
                     SignupState.error_text,
                     icon="triangle-alert",
@@ -195,9 +193,97 @@ def labelled(state, label: str, name: str, control: rx.Component, hint: str = ""
         ),
         control,
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
-        rx.cond(state.error_field == name, error_line(state.error_text, "error-" + name)),
+        field_error(state, name),
         spacing="1",
         width="100%",
+        align="start",
+    )
+
+
+def field_error(state, name: str) -> rx.Component:
+    """The server's message for the field ``name``, under it (every wrong field shows its own)."""
+    return rx.cond(state.field_errors.contains(name), error_line(state.field_errors[name], "error-" + name))
+
+
+def sent_panel() -> rx.Component:
+    """What every visitor is told once the form is sent, whatever exists."""
+    return rx.callout(
+        SignupState.sent_text,
+        icon="mail",
+        color_scheme="teal",
+        width="100%",
+        data_testid="signup-sent",
+    )
+
+
+@rx.page(
+    route="/portal/signup/confirm",
+    title="Finish creating your account · HMS",
+    on_load=SignupConfirmState.clear_page,
+)
+def signup_confirm_page() -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                portal_brand(),
+                rx.heading("Finish creating your account", size="6", padding_top="0.25rem"),
+                rx.cond(
+                    SignupConfirmState.done_text != "",
+                    rx.vstack(
+                        rx.callout(
+                            SignupConfirmState.done_text,
+                            icon="circle-check",
+                            color_scheme="teal",
+                            width="100%",
+                            data_testid="confirm-done",
+                        ),
+                        rx.link(
+                            rx.button("Sign in", size="3", width="100%"),
+                            href="/login?next=/portal",
+                            width="100%",
+                            data_testid="confirm-sign-in",
+                        ),
+                        width="100%",
+                        spacing="3",
+                    ),
+                    rx.vstack(
+                        rx.text(
+                            "You followed the link we mailed you. Create the account now; then sign in "
+                            "with the username and password you chose.",
+                            size="2",
+                        ),
+                        rx.cond(
+                            SignupConfirmState.error_text != "",
+                            rx.callout(
+                                SignupConfirmState.error_text,
+                                icon="triangle-alert",
+                                color_scheme="red",
+                                width="100%",
+                                data_testid="confirm-error",
+                            ),
+                        ),
+                        rx.button(
+                            "Create my account",
+                            size="3",
+                            width="100%",
+                            loading=SignupConfirmState.busy,
+                            on_click=SignupConfirmState.confirm,
+                            data_testid="confirm-submit",
+                        ),
+                        width="100%",
+                        spacing="3",
+                    ),
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            size="3",
+            width="100%",
+            max_width="36rem",
+        ),
+        min_height="100vh",
+        padding=["0.5rem", "1rem"],
+        background=rx.color("gray", 2),
         align="start",
     )
 

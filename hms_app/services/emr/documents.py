@@ -11,7 +11,7 @@ from hms_app.models.emr import DocumentReference
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, require_patient
 from hms_app.services.file_store import DOCUMENT_TYPES, documents_dir, write_document
-from hms_app.services.permissions import Actor, authorize
+from hms_app.services.permissions import Actor, authorize, authorize_owner
 from hms_app.services.rows import get_row, returns_frozen
 
 
@@ -40,12 +40,16 @@ def store_document(
     )
 
 
+DOCUMENT_MISSING = "That document does not exist."
+
+
 @returns_frozen
 def open_document(session: Session, *, actor: Actor, document_id: int) -> tuple[DocumentReference, Path]:
     """A document and its file, for a user allowed to read that patient; audited."""
-    row = get_row(session, DocumentReference, document_id, "That document does not exist.")
-    permission = "portal.self" if actor.patient_id is not None else "patient.read"
-    authorize(actor, permission, patient_id=row.patient_id)
+    permission = "portal.self" if actor is not None and actor.patient_id is not None else "patient.read"
+    authorize(actor, permission)  # before the lookup: a role's refusal says nothing about the id
+    row = get_row(session, DocumentReference, document_id, DOCUMENT_MISSING)
+    authorize_owner(actor, permission, patient_id=row.patient_id, missing=DOCUMENT_MISSING)
     path = documents_dir() / row.storage_key
     if not path.is_file():
         raise NotFound("The document's file is missing; tell IT.")

@@ -22,7 +22,7 @@ from hms_app.models.scheduling import (
     Resource,
 )
 from hms_app.services import reminders
-from hms_app.services.permissions import Actor, authorize
+from hms_app.services.permissions import Actor, authorize, authorize_owner
 from hms_app.services.rows import returns_frozen
 from hms_app.services.scheduling.appointments import (
     audit_appointment,
@@ -39,6 +39,7 @@ from hms_app.services.scheduling.appointments import (
 )
 from hms_app.services.scheduling.parsing import as_int, as_moment, optional_resource_id
 from hms_app.services.scheduling.policy import (
+    APPOINTMENT_MISSING,
     RecurrenceConflict,
     SlotTaken,
     booking_patient_id,
@@ -221,7 +222,7 @@ def _check_portal_change(
     """Patients change their own bookings only, of online services, and not too close to the start."""
     if not is_portal(actor):
         return
-    authorize(actor, "portal.self", patient_id=appointment.patient_id)
+    authorize_owner(actor, "portal.self", patient_id=appointment.patient_id, missing=APPOINTMENT_MISSING)
     refusal = _portal_refusal(appointment, service, now)
     if refusal:
         raise Conflict(refusal)
@@ -236,8 +237,8 @@ def portal_change_refusal(
         Appointment, as_int(appointment_id, field="appointment_id", label="appointment")
     )
     if appointment is None:
-        raise NotFound("That appointment does not exist.")
-    authorize(actor, "portal.self", patient_id=appointment.patient_id)
+        raise NotFound(APPOINTMENT_MISSING)
+    authorize_owner(actor, "portal.self", patient_id=appointment.patient_id, missing=APPOINTMENT_MISSING)
     service = session.get(HealthcareService, appointment.service_id)
     return _portal_refusal(appointment, service, now or utcnow())
 

@@ -30,6 +30,7 @@ from hms_app.services.audit import audit_read, record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.scheduling.parsing import as_date, as_int
 from hms_app.services.scheduling.policy import (
+    APPOINTMENT_MISSING,
     authorize_read,
     eligibility_label,
     eligibility_refusal,
@@ -349,8 +350,8 @@ def get_appointment(session: Session, *, actor: Actor, appointment_id: int) -> A
         Appointment, as_int(appointment_id, field="appointment_id", label="appointment")
     )
     if appointment is None:
-        raise NotFound("That appointment does not exist.")
-    authorize_read(actor, patient_id=appointment.patient_id)
+        raise NotFound(APPOINTMENT_MISSING)
+    authorize_read(actor, patient_id=appointment.patient_id, missing=APPOINTMENT_MISSING)
     result = _rows(session, _row_query().where(Appointment.id == appointment.id))[0]
     audit_read(
         session,

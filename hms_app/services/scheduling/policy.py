@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from hms_app.clock import format_local
 from hms_app.errors import Conflict
-from hms_app.services.permissions import Actor, authorize
+from hms_app.services.permissions import Actor, authorize, authorize_owner
 from hms_app.services.scheduling.parsing import as_int
 from hms_app.settings import get_settings
 
@@ -61,18 +61,25 @@ def is_portal(actor: Actor | None) -> bool:
     return actor is not None and actor.patient_id is not None
 
 
-def authorize_change(actor: Actor | None, patient_id: int | None = None) -> Actor:
-    """Portal users change their own bookings; staff need appointment.book."""
-    if is_portal(actor):
-        return authorize(actor, "portal.self", patient_id=patient_id)
-    return authorize(actor, "appointment.book", patient_id=patient_id)
+# What anyone is told about an appointment id that is not theirs to see, as about one that is not there.
+APPOINTMENT_MISSING = "That appointment does not exist."
 
 
-def authorize_read(actor: Actor | None, patient_id: int | None = None) -> Actor:
-    """Portal users read their own bookings; staff need appointment.read."""
-    if is_portal(actor):
-        return authorize(actor, "portal.self", patient_id=patient_id)
-    return authorize(actor, "appointment.read", patient_id=patient_id)
+def authorize_change(actor: Actor | None, patient_id: int | None = None, *, missing: str = "") -> Actor:
+    """Portal users change their own bookings; staff need appointment.book. With ``missing``, a
+    portal user's appointment of someone else is answered as one that does not exist."""
+    permission = "portal.self" if is_portal(actor) else "appointment.book"
+    if missing and patient_id is not None:
+        return authorize_owner(actor, permission, patient_id=patient_id, missing=missing)
+    return authorize(actor, permission, patient_id=patient_id)
+
+
+def authorize_read(actor: Actor | None, patient_id: int | None = None, *, missing: str = "") -> Actor:
+    """Portal users read their own bookings; staff need appointment.read (``missing``: as above)."""
+    permission = "portal.self" if is_portal(actor) else "appointment.read"
+    if missing and patient_id is not None:
+        return authorize_owner(actor, permission, patient_id=patient_id, missing=missing)
+    return authorize(actor, permission, patient_id=patient_id)
 
 
 def booking_patient_id(actor: Actor, patient_id) -> int:

@@ -38,6 +38,7 @@ from hms_app.services.scheduling.appointments import (
 )
 from hms_app.services.scheduling.parsing import as_date, as_int, as_moment, optional_resource_id
 from hms_app.services.scheduling.policy import (
+    APPOINTMENT_MISSING,
     SlotTaken,
     authorize_change,
     booking_patient_id,
@@ -358,7 +359,7 @@ def offer_freed_slot(
 def _offered(session: Session, actor: Actor, appointment_id) -> Appointment:
     authorize_change(actor)
     appointment = locked_appointment(session, appointment_id)
-    authorize_change(actor, patient_id=appointment.patient_id)
+    authorize_change(actor, patient_id=appointment.patient_id, missing=APPOINTMENT_MISSING)
     if appointment.status != "offered":
         raise Conflict("This offer is no longer open.")
     return appointment

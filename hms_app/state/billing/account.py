@@ -133,7 +133,7 @@ class BillingAccountState(SessionState):
         match = re.match(r"^/billing/accounts/(\d{1,12})", path or "")
         if match is None:
             return
-        async for _ in live_changes(self, live.BILLING, [int(match.group(1))]):
+        async for _ in live_changes(self, live.BILLING, [int(match.group(1))], permission="billing.read"):
             yield BillingAccountState.refresh
 
     @rx.event

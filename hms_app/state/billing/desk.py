@@ -126,7 +126,7 @@ class BillingDeskState(SessionState):
     @rx.event(background=True)
     @public(WATCH_REASON)
     async def watch(self):
-        async for _ in live_changes(self, live.BILLING):
+        async for _ in live_changes(self, live.BILLING, permission="billing.read"):
             yield BillingDeskState.refresh
 
     @rx.event

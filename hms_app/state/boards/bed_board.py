@@ -265,7 +265,7 @@ class BedBoardState(SessionState):
     @rx.event(background=True)
     @public(WATCH_REASON)
     async def watch(self):
-        async for _ in live_changes(self, live.BEDS):
+        async for _ in live_changes(self, live.BEDS, permission="patient.read"):
             yield BedBoardState.refresh
 
     @rx.event

@@ -196,7 +196,7 @@ class FlowBoardState(SessionState):
     @public(WATCH_REASON)
     async def watch(self):
         # No key: the department filter can change while the board is open; refresh reads it.
-        async for _ in live_changes(self, live.APPOINTMENTS):
+        async for _ in live_changes(self, live.APPOINTMENTS, permission="appointment.read"):
             yield FlowBoardState.refresh
 
     @rx.event

@@ -111,5 +111,5 @@ class WaitingRoomState(SessionState):
         async with self:
             department_id = self.department_id
         # The department is fixed by the address for the life of the screen: follow only it.
-        async for _ in live_changes(self, live.QUEUE, [department_id or None]):
+        async for _ in live_changes(self, live.QUEUE, [department_id or None], permission="appointment.read"):
             yield WaitingRoomState.refresh

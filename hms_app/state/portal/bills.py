@@ -104,7 +104,7 @@ class PortalBillsState(SessionState):
             patient_key = self._patient_key
         if not patient_key:
             return  # not loaded (not signed in, or refused): nothing to watch
-        async for _ in live_changes(self, live.BILLING, [patient_key]):
+        async for _ in live_changes(self, live.BILLING, [patient_key], permission="portal.self"):
             yield PortalBillsState.refresh
 
     @rx.event

@@ -45,7 +45,10 @@ from hms_app.state.scheduling.layout import (
 from hms_app.state.session import SessionState, browser_id, public, requires
 
 VIEWS = ("day", "week")
-WATCH_REASON = "only waits for change notices and reads no data; the refresh it triggers is guarded"
+WATCH_REASON = (
+    "subscribes only after live_changes has checked the permission the board needs; reads no data, "
+    "and the refresh it triggers is guarded"
+)
 
 
 class ScheduleState(SessionState):
@@ -209,7 +212,7 @@ class ScheduleState(SessionState):
     @public(WATCH_REASON)
     async def watch(self):
         # No key: the department shown can change while the page is open; refresh reads it.
-        async for _ in live_changes(self, live.APPOINTMENTS):
+        async for _ in live_changes(self, live.APPOINTMENTS, permission="appointment.read"):
             yield ScheduleState.refresh
 
     # ------------------------------------------------------------------ navigation
