@@ -115,8 +115,13 @@ def test_disable_and_enable(nina, capsys):
     code, out, _ = hms(capsys, "users", "disable", "nina")
     assert code == 0 and not _user("nina").is_active
     assert "disabled" in hms(capsys, "users", "list")[1]
-    with pytest.raises(DomainError, match="disabled"):
+    # a disabled account answers a right password as a wrong one (nothing confirms the password);
+    # the audit trail says why
+    with pytest.raises(DomainError, match="Wrong username or password."):
         _sign_in("nina", PASSWORD)
+    with hms_db.session_scope() as s:
+        details = s.execute(select(AuditEvent.detail).where(AuditEvent.username == "nina")).scalars().all()
+    assert any("disabled" in (detail or "") for detail in details)
     assert hms(capsys, "users", "enable", "NINA")[0] == 0
     assert _user("nina").is_active and _sign_in("nina", PASSWORD) == "active"
 
