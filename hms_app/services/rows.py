@@ -58,27 +58,33 @@ def view_class(model: type) -> type:
     return cls
 
 
+def _model_viewed_as(view_name: str) -> type | None:
+    """The table class whose frozen copies are called ``view_name``, if any."""
+    if view_name.endswith(VIEW_SUFFIX):
+        wanted = view_name[: -len(VIEW_SUFFIX)]
+        for mapper in SQLModel._sa_registry.mappers:
+            if mapper.class_.__name__ == wanted:
+                return mapper.class_
+    return None
+
+
 def __getattr__(name: str):
     """A view class by name, made on first use: a worker unpickling a tab's state may not have
     made it yet."""
-    if name.endswith(VIEW_SUFFIX):
-        wanted = name[: -len(VIEW_SUFFIX)]
-        for mapper in SQLModel._sa_registry.mappers:
-            if mapper.class_.__name__ == wanted:
-                return view_class(mapper.class_)
-    raise AttributeError(name)
+    model = _model_viewed_as(name)
+    if model is None:
+        raise AttributeError(name)
+    return view_class(model)
 
 
 def model_of(value) -> type:
     """The table class behind a row or its frozen copy."""
     if _is_table_row(value):
         return type(value)
-    name = type(value).__name__
-    if name.endswith(VIEW_SUFFIX):
-        for mapper in SQLModel._sa_registry.mappers:
-            if mapper.class_.__name__ == name[: -len(VIEW_SUFFIX)]:
-                return mapper.class_
-    raise TypeError(f"{type(value).__name__} is neither a table row nor a frozen copy of one")
+    model = _model_viewed_as(type(value).__name__)
+    if model is None:
+        raise TypeError(f"{type(value).__name__} is neither a table row nor a frozen copy of one")
+    return model
 
 
 def reload(session: Session, value):
