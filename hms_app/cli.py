@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -239,8 +240,16 @@ def cmd_serve(args) -> int:
         print("  or start a demo hospital with `hms serve --demo` (what `make run` does).")
     print("=" * 64 + "\n", flush=True)
     env = {**os.environ, "HMS_PORT": str(port), "REFLEX_USE_GRANIAN": "1"}
+    # `.venv/bin/hms serve` run without `make run`'s PATH: reflex is next to this interpreter and
+    # the front-end build wants the bun that `make setup` put under .tools.
+    tools = [str(Path(sys.executable).parent)]
+    bun = PROJECT_ROOT / ".tools" / "bun" / "node_modules" / ".bin"
+    if (bun / "bun").exists():
+        tools.append(str(bun))
+        env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    env["PATH"] = os.pathsep.join([*tools, env.get("PATH", "")])
     command = [
-        "reflex",
+        shutil.which("reflex", path=env["PATH"]) or "reflex",
         "run",
         "--env",
         "prod",
