@@ -397,11 +397,9 @@ def bench_inprocess(stack: contextlib.ExitStack, figures: set[str]) -> None:
 
 
 def bench_redis(stack: contextlib.ExitStack, figures: set[str]) -> None:
-    import psycopg
     import redis
-    from psycopg import sql
 
-    from bench.run import Skip, _postgres_server, fresh_database, say
+    from bench.run import Skip, fresh_database, say, scratch_postgres
 
     redis_url = os.environ.get("HMS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
     try:
@@ -409,23 +407,10 @@ def bench_redis(stack: contextlib.ExitStack, figures: set[str]) -> None:
     except redis.RedisError as error:
         raise Skip(f"Redis is not reachable at {redis_url}: {error}") from error
     name = os.environ.get("HMS_BENCH_BOARDS_DB", "hms_bench_boards")
-    server = _postgres_server()
-    try:
-        admin = psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        raise Skip(f"PostgreSQL is not reachable at {server}: {error}".strip()) from error
-    stack.callback(admin.close)
-
-    def drop() -> None:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    drop()
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    stack.callback(drop)
+    url = scratch_postgres(stack, name)
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hms-bench-boards-redis-")))
     data_dir = workdir / "data"
     data_dir.mkdir()
-    url = f"{server.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
     say(f"preparing a PostgreSQL hospital in {name!r} ({DEMO_PATIENTS} patients, wards and beds) ...")
     fresh_database(url, data_dir, DEMO_PATIENTS)
     workers = os.environ.get("HMS_BENCH_BOARDS_WORKERS", "3")

@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import DomainError, InvalidFields, ValidationError
+from hms_app.errors import DomainError, FieldErrors, InvalidFields
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, SignupRequest
 from hms_app.services import accounts, reminders, security
@@ -154,33 +154,6 @@ def _check_rate(session: Session, *, client_ip: str | None, browser: str) -> Non
             raise DomainError(TOO_MANY.format(minutes=int(window.total_seconds() // 60)))
 
 
-# Stand-ins for a field already found wrong, so that the shared demographic rules (which stop at
-# the first wrong field) can be asked again about the others.
-_VALID_STAND_INS = {
-    "given_name": "Ann",
-    "family_name": "Lee",
-    "sex": "unknown",
-    "birth_date": "1990-01-01",
-    "phone": "5550100000",
-    "email": "stand.in@example.org",
-}
-
-
-def _demographic_errors(data: dict, *, today: date) -> tuple[dict, dict[str, str]]:
-    """The demographics cleaned, and every wrong field's message (not only the first one's)."""
-    data, errors = dict(data), {}
-    for _ in range(len(_VALID_STAND_INS) + 1):
-        try:
-            return patient_service.validate_demographics(data, today=today), errors
-        except ValidationError as error:
-            if error.field not in _VALID_STAND_INS or error.field in errors:
-                errors.setdefault(error.field or "form", str(error))
-                return {}, errors
-            errors[error.field] = str(error)
-            data[error.field] = _VALID_STAND_INS[error.field]
-    return {}, errors
-
-
 def _validate(form: dict, *, today: date) -> dict:
     """The sign-up form, cleaned; every wrong field is named at once (``InvalidFields``)."""
 
@@ -188,36 +161,36 @@ def _validate(form: dict, *, today: date) -> dict:
         value = form.get(key)
         return "" if value is None else str(value)[:limit]
 
-    errors: dict[str, str] = {}
+    errors = FieldErrors()
     if not text("email").strip():
-        errors["email"] = "Email is required."
+        errors.add("email", "Email is required.")
     if not text("phone").strip():
-        errors["phone"] = "Phone is required."
-    demographics, wrong = _demographic_errors({key: text(key) for key in DEMOGRAPHICS}, today=today)
-    for field, message in wrong.items():
-        errors.setdefault(field, message)
+        errors.add("phone", "Phone is required.")
+    demographics = errors.check(
+        patient_service.validate_demographics, {key: text(key) for key in DEMOGRAPHICS}, today=today
+    )
     if demographics and patient_service.age_years(demographics["birth_date"], today) < MIN_AGE_YEARS:
-        errors["birth_date"] = (
+        errors.add(
+            "birth_date",
             f"Portal accounts are for patients aged {MIN_AGE_YEARS} or over. "
-            "A parent or guardian can register a child at reception."
+            "A parent or guardian can register a child at reception.",
         )
     username = text("username", 100).strip().lower()
     if not security.USERNAME_RE.fullmatch(username):
-        errors["username"] = (
-            "The username must be 3 to 60 characters: lowercase letters, digits, dots, dashes or underscores."
+        errors.add(
+            "username",
+            "The username must be 3 to 60 characters: lowercase letters, digits, dots, dashes or underscores.",
         )
     password, confirm = text("password"), text("password_confirm")
-    try:
-        security.check_password_policy(password, username=username)
-    except ValidationError as error:
-        errors["password"] = str(error)
+    errors.check(security.check_password_policy, password, username=username)
     if password != confirm:
-        errors["password_confirm"] = "The two passwords are not the same."
+        errors.add("password_confirm", "The two passwords are not the same.")
     if text("consent").strip().lower() not in ("on", "true", "1", "yes"):
-        errors["consent"] = "Please accept the terms of use and the privacy notice to create an account."
-    if errors:
+        errors.add("consent", "Please accept the terms of use and the privacy notice to create an account.")
+    if errors.errors:
         order = (*DEMOGRAPHICS, "username", "password", "password_confirm", "consent")
-        raise InvalidFields({f: errors[f] for f in order if f in errors} | errors)
+        found = errors.errors
+        raise InvalidFields({f: found[f] for f in order if f in found} | found)
     return {**demographics, "username": username, "password": password}
 
 

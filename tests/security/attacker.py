@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,8 +144,9 @@ def staff_token(server: Server, username: str) -> str:
         return security.sign_in(session, username=username, password=DEMO_PASSWORD).token
 
 
-def store_document(server: Server) -> int:
-    """A patient document on the running server (the demo hospital has none)."""
+def store_document(server: Server, *, not_of: int | None = None) -> int:
+    """A patient document on the running server (the demo hospital has none): of the first
+    patient, or of the first one other than ``not_of``."""
     from sqlalchemy import select
 
     from hms_app.models.patients import Patient
@@ -156,7 +159,10 @@ def store_document(server: Server) -> int:
     get_settings.cache_clear()
     try:
         with server_db(server) as session:
-            patient_id = session.execute(select(Patient.id).order_by(Patient.id).limit(1)).scalar_one()
+            patients = select(Patient.id).order_by(Patient.id).limit(1)
+            if not_of is not None:
+                patients = patients.where(Patient.id != not_of)
+            patient_id = session.execute(patients).scalar_one()
             row = emr.store_document(
                 session,
                 actor=SYSTEM_ACTOR,
@@ -174,38 +180,102 @@ def store_document(server: Server) -> int:
         get_settings.cache_clear()
 
 
+class Tab:
+    """A signed-in tab without a browser: sends events by handler name, collects what comes back."""
+
+    def __init__(self, client, path: str, query: dict[str, str]) -> None:
+        self.client, self.path, self.query = client, path, query
+        self.updates: list[dict] = []
+        self.lock = threading.Lock()
+
+    def router_data(self) -> dict:
+        query = "&".join(f"{k}={v}" for k, v in self.query.items())
+        return {
+            "pathname": self.path,
+            "asPath": self.path + (f"?{query}" if query else ""),
+            "query": self.query,
+        }
+
+    def send(self, handler: str, _limit: float = 30, **payload) -> list[dict]:
+        """Call ``handler`` (its full name) and wait until the server has finished answering
+        (at most ``_limit`` seconds: a handler whose answer is not marked final is waited for
+        that long)."""
+        with self.lock:
+            start = len(self.updates)
+        self.client.emit(
+            "event",
+            {"name": handler, "payload": payload, "router_data": self.router_data()},
+            namespace="/_event",
+        )
+        return self.wait(start, limit=_limit)
+
+    def wait(self, start: int = 0, quiet: float = 1.5, limit: float = 30) -> list[dict]:
+        deadline, last_count, last_change = time.monotonic() + limit, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with self.lock:
+                count = len(self.updates)
+                final = any(u.get("final") for u in self.updates[start:])
+            if count != last_count:
+                last_count, last_change = count, time.monotonic()
+            if final and time.monotonic() - last_change > quiet:
+                break
+            time.sleep(0.05)
+        with self.lock:
+            return list(self.updates[start:])
+
+
 @contextlib.contextmanager
-def socket_tab(server: Server, *, cookie: str = "", path: str = "/patients/1/chart") -> Iterator[str]:
-    """A tab on the server without a browser: socket.io on /_event, opened with ``cookie`` as the
-    upgrade request's Cookie header, hydrated at ``path``. Yields the tab's token."""
+def open_tab(
+    server: Server,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    token: str = "",
+    query: dict[str, str] | None = None,
+) -> Iterator[Tab]:
+    """A tab without a browser: socket.io on /_event with ``headers`` on the upgrade request
+    (a Cookie for a signed-in tab), booted with hydrate_and_load at ``path``. Yields it as soon as
+    it is connected; the caller waits for the answer it needs."""
     import socketio
 
-    token = str(uuid.uuid4())
     client = socketio.Client(reconnection=False)
-    hydrated = []
-    client.on("event", lambda update: hydrated.append(update), namespace="/_event")
-    boot = {
-        "event": {
-            "name": f"{STATE}.hydrate_and_load",
-            "payload": {"vars": {}},
-            "router_data": {"pathname": path, "asPath": path, "query": {}},
-        }
-    }
+    opened = Tab(client, path, query or {})
+
+    def collect(update: dict) -> None:
+        with opened.lock:
+            opened.updates.append(update)
+
+    client.on("event", collect, namespace="/_event")
     client.connect(
-        f"{server.url}?token={token}",
+        f"{server.url}?token={token or uuid.uuid4()}",
         socketio_path="/_event",
         transports=["websocket"],
         namespaces=["/_event"],
-        headers={"Cookie": cookie} if cookie else {},
-        auth=boot,
+        headers=headers or {},
+        auth={
+            "event": {
+                "name": f"{STATE}.hydrate_and_load",
+                "payload": {"vars": {}},
+                "router_data": opened.router_data(),
+            }
+        },
         wait_timeout=30,
     )
     try:
-        for _ in range(100):
-            if hydrated:
-                break
-            client.sleep(0.1)
-        assert hydrated, "the server did not answer the tab's hydrate event"
-        yield token
+        yield opened
     finally:
         client.disconnect()
+
+
+@contextlib.contextmanager
+def socket_tab(server: Server, *, cookie: str = "", path: str = "/patients/1/chart") -> Iterator[str]:
+    """A tab on the server without a browser, opened with ``cookie`` as the upgrade request's
+    Cookie header and hydrated at ``path``. Yields the tab's token."""
+    token = str(uuid.uuid4())
+    with open_tab(server, path, headers={"Cookie": cookie} if cookie else {}, token=token) as opened:
+        for _ in range(100):
+            if opened.updates:
+                break
+            time.sleep(0.1)
+        assert opened.updates, "the server did not answer the tab's hydrate event"
+        yield token

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -29,88 +28,19 @@ from urllib.parse import unquote
 from sqlalchemy import select
 
 from tests.production_server import PROJECT_ROOT, VENV_BIN, Server, server_db
-from tests.security.attacker import SESSION_COOKIE, STATE, staff_token
+from tests.security.attacker import SESSION_COOKIE, STATE, Tab, open_tab, staff_token
 
 SESSION = f"{STATE}.hms_app___state___session____session_state"
 FINANCE = f"{SESSION}.hms_app___state___finance____finance_state"
 
 
-class Tab:
-    """A signed-in tab without a browser: sends events by handler name, collects what comes back."""
-
-    def __init__(self, client, path: str, query: dict[str, str]) -> None:
-        self.client, self.path, self.query = client, path, query
-        self.updates: list[dict] = []
-        self.lock = threading.Lock()
-
-    def router_data(self) -> dict:
-        query = "&".join(f"{k}={v}" for k, v in self.query.items())
-        return {
-            "pathname": self.path,
-            "asPath": self.path + (f"?{query}" if query else ""),
-            "query": self.query,
-        }
-
-    def send(self, handler: str, _limit: float = 30, **payload) -> list[dict]:
-        """Call ``handler`` (its full name) and wait until the server has finished answering
-        (at most ``_limit`` seconds: a handler whose answer is not marked final is waited for
-        that long)."""
-        with self.lock:
-            start = len(self.updates)
-        self.client.emit(
-            "event",
-            {"name": handler, "payload": payload, "router_data": self.router_data()},
-            namespace="/_event",
-        )
-        return self.wait(start, limit=_limit)
-
-    def wait(self, start: int = 0, quiet: float = 1.5, limit: float = 30) -> list[dict]:
-        deadline, last_count, last_change = time.monotonic() + limit, -1, time.monotonic()
-        while time.monotonic() < deadline:
-            with self.lock:
-                count = len(self.updates)
-                final = any(u.get("final") for u in self.updates[start:])
-            if count != last_count:
-                last_count, last_change = count, time.monotonic()
-            if final and time.monotonic() - last_change > quiet:
-                break
-            time.sleep(0.05)
-        with self.lock:
-            return list(self.updates[start:])
-
-
 @contextlib.contextmanager
 def tab(server: Server, username: str, path: str, query: dict[str, str] | None = None) -> Iterator[Tab]:
-    import socketio
-
-    client = socketio.Client(reconnection=False)
-    opened = Tab(client, path, query or {})
-
-    def collect(update: dict) -> None:
-        with opened.lock:
-            opened.updates.append(update)
-
-    client.on("event", collect, namespace="/_event")
-    client.connect(
-        f"{server.url}?token={uuid.uuid4()}",
-        socketio_path="/_event",
-        transports=["websocket"],
-        namespaces=["/_event"],
-        headers={"Cookie": f"{SESSION_COOKIE}={staff_token(server, username)}"},
-        auth={
-            "event": {
-                "name": f"{STATE}.hydrate_and_load",
-                "payload": {"vars": {}},
-                "router_data": opened.router_data(),
-            }
-        },
-        wait_timeout=30,
-    )
-    try:
+    """A tab of ``username`` (a real session, as a stolen cookie would be) hydrated at ``path``."""
+    cookie = {"Cookie": f"{SESSION_COOKIE}={staff_token(server, username)}"}
+    with open_tab(server, path, headers=cookie, query=query) as opened:
         opened.wait()
         yield opened
-    finally:
-        client.disconnect()
 
 
 def _deltas(updates: list[dict], state: str) -> dict:

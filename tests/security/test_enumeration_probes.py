@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from sqlalchemy import select
 
 from tests.production_server import DEMO_PASSWORD, Server, server_db
-from tests.security.attacker import SESSION_COOKIE, STATE, request, staff_token
-from tests.security.test_audit_and_inputs import Tab, _deltas, _event_payloads
+from tests.security.attacker import SESSION_COOKIE, STATE, Tab, open_tab, request, staff_token, store_document
+from tests.security.test_audit_and_inputs import _deltas, _event_payloads
 
 SESSION = f"{STATE}.hms_app___state___session____session_state"
 SIGNUP = f"{SESSION}.hms_app___state___portal___signup____signup_state"
@@ -61,41 +61,14 @@ def socket_tab(
     server: Server, path: str, *, cookie: str = "", forwarded_for: str = "", token: str = ""
 ) -> Iterator[Tab]:
     """An anonymous (or ``cookie``) tab hydrated at ``path``, sending X-Forwarded-For if given."""
-    import socketio
-
-    client = socketio.Client(reconnection=False)
-    opened = Tab(client, path, {})
-
-    def collect(update: dict) -> None:
-        with opened.lock:
-            opened.updates.append(update)
-
     headers = {}
     if cookie:
         headers["Cookie"] = cookie
     if forwarded_for:
         headers["X-Forwarded-For"] = forwarded_for
-    client.on("event", collect, namespace="/_event")
-    client.connect(
-        f"{server.url}?token={token or uuid.uuid4()}",
-        socketio_path="/_event",
-        transports=["websocket"],
-        namespaces=["/_event"],
-        headers=headers,
-        auth={
-            "event": {
-                "name": f"{STATE}.hydrate_and_load",
-                "payload": {"vars": {}},
-                "router_data": opened.router_data(),
-            }
-        },
-        wait_timeout=30,
-    )
-    try:
+    with open_tab(server, path, headers=headers, token=token) as opened:
         _hydrated(opened)
         yield opened
-    finally:
-        client.disconnect()
 
 
 def send(tab: Tab, handler: str, *, answered=None, limit: float = 20.0, **payload) -> list[dict]:
@@ -236,48 +209,13 @@ def test_a_disabled_accounts_right_password_is_answered_as_a_wrong_one(hms_serve
 # --------------------------------------------------------------------------- 10: documents, appointments
 
 
-def _document_of_someone_else(server: Server, mine: int) -> int:
-    """A document of a patient other than ``mine`` on the running server (its bytes where it reads them)."""
-    import os
-
-    from hms_app.models.patients import Patient
-    from hms_app.services import emr
-    from hms_app.services.permissions import SYSTEM_ACTOR
-    from hms_app.settings import get_settings
-    from tests.security.attacker import PDF
-
-    saved = os.environ.get("HMS_DATA_DIR")
-    os.environ["HMS_DATA_DIR"] = str(server.data_dir)
-    get_settings.cache_clear()
-    try:
-        with server_db(server) as session:
-            other = session.execute(
-                select(Patient.id).where(Patient.id != mine).order_by(Patient.id).limit(1)
-            ).scalar_one()
-            row = emr.store_document(
-                session,
-                actor=SYSTEM_ACTOR,
-                patient_id=other,
-                title="Someone else's letter",
-                content=PDF,
-                content_type="application/pdf",
-            )
-            return row.id
-    finally:
-        if saved is None:
-            os.environ.pop("HMS_DATA_DIR", None)
-        else:
-            os.environ["HMS_DATA_DIR"] = saved
-        get_settings.cache_clear()
-
-
 def test_another_patients_document_is_answered_exactly_as_a_missing_one(hms_server: Server):
     from hms_app.models.emr import DocumentReference
     from hms_app.models.security import AppUser
 
     with server_db(hms_server) as session:
         mine = session.execute(select(AppUser.patient_id).where(AppUser.username == "patient")).scalar_one()
-    document_id = _document_of_someone_else(hms_server, mine)
+    document_id = store_document(hms_server, not_of=mine)
     with server_db(hms_server) as session:
         last = (
             session.execute(select(DocumentReference.id).order_by(DocumentReference.id.desc()))

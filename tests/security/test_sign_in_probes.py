@@ -20,7 +20,6 @@ import os
 import stat
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import pyotp
@@ -28,8 +27,8 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.production_server import DEMO_PASSWORD, Server, server_db
-from tests.security.attacker import SESSION_COOKIE, SESSION_STATE, STATE
-from tests.security.test_audit_and_inputs import Tab, _deltas, _event_payloads
+from tests.security.attacker import SESSION_COOKIE, SESSION_STATE, Tab, open_tab
+from tests.security.test_audit_and_inputs import _deltas, _event_payloads
 
 SIGN_IN = f"{SESSION_STATE}.hms_app___state___auth____sign_in_state"
 ACCOUNT = f"{SESSION_STATE}.hms_app___state___account____account_state"
@@ -91,36 +90,10 @@ def _token(server: Server, username: str, password: str = PASSWORD) -> str:
 @contextlib.contextmanager
 def _tab(server: Server, path: str, token: str = "") -> Iterator[Tab]:
     """A tab on ``path``, signed in with ``token`` or anonymous."""
-    import socketio
-
-    client = socketio.Client(reconnection=False)
-    opened = Tab(client, path, {})
-
-    def collect(update_: dict) -> None:
-        with opened.lock:
-            opened.updates.append(update_)
-
-    client.on("event", collect, namespace="/_event")
-    client.connect(
-        f"{server.url}?token={uuid.uuid4()}",
-        socketio_path="/_event",
-        transports=["websocket"],
-        namespaces=["/_event"],
-        headers={"Cookie": f"{SESSION_COOKIE}={token}"} if token else {},
-        auth={
-            "event": {
-                "name": f"{STATE}.hydrate_and_load",
-                "payload": {"vars": {}},
-                "router_data": opened.router_data(),
-            }
-        },
-        wait_timeout=30,
-    )
-    try:
+    headers = {"Cookie": f"{SESSION_COOKIE}={token}"} if token else {}
+    with open_tab(server, path, headers=headers) as opened:
         _wait(opened, 0, lambda updates: bool(updates), settle=0.5)
         yield opened
-    finally:
-        client.disconnect()
 
 
 def _wait(tab: Tab, start: int, done: Callable[[list[dict]], bool], settle: float = 0.2) -> list[dict]:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
 from hms_app import db as hms_db
+from hms_app.errors import ValidationError
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent
 from hms_app.services import accounts, security
@@ -174,7 +175,7 @@ async def test_the_browser_limit_is_keyed_on_a_server_issued_key_not_the_client_
 
     def spy(session, **kwargs):
         seen.append(kwargs)
-        raise portal_accounts.ValidationError("stop here")
+        raise ValidationError("stop here")
 
     monkeypatch.setattr(portal_accounts, "request_signup", spy)
     first = _tab(SignupState, "/portal/signup", client_token="same-token")
@@ -195,7 +196,7 @@ async def test_whatever_the_browser_sends_only_the_form_fields_reach_the_service
 
     def spy(session, *, form, client_ip, browser_key):
         seen.update(form=form, client_ip=client_ip)
-        raise portal_accounts.ValidationError("stop here")
+        raise ValidationError("stop here")
 
     monkeypatch.setattr(portal_accounts, "request_signup", spy)
     tab = _tab(SignupState, "/portal/signup")

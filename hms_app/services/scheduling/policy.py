@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from hms_app.clock import format_local
 from hms_app.errors import Conflict
+from hms_app.services.patients.demographics import age_years
 from hms_app.services.permissions import Actor, authorize, authorize_owner
 from hms_app.services.scheduling.parsing import as_int
 from hms_app.settings import get_settings
@@ -101,10 +102,6 @@ SEX_WORDS = {"female": "women and girls", "male": "men and boys"}
 MAX_ELIGIBLE_AGE = 130
 
 
-def _completed_years(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def eligibility_label(min_age: int | None, max_age: int | None, for_sex: str | None) -> str:
     """Who a service is for, in words ("" for anyone): "aged 40 to 74, women and girls"."""
     parts = []
@@ -124,7 +121,7 @@ def eligibility_refusal(
 ) -> str | None:
     """Why a patient cannot book a service online, or None when it fits them (age on the visit's
     day, or today for what is offered)."""
-    age = _completed_years(birth_date, on)
+    age = age_years(birth_date, on)
     fits = (min_age is None or age >= min_age) and (max_age is None or age <= max_age)
     if not fits or (for_sex in SEX_WORDS and sex != for_sex):
         return (
