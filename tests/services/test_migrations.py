@@ -89,7 +89,10 @@ def test_upgrade_from_empty_builds_the_models_schema_and_every_downgrade_undoes_
     for rev in revisions:
         applied = set((_inspect(empty_database)[1] or "").split("+"))
         assert rev.revision in applied, f"{rev.revision} should still be applied"
-        migrations.downgrade(empty_database, f"{rev.revision}@-1")
+        # A merge revision (a domain that needs the tables of several branches) has no single step
+        # down; downgrading to one of its parents unapplies just the merge.
+        merge = not isinstance(rev.down_revision, str) and rev.down_revision is not None
+        migrations.downgrade(empty_database, rev.down_revision[0] if merge else f"{rev.revision}@-1")
         remaining = set((_inspect(empty_database)[1] or "").split("+")) - {""}
         assert rev.revision not in remaining
         parents = {rev.down_revision} if isinstance(rev.down_revision, str) else set(rev.down_revision or ())
