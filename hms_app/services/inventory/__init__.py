@@ -1,0 +1,7 @@
+"""Inventory: stock in every store, its immutable ledger, replenishment, counts and equipment.
+
+One module per concern: ``common`` (who may work which store, quantities), ``ledger`` (receipts
+and issues, first expiry first out, the balance guard), ``moves`` (transfers, adjustments,
+write-offs, returns), ``balances`` (stock on hand and the ledger proof), ``barcodes`` (GS1 scans
+and Code 128 labels). Callers import from the modules.
+"""
