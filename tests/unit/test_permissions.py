@@ -31,6 +31,12 @@ ISSUE_ROLES = {
     "billing_clerk",
     "manager",
     "patient",
+    # Asked for by the inventory issue (stores, biomedical engineering) and the laboratory issue
+    # (who an unacknowledged critical result escalates to).
+    "storekeeper",
+    "biomed",
+    "charge_nurse",
+    "department_lead",
 }
 
 

@@ -45,6 +45,7 @@ from hms_app.services.inventory.common import (
     get_item,
     get_location,
     get_lot,
+    may_work_stores,
     units,
     whole_number,
 )
@@ -190,6 +191,7 @@ def receive_stock(
     commit: bool = True,
 ) -> StockMove:
     """Take a delivery into a store: a receipt move, the lot's balance up, the item's average cost."""
+    may_work_stores(actor, KEEP)
     location = get_location(session, location_id)
     authorize_store(session, actor, location, KEEP)
     item = get_item(session, item_id)
@@ -369,6 +371,7 @@ def issue_stock(
 ) -> list[StockMove]:
     """Issue stock from a store to a patient, a department or a maintenance work order; a
     chargeable item issued to a patient is charged to the patient's account in the same transaction."""
+    may_work_stores(actor, ISSUE)
     location = get_location(session, location_id)
     authorize_store(session, actor, location, ISSUE)
     item = get_item(session, item_id)

@@ -22,6 +22,7 @@ from hms_app.services.inventory.common import (
     get_item,
     get_location,
     get_lot,
+    may_work_stores,
     units,
     whole_number,
 )
@@ -55,6 +56,7 @@ def transfer_stock(
     commit: bool = True,
 ) -> list[StockMove]:
     """Move stock from one store to another (first expiry first, or the named lot)."""
+    may_work_stores(actor, KEEP)
     source = get_location(session, from_location_id)
     target = get_location(session, to_location_id)
     if source.id == target.id:
@@ -120,6 +122,7 @@ def adjust_stock(
     commit: bool = True,
 ) -> StockMove:
     """Correct a store's balance of a lot up or down (found, broken, miscounted), with the reason."""
+    may_work_stores(actor, KEEP)
     if kind not in ("adjustment", "count_variance"):
         raise ValidationError("Unknown kind of adjustment.", field="kind")
     location = get_location(session, location_id)
@@ -168,6 +171,7 @@ def write_off_expired(
     session: Session, *, actor: Actor, location_id: int, lot_id: int, item_id: int, reason: str | None = None
 ) -> StockMove:
     """Take the whole of an expired lot out of a store's stock."""
+    may_work_stores(actor, KEEP)
     location = get_location(session, location_id)
     authorize_store(session, actor, location, KEEP)
     item = get_item(session, item_id, active=False)
@@ -209,6 +213,7 @@ def write_off_expired(
 def return_stock(session: Session, *, actor: Actor, move_id: int, quantity, reason: str) -> StockMove:
     """Take back into the store part or all of an earlier issue (unused, unopened). A patient's
     open charge for it is reduced or cancelled; an invoiced one is left for billing to credit."""
+    may_work_stores(actor, ISSUE)
     issue = session.get(StockMove, move_id) if isinstance(move_id, int) else None
     if issue is None or issue.kind not in ("issue_patient", "issue_department", "maintenance_use"):
         raise NotFound("That issue does not exist.")
