@@ -176,6 +176,21 @@ def cmd_population(_args) -> int:
     return 0
 
 
+def cmd_stock(_args) -> int:
+    from hms_app.services.inventory.balances import balance_mismatches, negative_balances
+
+    with _session() as session:
+        mismatches = balance_mismatches(session)
+        negative = negative_balances(session)
+    for m in mismatches:
+        print(f"store {m.location_id} lot {m.lot_id}: ledger {m.ledger:,}, balance {m.balance:,}")
+    if mismatches or negative:
+        print(f"MISMATCH: {len(mismatches)} balances differ from the ledger, {negative} below zero")
+        return 1
+    print("OK: every stock balance equals the sum of its ledger moves, none below zero")
+    return 0
+
+
 def cmd_backup(args) -> int:
     from hms_app.services.backup import backup_database
 
@@ -345,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="recompute registries, latest results and the measures' inputs from the clinical record",
     )
     population.set_defaults(fn=cmd_population)
+
+    stock = sub.add_parser("stock", help="inventory")
+    stock.add_subparsers(dest="stock_cmd", required=True).add_parser(
+        "verify", help="check that every stock balance equals its ledger; exit 1 if not"
+    )
+    stock.set_defaults(fn=cmd_stock)
 
     backup = sub.add_parser("backup", help="write a consistent copy of the database while it runs")
     backup.add_argument("file")

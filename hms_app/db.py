@@ -127,3 +127,17 @@ def analyze(session: Session, tables: tuple[str, ...] = ()) -> None:
         session.execute(text("ANALYZE"))
     for name in tables:
         session.execute(text(f'ANALYZE "{name}"'))
+
+
+@contextmanager
+def ledger_unguarded(conn) -> Iterator[None]:
+    """Lift the stock ledger's no-change triggers inside ``conn``'s transaction while the whole
+    database is emptied (a restore, the tests' clean slate), and put them back before it commits."""
+    from hms_app.models.inventory import LEDGER_GUARD, LEDGER_UNGUARD
+
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    for statement in LEDGER_UNGUARD[dialect]:
+        conn.exec_driver_sql(statement)
+    yield
+    for statement in LEDGER_GUARD[dialect]:
+        conn.exec_driver_sql(statement)

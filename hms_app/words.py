@@ -95,6 +95,7 @@ CHARGE_SOURCE = {
     "lab": "Laboratory",
     "imaging": "Imaging",
     "pharmacy": "Pharmacy",
+    "stock": "Issued from stock",
 }
 CHARGE_STATUS = {"open": "Waiting for an invoice", "invoiced": "Invoiced", "void": "Voided"}
 

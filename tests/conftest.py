@@ -53,7 +53,7 @@ def _truncate(url: str) -> None:
     PostgreSQL (TRUNCATE takes exclusive locks and rewrites files), so sequences are reset apart."""
     engine = hms_db.get_engine(url)
     tables = [t.name for t in reversed(metadata.sorted_tables)]
-    with engine.begin() as conn:
+    with engine.begin() as conn, hms_db.ledger_unguarded(conn):
         for name in tables:
             conn.execute(text(f"DELETE FROM {name}"))
         if url.startswith("postgresql"):

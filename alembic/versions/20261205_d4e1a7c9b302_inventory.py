@@ -2,7 +2,7 @@
 stock counts, the equipment register and its maintenance
 
 Revision ID: d4e1a7c9b302
-Revises: 6b2d4f8a0c31 (wards: a ward's store), 7c3e5a9b1d42 (billing: a patient issue's charge),
+Revises: 6b2d4f8a0c31 (wards: a ward's store), 7c3e5a9b1d42 (billing: the charge items a patient issue raises),
 c3a9e1b7d512 (scheduling: equipment that is a bookable resource)
 Create Date: 2026-12-05 09:12:16
 
@@ -420,13 +420,8 @@ def upgrade() -> None:
         sa.Column("order_line_id", sa.Integer(), nullable=True),
         sa.Column("count_id", sa.Integer(), nullable=True),
         sa.Column("work_order_id", sa.Integer(), nullable=True),
-        sa.Column("charge_id", sa.Integer(), nullable=True),
         sa.Column("moved_by", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
         sa.CheckConstraint("quantity <> 0", name="ck_stock_move_not_zero"),
-        sa.ForeignKeyConstraint(
-            ["charge_id"],
-            ["charge_item.id"],
-        ),
         sa.ForeignKeyConstraint(
             ["count_id"],
             ["stock_count.id"],
@@ -482,9 +477,10 @@ def upgrade() -> None:
 
 
 def _ledger_triggers() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
         op.execute(
-            "CREATE FUNCTION stock_move_immutable() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "CREATE OR REPLACE FUNCTION stock_move_immutable() RETURNS trigger LANGUAGE plpgsql AS $$ "
             f"BEGIN RAISE EXCEPTION '{IMMUTABLE}'; END $$"
         )
         op.execute(

@@ -7,10 +7,18 @@ from datetime import datetime, time, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlmodel import Session
 
-from hms_app.clock import utcnow
+from hms_app.clock import local_today, utcnow
+from hms_app.models.inventory import (
+    Equipment,
+    MaintenancePlan,
+    PurchaseOrder,
+    StockBalance,
+    StockLevel,
+    StockLot,
+)
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, Role, UserRole
@@ -101,12 +109,104 @@ def home_figures(
             Figure("audit_today", "Audit events today", int(events), "reads and writes", "scroll-text"),
             Figure("chart_reads_today", "Patient record reads today", int(reads), "each one audited", "eye"),
         ]
+    if permissions & {"inventory.keep", "inventory.manage"}:
+        figures += _stock_figures(session)
+    if "equipment.maintain" in permissions:
+        figures += _equipment_figures(session)
     if "analytics.read" in permissions:
         departments = session.execute(
             select(func.count()).select_from(Department).where(Department.active.is_(True))
         ).scalar_one()
         figures.append(Figure("departments", "Departments", int(departments), "active", "building-2"))
     return figures
+
+
+def _stock_figures(session: Session) -> list[Figure]:
+    """The stores' worries: what has fallen to its reorder point, what expires soon, what is on order."""
+    today = local_today()
+    usable = or_(StockLot.expiry_date.is_(None), StockLot.expiry_date >= today)
+    on_hand = (
+        select(
+            StockBalance.item_id,
+            StockBalance.location_id,
+            func.sum(StockBalance.quantity).label("quantity"),
+        )
+        .join(StockLot, StockLot.id == StockBalance.lot_id)
+        .where(usable)
+        .group_by(StockBalance.item_id, StockBalance.location_id)
+        .subquery()
+    )
+    low = session.execute(
+        select(func.count())
+        .select_from(StockLevel)
+        .outerjoin(
+            on_hand,
+            (on_hand.c.item_id == StockLevel.item_id) & (on_hand.c.location_id == StockLevel.location_id),
+        )
+        .where(StockLevel.reorder_point > 0, func.coalesce(on_hand.c.quantity, 0) <= StockLevel.reorder_point)
+    ).scalar_one()
+    expiring = session.execute(
+        select(func.count(func.distinct(StockLot.id)))
+        .join(StockBalance, StockBalance.lot_id == StockLot.id)
+        .where(
+            StockBalance.quantity > 0,
+            StockLot.expiry_date >= today,
+            StockLot.expiry_date <= today + timedelta(days=30),
+        )
+    ).scalar_one()
+    on_order = session.execute(
+        select(func.count())
+        .select_from(PurchaseOrder)
+        .where(PurchaseOrder.status.in_(("approved", "sent", "partly_received")))
+    ).scalar_one()
+    return [
+        Figure("stock_low", "At or below reorder point", int(low), "item and store pairs", "package-x"),
+        Figure("lots_expiring", "Lots expiring", int(expiring), "within 30 days, in stock", "calendar-x"),
+        Figure(
+            "orders_open", "Purchase orders open", int(on_order), "approved, sent or partly received", "truck"
+        ),
+    ]
+
+
+def _equipment_figures(session: Session) -> list[Figure]:
+    """Biomedical engineering's worries: maintenance overdue or due soon, equipment down."""
+    today = local_today()
+    overdue, due = session.execute(
+        select(
+            func.coalesce(func.sum(case((MaintenancePlan.next_due < today, 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            (MaintenancePlan.next_due >= today)
+                            & (MaintenancePlan.next_due <= today + timedelta(days=14)),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+        )
+        .join(Equipment, Equipment.id == MaintenancePlan.equipment_id)
+        .where(MaintenancePlan.active.is_(True), Equipment.status != "retired")
+    ).one()
+    down = session.execute(
+        select(func.count())
+        .select_from(Equipment)
+        .where(Equipment.status.in_(("out_of_service", "under_maintenance")))
+    ).scalar_one()
+    return [
+        Figure(
+            "maintenance_overdue",
+            "Maintenance overdue",
+            int(overdue),
+            "plans past their due date",
+            "alarm-clock",
+        ),
+        Figure("maintenance_due", "Maintenance due", int(due), "in the next 14 days", "calendar-clock"),
+        Figure("equipment_down", "Equipment down", int(down), "out of service or in maintenance", "wrench"),
+    ]
 
 
 def registrations_by_month(session: Session, *, months: int = 12) -> pd.DataFrame:

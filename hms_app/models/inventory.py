@@ -63,6 +63,28 @@ WORK_ORDER_STATUSES = ("open", "in_progress", "done", "cancelled")
 # The lot that stands for all of an untracked item's stock (lot and expiry tracking off).
 UNTRACKED_LOT = "-"
 
+# The ledger's guard, created by the inventory migration: triggers that refuse to change or delete
+# a stock move. Only emptying the whole database (a restore, the tests) lifts them for a moment,
+# through ``db.ledger_unguarded``.
+LEDGER_IMMUTABLE = "stock moves are never changed or deleted: post a correcting move"
+LEDGER_GUARD = {
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION stock_move_immutable() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN RAISE EXCEPTION '{LEDGER_IMMUTABLE}'; END $$",
+        "CREATE TRIGGER stock_move_immutable BEFORE UPDATE OR DELETE ON stock_move "
+        "FOR EACH ROW EXECUTE FUNCTION stock_move_immutable()",
+    ),
+    "sqlite": tuple(
+        f"CREATE TRIGGER stock_move_no_{event.lower()} BEFORE {event} ON stock_move "
+        f"BEGIN SELECT RAISE(ABORT, '{LEDGER_IMMUTABLE}'); END"
+        for event in ("UPDATE", "DELETE")
+    ),
+}
+LEDGER_UNGUARD = {
+    "postgresql": ("DROP TRIGGER IF EXISTS stock_move_immutable ON stock_move",),
+    "sqlite": ("DROP TRIGGER IF EXISTS stock_move_no_update", "DROP TRIGGER IF EXISTS stock_move_no_delete"),
+}
+
 
 class Supplier(SQLModel, table=True):
     __tablename__ = "supplier"
@@ -256,7 +278,8 @@ class StockCountLine(SQLModel, table=True):
 
 
 class StockMove(SQLModel, table=True):
-    """One line of the stock ledger. Never updated or deleted."""
+    """One line of the stock ledger. Never updated or deleted. An issue to a patient is billed by
+    the charge that names it (``charge_item.source_type = 'stock'``, ``source_id`` = this id)."""
 
     __tablename__ = "stock_move"
     __table_args__ = (
@@ -285,7 +308,6 @@ class StockMove(SQLModel, table=True):
     order_line_id: int | None = Field(default=None, foreign_key="purchase_order_line.id", index=True)
     count_id: int | None = Field(default=None, foreign_key="stock_count.id")
     work_order_id: int | None = Field(default=None, foreign_key="work_order.id", index=True)
-    charge_id: int | None = Field(default=None, foreign_key="charge_item.id")
     moved_by: str = Field(max_length=60)
 
 

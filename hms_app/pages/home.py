@@ -19,6 +19,12 @@ FIGURE_ICONS = (
     "scroll-text",
     "eye",
     "building-2",
+    "package-x",
+    "calendar-x",
+    "truck",
+    "alarm-clock",
+    "calendar-clock",
+    "wrench",
 )
 
 

@@ -51,7 +51,7 @@ from sqlmodel import Session
 
 from hms_app import migrations
 from hms_app.clock import utcnow
-from hms_app.db import analyze, get_engine, session_scope
+from hms_app.db import analyze, get_engine, ledger_unguarded, session_scope
 from hms_app.errors import DomainError
 from hms_app.models import metadata
 from hms_app.plurals import counted
@@ -324,8 +324,9 @@ def _clear(conn: Connection, tables: list[Table]) -> None:
         names = ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         return
-    for table in reversed(tables):
-        conn.execute(table.delete())
+    with ledger_unguarded(conn):  # the stock ledger's rows may not be deleted one by one otherwise
+        for table in reversed(tables):
+            conn.execute(table.delete())
 
 
 @contextmanager

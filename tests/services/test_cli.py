@@ -182,6 +182,24 @@ def test_audit_verify_passes_an_intact_trail_and_fails_a_tampered_one(nina, caps
     assert code == 1 and out.startswith("TAMPERED: row 1 was altered")
 
 
+def test_stock_verify_passes_a_ledger_that_agrees_and_fails_a_balance_changed_behind_its_back(
+    session, capsys, configured_db
+):
+    from hms_app.services.inventory.ledger import receive_stock
+    from tests.services.inventory_world import build_world
+
+    world = build_world(session)
+    receive_stock(
+        session, actor=world.storekeeper, item_id=world.gloves, location_id=world.central, quantity=40
+    )
+    code, out, _ = hms(capsys, "stock", "verify")
+    assert code == 0 and out.startswith("OK: every stock balance equals")
+    with hms_db.get_engine(configured_db).begin() as conn:
+        conn.execute(text("UPDATE stock_balance SET quantity = 35"))
+    code, out, _ = hms(capsys, "stock", "verify")
+    assert code == 1 and "ledger 40, balance 35" in out and "MISMATCH: 1 balances differ" in out
+
+
 def _snapshot() -> dict[str, list[tuple]]:
     with hms_db.session_scope() as s:
         patients = [tuple(row) for row in s.execute(select(Patient.__table__).order_by(Patient.id))]

@@ -27,7 +27,15 @@ from hms_app.services.rows import get_row, returns_frozen
 
 # Who may post a charge that a module raises for an act it performed (not a manual charge).
 CHARGING_PERMISSIONS = frozenset(
-    {"billing.post", "appointment.flow", "ward.manage", "lab.work", "radiology.work", "pharmacy.dispense"}
+    {
+        "billing.post",
+        "appointment.flow",
+        "ward.manage",
+        "lab.work",
+        "radiology.work",
+        "pharmacy.dispense",
+        "inventory.issue",
+    }
 )
 
 

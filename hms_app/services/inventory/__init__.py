@@ -1,3 +1,7 @@
-"""Inventory: stock items, stores and the stock ledger, suppliers and purchase orders, counts, and
-the equipment register with its maintenance. One module per concern; callers import the module
-they need (nothing is re-exported here)."""
+"""Inventory: stock in every store, its immutable ledger, replenishment, counts and equipment.
+
+One module per concern: ``common`` (who may work which store, quantities), ``ledger`` (receipts
+and issues, first expiry first out, the balance guard), ``moves`` (transfers, adjustments,
+write-offs, returns), ``balances`` (stock on hand and the ledger proof), ``barcodes`` (GS1 scans
+and Code 128 labels). Callers import from the modules.
+"""
