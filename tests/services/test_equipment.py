@@ -591,3 +591,90 @@ def test_two_workers_running_the_job_at_once_open_each_due_plan_once(configured_
     assert per_plan == {plan: 1 for plan in plans}
     references = sorted(session.execute(select(WorkOrder.reference)).scalars())
     assert references == [f"WO-{n:06d}" for n in range(1, len(plans) + 1)]  # gap-free
+
+
+# ---------------------------------------------------------------------------- parts used
+
+
+@pytest.fixture
+def workshop(session):
+    """Biomedical engineering's workshop store with fuses in stock, and an engineer of that
+    department (the ledger lets staff issue from their own department's stores)."""
+    from hms_app.models.inventory import StockBalance, StockItem
+    from hms_app.models.security import AppUser
+    from hms_app.services.inventory.ledger import receive_stock
+
+    bme = Department(code="BME", name="Biomedical Engineering", kind="support")
+    session.add(bme)
+    session.flush()
+    store = StockLocation(code="BME-WS", name="BME workshop store", kind="central", department_id=bme.id)
+    fuse = StockItem(
+        code="SP-FUSE-5A", name="Fuse 5 A", category="consumable", base_unit="each", track_lots=False
+    )
+    user = AppUser(username="ben", display_name="Ben", password_hash="x", department_id=bme.id)
+    session.add_all([store, fuse, user])
+    session.commit()
+    receive_stock(
+        session, actor=SYSTEM_ACTOR, item_id=fuse.id, location_id=store.id, quantity=10, unit_cost_cents=120
+    )
+    engineer = Actor(user.id, "ben", roles=BIOMED.roles, permissions=BIOMED.permissions)
+
+    def held() -> int:
+        session.expire_all()
+        return session.execute(
+            select(func.sum(StockBalance.quantity)).where(StockBalance.item_id == fuse.id)
+        ).scalar_one()
+
+    return {"department": bme.id, "location": store.id, "fuse": fuse.id, "engineer": engineer, "held": held}
+
+
+def test_parts_used_are_issued_from_stock_with_the_completion(session, places, workshop):
+    from hms_app.models.inventory import StockMove
+    from hms_app.services.inventory.maintenance_board import parts_on_hand
+
+    engineer = workshop["engineer"]
+    item = register_equipment(session, actor=engineer, data=pump(places))
+    order = open_work_order(session, actor=engineer, equipment_id=item.id, problem="Blows its fuse")
+    (offered,) = parts_on_hand(session, actor=engineer)
+    assert (offered.item_id, offered.location_id) == (workshop["fuse"], workshop["location"])
+    assert offered.label == "Fuse 5 A · BME workshop store (10 each)"
+    assert parts_on_hand(session, actor=BIOMED) == []  # an engineer of no department: no store of theirs
+
+    with pytest.raises(InvalidFields) as caught:  # more than the store holds: nothing is written
+        complete_work_order(
+            session,
+            actor=engineer,
+            work_order_id=order.id,
+            findings="Fuse replaced",
+            downtime=20,
+            parts=[{"item_id": workshop["fuse"], "location_id": workshop["location"], "quantity": "x"}],
+        )
+    assert set(caught.value.errors) == {"parts"}
+    with pytest.raises(ValidationError) as caught:
+        complete_work_order(
+            session,
+            actor=engineer,
+            work_order_id=order.id,
+            findings="Fuse replaced",
+            downtime=20,
+            parts=[{"item_id": workshop["fuse"], "location_id": workshop["location"], "quantity": 11}],
+        )
+    assert caught.value.field == "parts" and "holds only 10 each" in str(caught.value)
+    assert session.get(WorkOrder, order.id, populate_existing=True).status == "open"
+    assert workshop["held"]() == 10
+
+    complete_work_order(
+        session,
+        actor=engineer,
+        work_order_id=order.id,
+        findings="Fuse replaced; PSU checked",
+        downtime=20,
+        parts=[{"item_id": workshop["fuse"], "location_id": workshop["location"], "quantity": 2}],
+    )
+    assert workshop["held"]() == 8
+    move = session.execute(select(StockMove).where(StockMove.work_order_id == order.id)).scalar_one()
+    assert (move.kind, move.quantity, move.moved_by) == ("maintenance_use", -2, "ben")
+    detail = equipment_detail(session, actor=MANAGER, equipment_id=item.id)
+    assert detail.work_orders[0].parts == ("2 × Fuse 5 A (BME workshop store)",)
+    assert "1 stock move" in audit_details(session, "equipment.work_order_complete")[0]
+    assert "inventory.maintenance_use" in actions(session)

@@ -41,6 +41,7 @@ from hms_app.services.inventory.equipment import (
     set_status,
     status_label,
 )
+from hms_app.services.inventory.ledger import issue_stock
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.rows import get_row, returns_frozen
 
@@ -375,29 +376,31 @@ def _parts(parts) -> list[PartUsed]:
 def issue_parts(
     session: Session, *, actor: Actor, order: WorkOrder, equipment: Equipment, parts: list[PartUsed]
 ):
-    """Issue the parts used from stock in the caller's transaction (ledger kind ``maintenance_use``)."""
-    if not parts:
-        return []
-    # The stock ledger is its own module of the inventory package; imported where it is used so
-    # that the register works in a build that has no stock yet.
-    from hms_app.services.inventory.ledger import issue_stock
-
+    """Issue the parts used from stock in the caller's transaction (ledger kind ``maintenance_use``):
+    from stores the engineer may issue from, first expiry first, never below zero. A part that
+    cannot be issued rolls the whole completion back and is named at the form's parts."""
     moves = []
-    for part in parts:
-        moves.extend(
-            issue_stock(
-                session,
-                actor=actor,
-                item_id=part.item_id,
-                location_id=part.location_id,
-                quantity=part.quantity,
-                lot_id=part.lot_id,
-                work_order_id=order.id,
-                department_id=equipment.department_id,
-                reason=f"{order.reference} {equipment.asset_tag}",
-                commit=False,
+    try:
+        for part in parts:
+            moves.extend(
+                issue_stock(
+                    session,
+                    actor=actor,
+                    item_id=part.item_id,
+                    location_id=part.location_id,
+                    quantity=part.quantity,
+                    lot_id=part.lot_id,
+                    work_order_id=order.id,
+                    reason=f"{order.reference} {equipment.asset_tag}",
+                    commit=False,
+                )
             )
-        )
+    except (ValidationError, NotFound) as error:
+        session.rollback()
+        raise ValidationError(str(error), field="parts") from error
+    except BaseException:
+        session.rollback()
+        raise
     return moves
 
 

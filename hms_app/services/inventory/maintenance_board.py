@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session
 
 from hms_app.clock import local_today, utcnow
@@ -15,13 +15,16 @@ from hms_app.errors import ValidationError
 from hms_app.models.inventory import (
     Equipment,
     MaintenancePlan,
+    StockBalance,
     StockItem,
     StockLocation,
+    StockLot,
     StockMove,
     WorkOrder,
 )
 from hms_app.models.organization import Department
 from hms_app.models.scheduling import Resource
+from hms_app.models.security import AppUser
 from hms_app.services.inventory.equipment import OPEN_WORK_ORDER, appointments_ahead, equipment_row
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.rows import frozen
@@ -323,3 +326,59 @@ def maintenance_board(
         today,
         within_days,
     )
+
+
+# ---------------------------------------------------------------------------- parts
+
+
+@dataclass(frozen=True)
+class PartOnHand:
+    item_id: int
+    location_id: int
+    label: str  # "Fuse 5 A · BME workshop store (12 each)"
+
+
+PARTS_SHOWN = 200
+
+
+def parts_on_hand(session: Session, *, actor: Actor, today: date | None = None) -> list[PartOnHand]:
+    """What the engineer may take for a work order: items with usable stock at the stores they
+    may issue from (their department's; every store for a storekeeper), for the completion form."""
+    authorize(actor, "equipment.maintain")
+    if not (actor.can("inventory.issue") or actor.can("inventory.manage")):
+        return []
+    today = today or local_today()
+    conditions = [
+        StockBalance.quantity > 0,
+        StockItem.active.is_(True),
+        StockLocation.active.is_(True),
+        or_(StockLot.expiry_date.is_(None), StockLot.expiry_date >= today),
+    ]
+    if not actor.can("inventory.manage"):
+        department_id = session.execute(
+            select(AppUser.department_id).where(AppUser.id == actor.user_id)
+        ).scalar_one_or_none()
+        if department_id is None:
+            return []
+        conditions.append(StockLocation.department_id == department_id)
+    rows = session.execute(
+        select(
+            StockItem.id,
+            StockLocation.id,
+            StockItem.name,
+            StockItem.base_unit,
+            StockLocation.name,
+            func.sum(StockBalance.quantity),
+        )
+        .join(StockItem, StockItem.id == StockBalance.item_id)
+        .join(StockLocation, StockLocation.id == StockBalance.location_id)
+        .join(StockLot, StockLot.id == StockBalance.lot_id)
+        .where(*conditions)
+        .group_by(StockItem.id, StockLocation.id, StockItem.name, StockItem.base_unit, StockLocation.name)
+        .order_by(StockItem.name, StockLocation.name)
+        .limit(PARTS_SHOWN)
+    ).all()
+    return [
+        PartOnHand(int(item_id), int(location_id), f"{item} · {store} ({int(held):,} {unit})")
+        for item_id, location_id, item, unit, store, held in rows
+    ]
