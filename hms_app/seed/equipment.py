@@ -59,7 +59,7 @@ EQUIPMENT = [
     ("EC", "ECG machine", "GE HealthCare", "MAC 2000", 2, ["GEN", "ED"], 780_000, [PM], None),
     ("EC", "ECG machine", "Philips", "PageWriter TC50", 1, ["CARD"], 920_000, [PM], None),
     ("MR", "MRI scanner 1.5 T", "Siemens Healthineers", "MAGNETOM Sola", 1, ["RAD"], 145_000_000,
-     [("preventive", "Manufacturer service visit", 90), ("calibration", "Daily QA phantom review", 30)], "mri"),
+     [("preventive", "Manufacturer service visit", 90), ("calibration", "Monthly QA phantom review", 30)], "mri"),
     ("CT", "CT scanner, 64-slice", "GE HealthCare", "Revolution EVO", 1, ["RAD"], 62_000_000,
      [("preventive", "Manufacturer service visit", 90), ("calibration", "Dose and image-quality calibration", 180)], "ct"),
     ("US", "Ultrasound system", "GE HealthCare", "LOGIQ E10", 1, ["RAD"], 9_800_000, [PM], "ultrasound"),

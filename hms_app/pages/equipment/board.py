@@ -66,10 +66,7 @@ def due_row(line: DueLine) -> rx.Component:
                 line.work_order != "",
                 rx.hstack(
                     rx.code(line.work_order, variant="ghost"),
-                    order_badge(
-                        rx.cond(line.work_order_status == "Open", "open", "in_progress"),
-                        line.work_order_status,
-                    ),
+                    order_badge(line.work_order_status, line.work_order_status_label),
                     spacing="2",
                     align="center",
                 ),

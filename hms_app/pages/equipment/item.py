@@ -241,13 +241,11 @@ def order_row(w: WorkOrderCard) -> rx.Component:
                 ),
                 rx.cond(
                     w.parts != "",
-                    rx.text(
-                        rx.icon("package", size=12),
-                        " ",
-                        w.parts,
-                        size="1",
-                        color_scheme="gray",
-                        data_testid="work-order-parts",
+                    rx.hstack(
+                        rx.icon("package", size=12, flex_shrink="0", color=rx.color("gray", 10)),
+                        rx.text(w.parts, size="1", color_scheme="gray", data_testid="work-order-parts"),
+                        spacing="1",
+                        align="center",
                     ),
                 ),
                 spacing="1",

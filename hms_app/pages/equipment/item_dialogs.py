@@ -139,7 +139,7 @@ def _part_line(n: int) -> rx.Component:
             inputmode="numeric",
             data_testid=f"field-quantity_{n}",
         ),
-        columns="1fr 5rem",
+        columns="minmax(0, 1fr) 5rem",
         spacing="2",
         width="100%",
     )

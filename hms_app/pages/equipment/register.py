@@ -37,7 +37,8 @@ def register_row(row: EquipmentLine) -> rx.Component:
                 rx.text(row.name, weight="medium"),
                 rx.cond(row.make != "", rx.text(row.make, size="1", color_scheme="gray")),
                 spacing="0",
-            )
+            ),
+            min_width="12rem",
         ),
         rx.table.cell(row.serial_number, display=WIDE_CELL, white_space="nowrap"),
         rx.table.cell(
@@ -112,6 +113,7 @@ def toolbar() -> rx.Component:
             ),
             on_submit=S.search,
             reset_on_submit=False,
+            width="auto",
         ),
         rx.select.root(
             rx.select.trigger(width="13rem", data_testid="status-filter"),

@@ -373,7 +373,7 @@ def _parts(parts) -> list[PartUsed]:
     return found
 
 
-def issue_parts(
+def _issue_parts(
     session: Session, *, actor: Actor, order: WorkOrder, equipment: Equipment, parts: list[PartUsed]
 ):
     """Issue the parts used from stock in the caller's transaction (ledger kind ``maintenance_use``):
@@ -442,7 +442,7 @@ def complete_work_order(
         started_at=order.started_at or now,
     )
     equipment = session.get(Equipment, order.equipment_id)
-    moves = issue_parts(session, actor=actor, order=order, equipment=equipment, parts=used or [])
+    moves = _issue_parts(session, actor=actor, order=order, equipment=equipment, parts=used or [])
     detail = f"done, downtime {minutes} min" + (f", {counted(len(moves), 'stock move')}" if moves else "")
     if order.plan_id is not None:
         plan = session.get(MaintenancePlan, order.plan_id)

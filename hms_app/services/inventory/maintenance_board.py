@@ -31,7 +31,7 @@ from hms_app.services.rows import frozen
 
 WORK_ORDERS_SHOWN = 50
 MAX_WITHIN_DAYS = 365
-BOARD_SHOWS = {"all": "Due and overdue", "overdue": "Overdue", "due": "Due soon"}
+BOARD_SHOWS = {"all": "All due", "overdue": "Overdue", "due": "Due soon"}
 
 
 @dataclass(frozen=True)
