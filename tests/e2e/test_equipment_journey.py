@@ -102,6 +102,7 @@ def test_an_engineer_registers_a_pump_and_works_its_maintenance_while_the_board_
     plan.locator("[data-testid=field-interval_days]").fill("365")
     # Ten days ahead: on the board's two weeks, beyond the week in which the job opens work orders.
     plan.locator("[data-testid=field-next_due]").fill((local_today() + timedelta(days=10)).isoformat())
+    _shot(biomed, "plan-dialog")
     plan.locator("[data-testid=dialog-submit]").click()
     expect(plan).to_be_hidden()
     expect(biomed.locator("[data-testid=plan-open-order]")).to_be_visible()
@@ -141,6 +142,12 @@ def test_an_engineer_registers_a_pump_and_works_its_maintenance_while_the_board_
     expect(order_row.locator("[data-testid=work-order-downtime]")).to_have_text("45 min")
     expect(biomed.locator("[data-testid=equipment-status]").first).to_have_text("In service")
     _shot(biomed, "item")
+    biomed.locator("[data-testid=change-status]").first.click()
+    status = biomed.locator("[data-testid=dialog-status]")
+    expect(status).to_be_visible()
+    _shot(biomed, "status-dialog")
+    status.get_by_role("button", name="Cancel").click()
+    expect(status).to_be_hidden()
     expect(row_on_board).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
     assert manager.evaluate("window.__noReload") == "still the same page"
 

@@ -25,10 +25,17 @@ S = EquipmentRegisterState
 def register_row(row: EquipmentLine) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
-            rx.link(
-                rx.code(row.asset_tag, variant="ghost", weight="bold"),
-                href="/equipment/" + row.id.to_string(),
-                data_testid="equipment-link",
+            rx.vstack(
+                rx.link(
+                    rx.code(row.asset_tag, variant="ghost", weight="bold"),
+                    href="/equipment/" + row.id.to_string(),
+                    data_testid="equipment-link",
+                ),
+                rx.cond(
+                    row.serial_number != "",
+                    rx.text("S/N " + row.serial_number, size="1", color_scheme="gray"),
+                ),
+                spacing="1",
             ),
             white_space="nowrap",
         ),
@@ -38,9 +45,8 @@ def register_row(row: EquipmentLine) -> rx.Component:
                 rx.cond(row.make != "", rx.text(row.make, size="1", color_scheme="gray")),
                 spacing="0",
             ),
-            min_width="12rem",
+            min_width="11rem",
         ),
-        rx.table.cell(row.serial_number, display=WIDE_CELL, white_space="nowrap"),
         rx.table.cell(
             rx.vstack(
                 rx.text(row.location, size="2"),
@@ -159,7 +165,6 @@ def equipment_page() -> rx.Component:
                                         [
                                             "Asset tag",
                                             "Equipment",
-                                            "Serial",
                                             "Where",
                                             "Status",
                                             "Next due",
@@ -168,7 +173,7 @@ def equipment_page() -> rx.Component:
                                         ],
                                         rx.foreach(S.rows, register_row),
                                         "equipment-table",
-                                        wide=(2, 3, 6),
+                                        wide=(2, 5),
                                     ),
                                     pager(
                                         S.page,
