@@ -211,6 +211,11 @@ MODULES: tuple[Module, ...] = (
         name="inventory",
         title="Inventory: stock, stores, suppliers, purchase orders, counts and the equipment register",
         models=("hms_app.models.inventory",),
+        pages=("hms_app.pages.equipment",),
+        nav=(
+            NavEntry("Equipment", "/equipment", "wrench", "equipment.read", 56),
+            NavEntry("Maintenance board", "/equipment/board", "calendar-clock", "equipment.read", 57),
+        ),
         roles={"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"},
         permissions={
             "inventory.read": "See stock, stores, items, suppliers and purchase orders",
@@ -238,6 +243,8 @@ MODULES: tuple[Module, ...] = (
             admin={"equipment.read"},
         ),
         live_topics=("stock", "equipment"),
+        seeders=("hms_app.seed.equipment",),
+        jobs=(Job("maintenance_due", "hms_app.services.inventory.maintenance:open_due_work_orders"),),
     ),
     Module(
         name="laboratory",

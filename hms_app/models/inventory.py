@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from hms_app.clock import utcnow
@@ -358,7 +358,18 @@ class WorkOrder(SQLModel, table=True):
     """A maintenance job: planned (from a plan) or a repair, with findings, parts and downtime."""
 
     __tablename__ = "work_order"
-    __table_args__ = (Index("ix_work_order_status_opened", "status", "opened_at"),)
+    __table_args__ = (
+        Index("ix_work_order_status_opened", "status", "opened_at"),
+        # One unfinished work order per plan: two workers running the due-maintenance job (or two
+        # engineers pressing "Open") at the same moment open it once.
+        Index(
+            "uq_work_order_open_plan",
+            "plan_id",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'in_progress')"),
+            postgresql_where=text("status IN ('open', 'in_progress')"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=20, unique=True)  # "WO-000007"

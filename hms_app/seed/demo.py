@@ -30,6 +30,7 @@ DEPARTMENTS = [
     ("RAD", "Radiology", "diagnostic"),
     ("PHAR", "Pharmacy", "support"),
     ("FIN", "Finance", "support"),
+    ("BME", "Biomedical Engineering", "support"),
 ]
 
 # username, display name, roles, department code. One account per role, listed in
@@ -44,6 +45,9 @@ DEMO_STAFF = [
     ("pharmacy", "Phil Pharmacist", ["pharmacist"], "PHAR"),
     ("billing", "Bill Clerk", ["billing_clerk"], "FIN"),
     ("manager", "Maya Manager", ["manager"], None),
+    # Biomedical Engineering's own department: its engineers issue spare parts from its workshop store.
+    ("biomed", "Ben Biomed", ["biomed"], "BME"),
+    ("stores", "Sam Storekeeper", ["storekeeper"], None),
 ]
 DEMO_PATIENT_USERNAME = "patient"
 # The demo administrator's password is in the source and the logins file: it must be replaced at

@@ -3,5 +3,7 @@
 One module per concern: ``common`` (who may work which store, quantities), ``ledger`` (receipts
 and issues, first expiry first out, the balance guard), ``moves`` (transfers, adjustments,
 write-offs, returns), ``balances`` (stock on hand and the ledger proof), ``barcodes`` (GS1 scans
-and Code 128 labels). Callers import from the modules.
+and Code 128 labels), ``equipment`` (the equipment register), ``maintenance`` (plans, work orders
+and the due-maintenance job) and ``maintenance_board`` (the equipment screens' reads). Callers
+import from the modules.
 """

@@ -46,7 +46,13 @@ from hms_app.services.scheduling.policy import (
     is_portal,
     policy,
 )
-from hms_app.services.scheduling.slots import choose_resources, local_moment, on_grid, service_and_type
+from hms_app.services.scheduling.slots import (
+    choose_resources,
+    local_moment,
+    on_grid,
+    out_of_use_refusal,
+    service_and_type,
+)
 from hms_app.services.scheduling.waitlist import close_waitlist_offer, offer_after_release
 from hms_app.settings import get_settings
 
@@ -61,7 +67,10 @@ def _not_free(
 ) -> DomainError:
     """Why a time cannot be booked: taken by another booking, or nobody works then."""
     open_at_all = choose_resources(session, service, vtype, start, end, resource_id, count_bookings=False)
+    out_of_use = out_of_use_refusal(session, service, vtype, resource_id) if open_at_all is None else None
     session.rollback()
+    if out_of_use:
+        return ValidationError(out_of_use, field="resource_id" if resource_id else "start_at")
     if open_at_all is None:
         return ValidationError(
             "Nobody offers this visit at that time (outside working hours, leave or a holiday).",

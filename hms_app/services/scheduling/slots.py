@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from hms_app.clock import format_local, local_today, utcnow
 from hms_app.errors import ValidationError
+from hms_app.models.inventory import Equipment
 from hms_app.models.patients import Patient
 from hms_app.models.scheduling import (
     BLOCK_MINUTES,
@@ -35,6 +36,7 @@ from hms_app.models.scheduling import (
     ResourceBlock,
     ResourceService,
 )
+from hms_app.services.inventory.equipment import UNBOOKABLE_STATUSES, status_label
 from hms_app.services.permissions import Actor
 from hms_app.services.scheduling.parsing import as_date, as_int, optional_resource_id
 from hms_app.services.scheduling.policy import authorize_read, eligibility_refusal, is_portal, policy
@@ -283,6 +285,7 @@ class _Pools:
     primaries: list[Resource]
     rooms: list[Resource]  # empty unless the visit type needs a room
     equipment: list[Resource]  # empty unless the visit type needs equipment
+    out_of_use: tuple[str, ...] = ()  # equipment it would use that is not in service, as words
 
     @property
     def all(self) -> list[Resource]:
@@ -303,9 +306,22 @@ def resource_pools(
         .scalars()
         .all()
     )
+    down = equipment_out_of_use(session, [r.id for r in linked if r.kind == "equipment"])
+    if resource_id is not None and resource_id in down:
+        name = next(r.name for r in linked if r.id == resource_id)
+        raise ValidationError(f"{name} {_not_bookable(down[resource_id])}.", field="resource_id")
     providers = [r for r in linked if r.kind == "provider"]
-    equipment = [r for r in linked if r.kind == "equipment"]
+    equipment = [r for r in linked if r.kind == "equipment" and r.id not in down]
     primaries = providers or [r for r in equipment if r.capability != vtype.needs_equipment]
+    # The out-of-use equipment this visit would have used: the scanner it is booked on (a service
+    # without providers), or the equipment of the capability the visit type needs.
+    wanted = [
+        r
+        for r in linked
+        if r.id in down
+        and (not providers or (bool(vtype.needs_equipment) and r.capability == vtype.needs_equipment))
+    ]
+    out_of_use = tuple(f"{r.name} {_not_bookable(down[r.id])}" for r in wanted)
     if resource_id is not None:
         primaries = [r for r in primaries if r.id == resource_id]
         if not primaries:
@@ -316,7 +332,37 @@ def resource_pools(
         if vtype.needs_equipment
         else []
     )
-    return _Pools(primaries, rooms, needed_equipment)
+    return _Pools(primaries, rooms, needed_equipment, out_of_use)
+
+
+def equipment_out_of_use(session: Session, resource_ids: list[int]) -> dict[int, str]:
+    """The scheduling resources among these that are equipment under maintenance, out of service
+    or retired on the equipment register, with that status: they are not offered or booked."""
+    if not resource_ids:
+        return {}
+    rows = session.execute(
+        select(Equipment.resource_id, Equipment.status).where(
+            Equipment.resource_id.in_(resource_ids), Equipment.status.in_(UNBOOKABLE_STATUSES)
+        )
+    ).all()
+    return {int(rid): status for rid, status in rows}
+
+
+def _not_bookable(status: str) -> str:
+    return f"is {status_label(status).lower()} and cannot be booked until it is back in service"
+
+
+def out_of_use_refusal(
+    session: Session, service: HealthcareService, vtype: AppointmentType, resource_id: int | None
+) -> str | None:
+    """Why a visit cannot be booked at all when the equipment it needs is out of use, else None."""
+    try:
+        pools = resource_pools(session, service, vtype, resource_id)
+    except ValidationError as error:
+        return str(error)
+    if pools.out_of_use and (not pools.primaries or _needs_unavailable(vtype, pools)):
+        return "; ".join(pools.out_of_use) + "."
+    return None
 
 
 def _assign(
