@@ -211,6 +211,12 @@ MODULES: tuple[Module, ...] = (
         name="inventory",
         title="Inventory: stock, stores, suppliers, purchase orders, counts and the equipment register",
         models=("hms_app.models.inventory",),
+        pages=("hms_app.pages.inventory",),
+        nav=(
+            NavEntry("Stock", "/inventory", "package", "inventory.read", 52),
+            NavEntry("Low stock", "/inventory/board", "package-x", "inventory.read", 53),
+            NavEntry("Stock catalogue", "/inventory/items", "boxes", "inventory.manage", 105),
+        ),
         roles={"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"},
         permissions={
             "inventory.read": "See stock, stores, items, suppliers and purchase orders",

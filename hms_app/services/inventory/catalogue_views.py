@@ -7,6 +7,7 @@ page of items come in one more query for those items only.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -31,6 +32,7 @@ from hms_app.models.organization import Department
 from hms_app.models.security import AppUser
 from hms_app.models.wards import Ward
 from hms_app.services import organization
+from hms_app.services.inventory.barcodes import code128_svg
 from hms_app.services.inventory.catalogue import item_search_condition
 from hms_app.services.inventory.common import ISSUE, KEEP, MANAGE
 from hms_app.services.permissions import Actor, authorize
@@ -467,3 +469,24 @@ def _lots(session: Session, location_id: int, item_ids: list[int], today: date) 
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class ItemLabel:
+    item_id: int
+    code: str
+    name: str
+    base_unit: str
+    gtin: str
+    barcode_svg_data_url: str  # the item code as Code 128
+
+
+def item_label(session: Session, *, actor: Actor, item_id: int) -> ItemLabel:
+    """What a shelf or bin label of an item shows: its code as a Code 128 barcode, name and unit."""
+    authorize(actor, READ)
+    item = session.get(StockItem, item_id) if isinstance(item_id, int) else None
+    if item is None:
+        raise NotFound("That stock item does not exist.")
+    svg = code128_svg(item.code)
+    data_url = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return ItemLabel(item.id, item.code, item.name, item.base_unit, item.gtin or "", data_url)
