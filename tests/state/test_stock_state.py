@@ -142,7 +142,19 @@ async def test_a_storekeeper_receives_a_delivery_by_scanning(stores, configured_
     # Receive again: only the failed line is tried again (and fails again), nothing twice.
     await _call(tab, "receive", {"reference": "DN-4471"})
     assert _balance(stores.central, stores.syringe) == 100
-    await _call(tab, "remove_line", tab.lines[1].key)
+    # The failed line goes back into the form to be corrected, with its message.
+    await _call(tab, "edit_line", tab.lines[1].key)
+    assert (tab.item_label, tab.lot, tab.expiry, tab.quantity_text) == (
+        "PCM-500 · Paracetamol 500 mg tablet",
+        "OLD",
+        past,
+        "30",
+    )
+    assert "do not accept it into stock" in tab.line_error and len(tab.lines) == 1
+    await _call(tab, "add_line", {"quantity": "30", "lot_number": "NEW", "expiry_date": LATER.isoformat()})
+    await _call(tab, "receive", {"reference": "DN-4471"})
+    assert [line.status for line in tab.lines] == ["done", "done"]
+    assert _balance(stores.central, stores.paracetamol) == 30
     await _call(tab, "clear_received")
     assert tab.lines == []
 

@@ -77,7 +77,7 @@ def expiring_row(line: ExpiringLine) -> rx.Component:
         rx.table.row_header_cell(
             rx.text(line.item, size="2"), rx.text(line.store, size="1", color_scheme="gray")
         ),
-        rx.table.cell(rx.code(line.lot, variant="ghost")),
+        rx.table.cell(rx.code(line.lot, variant="ghost"), white_space="nowrap"),
         rx.table.cell(line.expiry, white_space="nowrap"),
         rx.table.cell(
             rx.badge(line.when, color_scheme=rx.cond(line.expired, "red", "amber"), variant="soft"),
@@ -123,7 +123,7 @@ def store_filter() -> rx.Component:
 @staff_page("/inventory/board", "Low stock", [S.load, S.watch])
 def board_page() -> rx.Component:
     return rx.vstack(
-        stock_tabs(),
+        stock_tabs("/inventory/board"),
         access_notice("inventory.read", "Your role does not give access to the stores."),
         rx.cond(
             can("inventory.read"),

@@ -9,7 +9,7 @@ from hms_app.components.access import can
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager
 from hms_app.pages.inventory.catalogue_dialogs import item_dialog, level_dialog, pack_dialog, store_dialog
-from hms_app.pages.inventory.stock_ui import WIDE_CELL, access_notice, paged, stock_tabs, table
+from hms_app.pages.inventory.stock_ui import WIDE_CELL, access_notice, clickable, paged, stock_tabs, table
 from hms_app.state.inventory.catalogue import CatalogueState as S
 from hms_app.state.inventory.catalogue import ItemLine, LevelLine, PackLine
 from hms_app.state.inventory.catalogue_stores import CatalogueStoresState as T
@@ -26,14 +26,7 @@ def item_row(row: ItemLine) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(row.code, variant="ghost"), white_space="nowrap"),
         rx.table.row_header_cell(
-            rx.link(
-                row.name,
-                on_click=S.open_item(row.id),
-                cursor="pointer",
-                underline="hover",
-                color=rx.color("gray", 12),
-                data_testid="item-" + row.code,
-            ),
+            clickable(rx.text(row.name, size="2"), S.open_item(row.id), "item-" + row.code),
         ),
         rx.table.cell(row.category_label, display=WIDE_CELL),
         rx.table.cell(row.on_hand, white_space="nowrap"),
@@ -77,7 +70,7 @@ def pack_row(pack: PackLine) -> rx.Component:
                     rx.button(
                         "Remove",
                         size="1",
-                        variant="ghost",
+                        variant="soft",
                         color_scheme="red",
                         on_click=S.remove_pack(pack.id),
                     ),
@@ -90,11 +83,11 @@ def pack_row(pack: PackLine) -> rx.Component:
 
 def level_row(level: LevelLine) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(level.store),
+        rx.table.row_header_cell(level.store, white_space="nowrap"),
         rx.table.cell(
             level.min_quantity, " / ", level.reorder_point, " / ", level.max_quantity, white_space="nowrap"
         ),
-        rx.table.cell(level.bin),
+        rx.table.cell(level.bin, white_space="nowrap"),
         rx.table.cell(level.on_hand),
         rx.table.cell(
             rx.cond(
@@ -104,7 +97,7 @@ def level_row(level: LevelLine) -> rx.Component:
                     rx.button(
                         "Remove",
                         size="1",
-                        variant="ghost",
+                        variant="soft",
                         color_scheme="red",
                         on_click=S.remove_level(level.location_id),
                     ),
@@ -226,7 +219,7 @@ def item_panel() -> rx.Component:
                         spacing="2",
                         width="100%",
                     ),
-                    columns=rx.breakpoints(initial="1", lg="2"),
+                    columns=rx.breakpoints(initial="1", xl="2"),
                     spacing="4",
                     width="100%",
                 ),
@@ -260,6 +253,7 @@ def items_tab() -> rx.Component:
                         ),
                         on_submit=S.search,
                         reset_on_submit=False,
+                        width="auto",
                     ),
                     rx.select.root(
                         rx.select.trigger(min_width="12rem"),
@@ -378,7 +372,7 @@ def stores_tab() -> rx.Component:
 @staff_page("/inventory/items", "Stock catalogue", [S.load, T.load])
 def catalogue_page() -> rx.Component:
     return rx.vstack(
-        stock_tabs(),
+        stock_tabs("/inventory/items"),
         access_notice("inventory.read", "Your role does not give access to the stock catalogue."),
         rx.tabs.root(
             rx.tabs.list(

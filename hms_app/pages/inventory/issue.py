@@ -78,6 +78,9 @@ def patient_picker() -> rx.Component:
                             S.ward_patients, lambda p: _option(p, S.choose_patient(p.value), "ward-patient")
                         ),
                         columns=rx.breakpoints(initial="1", sm="2"),
+                        max_height="15rem",
+                        overflow_y="auto",
+                        padding_right="0.25rem",
                         spacing="2",
                         width="100%",
                     ),
@@ -197,7 +200,7 @@ def what() -> rx.Component:
                     ),
                     _error("lot_id"),
                 ),
-                columns=rx.breakpoints(initial="1", sm="3"),
+                grid_template_columns=rx.breakpoints(initial="1fr", sm="1fr 1fr 2fr"),
                 spacing="3",
                 width="100%",
             ),
@@ -270,10 +273,12 @@ def outcome() -> rx.Component:
 def issue_row(row: IssueRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row.when, white_space="nowrap"),
-        rx.table.row_header_cell(rx.text(row.item, size="2"), rx.text(row.recipient, size="1", color_scheme="gray")),
+        rx.table.row_header_cell(
+            rx.text(row.item, size="2"), rx.text(row.recipient, size="1", color_scheme="gray")
+        ),
         rx.table.cell(row.quantity, white_space="nowrap"),
         rx.table.cell(rx.cond(row.lot != "", rx.code(row.lot, variant="ghost"), "–"), display=WIDE_CELL),
-        rx.table.cell(row.charge, display=WIDE_CELL, data_testid="recent-charge"),
+        rx.table.cell(row.charge, data_testid="recent-charge"),
         rx.table.cell(row.by, display=WIDE_CELL),
         rx.table.cell(
             rx.cond(
@@ -344,13 +349,6 @@ def return_dialog() -> rx.Component:
 def issue_form() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.flex(
-                rx.text("From", size="2", weight="medium"),
-                store_picker(S, test_id="issue-store"),
-                spacing="3",
-                align="center",
-                wrap="wrap",
-            ),
             rx.heading("To", size="3"),
             rx.form(
                 rx.vstack(
@@ -386,7 +384,7 @@ def issue_form() -> rx.Component:
 @staff_page("/inventory/issue", "Issue stock", S.load)
 def issue_page() -> rx.Component:
     return rx.vstack(
-        stock_tabs(),
+        stock_tabs("/inventory/issue"),
         access_notice("inventory.issue", "Your role does not issue stock."),
         rx.cond(
             S.loading,
@@ -397,7 +395,16 @@ def issue_page() -> rx.Component:
                 rx.vstack(
                     rx.card(
                         rx.vstack(
-                            rx.text("Scan", size="2", weight="medium"), scan_box(), spacing="1", width="100%"
+                            rx.flex(
+                                rx.text("From", size="2", weight="medium"),
+                                store_picker(S, test_id="issue-store"),
+                                spacing="3",
+                                align="center",
+                                wrap="wrap",
+                            ),
+                            scan_box(),
+                            spacing="3",
+                            width="100%",
                         ),
                         width="100%",
                     ),
@@ -412,7 +419,7 @@ def issue_page() -> rx.Component:
                                     ["When", "Item", "Quantity", "Lot", "Charge", "By", ""],
                                     rx.foreach(S.recent, issue_row),
                                     "recent-issues",
-                                    wide=(3, 4, 5),
+                                    wide=(3, 5),
                                 ),
                                 empty_state("Nothing issued from this store yet.", icon="history"),
                             ),

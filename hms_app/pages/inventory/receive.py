@@ -113,6 +113,7 @@ def line_form() -> rx.Component:
                     rx.input(
                         name="quantity",
                         id="line-quantity",
+                        default_value=S.quantity_text,
                         type="number",
                         min=1,
                         required=True,
@@ -162,6 +163,7 @@ def line_form() -> rx.Component:
                     "Unit cost (optional)",
                     rx.input(
                         name="unit_cost",
+                        default_value=S.cost_text,
                         inputmode="decimal",
                         placeholder="per " + S.unit,
                         max_length=12,
@@ -235,7 +237,7 @@ def receipt_row(line: ReceiptLine) -> rx.Component:
             ),
             white_space="nowrap",
         ),
-        rx.table.cell(rx.cond(line.lot != "", rx.code(line.lot, variant="ghost"), "–")),
+        rx.table.cell(rx.cond(line.lot != "", rx.code(line.lot, variant="ghost"), "–"), white_space="nowrap"),
         rx.table.cell(line.expiry_label, white_space="nowrap"),
         rx.table.cell(line.serial, display=WIDE_CELL),
         rx.table.cell(line.cost, display=WIDE_CELL),
@@ -243,13 +245,31 @@ def receipt_row(line: ReceiptLine) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 line.status != "done",
-                rx.icon_button(
-                    rx.icon("x", size=14),
-                    size="1",
-                    variant="ghost",
-                    color_scheme="gray",
-                    on_click=S.remove_line(line.key),
-                    aria_label="Remove the line",
+                rx.hstack(
+                    rx.tooltip(
+                        rx.icon_button(
+                            rx.icon("pencil", size=14),
+                            size="1",
+                            variant="soft",
+                            on_click=S.edit_line(line.key),
+                            disabled=S.item_id > 0,
+                            aria_label="Correct the line",
+                            data_testid="edit-line",
+                        ),
+                        content="Correct the line",
+                    ),
+                    rx.tooltip(
+                        rx.icon_button(
+                            rx.icon("x", size=14),
+                            size="1",
+                            variant="soft",
+                            color_scheme="gray",
+                            on_click=S.remove_line(line.key),
+                            aria_label="Remove the line",
+                        ),
+                        content="Remove the line",
+                    ),
+                    spacing="2",
                 ),
             )
         ),
@@ -321,7 +341,7 @@ def delivery() -> rx.Component:
 @staff_page("/inventory/receive", "Receive stock", S.load)
 def receive_page() -> rx.Component:
     return rx.vstack(
-        stock_tabs(),
+        stock_tabs("/inventory/receive"),
         access_notice(
             "inventory.keep", "Your role does not receive stock: a storekeeper or pharmacist does."
         ),

@@ -10,8 +10,10 @@ from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager
 from hms_app.pages.inventory.stock_dialogs import adjust_dialog, transfer_dialog, write_off_dialog
 from hms_app.pages.inventory.stock_ui import (
+    TABLET_CELL,
     WIDE_CELL,
     access_notice,
+    clickable,
     flag_badge,
     paged,
     stock_tabs,
@@ -41,18 +43,15 @@ def _expiry(line: StockLine) -> rx.Component:
 def stock_row(line: StockLine) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
-            rx.link(
+            clickable(
                 rx.vstack(
                     rx.text(line.name, weight="medium", size="2"),
                     rx.code(line.code, variant="ghost", size="1"),
                     spacing="0",
                     align="start",
                 ),
-                on_click=StockState.open_item(line.item_id),
-                cursor="pointer",
-                underline="hover",
-                color=rx.color("gray", 12),
-                data_testid="open-item-" + line.code,
+                StockState.open_item(line.item_id),
+                "open-item-" + line.code,
             )
         ),
         rx.table.cell(
@@ -63,7 +62,7 @@ def stock_row(line: StockLine) -> rx.Component:
             ),
             data_testid="on-hand-" + line.code,
         ),
-        rx.table.cell(_expiry(line), display=WIDE_CELL),
+        rx.table.cell(_expiry(line), display=TABLET_CELL),
         rx.table.cell(rx.text(line.levels, size="2", white_space="nowrap"), display=WIDE_CELL),
         rx.table.cell(line.bin, display=WIDE_CELL),
         rx.table.cell(flag_badge(line.flag, line.flag_label)),
@@ -223,6 +222,7 @@ def toolbar() -> rx.Component:
             ),
             on_submit=StockState.search,
             reset_on_submit=False,
+            width="auto",
         ),
         rx.hstack(
             rx.switch(checked=StockState.low_only, on_change=StockState.set_low_only, data_testid="low-only"),
@@ -240,7 +240,7 @@ def toolbar() -> rx.Component:
 @staff_page("/inventory", "Stock on hand", [StockState.load, StockState.watch])
 def stock_page() -> rx.Component:
     return rx.vstack(
-        stock_tabs(),
+        stock_tabs("/inventory"),
         access_notice("inventory.read", "Your role does not give access to the stores."),
         rx.card(
             rx.vstack(
@@ -254,10 +254,11 @@ def stock_page() -> rx.Component:
                         StockState.loading,
                         StockState.rows,
                         table(
-                            ["Item", "On hand", "Next expiry", "Min / reorder / max", "Bin", "", ""],
+                            ["Item", "On hand", "Next expiry", "Min / reorder / max", "Bin", "Status", ""],
                             rx.foreach(StockState.rows, stock_row),
                             "stock-table",
-                            wide=(2, 3, 4),
+                            wide=(3, 4),
+                            tablet=(2,),
                         ),
                         pager(
                             StockState.page,

@@ -104,7 +104,7 @@ def adjust_dialog() -> rx.Component:
             rx.vstack(
                 labelled(
                     "Lot",
-                    choice_select("lot_id", S.lot_choices, "", "adjust-lot", "Choose the lot"),
+                    choice_select("lot_id", S.lot_choices, S.default_lot, "adjust-lot", "Choose the lot"),
                     _error("lot_id"),
                 ),
                 _quantity("change", "Change", hint="e.g. -2 or 5, in " + S.dialog_unit, minimum=None),

@@ -7,9 +7,9 @@ import reflex as rx
 
 from hms_app.components.access import can
 from hms_app.components.ui import scroll_box, skeleton_rows
-from hms_app.state.session import SessionState
 
 WIDE_CELL = ["none", "none", "none", "table-cell"]
+TABLET_CELL = ["none", "none", "table-cell"]  # from 768 px: a tablet held upright shows it
 FLAG_COLOURS = {"out": "red", "below_min": "orange", "reorder": "amber"}
 STOCK_LINKS = (
     ("Stock on hand", "/inventory", "package", "inventory.read"),
@@ -20,8 +20,8 @@ STOCK_LINKS = (
 )
 
 
-def stock_tabs() -> rx.Component:
-    path = SessionState.router.url.path
+def stock_tabs(active: str) -> rx.Component:
+    """The links between the stock screens, ``active`` (this screen's route) highlighted."""
     return rx.flex(
         *[
             rx.cond(
@@ -30,7 +30,7 @@ def stock_tabs() -> rx.Component:
                     rx.button(
                         rx.icon(icon, size=16),
                         label,
-                        variant=rx.cond(path == route, "solid", "soft"),
+                        variant="solid" if route == active else "soft",
                         size="2",
                     ),
                     href=route,
@@ -45,7 +45,7 @@ def stock_tabs() -> rx.Component:
     )
 
 
-def store_picker(state, *, test_id: str = "store-picker", all_label: str = "") -> rx.Component:
+def store_picker(state, *, test_id: str = "store-picker") -> rx.Component:
     """The store choice of a screen (``state.stores``, ``state.store_id``, ``state.select_store``)."""
     return rx.select.root(
         rx.select.trigger(placeholder="Choose a store", min_width="16rem", data_testid=test_id),
@@ -68,14 +68,22 @@ def flag_badge(flag, label) -> rx.Component:
     )
 
 
-def table(header: list[str], body: rx.Component, test_id: str, wide: tuple[int, ...] = ()) -> rx.Component:
+def table(
+    header: list[str],
+    body: rx.Component,
+    test_id: str,
+    wide: tuple[int, ...] = (),
+    tablet: tuple[int, ...] = (),
+) -> rx.Component:
     return scroll_box(
         rx.table.root(
             rx.table.header(
                 rx.table.row(
                     *[
                         rx.table.column_header_cell(
-                            h, display=WIDE_CELL if i in wide else None, white_space="nowrap"
+                            h,
+                            display=WIDE_CELL if i in wide else (TABLET_CELL if i in tablet else None),
+                            white_space="nowrap",
                         )
                         for i, h in enumerate(header)
                     ]
@@ -86,6 +94,19 @@ def table(header: list[str], body: rx.Component, test_id: str, wide: tuple[int, 
             size="2",
             width="100%",
         ),
+        data_testid=test_id,
+    )
+
+
+def clickable(child: rx.Component, on_click, test_id: str) -> rx.Component:
+    """Text that opens something on this screen (a link would navigate, and reload the page)."""
+    return rx.box(
+        child,
+        on_click=on_click,
+        cursor="pointer",
+        role="button",
+        tab_index=0,
+        _hover={"text_decoration": "underline"},
         data_testid=test_id,
     )
 

@@ -72,6 +72,8 @@ class ReceiveState(StorePicker, SessionState):
     lot: str = ""
     expiry: str = ""
     serial: str = ""
+    quantity_text: str = ""  # a line taken back from the delivery to be corrected
+    cost_text: str = ""
     line_error: str = ""
     line_error_field: str = ""
     item_query: str = ""
@@ -89,6 +91,7 @@ class ReceiveState(StorePicker, SessionState):
     def _clear_line(self) -> None:
         self.item_id, self.item_label, self.unit, self.track_lots = 0, "", "", True
         self.packs, self.pack, self.lot, self.expiry, self.serial = [], "", "", "", ""
+        self.quantity_text = self.cost_text = ""
         self.line_error = self.line_error_field = ""
         self.item_query, self.item_options = "", []
         self._pack_sizes = {}
@@ -174,7 +177,8 @@ class ReceiveState(StorePicker, SessionState):
             await self._show_item(int(wanted))
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.lot = self.expiry = self.serial = ""
+        self.lot = self.expiry = self.serial = self.scan_error = ""
+        self.quantity_text = self.cost_text = ""
         self.item_query, self.item_options = "", []
         self.line_error = self.line_error_field = ""
         self.scans += 1
@@ -239,7 +243,28 @@ class ReceiveState(StorePicker, SessionState):
             return None
         self.lines = [*self.lines, line]
         self._clear_line()
+        self.scan_error = ""
         return rx.set_focus("scan-box")
+
+    @rx.event
+    @requires(KEEP)
+    async def edit_line(self, key: str):
+        """Take a line not yet received back into the form to correct it (a wrong lot, expiry ...)."""
+        line = next((x for x in self.lines if x.key == key and x.status != "done"), None)
+        if line is None:
+            return rx.toast.error("Choose a line of the delivery that is not received yet.")
+        try:
+            await self._show_item(line.item_id, line.pack)
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        self.lines = [x for x in self.lines if x.key != key]
+        self.lot, self.expiry, self.serial = line.lot, line.expiry, line.serial
+        self.quantity_text = str(line.quantity)
+        self.cost_text = f"{line.cost_cents / 100:.2f}" if line.cost_cents else ""
+        self.line_error = line.message if line.status == "failed" else ""
+        self.line_error_field = ""
+        self.scans += 1
+        return rx.set_focus("line-quantity")
 
     @rx.event
     @requires(KEEP)

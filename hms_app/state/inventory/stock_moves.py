@@ -43,6 +43,7 @@ class StockMovesState(StockState):
     dialog_unit: str = ""
     lot_choices: list[Choice] = []
     store_choices: list[Choice] = []
+    default_lot: str = ""  # the lot the dialog's choice starts on
     write_off_lot: str = ""  # the expired lot, in words
     error_field: str = ""
     error_text: str = ""
@@ -147,6 +148,7 @@ class StockMovesState(StockState):
             return rx.toast.error(f"{self.store_name} holds no {line.name}: receive it instead of adjusting.")
         self._open("adjust", line)
         self.lot_choices = [Choice(str(lot.lot_id), _lot_label(lot, line.unit)) for lot in line.lots]
+        self.default_lot = self.lot_choices[0].value
         return None
 
     @rx.event
