@@ -29,15 +29,19 @@ def _error(name: str) -> rx.Component:
 
 
 def _option(choice: Choice, on_click, test_id: str) -> rx.Component:
-    return rx.button(
+    """One choice of a list (a patient, an item): its name and, under it, where or what it is."""
+    return rx.box(
         rx.text(choice.label, weight="medium", size="2"),
         rx.cond(choice.detail != "", rx.text(choice.detail, size="1", color_scheme="gray")),
-        type="button",
-        variant="soft",
-        color_scheme="gray",
-        width="100%",
-        justify_content="flex-start",
         on_click=on_click,
+        role="button",
+        tab_index=0,
+        cursor="pointer",
+        width="100%",
+        padding="0.4rem 0.75rem",
+        border_radius="var(--radius-2)",
+        background=rx.color("gray", 3),
+        _hover={"background": rx.color("accent", 4)},
         data_testid=test_id,
     )
 
@@ -78,6 +82,7 @@ def patient_picker() -> rx.Component:
                             S.ward_patients, lambda p: _option(p, S.choose_patient(p.value), "ward-patient")
                         ),
                         columns=rx.breakpoints(initial="1", sm="2"),
+                        grid_auto_rows="min-content",
                         max_height="15rem",
                         overflow_y="auto",
                         padding_right="0.25rem",
