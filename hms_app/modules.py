@@ -211,10 +211,13 @@ MODULES: tuple[Module, ...] = (
         name="inventory",
         title="Inventory: stock, stores, suppliers, purchase orders, counts and the equipment register",
         models=("hms_app.models.inventory",),
-        pages=("hms_app.pages.equipment",),
+        pages=("hms_app.pages.inventory", "hms_app.pages.equipment"),
         nav=(
+            NavEntry("Stock", "/inventory", "package", "inventory.read", 52),
+            NavEntry("Low stock", "/inventory/board", "package-x", "inventory.read", 53),
             NavEntry("Equipment", "/equipment", "wrench", "equipment.read", 56),
             NavEntry("Maintenance board", "/equipment/board", "calendar-clock", "equipment.read", 57),
+            NavEntry("Stock catalogue", "/inventory/items", "boxes", "inventory.manage", 105),
         ),
         roles={"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"},
         permissions={

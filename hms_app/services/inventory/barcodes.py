@@ -48,10 +48,18 @@ def parse_gs1(text: str) -> Gs1Scan:
         raise ValidationError("That is too long to be a barcode.", field="scan")
     for stand_in in SEPARATOR_STAND_INS:
         raw = raw.replace(stand_in, GROUP_SEPARATOR)
+    plain = None  # a bare EAN-13, UPC-A or GTIN-14 (only the product number, as on many boxes)
     try:
-        message = GS1Message.parse_hri(raw) if raw.startswith("(") else biip.parse(raw).gs1_message
+        if raw.startswith("("):
+            message = GS1Message.parse_hri(raw)
+        else:
+            result = biip.parse(raw)
+            message = result.gs1_message
+            plain = result.gtin.as_gtin_14() if result.gtin is not None else None
     except (biip.ParseError, ValueError):
         message = None
+    if plain is not None and (message is None or not any(e.ai.ai == "01" for e in message.element_strings)):
+        return Gs1Scan(gtin=plain, lot_number=None, expiry_date=None, serial=None)
     if message is None:
         raise ValidationError(
             "That barcode is not a GS1 code (no product number, lot or expiry in it).", field="scan"
@@ -60,6 +68,12 @@ def parse_gs1(text: str) -> Gs1Scan:
     for element in message.element_strings:
         ai = element.ai.ai
         if ai == "01":
+            if element.gtin_error:
+                raise ValidationError(
+                    f"The product number {element.value} in that barcode does not add up (its check digit "
+                    "is wrong): scan it again.",
+                    field="scan",
+                )
             found["gtin"] = element.value
         elif ai == "10":
             found["lot_number"] = element.value

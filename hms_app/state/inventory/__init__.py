@@ -1,0 +1,9 @@
+"""The inventory screens' states, one module per screen: stock on hand (/inventory, ``stock`` with its
+transfer, adjustment and write-off dialogs in ``stock_moves``), receiving by scanning
+(/inventory/receive), issuing (/inventory/issue), the catalogue (/inventory/items: ``catalogue`` and
+``catalogue_stores``; item labels ``label``) and the live low-stock board (/inventory/board);
+``stock_common`` holds what they share.
+
+States hold what is on screen: one page of rows, the line being entered, the open dialog. Every
+list is read in SQL one page at a time and every write goes through ``hms_app/services/inventory/``.
+"""
