@@ -211,6 +211,12 @@ MODULES: tuple[Module, ...] = (
         name="inventory",
         title="Inventory: stock, stores, suppliers, purchase orders, counts and the equipment register",
         models=("hms_app.models.inventory",),
+        pages=("hms_app.pages.inventory",),
+        nav=(
+            NavEntry("Purchasing", "/inventory/orders", "shopping-cart", "inventory.read", 54),
+            NavEntry("Stock counts", "/inventory/counts", "clipboard-check", "inventory.read", 55),
+            NavEntry("Suppliers", "/inventory/suppliers", "truck", "inventory.manage", 106),
+        ),
         roles={"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"},
         permissions={
             "inventory.read": "See stock, stores, items, suppliers and purchase orders",
