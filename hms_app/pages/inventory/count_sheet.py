@@ -91,6 +91,7 @@ def sheet_row(row: SheetRow) -> rx.Component:
         rx.table.cell(variance_cell(row), **NUMBER),
         rx.table.cell(row.value, **NUMBER, display=WIDE_CELL),
         rx.table.cell(row.counted_by, display=WIDE_CELL),
+        align="center",
         data_testid="sheet-" + row.code + "-" + row.lot,
     )
 
@@ -222,8 +223,8 @@ def sheet() -> rx.Component:
                 rx.vstack(
                     rx.heading("Count sheet", size="4"),
                     rx.text(
-                        "Variance = counted − (book + moves since the snapshot, up to the counting). "
-                        "A count is saved when you leave its field.",
+                        "Variance = counted − (book + moves since the snapshot, up to the counting).",
+                        rx.cond(S.status == "counting", " A count is saved when you leave its field.", ""),
                         size="1",
                         color_scheme="gray",
                     ),

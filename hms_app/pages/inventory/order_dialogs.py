@@ -180,7 +180,6 @@ def _receive_line(line: DetailLine) -> rx.Component:
                         width="100%",
                         data_testid="receive-quantity-" + line.code,
                     ),
-                    field_message(ERRORS, quantity),
                     spacing="1",
                     width="100%",
                 ),
@@ -191,7 +190,6 @@ def _receive_line(line: DetailLine) -> rx.Component:
                         rx.input(
                             name=lot, max_length=40, width="100%", data_testid="receive-lot-" + line.code
                         ),
-                        field_message(ERRORS, lot),
                         spacing="1",
                         width="100%",
                     ),
@@ -204,7 +202,6 @@ def _receive_line(line: DetailLine) -> rx.Component:
                         rx.input(
                             name=expiry, type="date", width="100%", data_testid="receive-expiry-" + line.code
                         ),
-                        field_message(ERRORS, expiry),
                         spacing="1",
                         width="100%",
                     ),
@@ -213,6 +210,10 @@ def _receive_line(line: DetailLine) -> rx.Component:
                 spacing="3",
                 width="100%",
             ),
+            # The line's messages under the whole row: they name what to do and need the width.
+            field_message(ERRORS, quantity),
+            field_message(ERRORS, lot),
+            field_message(ERRORS, expiry),
             spacing="2",
             width="100%",
         ),

@@ -153,7 +153,7 @@ def suggestions_panel() -> rx.Component:
                     OrdersState.suggestions.length() > 0,
                     rx.grid(
                         rx.foreach(OrdersState.suggestions, suggestion_card),
-                        columns=rx.breakpoints(initial="1", lg="2"),
+                        columns=rx.breakpoints(initial="1", xl="2"),
                         spacing="3",
                         width="100%",
                     ),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import reflex as rx
 
-from hms_app.errors import DomainError, ValidationError
+from hms_app.errors import DomainError, FieldErrors, ValidationError
 from hms_app.services.inventory import order_views, purchasing
 from hms_app.state.inventory.purchase_common import (
     ALL,
@@ -279,10 +279,14 @@ class OrdersState(SessionState):
     @rx.event
     @requires("inventory.manage")
     async def submit_new(self, form: dict):
+        errors = FieldErrors()
+        supplier_id = errors.check(
+            picked_id, text(form, "supplier_id"), self.suppliers, "supplier", "supplier_id"
+        )
+        location_id = errors.check(picked_id, text(form, "location_id"), self.stores, "store", "location_id")
+        note = errors.check(text, form, "note")
         try:
-            supplier_id = picked_id(text(form, "supplier_id"), self.suppliers, "supplier", "supplier_id")
-            location_id = picked_id(text(form, "location_id"), self.stores, "store", "location_id")
-            note = text(form, "note")
+            errors.raise_any()
         except ValidationError as error:
             self.field_errors, self.error_text = messages(error, NEW_ORDER_FIELDS)
             return
