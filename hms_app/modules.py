@@ -215,9 +215,12 @@ MODULES: tuple[Module, ...] = (
         nav=(
             NavEntry("Stock", "/inventory", "package", "inventory.read", 52),
             NavEntry("Low stock", "/inventory/board", "package-x", "inventory.read", 53),
+            NavEntry("Purchasing", "/inventory/orders", "shopping-cart", "inventory.read", 54),
+            NavEntry("Stock counts", "/inventory/counts", "clipboard-check", "inventory.read", 55),
             NavEntry("Equipment", "/equipment", "wrench", "equipment.read", 56),
             NavEntry("Maintenance board", "/equipment/board", "calendar-clock", "equipment.read", 57),
             NavEntry("Stock catalogue", "/inventory/items", "boxes", "inventory.manage", 105),
+            NavEntry("Suppliers", "/inventory/suppliers", "truck", "inventory.manage", 106),
         ),
         roles={"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"},
         permissions={

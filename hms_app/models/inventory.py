@@ -275,6 +275,11 @@ class StockCountLine(SQLModel, table=True):
     book_quantity: int  # the balance frozen when the count started
     counted_quantity: int | None = Field(default=None)
     counted_by: str | None = Field(default=None, max_length=60)
+    counted_at: datetime | None = Field(default=None)
+    # The book plus every move made at the store in this lot since the snapshot, read from the
+    # balance when the quantity was counted: the variance is counted minus this, so that an issue
+    # or a delivery between the snapshot and the counting is not taken for a loss or a find.
+    expected_quantity: int | None = Field(default=None)
 
 
 class StockMove(SQLModel, table=True):
