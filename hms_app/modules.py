@@ -238,6 +238,7 @@ MODULES: tuple[Module, ...] = (
             admin={"equipment.read"},
         ),
         live_topics=("stock", "equipment"),
+        seeders=("hms_app.seed.inventory",),
     ),
     Module(
         name="population",
