@@ -211,6 +211,8 @@ MODULES: tuple[Module, ...] = (
         name="inventory",
         title="Inventory: stock, stores, suppliers, purchase orders, counts and the equipment register",
         models=("hms_app.models.inventory",),
+        pages=("hms_app.pages.inventory",),
+        nav=(NavEntry("Inventory analytics", "/analytics/inventory", "chart-pie", "analytics.read", 92),),
         roles={"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"},
         permissions={
             "inventory.read": "See stock, stores, items, suppliers and purchase orders",
