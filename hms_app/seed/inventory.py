@@ -20,48 +20,38 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 
 from hms_app.clock import held_at, utcnow
-from hms_app.models.billing import ChargeItemDefinition
 from hms_app.models.inventory import (
     PurchaseOrder,
     PurchaseOrderLine,
     StockItem,
-    StockLevel,
     StockLocation,
-    StockPackUnit,
-    Supplier,
 )
-from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
-from hms_app.models.security import AppUser, Role, UserRole
-from hms_app.models.wards import Admission, Ward
+from hms_app.models.wards import Admission
 from hms_app.seed.inventory_catalogue import (
     BACKORDER_DAYS,
     BACKORDERED,
-    HOME_KIND,
     ITEMS,
     SUPPLIERS,
-    WARD_FACTORS,
     Spec,
-    gtins,
 )
+from hms_app.seed.inventory_stores import StoreSetup, store_actors
 from hms_app.seed.registry import SeedContext, seeder
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
 from hms_app.services.inventory.ledger import issue_stock, receive_stock
 from hms_app.services.inventory.moves import adjust_stock, transfer_stock, write_off_expired
-from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
+from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 from hms_app.settings import get_settings
 
 DAYS = 365
 PATIENT_DAYS = 10  # the wards' admissions reach back this far: patient issues only in these days
-ISSUE_INTERVAL = (21, 49)  # days between two bookings of a store's consumption of an item
+ISSUE_INTERVAL = (28, 56)  # days between two bookings of a store's consumption of an item
 SHORT_DATED = 0.08  # share of deliveries that come with a short expiry
 OLD_STOCK = 0.25  # share of lot-tracked items whose opening stock expires around the seeded day
 WRITE_OFF_AFTER = 21  # days an expired lot waits on the shelf before the monthly write-off
 SPLIT = 0.12  # share of order lines delivered in two parts
 PO_COUNTER = "purchase_order"  # the purchase orders' number sequence (PO-000123)
-CHARGE_CATEGORY = {"medicine": "drug", "contrast": "drug"}  # the rest are procedures (supplies)
-CHARGE_TAX_BP = {"drug": 500, "procedure": 825}
 ADJUST_DOWN = [
     "Damaged packaging, discarded",
     "Dropped and broken",
@@ -70,185 +60,16 @@ ADJUST_DOWN = [
 ]
 
 
-def _ward_code(name: str, taken: set[str]) -> str:
-    words = name.upper().split()
-    code = "W-" + ("".join(w[0] for w in words) if len(words) > 1 else words[0][:3])
-    while code in taken:
-        code += "X"
-    taken.add(code)
-    return code
-
-
-class _Setup:
-    """Stores, suppliers, items, packs, price codes and stock levels."""
-
-    def __init__(self, ctx: SeedContext):
-        session, rng = ctx.session, ctx.rng
-        self.departments = dict(session.execute(select(Department.code, Department.id)).all())
-        dept = self.departments.get
-        stores = [
-            StockLocation(code="CS", name="Central store", kind="central"),
-            StockLocation(code="PH", name="Main pharmacy", kind="pharmacy", department_id=dept("PHAR")),
-            StockLocation(code="LAB", name="Laboratory store", kind="lab", department_id=dept("LAB")),
-            StockLocation(code="RAD", name="Radiology store", kind="radiology", department_id=dept("RAD")),
-        ]
-        taken: set[str] = set()
-        codes = {v: k for k, v in self.departments.items()}
-        self.ward_stores: dict[str, tuple[StockLocation, int]] = {}  # department code -> store, ward
-        for ward_id, name, department_id in session.execute(
-            select(Ward.id, Ward.name, Ward.department_id).order_by(Ward.id)
-        ).all():
-            store = StockLocation(
-                code=_ward_code(name, taken),
-                name=f"{name} store",
-                kind="ward",
-                department_id=department_id,
-                ward_id=ward_id,
-            )
-            stores.append(store)
-            self.ward_stores.setdefault(codes.get(department_id, ""), (store, ward_id))
-        session.add_all(stores)
-        suppliers = {
-            key: Supplier(name=name, contact=contact, lead_time_days=lead, email=f"orders@{key}.example")
-            for key, (name, contact, lead, _prefix, _late) in SUPPLIERS.items()
-        }
-        session.add_all(suppliers.values())
-        session.flush()
-        self.home = {
-            kind: next(s for s in stores if s.kind == kind)
-            for kind in ("central", "pharmacy", "lab", "radiology")
-        }
-        self.suppliers = suppliers
-        existing = set(session.execute(select(ChargeItemDefinition.code)).scalars())
-        self.items: dict[str, StockItem] = {}
-        for number, spec in enumerate(ITEMS, start=1):
-            prefix = SUPPLIERS[spec.supplier][3]
-            unit_gtin, pack_gtin = gtins(prefix, 1000 + number * 7)
-            item = StockItem(
-                code=spec.code,
-                name=spec.name,
-                category=spec.category,
-                base_unit=spec.unit,
-                gtin=unit_gtin if spec.unit_gtin else None,
-                chargeable=spec.price is not None,
-                charge_code=spec.code if spec.price is not None else None,
-                track_lots=spec.life is not None,
-                supplier_id=suppliers[spec.supplier].id,
-                order_pack_size=spec.pack[1],
-                created_at=datetime.combine(ctx.as_of - timedelta(days=DAYS + 30), time(9), tzinfo=UTC),
-            )
-            session.add(item)
-            self.items[spec.code] = item
-            if spec.price is not None and spec.code not in existing:
-                category = CHARGE_CATEGORY.get(spec.category, "procedure")
-                session.add(
-                    ChargeItemDefinition(
-                        code=spec.code,
-                        name=spec.name,
-                        category=category,
-                        price_cents=spec.price,
-                        tax_rate_bp=0 if spec.category == "implant" else CHARGE_TAX_BP[category],
-                    )
-                )
-        session.flush()
-        for number, spec in enumerate(ITEMS, start=1):
-            name, per_pack = spec.pack
-            if per_pack > 1 and name != spec.unit:
-                session.add(
-                    StockPackUnit(
-                        item_id=self.items[spec.code].id,
-                        name=name,
-                        base_quantity=per_pack,
-                        gtin=gtins(SUPPLIERS[spec.supplier][3], 1000 + number * 7)[1],
-                    )
-                )
-        # Weekly use: (store id, item code) -> (base units a week, department issued to or None)
-        self.demand: dict[tuple[int, str], tuple[float, int | None]] = {}
-        self.ward_levels: dict[tuple[int, str], StockLevel] = {}
-        self.home_levels: dict[str, StockLevel] = {}
-        for spec in ITEMS:
-            home = self.home_of(spec)
-            weekly = 0.0
-            for code in spec.wards if spec.ward else ():
-                if code not in self.ward_stores:
-                    continue
-                store = self.ward_stores[code][0]
-                rate = spec.ward * WARD_FACTORS.get(code, 0.8)
-                self.demand[(store.id, spec.code)] = (rate, None)
-                self.ward_levels[(store.id, spec.code)] = self._level(spec, store, rate, 0.5, 1.5, 4.5, rng)
-                weekly += rate
-            for code, rate in spec.depts.items():
-                if code in self.departments:
-                    self.demand[(home.id, spec.code, code)] = (rate, self.departments[code])  # type: ignore[index]
-                    weekly += rate
-            lead_weeks = SUPPLIERS[spec.supplier][2] / 7
-            if weekly:
-                self.home_levels[spec.code] = self._level(
-                    spec, home, weekly, lead_weeks * 0.5 + 0.5, lead_weeks + 1.5, lead_weeks + 10.5, rng
-                )
-            else:  # kept for the odd case: a few packs, reordered when they run low
-                self.home_levels[spec.code] = self._level(spec, home, spec.pack[1], 1, 2, 6, rng)
-        session.add_all([*self.ward_levels.values(), *self.home_levels.values()])
-        session.flush()
-
-    def home_of(self, spec: Spec) -> StockLocation:
-        return self.home[HOME_KIND[spec.category]]
-
-    def _level(
-        self, spec: Spec, store, weekly: float, low: float, reorder: float, high: float, rng
-    ) -> StockLevel:
-        minimum = math.ceil(weekly * low)
-        point = max(minimum, math.ceil(weekly * reorder))
-        maximum = max(point + spec.pack[1], math.ceil(weekly * high))
-        return StockLevel(
-            item_id=self.items[spec.code].id,
-            location_id=store.id,
-            min_quantity=minimum,
-            reorder_point=point,
-            max_quantity=maximum,
-            bin=f"{rng.choice('ABCDEF')}-{rng.randint(1, 12):02d}-{rng.randint(1, 5)}",
-        )
-
-
-def _actors(session) -> tuple[Actor, dict[int, Actor], str]:
-    """Who works the stores: the storekeeper (or the system when there is none), and for each
-    department the first demo user whose role may issue there; the approver's name for orders."""
-    rows = session.execute(
-        select(AppUser.id, AppUser.username, AppUser.display_name, AppUser.department_id, Role.name)
-        .join(UserRole, UserRole.user_id == AppUser.id)
-        .join(Role, Role.id == UserRole.role_id)
-        .where(AppUser.is_active.is_(True), AppUser.patient_id.is_(None))
-        .order_by(AppUser.username)
-    ).all()
-    actors: dict[str, Actor] = {}
-    departments: dict[int, int] = {}
-    for user_id, username, display, department_id, role in rows:
-        known = actors.get(username)
-        roles = (known.roles if known else frozenset()) | {role}
-        permissions = frozenset().union(*(DEFAULT_GRANTS.get(r, frozenset()) for r in roles))
-        actors[username] = Actor(user_id, username, display, roles=roles, permissions=permissions)
-        if department_id is not None:
-            departments[user_id] = department_id
-    keeper = next((a for a in actors.values() if "storekeeper" in a.roles), SYSTEM_ACTOR)
-    by_department: dict[int, Actor] = {}
-    for actor in actors.values():
-        department = departments.get(actor.user_id)
-        if department is not None and actor.can("inventory.issue") and "storekeeper" not in actor.roles:
-            by_department.setdefault(department, actor)
-    approver = next((a.username for a in actors.values() if "manager" in a.roles), "system")
-    return keeper, by_department, approver
-
-
 class _History:
     """A year of stock moves, day by day, through the ledger services."""
 
-    def __init__(self, ctx: SeedContext, setup: _Setup):
+    def __init__(self, ctx: SeedContext, setup: StoreSetup):
         self.ctx, self.session, self.rng, self.setup = ctx, ctx.session, ctx.rng, setup
         self.tz = get_settings().tz
         self.ceiling = utcnow() - timedelta(minutes=1)  # nothing may happen in the future
         self.end = min(ctx.as_of, self.ceiling.astimezone(self.tz).date())
         self.start = self.end - timedelta(days=DAYS - 1)
-        self.keeper, self.by_department, self.approver = _actors(self.session)
+        self.keeper, self.by_department, self.approver = store_actors(self.session)
         self.lots: dict[tuple[int, int], dict[int, int]] = {}  # (store, item) -> lot -> quantity
         self.expiry: dict[int, date | None] = {}
         self.lot_numbers: set[tuple[int, str]] = set()
@@ -432,14 +253,20 @@ class _History:
             spec, item, store = specs[code], self.setup.items[code], stores[store_id]
             days = (day - self.last_issue[key]).days
             self.last_issue[key] = day
-            self.next_issue[key] = day + timedelta(days=self.rng.randint(*ISSUE_INTERVAL))
+            following = day + timedelta(days=self.rng.randint(*ISSUE_INTERVAL))
+            if spec.price is not None and store.kind in ("ward", "radiology"):
+                # Patients are charged item by item: in the days they are on record, issue more often.
+                first_patient_day = self.end - timedelta(days=PATIENT_DAYS - 1)
+                soon = day + timedelta(days=self.rng.randint(3, 5))
+                following = min(following, max(first_patient_day, soon))
+            self.next_issue[key] = following
             wanted = round(rate / 7 * days * self.rng.uniform(0.75, 1.25))
             quantity = min(wanted, self.usable(store_id, item.id, day))
             if quantity <= 0:
                 continue
             patients = self.patients_for(store, day) if recent and spec.price is not None else []
             if patients:
-                for patient_id, moment in patients[: min(len(patients), max(1, quantity // 2), 4)]:
+                for patient_id, moment in patients[: min(len(patients), max(1, quantity // 2), 2)]:
                     each = min(quantity, self.rng.randint(1, 3))
                     if each <= 0:
                         break
@@ -632,6 +459,6 @@ def seed_inventory(ctx: SeedContext) -> None:
     After departments and wards (the ward stores) and billing (the price codes it adds to)."""
     if ctx.session.execute(select(StockLocation.id).limit(1)).first():
         return
-    setup = _Setup(ctx)
+    setup = StoreSetup(ctx)
     ctx.session.commit()
     _History(ctx, setup).run()

@@ -8,16 +8,25 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from hms_app.analytics.finance.figures import AMBER, MONEY_AXIS, PALETTE, SLATE, TEAL, _layout
+from hms_app.analytics.finance.figures import AMBER, MONEY_AXIS, SLATE, TEAL, _layout
 from hms_app.analytics.inventory.common import TOP_SLOW, WINDOW_LABELS, WINDOWS, money
 from hms_app.plurals import counted
 
 RED, GREY = "#dc2626", "#94a3b8"
-LABEL_CHARS = 44  # a bar's label on a tablet: longer names are cut, the hover shows them whole
+# Departments in the consumption chart: neighbours in a stack must not look alike.
+DEPARTMENT_COLORS = (
+    "#0d9488", "#2563eb", "#d97706", "#db2777", "#7c3aed", "#16a34a", "#dc2626", "#475569", "#a16207", "#0ea5e9",
+)  # fmt: skip
+NAME_CHARS = 34  # an item's name beside a bar (the hover shows it whole, with its code)
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
+def _short(text: str, limit: int = NAME_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _name(label: str) -> str:
+    """An item's name without the code that ``item_label`` puts after it in brackets."""
+    return label.rsplit(" (", 1)[0] if label.endswith(")") else label
 
 
 def _rows_height(count: int) -> int:
@@ -30,6 +39,7 @@ def _horizontal_layout(figure: go.Figure, count: int, **extra) -> go.Figure:
         height=_rows_height(count),
         margin={"l": 16, "r": 16, "t": 16, "b": 40},
         yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
+        legend={"orientation": "h", "y": -0.18, "traceorder": "normal"},
         **extra,
     )
 
@@ -92,7 +102,7 @@ def consumption_figure(frame: pd.DataFrame, months: list[str]) -> go.Figure:
                 y=[v / 100 for v in values],
                 text=[money(v) for v in values],
                 textposition="none",
-                marker_color=PALETTE[index % len(PALETTE)],
+                marker_color=DEPARTMENT_COLORS[index % len(DEPARTMENT_COLORS)],
                 hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>",
             )
             for index, (_key, name, values) in enumerate(consumption_series(frame, months))
@@ -104,7 +114,7 @@ def consumption_figure(frame: pd.DataFrame, months: list[str]) -> go.Figure:
         height=360,
         xaxis={"type": "category", "categoryorder": "array", "categoryarray": months},
         yaxis=MONEY_AXIS,
-        legend={"orientation": "h", "y": -0.22},
+        legend={"orientation": "h", "y": -0.22, "traceorder": "normal"},
     )
 
 
@@ -121,14 +131,12 @@ def expiring_grid(frame: pd.DataFrame) -> tuple[list[str], list[str], list[list[
         for k, w, v, n in zip(frame["key"], frame["window"], frame["value_cents"], frame["lots"], strict=True)
     }
     cents = [[values.get((k, w), (0, 0))[0] for w in WINDOWS] for k in keys]
-    texts = [
-        [
-            f"{money(values.get((k, w), (0, 0))[0])} · {counted(values.get((k, w), (0, 0))[1], 'lot')}"
-            for w in WINDOWS
-        ]
-        for k in keys
-    ]
+    texts = [[_cell_text(*values.get((k, w), (0, 0))) for w in WINDOWS] for k in keys]
     return keys, stores, cents, texts
+
+
+def _cell_text(cents: int, lots: int) -> str:
+    return f"{money(cents)} · {counted(lots, 'lot')}" if lots else "–"
 
 
 def expiring_figure(frame: pd.DataFrame) -> go.Figure:
@@ -136,7 +144,9 @@ def expiring_figure(frame: pd.DataFrame) -> go.Figure:
     labels = [WINDOW_LABELS[w] for w in WINDOWS]
     figure = go.Figure(
         go.Heatmap(
-            z=[[v / 100 for v in row] for row in cents],
+            # Colour by the square root of the value: one costly lot would otherwise leave every
+            # other cell the same pale shade. The cell's text and hover give the exact amount.
+            z=[[(v / 100) ** 0.5 for v in row] for row in cents],
             x=labels,
             y=stores,
             text=texts,
@@ -193,7 +203,7 @@ def stock_outs_figure(frame: pd.DataFrame) -> go.Figure:
 def slow_movers_figure(frame: pd.DataFrame) -> go.Figure:
     """The TOP_SLOW idle stocks worth most (the table beside it lists them all)."""
     shown = frame.head(TOP_SLOW)
-    labels = [f"{_short(i)} · {s}" for i, s in zip(shown["item"], shown["store"], strict=True)]
+    labels = [f"{_short(_name(i))} · {s}" for i, s in zip(shown["item"], shown["store"], strict=True)]
     hover = [
         f"{item} at {store}: {money(v)}, {int(q):,} {u}; last issued {last or 'never'}"
         for item, store, v, q, u, last in zip(
@@ -221,36 +231,48 @@ def slow_movers_figure(frame: pd.DataFrame) -> go.Figure:
 
 
 def lead_times_figure(frame: pd.DataFrame) -> go.Figure:
+    """Promised against actual days per supplier; an average more than a day past the promise is
+    drawn red. Every trace lists every supplier (None where it has no bar), so a click's point
+    number is the supplier's row whichever trace it hit."""
     suppliers = list(frame["supplier"])
-    actual = [None if pd.isna(v) else round(float(v), 1) for v in frame["actual_days"]]
+    promised = [int(v) for v in frame["promised_days"]]
+    actual = [None if v is None or pd.isna(v) else round(float(v), 1) for v in frame["actual_days"]]
+    late = [a is not None and a > p + 1 for a, p in zip(actual, promised, strict=True)]
+    notes = [
+        f"{counted(int(r), 'order')} delivered, {int(n)} late; {int(w)} waiting, {int(o)} overdue"
+        for r, n, w, o in zip(
+            frame["received"], frame["late"], frame["waiting"], frame["overdue"], strict=True
+        )
+    ]
+
+    def took(name: str, color: str, keep: bool) -> go.Bar:
+        return go.Bar(
+            name=name,
+            y=suppliers,
+            x=[a if is_late == keep else None for a, is_late in zip(actual, late, strict=True)],
+            orientation="h",
+            marker_color=color,
+            offsetgroup="actual",
+            text=notes,
+            textposition="none",
+            hovertemplate="%{y}: %{x} days on average (%{text})<extra></extra>",
+        )
+
     figure = go.Figure(
         [
             go.Bar(
                 name="Promised",
                 y=suppliers,
-                x=[int(v) for v in frame["promised_days"]],
+                x=promised,
                 orientation="h",
                 marker_color=GREY,
+                offsetgroup="promised",
                 hovertemplate="%{y}: promises %{x} days<extra></extra>",
             ),
-            go.Bar(
-                name="Took on average",
-                y=suppliers,
-                x=actual,
-                orientation="h",
-                marker_color=[
-                    RED if a is not None and a > p + 1 else TEAL
-                    for a, p in zip(actual, frame["promised_days"], strict=True)
-                ],
-                text=[
-                    f"{counted(int(r), 'order')} delivered, {int(late)} late; {int(w)} waiting"
-                    for r, late, w in zip(frame["received"], frame["late"], frame["waiting"], strict=True)
-                ],
-                textposition="none",
-                hovertemplate="%{y}: %{x} days (%{text})<extra></extra>",
-            ),
+            took("Took on average", TEAL, False),
+            took("Took more than a day longer", RED, True),
         ]
     )
     return _horizontal_layout(
-        figure, len(suppliers) * 2, barmode="group", xaxis={"title": "days", "rangemode": "tozero"}
+        figure, len(suppliers), barmode="group", bargap=0.25, xaxis={"title": "days", "rangemode": "tozero"}
     )

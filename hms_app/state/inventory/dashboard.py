@@ -346,9 +346,9 @@ class InventoryDashboardState(SessionState):
 
     @rx.event
     @requires(PERMISSION)
-    async def set_valuation(self, value: str):
+    async def set_valuation(self, value: str | list[str]):
         """The FIFO / moving average switch: the stock figures are valued again at once."""
-        if value not in ("fifo", "average") or value == self.valuation:
+        if not isinstance(value, str) or value not in ("fifo", "average") or value == self.valuation:
             return
         self.valuation = value
         async for step in self._refresh():
