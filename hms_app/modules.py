@@ -241,6 +241,7 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("stock", "equipment"),
         seeders=("hms_app.seed.inventory",),
+        benchmarks=("bench.inventory",),
     ),
     Module(
         name="population",

@@ -497,12 +497,20 @@ def test_stock_outs_count_usable_stock_against_the_reorder_point(session, ledger
 
 def test_slow_movers_are_stock_nothing_moved_out_of(session, ledger):
     for filters in filter_cases(ledger):
-        frame = reports.slow_movers(session, actor=MANAGER, filters=filters)
+        frame = reports.slow_movers(session, actor=MANAGER, filters=filters, limit=None)
         got = {
             r["key"]: (r["value_cents"], r["quantity"], r["lots"], r["last_issue"])
             for r in frame.to_dict("records")
         }
-        assert got == expected_slow(session, filters), filters
+        expected = expected_slow(session, filters)
+        assert got == expected, filters
+        assert list(frame["value_cents"]) == sorted(frame["value_cents"], reverse=True)
+        top = reports.slow_movers(session, actor=MANAGER, filters=filters, limit=1)
+        assert list(top["key"]) == list(frame["key"][:1])
+        assert top.attrs == {
+            "idle_rows": len(expected),
+            "idle_value_cents": sum(v[0] for v in expected.values()),
+        }
     w = ledger["world"]
     base = reports.slow_movers(session, actor=MANAGER, filters=filter_cases(ledger)[0])
     assert base.iloc[0]["key"] == f"{ledger['knee']}-{w.central}"  # 3 knees at 1,500.00, never moved
@@ -608,6 +616,8 @@ def test_kpis_are_the_sums_of_the_figures(session, ledger):
     assert kpis["consumption_cents"] == sum(
         v[0] for v in expected_consumption(session, board.filters).values()
     )
+    slow = expected_slow(session, board.filters)
+    assert (kpis["slow_rows"], kpis["slow_cents"]) == (len(slow), sum(v[0] for v in slow.values()))
 
 
 def test_charts_draw_every_bar_with_its_exact_amount(session, ledger):
@@ -635,7 +645,7 @@ def test_refusals_and_nonsense_from_the_browser(session, ledger):
         for call in (
             lambda a: reports.load_dashboard(session, actor=a, filters=filters),
             lambda a: reports.stock_value_by_store(session, actor=a, filters=filters),
-            lambda a: reports.slow_movers(session, actor=a, filters=filters),
+            lambda a: reports.slow_movers(session, actor=a, filters=filters, limit=None),
             lambda a: reports.filter_choices(session, actor=a),
             lambda a: reports.items_behind(
                 session, actor=a, figure="stock_outs", key="1|out", filters=filters
@@ -674,6 +684,9 @@ def test_refusals_and_nonsense_from_the_browser(session, ledger):
         reports.items_behind(
             session, actor=MANAGER, figure="stock_outs", key="1|out", filters=filters, page=0
         )
+    for limit in (0, 5000, True, "15"):
+        with pytest.raises(ValidationError):
+            reports.slow_movers(session, actor=MANAGER, filters=filters, limit=limit)
     narrowed = InventoryFilters(start=filters.start, end=filters.end, location_id=ledger["world"].pharmacy)
     with pytest.raises(ValidationError):
         reports.items_behind(

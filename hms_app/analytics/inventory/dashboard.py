@@ -37,7 +37,8 @@ class Dashboard:
             "expired_lots": int(expired["lots"].sum()),
             "out": int(self.outs["out"].sum()),
             "low": int(self.outs["low"].sum()),
-            "slow_cents": int(self.slow["value_cents"].sum()),
+            "slow_cents": int(self.slow.attrs.get("idle_value_cents", 0)),
+            "slow_rows": int(self.slow.attrs.get("idle_rows", 0)),
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
-from sqlalchemy import and_, case, exists, func, not_, select
+from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
 from hms_app.analytics.inventory.common import (
@@ -16,6 +16,7 @@ from hms_app.analytics.inventory.common import (
     LOT,
     MOVE,
     OUT_KINDS,
+    TOP_SLOW,
     WINDOW_LABELS,
     WINDOWS,
     InventoryFilters,
@@ -125,24 +126,29 @@ def expiring_by_store(session: Session, *, filters: InventoryFilters) -> pd.Data
 
 
 def level_rows(filters: InventoryFilters):
-    """Each stocked item at each store (a stock level) with the quantity it can still use."""
-    on_hand = _sum(case((usable(filters.day), BAL.c.quantity), else_=0)).label("usable")
+    """Each stocked item at each store (a stock level of an active item) with the quantity it can
+    still use: the usable balances are summed per item and store first, then matched to the levels."""
+    held = select(BAL.c.item_id, BAL.c.location_id, func.sum(BAL.c.quantity).label("quantity")).select_from(
+        BAL.join(LOT, LOT.c.id == BAL.c.lot_id)
+    )
+    held = held.where(BAL.c.quantity > 0, usable(filters.day))
+    if filters.location_id is not None:
+        held = held.where(BAL.c.location_id == filters.location_id)
+    held = held.group_by(BAL.c.item_id, BAL.c.location_id).subquery("held")
     query = (
-        select(LEVEL.c.id, LEVEL.c.location_id, LEVEL.c.item_id, LEVEL.c.reorder_point, on_hand)
+        select(
+            LEVEL.c.id,
+            LEVEL.c.location_id,
+            LEVEL.c.item_id,
+            LEVEL.c.reorder_point,
+            func.coalesce(held.c.quantity, 0).label("usable"),
+        )
         .select_from(
-            LEVEL.join(ITEM, ITEM.c.id == LEVEL.c.item_id)
-            .outerjoin(
-                BAL,
-                and_(
-                    BAL.c.item_id == LEVEL.c.item_id,
-                    BAL.c.location_id == LEVEL.c.location_id,
-                    BAL.c.quantity > 0,
-                ),
+            LEVEL.join(ITEM, ITEM.c.id == LEVEL.c.item_id).outerjoin(
+                held, and_(held.c.item_id == LEVEL.c.item_id, held.c.location_id == LEVEL.c.location_id)
             )
-            .outerjoin(LOT, LOT.c.id == BAL.c.lot_id)
         )
         .where(ITEM.c.active.is_(True))
-        .group_by(LEVEL.c.id, LEVEL.c.location_id, LEVEL.c.item_id, LEVEL.c.reorder_point)
     )
     if filters.location_id is not None:
         query = query.where(LEVEL.c.location_id == filters.location_id)
@@ -186,59 +192,99 @@ def idle_since(filters: InventoryFilters):
 
 
 def moved_out_since(moment):
-    """An issue or transfer of the balance's item out of the balance's store at or after ``moment``."""
-    return exists().where(
-        MOVE.c.item_id == BAL.c.item_id,
-        MOVE.c.location_id == BAL.c.location_id,
-        MOVE.c.kind.in_(OUT_KINDS),
-        MOVE.c.moved_at >= moment,
+    """Each item and store that issued or transferred some of the item at or after ``moment``
+    (a few weeks of the ledger, read through its kind-and-time index, one row per pair: the
+    planner then knows how many pairs there are, as it cannot for a NOT EXISTS)."""
+    return (
+        select(MOVE.c.item_id, MOVE.c.location_id)
+        .where(MOVE.c.kind.in_(OUT_KINDS), MOVE.c.moved_at >= moment)
+        .group_by(MOVE.c.item_id, MOVE.c.location_id)
+        .subquery("recent")
     )
 
 
-def slow_movers(session: Session, *, filters: InventoryFilters) -> pd.DataFrame:
+def slow_movers(session: Session, *, filters: InventoryFilters, limit: int | None = TOP_SLOW) -> pd.DataFrame:
     """Stock that has not moved for ``idle_days``: each item at each store that holds some and has
-    neither issued nor transferred any of it since, most value first (columns: key = "item-store",
-    item, store, value_cents (written down, as the stock value), quantity, unit, lots, last_issue:
-    the local day the store last issued or transferred the item, "" if never)."""
+    neither issued nor transferred any of it since, most value first, the ``limit`` worth most
+    (None: all) (columns: key = "item-store", item, store, value_cents (written down, as the stock
+    value), quantity, unit, lots, last_issue: the local day the store last issued or transferred
+    the item, "" if never). ``frame.attrs``: ``idle_rows`` and ``idle_value_cents`` over all of them."""
+    good = usable(filters.day)
+    recent = moved_out_since(idle_since(filters))
+    idle = (
+        select(
+            BAL.c.item_id.label("item_id"),
+            BAL.c.location_id.label("location_id"),
+            _sum(case((good, BAL.c.quantity * unit_value(filters.valuation)), else_=0)).label("value"),
+            _sum(BAL.c.quantity).label("quantity"),
+            func.count().label("lots"),
+        )
+        .select_from(
+            balances_from().outerjoin(
+                recent, and_(recent.c.item_id == BAL.c.item_id, recent.c.location_id == BAL.c.location_id)
+            )
+        )
+        .where(*balance_conditions(filters), recent.c.item_id.is_(None))
+        .group_by(BAL.c.item_id, BAL.c.location_id)
+        .subquery("idle")
+    )
+    # Most value first, cut to ``limit`` with the totals over all of them counted before the cut;
+    # names and the last move are looked up for the rows kept only (the planner cannot tell how
+    # many balances the anti-join leaves, and would join the names to each of them in a loop).
+    ranked = select(
+        idle.c.item_id,
+        idle.c.location_id,
+        idle.c.value,
+        idle.c.quantity,
+        idle.c.lots,
+        func.count().over().label("rows"),
+        func.sum(idle.c.value).over().label("total"),
+    ).order_by(idle.c.value.desc(), idle.c.quantity.desc(), idle.c.item_id, idle.c.location_id)
+    if limit is not None:
+        ranked = ranked.limit(limit)
+    ranked = ranked.subquery("ranked")
     last = (
         select(func.max(MOVE.c.moved_at))
         .where(
-            MOVE.c.item_id == BAL.c.item_id,
-            MOVE.c.location_id == BAL.c.location_id,
+            MOVE.c.item_id == ranked.c.item_id,
+            MOVE.c.location_id == ranked.c.location_id,
             MOVE.c.kind.in_(OUT_KINDS),
         )
         .scalar_subquery()
     )
-    good = usable(filters.day)
     rows = session.execute(
-        select(
-            BAL.c.item_id,
-            BAL.c.location_id,
-            ITEM.c.code,
-            ITEM.c.name,
-            ITEM.c.base_unit,
-            LOC.c.name,
-            _sum(case((good, BAL.c.quantity * unit_value(filters.valuation)), else_=0)),
-            _sum(BAL.c.quantity),
-            func.count(),
-            last,
+        select(ranked, last).order_by(
+            ranked.c.value.desc(), ranked.c.quantity.desc(), ranked.c.item_id, ranked.c.location_id
         )
-        .select_from(balances_from().join(LOC, LOC.c.id == BAL.c.location_id))
-        .where(*balance_conditions(filters), not_(moved_out_since(idle_since(filters))))
-        .group_by(BAL.c.item_id, BAL.c.location_id, ITEM.c.code, ITEM.c.name, ITEM.c.base_unit, LOC.c.name)
     ).all()
+    items = _item_names(session, {r[0] for r in rows})
+    stores = dict(session.execute(select(LOC.c.id, LOC.c.name)).all())
     records = [
         {
             "key": f"{item_id}-{location_id}",
-            "item": item_label(code, name),
-            "store": store,
+            "item": item_label(*items[item_id][:2]),
+            "store": stores[location_id],
             "value_cents": int(value),
             "quantity": int(quantity),
-            "unit": unit,
+            "unit": items[item_id][2],
             "lots": int(lots),
-            "last_issue": to_local(last).date().isoformat() if last is not None else "",
+            "last_issue": to_local(moment).date().isoformat() if moment is not None else "",
         }
-        for item_id, location_id, code, name, unit, store, value, quantity, lots, last in rows
+        for item_id, location_id, value, quantity, lots, _rows, _total, moment in rows
     ]
-    records.sort(key=lambda r: (-r["value_cents"], -r["quantity"], r["item"], r["store"]))
-    return pd.DataFrame(records, columns=SLOW_COLUMNS)
+    frame = pd.DataFrame(records, columns=SLOW_COLUMNS)
+    frame.attrs["idle_rows"] = int(rows[0][5]) if rows else 0
+    frame.attrs["idle_value_cents"] = int(rows[0][6]) if rows else 0
+    return frame
+
+
+def _item_names(session: Session, ids: set[int]) -> dict[int, tuple[str, str, str]]:
+    """Code, name and base unit of the items ``ids``, read in chunks of a thousand."""
+    ordered, found = sorted(ids), {}
+    for start in range(0, len(ordered), 1000):
+        chunk = ordered[start : start + 1000]
+        for item_id, code, name, unit in session.execute(
+            select(ITEM.c.id, ITEM.c.code, ITEM.c.name, ITEM.c.base_unit).where(ITEM.c.id.in_(chunk))
+        ).all():
+            found[item_id] = (code, name, unit)
+    return found

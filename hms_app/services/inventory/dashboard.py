@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from hms_app.analytics.inventory import dashboard, drill, flows, stock
 from hms_app.analytics.inventory.common import PAGE_SIZE, VALUATIONS, InventoryFilters, check_filters
+from hms_app.errors import ValidationError
 from hms_app.models.inventory import ITEM_CATEGORIES, StockLocation
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
@@ -40,7 +41,20 @@ def _figure(compute: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]
 stock_value_by_store = _figure(stock.stock_value_by_store)
 expiring_by_store = _figure(stock.expiring_by_store)
 stock_outs = _figure(stock.stock_outs)
-slow_movers = _figure(stock.slow_movers)
+
+
+def slow_movers(
+    session: Session, *, actor: Actor, filters: InventoryFilters, limit: int | None = stock.TOP_SLOW
+) -> pd.DataFrame:
+    """The slow movers worth most (``limit``; None: all of them, for the CSV)."""
+    _check(actor, filters)
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000
+    ):
+        raise ValidationError("Show between 1 and 1,000 slow movers.")
+    return stock.slow_movers(session, filters=filters, limit=limit)
+
+
 consumption_by_department = _figure(flows.consumption_by_department)
 supplier_lead_times = _figure(flows.supplier_lead_times)
 

@@ -129,6 +129,7 @@ class InventoryDashboardState(SessionState):
     kpi_out: int = 0
     kpi_low: int = 0
     kpi_slow: str = ""
+    slow_count: int = 0  # every slow mover; the state holds the TOP_SLOW worth most
 
     months: list[str] = []
     stock_value_by_store: list[dict] = []
@@ -213,10 +214,6 @@ class InventoryDashboardState(SessionState):
         return len(self.supplier_lead_times) > 0
 
     @rx.var
-    def slow_count(self) -> int:
-        return len(self.slow_movers)
-
-    @rx.var
     def drill_page_count(self) -> int:
         return pages_for(self.drill_total, PAGE_SIZE)
 
@@ -267,6 +264,7 @@ class InventoryDashboardState(SessionState):
         self.kpi_expired_lots = kpis["expired_lots"]
         self.kpi_out, self.kpi_low = kpis["out"], kpis["low"]
         self.kpi_slow = money(kpis["slow_cents"])
+        self.slow_count = kpis["slow_rows"]
         store = next((s["name"] for s in self.stores if s["id"] == self.store), "All stores")
         category = next((c["name"] for c in self.categories if c["id"] == self.category), "all categories")
         self.applied_label = (
@@ -465,9 +463,14 @@ class InventoryDashboardState(SessionState):
         records = getattr(self, name)
         if not records:
             return rx.toast.info("Nothing to export for these filters.")
-        return rx.download(
-            data=frame_csv(_frame(records, name)), filename=f"inventory_{name}_{self._file_stem()}.csv"
-        )
+        frame = _frame(records, name)
+        if name == "slow_movers" and self.slow_count > len(records):
+            # The screen holds the few worth most; the file has every one, read again on the server.
+            try:
+                frame = await self._read(reports.slow_movers, filters=self._filters(), limit=None)
+            except DomainError as error:
+                return rx.toast.error(str(error))
+        return rx.download(data=frame_csv(frame), filename=f"inventory_{name}_{self._file_stem()}.csv")
 
     @rx.event
     @requires(PERMISSION)
