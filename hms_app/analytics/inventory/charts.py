@@ -34,6 +34,7 @@ def _rows_height(count: int) -> int:
 
 
 def _horizontal_layout(figure: go.Figure, count: int, **extra) -> go.Figure:
+    extra.setdefault("bargap", 0.6 if count <= 2 else 0.2)  # one store's bar is not a slab
     return _layout(
         figure,
         height=_rows_height(count),
@@ -115,6 +116,7 @@ def consumption_figure(frame: pd.DataFrame, months: list[str]) -> go.Figure:
         xaxis={"type": "category", "categoryorder": "array", "categoryarray": months},
         yaxis=MONEY_AXIS,
         legend={"orientation": "h", "y": -0.22, "traceorder": "normal"},
+        showlegend=True,  # one department is still named
     )
 
 
@@ -196,7 +198,11 @@ def stock_outs_figure(frame: pd.DataFrame) -> go.Figure:
         figure,
         len(stores),
         barmode="stack",
-        xaxis={"title": "items", "dtick": 1 if frame["out"].add(frame["low"]).max() <= 12 else None},
+        xaxis={
+            "title": "items",
+            "rangemode": "tozero",
+            "dtick": 1 if frame["out"].add(frame["low"]).max() <= 12 else None,
+        },
     )
 
 

@@ -202,8 +202,8 @@ class InventoryDashboardState(SessionState):
         return any(int(r["lots"]) for r in self.expiring_by_store)
 
     @rx.var
-    def has_levels(self) -> bool:
-        return any(int(r["stocked"]) for r in self.stock_outs)
+    def has_outs(self) -> bool:
+        return any(int(r["out"]) or int(r["low"]) for r in self.stock_outs)
 
     @rx.var
     def has_slow(self) -> bool:
