@@ -95,7 +95,9 @@ class _History:
     def _admissions(self) -> dict[int, list[tuple[int, datetime, datetime | None]]]:
         found: dict[int, list] = {}
         for ward_id, patient_id, admitted, discharged in self.session.execute(
-            select(Admission.ward_id, Admission.patient_id, Admission.admitted_at, Admission.discharged_at)
+            select(
+                Admission.ward_id, Admission.patient_id, Admission.admitted_at, Admission.discharged_at
+            ).order_by(Admission.id)
         ).all():
             found.setdefault(ward_id, []).append((patient_id, _aware(admitted), _aware(discharged)))
         return found

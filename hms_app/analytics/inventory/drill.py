@@ -248,12 +248,11 @@ def _lots(session: Session, key: str, filters: InventoryFilters) -> _Drill:
         return DrillRow(cells, int(r.amount))
 
     order = (LOT.c.expiry_date, ITEM.c.name, LOT.c.id)
-    title = (
-        f"{WINDOW_LABELS[window]} at {name}"
-        if window == "expired"
-        else f"Expiring {WINDOW_LABELS[window].lower()} at {name}"
-    )
-    return _Drill(title if window != "expired" else f"Expired stock at {name}", "lots", query, order, row)
+    if window == "expired":
+        title = f"Expired stock at {name}"
+    else:
+        title = f"Expiring {WINDOW_LABELS[window].lower()} at {name}"
+    return _Drill(title, "lots", query, order, row)
 
 
 def _levels(session: Session, key: str, filters: InventoryFilters) -> _Drill:
