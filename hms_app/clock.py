@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 
 from hms_app.settings import get_settings
 
+# A moment the clock is held at: only the demo seeders set it, to write a year of history through
+# the same services that staff use (each row then carries the moment it stands for).
+_held: ContextVar[datetime | None] = ContextVar("hms_clock_held", default=None)
+
 
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime (what every DateTime column stores and returns)."""
-    return datetime.now(UTC)
+    return _held.get() or datetime.now(UTC)
+
+
+@contextmanager
+def held_at(moment: datetime) -> Iterator[None]:
+    """Hold ``utcnow`` and ``local_today`` at ``moment`` inside the block (this thread or task only)."""
+    if moment.tzinfo is None:
+        raise ValueError("hold the clock at an aware moment")
+    token = _held.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 def local_today() -> date:

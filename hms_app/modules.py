@@ -221,6 +221,7 @@ MODULES: tuple[Module, ...] = (
             NavEntry("Maintenance board", "/equipment/board", "calendar-clock", "equipment.read", 57),
             NavEntry("Stock catalogue", "/inventory/items", "boxes", "inventory.manage", 105),
             NavEntry("Suppliers", "/inventory/suppliers", "truck", "inventory.manage", 106),
+            NavEntry("Inventory analytics", "/analytics/inventory", "chart-pie", "analytics.read", 92),
         ),
         roles={"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"},
         permissions={
@@ -249,7 +250,8 @@ MODULES: tuple[Module, ...] = (
             admin={"equipment.read"},
         ),
         live_topics=("stock", "equipment"),
-        seeders=("hms_app.seed.equipment",),
+        seeders=("hms_app.seed.inventory", "hms_app.seed.equipment"),
+        benchmarks=("bench.inventory",),
         jobs=(Job("maintenance_due", "hms_app.services.inventory.maintenance:open_due_work_orders"),),
     ),
     Module(

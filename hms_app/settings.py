@@ -97,6 +97,9 @@ class Settings:
     public_url: str
     max_upload_mb: int
     trusted_proxy_hops: int = 0
+    # How the inventory dashboard values stock unless the manager switches: "fifo" (each lot at its
+    # own cost) or "average" (the item's moving-average cost).
+    stock_valuation: str = "fifo"
 
     @property
     def is_sqlite(self) -> bool:
@@ -161,7 +164,15 @@ def get_settings() -> Settings:
         public_url=_public_url(os.environ.get("HMS_PUBLIC_URL"), port),
         max_upload_mb=max_upload_mb,
         trusted_proxy_hops=_trusted_proxy_hops(),
+        stock_valuation=_stock_valuation(),
     )
+
+
+def _stock_valuation() -> str:
+    raw = (os.environ.get("HMS_STOCK_VALUATION") or "fifo").strip().lower()
+    if raw not in ("fifo", "average"):
+        raise RuntimeError(f"HMS_STOCK_VALUATION must be fifo or average, got {raw!r}")
+    return raw
 
 
 def _trusted_proxy_hops() -> int:
