@@ -45,6 +45,7 @@ from hms_app.services.inventory.common import (
     authorize_store,
     get_item,
     get_location,
+    may_work_stores,
     whole_number,
 )
 from hms_app.services.inventory.ledger import (
@@ -161,6 +162,7 @@ def start_count(
 ) -> StockCount:
     """Start counting a store: every lot it holds (full), or the lots of chosen items or of the
     ``oldest`` items counted longest ago (cycle). The book quantities are frozen now."""
+    may_work_stores(actor, KEEP)
     location = get_location(session, location_id)
     authorize_store(session, actor, location, KEEP)
     if kind not in COUNT_KINDS:
@@ -232,6 +234,7 @@ def start_count(
 def enter_counts(session: Session, *, actor: Actor, count_id: int, counts: list[dict]) -> int:
     """Record counted quantities (``{"line_id", "counted"}``), each with the balance expected at
     that moment; a line counted again takes the new figure. Returns how many lines were recorded."""
+    may_work_stores(actor, KEEP)
     count, location = _counting(session, actor, count_id)
     if not isinstance(counts, list) or not counts:
         raise ValidationError("Enter at least one counted quantity.", field="counted")
@@ -313,6 +316,7 @@ def add_found_lot(
     expiry_date=None,
 ) -> StockCountLine:
     """Add to the sheet a lot found on the shelf that is not on the book (book 0), with its count."""
+    may_work_stores(actor, KEEP)
     count, location = _counting(session, actor, count_id)
     item = get_item(session, item_id, active=False)
     if count.kind == "cycle":
@@ -364,6 +368,7 @@ def add_found_lot(
 @returns_frozen
 def submit_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
     """Hand a fully counted sheet over for approval."""
+    may_work_stores(actor, KEEP)
     count, location = _counting(session, actor, count_id)
     waiting = session.execute(
         select(func.count(StockCountLine.id)).where(
@@ -476,6 +481,8 @@ def approve_count(session: Session, *, actor: Actor, count_id: int) -> StockCoun
 @returns_frozen
 def cancel_count(session: Session, *, actor: Actor, count_id: int, reason: str) -> StockCount:
     """Abandon a count that is not approved: nothing is posted."""
+    if not (actor is not None and actor.can(APPROVE)):
+        may_work_stores(actor, KEEP)
     count = get_count(session, count_id, lock=True)
     location = get_location(session, count.location_id, active=False)
     if actor is not None and actor.can(APPROVE):

@@ -19,7 +19,13 @@ from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.wards import Admission, Bed, BedAssignment, Ward
 from hms_app.plurals import counted
-from hms_app.services.inventory.common import ISSUE, audit_stock, authorize_store, get_location
+from hms_app.services.inventory.common import (
+    ISSUE,
+    audit_stock,
+    authorize_store,
+    get_location,
+    may_work_stores,
+)
 from hms_app.services.inventory.ledger import CHARGE_SOURCE
 from hms_app.services.permissions import Actor
 
@@ -38,6 +44,7 @@ class WardPatient:
 
 def ward_patients(session: Session, *, actor: Actor, location_id: int, query: str = "") -> list[WardPatient]:
     """The patients admitted now to the ward(s) a store serves: its own ward, or its department's."""
+    may_work_stores(actor, ISSUE)
     location = get_location(session, location_id)
     authorize_store(session, actor, location, ISSUE)
     served = []
@@ -116,6 +123,7 @@ def recent_issues(
 ) -> list[IssueLine]:
     """A store's latest issues (to one patient, or the moves named), newest first, each with what
     was returned of it and the charge it posted."""
+    may_work_stores(actor, ISSUE)
     location = get_location(session, location_id, active=False)
     authorize_store(session, actor, location, ISSUE)
     issue = StockMove.__table__.alias("issue")

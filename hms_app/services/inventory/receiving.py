@@ -28,7 +28,14 @@ from hms_app.models.inventory import PurchaseOrder, PurchaseOrderLine, StockItem
 from hms_app.services import live
 from hms_app.services.billing.expenses import EXPENSE_CATEGORIES
 from hms_app.services.billing.money import format_money
-from hms_app.services.inventory.common import KEEP, audit_stock, authorize_store, get_location, whole_number
+from hms_app.services.inventory.common import (
+    KEEP,
+    audit_stock,
+    authorize_store,
+    get_location,
+    may_work_stores,
+    whole_number,
+)
 from hms_app.services.inventory.ledger import STOCK, clean_reason, clean_text, receive_stock
 from hms_app.services.inventory.purchasing import STATUS_LABELS, get_order
 from hms_app.services.permissions import Actor
@@ -142,6 +149,7 @@ def receive_order(
 ) -> PurchaseOrder:
     """Take a delivery in against a sent order: each line as ``{"line_id", "quantity" (base units),
     "lot_number", "expiry_date"}``. Stock, the order, its status and the expense move together."""
+    may_work_stores(actor, KEEP)
     order = get_order(session, order_id, lock=True)
     location = get_location(session, order.location_id, active=False)
     authorize_store(session, actor, location, KEEP)
