@@ -418,3 +418,35 @@ def test_the_ledger_cannot_be_rewritten_by_a_database_writer(session, world, con
     with pytest.raises(IntegrityError):
         session.execute(text("UPDATE stock_balance SET quantity = -1"))
     session.rollback()
+
+
+def test_a_patient_with_stock_issued_can_be_merged_and_the_ledger_stays_as_written(session, world):
+    from hms_app.services import patients
+    from hms_app.services.patients.merge import merge_patients
+    from hms_app.services.permissions import SYSTEM_ACTOR
+
+    twin = patients.register_patient(
+        session,
+        actor=SYSTEM_ACTOR,
+        data={"given_name": "Stock", "family_name": "Takre", "sex": "female", "birth_date": "1980-02-03"},
+        duplicate_reason="Registered twice at the front desk",
+    )
+    _receive(session, world, world.syringe, 10, lot="M1", expiry=LATER)
+    moves = issue_stock(
+        session,
+        actor=world.nurse,
+        item_id=world.syringe,
+        location_id=world.ward_store,
+        quantity=3,
+        patient_id=twin.id,
+    )
+    merge_patients(
+        session, actor=SYSTEM_ACTOR, survivor_id=world.patient, merged_id=twin.id, reason="same woman, typo"
+    )
+    session.expire_all()
+    assert session.get(StockMove, moves[0].id).patient_id == twin.id  # the ledger is never rewritten
+    charge = session.execute(select(ChargeItem)).scalar_one()
+    assert charge.patient_id == world.patient  # the bill follows the surviving record
+    return_stock(session, actor=world.nurse, move_id=moves[0].id, quantity=3, reason="Unused")
+    session.refresh(charge)
+    assert charge.status == "void" and balance_mismatches(session) == []

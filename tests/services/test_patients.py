@@ -560,7 +560,54 @@ def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
         ]
     )
     _module_rows(session, patient_id, payer_id, tag, start)
+    _lab_rows(session, patient_id, tag, start)
     session.commit()
+
+
+def _lab_rows(session, patient_id: int, tag: str, start: datetime) -> None:
+    """A laboratory request with its specimen, order, result and critical alert."""
+    from hms_app.models.laboratory import CriticalAlert, LabOrder, LabRequest, LabResult, LabTest, Specimen
+
+    test = session.execute(select(LabTest).where(LabTest.code == "2823-3")).scalar_one_or_none()
+    if test is None:
+        test = LabTest(
+            code="2823-3", name="Potassium", short_name="K", specimen_type="Blood", container="Green"
+        )
+        session.add(test)
+    clinician = AppUser(username=f"lab.doc.{tag}", display_name=tag, password_hash="x")
+    session.add(clinician)
+    session.flush()
+    request = LabRequest(
+        reference=f"LR-{tag[:6].upper()}", patient_id=patient_id, ordered_by_id=clinician.id, ordered_by="doc"
+    )
+    session.add(request)
+    session.flush()
+    specimen = Specimen(
+        accession=f"S-{tag[:6].upper()}",
+        request_id=request.id,
+        patient_id=patient_id,
+        specimen_type="Blood",
+        container="Green",
+    )
+    session.add(specimen)
+    session.flush()
+    order = LabOrder(request_id=request.id, patient_id=patient_id, test_id=test.id, specimen_id=specimen.id)
+    session.add(order)
+    session.flush()
+    result = LabResult(
+        order_id=order.id, patient_id=patient_id, test_id=test.id, value_text="6.9", entered_by="tech"
+    )
+    session.add(result)
+    session.flush()
+    session.add(
+        CriticalAlert(
+            source_type="lab_result",
+            source_id=result.id,
+            patient_id=patient_id,
+            summary="K 6.9 (HH)",
+            escalate_at=start,
+        )
+    )
 
 
 def _module_rows(session, patient_id: int, payer_id: int, tag: str, start: datetime) -> None:
@@ -705,6 +752,8 @@ def test_every_table_that_points_at_a_patient_has_rows_in_the_merge_test(session
     """A module that adds a table linked to patients must add rows for it to ``_rows_for``."""
     empty = [name for name, rows in _linked_rows(session).items() if len(rows) < 3]
     assert empty == []
+    # The stock ledger is the one module table that stays with the record it was written for.
+    assert ("stock_move", "patient_id") not in {(table.name, column) for table, column in patient_links()}
 
 
 def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, three_people):
@@ -732,15 +781,20 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "condition": 1,
         "coverage": 1,
         "credit_entry": 1,
+        "critical_alert": 1,
         "document_reference": 1,
         "encounter": 2,
         "immunization": 1,
         "invoice": 1,
+        "lab_order": 1,
+        "lab_request": 1,
+        "lab_result": 1,
         "medication_statement": 1,
         "observation": 2,
         "outreach_message": 1,
         "payment": 1,
         "reminder_message": 1,
+        "specimen": 1,
         "waitlist_entry": 1,
     }
     gone = session.get(Patient, merged.id)
@@ -824,8 +878,8 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
     for patient in (survivor, merged):
         rows = list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
-            (again.merge_id, survivor.mrn, merged.mrn, None, 23),
-            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 23),
+            (again.merge_id, survivor.mrn, merged.mrn, None, 28),
+            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 28),
         ]
     assert list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"

@@ -25,6 +25,9 @@ _NOT_MOVED = {
     ("patient_merge", "survivor_id"),
     ("patient_merge", "merged_id"),
     ("patient_history", "patient_id"),  # a record's history stays with the record it describes
+    # The stock ledger is never rewritten (its triggers refuse it): an issue stays under the record
+    # it was made to, which the merge keeps pointing at the survivor; its charge moves with the account.
+    ("stock_move", "patient_id"),
 }
 
 
