@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 from alembic import op
+from hms_app.migrations import add_roles_and_grants, remove_roles_and_grants
 
 # Frozen here on purpose: later changes to the defaults in code must not rewrite history.
 NEW_ROLES = {"storekeeper": "Storekeeper", "biomed": "Biomedical engineer"}
@@ -473,7 +474,7 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     _ledger_triggers()
-    _roles_and_grants()
+    add_roles_and_grants(op.get_bind(), NEW_ROLES, NEW_GRANTS)
 
 
 def _ledger_triggers() -> None:
@@ -495,45 +496,9 @@ def _ledger_triggers() -> None:
             )
 
 
-def _roles_and_grants() -> None:
-    bind = op.get_bind()
-    if bind.execute(sa.text("SELECT 1 FROM role")).first() is None:
-        return  # a database that was never seeded gets every role and grant when it is
-    for name, label in NEW_ROLES.items():
-        if bind.execute(sa.text("SELECT 1 FROM role WHERE name = :n"), {"n": name}).first() is None:
-            bind.execute(
-                sa.text("INSERT INTO role (name, label, mfa_required) VALUES (:n, :l, false)"),
-                {"n": name, "l": label},
-            )
-    for role, permissions in NEW_GRANTS.items():
-        role_id = bind.execute(sa.text("SELECT id FROM role WHERE name = :n"), {"n": role}).scalar()
-        if role_id is None:
-            continue
-        for permission in permissions:
-            held = bind.execute(
-                sa.text("SELECT 1 FROM role_permission WHERE role_id = :r AND permission = :p"),
-                {"r": role_id, "p": permission},
-            ).first()
-            if not held:
-                bind.execute(
-                    sa.text("INSERT INTO role_permission (role_id, permission) VALUES (:r, :p)"),
-                    {"r": role_id, "p": permission},
-                )
-
-
 def downgrade() -> None:
     bind = op.get_bind()
-    bind.execute(
-        sa.text("DELETE FROM role_permission WHERE permission IN :names").bindparams(
-            sa.bindparam("names", expanding=True)
-        ),
-        {"names": NEW_PERMISSIONS},
-    )
-    for name in NEW_ROLES:
-        role_id = bind.execute(sa.text("SELECT id FROM role WHERE name = :n"), {"n": name}).scalar()
-        if role_id is not None:
-            bind.execute(sa.text("DELETE FROM user_role WHERE role_id = :r"), {"r": role_id})
-            bind.execute(sa.text("DELETE FROM role WHERE id = :r"), {"r": role_id})
+    remove_roles_and_grants(bind, NEW_ROLES, NEW_PERMISSIONS)
     if bind.dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS stock_move_immutable ON stock_move")
         op.execute("DROP FUNCTION IF EXISTS stock_move_immutable()")

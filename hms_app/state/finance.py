@@ -36,8 +36,9 @@ from hms_app.analytics.finance.receivables import BALANCE_COLUMNS
 from hms_app.clock import local_today
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.billing import finance_reports
+from hms_app.state.drill import DrillDown
 from hms_app.state.forms import day_in_range, form_fields
-from hms_app.state.session import SessionState, call_service, call_service_read, pages_for, requires
+from hms_app.state.session import SessionState, call_service, call_service_read, requires
 
 PERMISSION = "analytics.read"
 
@@ -135,8 +136,11 @@ def _chart(loaded: bool, records: list[dict], name: str, draw) -> go.Figure:
     return draw(_frame(records, name)) if loaded else EMPTY_FIGURE
 
 
-class FinanceState(SessionState):
+class FinanceState(DrillDown, SessionState):
     """The manager's finance dashboard."""
+
+    DRILL_PAGE_SIZE = PAGE_SIZE
+    DRILL_HINT = "Click a bar or a slice to list what is behind it."
 
     # The filters as the form shows them (ISO dates; department "" = all, as_of "" = the end).
     start: str = ""
@@ -165,20 +169,12 @@ class FinanceState(SessionState):
     expenses_vs_revenue: list[dict] = []
     expenses_by_category: list[dict] = []
 
-    drill_open: bool = False
-    drill_loading: bool = False
-    drill_figure: str = ""
-    drill_key: str = ""
-    drill_title: str = ""
     drill_kind: str = ""
     filter_error: str = ""
     filter_error_field: str = ""
     form_generation: int = 0
     drill_headings: list[str] = []
     drill_rows: list[DrillLine] = []
-    drill_total: int = 0
-    drill_amount: str = ""
-    drill_page: int = 1
 
     # ------------------------------------------------------------------ what is drawn
 
@@ -273,10 +269,6 @@ class FinanceState(SessionState):
     @rx.var
     def ar_day_label(self) -> str:
         return self.as_of or self.end
-
-    @rx.var
-    def drill_page_count(self) -> int:
-        return pages_for(self.drill_total, PAGE_SIZE)
 
     # ------------------------------------------------------------------ loading
 
@@ -449,34 +441,9 @@ class FinanceState(SessionState):
     @rx.event
     @requires(PERMISSION)
     async def drill(self, figure: str, points: list):
-        """A click on a bar or slice: open the list of what is behind it."""
-        key = self._key_for(figure, points)
-        if key is None:
-            yield rx.toast.info("Click a bar or a slice to list what is behind it.", id="drill")
-            return
-        self.drill_figure, self.drill_key, self.drill_page = figure, key, 1
-        self.drill_open, self.drill_loading, self.drill_rows, self.drill_title = True, True, [], ""
-        yield
-        try:
-            await self._load_drill()
-        except DomainError as error:
-            self.drill_open = False
-            yield rx.toast.error(str(error))
-        finally:
-            self.drill_loading = False
-
-    async def _turn(self, page: int):
-        if not self.drill_figure or page < 1 or page > self.drill_page_count:
-            return None
-        self.drill_page = page
-        self.drill_loading = True
-        try:
-            await self._load_drill()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        finally:
-            self.drill_loading = False
-        return None
+        """A click on a bar: open the list of what is behind it."""
+        async for update in self._open_drill(figure, points):
+            yield update
 
     @rx.event
     @requires(PERMISSION)
@@ -491,9 +458,7 @@ class FinanceState(SessionState):
     @rx.event
     @requires(PERMISSION)
     async def set_drill_open(self, value: bool):
-        self.drill_open = bool(value) and bool(self.drill_figure)
-        if not self.drill_open:
-            self.drill_rows, self.drill_total = [], 0
+        self._show_drill(value)
 
     # ------------------------------------------------------------------ CSV
 

@@ -6,7 +6,7 @@ import reflex as rx
 
 from hms_app.components.access import can, no_access
 from hms_app.components.shell import staff_page
-from hms_app.components.ui import count_text, empty_state, scroll_box, skeleton_rows
+from hms_app.components.ui import count_text, empty_state, pager, scroll_box, skeleton_rows
 from hms_app.state.inventory.dashboard import PERMISSION, DrillLine, InventoryDashboardState
 
 S = InventoryDashboardState
@@ -341,31 +341,14 @@ def drill_dialog() -> rx.Component:
                         empty_state("Nothing behind this bar.", icon="inbox"),
                     ),
                 ),
-                rx.hstack(
-                    rx.spacer(),
-                    rx.button(
-                        rx.icon("chevron-left", size=16),
-                        "Previous",
-                        variant="soft",
-                        size="1",
-                        disabled=S.drill_page <= 1,
-                        on_click=S.drill_prev,
-                    ),
-                    rx.text(
-                        "Page ", S.drill_page.to_string(), " of ", S.drill_page_count.to_string(), size="2"
-                    ),
-                    rx.button(
-                        "Next",
-                        rx.icon("chevron-right", size=16),
-                        variant="soft",
-                        size="1",
-                        disabled=S.drill_page >= S.drill_page_count,
-                        on_click=S.drill_next,
-                        data_testid="drill-next",
-                    ),
-                    width="100%",
-                    align="center",
-                    spacing="3",
+                pager(
+                    S.drill_page,
+                    S.drill_page_count,
+                    S.drill_total,
+                    S.drill_prev,
+                    S.drill_next,
+                    noun="rows",
+                    next_test_id="drill-next",
                 ),
                 spacing="3",
                 width="100%",

@@ -152,19 +152,32 @@ def _changes(before: dict, after: dict) -> str:
     return "; ".join(changed) or "no change"
 
 
-ITEM_FIELDS = (
-    "code",
-    "name",
-    "category",
-    "base_unit",
-    "gtin",
-    "chargeable",
-    "charge_code",
-    "track_lots",
-    "supplier_id",
-    "order_pack_size",
-    "active",
-)
+def _save(session: Session, actor: Actor, model, row, values: dict, *, what: str, added: str, action: str):
+    """Add ``row`` (None: a new ``model`` row) or change it to ``values``, audited with what changed;
+    a code another row already has is refused."""
+    before = {key: getattr(row, key) for key in values} if row is not None else {}
+    if row is None:
+        row = model(**values)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    code, name = values["code"], values["name"]
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise ValidationError(f"Another {what} already has the code {code}.", field="code") from None
+    audit_stock(
+        session,
+        actor,
+        action,
+        target_type=model.__tablename__,
+        target_id=row.id,
+        detail=f"{added} {code} {name}" if not before else f"changed {code}: {_changes(before, values)}",
+    )
+    session.commit()
+    return row
 
 
 @returns_frozen
@@ -248,28 +261,7 @@ def save_item(session: Session, *, actor: Actor, data: dict, item_id: int | None
         "order_pack_size": pack_size,
         "active": active,
     }
-    before = {key: getattr(item, key) for key in ITEM_FIELDS} if item is not None else {}
-    if item is None:
-        item = StockItem(**values)
-    else:
-        for key, value in values.items():
-            setattr(item, key, value)
-    try:
-        with session.begin_nested():
-            session.add(item)
-            session.flush()
-    except IntegrityError:
-        raise ValidationError(f"Another item already has the code {code}.", field="code") from None
-    audit_stock(
-        session,
-        actor,
-        "inventory.item",
-        target_type="stock_item",
-        target_id=item.id,
-        detail=f"added {code} {name}" if not before else f"changed {code}: {_changes(before, values)}",
-    )
-    session.commit()
-    return item
+    return _save(session, actor, StockItem, item, values, what="item", added="added", action="inventory.item")
 
 
 @returns_frozen
@@ -348,9 +340,6 @@ def remove_pack(session: Session, *, actor: Actor, pack_id: int) -> str:
     return label
 
 
-STORE_FIELDS = ("code", "name", "kind", "department_id", "ward_id", "active")
-
-
 @returns_frozen
 def save_store(
     session: Session, *, actor: Actor, data: dict, location_id: int | None = None
@@ -413,28 +402,9 @@ def save_store(
         "ward_id": ward_id,
         "active": active,
     }
-    before = {key: getattr(store, key) for key in STORE_FIELDS} if store is not None else {}
-    if store is None:
-        store = StockLocation(**values)
-    else:
-        for key, value in values.items():
-            setattr(store, key, value)
-    try:
-        with session.begin_nested():
-            session.add(store)
-            session.flush()
-    except IntegrityError:
-        raise ValidationError(f"Another store already has the code {code}.", field="code") from None
-    audit_stock(
-        session,
-        actor,
-        "inventory.store",
-        target_type="stock_location",
-        target_id=store.id,
-        detail=f"opened {code} {name}" if not before else f"changed {code}: {_changes(before, values)}",
+    return _save(
+        session, actor, StockLocation, store, values, what="store", added="opened", action="inventory.store"
     )
-    session.commit()
-    return store
 
 
 def _level_number(data: dict, key: str, label: str, errors: FieldErrors) -> int | None:

@@ -14,8 +14,8 @@ from hms_app.services.inventory import count_views, counts
 from hms_app.state.inventory.purchase_common import (
     ItemOption,
     Option,
+    PurchaseDialogs,
     day,
-    messages,
     moment,
     money,
     route_id,
@@ -27,7 +27,6 @@ from hms_app.state.session import SessionState, browser_id, pages_for, requires,
 PAGE_SIZE = 50
 SHOW_FILTERS = [Option(key, label) for key, label in count_views.SHEET_FILTERS.items()]
 FOUND_FIELDS = ("item_id", "lot_number", "expiry_date", "counted")
-REASON_FIELDS = ("reason",)
 
 
 @dataclass
@@ -75,7 +74,7 @@ def _row(line: count_views.SheetLine) -> SheetRow:
     )
 
 
-class CountSheetState(SessionState):
+class CountSheetState(PurchaseDialogs, SessionState):
     problem: str = ""
     loaded: bool = False
     count_id: int = 0
@@ -104,10 +103,6 @@ class CountSheetState(SessionState):
     line_errors: dict[str, str] = {}  # line id -> what is wrong with the typed count
     me: str = ""
 
-    dialog: str = ""  # "" | found | submit | approve | return | cancel
-    field_errors: dict[str, str] = {}
-    error_text: str = ""
-    saving: bool = False
     found_item_id: int = 0
     found_item: str = ""
     found_tracked: bool = True
@@ -204,13 +199,6 @@ class CountSheetState(SessionState):
         return await self._reload_or_toast()
 
     # ------------------------------------------------------------------ dialogs
-
-    def _open(self, dialog: str) -> None:
-        self.dialog, self.field_errors, self.error_text, self.saving = dialog, {}, "", False
-
-    def _fail(self, error: DomainError, fields: tuple[str, ...]) -> None:
-        self.saving = False
-        self.field_errors, self.error_text = messages(error, fields)
 
     async def _done(self, message: str):
         self.dialog, self.saving = "", False
@@ -327,19 +315,10 @@ class CountSheetState(SessionState):
     @rx.event
     @requires("inventory.approve")
     async def submit_return(self, form: dict):
-        try:
-            reason = text(form, "reason")
-        except ValidationError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        self.saving = True
-        yield
-        try:
-            await self._run(counts.return_count, count_id=self.count_id, reason=reason)
-        except DomainError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        yield await self._done(f"{self.reference} sent back for a recount.")
+        async for update in self._with_reason(
+            form, counts.return_count, f"{self.reference} sent back for a recount.", count_id=self.count_id
+        ):
+            yield update
 
     @rx.event
     @requires("inventory.read")
@@ -350,16 +329,10 @@ class CountSheetState(SessionState):
     @requires("inventory.read")
     async def submit_cancel(self, form: dict):
         # inventory.keep at the store or inventory.approve: the service decides which applies.
-        try:
-            reason = text(form, "reason")
-        except ValidationError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        self.saving = True
-        yield
-        try:
-            await self._run(counts.cancel_count, count_id=self.count_id, reason=reason)
-        except DomainError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        yield await self._done(f"{self.reference} cancelled: nothing was posted.")
+        async for update in self._with_reason(
+            form,
+            counts.cancel_count,
+            f"{self.reference} cancelled: nothing was posted.",
+            count_id=self.count_id,
+        ):
+            yield update

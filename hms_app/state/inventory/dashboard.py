@@ -38,8 +38,9 @@ from hms_app.analytics.inventory.stock import EXPIRY_COLUMNS, OUT_COLUMNS, SLOW_
 from hms_app.clock import local_today
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.inventory import dashboard as reports
+from hms_app.state.drill import DrillDown
 from hms_app.state.forms import day_in_range, form_fields
-from hms_app.state.session import SessionState, pages_for, requires
+from hms_app.state.session import SessionState, requires
 
 PERMISSION = "analytics.read"
 TABLES: dict[str, list[str]] = {
@@ -102,8 +103,11 @@ def _point(points) -> tuple[int, int, int | None]:
     return curve, number, column
 
 
-class InventoryDashboardState(SessionState):
+class InventoryDashboardState(DrillDown, SessionState):
     """The managers' inventory dashboard."""
+
+    DRILL_PAGE_SIZE = PAGE_SIZE
+    DRILL_HINT = "Click a bar or a cell to list what is behind it."
 
     start: str = ""
     end: str = ""
@@ -139,16 +143,8 @@ class InventoryDashboardState(SessionState):
     slow_movers: list[dict] = []
     supplier_lead_times: list[dict] = []
 
-    drill_open: bool = False
-    drill_loading: bool = False
-    drill_figure: str = ""
-    drill_key: str = ""
-    drill_title: str = ""
     drill_headings: list[str] = []
     drill_rows: list[DrillLine] = []
-    drill_total: int = 0
-    drill_amount: str = ""
-    drill_page: int = 1
 
     # ------------------------------------------------------------------ what is drawn
 
@@ -212,10 +208,6 @@ class InventoryDashboardState(SessionState):
     @rx.var
     def has_orders(self) -> bool:
         return len(self.supplier_lead_times) > 0
-
-    @rx.var
-    def drill_page_count(self) -> int:
-        return pages_for(self.drill_total, PAGE_SIZE)
 
     @rx.var
     def valuation_label(self) -> str:
@@ -398,34 +390,9 @@ class InventoryDashboardState(SessionState):
     @rx.event
     @requires(PERMISSION)
     async def drill(self, figure: str, points: list):
-        """A click on a bar or a cell: open the list of what is behind it."""
-        key = self._key_for(figure, points)
-        if key is None:
-            yield rx.toast.info("Click a bar or a cell to list what is behind it.", id="drill")
-            return
-        self.drill_figure, self.drill_key, self.drill_page = figure, key, 1
-        self.drill_open, self.drill_loading, self.drill_rows, self.drill_title = True, True, [], ""
-        yield
-        try:
-            await self._load_drill()
-        except DomainError as error:
-            self.drill_open = False
-            yield rx.toast.error(str(error))
-        finally:
-            self.drill_loading = False
-
-    async def _turn(self, page: int):
-        if not self.drill_figure or page < 1 or page > self.drill_page_count:
-            return None
-        self.drill_page = page
-        self.drill_loading = True
-        try:
-            await self._load_drill()
-        except DomainError as error:
-            return rx.toast.error(str(error))
-        finally:
-            self.drill_loading = False
-        return None
+        """A click on a bar: open the list of what is behind it."""
+        async for update in self._open_drill(figure, points):
+            yield update
 
     @rx.event
     @requires(PERMISSION)
@@ -440,9 +407,7 @@ class InventoryDashboardState(SessionState):
     @rx.event
     @requires(PERMISSION)
     async def set_drill_open(self, value: bool):
-        self.drill_open = bool(value) and bool(self.drill_figure)
-        if not self.drill_open:
-            self.drill_rows, self.drill_total = [], 0
+        self._show_drill(value)
 
     # ------------------------------------------------------------------ CSV
 

@@ -13,9 +13,9 @@ from hms_app.errors import DomainError, ValidationError
 from hms_app.services.inventory import order_views, purchasing, receiving
 from hms_app.state.inventory.purchase_common import (
     ItemOption,
+    PurchaseDialogs,
     cost_cents,
     day,
-    messages,
     moment,
     money,
     route_id,
@@ -25,7 +25,6 @@ from hms_app.state.inventory.purchase_common import (
 from hms_app.state.session import SessionState, browser_id, requires
 
 LINE_FIELDS = ("item_id", "quantity", "unit_cost", "unit_cost_cents")
-REASON_FIELDS = ("reason",)
 OVER_TOLERANCE = receiving.OVER_TOLERANCE_PERCENT
 
 
@@ -95,7 +94,7 @@ def _receipt(row: order_views.ReceiptLine) -> ReceiptRow:
     )
 
 
-class OrderState(SessionState):
+class OrderState(PurchaseDialogs, SessionState):
     """The order on screen and the one dialog open over it."""
 
     problem: str = ""
@@ -125,10 +124,6 @@ class OrderState(SessionState):
     receipts: list[ReceiptRow] = []
     me: str = ""  # the signed-in username: the creator may not approve
 
-    dialog: str = ""  # "" | line | approve | send | receive | close | cancel
-    field_errors: dict[str, str] = {}
-    error_text: str = ""
-    saving: bool = False
     accept_over: bool = False
     # The line dialog: the item chosen (by search when adding), its quantity and cost.
     line_id: int = 0
@@ -186,13 +181,6 @@ class OrderState(SessionState):
             self.problem = str(error)
             return
         self.loaded = True
-
-    def _open(self, dialog: str) -> None:
-        self.dialog, self.field_errors, self.error_text, self.saving = dialog, {}, "", False
-
-    def _fail(self, error: DomainError, fields: tuple[str, ...] | None) -> None:
-        self.saving = False
-        self.field_errors, self.error_text = messages(error, fields)
 
     async def _done(self, message: str):
         self.dialog, self.saving = "", False
@@ -417,33 +405,15 @@ class OrderState(SessionState):
     @rx.event
     @requires("inventory.manage")
     async def submit_close(self, form: dict):
-        try:
-            reason = text(form, "reason")
-        except ValidationError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        self.saving = True
-        yield
-        try:
-            await self._run(purchasing.close_order, order_id=self.order_id, reason=reason)
-        except DomainError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        yield await self._done(f"{self.reference} closed.")
+        async for update in self._with_reason(
+            form, purchasing.close_order, f"{self.reference} closed.", order_id=self.order_id
+        ):
+            yield update
 
     @rx.event
     @requires("inventory.manage")
     async def submit_cancel(self, form: dict):
-        try:
-            reason = text(form, "reason")
-        except ValidationError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        self.saving = True
-        yield
-        try:
-            await self._run(purchasing.cancel_order, order_id=self.order_id, reason=reason)
-        except DomainError as error:
-            self._fail(error, REASON_FIELDS)
-            return
-        yield await self._done(f"{self.reference} cancelled.")
+        async for update in self._with_reason(
+            form, purchasing.cancel_order, f"{self.reference} cancelled.", order_id=self.order_id
+        ):
+            yield update

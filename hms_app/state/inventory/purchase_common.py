@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import reflex as rx
+
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, ValidationError, field_messages
 from hms_app.money import format_money, parse_money
@@ -124,3 +126,44 @@ def picked_id(value, options: list[Option], what: str, field: str) -> int:
     if text_value not in {o.id for o in options}:
         raise ValidationError(f"Choose a {what} from the list.", field=field)
     return int(text_value)
+
+
+REASON_FIELDS = ("reason",)
+
+
+class PurchaseDialogs(rx.State, mixin=True):
+    """Mixed into a purchasing screen's state (before ``SessionState``): its open dialog, the
+    messages under its fields, and the steps every dialog takes. The state keeps its own guarded
+    handlers and its ``_done(message)`` (how it reloads after a change)."""
+
+    dialog: str = ""
+    field_errors: dict[str, str] = {}
+    error_text: str = ""
+    saving: bool = False
+
+    def _open(self, dialog: str) -> None:
+        self.dialog, self.field_errors, self.error_text, self.saving = dialog, {}, "", False
+
+    def _fail(self, error: DomainError, fields: tuple[str, ...] | None) -> None:
+        self.saving = False
+        self.field_errors, self.error_text = messages(error, fields)
+
+    async def _done(self, message: str):
+        raise NotImplementedError
+
+    async def _with_reason(self, form: dict, service, done: str, **arguments):
+        """A dialog that only asks why: run ``service`` with the reason, then say ``done`` (an
+        async generator: the handler yields its updates)."""
+        try:
+            reason = text(form, "reason")
+        except ValidationError as error:
+            self._fail(error, REASON_FIELDS)
+            return
+        self.saving = True
+        yield
+        try:
+            await self._run(service, reason=reason, **arguments)
+        except DomainError as error:
+            self._fail(error, REASON_FIELDS)
+            return
+        yield await self._done(done)
