@@ -45,7 +45,7 @@ run: setup
 # loop running that would clash with the async service and state tests. The journeys marked
 # scaled_out then run again on PostgreSQL, Redis and three workers, as a hospital scales out.
 test: setup setup-browser
-	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e --ignore=tests/security
+	$(BIN)/pytest -q -n auto -p no:playwright --ignore=tests/e2e --ignore=tests/security
 	$(BIN)/pytest -q tests/e2e tests/security
 	HMS_E2E_SCALED_OUT=1 $(BIN)/pytest -q -m scaled_out tests/e2e
 
@@ -53,7 +53,7 @@ test-scaled-out: setup setup-browser
 	HMS_E2E_SCALED_OUT=1 $(BIN)/pytest -q -m scaled_out tests/e2e
 
 test-fast: setup
-	$(BIN)/pytest -q -p no:playwright --ignore=tests/e2e --ignore=tests/security
+	$(BIN)/pytest -q -n auto -p no:playwright --ignore=tests/e2e --ignore=tests/security
 
 test-e2e: setup setup-browser
 	$(BIN)/pytest -q tests/e2e tests/security

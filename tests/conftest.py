@@ -22,6 +22,32 @@ from hms_app.settings import get_settings
 pytest_plugins = ["tests.production_server"]
 
 POSTGRES_URL = os.environ.get("HMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Each pytest-xdist worker empties and migrates a PostgreSQL database of its own (``test_gw0``,
+    ``test_gw1``...), created here when missing, so that two workers never reset each other's tables."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    admin = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (own.database,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(own.database)))
+    except psycopg.Error as error:
+        pytest.fail(f"PostgreSQL at {admin} is required for these tests and could not be reached: {error}")
+    return own.render_as_string(hide_password=False)
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    POSTGRES_URL = _worker_database(POSTGRES_URL, os.environ["PYTEST_XDIST_WORKER"])
+    # Test modules that make scratch databases of their own name them after this one.
+    os.environ["HMS_TEST_POSTGRES_URL"] = POSTGRES_URL
 BACKENDS = ["sqlite", "postgresql"]
 
 
