@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -196,10 +196,12 @@ class Tab:
             "query": self.query,
         }
 
-    def send(self, handler: str, _limit: float = 30, **payload) -> list[dict]:
+    def send(
+        self, handler: str, _limit: float = 30, _until: Callable[[list[dict]], bool] | None = None, **payload
+    ) -> list[dict]:
         """Call ``handler`` (its full name) and wait until the server has finished answering
         (at most ``_limit`` seconds: a handler whose answer is not marked final is waited for
-        that long)."""
+        that long), or until ``_until`` holds for what came back."""
         with self.lock:
             start = len(self.updates)
         self.client.emit(
@@ -207,17 +209,27 @@ class Tab:
             {"name": handler, "payload": payload, "router_data": self.router_data()},
             namespace="/_event",
         )
-        return self.wait(start, limit=_limit)
+        return self.wait(start, limit=_limit, until=_until)
 
-    def wait(self, start: int = 0, quiet: float = 1.5, limit: float = 30) -> list[dict]:
+    def wait(
+        self,
+        start: int = 0,
+        quiet: float = 1.5,
+        limit: float = 30,
+        until: Callable[[list[dict]], bool] | None = None,
+    ) -> list[dict]:
+        """What came back since ``start``, once the answer is final and quiet for ``quiet`` seconds,
+        or as soon as ``until`` holds for it (a page whose loading never ends in a final update, such
+        as one that starts a live watch, would otherwise be waited for the whole ``limit``)."""
         deadline, last_count, last_change = time.monotonic() + limit, -1, time.monotonic()
         while time.monotonic() < deadline:
             with self.lock:
                 count = len(self.updates)
                 final = any(u.get("final") for u in self.updates[start:])
+                arrived = until is not None and until(self.updates[start:])
             if count != last_count:
                 last_count, last_change = count, time.monotonic()
-            if final and time.monotonic() - last_change > quiet:
+            if arrived or (final and time.monotonic() - last_change > quiet):
                 break
             time.sleep(0.05)
         with self.lock:

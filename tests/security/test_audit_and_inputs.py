@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -35,11 +35,18 @@ FINANCE = f"{SESSION}.hms_app___state___finance____finance_state"
 
 
 @contextlib.contextmanager
-def tab(server: Server, username: str, path: str, query: dict[str, str] | None = None) -> Iterator[Tab]:
-    """A tab of ``username`` (a real session, as a stolen cookie would be) hydrated at ``path``."""
+def tab(
+    server: Server,
+    username: str,
+    path: str,
+    query: dict[str, str] | None = None,
+    until: Callable[[list[dict]], bool] | None = None,
+) -> Iterator[Tab]:
+    """A tab of ``username`` (a real session, as a stolen cookie would be) hydrated at ``path``
+    (waited for until ``until`` holds for what came back, when given)."""
     cookie = {"Cookie": f"{SESSION_COOKIE}={staff_token(server, username)}"}
     with open_tab(server, path, headers=cookie, query=query) as opened:
-        opened.wait()
+        opened.wait(until=until)
         yield opened
 
 
@@ -52,6 +59,20 @@ def _deltas(updates: list[dict], state: str) -> dict:
 
 def _event_payloads(updates: list[dict]) -> list[dict]:
     return [event for update in updates for event in update.get("events", [])]
+
+
+def _arrived(state: str, key: str, value: object = ...) -> Callable[[list[dict]], bool]:
+    """Whether ``state``'s ``key`` has come back (with ``value``, when given)."""
+
+    def check(updates: list[dict]) -> bool:
+        merged = _deltas(updates, state)
+        return key in merged and (value is ... or merged[key] == value)
+
+    return check
+
+
+def _downloaded(updates: list[dict]) -> bool:
+    return any("download" in event.get("name", "") for event in _event_payloads(updates))
 
 
 # --------------------------------------------------------------------------- 8
@@ -72,10 +93,10 @@ def test_concurrent_audited_reads_are_sealed_into_one_gap_free_chain(hms_server:
 
     def search(username: str) -> None:
         try:
-            with tab(hms_server, username, "/patients") as staff:
+            with tab(hms_server, username, "/patients", until=bool) as staff:
                 for query in ("john", "mar", "smi", "lee", "ann"):
                     # the search's answer is one delta, not marked final: a short wait is enough
-                    assert staff.send(f"{PATIENT_SEARCH}.set_query", _limit=3, value=query)
+                    assert staff.send(f"{PATIENT_SEARCH}.set_query", _limit=3, _until=bool, value=query)
         except BaseException as error:  # noqa: BLE001 - collected, the test fails on it below
             errors.append(error)
 
@@ -125,15 +146,24 @@ def test_a_patient_asking_for_another_patients_appointment_is_refused_on_the_rec
         theirs = session.execute(
             select(Appointment.id).where(Appointment.patient_id != mine).order_by(Appointment.id).limit(1)
         ).scalar_one()
-    with tab(hms_server, "patient", "/portal/book", {"move": str(theirs)}):
-        pass
-    with server_db(hms_server) as session:
-        refusals = session.execute(
-            select(AuditEvent.detail, AuditEvent.outcome).where(
-                AuditEvent.action == "access.refused", AuditEvent.username == "patient"
-            )
-        ).all()
-    assert any(f"appointment_id={theirs}" in detail and outcome == "denied" for detail, outcome in refusals)
+
+    def refused() -> bool:
+        with server_db(hms_server) as session:
+            refusals = session.execute(
+                select(AuditEvent.detail, AuditEvent.outcome).where(
+                    AuditEvent.action == "access.refused", AuditEvent.username == "patient"
+                )
+            ).all()
+        return any(
+            f"appointment_id={theirs}" in detail and outcome == "denied" for detail, outcome in refusals
+        )
+
+    cookie = {"Cookie": f"{SESSION_COOKIE}={staff_token(hms_server, 'patient')}"}
+    with open_tab(hms_server, "/portal/book", headers=cookie, query={"move": str(theirs)}):
+        deadline = time.monotonic() + 30
+        while not refused() and time.monotonic() < deadline:
+            time.sleep(0.25)
+    assert refused()
 
 
 # --------------------------------------------------------------------------- 14 and 15
@@ -145,8 +175,14 @@ def _finance_filters(start: str, end: str) -> dict:
 
 def test_a_year_9999_filter_gets_a_field_message_and_no_traceback(hms_server: Server):
     log_before = hms_server.log.read_text(errors="replace").count("OverflowError")
-    with tab(hms_server, "manager", "/finance") as manager:
-        updates = manager.send(f"{FINANCE}.apply", form=_finance_filters("2026-01-01", "9999-12-31"))
+    with tab(
+        hms_server, "manager", "/finance", until=_arrived(FINANCE, "expenses_by_category_rx_state_")
+    ) as manager:
+        updates = manager.send(
+            f"{FINANCE}.apply",
+            form=_finance_filters("2026-01-01", "9999-12-31"),
+            _until=_arrived(FINANCE, "filter_error_rx_state_"),
+        )
     finance = _deltas(updates, FINANCE)
     assert "between 1900 and 2199" in finance.get("filter_error_rx_state_", "")
     time.sleep(0.5)
@@ -171,18 +207,20 @@ def test_a_supplier_typed_as_a_formula_is_exported_as_text(hms_server: Server):
                 "incurred_on": time.strftime("%Y-%m-%d"),
             },
         )
-    with tab(hms_server, "manager", "/finance") as manager:
-        loaded = _deltas(manager.wait(), FINANCE)
+    loaded_figures = _arrived(FINANCE, "expenses_by_category_rx_state_")
+    with tab(hms_server, "manager", "/finance", until=loaded_figures) as manager:
+        loaded = _deltas(list(manager.updates), FINANCE)
         if not loaded.get("expenses_by_category_rx_state_"):
-            loaded = _deltas(manager.send(f"{FINANCE}.load"), FINANCE)
+            loaded = _deltas(manager.send(f"{FINANCE}.load", _until=loaded_figures), FINANCE)
         rows = loaded["expenses_by_category_rx_state_"]
         index = next(i for i, row in enumerate(rows) if str(row.get("key")) == "supplies")
         manager.send(
             f"{FINANCE}.drill",
             figure="expenses_by_category",
             points=[{"pointNumber": index, "curveNumber": 0}],
+            _until=_arrived(FINANCE, "drill_loading_rx_state_", False),
         )
-        events = _event_payloads(manager.send(f"{FINANCE}.export_drill"))
+        events = _event_payloads(manager.send(f"{FINANCE}.export_drill", _until=_downloaded))
     downloads = [e for e in events if "download" in e.get("name", "")]
     assert downloads, events
     url = downloads[0]["payload"]["url"]
