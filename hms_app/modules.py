@@ -277,6 +277,7 @@ MODULES: tuple[Module, ...] = (
             manager={"lab.read"},
         ),
         live_topics=("lab", "critical"),
+        seeders=("hms_app.seed.laboratory",),
     ),
     Module(
         name="population",
