@@ -278,6 +278,7 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("lab", "critical"),
         seeders=("hms_app.seed.laboratory",),
+        benchmarks=("bench.laboratory",),
     ),
     Module(
         name="population",

@@ -411,7 +411,7 @@ def test_manual_results_wait_for_the_specimen_and_are_checked(session, world):
         ("nurse", lambda s, w: enter_result(s, actor=w.nurse, order_id=1, value="4.0")),
         ("physician", lambda s, w: verify_results(s, actor=w.physician, result_ids=[1])),
         ("physician", lambda s, w: reject_specimen(s, actor=w.physician, specimen_id=1, reason="clotted")),
-        ("manager", lambda s, w: patient_orders(s, actor=w.receptionist, patient_id=w.man)),
+        ("receptionist", lambda s, w: patient_orders(s, actor=w.receptionist, patient_id=w.man)),
     ],
 )
 def test_the_wrong_role_is_refused_before_anything_happens(session, world, who, call):
