@@ -245,6 +245,8 @@ def test_reception_by_scan_then_rejection_asks_for_a_new_sample_and_tells_the_ch
     assert {(r.accession, r.specimen_status) for r in chart} == {(new.accession, "pending")}
     with pytest.raises(ValidationError, match="rejected"):
         receive_specimen(session, actor=world.tech, scan=accession)
+    with pytest.raises(ValidationError, match="already rejected"):
+        reject_specimen(session, actor=world.tech, specimen_id=specimen_id, reason="clotted")
     # Re-collection is not charged again.
     collect_specimen(session, actor=world.nurse, specimen_id=new.id)
     assert _charges(session, world.man) == ["LAB-BMP"]
@@ -361,6 +363,9 @@ def test_a_correction_supersedes_the_released_result_and_the_chart_follows(sessi
     assert session.get(LabOrder, order_id).status == "resulted"
     with pytest.raises(ValidationError, match="current"):
         correct_result(session, actor=world.tech, result_id=row.id, value="1.0", comment="again")
+    specimen_id = session.get(LabOrder, order_id).specimen_id
+    with pytest.raises(ValidationError, match="released results"):  # the corrected original was released
+        reject_specimen(session, actor=world.tech, specimen_id=specimen_id, reason="clotted")
     with pytest.raises(Forbidden):
         verify_results(session, actor=world.second_tech, result_ids=[corrected.id])  # they typed it
     session.rollback()
@@ -395,10 +400,13 @@ def test_manual_results_wait_for_the_specimen_and_are_checked(session, world):
         value="Escherichia coli >10^5 CFU/mL; sensitive to nitrofurantoin",
     )
     assert text.flag == "A" and text.value.startswith("Escherichia coli")
-    cancelled, _ = received_order(session, world, world.woman, "2951-2")
+    cancelled, accession = received_order(session, world, world.woman, "2951-2")
     cancel_order(session, actor=world.physician, order_id=cancelled, reason="patient discharged")
     with pytest.raises(ValidationError, match="cancelled"):
         enter_result(session, actor=world.tech, order_id=cancelled, value="140")
+    specimen_id = session.execute(select(Specimen.id).where(Specimen.accession == accession)).scalar_one()
+    with pytest.raises(ValidationError, match="nothing to re-collect"):
+        reject_specimen(session, actor=world.tech, specimen_id=specimen_id, reason="leaked")
 
 
 @pytest.mark.parametrize(
