@@ -277,6 +277,8 @@ MODULES: tuple[Module, ...] = (
             manager={"lab.read"},
         ),
         live_topics=("lab", "critical"),
+        seeders=("hms_app.seed.laboratory",),
+        benchmarks=("bench.laboratory",),
     ),
     Module(
         name="population",
