@@ -277,6 +277,7 @@ MODULES: tuple[Module, ...] = (
             manager={"lab.read"},
         ),
         live_topics=("lab", "critical"),
+        jobs=(Job("critical_escalated", "hms_app.services.laboratory.critical:escalate_due_alerts"),),
     ),
     Module(
         name="population",
