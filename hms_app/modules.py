@@ -258,6 +258,13 @@ MODULES: tuple[Module, ...] = (
         name="laboratory",
         title="Laboratory: test catalogue, orders, specimens, results, critical results, analysers",
         models=("hms_app.models.laboratory",),
+        pages=("hms_app.pages.laboratory",),
+        nav=(
+            NavEntry("Laboratory", "/lab", "flask-conical", "lab.work", 45),
+            NavEntry("Specimen reception", "/lab/reception", "scan-barcode", "lab.work", 46),
+            NavEntry("Critical results", "/lab/critical", "siren", "lab.work", 47),
+            NavEntry("Lab catalogue", "/lab/catalogue", "test-tubes", "lab.catalogue", 107),
+        ),
         roles={"charge_nurse": "Charge nurse", "department_lead": "Department lead"},
         permissions={
             "lab.order": "Order laboratory tests for patients",
