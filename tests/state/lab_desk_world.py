@@ -57,7 +57,9 @@ def build_desk(session) -> LabWorld:
     return world
 
 
-def order(world: LabWorld, patient_id: int, *codes: str, priority: str = "routine", collect: bool = True) -> Placed:
+def order(
+    world: LabWorld, patient_id: int, *codes: str, priority: str = "routine", collect: bool = True
+) -> Placed:
     """A physician's order of ``codes`` for a patient, collected on the ward unless told not to."""
     with hms_db.session_scope() as s:
         placed = place_order(

@@ -19,6 +19,7 @@ REASON_LABELS: dict[str, str] = dict(REJECTION_REASONS)
 FLAG_LABELS = {
     "LL": "Critically low",
     "L": "Low",
+    "N": "Normal",
     "H": "High",
     "HH": "Critically high",
     "A": "Abnormal",

@@ -64,7 +64,7 @@ def _escalates(row: AlertRow, now: datetime) -> tuple[str, bool]:
         return "due now", True
     if seconds < 60:
         return "within a minute", False
-    return f"in {duration_label(int(seconds // 60))}", False
+    return f"in {duration_label(int(-(-seconds // 60)))}", False  # whole minutes, rounded up
 
 
 def _line(row: AlertRow, now: datetime) -> AlertLine:

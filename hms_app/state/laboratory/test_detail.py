@@ -117,8 +117,16 @@ def ages_label(low: int, high: int | None) -> str:
     return f"{age_label(low)} – under {age_label(high)}"
 
 
+def plain(number: str) -> str:
+    """A stored limit as a person writes it: "7.0000" is 7, "3.5000" is 3.5."""
+    if "." not in number:
+        return number
+    return number.rstrip("0").rstrip(".") or "0"
+
+
 def range_line(row: RangeRow) -> RangeLine:
-    normal = f"{row.low or '…'} – {row.high or '…'}" if row.low or row.high else row.normal_text
+    low, high = plain(row.low), plain(row.high)
+    normal = f"{low or '…'} – {high or '…'}" if low or high else row.normal_text
     return RangeLine(
         id=row.id,
         sex=row.sex,
@@ -126,12 +134,12 @@ def range_line(row: RangeRow) -> RangeLine:
         ages=ages_label(row.age_min_days, row.age_max_days),
         age_min_days=str(row.age_min_days),
         age_max_days="" if row.age_max_days is None else str(row.age_max_days),
-        low=row.low,
-        high=row.high,
+        low=low,
+        high=high,
         normal=normal,
-        critical_low=row.critical_low,
-        critical_high=row.critical_high,
-        delta_limit=row.delta_limit,
+        critical_low=plain(row.critical_low),
+        critical_high=plain(row.critical_high),
+        delta_limit=plain(row.delta_limit),
         normal_text=row.normal_text,
     )
 

@@ -102,7 +102,7 @@ class Entered:
 
 
 def _input_id(order_id: int) -> str:
-    return f"result-{order_id}"
+    return f"result_{order_id}"
 
 
 def _line(row: WorklistRow, me: str, view: str) -> WorkLine:
