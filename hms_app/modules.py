@@ -286,6 +286,7 @@ MODULES: tuple[Module, ...] = (
         live_topics=("lab", "critical"),
         seeders=("hms_app.seed.laboratory",),
         jobs=(Job("critical_escalated", "hms_app.services.laboratory.critical:escalate_due_alerts"),),
+        benchmarks=("bench.laboratory",),
     ),
     Module(
         name="population",

@@ -21,7 +21,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-import plotly.graph_objects as go
 from sqlalchemy import extract, func, select
 from sqlmodel import Session
 
@@ -96,26 +95,13 @@ def turnaround_frame(session: Session, *, since: datetime, until: datetime) -> p
     return pd.DataFrame(rows, columns=["stage", "median_minutes", "count"])
 
 
-def turnaround_figure(frame: pd.DataFrame) -> go.Figure:
-    """Median minutes per stage as horizontal bars (the overall path last)."""
-    shown = frame[frame["median_minutes"].notna()]
-    figure = go.Figure(
-        go.Bar(
-            x=shown["median_minutes"],
-            y=shown["stage"],
-            orientation="h",
-            marker_color="#0d9488",
-            customdata=shown["count"],
-            hovertemplate="%{y}: median %{x:.0f} min over %{customdata} orders<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        margin=dict(l=160, r=16, t=16, b=40),
-        height=260,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis_title="median minutes",
-        yaxis=dict(autorange="reversed"),
-        font=dict(size=12),
-    )
-    return figure
+def turnaround_rows(frame: pd.DataFrame) -> list[list[str]]:
+    """[stage, median as shown ("32 min", "—" when no order reached it), orders counted] per stage."""
+    return [
+        [
+            row.stage,
+            "—" if pd.isna(row.median_minutes) else f"{row.median_minutes:.0f} min",
+            str(int(row.count)),
+        ]
+        for row in frame.itertuples()
+    ]

@@ -216,6 +216,9 @@ def test_detail(session: Session, *, actor: Actor, test_id: int) -> TestDetail:
     )
 
 
+test_detail.__test__ = False  # a service, not a test: pytest must not collect it where it is imported
+
+
 def _whole(errors: FieldErrors, form: dict, key: str, label: str, low: int, high: int, default: int) -> int:
     raw = str(form.get(key, "") or "").strip()
     if not raw:

@@ -18,7 +18,6 @@ from hms_app.models.laboratory import (
     REJECTION_REASONS,
     LabOrder,
     LabReferenceRange,
-    LabRequest,
     LabTest,
     Specimen,
 )
@@ -191,10 +190,6 @@ def get_order(session: Session, order_id, *, lock: bool = False) -> LabOrder:
     return order
 
 
-def get_request(session: Session, request_id: int) -> LabRequest:
-    return session.get(LabRequest, request_id)
-
-
 def patient_name(family: str, given: str) -> str:
     """How the laboratory's lists name a patient: ``OKAFOR, Ada``."""
     return f"{(family or '').upper()}, {given or ''}".strip(", ")
@@ -205,7 +200,7 @@ def collection_day(moment: datetime | None) -> date | None:
     return local.date() if local else None
 
 
-def limits_of(row: LabReferenceRange) -> Limits:
+def _limits_of(row: LabReferenceRange) -> Limits:
     return Limits(
         sex=row.sex,
         age_min_days=row.age_min_days,
@@ -221,7 +216,7 @@ def limits_of(row: LabReferenceRange) -> Limits:
 
 def test_ranges(session: Session, test_id: int) -> list[Limits]:
     rows = session.execute(select(LabReferenceRange).where(LabReferenceRange.test_id == test_id)).scalars()
-    return [limits_of(row) for row in rows]
+    return [_limits_of(row) for row in rows]
 
 
 def range_for(session: Session, test_id: int, patient: Patient, at: datetime | None) -> Limits | None:

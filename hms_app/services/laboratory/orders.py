@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
@@ -28,7 +28,6 @@ from hms_app.models.laboratory import LabOrder, LabPanelMember, LabRequest, LabT
 from hms_app.models.security import AppUser
 from hms_app.services import live
 from hms_app.services.laboratory.common import (
-    LIVE_ORDER_STATUSES,
     ORDER,
     accessions,
     actor_name,
@@ -272,12 +271,3 @@ def cancel_order(session: Session, *, actor: Actor, order_id: int, reason: str) 
     )
     session.commit()
     live.publish("lab", order.patient_id)
-
-
-def live_orders_of_specimen(session: Session, specimen_id: int) -> int:
-    """How many orders on a specimen still wait for it (not cancelled, not released)."""
-    return session.execute(
-        select(func.count(LabOrder.id)).where(
-            LabOrder.specimen_id == specimen_id, LabOrder.status.in_(LIVE_ORDER_STATUSES)
-        )
-    ).scalar_one()

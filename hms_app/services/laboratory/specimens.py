@@ -259,23 +259,36 @@ def reject_specimen(
         what = "has not been collected" if specimen.status == "pending" else "was already rejected"
         raise ValidationError(f"Specimen {specimen.accession} {what}.", field="specimen_id")
     orders = _live_orders(session, specimen.id)
-    released = session.execute(
-        select(LabOrder.id).where(LabOrder.specimen_id == specimen.id, LabOrder.status == "released").limit(1)
-    ).first()
+    if not orders:
+        raise ValidationError(
+            f"Specimen {specimen.accession} has no tests waiting for it: there is nothing to re-collect.",
+            field="specimen_id",
+        )
+    released = (
+        session.execute(
+            select(LabOrder.id)
+            .where(LabOrder.specimen_id == specimen.id, LabOrder.status == "released")
+            .limit(1)
+        ).first()
+        or session.execute(  # a correction waiting for verification: its original was released
+            select(LabResult.id)
+            .where(LabResult.order_id.in_([o.id for o in orders]), LabResult.released_at.is_not(None))
+            .limit(1)
+        ).first()
+    )
     if released:
         raise ValidationError(
             f"Specimen {specimen.accession} already has released results: correct them instead.",
             field="specimen_id",
         )
     withdrawn = []
-    if orders:
-        for order_id, value_numeric, value_text in session.execute(
-            select(LabResult.order_id, LabResult.value_numeric, LabResult.value_text).where(
-                LabResult.order_id.in_([o.id for o in orders])
-            )
-        ).all():
-            withdrawn.append(f"order {order_id}: {value_text if value_numeric is None else value_numeric}")
-        session.execute(delete(LabResult).where(LabResult.order_id.in_([o.id for o in orders])))
+    for order_id, value_numeric, value_text in session.execute(
+        select(LabResult.order_id, LabResult.value_numeric, LabResult.value_text).where(
+            LabResult.order_id.in_([o.id for o in orders])
+        )
+    ).all():
+        withdrawn.append(f"order {order_id}: {value_text if value_numeric is None else value_numeric}")
+    session.execute(delete(LabResult).where(LabResult.order_id.in_([o.id for o in orders])))
     now = utcnow()
     specimen.status = "rejected"
     specimen.rejected_at = now

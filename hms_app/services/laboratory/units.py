@@ -12,8 +12,10 @@ never by a hand-kept table of factors. What is converted, and what is refused wi
   A test not listed there refuses a mass <-> substance conversion;
 * equivalents (meq/L) convert to moles only for the ions whose charge is listed in
   ``VALENCE`` (mmol = meq / charge); any other test refuses them;
-* anything else (HbA1c % <-> mmol/mol is a regression, not a unit conversion; {INR} is a ratio
-  with no unit; [pH]) converts only to itself and is refused otherwise.
+* a test whose units are different scales rather than sizes (``SCALES_NOT_UNITS``: HbA1c %
+  <-> mmol/mol is a regression, though both are dimensionless and pint would convert them) and
+  anything the parser does not know ({INR} is a ratio with no unit; [pH]) convert only to
+  themselves and are refused otherwise.
 
 The converted value is rounded to the test's decimals: that is the value reported, flagged and
 shown, as if the analyser had sent it in the test's unit.
@@ -59,6 +61,14 @@ VALENCE: dict[str, int] = {
     "17861-6": 2,  # calcium
     "2000-8": 2,
     "19123-9": 2,  # magnesium
+}
+
+# Tests whose units name different measurement scales, not different sizes of one quantity: pint
+# would happily turn 48 mmol/mol into 4.8 %, but HbA1c of 48 mmol/mol (IFCC) is 6.5 % (NGSP),
+# related by a regression. Only the test's own unit is accepted for them.
+SCALES_NOT_UNITS: dict[str, str] = {
+    "4548-4": "HbA1c in % (NGSP) and in mmol/mol (IFCC) are different scales",
+    "17856-6": "HbA1c in % (NGSP) and in mmol/mol (IFCC) are different scales",
 }
 
 _lock = threading.Lock()
@@ -109,6 +119,10 @@ def _factor(source: str, target: str, test_code: str) -> Decimal:
     """How many ``target`` in one ``source`` for this test's analyte."""
     import pint
 
+    if test_code in SCALES_NOT_UNITS:
+        raise ValidationError(
+            f"{source} cannot be converted to {target}: {SCALES_NOT_UNITS[test_code]}.", field="unit"
+        )
     src, dst = _quantity(source), _quantity(target)
     if src is None or dst is None:
         bad = source if src is None else target
