@@ -278,6 +278,7 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("lab", "critical"),
         jobs=(Job("critical_escalated", "hms_app.services.laboratory.critical:escalate_due_alerts"),),
+        benchmarks=("bench.laboratory_hl7",),
     ),
     Module(
         name="population",
