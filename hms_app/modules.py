@@ -277,8 +277,9 @@ MODULES: tuple[Module, ...] = (
             manager={"lab.read"},
         ),
         live_topics=("lab", "critical"),
+        seeders=("hms_app.seed.laboratory",),
         jobs=(Job("critical_escalated", "hms_app.services.laboratory.critical:escalate_due_alerts"),),
-        benchmarks=("bench.laboratory_hl7",),
+        benchmarks=("bench.laboratory", "bench.laboratory_hl7"),
     ),
     Module(
         name="population",

@@ -39,6 +39,47 @@ def chart(title: str, hint: str, figure, has_data, empty: str, test_id: str) -> 
     )
 
 
+def lab_turnaround() -> rx.Component:
+    """The laboratory's median minutes per stage of an order's path, for orders placed in the period."""
+    return rx.card(
+        rx.vstack(
+            rx.heading("Laboratory turnaround", size="3"),
+            rx.text(
+                "Median minutes per stage for laboratory orders placed in the period (all departments).",
+                size="1",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                OperationsState.has_lab_turnaround,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Stage"),
+                            rx.table.column_header_cell("Median"),
+                            rx.table.column_header_cell("Orders"),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            OperationsState.lab_turnaround,
+                            lambda row: rx.table.row(
+                                rx.table.cell(row[0]), rx.table.cell(row[1]), rx.table.cell(row[2])
+                            ),
+                        )
+                    ),
+                    size="1",
+                    width="100%",
+                    data_testid="lab-turnaround",
+                ),
+                empty_state("No laboratory orders in this period.", icon="flask-conical"),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 @staff_page(route="/analytics/operations", title="Operations", on_load=OperationsState.load)
 def operations_page() -> rx.Component:
     return rx.vstack(
@@ -135,6 +176,7 @@ def operations_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
+                lab_turnaround(),
                 spacing="4",
                 width="100%",
             ),

@@ -8,6 +8,7 @@ import reflex as rx
 
 from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics import operations as charts
+from hms_app.analytics.laboratory import turnaround_rows
 from hms_app.errors import DomainError
 from hms_app.services.operations import PERIOD_DAYS as PERIOD_DAYS  # the page's period choices
 from hms_app.services.operations import OperationsDashboard, operations_dashboard
@@ -28,6 +29,9 @@ class OperationsState(SessionState):
     has_no_shows: bool = False
     has_waits: bool = False
     has_beds: bool = False
+    # The laboratory's turnaround: [stage, median minutes as shown, orders counted] per stage.
+    lab_turnaround: list[list[str]] = []
+    has_lab_turnaround: bool = False
 
     async def _reload(self):
         department_id = None if self.department == "all" else int(self.department)
@@ -46,6 +50,8 @@ class OperationsState(SessionState):
         self.occupancy_figure = charts.occupancy_figure(beds)
         self.has_volume = bool(volume["appointments"].sum())
         self.has_no_shows, self.has_waits, self.has_beds = len(no_shows) > 0, len(waits) > 0, len(beds) > 0
+        self.lab_turnaround = turnaround_rows(data.lab_turnaround)
+        self.has_lab_turnaround = bool(data.lab_turnaround["count"].sum())
         self.loaded = True
         return None
 

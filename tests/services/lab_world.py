@@ -1,140 +1,135 @@
-"""A small laboratory for the analyser tests: a physician of General Medicine with a charge nurse,
-a patient, potassium and sodium (numeric, with critical limits) and a urine dipstick (coded), and
-specimens already received in the laboratory with their orders. Rows are written as the order,
-collection and reception services leave them, so that only the analyser's path is under test."""
+"""A small hospital for the laboratory tests: the seeded catalogue (with billing's lab services),
+the staff of every role that touches the laboratory (two technicians, so that one can verify what
+the other entered), and patients of both sexes and several ages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from hms_app.models.laboratory import LabOrder, LabReferenceRange, LabRequest, LabTest, Specimen
+from hms_app.clock import local_today
 from hms_app.models.organization import Department
-from hms_app.models.security import AppUser, Role, UserRole
-from hms_app.services import accounts, patients
-from hms_app.services.permissions import SYSTEM_ACTOR
-
-POTASSIUM, SODIUM, GLUCOSE, DIPSTICK_PROTEIN = "2823-3", "2951-2", "2345-7", "2888-6"
-COLLECTED = datetime(2026, 12, 7, 7, 30, tzinfo=UTC)
+from hms_app.models.security import AppUser
+from hms_app.seed.laboratory import load_catalogue
+from hms_app.services import patients
+from hms_app.services.laboratory.orders import place_order
+from hms_app.services.laboratory.results import enter_result
+from hms_app.services.laboratory.specimens import collect_specimen, receive_specimen
+from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
 
 
 @dataclass(frozen=True)
-class Lab:
-    department: int
-    physician: int
-    patient: int
-    tests: dict[str, int]  # LOINC code -> lab_test id
+class LabWorld:
+    codes: dict[str, int]  # LOINC code -> test id
+    man: int  # adult male, 50
+    woman: int  # adult female, 40
+    child: int  # 5 years old
+    physician: Actor
+    nurse: Actor
+    tech: Actor
+    second_tech: Actor
+    receptionist: Actor
+    manager: Actor
+    admin: Actor
+
+    def test(self, code: str) -> int:
+        return self.codes[code]
 
 
-def _test(session, code, name, short, *, unit=None, result_type="numeric", choices=None, ranges=()):
-    test = LabTest(
-        code=code,
-        name=name,
-        short_name=short,
-        specimen_type="Venous blood" if result_type == "numeric" else "Urine",
-        container="Lithium heparin (green)" if result_type == "numeric" else "Urine pot",
-        result_type=result_type,
-        unit=unit,
-        decimals=1,
-        choices=choices,
+def role_actor(session, username: str, role: str, department_id: int | None) -> Actor:
+    user = AppUser(
+        username=username, display_name=username.title(), password_hash="x", department_id=department_id
     )
-    session.add(test)
+    session.add(user)
     session.flush()
-    for low, high, critical_low, critical_high in ranges:
-        session.add(
-            LabReferenceRange(
-                test_id=test.id,
-                low=Decimal(low),
-                high=Decimal(high),
-                critical_low=Decimal(critical_low),
-                critical_high=Decimal(critical_high),
-            )
-        )
-    return test.id
+    return Actor(
+        user.id, username, username.title(), roles=frozenset({role}), permissions=DEFAULT_GRANTS[role]
+    )
 
 
-def build_lab(session) -> Lab:
-    accounts.ensure_roles(session)
-    department = Department(code="GEN", name="General Medicine")
-    session.add(department)
-    session.flush()
-    physician = AppUser(
-        username="dr.grey", display_name="Dr Meredith Grey", password_hash="x", department_id=department.id
+def portal_actor(patient_id: int) -> Actor:
+    return Actor(
+        user_id=9000 + patient_id,
+        username=f"portal{patient_id}",
+        roles=frozenset({"patient"}),
+        permissions=frozenset({"portal.self"}),
+        patient_id=patient_id,
     )
-    nurse = AppUser(
-        username="charge.nurse",
-        display_name="Carla Charge, RN",
-        password_hash="x",
-        department_id=department.id,
-    )
-    session.add_all([physician, nurse])
-    session.flush()
-    for user, role in ((physician, "physician"), (nurse, "charge_nurse")):
-        role_id = session.execute(select(Role.id).where(Role.name == role)).scalar_one()
-        session.add(UserRole(user_id=user.id, role_id=role_id))
-    patient = patients.register_patient(
+
+
+def _patient(session, given: str, family: str, sex: str, birth: date) -> int:
+    return patients.register_patient(
         session,
         actor=SYSTEM_ACTOR,
-        data={"given_name": "Ana", "family_name": "Lyser", "sex": "female", "birth_date": "1962-05-17"},
+        data={"given_name": given, "family_name": family, "sex": sex, "birth_date": birth.isoformat()},
+        duplicate_reason="laboratory tests",
+    ).id
+
+
+def years_ago(years: int) -> date:
+    today = local_today()
+    return (
+        today.replace(year=today.year - years)
+        if not (today.month == 2 and today.day == 29)
+        else (today - timedelta(days=1)).replace(year=today.year - years)
     )
-    tests = {
-        POTASSIUM: _test(
-            session, POTASSIUM, "Potassium", "K", unit="mmol/L", ranges=[("3.5", "5.1", "2.5", "6.5")]
-        ),
-        SODIUM: _test(session, SODIUM, "Sodium", "Na", unit="mmol/L", ranges=[("136", "145", "120", "160")]),
-        GLUCOSE: _test(
-            session, GLUCOSE, "Glucose", "Glu", unit="mmol/L", ranges=[("3.9", "7.8", "2.2", "25")]
-        ),
-        DIPSTICK_PROTEIN: _test(
-            session,
-            DIPSTICK_PROTEIN,
-            "Protein [Presence] in Urine by Test strip",
-            "U-Prot",
-            result_type="coded",
-            choices="Negative|Trace|1+|2+|3+",
-        ),
-    }
+
+
+def build_lab_world(session) -> LabWorld:
+    lab = Department(code="LAB", name="Laboratory", kind="diagnostic")
+    gen = Department(code="GEN", name="General Medicine")
+    session.add_all([lab, gen])
+    session.flush()
+    codes = load_catalogue(session)
+    world = LabWorld(
+        codes=codes,
+        man=_patient(session, "Adam", "Mann", "male", years_ago(50)),
+        woman=_patient(session, "Eve", "Frau", "female", years_ago(40)),
+        child=_patient(session, "Kim", "Kind", "female", years_ago(5)),
+        physician=role_actor(session, "dr.house", "physician", gen.id),
+        nurse=role_actor(session, "nurse.ward", "nurse", gen.id),
+        tech=role_actor(session, "tech.one", "lab_technician", lab.id),
+        second_tech=role_actor(session, "tech.two", "lab_technician", lab.id),
+        receptionist=role_actor(session, "desk", "receptionist", gen.id),
+        manager=role_actor(session, "boss", "manager", None),
+        admin=role_actor(session, "root", "admin", None),
+    )
     session.commit()
-    return Lab(department.id, physician.id, patient.id, tests)
+    return world
 
 
-def received_specimen(session, lab: Lab, accession: str, codes: list[str], *, number: int = 1) -> int:
-    """A specimen received in the laboratory with one open order per test code; its id."""
-    request = LabRequest(
-        reference=f"LR-{number:06d}",
-        patient_id=lab.patient,
-        ordered_by_id=lab.physician,
-        ordered_by="Dr Meredith Grey",
-        department_id=lab.department,
+def received_order(session, world: LabWorld, patient_id: int, code: str, **options) -> tuple[int, str]:
+    """Order one test (or panel) and take its specimen(s) to the laboratory: (first order id, accession)."""
+    from hms_app.models.laboratory import LabOrder
+
+    placed = place_order(
+        session,
+        actor=world.physician,
+        patient_id=patient_id,
+        test_ids=[world.test(code)],
+        confirm_duplicates=True,
+        **options,
     )
-    session.add(request)
-    session.flush()
-    specimen = Specimen(
-        accession=accession,
-        request_id=request.id,
-        patient_id=lab.patient,
-        specimen_type="Venous blood",
-        container="Lithium heparin (green)",
-        status="received",
-        collected_at=COLLECTED,
-        collected_by="Joy Okafor, RN",
-        received_at=COLLECTED,
-        received_by="Lars Labtech",
-    )
-    session.add(specimen)
-    session.flush()
-    for code in codes:
-        session.add(
-            LabOrder(
-                request_id=request.id,
-                patient_id=lab.patient,
-                test_id=lab.tests[code],
-                specimen_id=specimen.id,
-                status="received",
-            )
+    for specimen_id, accession in zip(placed.specimen_ids, placed.accessions, strict=True):
+        collect_specimen(session, actor=world.nurse, specimen_id=specimen_id)
+        receive_specimen(session, actor=world.tech, scan=accession)
+    order_id = (
+        session.execute(
+            select(LabOrder.id).where(LabOrder.request_id == placed.request_id).order_by(LabOrder.id)
         )
-    session.commit()
-    return specimen.id
+        .scalars()
+        .first()
+    )
+    return order_id, placed.accessions[0]
+
+
+def released_value(session, world: LabWorld, patient_id: int, code: str, value: str) -> int:
+    """A result entered by one technician and released by the other: its id."""
+    from hms_app.services.laboratory.results import verify_results
+
+    order_id, _ = received_order(session, world, patient_id, code)
+    row = enter_result(session, actor=world.tech, order_id=order_id, value=value)
+    verify_results(session, actor=world.second_tech, result_ids=[row.id])
+    return row.id

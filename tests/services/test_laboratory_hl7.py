@@ -20,7 +20,7 @@ from hms_app.interop.hl7_lab import ingest_hl7, parse_dtm, receive_hl7
 from hms_app.models.laboratory import CriticalAlert, Hl7Message, LabOrder, LabResult
 from hms_app.models.security import AuditEvent
 from hms_app.services import live
-from tests.services.lab_world import (
+from tests.services.analyser_world import (
     DIPSTICK_PROTEIN,
     GLUCOSE,
     POTASSIUM,

@@ -32,6 +32,7 @@ CHARGING_PERMISSIONS = frozenset(
         "appointment.flow",
         "ward.manage",
         "lab.work",
+        "lab.collect",  # a nurse or physician collecting a specimen posts its tests' charges
         "radiology.work",
         "pharmacy.dispense",
         "inventory.issue",

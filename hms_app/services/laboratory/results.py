@@ -2,18 +2,69 @@
 reference range for the patient's sex and age at collection, delta-checked against the previous
 released result, verified by a second person and released into the chart (and, after the test's
 portal delay, the portal); a correction supersedes a released result with a new row.
+
+Rules written down:
+
+* a numeric value is a plain decimal number (at most 4 decimals); ``<0.01``-style values are
+  refused: enter the limit itself and say so in the comment. A coded value must be one of the
+  test's choices (any case); a text value is at most 500 characters;
+* the flag comes from ``hms_app.cds.lab_flags`` (edges written down there) with the range for the
+  patient's sex and age in days on the day of collection; a critical flag (LL/HH) raises a
+  critical alert to the ordering clinician in the same transaction, already when the result is
+  entered (a critical value is phoned before it is verified);
+* until it is verified a result can be entered again (the row is replaced, the audit keeps the
+  old value); a released result changes only by ``correct_result``;
+* there is no auto-verification: every result is verified by someone holding ``lab.verify``
+  who did not enter it by hand (an analyser's result may be verified by any of them);
+* release copies a numeric result into the chart's ``observation`` table (category
+  "laboratory", its LOINC code, effective at collection) so that population health counts it; a
+  correction marks the copy it replaces ``entered-in-error`` at once and its own copy is
+  ``corrected`` when the correction is verified.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+from sqlalchemy import select, update
 from sqlmodel import Session
 
-from hms_app.errors import NotFound
-from hms_app.models.laboratory import LabResult
-from hms_app.services.laboratory.views import ResultRow
-from hms_app.services.permissions import Actor
+from hms_app.cds.lab_flags import (
+    CRITICAL_FLAGS,
+    coded_flag,
+    critical_summary,
+    delta_exceeded,
+    format_number,
+    numeric_flag,
+    reference_text,
+)
+from hms_app.clock import utcnow
+from hms_app.errors import Forbidden, NotFound, ValidationError
+from hms_app.models.emr import Observation
+from hms_app.models.laboratory import LabOrder, LabRequest, LabResult, LabTest, Specimen
+from hms_app.models.patients import Patient
+from hms_app.services import live
+from hms_app.services.laboratory import critical
+from hms_app.services.laboratory.common import (
+    RELEASED_STATUSES,
+    RESULT_MISSING,
+    VERIFY,
+    WORK,
+    actor_name,
+    as_id,
+    as_ids,
+    audit_lab,
+    clean_text,
+    get_order,
+    parse_decimal,
+    range_for,
+)
+from hms_app.services.laboratory.rows import ResultRow
+from hms_app.services.laboratory.units import convert
+from hms_app.services.permissions import Actor, authorize
+
+MAX_VERIFY = 200
 
 
 class UnknownSpecimen(NotFound):
@@ -24,11 +75,174 @@ class UnknownTest(NotFound):
     """No test has that code, or the specimen carries no order of it."""
 
 
+def display_value(result: LabResult, decimals: int) -> str:
+    return (
+        format_number(result.value_numeric, decimals)
+        if result.value_numeric is not None
+        else (result.value_text or "")
+    )
+
+
+def result_row(result: LabResult, test: LabTest) -> ResultRow:
+    return ResultRow(
+        id=result.id,
+        order_id=result.order_id,
+        test_code=test.code,
+        short_name=test.short_name,
+        value=display_value(result, test.decimals),
+        unit=result.unit or "",
+        flag=result.flag or "",
+        delta_flag=bool(result.delta_flag),
+        reference_text=result.reference_text or "",
+        status=result.status,
+        entered_by=result.entered_by,
+        resulted_at=result.resulted_at,
+    )
+
+
+def _parse(test: LabTest, value) -> tuple[Decimal | None, str | None]:
+    label = f"The {test.short_name} result"
+    if test.result_type == "numeric":
+        return parse_decimal(value, field="value", label=label), None
+    text = str(value if value is not None else "").strip()
+    if not text:
+        raise ValidationError(f"{label} is required.", field="value")
+    if test.result_type == "coded":
+        choices = {c.strip().casefold(): c.strip() for c in (test.choices or "").split("|") if c.strip()}
+        if text.casefold() not in choices:
+            raise ValidationError(f"Choose one of: {', '.join(choices.values())}.", field="value")
+        return None, choices[text.casefold()]
+    if len(text) > 500:
+        raise ValidationError(f"{label} can be at most 500 characters.", field="value")
+    return None, text
+
+
+def _previous_value(session: Session, patient_id: int, test_id: int) -> Decimal | None:
+    """The patient's latest released, current numeric result of the test (the delta check's
+    baseline; a result being corrected is no longer current by then)."""
+    statement = select(LabResult.value_numeric).where(
+        LabResult.patient_id == patient_id,
+        LabResult.test_id == test_id,
+        LabResult.status.in_(RELEASED_STATUSES),
+        LabResult.superseded_by_id.is_(None),
+        LabResult.value_numeric.is_not(None),
+    )
+    return session.execute(
+        statement.order_by(LabResult.resulted_at.desc(), LabResult.id.desc()).limit(1)
+    ).scalar()
+
+
+def _judge(session: Session, result: LabResult, test: LabTest, patient: Patient, specimen: Specimen) -> None:
+    """Set the flag, the delta flag and the reference text of a result from its value."""
+    limits = range_for(session, test.id, patient, specimen.collected_at or result.resulted_at)
+    if result.value_numeric is not None:
+        result.flag = numeric_flag(result.value_numeric, limits) or None
+        previous = _previous_value(session, patient.id, test.id)
+        result.delta_flag = delta_exceeded(result.value_numeric, previous, limits)
+    else:
+        result.flag = coded_flag(result.value_text or "", limits) or None
+        result.delta_flag = False
+    result.reference_text = reference_text(limits, test.decimals) or None
+
+
+def _alert_if_critical(session: Session, result: LabResult, test: LabTest, order: LabOrder) -> bool:
+    if result.flag not in CRITICAL_FLAGS:
+        return False
+    request = session.get(LabRequest, order.request_id)
+    critical.raise_alert(
+        session,
+        source_type="lab_result",
+        source_id=result.id,
+        patient_id=result.patient_id,
+        summary=critical_summary(
+            test.name, display_value(result, test.decimals), result.unit or "", result.flag
+        ),
+        recipient_id=request.ordered_by_id,
+        department_id=request.department_id,
+    )
+    return True
+
+
+def _write(
+    session: Session,
+    *,
+    order: LabOrder,
+    value,
+    comment: str,
+    entered_by: str,
+    source: str,
+    resulted_at: datetime,
+    converted: Decimal | None = None,
+) -> tuple[LabResult, LabTest, str]:
+    """Store (or replace, before verification) the result of an order; returns it, its test and
+    what it replaced (for the audit)."""
+    test = session.get(LabTest, order.test_id)
+    if order.status == "cancelled":
+        raise ValidationError("This order was cancelled.", field="order_id")
+    if order.status in ("ordered", "collected") and source == "manual":
+        raise ValidationError("The specimen has not been received in the laboratory yet.", field="order_id")
+    if order.status == "released":
+        raise ValidationError("This result was released: correct it instead.", field="order_id")
+    number, text = (converted, None) if converted is not None else _parse(test, value)
+    specimen = session.get(Specimen, order.specimen_id)
+    patient = session.get(Patient, order.patient_id)
+    result = session.execute(
+        select(LabResult).where(LabResult.order_id == order.id, LabResult.superseded_by_id.is_(None))
+    ).scalar_one_or_none()
+    replaced = ""
+    if result is None:
+        result = LabResult(
+            order_id=order.id, patient_id=order.patient_id, test_id=test.id, entered_by=entered_by
+        )
+        session.add(result)
+    else:
+        replaced = f"; replaced {display_value(result, test.decimals)} by {result.entered_by}"
+    result.value_numeric, result.value_text = number, text
+    result.unit = test.unit if number is not None else None
+    result.status = "preliminary"
+    result.source = source
+    result.resulted_at = resulted_at
+    result.entered_by = entered_by
+    result.comment = comment or None
+    _judge(session, result, test, patient, specimen)
+    order.status = "resulted"
+    session.flush()
+    return result, test, replaced
+
+
 def enter_result(
     session: Session, *, actor: Actor, order_id: int, value: str, comment: str = ""
 ) -> ResultRow:
     """Enter (or, before verification, replace) the result of a received order (``lab.work``)."""
-    raise NotImplementedError
+    authorize(actor, WORK)
+    order = get_order(session, order_id, lock=True)
+    comment = clean_text(comment, field="comment", label="Comment", maximum=300)
+    result, test, replaced = _write(
+        session,
+        order=order,
+        value=value,
+        comment=comment,
+        entered_by=actor_name(actor),
+        source="manual",
+        resulted_at=utcnow(),
+    )
+    alerted = _alert_if_critical(session, result, test, order)
+    audit_lab(
+        session,
+        actor,
+        "lab.result",
+        patient_id=order.patient_id,
+        target_type="lab_result",
+        target_id=result.id,
+        detail=f"{test.code} {display_value(result, test.decimals)} {result.unit or ''} flag={result.flag or '-'}"
+        + (" delta" if result.delta_flag else "")
+        + replaced,
+    )
+    session.commit()
+    live.publish("lab", order.patient_id)
+    if alerted:
+        live.publish("critical", order.patient_id)
+    return result_row(result, test)
 
 
 def record_analyser_result(
@@ -43,16 +257,205 @@ def record_analyser_result(
 ) -> LabResult:
     """Store an analyser's result for the order of ``test_code`` on the specimen ``accession`` as
     preliminary. NO permission check (the listener is trusted by network configuration) and NO
-    commit (the caller stores the HL7 message in the same transaction). The value is converted from
-    ``unit`` to the test's unit. Raises UnknownSpecimen, UnknownTest or ValidationError."""
-    raise NotImplementedError
+    commit (the caller stores the HL7 message in the same transaction, commits, then publishes
+    "lab" and, when the flag is LL/HH, "critical"). The value is converted from ``unit`` to the
+    test's unit. A collected specimen that reaches an analyser before its label was scanned is
+    received by the analyser. Raises UnknownSpecimen, UnknownTest or ValidationError."""
+    accession = "".join(str(accession or "").split()).upper()
+    specimen = session.execute(
+        select(Specimen).where(Specimen.accession == accession).with_for_update()
+    ).scalar_one_or_none()
+    if specimen is None or specimen.status == "rejected":
+        raise UnknownSpecimen(f"No specimen {accession or '(blank)'} is waiting for results.")
+    if specimen.status == "pending":
+        raise ValidationError(f"Specimen {accession} has not been collected.", field="accession")
+    code = str(test_code or "").strip()
+    order = session.execute(
+        select(LabOrder)
+        .join(LabTest, LabTest.id == LabOrder.test_id)
+        .where(LabOrder.specimen_id == specimen.id, LabTest.code == code, LabOrder.status != "cancelled")
+        .with_for_update()
+    ).scalar_one_or_none()
+    if order is None:
+        raise UnknownTest(f"Specimen {accession} has no order of test {code or '(blank)'}.")
+    test = session.get(LabTest, order.test_id)
+    sender = " ".join(str(sender or "analyser").split())[:60] or "analyser"
+    converted = None
+    if test.result_type == "numeric":
+        number = parse_decimal(value, field="value", label=f"The {test.short_name} result")
+        converted = convert(
+            number, source=unit, target=test.unit, test_code=test.code, decimals=test.decimals
+        )
+    if specimen.status == "collected":
+        specimen.status, specimen.received_at, specimen.received_by = "received", utcnow(), sender
+        session.execute(
+            update(LabOrder)
+            .where(LabOrder.specimen_id == specimen.id, LabOrder.status == "collected")
+            .values(status="received")
+        )
+        session.refresh(order)
+    result, test, replaced = _write(
+        session,
+        order=order,
+        value=value,
+        comment="",
+        entered_by=sender,
+        source="analyser",
+        resulted_at=observed_at or utcnow(),
+        converted=converted,
+    )
+    _alert_if_critical(session, result, test, order)
+    audit_lab(
+        session,
+        None,
+        "lab.result",
+        patient_id=order.patient_id,
+        target_type="lab_result",
+        target_id=result.id,
+        detail=f"{test.code} {display_value(result, test.decimals)} {result.unit or ''} "
+        f"(sent {value} {unit or ''}) flag={result.flag or '-'} from {sender}{replaced}",
+        username=f"analyser {sender}"[:60],
+    )
+    return result
+
+
+def _copy_to_chart(
+    session: Session, result: LabResult, test: LabTest, order: LabOrder, verifier: str
+) -> None:
+    if result.value_numeric is None:
+        return
+    specimen = session.get(Specimen, order.specimen_id)
+    request = session.get(LabRequest, order.request_id)
+    session.add(
+        Observation(
+            patient_id=result.patient_id,
+            encounter_id=request.encounter_id,
+            category="laboratory",
+            code=test.code,
+            display=test.name[:120],
+            value=float(result.value_numeric),
+            unit=(result.unit or "")[:20],
+            effective_at=specimen.collected_at or result.resulted_at,
+            recorded_by=verifier,
+            status=result.status,
+        )
+    )
 
 
 def verify_results(session: Session, *, actor: Actor, result_ids: list[int]) -> int:
-    """Verify and release results someone else entered (``lab.verify``); returns how many."""
-    raise NotImplementedError
+    """Verify and release results someone else entered (``lab.verify``); returns how many. All or
+    none: one result that may not be verified refuses the whole call."""
+    authorize(actor, VERIFY)
+    ids = as_ids(result_ids, field="result_ids", label="result", maximum=MAX_VERIFY)
+    results = list(
+        session.execute(
+            select(LabResult).where(LabResult.id.in_(ids)).order_by(LabResult.id).with_for_update()
+        ).scalars()
+    )
+    if len(results) != len(ids):
+        raise NotFound(RESULT_MISSING)
+    me = actor_name(actor)
+    for result in results:
+        if result.status != "preliminary" or result.superseded_by_id is not None:
+            raise ValidationError("One of the results was already verified.", field="result_ids")
+        if result.source == "manual" and result.entered_by == me:
+            raise Forbidden("You entered one of these results yourself: someone else must verify it.")
+    now = utcnow()
+    corrections = set(
+        session.execute(
+            select(LabResult.superseded_by_id).where(LabResult.superseded_by_id.in_(ids))
+        ).scalars()
+    )
+    for result in results:
+        order = session.get(LabOrder, result.order_id)
+        test = session.get(LabTest, result.test_id)
+        result.status = "corrected" if result.id in corrections else "final"
+        result.verified_at = now
+        result.verified_by = me
+        result.released_at = now
+        result.portal_visible_from = now + timedelta(hours=test.portal_delay_hours)
+        order.status = "released"
+        _copy_to_chart(session, result, test, order, me)
+        audit_lab(
+            session,
+            actor,
+            "lab.verify",
+            patient_id=result.patient_id,
+            target_type="lab_result",
+            target_id=result.id,
+            detail=f"{test.code} {display_value(result, test.decimals)} {result.unit or ''} {result.status}",
+        )
+    session.commit()
+    for patient_id in sorted({r.patient_id for r in results}):
+        live.publish("lab", patient_id)
+    return len(results)
 
 
 def correct_result(session: Session, *, actor: Actor, result_id: int, value: str, comment: str) -> ResultRow:
-    """Correct a released result (``lab.work``): a new row supersedes it, to be verified again."""
-    raise NotImplementedError
+    """Correct a released result (``lab.work``): a new row supersedes it, to be verified again.
+    The comment (why) is required. The old value leaves the chart's observations at once."""
+    authorize(actor, WORK)
+    old = session.get(LabResult, as_id(result_id, field="result_id", label="result"), with_for_update=True)
+    if old is None:
+        raise NotFound(RESULT_MISSING)
+    comment = clean_text(
+        comment, field="comment", label="Reason for the correction", maximum=300, required=True
+    )
+    if old.status not in RELEASED_STATUSES or old.superseded_by_id is not None:
+        raise ValidationError("Only a released, current result can be corrected.", field="result_id")
+    order = get_order(session, old.order_id, lock=True)
+    test = session.get(LabTest, old.test_id)
+    number, text = _parse(test, value)
+    specimen = session.get(Specimen, order.specimen_id)
+    patient = session.get(Patient, order.patient_id)
+    # The current-result index allows one row per order without a successor: the old row points
+    # at itself for the moment the new row is inserted, then at the new row.
+    old.superseded_by_id = old.id
+    session.flush()
+    new = LabResult(
+        order_id=order.id,
+        patient_id=order.patient_id,
+        test_id=test.id,
+        value_numeric=number,
+        value_text=text,
+        unit=test.unit if number is not None else None,
+        status="preliminary",
+        source="manual",
+        resulted_at=utcnow(),
+        entered_by=actor_name(actor),
+        comment=comment,
+    )
+    session.add(new)
+    session.flush()
+    old.superseded_by_id = new.id
+    _judge(session, new, test, patient, specimen)
+    order.status = "resulted"
+    if old.value_numeric is not None:
+        session.execute(
+            update(Observation)
+            .where(
+                Observation.patient_id == old.patient_id,
+                Observation.category == "laboratory",
+                Observation.code == test.code,
+                Observation.effective_at == (specimen.collected_at or old.resulted_at),
+                Observation.status.in_(RELEASED_STATUSES),
+            )
+            .values(status="entered-in-error")
+        )
+    session.flush()
+    alerted = _alert_if_critical(session, new, test, order)
+    audit_lab(
+        session,
+        actor,
+        "lab.correct",
+        patient_id=order.patient_id,
+        target_type="lab_result",
+        target_id=new.id,
+        detail=f"{test.code} {display_value(old, test.decimals)} -> {display_value(new, test.decimals)} "
+        f"{new.unit or ''} (result {old.id}): {comment}",
+    )
+    session.commit()
+    live.publish("lab", order.patient_id)
+    if alerted:
+        live.publish("critical", order.patient_id)
+    return result_row(new, test)
