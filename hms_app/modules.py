@@ -286,7 +286,7 @@ MODULES: tuple[Module, ...] = (
         live_topics=("lab", "critical"),
         seeders=("hms_app.seed.laboratory",),
         jobs=(Job("critical_escalated", "hms_app.services.laboratory.critical:escalate_due_alerts"),),
-        benchmarks=("bench.laboratory",),
+        benchmarks=("bench.laboratory", "bench.laboratory_hl7"),
     ),
     Module(
         name="population",

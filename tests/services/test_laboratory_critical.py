@@ -288,7 +288,10 @@ def test_a_unit_without_a_charge_nurse_goes_straight_to_its_lead(session, ward):
     alert = _alert(session, alert_id)
     assert (alert.level, alert.recipient_id) == (2, ward.cardio_lead.user_id)
     (step,) = _audit(session, "critical.escalate")
-    assert "to department lead Dr Hart Lead" in step.detail and "no charge nurse in Cardiology" in step.detail
+    assert (
+        "to department lead Dr Hart Lead" in step.detail
+        and "no charge nurse to tell in Cardiology" in step.detail
+    )
 
 
 def test_a_unit_with_nobody_above_keeps_the_alert_with_its_clinician_at_the_top(session, ward):
@@ -298,8 +301,18 @@ def test_a_unit_with_nobody_above_keeps_the_alert_with_its_clinician_at_the_top(
     assert (alert.level, alert.recipient_id, alert.status) == (2, ward.bones.user_id, "open")
     (step,) = _audit(session, "critical.escalate")
     assert "stays with Dr Bo Nes" in step.detail
-    assert "no charge nurse or department lead in Orthopaedics" in step.detail
+    assert "no charge nurse or department lead to tell in Orthopaedics" in step.detail
     assert [row.id for row in my_open_alerts(session, actor=ward.bones)] == [alert_id]
+
+
+def test_a_lead_who_ordered_the_test_is_not_their_own_next_step(session, ward):
+    alert_id = _raise(session, ward, recipient=ward.derek)
+    _escalate(session, T0 + 15 * MINUTE)
+    _escalate(session, T0 + 30 * MINUTE)
+    alert = _alert(session, alert_id)
+    assert (alert.level, alert.recipient_id) == (2, ward.carla.user_id)
+    last = _audit(session, "critical.escalate")[-1]
+    assert "stays with Carla Charge, RN" in last.detail and "no department lead to tell" in last.detail
 
 
 def test_acknowledging_stops_the_escalation(session, ward, published):

@@ -287,15 +287,21 @@ def acknowledge_alert(session: Session, *, actor: Actor, alert_id: int, read_bac
 # ---------------------------------------------------------------------------- escalating
 
 
-def _holder(session: Session, role: str, department_id: int | None) -> AppUser | None:
-    """The active user with ``role`` in the department (the longest-standing one if several)."""
+def _holder(session: Session, role: str, department_id: int | None, told: set[int]) -> AppUser | None:
+    """The active user with ``role`` in the department (the longest-standing one if several), not
+    one of those already ``told`` (a department lead who ordered the test is not its next step)."""
     if department_id is None:
         return None
     return session.execute(
         select(AppUser)
         .join(UserRole, UserRole.user_id == AppUser.id)
         .join(Role, Role.id == UserRole.role_id)
-        .where(Role.name == role, AppUser.department_id == department_id, AppUser.is_active.is_(True))
+        .where(
+            Role.name == role,
+            AppUser.department_id == department_id,
+            AppUser.is_active.is_(True),
+            AppUser.id.not_in(told or {0}),
+        )
         .order_by(AppUser.id)
         .limit(1)
     ).scalar_one_or_none()
@@ -341,7 +347,8 @@ def _escalate(session: Session, actor: Actor, alert: CriticalAlert, now: datetim
     before = _user_name(session, alert.recipient_id) or "nobody"
     skipped = []
     for level in range(alert.level + 1, TOP_LEVEL + 1):
-        holder = _holder(session, LEVEL_ROLES[level], alert.department_id)
+        told = {user for user in (alert.recipient_id, alert.clinician_id) if user is not None}
+        holder = _holder(session, LEVEL_ROLES[level], alert.department_id, told)
         if holder is not None:
             alert.level, alert.recipient_id = level, holder.id
             detail = f"to {ALERT_LEVELS[level].lower()} {holder.display_name}"
@@ -359,7 +366,7 @@ def _escalate(session: Session, actor: Actor, alert: CriticalAlert, now: datetim
         else None
     )
     if skipped:
-        detail += f" (no {' or '.join(skipped)} in {department or 'the unit'})"
+        detail += f" (no {' or '.join(skipped)} to tell in {department or 'the unit'})"
     alert.escalated_at = now
     alert.escalate_at = now + _escalation_delay()
     record_audit(
