@@ -6,6 +6,8 @@ the change on its next live refresh; and the refusals of roles without the permi
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 import hms_app.hms_app  # noqa: F401  (the app module: registers every page and state)
@@ -18,10 +20,10 @@ from tests.state.test_patients_state import _arguments, _call, _tab, _toasts
 
 
 def _focus(events) -> list[str]:
-    """The element ids the handler's answer moves the focus to (Reflex names an element's ref
-    after its id)."""
-    refs = [_arguments(event).get("ref") for event in events]
-    return [ref._var_value.removeprefix("ref_") for ref in refs if ref is not None]
+    """The entries the handler's answer moves the focus to (a script focusing ``[data-entry=...]``)."""
+    scripts = [_arguments(event).get("javascript_code") for event in events]
+    found = [re.search(r'data-entry=\\"([^"\\]+)\\"', s._var_value) for s in scripts if s is not None]
+    return [match.group(1) for match in found if match]
 
 
 def _results() -> list[tuple[str, str | None, str]]:
@@ -56,7 +58,7 @@ async def test_results_are_entered_on_the_grid_and_verified_by_a_second_technici
     ]
     assert lara.queue_counts == {"collect": 1, "open": 4, "to_verify": 0} and lara.stat_open == 1
     assert all(r.enterable for r in lara.rows)
-    assert lara.rows[0].next_input == f"result_{lara.rows[1].order_id}"
+    assert lara.rows[0].next_input == f"result-{lara.rows[1].order_id}"
     assert lara.rows[-1].next_input == ""
     urine_line = lara.rows[-1]
     assert (urine_line.kind, urine_line.choices[:3]) == ("coded", ["Negative", "Trace", "1+"])
@@ -74,12 +76,12 @@ async def test_results_are_entered_on_the_grid_and_verified_by_a_second_technici
 
     # A value that is not a number stays on its row with the service's message; the focus stays.
     stat_k = _line(lara, stat.accessions[0], "2823-3")
-    events = await _call(lara, "enter", stat_k.order_id, {"value": "high"})
+    events = await _call(lara, "enter", {"order_id": str(stat_k.order_id), "value": "high"})
     assert "number" in lara.row_errors[str(stat_k.order_id)]
     assert _focus(events) == [stat_k.input_id] and _results() == []
 
     # A critical potassium: saved, flagged HH, the clinician alerted, the focus on the next row.
-    events = await _call(lara, "enter", stat_k.order_id, {"value": "6.9"})
+    events = await _call(lara, "enter", {"order_id": str(stat_k.order_id), "value": "6.9"})
     assert str(stat_k.order_id) not in lara.row_errors
     assert any("Critical K 6.9 mmol/L" in t for t in _toasts(events))
     assert _focus(events) == [stat_k.next_input]
@@ -91,9 +93,9 @@ async def test_results_are_entered_on_the_grid_and_verified_by_a_second_technici
 
     # Enter through the routine tube; the coded urine protein is saved when chosen.
     k = _line(lara, routine.accessions[0], "2823-3")
-    await _call(lara, "enter", k.order_id, {"value": "3.2"})
+    await _call(lara, "enter", {"order_id": str(k.order_id), "value": "3.2"})
     na = _line(lara, routine.accessions[0], "2951-2")
-    events = await _call(lara, "enter", na.order_id, {"value": "140"})
+    events = await _call(lara, "enter", {"order_id": str(na.order_id), "value": "140"})
     assert _focus(events) == [urine_line.input_id]
     await _call(lara, "choose", urine_line.order_id, "Nonsense")
     assert "Choose one of" in lara.row_errors[str(urine_line.order_id)]
@@ -101,7 +103,7 @@ async def test_results_are_entered_on_the_grid_and_verified_by_a_second_technici
     assert lara.rows == [] and lara.queue_counts["to_verify"] == 4
     assert [(e.test, e.flag) for e in lara.recent] == [("U prot", "A"), ("Na", "N"), ("K", "L"), ("K", "HH")]
     # A row that has gone (or was never shown) cannot be entered by id.
-    events = await _call(lara, "enter", na.order_id, {"value": "141"})
+    events = await _call(lara, "enter", {"order_id": str(na.order_id), "value": "141"})
     assert any("no longer waiting for a result here" in t for t in _toasts(events))
 
     # Lara cannot verify what she entered: the server's message, nothing released.
@@ -139,13 +141,13 @@ async def test_roles_without_the_permission_are_refused(session, configured_db):
     await _call(nina, "load")
     line = nina.rows[0]
     assert line.accession == placed.accessions[0]
-    events = await _call(nina, "enter", line.order_id, {"value": "4.0"})
+    events = await _call(nina, "enter", {"order_id": str(line.order_id), "value": "4.0"})
     assert any("Your role does not allow this" in t for t in _toasts(events))
     assert _results() == []
 
     lara = _tab(WorklistState, "/lab", "lara")
     await _call(lara, "load")
-    await _call(lara, "enter", lara.rows[0].order_id, {"value": "4.0"})
+    await _call(lara, "enter", {"order_id": str(lara.rows[0].order_id), "value": "4.0"})
     await _call(nina, "set_view", "to_verify")
     events = await _call(nina, "tick_all", True)
     assert any("Your role does not allow this" in t for t in _toasts(events)) and nina.selected == []

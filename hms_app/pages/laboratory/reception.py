@@ -55,7 +55,11 @@ def scan_box() -> rx.Component:
             rx.cond(
                 S.last.text != "",
                 rx.callout(
-                    rx.text(rx.text.strong(S.last.accession), " · ", S.last.text),
+                    rx.cond(
+                        S.last.ok,
+                        rx.text(rx.text.strong(S.last.accession), " · ", S.last.text),
+                        rx.text(S.last.text),
+                    ),
                     icon=rx.cond(S.last.ok, "circle-check", "circle-x"),
                     color_scheme=rx.cond(S.last.ok, "grass", "red"),
                     width="100%",
@@ -281,7 +285,7 @@ def reception_page() -> rx.Component:
                         columns="2",
                         spacing="3",
                         flex="1",
-                        min_width="18rem",
+                        min_width="24rem",
                     ),
                     spacing="3",
                     wrap="wrap",

@@ -499,7 +499,7 @@ def members_section() -> rx.Component:
                     ),
                     rx.cond(
                         (S.member_query.length() >= 2) & (S.member_options.length() == 0),
-                        rx.text("No single test matches.", size="1", color_scheme="gray"),
+                        rx.text("No other single test matches.", size="1", color_scheme="gray"),
                     ),
                     spacing="1",
                     width="100%",
@@ -529,7 +529,12 @@ def test_page() -> rx.Component:
                     rx.vstack(
                         rx.hstack(
                             rx.link(
-                                rx.icon("arrow-left", size=14), "Catalogue", href="/lab/catalogue", size="2"
+                                rx.hstack(
+                                    rx.icon("arrow-left", size=14), "Catalogue", spacing="1", align="center"
+                                ),
+                                href="/lab/catalogue",
+                                size="2",
+                                white_space="nowrap",
                             ),
                             rx.heading(S.title, size="5", data_testid="test-title"),
                             spacing="3",

@@ -115,7 +115,7 @@ def result_input(row: WorkLine) -> rx.Component:
             rx.select.root(
                 rx.select.trigger(
                     placeholder="Choose…",
-                    id=row.input_id,
+                    custom_attrs={"data-entry": row.input_id},
                     width="11rem",
                     color_scheme=rx.cond(invalid, "red", "gray"),
                     data_testid="result-" + row.accession + "-" + row.test_code,
@@ -128,10 +128,11 @@ def result_input(row: WorkLine) -> rx.Component:
                 key=row.key,
             ),
             rx.form(
+                rx.el.input(type="hidden", name="order_id", value=row.order_id.to_string()),
                 rx.input(
                     rx.cond(row.unit != "", rx.input.slot(rx.text(row.unit, size="1"), side="right")),
                     name="value",
-                    id=row.input_id,
+                    custom_attrs={"data-entry": row.input_id},
                     default_value=row.value,
                     placeholder=rx.cond(row.kind == "numeric", "number", "result"),
                     input_mode=rx.cond(row.kind == "numeric", "decimal", "text"),
@@ -144,7 +145,7 @@ def result_input(row: WorkLine) -> rx.Component:
                     data_testid="result-" + row.accession + "-" + row.test_code,
                     key=row.key,
                 ),
-                on_submit=lambda form: S.enter(row.order_id, form),
+                on_submit=S.enter,
                 reset_on_submit=False,
             ),
         ),
@@ -351,7 +352,11 @@ def body() -> rx.Component:
                 ),
                 rx.card(
                     empty_state(
-                        rx.match(S.view, *EMPTY.items(), "No orders match."),
+                        rx.cond(
+                            S.query != "",
+                            "No order in this list matches “" + S.query + "”.",
+                            rx.match(S.view, *EMPTY.items(), "No orders match."),
+                        ),
                         icon="flask-conical",
                     ),
                     width="100%",

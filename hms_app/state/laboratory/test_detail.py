@@ -114,6 +114,8 @@ def age_label(days: int) -> str:
 def ages_label(low: int, high: int | None) -> str:
     if high is None:
         return "all ages" if low == 0 else f"{age_label(low)} and over"
+    if low == 0:
+        return f"under {age_label(high)}"
     return f"{age_label(low)} – under {age_label(high)}"
 
 

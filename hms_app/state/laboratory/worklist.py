@@ -15,6 +15,8 @@ this tab's own guarded ``refresh``; tabs showing the same page share one read pe
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from dataclasses import dataclass, field, replace
 
 import reflex as rx
@@ -102,7 +104,17 @@ class Entered:
 
 
 def _input_id(order_id: int) -> str:
-    return f"result_{order_id}"
+    return f"result-{order_id}"
+
+
+def focus(input_id: str):
+    """Move the focus to a row's entry. The entries are found by their ``data-entry`` attribute, not
+    by a Reflex ref: an ``id`` inside a list of forms makes Reflex's form hook name a ref by the row,
+    outside the row's scope."""
+    if not re.fullmatch(r"result-\d{1,12}", input_id):
+        return None
+    selector = json.dumps(f'[data-entry="{input_id}"]')
+    return rx.call_script(f"document.querySelector({selector})?.focus()")
 
 
 def _line(row: WorklistRow, me: str, view: str) -> WorkLine:
@@ -320,11 +332,11 @@ class WorklistState(SessionState):
             if not value:
                 raise ValidationError("Enter the result first.", field="value")
             if value == line.value and line.result_id:
-                return rx.set_focus(line.next_input) if line.next_input else None
+                return focus(line.next_input)
             saved = await self._run(enter_result, order_id=line.order_id, value=value)
         except DomainError as error:
             self.row_errors = {**self.row_errors, key: str(error)}
-            return rx.set_focus(line.input_id)
+            return focus(line.input_id)
         self.row_errors = {k: v for k, v in self.row_errors.items() if k != key}
         shown = f"{saved.value} {saved.unit}".strip()
         entry = Entered(
@@ -353,15 +365,17 @@ class WorklistState(SessionState):
         if not target or target not in {x.input_id for x in self.rows if x.enterable}:
             target = next((x.input_id for x in self.rows if x.enterable), "")
         if target:
-            events.append(rx.set_focus(target))
+            events.append(focus(target))
         return events
 
     @rx.event
     @requires(WORK)
-    async def enter(self, order_id: int, form: dict):
-        """Enter pressed in a row's input (a number or text): save it and move on."""
-        raw = form.get("value", "") if isinstance(form, dict) else None
-        return await self._enter(order_id, raw)
+    async def enter(self, form: dict):
+        """Enter pressed in a row's input (a number or text): save it and move on. The row's form
+        carries its order id in a hidden field."""
+        if not isinstance(form, dict):
+            return rx.toast.error("This result could not be read; enter it again.")
+        return await self._enter(form.get("order_id"), form.get("value", ""))
 
     @rx.event
     @requires(WORK)
