@@ -6,6 +6,12 @@ gets the same answer and stores nothing twice), and nothing answered that was no
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,9 +23,10 @@ from sqlalchemy import func, select
 
 from hms_app.interop import hl7_listener
 from hms_app.interop.hl7_lab import ingest_hl7, parse_dtm, receive_hl7
-from hms_app.models.laboratory import CriticalAlert, Hl7Message, LabOrder, LabResult
+from hms_app.models.laboratory import CriticalAlert, Hl7Message, LabOrder, LabResult, Specimen
 from hms_app.models.security import AuditEvent
 from hms_app.services import live
+from hms_app.settings import PROJECT_ROOT
 from tests.services.analyser_world import (
     DIPSTICK_PROTEIN,
     GLUCOSE,
@@ -189,6 +196,16 @@ def test_a_result_that_cannot_be_stored_is_answered_ae_with_its_reason(
     assert _count(session, LabResult) == 0
     assert _messages(session) == [("MSG00001", "error", "AE", 0)]
     assert published == []
+
+
+def test_a_specimen_not_yet_collected_is_answered_ae(session, lab):
+    specimen_id = received_specimen(session, lab, "S-00000008", [POTASSIUM])
+    session.get(Specimen, specimen_id).status = "pending"  # ordered, the tube never taken
+    session.commit()
+    ack = ack_of(ingest_hl7(session, oru(groups=[("S-00000008", [(POTASSIUM, "4.2", "mmol/L")])])))
+    assert (ack["code"], ack["error"]) == ("AE", "207")
+    assert "S-00000008" in ack["reason"] and "collected" in ack["reason"]
+    assert _count(session, LabResult) == 0
 
 
 def test_one_bad_result_keeps_the_whole_message_out(session, lab):
@@ -474,3 +491,79 @@ def test_the_command_line_starts_the_listener(monkeypatch):
     monkeypatch.setattr(hl7_listener, "listen", fake_listen)
     assert cli.main(["lab", "listen", "--port", "2575"]) == 0
     assert started == {"host": "127.0.0.1", "port": 2575}
+
+
+def _start_listener(url: str, data_dir) -> tuple[subprocess.Popen, int]:
+    """`hms lab listen` as the operator starts it, in a process of its own; it and its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HMS_DATABASE_URL": url, "HMS_DATA_DIR": str(data_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hms_app.cli", "lab", "listen", "--port", str(port)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("hms lab listen did not start")
+
+
+async def _send_until_cut(port: int, messages: list[str], acked: list[str]) -> None:
+    """Send one by one, each after the last ACK, until the listener goes away."""
+    reader, writer = await open_hl7_connection("127.0.0.1", port)
+    try:
+        for message in messages:
+            writer.writeblock(message.encode())
+            await writer.drain()
+            acked.append(ack_of((await asyncio.wait_for(reader.readblock(), 30)).decode())["control"])
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_a_listener_killed_mid_stream_loses_nothing_it_answered_and_stores_nothing_twice(
+    session, lab, configured_db, tmp_path
+):
+    count = 30
+    for n in range(count):
+        received_specimen(session, lab, f"K-{n:06d}", [POTASSIUM, SODIUM], number=n + 1)
+    messages = [
+        oru(
+            f"KILL{n:03d}", groups=[(f"K-{n:06d}", [(POTASSIUM, "4.3", "mmol/L"), (SODIUM, "140", "mmol/L")])]
+        )
+        for n in range(count)
+    ]
+    process, port = _start_listener(configured_db, tmp_path)
+    acked: list[str] = []
+    sender = asyncio.create_task(_send_until_cut(port, messages, acked))
+    while len(acked) < 8 and not sender.done():
+        await asyncio.sleep(0.005)
+    process.send_signal(signal.SIGKILL)  # the plug pulled while the analyser is still sending
+    process.wait()
+    await sender
+    assert 8 <= len(acked) < count
+    stored = {control for control, *_ in _messages(session)}
+    assert set(acked) <= stored  # every message answered AA was committed first
+
+    # The analyser sends again everything it got no answer for, and for good measure all the rest.
+    process, port = _start_listener(configured_db, tmp_path)
+    try:
+        acks = await _exchange(port, *messages)
+    finally:
+        process.terminate()
+        process.wait()
+    assert [ack_of(a)["code"] for a in acks] == ["AA"] * count
+    assert _count(session, Hl7Message) == count
+    assert _count(session, LabResult) == 2 * count  # each result once
