@@ -485,22 +485,34 @@ def test_the_command_line_starts_the_listener(monkeypatch):
 
     started = {}
 
-    async def fake_listen(host, port):
-        started.update(host=host, port=port)
+    def fake_run(host, port, *, workers):
+        started.update(host=host, port=port, workers=workers)
 
-    monkeypatch.setattr(hl7_listener, "listen", fake_listen)
+    monkeypatch.setattr(hl7_listener, "run_listener", fake_run)
     assert cli.main(["lab", "listen", "--port", "2575"]) == 0
-    assert started == {"host": "127.0.0.1", "port": 2575}
+    assert started == {"host": "127.0.0.1", "port": 2575, "workers": 1}
+    assert cli.main(["lab", "listen", "--port", "2576", "--host", "0.0.0.0", "--workers", "3"]) == 0
+    assert started == {"host": "0.0.0.0", "port": 2576, "workers": 3}
 
 
-def _start_listener(url: str, data_dir) -> tuple[subprocess.Popen, int]:
+def test_several_listener_processes_only_on_postgresql(backend, capsys):
+    from hms_app import cli
+
+    if backend == "sqlite":
+        assert cli.main(["lab", "listen", "--port", "2575", "--workers", "2"]) == 2
+        assert "one writer at a time" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="fixed port"):
+        hl7_listener.run_listener("127.0.0.1", 0, workers=2)
+
+
+def _start_listener(url: str, data_dir, *options: str) -> tuple[subprocess.Popen, int]:
     """`hms lab listen` as the operator starts it, in a process of its own; it and its port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "HMS_DATABASE_URL": url, "HMS_DATA_DIR": str(data_dir)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hms_app.cli", "lab", "listen", "--port", str(port)],
+        [sys.executable, "-m", "hms_app.cli", "lab", "listen", "--port", str(port), *options],
         env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
@@ -567,3 +579,31 @@ async def test_a_listener_killed_mid_stream_loses_nothing_it_answered_and_stores
     assert [ack_of(a)["code"] for a in acks] == ["AA"] * count
     assert _count(session, Hl7Message) == count
     assert _count(session, LabResult) == 2 * count  # each result once
+
+
+async def test_two_listener_processes_share_the_port_on_postgresql(
+    session, lab, configured_db, backend, tmp_path
+):
+    if backend == "sqlite":
+        pytest.skip("SQLite runs one listener process (the command refuses more: see above)")
+    for n in range(12):
+        received_specimen(session, lab, f"W-{n:06d}", [POTASSIUM], number=n + 1)
+    process, port = _start_listener(configured_db, tmp_path, "--workers", "2")
+    try:
+        batches = await asyncio.gather(
+            *(
+                _exchange(
+                    port,
+                    *(
+                        oru(f"W{n:03d}", groups=[(f"W-{n:06d}", [(POTASSIUM, "4.0", "mmol/L")])])
+                        for n in range(start, 12, 4)
+                    ),
+                )
+                for start in range(4)
+            )
+        )
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0  # the workers stopped with it
+    assert [ack_of(a)["code"] for batch in batches for a in batch] == ["AA"] * 12
+    assert _count(session, LabResult) == 12
