@@ -360,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(fn=cmd_audit)
 
     jobs = sub.add_parser(
-        "jobs", help="run the periodic work now: expire waitlist offers, send due appointment reminders"
+        "jobs",
+        help="run the periodic work now: expire waitlist offers, send due reminders, escalate critical results",
     )
     jobs.set_defaults(fn=cmd_jobs)
 
