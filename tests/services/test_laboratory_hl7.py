@@ -13,6 +13,8 @@ from decimal import Decimal
 import hl7
 import pytest
 from hl7.mllp import open_hl7_connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hms_app.interop import hl7_listener
@@ -238,6 +240,28 @@ def test_an_ack_escapes_the_senders_separators_in_its_reason(session, lab):
     assert "S-1|2^3" in ack_of(ack)["reason"]
     assert "S-1\\F\\2\\S\\3" in ack
     assert len(hl7.parse(ack)) == 3  # MSH, MSA, ERR: nothing split by the sender's characters
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=10_000),
+            st.sampled_from(["|", "^", "~", "\\", "&", "\r", "\n", "", "X", "9", "\x00", "é"]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_whatever_arrives_gets_an_answer_an_analyser_can_read(session, lab, edits):
+    # A message an analyser garbled in any of these ways is answered (never a fault that would
+    # close the connection unanswered and make the analyser send it again for ever).
+    message = list(oru(f"FZ{abs(hash(tuple(edits))) % 10**12}"))
+    for position, replacement in edits:
+        message[position % len(message)] = replacement
+    ack = hl7.parse(ingest_hl7(session, "".join(message)))
+    assert ack.segment("MSA")(1)[0] in ("AA", "AE", "AR")
+    assert str(ack.segment("MSH")(9)).startswith("ACK^")
 
 
 def test_hl7_times_read_with_their_zone_or_in_the_hospitals(monkeypatch):
