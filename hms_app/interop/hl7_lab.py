@@ -528,7 +528,7 @@ def _store(session: Session, sender: str, number: int, observation: Observation)
     except ValidationError as error:
         if error.field not in (None, "value", "unit"):  # the specimen is not ready for results
             raise _NotStored(f"{observation.accession}: {error}", APPLICATION_ERROR, where) from error
-        shown = f"{observation.value} {observation.unit or ''}".strip()
+        shown = f"{observation.value[:40]} {observation.unit or ''}".strip()
         raise _NotStored(
             f"Bad value {shown!r} for {observation.test_code} on {observation.accession}: {error}",
             DATA_TYPE_ERROR,
