@@ -14,7 +14,9 @@ hl7_ingest_messages_per_s             ``hms lab listen`` started as the operator
                                       result stored, or the figure is not reported.
 hl7_ingest_messages_per_s_postgresql  the same on a scratch PostgreSQL database
                                       (``HMS_BENCH_HL7_DB``, default ``hms_bench_hl7``, on
-                                      ``HMS_BENCH_POSTGRES_SERVER``), created and dropped here
+                                      ``HMS_BENCH_POSTGRES_SERVER``), created and dropped here,
+                                      with ``--workers 2`` (``HMS_BENCH_HL7_PG_WORKERS``): two
+                                      listener processes sharing the port
 ====================================  ==========================================================
 
 Each message is one transaction: its results and the message row are committed before its ACK
@@ -41,6 +43,7 @@ from hms_app.settings import PROJECT_ROOT
 
 MESSAGES = int(os.environ.get("HMS_BENCH_HL7_MESSAGES") or 2000)
 CONNECTIONS = int(os.environ.get("HMS_BENCH_HL7_CONNECTIONS") or 4)
+PG_WORKERS = int(os.environ.get("HMS_BENCH_HL7_PG_WORKERS") or 2)  # `hms lab listen --workers`
 PATIENTS = 200
 START_TIMEOUT_S = 60.0
 ACK_TIMEOUT_S = 60.0
@@ -192,13 +195,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_listener(stack: contextlib.ExitStack, url: str, workdir: Path) -> int:
+def _start_listener(stack: contextlib.ExitStack, url: str, workdir: Path, workers: int) -> int:
     port = _free_port()
     log = open(workdir / "listener.log", "wb")  # noqa: SIM115 - closed by the stack
     stack.callback(log.close)
     env = {**os.environ, "HMS_DATABASE_URL": url, "HMS_DATA_DIR": str(workdir)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hms_app.cli", "lab", "listen", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "hms_app.cli",
+            "lab",
+            "listen",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         cwd=PROJECT_ROOT,
         stdout=log,
@@ -253,7 +266,7 @@ async def _send_all(port: int) -> tuple[float, list[str]]:
     return time.perf_counter() - started, [code for codes in answers for code in codes]
 
 
-def _measure(stack: contextlib.ExitStack, url: str, label: str, figure: str) -> None:
+def _measure(stack: contextlib.ExitStack, url: str, label: str, figure: str, workers: int = 1) -> None:
     from sqlalchemy import func, select
 
     from hms_app import migrations
@@ -268,7 +281,7 @@ def _measure(stack: contextlib.ExitStack, url: str, label: str, figure: str) -> 
         say(
             f"  {label}: {MESSAGES:,} received specimens with 2 orders each in {time.perf_counter() - started:.1f} s"
         )
-        port = _start_listener(stack, url, workdir)
+        port = _start_listener(stack, url, workdir, workers)
         seconds, codes = asyncio.run(_send_all(port))
         with session_scope(url, read_only=True) as session:
             stored = session.execute(select(func.count()).select_from(LabResult)).scalar_one()
@@ -281,7 +294,8 @@ def _measure(stack: contextlib.ExitStack, url: str, label: str, figure: str) -> 
             f"and {messages} messages stored"
         )
     say(
-        f"  {MESSAGES:,} messages over {CONNECTIONS} connections in {seconds:.1f} s; every ACK AA; "
+        f"  {MESSAGES:,} messages over {CONNECTIONS} connections to {workers} listener process"
+        f"{'es' if workers > 1 else ''} in {seconds:.1f} s; every ACK AA; "
         f"{stored:,} results and {messages:,} messages stored, {alerts} critical alerts raised"
     )
     report(figure, MESSAGES / seconds, "msg/s")
@@ -294,7 +308,7 @@ def run(stack: contextlib.ExitStack, figures: set[str]) -> None:
             _measure(own, f"sqlite:///{workdir / 'hms.db'}", "SQLite", "hl7_ingest_messages_per_s")
     if "hl7_ingest_messages_per_s_postgresql" in figures:
         url = scratch_postgres(stack, os.environ.get("HMS_BENCH_HL7_DB", "hms_bench_hl7"))
-        _measure(stack, url, "PostgreSQL", "hl7_ingest_messages_per_s_postgresql")
+        _measure(stack, url, "PostgreSQL", "hl7_ingest_messages_per_s_postgresql", workers=PG_WORKERS)
 
 
 BENCHMARKS = [(FIGURES, run)]  # hooked into bench/run.py

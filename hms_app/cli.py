@@ -192,13 +192,12 @@ def cmd_stock(_args) -> int:
 
 
 def cmd_lab(args) -> int:
-    import asyncio
     import logging
 
-    from hms_app.interop.hl7_listener import listen
+    from hms_app.interop import hl7_listener
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
-    asyncio.run(listen(args.host, args.port))
+    logging.basicConfig(level=logging.INFO, format=hl7_listener.LOG_FORMAT, stream=sys.stdout)
+    hl7_listener.run_listener(args.host, args.port, workers=args.workers)
     return 0
 
 
@@ -361,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(fn=cmd_audit)
 
     jobs = sub.add_parser(
-        "jobs", help="run the periodic work now: expire waitlist offers, send due appointment reminders"
+        "jobs",
+        help="run the periodic work now: expire waitlist offers, send due reminders, escalate critical results",
     )
     jobs.set_defaults(fn=cmd_jobs)
 
@@ -384,6 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listen.add_argument("--port", type=int, default=2575, help="default 2575, the HL7 port")
     listen.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1; 0.0.0.0 for every address")
+    listen.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="listener processes sharing the port (PostgreSQL only; default 1)",
+    )
     lab.set_defaults(fn=cmd_lab)
 
     backup = sub.add_parser("backup", help="write a consistent copy of the database while it runs")

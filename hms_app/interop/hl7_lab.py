@@ -58,6 +58,8 @@ UNKNOWN_SENDER = "unknown"
 CONTROL_ID_MAX = 40
 SKIPPED_RESULT_STATUSES = {"X"}  # OBX-11: no result can be obtained for this observation
 _SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+NOT_TEXT = "\ufffd"
 _DTM = re.compile(r"(\d{8})(\d{4}(?:\d{2}(?:\.\d{1,4})?)?)?([+-]\d{4})?")
 
 # HL7 table 0357 (message error condition codes) for the ERR segment.
@@ -79,8 +81,7 @@ ERROR_TEXTS = {
     UNKNOWN_KEY: "Unknown key identifier",
     APPLICATION_ERROR: "Application internal error",
 }
-# What a message that cannot be read at all is answered as coming from.
-_FALLBACK_HEADER = "MSH|^~\\&|||HMS|LAB|||ORU^R01||P|2.5"
+_TEMPLATE = hl7.parse("MSH|^~\\&|||||||ORU^R01||P|2.5")  # its separators escape what ACKs echo
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,10 @@ def normalise(raw: str | bytes) -> str:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             raw = raw.decode("latin-1")  # older analysers send their own 8-bit character set
-    return raw.replace("\r\n", "\r").replace("\n", "\r").strip("\r\x00 \t")
+    text = raw.replace("\r\n", "\r").replace("\n", "\r").strip("\r\x00 \t")
+    # Control characters have no place in HL7 text (and PostgreSQL stores no NUL): each becomes
+    # U+FFFD, which the message is then rejected for, and kept as received otherwise.
+    return _CONTROL.sub(NOT_TEXT, text)
 
 
 def _get(segment, field_num: int, component: int = 1, sub: int = 1, repeat: int = 1) -> str:
@@ -157,6 +161,11 @@ def _header(message) -> tuple[str, str, str]:
 
 def parse_oru(text: str) -> OruMessage:
     """Read an ORU^R01 into its observations; Rejected (AR) when it cannot be read."""
+    if NOT_TEXT in text:
+        raise Rejected(
+            f"The message holds control characters or bytes that are not text (at character {text.index(NOT_TEXT) + 1})",
+            DATA_TYPE_ERROR,
+        )
     try:
         message = hl7.parse(text)
         sender, control_id, message_type = _header(message)
@@ -181,7 +190,13 @@ def parse_oru(text: str) -> OruMessage:
             UNSUPPORTED_VERSION,
             location="MSH^1^12",
         )
-    return OruMessage(sender, control_id, message_type, _observations(message), message)
+    try:
+        observations = _observations(message)
+    except Rejected:
+        raise
+    except Exception as error:  # noqa: BLE001 - a segment mangled past python-hl7's paths
+        raise Rejected(f"A segment is malformed: {error}", SEGMENT_SEQUENCE_ERROR) from error
+    return OruMessage(sender, control_id, message_type, observations, message)
 
 
 def _observations(message) -> list[Observation]:
@@ -293,15 +308,49 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000")
 
 
+def _safe(segment, field_num: int, component: int = 1) -> str:
+    try:
+        return _get(segment, field_num, component)
+    except Exception:  # noqa: BLE001 - a header mangled past python-hl7's paths: nothing there
+        return ""
+
+
+def _reply_header(message: hl7.Message | None) -> str:
+    """A clean MSH carrying what the ACK echoes (sender, receiver, trigger, control id, processing
+    id, version), from whatever header the sender wrote: every ACK can then be built and read."""
+    try:
+        msh = message.segment("MSH") if message is not None else None
+    except Exception:  # noqa: BLE001 - no MSH segment
+        msh = None
+    esc = _TEMPLATE.escape
+
+    def field(number: int, component: int = 1, default: str = "") -> str:
+        value = _safe(msh, number, component) if msh is not None else ""
+        return esc(value) if value else default
+
+    return "|".join(
+        [
+            "MSH",
+            "^~\\&",
+            *(field(n) for n in (3, 4, 5, 6)),
+            "",
+            "",
+            f"ORU^{field(9, 2, 'R01')}",
+            field(10)[: CONTROL_ID_MAX * 2],
+            field(11, default="P"),
+            field(12, default="2.5"),
+        ]
+    )
+
+
 def build_ack(text: str, row: Hl7Message, parsed: hl7.Message | None = None) -> str:
     """The ACK of a stored message: the same text every time it is asked for again."""
-    source = parsed
-    if source is None:
+    if parsed is None:
         try:
-            source = hl7.parse(text)
-            source.segment("MSH")
-        except Exception:  # noqa: BLE001 - unreadable: answer as to an anonymous ORU^R01
-            source = hl7.parse(_FALLBACK_HEADER)
+            parsed = hl7.parse(text)
+        except Exception:  # noqa: BLE001 - unreadable: answered as an anonymous ORU^R01
+            parsed = None
+    source = hl7.parse(_reply_header(parsed))
     ack = source.create_ack(row.ack_code, message_id=f"HMS{row.id}", application=RECEIVING_APPLICATION)
     msh, msa = ack.segment("MSH"), ack.segment("MSA")
     msh.assign_field(_stamp(row.received_at), 7)
@@ -479,7 +528,7 @@ def _store(session: Session, sender: str, number: int, observation: Observation)
     except ValidationError as error:
         if error.field not in (None, "value", "unit"):  # the specimen is not ready for results
             raise _NotStored(f"{observation.accession}: {error}", APPLICATION_ERROR, where) from error
-        shown = f"{observation.value} {observation.unit or ''}".strip()
+        shown = f"{observation.value[:40]} {observation.unit or ''}".strip()
         raise _NotStored(
             f"Bad value {shown!r} for {observation.test_code} on {observation.accession}: {error}",
             DATA_TYPE_ERROR,

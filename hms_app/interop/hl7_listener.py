@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,13 +23,15 @@ from collections.abc import Callable
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from hms_app.db import session_scope
+from hms_app.errors import DomainError
 from hms_app.interop.hl7_lab import Hl7Outcome, receive_hl7
 from hms_app.services import live
 from hms_app.settings import get_settings
 
 log = logging.getLogger("hms.hl7")
 
-MAX_MESSAGE_BYTES = 1 << 20  # an ORU of a full panel is a few kilobytes
+MAX_MESSAGE_BYTES = 1 << 20
+LOG_FORMAT = "%(asctime)s %(processName)s %(message)s"  # an ORU of a full panel is a few kilobytes
 
 
 NOTICE_DELAY_S = 0.25
@@ -141,9 +145,9 @@ async def serve(
     )
 
 
-async def listen(host: str, port: int) -> None:
+async def listen(host: str, port: int, *, reuse_port: bool = False) -> None:
     """Serve until SIGINT or SIGTERM (`hms lab listen`)."""
-    server = await serve(host, port)
+    server = await serve(host, port, reuse_port=reuse_port)
     bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
     log.info("listening for HL7 v2 ORU^R01 over MLLP on %s", bound)
     stop = asyncio.Event()
@@ -154,3 +158,43 @@ async def listen(host: str, port: int) -> None:
     async with server:
         await stop.wait()
     log.info("stopped listening")
+
+
+def _worker(host: str, port: int) -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stdout)
+    asyncio.run(listen(host, port, reuse_port=True))
+
+
+def run_listener(host: str, port: int, *, workers: int = 1) -> None:
+    """`hms lab listen`: serve in this process, or in ``workers`` processes that share the port
+    (the kernel hands each new connection to one of them). Storing a message is Python work under
+    one interpreter lock, so on PostgreSQL more processes use more cores; SQLite has one writer at
+    a time, so its listener is one process."""
+    if workers < 1 or (workers > 1 and port == 0):
+        raise ValueError("several listener processes need one fixed port")
+    if workers > 1 and get_settings().is_sqlite:
+        raise DomainError("SQLite takes one writer at a time: run one listener process (--workers 1).")
+    if workers == 1:
+        asyncio.run(listen(host, port))
+        return
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_worker, args=(host, port), name=f"hms-hl7-{n + 1}") for n in range(workers)
+    ]
+    for child in children:
+        child.start()
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        while not stop.is_set() and any(child.is_alive() for child in children):
+            stop.wait(0.5)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for child in children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: each finishes the message it is storing, then stops
+        for child in children:
+            child.join(30)

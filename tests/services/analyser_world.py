@@ -5,13 +5,16 @@ collection and reception services leave them, so that only the analyser's path i
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+import hl7
+from hl7.mllp import open_hl7_connection
+from sqlalchemy import func, select
 
-from hms_app.models.laboratory import LabOrder, LabReferenceRange, LabRequest, LabTest, Specimen
+from hms_app.models.laboratory import Hl7Message, LabOrder, LabReferenceRange, LabRequest, LabTest, Specimen
 from hms_app.models.organization import Department
 from hms_app.models.security import AppUser, Role, UserRole
 from hms_app.services import accounts, patients
@@ -138,3 +141,85 @@ def received_specimen(session, lab: Lab, accession: str, codes: list[str], *, nu
         )
     session.commit()
     return specimen.id
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+STAMP = "20261207083000"
+
+
+def oru(
+    control: str = "MSG00001",
+    groups=(("S-00000001", [(POTASSIUM, "4.2", "mmol/L")]),),
+    *,
+    sender: str = "COBAS|HOSPLAB",
+    kind: str = "ORU^R01^ORU_R01",
+    version: str = "2.5",
+    spm: bool = False,
+) -> str:
+    """An ORU^R01 with one OBR per (accession, results) group; a result is (code, value, unit[, type, time, status])."""
+    lines = [f"MSH|^~\\&|{sender}|HMS|HOSP|{STAMP}||{kind}|{control}|P|{version}", "PID|1||H0001234-4"]
+    for group_number, (accession, observations) in enumerate(groups, start=1):
+        lines.append(f"OBR|{group_number}||{'' if spm else accession}|24326-1^Electrolytes^LN")
+        for number, observation in enumerate(observations, start=1):
+            code, value, unit, kind_, when, status = (
+                *observation,
+                *("NM", STAMP, "F")[len(observation) - 3 :],
+            )
+            lines.append(f"OBX|{number}|{kind_}|{code}^^LN||{value}|{unit}^^UCUM|||||{status}|||{when}")
+        if spm:
+            lines.append(f"SPM|1|^{accession}&HOSPLAB||SER")
+    return "\r".join(lines) + "\r"
+
+
+def ack_of(text: str) -> dict[str, str]:
+    message = hl7.parse(text)
+    msh, msa = message.segment("MSH"), message.segment("MSA")
+    found = {
+        "type": str(msh(9)),
+        "code": str(msa(1)),
+        "control": str(msa(2)),
+        "text": msa.extract_field(1, 3),  # unescaped
+        "id": str(msh(10)),
+    }
+    try:
+        err = message.segment("ERR")
+    except KeyError:
+        return found
+    found["error"] = err.extract_field(1, 3, 1, 1)
+    found["location"] = str(err(2))
+    found["reason"] = err.extract_field(1, 8)
+    return found
+
+
+def count(session, model) -> int:
+    session.expire_all()
+    count = session.execute(select(func.count()).select_from(model)).scalar_one()
+    session.rollback()  # end the read: on SQLite an open transaction holds the listener's writes
+    return count
+
+
+def stored_messages(session) -> list[tuple[str, str, str, int]]:
+    session.expire_all()
+    columns = (Hl7Message.control_id, Hl7Message.status, Hl7Message.ack_code, Hl7Message.results)
+    rows = [tuple(row) for row in session.execute(select(*columns).order_by(Hl7Message.id)).all()]
+    session.rollback()
+    return rows
+
+
+async def exchange(port: int, *messages: str, pipelined: bool = False) -> list[str]:
+    reader, writer = await open_hl7_connection("127.0.0.1", port, encoding="utf-8")
+    acks = []
+    try:
+        for message in messages:
+            writer.writeblock(message.encode("utf-8"))
+            await writer.drain()
+            if not pipelined:
+                acks.append((await asyncio.wait_for(reader.readblock(), 30)).decode())
+        for _ in messages if pipelined else ():
+            acks.append((await asyncio.wait_for(reader.readblock(), 30)).decode())
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return acks
