@@ -1,4 +1,4 @@
-"""`hms`: the operator's command line (migrate, seed, users, audit, backup, serve, bench)."""
+"""`hms`: the operator's command line (migrate, seed, users, audit, backup, serve, bench, lab listen)."""
 
 from __future__ import annotations
 
@@ -191,6 +191,16 @@ def cmd_stock(_args) -> int:
     return 0
 
 
+def cmd_lab(args) -> int:
+    import logging
+
+    from hms_app.interop import hl7_listener
+
+    logging.basicConfig(level=logging.INFO, format=hl7_listener.LOG_FORMAT, stream=sys.stdout)
+    hl7_listener.run_listener(args.host, args.port, workers=args.workers)
+    return 0
+
+
 def cmd_backup(args) -> int:
     from hms_app.services.backup import backup_database
 
@@ -350,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(fn=cmd_audit)
 
     jobs = sub.add_parser(
-        "jobs", help="run the periodic work now: expire waitlist offers, send due appointment reminders"
+        "jobs",
+        help="run the periodic work now: expire waitlist offers, send due reminders, escalate critical results",
     )
     jobs.set_defaults(fn=cmd_jobs)
 
@@ -366,6 +377,20 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check that every stock balance equals its ledger; exit 1 if not"
     )
     stock.set_defaults(fn=cmd_stock)
+
+    lab = sub.add_parser("lab", help="laboratory")
+    listen = lab.add_subparsers(dest="lab_cmd", required=True).add_parser(
+        "listen", help="receive analysers' HL7 v2 ORU^R01 results over MLLP and answer each with an ACK"
+    )
+    listen.add_argument("--port", type=int, default=2575, help="default 2575, the HL7 port")
+    listen.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1; 0.0.0.0 for every address")
+    listen.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="listener processes sharing the port (PostgreSQL only; default 1)",
+    )
+    lab.set_defaults(fn=cmd_lab)
 
     backup = sub.add_parser("backup", help="write a consistent copy of the database while it runs")
     backup.add_argument("file")

@@ -258,6 +258,13 @@ MODULES: tuple[Module, ...] = (
         name="laboratory",
         title="Laboratory: test catalogue, orders, specimens, results, critical results, analysers",
         models=("hms_app.models.laboratory",),
+        pages=("hms_app.pages.laboratory",),
+        nav=(
+            NavEntry("Laboratory", "/lab", "flask-conical", "lab.work", 45),
+            NavEntry("Specimen reception", "/lab/reception", "scan-barcode", "lab.work", 46),
+            NavEntry("Critical results", "/lab/critical", "siren", "lab.work", 47),
+            NavEntry("Lab catalogue", "/lab/catalogue", "test-tubes", "lab.catalogue", 107),
+        ),
         roles={"charge_nurse": "Charge nurse", "department_lead": "Department lead"},
         permissions={
             "lab.order": "Order laboratory tests for patients",
@@ -278,7 +285,8 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("lab", "critical"),
         seeders=("hms_app.seed.laboratory",),
-        benchmarks=("bench.laboratory",),
+        jobs=(Job("critical_escalated", "hms_app.services.laboratory.critical:escalate_due_alerts"),),
+        benchmarks=("bench.laboratory", "bench.laboratory_hl7"),
     ),
     Module(
         name="population",

@@ -100,6 +100,8 @@ class Settings:
     # How the inventory dashboard values stock unless the manager switches: "fifo" (each lot at its
     # own cost) or "average" (the item's moving-average cost).
     stock_valuation: str = "fifo"
+    # Minutes a critical result may wait unacknowledged before it goes one step up the chain.
+    critical_escalate_minutes: int = 15
 
     @property
     def is_sqlite(self) -> bool:
@@ -165,7 +167,17 @@ def get_settings() -> Settings:
         max_upload_mb=max_upload_mb,
         trusted_proxy_hops=_trusted_proxy_hops(),
         stock_valuation=_stock_valuation(),
+        critical_escalate_minutes=_critical_escalate_minutes(),
     )
+
+
+def _critical_escalate_minutes() -> int:
+    minutes = _int("HMS_CRITICAL_ESCALATE_MINUTES", 15)
+    if not 1 <= minutes <= 240:
+        raise RuntimeError(
+            f"HMS_CRITICAL_ESCALATE_MINUTES must be a whole number of minutes from 1 to 240, got {minutes}"
+        )
+    return minutes
 
 
 def _stock_valuation() -> str:

@@ -48,6 +48,9 @@ DEMO_STAFF = [
     # Biomedical Engineering's own department: its engineers issue spare parts from its workshop store.
     ("biomed", "Ben Biomed", ["biomed"], "BME"),
     ("stores", "Sam Storekeeper", ["storekeeper"], None),
+    # Who an unacknowledged critical result of dr.grey's patients escalates to (General Medicine).
+    ("charge.nurse", "Carla Charge, RN", ["charge_nurse", "nurse"], "GEN"),
+    ("dr.lead", "Dr Derek Lead", ["department_lead", "physician"], "GEN"),
 ]
 DEMO_PATIENT_USERNAME = "patient"
 # The demo administrator's password is in the source and the logins file: it must be replaced at
