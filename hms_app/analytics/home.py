@@ -19,6 +19,7 @@ from hms_app.models.inventory import (
     StockLevel,
     StockLot,
 )
+from hms_app.models.laboratory import CriticalAlert, LabOrder
 from hms_app.models.organization import Department
 from hms_app.models.patients import Patient
 from hms_app.models.security import AppUser, AuditEvent, Role, UserRole
@@ -113,12 +114,55 @@ def home_figures(
         figures += _stock_figures(session)
     if "equipment.maintain" in permissions:
         figures += _equipment_figures(session)
+    if "lab.work" in permissions:
+        figures += _lab_figures(session)
     if "analytics.read" in permissions:
         departments = session.execute(
             select(func.count()).select_from(Department).where(Department.active.is_(True))
         ).scalar_one()
         figures.append(Figure("departments", "Departments", int(departments), "active", "building-2"))
     return figures
+
+
+def _lab_figures(session: Session) -> list[Figure]:
+    """The laboratory's worries: STAT work not yet resulted, results waiting for a second person,
+    critical results nobody has acknowledged."""
+    stat_open, to_verify = session.execute(
+        select(
+            func.coalesce(
+                func.sum(
+                    case(
+                        ((LabOrder.priority == "stat") & LabOrder.status.in_(("collected", "received")), 1),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+            func.coalesce(func.sum(case((LabOrder.status == "resulted", 1), else_=0)), 0),
+        ).where(LabOrder.status.in_(("collected", "received", "resulted")))
+    ).one()
+    critical_open = session.execute(
+        select(func.count()).select_from(CriticalAlert).where(CriticalAlert.status == "open")
+    ).scalar_one()
+    return [
+        Figure(
+            "lab_stat_open", "STAT tests open", int(stat_open), "collected or in the lab, no result", "siren"
+        ),
+        Figure(
+            "lab_to_verify",
+            "Results to verify",
+            int(to_verify),
+            "entered, waiting for a second person",
+            "list-checks",
+        ),
+        Figure(
+            "lab_critical_open",
+            "Critical results open",
+            int(critical_open),
+            "not yet acknowledged",
+            "triangle-alert",
+        ),
+    ]
 
 
 def _stock_figures(session: Session) -> list[Figure]:

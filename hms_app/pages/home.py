@@ -25,6 +25,9 @@ FIGURE_ICONS = (
     "alarm-clock",
     "calendar-clock",
     "wrench",
+    "siren",
+    "list-checks",
+    "triangle-alert",
 )
 
 

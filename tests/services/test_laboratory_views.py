@@ -238,3 +238,25 @@ def test_turnaround_medians_match_the_raw_rows(session, world):
     dashboard = operations_dashboard(session, actor=world.manager, days=7, department_id=None)
     assert turnaround_rows(dashboard.lab_turnaround)[0] == ["Order to collection", "22 min", "4"]
     assert turnaround_rows(dashboard.lab_turnaround)[3] == ["Result to verification", "10 min", "3"]
+
+
+def test_reception_lists_stat_specimens_first_on_every_page_and_counts_all_waiting(session, world):
+    from hms_app.services.laboratory.specimens import reception_list
+
+    start = utcnow() - timedelta(hours=2)
+    accessions = {}
+    # Three routine specimens collected early, then a STAT one collected last: the STAT one still
+    # tops page one, though by collection time it would be on page two.
+    for minutes, priority in enumerate(["routine", "routine", "routine", "stat"]):
+        with held_at(start + timedelta(minutes=10 * minutes)):
+            placed = _place(session, world, world.man, "2823-3", priority)
+            collect_specimen(session, actor=world.nurse, specimen_id=placed.specimen_ids[0])
+        accessions[placed.accessions[0]] = priority
+    first = reception_list(session, actor=world.tech, page=0, page_size=2)
+    second = reception_list(session, actor=world.tech, page=1, page_size=2)
+    assert [accessions[r.accession] for r in first.rows] == ["stat", "routine"]
+    assert [accessions[r.accession] for r in second.rows] == ["routine", "routine"]
+    assert (first.total, first.waiting, second.waiting) == (4, 4, 4)
+    receive_specimen(session, actor=world.tech, scan=first.rows[0].accession)
+    after = reception_list(session, actor=world.tech, page=0, page_size=2)
+    assert (after.total, after.waiting) == (4, 3)  # the received one is listed, no longer waiting

@@ -270,7 +270,7 @@ def reception_page() -> rx.Component:
                     rx.grid(
                         stat_card(
                             "Waiting for reception",
-                            S.waiting_rows.length(),
+                            S.waiting_total,
                             "collected, not yet scanned",
                             "test-tube",
                             "figure-waiting",

@@ -121,6 +121,7 @@ class SpecimenRow:
 class SpecimenPage:
     rows: list[SpecimenRow]
     total: int
+    waiting: int = 0  # collected and not yet received, on every page
 
 
 # --- results --------------------------------------------------------------------------------

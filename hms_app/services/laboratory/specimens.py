@@ -398,8 +398,9 @@ def collection_list(session: Session, *, actor: Actor, patient_id: int | None = 
 
 
 def reception_list(session: Session, *, actor: Actor, page: int = 0, page_size: int = 50) -> SpecimenPage:
-    """Collected specimens not yet received (oldest collection first), then those received or
-    rejected today, latest first (``lab.work``)."""
+    """Collected specimens not yet received (STAT, then urgent, then routine; oldest collection
+    first within each), then those received or rejected today, latest first (``lab.work``).
+    ``waiting`` counts every specimen still to be received, not only this page's."""
     authorize(actor, WORK)
     page = max(0, int(page) if isinstance(page, int) else 0)
     page_size = max(1, min(int(page_size) if isinstance(page_size, int) else 50, MAX_LIST))
@@ -417,12 +418,20 @@ def reception_list(session: Session, *, actor: Actor, page: int = 0, page_size: 
     )
     total = session.execute(select(func.count(Specimen.id)).where(condition)).scalar_one()
     waiting = Specimen.status == "collected"
+    waiting_total = session.execute(select(func.count(Specimen.id)).where(waiting, has_live)).scalar_one()
+    # A STAT specimen is received first whichever page it would fall on by collection time.
+    urgency = (
+        select(func.min(case((LabOrder.priority == "stat", 0), (LabOrder.priority == "urgent", 1), else_=2)))
+        .where(LabOrder.specimen_id == Specimen.id, LabOrder.status.in_(LIVE_ORDER_STATUSES))
+        .scalar_subquery()
+    )
     specimens = list(
         session.execute(
             select(Specimen)
             .where(condition)
             .order_by(
                 case((waiting, 0), else_=1),
+                case((waiting, urgency)),
                 case((waiting, Specimen.collected_at)),
                 handled_at.desc(),
                 Specimen.id,
@@ -431,4 +440,4 @@ def reception_list(session: Session, *, actor: Actor, page: int = 0, page_size: 
             .limit(page_size)
         ).scalars()
     )
-    return SpecimenPage(rows=_specimen_rows(session, specimens), total=int(total))
+    return SpecimenPage(rows=_specimen_rows(session, specimens), total=int(total), waiting=int(waiting_total))

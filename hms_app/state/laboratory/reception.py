@@ -32,7 +32,6 @@ from hms_app.state.session import SessionState, browser_id, pages_for, public, r
 PAGE_SIZE = 50
 MAX_SCAN = 40
 REJECT_FIELDS = ("reason", "note")
-PRIORITY_ORDER = {"stat": 0, "urgent": 1, "routine": 2}
 
 
 @dataclass(frozen=True)
@@ -97,12 +96,8 @@ def _line(row: SpecimenRow) -> SpecimenLine:
 
 
 def _lines(page: SpecimenPage) -> list[SpecimenLine]:
-    lines = [_line(row) for row in page.rows]
-    # The service lists the waiting specimens oldest collection first; a STAT one goes to the top.
-    waiting = sorted(
-        (line for line in lines if line.waiting), key=lambda line: PRIORITY_ORDER.get(line.priority, 3)
-    )
-    return waiting + [line for line in lines if not line.waiting]
+    # The service lists the waiting specimens STAT first, then by collection time, on every page.
+    return [_line(row) for row in page.rows]
 
 
 class ReceptionState(SessionState):
@@ -110,6 +105,7 @@ class ReceptionState(SessionState):
 
     rows: list[SpecimenLine] = []
     total: int = 0
+    waiting_total: int = 0  # every specimen waiting for reception, not only this page's
     page: int = 1
     loaded: bool = False
     version: int = 0
@@ -144,11 +140,11 @@ class ReceptionState(SessionState):
             answer = await shared_read(key, reception_list, actor=self.acting(), **arguments)
         else:
             answer = await self._read(reception_list, **arguments)
-        self.rows, self.total = _lines(answer), answer.total
+        self.rows, self.total, self.waiting_total = _lines(answer), answer.total, answer.waiting
         if self.page > self.page_count:
             self.page = self.page_count
             answer = await self._read(reception_list, page=self.page - 1, page_size=PAGE_SIZE)
-            self.rows, self.total = _lines(answer), answer.total
+            self.rows, self.total, self.waiting_total = _lines(answer), answer.total, answer.waiting
         self.loaded, self._opened = True, True
         self.version += 1
         self.updated_at = now_label()
