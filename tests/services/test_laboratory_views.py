@@ -123,7 +123,7 @@ def test_the_cumulative_table_has_a_column_per_collection_newest_first(session, 
     assert older.times[0] > older.times[1] and table.times[1] > older.times[0]
     assert cumulative(session, actor=world.physician, patient_id=world.woman).rows == []
     assert session.execute(
-        select(AuditEvent.patient_id).where(AuditEvent.action == "lab.cumulative")
+        select(AuditEvent.patient_id).where(AuditEvent.action == "lab.cumulative").order_by(AuditEvent.id)
     ).scalars().all() == [world.man, world.man, world.woman]
     with pytest.raises(Forbidden):
         cumulative(session, actor=world.receptionist, patient_id=world.man)
