@@ -7,6 +7,9 @@ must act on today, instead of the same registration counts for everyone.
   and the NEWS2 alerts among my patients.
 - Nurse (``ward.manage``): NEWS2 alerts on the ward, and whose observations are due by the
   RCP's frequency for their score (12 h, 4 h, 1 h, or continuous monitoring).
+- Whoever orders laboratory tests (``lab.order``): the specimens of their orders that the
+  laboratory rejected and that still wait to be taken again, with the reason: this is how the
+  ordering clinician hears of a rejection.
 
 Every list names patients, so each is permission-checked and the home screen's read is audited
 once with the counts it showed.
@@ -18,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from hms_app import words
 from hms_app.clock import format_local, local_today, utcnow
 from hms_app.errors import Forbidden
 from hms_app.models.emr import ClinicalNote
+from hms_app.models.laboratory import REJECTION_REASONS, LabRequest, Specimen
 from hms_app.models.patients import Patient
 from hms_app.models.scheduling import (
     Appointment,
@@ -89,6 +94,8 @@ def todays_work(session: Session, *, actor: Actor, now: datetime | None = None) 
             lists += _my_day(session, actor, provider_ids, now)
     if actor.can("ward.manage"):
         lists += _ward(session, actor, now)
+    if actor.can("lab.order") and actor.user_id is not None:
+        lists.append(_lab_recollect(session, actor))
     if lists:
         audit_read(
             session,
@@ -272,6 +279,56 @@ def _my_day(session: Session, actor: Actor, provider_ids: list[int], now: dateti
             "my_alerts", "Alerts among my patients", len(alerts), "No NEWS2 alerts.", "", alerts[:SHOWN]
         ),
     ]
+
+
+# ------------------------------------------------------------------ laboratory
+
+
+def _lab_recollect(session: Session, actor: Actor) -> WorkList:
+    """Specimens of this clinician's orders rejected by the laboratory whose new sample is still to
+    be taken (its replacement pending), most recent rejection first."""
+    replacement = aliased(Specimen)
+    where = (
+        Specimen.status == "rejected",
+        LabRequest.ordered_by_id == actor.user_id,
+        replacement.status == "pending",
+    )
+    base = (
+        select(Specimen.rejected_at, Specimen.rejection_reason, Specimen.accession, replacement.accession)
+        .join(LabRequest, LabRequest.id == Specimen.request_id)
+        .join(replacement, replacement.replaces_id == Specimen.id)
+    )
+    count = session.execute(
+        select(func.count())
+        .select_from(Specimen)
+        .join(LabRequest, LabRequest.id == Specimen.request_id)
+        .join(replacement, replacement.replaces_id == Specimen.id)
+        .where(*where)
+    ).scalar_one()
+    rows = session.execute(
+        base.add_columns(Specimen.patient_id, Patient.given_name, Patient.family_name)
+        .join(Patient, Patient.id == Specimen.patient_id)
+        .where(*where)
+        .order_by(Specimen.rejected_at.desc(), Specimen.id.desc())
+        .limit(SHOWN)
+    ).all()
+    return WorkList(
+        "lab_recollect",
+        "Specimens to take again",
+        count,
+        "No specimen of your orders was rejected.",
+        "",
+        [
+            WorkItem(
+                format_local(rejected_at, "%d %b %H:%M") if rejected_at else "",
+                _name(given, family),
+                f"{REJECTION_REASONS.get(reason, reason)}: {old} rejected, take {new}",
+                _chart(patient_id),
+                "red",
+            )
+            for rejected_at, reason, old, new, patient_id, given, family in rows
+        ],
+    )
 
 
 # ------------------------------------------------------------------ nurse

@@ -9,7 +9,7 @@ from tests.e2e.conftest import screenshot, sign_in
 
 PANELS = {
     "reception": ("arrivals", "waiting", "waitlist"),
-    "dr.grey": ("my_patients", "unsigned_notes", "my_alerts"),
+    "dr.grey": ("my_patients", "unsigned_notes", "my_alerts", "lab_recollect"),
     "nurse.joy": ("ward_alerts", "observations_due"),
 }
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from hms_app.clock import utcnow
 from hms_app.errors import Forbidden
+from hms_app.models.laboratory import Specimen
 from hms_app.models.security import AppUser, AuditEvent
 from hms_app.services.emr.encounters import start_encounter
 from hms_app.services.emr.notes import save_note
@@ -118,3 +119,27 @@ def test_managers_get_no_worklists_and_patients_are_refused(session):
     )
     with pytest.raises(Forbidden):
         todays_work(session, actor=patient)
+
+
+def test_the_ordering_clinician_hears_of_a_rejected_specimen_until_it_is_taken_again(session):
+    """A rejection tells the clinician who ordered: their home lists the specimen to take again, with
+    the reason, until the new sample is collected; another physician's home does not."""
+    from hms_app.services.laboratory.specimens import collect_specimen, reject_specimen
+    from tests.services.lab_world import build_lab_world, received_order, role_actor
+
+    world = build_lab_world(session)
+    _, accession = received_order(session, world, world.man, "2823-3")  # potassium
+    specimen = session.execute(select(Specimen).where(Specimen.accession == accession)).scalar_one()
+    assert _by_key(todays_work(session, actor=world.physician))["lab_recollect"].count == 0
+
+    new = reject_specimen(session, actor=world.tech, specimen_id=specimen.id, reason="haemolysed")
+    work = _by_key(todays_work(session, actor=world.physician))["lab_recollect"]
+    assert work.count == 1
+    (item,) = work.items
+    assert item.link == f"/patients/{world.man}" and item.tone == "red"
+    assert item.detail == f"Haemolysed: {accession} rejected, take {new.accession}"
+    other = role_actor(session, "dr.other", "physician", None)
+    assert _by_key(todays_work(session, actor=other))["lab_recollect"].count == 0
+
+    collect_specimen(session, actor=world.nurse, specimen_id=new.id)
+    assert _by_key(todays_work(session, actor=world.physician))["lab_recollect"].count == 0
