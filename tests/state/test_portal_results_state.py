@@ -58,14 +58,6 @@ def _released(world: LabWorld, patient_id: int, code: str, value: str) -> int:
         return released_value(s, world, patient_id, code, value)
 
 
-def _lines(tab) -> list[tuple]:
-    return [
-        (day.day, line.test_name.split(" ")[0], line.value, line.unit, line.reference, line.words)
-        for day in tab.days
-        for line in day.results
-    ]
-
-
 async def test_the_patient_sees_her_released_results_by_day_with_plain_words(world, configured_db):
     with held_at(utcnow() - timedelta(days=3)):
         _released(world, world.woman, "2823-3", "3.1")  # potassium, low
@@ -88,7 +80,7 @@ async def test_the_patient_sees_her_released_results_by_day_with_plain_words(wor
     assert (low.value, low.unit, low.reference, low.flag, low.words, low.tone) == (
         "3.1",
         "mmol/L",
-        "3.5-5.1",
+        "3.5-5.1 mmol/L",
         "L",
         "below the usual range",
         "amber",
@@ -156,9 +148,12 @@ def test_rows_without_a_flag_or_range_say_nothing_about_the_range():
         [
             PortalResult(now, "Blood group", "A Rh+", "", "", ""),
             PortalResult(now, "Culture", "Growth", "", "A", ""),
+            PortalResult(now, "HIV screen", "Reactive", "", "A", "Non-reactive"),
         ]
     )
     assert [(line.words, line.tone) for line in day.results] == [
         ("", "gray"),
         ("not the usual result", "amber"),
+        ("not the usual result", "amber"),
     ]
+    assert day.results[2].reference == "Non-reactive"

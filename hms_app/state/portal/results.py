@@ -36,7 +36,7 @@ class ResultLine:
     test_name: str = ""
     value: str = ""
     unit: str = ""
-    reference: str = ""  # "3.5–5.1 mmol/L"; "" when the test has none
+    reference: str = ""  # "3.5-5.1 mmol/L"; "" when the test has none
     flag: str = ""  # the laboratory's flag (H, LL...), "" for none
     words: str = ""  # "above the usual range"
     tone: str = "gray"  # the badge's colour: red far out, amber out, green within
@@ -55,11 +55,14 @@ def result_line(row: PortalResult) -> ResultLine:
         tone = "red" if flag in ("LL", "HH") else "amber"
     else:
         words, tone = (IN_RANGE, "green") if row.reference_text else ("", "gray")
+    reference = row.reference_text
+    if reference and row.unit and any(c.isdigit() for c in reference) and row.unit not in reference:
+        reference = f"{reference} {row.unit}"  # "3.5-5.1 mmol/L": a range of numbers needs its units
     return ResultLine(
         test_name=row.test_name,
         value=row.value,
         unit=row.unit,
-        reference=row.reference_text,
+        reference=reference,
         flag=flag,
         words=words,
         tone=tone,
