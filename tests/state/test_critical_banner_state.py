@@ -30,6 +30,7 @@ from hms_app.services.laboratory.results import enter_result
 from hms_app.services.laboratory.specimens import collect_specimen, receive_specimen
 from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
 from hms_app.state import live as live_state
+from hms_app.state import session as session_state
 from hms_app.state.critical_alerts import NOT_ON_BANNER, CriticalBannerState
 from tests.services.lab_world import LabWorld, build_lab_world
 from tests.state.test_patients_state import PASSWORD, _call, _toasts
@@ -310,4 +311,15 @@ async def test_the_watcher_follows_the_tab_to_any_page_and_wakes_on_a_new_alert(
     assert woke.fn.__name__ == "refresh"
     await _call(banner, "refresh")
     assert [line.id for line in banner.alerts] == [alert_id]
-    await watch.aclose()
+
+    # Signed out (in another tab): the next notice ends the watcher instead of queuing a refresh
+    # that would send this tab to the sign-in page.
+    monkeypatch.setattr(session_state, "ACTOR_RECHECK_SECONDS", 0.0)
+    second = asyncio.ensure_future(watch.__anext__())
+    await asyncio.sleep(0.2)
+    with hms_db.session_scope() as s:
+        security.sign_out(s, token=banner.auth_token)
+    session_state.forget_session(banner.auth_token)
+    _critical_potassium(ward, patient_id=ward.lab.woman)
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(second, timeout=10)
