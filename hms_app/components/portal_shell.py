@@ -10,11 +10,13 @@ import reflex as rx
 from hms_app.settings import get_settings
 from hms_app.state.session import SessionState
 
-# The portal's own navigation: four destinations, reachable with a thumb on a phone.
+# The portal's own navigation: five destinations, reachable with a thumb on a phone (short labels:
+# five tabs share a 390 px screen).
 PORTAL_NAV: tuple[tuple[str, str, str], ...] = (
     ("My record", "/portal", "heart-pulse"),
     ("Book", "/portal/book", "calendar-plus"),
-    ("Appointments", "/portal/appointments", "calendar-days"),
+    ("Visits", "/portal/appointments", "calendar-days"),
+    ("Results", "/portal/results", "flask-conical"),
     ("Bills", "/portal/bills", "receipt"),
 )
 

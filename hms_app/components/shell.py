@@ -8,8 +8,10 @@ import reflex as rx
 
 from hms_app import modules
 from hms_app.components.access import can
+from hms_app.components.critical_banner import critical_banner
 from hms_app.modules import NavEntry
 from hms_app.settings import get_settings
+from hms_app.state.critical_alerts import CriticalBannerState
 from hms_app.state.session import SessionState
 
 # Every module's sidebar links, in their declared order.
@@ -153,12 +155,15 @@ def staff_shell(title: str, content: rx.Component) -> rx.Component:
             header(title),
             rx.cond(
                 SessionState.user_name != "",
-                rx.box(
-                    content,
-                    padding=["1rem", "1rem", "1rem", "1.5rem"],
-                    width="100%",
-                    max_width="1400px",
-                    min_width="0",
+                rx.fragment(
+                    critical_banner(),
+                    rx.box(
+                        content,
+                        padding=["1rem", "1rem", "1rem", "1.5rem"],
+                        width="100%",
+                        max_width="1400px",
+                        min_width="0",
+                    ),
                 ),
                 rx.center(rx.spinner(size="3"), padding="4rem", width="100%"),
             ),
@@ -174,10 +179,12 @@ def staff_shell(title: str, content: rx.Component) -> rx.Component:
 
 
 def staff_page(route: str, title: str, on_load: Callable | list | None = None) -> Callable:
-    """Register a staff page drawn inside the shell; on_load handlers must be guarded."""
+    """Register a staff page drawn inside the shell; on_load handlers must be guarded. Every staff
+    page also loads the critical-results banner and starts its live watcher (once per tab)."""
     loads = [SessionState.refresh_identity]
     if on_load is not None:
         loads.extend(on_load if isinstance(on_load, list) else [on_load])
+    loads.extend([CriticalBannerState.load, CriticalBannerState.watch])
 
     def decorate(view: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
         @rx.page(route=route, title=f"{title} · HMS", on_load=loads)

@@ -58,6 +58,12 @@ async def _may_watch(state, permission: str) -> bool:
     return True
 
 
+async def _still_allowed(state, permission: str) -> bool:
+    async with state:
+        actor = await state._current_actor()
+    return actor is not None and actor.can(permission)
+
+
 async def live_changes(
     state,
     topic: str,
@@ -65,9 +71,14 @@ async def live_changes(
     *,
     permission: str,
     connected=_connected,
+    any_page: bool = False,
 ) -> AsyncIterator[None]:
     """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open,
-    for a user who holds ``permission``; for anyone else, nothing (no subscription)."""
+    for a user who holds ``permission``; for anyone else, nothing (no subscription).
+
+    A board's watcher ends when its tab leaves the board's page. ``any_page`` keeps it for as long
+    as the tab is open (a part of the layout shell, shown on every page); it ends instead once the
+    tab's session no longer holds ``permission`` (signed out), checked when a notice arrives."""
     if not await _may_watch(state, permission):
         return
     token = state.router.session.client_token
@@ -81,8 +92,10 @@ async def live_changes(
         async with live.hub().subscribe(topic, wanted) as subscription:
             while connected(token):
                 if await subscription.wait(CONNECTED_CHECK_SECONDS):
+                    if any_page and not await _still_allowed(state, permission):
+                        break  # signed out (or the role changed): nothing more to show this tab
                     yield None
-                elif not await _still_on(state, route):
+                elif not any_page and not await _still_on(state, route):
                     break  # the tab moved to another page: its board is gone
     finally:
         _running.discard(marker)

@@ -493,7 +493,8 @@ def test_my_open_alerts_are_those_i_must_answer_now(session, ward):
     assert [row.id for row in my_open_alerts(session, actor=ward.grey)] == [mine]
     assert my_open_alerts(session, actor=ward.carla) == []
     _escalate(session, T0 + 15 * MINUTE)
-    assert my_open_alerts(session, actor=ward.grey) == []
+    # Escalated to the charge nurse, the result is still the ordering clinician's: it stays on his banner.
+    assert [(row.id, row.level) for row in my_open_alerts(session, actor=ward.grey)] == [(mine, 1)]
     assert {row.recipient for row in my_open_alerts(session, actor=ward.carla)} == {"Carla Charge, RN"}
     with pytest.raises(Forbidden):
         my_open_alerts(session, actor=ward.joy)

@@ -457,12 +457,16 @@ def critical_board(
 
 
 def my_open_alerts(session: Session, *, actor: Actor) -> list[AlertRow]:
-    """The open alerts whose current recipient is ``actor`` (``lab.acknowledge``), the highest level
-    and the oldest first: the clinician's banner."""
+    """The open alerts ``actor`` must answer (``lab.acknowledge``): those whose current recipient they
+    are, and those they ordered, also once escalated (the result stays theirs, and they may still
+    acknowledge it); the highest level and the oldest first: the clinician's banner."""
     authorize(actor, "lab.acknowledge")
     return _rows(
         session,
-        [CriticalAlert.status == "open", CriticalAlert.recipient_id == actor.user_id],
+        [
+            CriticalAlert.status == "open",
+            or_(CriticalAlert.recipient_id == actor.user_id, CriticalAlert.clinician_id == actor.user_id),
+        ],
         [CriticalAlert.level.desc(), CriticalAlert.raised_at, CriticalAlert.id],
         utcnow(),
         BOARD_LIMIT,

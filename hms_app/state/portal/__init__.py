@@ -1,5 +1,5 @@
-"""The patient portal's screens: the patient's record (/portal), sign-up, booking, appointments
-and bills, one module each."""
+"""The patient portal's screens: the patient's record (/portal), sign-up, booking, appointments,
+bills and results, one module each."""
 
 from hms_app.state.portal.record import PortalState
 
