@@ -9,7 +9,7 @@ touches the database.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import plotly.graph_objects as go
@@ -21,6 +21,7 @@ ABNORMAL_COLOR = "#d97706"  # amber: L, H, A
 CRITICAL_COLOR = "#dc2626"  # red: LL, HH
 FLAG_COLORS = {"LL": CRITICAL_COLOR, "HH": CRITICAL_COLOR, "L": ABNORMAL_COLOR, "H": ABNORMAL_COLOR}
 FLAG_WORDS = {"LL": "critically low", "L": "low", "H": "high", "HH": "critically high", "A": "abnormal"}
+LIMIT_COLOR = "rgba(16, 185, 129, 0.8)"
 HEIGHT = 320
 
 
@@ -41,20 +42,27 @@ def _value_range(points: Sequence[Point]) -> list[float]:
     return [low - pad, high + pad]
 
 
-def _band(figure: go.Figure, times: list, points: Sequence[Point]) -> bool:
+def _band(figure: go.Figure, times: list, points: Sequence[Point]) -> str:
     """Shade the reference range as it applied at each point (a child's range changes as they grow);
-    False when no point had a range with both limits."""
+    a range with one limit ("<= 199") is a dashed line at that limit. What the title says of it."""
     if not any(p.low is not None and p.high is not None for p in points):
-        return False
+        latest = points[-1] if points else None
+        limit = None
+        if latest is not None:
+            limit = latest.high if latest.high is not None else latest.low
+        if limit is None:
+            return ""
+        figure.add_hline(y=limit, line={"color": LIMIT_COLOR, "width": 1, "dash": "dash"}, layer="below")
+        return f"dashed: {'upper' if latest.high is not None else 'lower'} reference limit {limit:g}"
     highs = [p.high if p.low is not None and p.high is not None else None for p in points]
     lows = [p.low if p.low is not None and p.high is not None else None for p in points]
     if len(points) == 1:  # one point: a band across the plot rather than a band of no width
         figure.add_hrect(y0=lows[0], y1=highs[0], fillcolor=BAND_COLOR, line_width=0, layer="below")
-        return True
+        return "shaded: reference range"
     common = {"x": times, "mode": "lines", "line": {"width": 0, "shape": "hv"}, "hoverinfo": "skip"}
     figure.add_trace(go.Scatter(y=highs, **common, showlegend=False))
     figure.add_trace(go.Scatter(y=lows, **common, fill="tonexty", fillcolor=BAND_COLOR, showlegend=False))
-    return True
+    return "shaded: reference range"
 
 
 def lab_trend_figure(points: Sequence[Point], *, name: str, unit: str) -> go.Figure:
@@ -64,8 +72,9 @@ def lab_trend_figure(points: Sequence[Point], *, name: str, unit: str) -> go.Fig
     unit_text = f" {unit}" if unit else ""
     figure = go.Figure()
     title = name + (f" ({unit})" if unit else "")
-    if _band(figure, times, points):
-        title += "<span style='font-size:12px'>  ·  shaded: reference range</span>"
+    band = _band(figure, times, points)
+    if band:
+        title += f"<span style='font-size:12px'>  ·  {band}</span>"
     colors = [FLAG_COLORS.get(p.flag, ABNORMAL_COLOR if p.flag == "A" else LINE_COLOR) for p in points]
     labels = [p.flag if p.flag and p.flag != "N" else "" for p in points]
     hover = [
@@ -114,6 +123,8 @@ def lab_trend_figure(points: Sequence[Point], *, name: str, unit: str) -> go.Fig
     }
     if values:
         layout["yaxis"]["range"] = _value_range(points)
+        if len(set(times)) == 1:  # one moment: a day either side, not a second's worth of axis
+            layout["xaxis"]["range"] = [times[0] - timedelta(days=1), times[0] + timedelta(days=1)]
     else:
         layout["annotations"] = [
             {

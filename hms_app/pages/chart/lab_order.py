@@ -97,7 +97,7 @@ def search_box() -> rx.Component:
                 rx.foreach(S.hits, hit_row),
                 spacing="0",
                 width="100%",
-                max_height="14rem",
+                max_height="11rem",
                 overflow_y="auto",
                 border=f"1px solid {rx.color('gray', 5)}",
                 border_radius="var(--radius-3)",
@@ -147,8 +147,11 @@ def warning_box() -> rx.Component:
             rx.vstack(
                 rx.text("Already ordered recently", weight="bold", size="2"),
                 rx.el.ul(
-                    rx.foreach(S.warnings, lambda w: rx.el.li(rx.text(w, size="2"))),
+                    rx.foreach(S.warnings, lambda w: rx.el.li(rx.text(w, size="1"))),
                     style={"padding_left": "1.1rem", "margin": "0"},
+                    max_height="7.5rem",
+                    overflow_y="auto",
+                    width="100%",
                 ),
                 rx.text(
                     "Order these again only if a repeat is needed; otherwise change the tests.",

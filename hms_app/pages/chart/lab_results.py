@@ -128,10 +128,7 @@ def order_row(line: OrderLine) -> rx.Component:
         ),
         rx.table.cell(
             rx.hstack(
-                rx.cond(
-                    CAN_COLLECT & (line.specimen_id > 0),
-                    label_link(line.specimen_id, line.accession),
-                ),
+                rx.cond(CAN_COLLECT & line.label, label_link(line.specimen_id, line.accession)),
                 rx.cond(
                     CAN_ORDER & line.cancellable,
                     rx.button(
@@ -248,6 +245,17 @@ def cumulative_card() -> rx.Component:
             card_title(
                 "Results",
                 "flask-conical",
+                rx.icon_button(
+                    rx.icon("refresh-cw", size=14),
+                    size="1",
+                    variant="ghost",
+                    color_scheme="gray",
+                    loading=S.lab_loading,
+                    on_click=S.reload_lab,
+                    aria_label="Read the results again",
+                    title="Read the results again",
+                    data_testid="reload-results",
+                ),
                 rx.cond(
                     S.times_pages > 1,
                     rx.hstack(
@@ -342,7 +350,11 @@ def trend_card() -> rx.Component:
                     min_height="320px",
                     data_testid="lab-trend",
                 ),
-                muted(S.trend_count.to_string(), " released results (the latest 1,000 at most)."),
+                muted(
+                    S.trend_count.to_string(),
+                    rx.cond(S.trend_count == 1, " released result", " released results"),
+                    " (the latest 1,000 at most).",
+                ),
                 spacing="3",
                 width="100%",
             ),

@@ -80,6 +80,8 @@ class OrderLine:
     specimen_label: str = ""
     rejection: str = ""
     cancellable: bool = False
+    # The label can be (re)printed until the tube reaches the laboratory: on its first order's row.
+    label: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,17 @@ def _result_lines(table: Cumulative) -> list[ResultLine]:
     ]
 
 
-def _order_line(row: OrderRow) -> OrderLine:
+def _order_lines(rows: list[OrderRow]) -> list[OrderLine]:
+    seen: set[int] = set()
+    lines = []
+    for row in rows:
+        first = row.specimen_id is not None and row.specimen_id not in seen
+        seen.add(row.specimen_id)
+        lines.append(_order_line(row, label=first and row.specimen_status in ("pending", "collected")))
+    return lines
+
+
+def _order_line(row: OrderRow, *, label: bool) -> OrderLine:
     return OrderLine(
         order_id=row.order_id,
         reference=row.request_reference,
@@ -129,6 +141,7 @@ def _order_line(row: OrderRow) -> OrderLine:
         specimen_label=SPECIMEN_STATUS_LABELS.get(row.specimen_status, row.specimen_status),
         rejection=row.rejection_reason,
         cancellable=row.status in CANCELLABLE,
+        label=label,
     )
 
 
@@ -206,11 +219,13 @@ class ChartLabResultsState(ChartState):
             known.setdefault(str(line.test_id), TrendChoice(str(line.test_id), line.name, line.unit))
         self.trend_choices = sorted(known.values(), key=lambda c: c.label.lower())
         if not self.trend_test and self.results:
-            self.trend_test = str(self.results[0].test_id)
+            # The test measured most often on this page: the one whose trend says the most.
+            most = max(self.results, key=lambda line: sum(1 for cell in line.cells if cell.value))
+            self.trend_test = str(most.test_id)
 
     async def _load_orders(self) -> None:
         """The orders not yet released and, for those who collect, the specimens to collect."""
-        self.orders = [_order_line(row) for row in await self._read(patient_orders, patient_id=self.pid)]
+        self.orders = _order_lines(await self._read(patient_orders, patient_id=self.pid))
         if self.acting().can(COLLECT):
             rows = await self._read(collection_list, patient_id=self.pid)
             self.to_collect = [_collect_line(row) for row in rows]
