@@ -99,6 +99,8 @@ async def test_a_physician_orders_a_panel_collects_it_and_reads_the_released_res
     # The type-ahead finds the panel by words of its name; panels first, with their size.
     await tab.call(ChartLabOrderState, "open_order")
     assert dialog.order_open and dialog.hits and dialog.picked == []
+    await tab.call(ChartLabOrderState, "search", "basic ")
+    assert dialog.query == "basic "  # as typed: the space before the next word stays in the box
     await tab.call(ChartLabOrderState, "search", "metabolic")
     bmp = next(h for h in dialog.hits if h.code == BMP)
     assert bmp.is_panel and bmp.detail == "Panel of 8 tests" and dialog.hits[0].is_panel
@@ -303,6 +305,8 @@ async def test_ids_of_another_patient_or_of_nothing_are_refused(session, configu
     events = await tab.call(ChartLabOrderState, "pick", world.test(POTASSIUM))
     assert any("Choose a test from the search results." in t for t in _toasts(events))
     assert dialog.picked == []
+    events = await tab.call(ChartLabOrderState, "search", "x" * 500)
+    assert _toasts(events) and dialog.query == "sodium"
 
 
 async def test_forged_priorities_and_oversized_questions_are_refused(session, configured_db):

@@ -94,7 +94,7 @@ class ChartLabOrderState(ChartState):
     async def _search(self) -> None:
         self.searching = True
         try:
-            found = await self._read(orderable_tests, query=self.query, limit=SEARCH_LIMIT)
+            found = await self._read(orderable_tests, query=self.query.strip(), limit=SEARCH_LIMIT)
         finally:
             self.searching = False
         self.hits = [_orderable(choice) for choice in found]
@@ -128,7 +128,8 @@ class ChartLabOrderState(ChartState):
     @requires(ORDER)
     async def search(self, query: str):
         try:
-            self.query = value_text(query, "query", limit=200, label="search").strip()[:MAX_QUERY]
+            # Kept as typed: the box is bound to it, and a stripped value would eat the space between words.
+            self.query = value_text(query, "query", limit=MAX_QUERY, label="search")
             await self._search()
         except DomainError as error:
             return rx.toast.error(str(error), id=ORDER_TOAST)
