@@ -258,7 +258,7 @@ MODULES: tuple[Module, ...] = (
         name="laboratory",
         title="Laboratory: test catalogue, orders, specimens, results, critical results, analysers",
         models=("hms_app.models.laboratory",),
-        pages=("hms_app.pages.laboratory",),
+        pages=("hms_app.pages.laboratory", "hms_app.pages.lab_label"),
         nav=(
             NavEntry("Laboratory", "/lab", "flask-conical", "lab.work", 45),
             NavEntry("Specimen reception", "/lab/reception", "scan-barcode", "lab.work", 46),

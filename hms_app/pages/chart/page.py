@@ -1,5 +1,5 @@
 """The patient chart: a banner always in view, then Summary, Encounters, Vitals, Problems,
-Allergies & medications and Documents tabs.
+Allergies & medications, (laboratory) Results and Documents tabs.
 
 Write controls are hidden from roles without ``emr.write``; the services refuse them anyway.
 """
@@ -16,6 +16,8 @@ from hms_app.pages.chart.banner import banner
 from hms_app.pages.chart.documents import documents_tab
 from hms_app.pages.chart.encounters import encounter_dialogs, encounters_tab
 from hms_app.pages.chart.immunizations import immunization_card, immunization_dialogs
+from hms_app.pages.chart.lab_order import lab_dialogs
+from hms_app.pages.chart.lab_results import results_tab
 from hms_app.pages.chart.medications import medication_card, medication_dialogs
 from hms_app.pages.chart.notes import sign_dialog
 from hms_app.pages.chart.problems import problem_dialogs, problems_tab
@@ -37,6 +39,7 @@ def dialogs() -> rx.Component:
         medication_dialogs(),
         immunization_dialogs(),
         sign_dialog(),
+        lab_dialogs(),
     )
 
 
@@ -62,6 +65,7 @@ TAB_LABELS = (
     ("vitals", "Vitals", "activity"),
     ("problems", "Problems", "stethoscope"),
     ("allergies", "Allergies & meds", "pill"),
+    ("results", "Results", "flask-conical"),
     ("documents", "Documents", "file-text"),
 )
 TAB_VIEWS = {
@@ -70,6 +74,7 @@ TAB_VIEWS = {
     "vitals": vitals_tab,
     "problems": problems_tab,
     "allergies": allergies_tab,
+    "results": results_tab,
     "documents": documents_tab,
 }
 

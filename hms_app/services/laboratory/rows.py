@@ -6,7 +6,7 @@ Decimals of the catalogue travel as text (``"3.5"``) so that a form shows exactl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 # --- the catalogue --------------------------------------------------------------------------
 
@@ -115,6 +115,16 @@ class SpecimenRow:
     received_at: datetime | None
     rejection_reason: str  # a REJECTION_REASONS key, "" when not rejected
     request_reference: str
+
+
+@dataclass(frozen=True)
+class SpecimenLabel:
+    """A specimen's printable label and what the label page shows beside it."""
+
+    svg: str  # the label itself (specimen_label_svg)
+    specimen: SpecimenRow
+    birth_date: date
+    sex: str
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from hms_app.services.laboratory.common import (
     patient_name,
     priority_rank,
 )
-from hms_app.services.laboratory.rows import SpecimenPage, SpecimenRow
+from hms_app.services.laboratory.rows import SpecimenLabel, SpecimenPage, SpecimenRow
 from hms_app.services.permissions import Actor, authorize
 from hms_app.settings import get_settings
 
@@ -329,6 +329,12 @@ def reject_specimen(
 def specimen_label_svg(session: Session, *, actor: Actor, specimen_id: int) -> str:
     """The specimen's label as SVG: a Code 128 of the accession with the patient's name, MRN,
     birth date, container and tests (``lab.collect``). Printing it is audited."""
+    return specimen_label(session, actor=actor, specimen_id=specimen_id).svg
+
+
+def specimen_label(session: Session, *, actor: Actor, specimen_id: int) -> SpecimenLabel:
+    """The label's SVG (as ``specimen_label_svg``) with the specimen's row, the patient's birth date
+    and sex: what the printable label page shows (``lab.collect``). Audited as the label."""
     authorize(actor, COLLECT)
     specimen = get_specimen(session, specimen_id)
     row = specimen_row(session, specimen)
@@ -362,7 +368,7 @@ def specimen_label_svg(session: Session, *, actor: Actor, specimen_id: int) -> s
         target_id=specimen.id,
         detail=specimen.accession,
     )
-    return svg
+    return SpecimenLabel(svg=svg, specimen=row, birth_date=patient.birth_date, sex=patient.sex)
 
 
 def collection_list(session: Session, *, actor: Actor, patient_id: int | None = None) -> list[SpecimenRow]:
