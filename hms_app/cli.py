@@ -69,7 +69,12 @@ def cmd_seed(args) -> int:
             return 0
         started = time.perf_counter()
         run_seeders(
-            session, patients=args.patients, seed=args.seed, as_of=args.as_of, progress=ConsoleProgress()
+            session,
+            patients=args.patients,
+            seed=args.seed,
+            as_of=args.as_of,
+            progress=ConsoleProgress(),
+            stock_days=args.stock_days,
         )
         elapsed = time.perf_counter() - started
     rate = args.patients / elapsed if elapsed else 0
@@ -245,7 +250,13 @@ def cmd_serve(args) -> int:
         seeded = is_seeded(session)
         if not seeded and args.demo:
             print(f"First start: seeding a demo hospital with {args.demo_patients:,} patients ...")
-            run_seeders(session, patients=args.demo_patients, seed=42, progress=ConsoleProgress())
+            run_seeders(
+                session,
+                patients=args.demo_patients,
+                seed=42,
+                progress=ConsoleProgress(),
+                stock_days=args.stock_days,
+            )
             write_demo_logins(settings.data_dir)
             seeded = True
     port = args.port or settings.port
@@ -318,6 +329,14 @@ def _positive(value: str) -> int:
     return number
 
 
+def _days(value: str) -> int:
+    # The history must reach past the wards' admissions (10 days) and the monthly expiry write-off.
+    number = int(value)
+    if not 30 <= number <= 3650:
+        raise argparse.ArgumentTypeError("must be between 30 and 3650")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hms", description="HMS operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, default=None, help="the day the data is generated for (default today)"
     )
     seed.add_argument("--if-empty", action="store_true", help="do nothing if the database already has users")
+    seed.add_argument("--stock-days", type=_days, default=365, help="days of stock history (default a year)")
     seed.set_defaults(fn=cmd_seed)
 
     users = sub.add_parser("users", help="manage sign-in accounts")
@@ -408,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed a demo hospital on first start; its logins go to data/demo-logins.txt",
     )
     serve.add_argument("--demo-patients", type=_positive, default=3000)
+    serve.add_argument(
+        "--stock-days", type=_days, default=365, help="days of the demo's stock history (default a year)"
+    )
     serve.add_argument("--no-seed", action="store_true", help="the default now; accepted for old scripts")
     serve.add_argument("--loglevel", default="warning")
     serve.set_defaults(fn=cmd_serve)

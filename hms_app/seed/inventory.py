@@ -44,7 +44,6 @@ from hms_app.services.inventory.moves import adjust_stock, transfer_stock, write
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 from hms_app.settings import get_settings
 
-DAYS = 365
 PATIENT_DAYS = 10  # the wards' admissions reach back this far: patient issues only in these days
 ISSUE_INTERVAL = (28, 56)  # days between two bookings of a store's consumption of an item
 SHORT_DATED = 0.08  # share of deliveries that come with a short expiry
@@ -61,14 +60,15 @@ ADJUST_DOWN = [
 
 
 class _History:
-    """A year of stock moves, day by day, through the ledger services."""
+    """``ctx.stock_days`` (a year for the demo) of stock moves, day by day, through the ledger services."""
 
     def __init__(self, ctx: SeedContext, setup: StoreSetup):
         self.ctx, self.session, self.rng, self.setup = ctx, ctx.session, ctx.rng, setup
         self.tz = get_settings().tz
         self.ceiling = utcnow() - timedelta(minutes=1)  # nothing may happen in the future
         self.end = min(ctx.as_of, self.ceiling.astimezone(self.tz).date())
-        self.start = self.end - timedelta(days=DAYS - 1)
+        self.days = ctx.stock_days
+        self.start = self.end - timedelta(days=self.days - 1)
         self.keeper, self.by_department, self.approver = store_actors(self.session)
         self.lots: dict[tuple[int, int], dict[int, int]] = {}  # (store, item) -> lot -> quantity
         self.expiry: dict[int, date | None] = {}
@@ -126,7 +126,7 @@ class _History:
         self.calls += 1
 
     def cost(self, spec: Spec, day: date) -> int:
-        drift = 1 + 0.05 * (day - self.start).days / DAYS
+        drift = 1 + 0.05 * (day - self.start).days / self.days
         return max(1, round(spec.cost * drift * self.rng.uniform(0.98, 1.02)))
 
     def new_lot(self, item: StockItem, day: date) -> str:
@@ -174,10 +174,10 @@ class _History:
     # ------------------------------------------------------------------ the year
 
     def run(self) -> None:
-        total = DAYS
+        total = self.days
         self.ctx.progress("inventory history", 0, total)
         self.opening()
-        for offset in range(DAYS):
+        for offset in range(self.days):
             day = self.start + timedelta(days=offset)
             self.deliver(day)
             if day.weekday() in (0, 3):
@@ -200,7 +200,7 @@ class _History:
             SYSTEM_ACTOR,
             "seed.inventory",
             detail=f"{len(self.setup.items)} items in {len(self.setup.ward_stores) + 4} stores, "
-            f"{self.calls} stock moves over {DAYS} days, {len(self.orders)} purchase orders",
+            f"{self.calls} stock moves over {self.days} days, {len(self.orders)} purchase orders",
         )
         self.session.commit()
 

@@ -17,7 +17,6 @@ from hms_app.seed.inventory_catalogue import HOME_KIND, ITEMS, SUPPLIERS, WARD_F
 from hms_app.seed.registry import SeedContext
 from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
 
-HISTORY_DAYS = 365  # the catalogue exists a month before the history starts
 CHARGE_CATEGORY = {"medicine": "drug", "contrast": "drug"}  # the rest are procedures (supplies)
 CHARGE_TAX_BP = {"drug": 500, "procedure": 825}
 
@@ -88,7 +87,10 @@ class StoreSetup:
                 supplier_id=suppliers[spec.supplier].id,
                 order_pack_size=spec.pack[1],
                 created_at=datetime.combine(
-                    ctx.as_of - timedelta(days=HISTORY_DAYS + 30), time(9), tzinfo=UTC
+                    # the catalogue exists a month before the history starts
+                    ctx.as_of - timedelta(days=ctx.stock_days + 30),
+                    time(9),
+                    tzinfo=UTC,
                 ),
             )
             session.add(item)

@@ -28,6 +28,9 @@ class SeedContext:
     rng: random.Random
     faker: Faker
     progress: Callable[[str, int, int], None]
+    # Days of stock history behind the inventory (a year for the demo; tests that only need the
+    # tables filled ask for a few weeks, the seeding's slowest part being this history).
+    stock_days: int = 365
     shared: dict = field(default_factory=dict)  # what one seeder leaves for the next (ids, pools)
 
 
@@ -78,6 +81,7 @@ def run_seeders(
     as_of: date | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     only: list[str] | None = None,
+    stock_days: int = 365,
 ) -> SeedContext:
     """Run every registered seeder (or ``only`` these) in order, in one deterministic pass."""
     from hms_app import modules
@@ -94,6 +98,7 @@ def run_seeders(
         rng=random.Random(seed),
         faker=faker,
         progress=progress or (lambda *_: None),
+        stock_days=stock_days,
     )
     from hms_app.db import analyze
 

@@ -36,6 +36,8 @@ from hms_app.services.patients import merge_patients, register_patient
 from hms_app.services.permissions import SYSTEM_ACTOR
 
 AUDIT_TABLES = {"audit_event", "audit_head"}
+# A month of stock history fills every inventory table; the demo's year only makes the seed slower.
+STOCK_DAYS = 30
 
 
 def _hashable(value):
@@ -54,7 +56,7 @@ def _contents(url: str) -> dict[str, set[tuple]]:
 
 def _hospital(session) -> None:
     """A small hospital with sign-ins, a failed sign-in and patient reads in the audit trail."""
-    run_seeders(session, patients=300, seed=3, as_of=date(2026, 11, 1))
+    run_seeders(session, patients=300, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
     for username in ("dr.grey", "nurse.joy", "admin"):
         security.sign_in(session, username=username, password=DEMO_PASSWORD, client_ip="10.0.0.7")
     with pytest.raises(DomainError):
@@ -301,7 +303,7 @@ def _damage_other_revision(path: Path) -> None:
 def test_a_damaged_or_foreign_backup_is_refused_and_nothing_changes(
     configured_db, session, tmp_path, damage, message
 ):
-    run_seeders(session, patients=300, seed=3, as_of=date(2026, 11, 1))
+    run_seeders(session, patients=300, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
     path = tmp_path / "hms.backup.gz"
     backup_database(path)
     _new_patient(session, "KeptAfterRefusal")
@@ -349,7 +351,7 @@ def test_a_missing_backup_file_is_a_plain_error(configured_db, tmp_path):
 
 
 def test_a_restore_that_fails_midway_leaves_the_database_as_it_was(configured_db, session, tmp_path):
-    run_seeders(session, patients=300, seed=3, as_of=date(2026, 11, 1))
+    run_seeders(session, patients=300, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
     path = tmp_path / "hms.backup.gz"
     backup_database(path)
     _new_patient(session, "StillHere")
@@ -375,7 +377,7 @@ def test_a_restore_that_fails_midway_leaves_the_database_as_it_was(configured_db
 
 
 def test_backup_leaves_no_partial_file_when_it_fails(configured_db, session, tmp_path, monkeypatch):
-    run_seeders(session, patients=50, seed=3, as_of=date(2026, 11, 1))
+    run_seeders(session, patients=50, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
     session.rollback()
     path = tmp_path / "hms.backup.gz"
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from hms_app import cli
 from hms_app import db as hms_db
@@ -218,7 +218,9 @@ def _snapshot() -> dict[str, list[tuple]]:
 
 
 def test_seeding_is_deterministic(configured_db, capsys):
-    code, out, _ = hms(capsys, "seed", "--patients", "50", "--seed", "1", "--as-of", "2026-01-15")
+    code, out, _ = hms(
+        capsys, "seed", "--patients", "50", "--seed", "1", "--as-of", "2026-01-15", "--stock-days", "30"
+    )
     assert code == 0 and "seeded 50 patients with seed 1" in out
     first = _snapshot()
     assert len(first["patients"]) >= 50  # later seeders may add near-duplicate registrations
@@ -228,17 +230,53 @@ def test_seeding_is_deterministic(configured_db, capsys):
         assert s.execute(select(AppUser.id).where(AppUser.username == "patient")).scalar_one()
 
     _truncate(configured_db)  # a fresh database
-    assert hms(capsys, "seed", "--patients", "50", "--seed", "1", "--as-of", "2026-01-15")[0] == 0
+    assert (
+        hms(capsys, "seed", "--patients", "50", "--seed", "1", "--as-of", "2026-01-15", "--stock-days", "30")[
+            0
+        ]
+        == 0
+    )
     assert _snapshot() == first
 
     _truncate(configured_db)
-    assert hms(capsys, "seed", "--patients", "50", "--seed", "2", "--as-of", "2026-01-15")[0] == 0
+    assert (
+        hms(capsys, "seed", "--patients", "50", "--seed", "2", "--as-of", "2026-01-15", "--stock-days", "30")[
+            0
+        ]
+        == 0
+    )
     assert _snapshot()["patients"] != first["patients"]  # the seed, not luck, decides the data
 
 
 def test_seed_if_empty_leaves_a_seeded_database_alone(configured_db, capsys):
-    assert hms(capsys, "seed", "--patients", "5", "--seed", "1", "--as-of", "2026-01-15")[0] == 0
-    code, out, _ = hms(capsys, "seed", "--patients", "5", "--seed", "1", "--if-empty")
+    assert (
+        hms(capsys, "seed", "--patients", "5", "--seed", "1", "--as-of", "2026-01-15", "--stock-days", "30")[
+            0
+        ]
+        == 0
+    )
+    code, out, _ = hms(capsys, "seed", "--patients", "5", "--seed", "1", "--if-empty", "--stock-days", "30")
     assert code == 0 and "not seeding" in out
     with hms_db.session_scope() as s:
         assert len(s.execute(select(Patient.id)).all()) == 5
+
+
+@pytest.mark.parametrize("days", ["29", "3651", "a year"])
+def test_a_stock_history_too_short_or_too_long_is_refused_before_anything_is_seeded(
+    configured_db, capsys, days
+):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["seed", "--patients", "5", "--stock-days", days])
+    assert exit_.value.code == 2
+    assert "--stock-days" in capsys.readouterr().err
+    with hms_db.session_scope() as s:
+        assert s.execute(select(Patient.id)).first() is None
+
+
+def test_the_stock_history_reaches_back_the_days_asked_for(configured_db, capsys):
+    from hms_app.models.inventory import StockMove
+
+    assert hms(capsys, "seed", "--patients", "20", "--as-of", "2026-01-15", "--stock-days", "45")[0] == 0
+    with hms_db.session_scope() as s:
+        first = s.execute(select(func.min(StockMove.moved_at))).scalar_one()
+    assert date(2025, 12, 1) <= first.date() <= date(2025, 12, 3)  # 2026-01-15 minus 44 days, local time

@@ -337,7 +337,7 @@ def test_hms_serve_demo_seeds_and_puts_the_logins_in_a_private_file_not_the_log(
     configured_db, no_exec, capsys
 ):
     with pytest.raises(_Served):
-        cli.main(["serve", "--demo", "--demo-patients", "20", "--port", "3999"])
+        cli.main(["serve", "--demo", "--demo-patients", "20", "--stock-days", "30", "--port", "3999"])
     with hms_db.session_scope() as session:
         admin = session.execute(select(AppUser).where(AppUser.username == "admin")).scalar_one()
         assert admin.must_change_password
