@@ -1,9 +1,11 @@
-"""The laboratory loop from the chart, in real browsers: the demo physician opens a patient's chart,
-orders a basic metabolic panel STAT from the Results tab (a second order of it within a day shows
-the duplicate warning and needs "Order anyway"), prints the tube's label in a new tab (the Code 128
-SVG is on it), collects the specimen; a technician scans it in at reception and enters a high
-potassium on the worklist, a second technician verifies and releases it; the physician then sees
-the released potassium in the chart's cumulative table with its H flag.
+"""The laboratory loop from the chart, in real browsers (issue 13's journey): the demo physician opens
+a patient's chart, orders a basic metabolic panel STAT from the Results tab (a second order of it
+within a day shows the duplicate warning and needs "Order anyway"), prints the tube's label in a new
+tab (the Code 128 SVG is on it), collects the specimen; a technician scans it in at reception and
+enters a critical potassium on the worklist; the red banner appears on the physician's chart by
+itself, and he acknowledges it with a wrong read-back (refused), then the right one; a second
+technician verifies and releases it; the physician sees it in the chart's cumulative table with its
+HH flag, and the patient on the portal's results page, on a phone.
 """
 
 from __future__ import annotations
@@ -25,20 +27,37 @@ from tests.e2e.conftest import (
 
 SECOND_TECH = "lab.tech2"
 BMP, POTASSIUM = "51990-0", "2823-3"
+LIVE_TIMEOUT_MS = 5_000  # the banner appears "within a few seconds"
+PORTAL_PASSWORD = "Sunny-meadow-42"
 
 
-def quiet_patient(server: Server) -> tuple[int, str]:
+def quiet_patient(server: Server) -> tuple[int, str, str, str]:
     """A second technician, and an active demo patient with no laboratory order in the last two days
-    (so that the first order raises no duplicate warning): (patient id, MRN)."""
+    (so that the first order raises no duplicate warning) who gets a portal account: (patient id,
+    MRN, name, portal username). Dr Grey's older open alerts (another journey's) are acknowledged
+    first, so that his banner starts empty."""
     from hms_app.clock import utcnow
-    from hms_app.models.laboratory import LabOrder
+    from hms_app.models.laboratory import CriticalAlert, LabOrder
     from hms_app.models.organization import Department
     from hms_app.models.patients import Patient
     from hms_app.models.security import AppUser
     from hms_app.services import accounts
-    from hms_app.services.permissions import SYSTEM_ACTOR
+    from hms_app.services.laboratory.critical import acknowledge_alert
+    from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
 
     with server_db(server) as session:
+        user = session.execute(select(AppUser).where(AppUser.username == "dr.grey")).scalar_one()
+        grey = Actor(
+            user.id,
+            user.username,
+            user.display_name,
+            roles=frozenset({"physician"}),
+            permissions=DEFAULT_GRANTS["physician"],
+        )
+        for alert in session.execute(
+            select(CriticalAlert).where(CriticalAlert.status == "open", CriticalAlert.clinician_id == user.id)
+        ).scalars():
+            acknowledge_alert(session, actor=grey, alert_id=alert.id, read_back=alert.summary)
         if session.execute(select(AppUser.id).where(AppUser.username == SECOND_TECH)).first() is None:
             lab = session.execute(select(Department.id).where(Department.code == "LAB")).scalar_one()
             accounts.create_user(
@@ -63,14 +82,31 @@ def quiet_patient(server: Server) -> tuple[int, str]:
             .subquery()
         )
         # One with earlier results, so the trend and the cumulative table have a history to show.
+        with_account = select(AppUser.patient_id).where(AppUser.patient_id.is_not(None))
         row = session.execute(
-            select(Patient.id, Patient.mrn)
+            select(Patient.id, Patient.mrn, Patient.given_name, Patient.family_name)
             .outerjoin(with_results, with_results.c.patient_id == Patient.id)
-            .where(Patient.active.is_(True), Patient.deceased_at.is_(None), Patient.id.not_in(recent))
+            .where(
+                Patient.active.is_(True),
+                Patient.deceased_at.is_(None),
+                Patient.id.not_in(recent),
+                Patient.id.not_in(with_account),
+            )
             .order_by(func.coalesce(with_results.c.n, 0).desc(), Patient.id)
             .limit(1)
         ).one()
-        return row.id, row.mrn
+        username = f"pt.lab{row.id}"
+        accounts.create_user(
+            session,
+            actor=SYSTEM_ACTOR,
+            username=username,
+            display_name=f"{row.given_name} {row.family_name}",
+            password=PORTAL_PASSWORD,
+            roles=["patient"],
+            patient_id=row.id,
+        )
+        session.commit()
+        return row.id, row.mrn, f"{row.given_name} {row.family_name}", username
 
 
 def latest_accession(server: Server, patient_id: int) -> tuple[str, str]:
@@ -90,11 +126,22 @@ def latest_accession(server: Server, patient_id: int) -> tuple[str, str]:
         return accession, request.reference
 
 
-def _browser(browser: Browser, base: str, username: str) -> Page:
-    context = browser.new_context(base_url=base, viewport={"width": 1366, "height": 900})
+def _browser(browser: Browser, base: str, username: str, password: str = DEMO_PASSWORD, **options) -> Page:
+    context = browser.new_context(base_url=base, **(options or {"viewport": {"width": 1366, "height": 900}}))
     page = context.new_page()
-    sign_in(page, username)
+    sign_in(page, username, password)
     return page
+
+
+def _open_alert(server: Server, patient_id: int) -> int:
+    from hms_app.models.laboratory import CriticalAlert
+
+    with server_db(server) as session:
+        return session.execute(
+            select(CriticalAlert.id).where(
+                CriticalAlert.patient_id == patient_id, CriticalAlert.status == "open"
+            )
+        ).scalar_one()
 
 
 def _order_bmp(page: Page) -> None:
@@ -112,7 +159,7 @@ def _order_bmp(page: Page) -> None:
 
 
 def test_order_collect_result_and_read_it_in_the_chart(browser: Browser, hms_server: Server):
-    patient_id, mrn = quiet_patient(hms_server)
+    patient_id, mrn, name, portal_user = quiet_patient(hms_server)
     chart_url = f"/patients/{patient_id}"
 
     # ------------------------------------------------------------ the physician orders a BMP STAT
@@ -179,9 +226,37 @@ def test_order_collect_result_and_read_it_in_the_chart(browser: Browser, hms_ser
     entry = tech.locator(f"[data-testid='result-{accession}-{POTASSIUM}']")
     expect(entry).to_be_visible()
     wait_interactive(tech, f"[data-testid='result-{accession}-{POTASSIUM}']")
-    entry.fill("5.8")
+    doctor.evaluate("window.__noReload = 'still the chart'")
+    entry.fill("6.9")
     entry.press("Enter")
-    expect(tech.locator(f"[data-testid='entered-{accession}']")).to_contain_text("5.8 mmol/L")
+    expect(tech.locator(f"[data-testid='entered-{accession}']")).to_contain_text("6.9 mmol/L")
+    expect(tech.get_by_text("the ordering clinician is alerted")).to_be_visible()
+    alert_id = _open_alert(hms_server, patient_id)
+
+    # ------------------------------------------------------------ the banner on the physician's chart
+    line = doctor.locator(f"[data-testid=critical-alert-{alert_id}]")
+    expect(line).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(line).to_contain_text(name)
+    expect(line).to_contain_text(mrn)
+    expect(line.locator("[data-testid=critical-result]")).to_contain_text("6.9 mmol/L")
+    expect(line.locator("[data-testid=critical-flag]")).to_have_text("Critically high")
+    screenshot(doctor, "critical-01-banner")
+    line.locator("[data-testid=critical-acknowledge]").click()
+    ack = doctor.locator("[data-testid=acknowledge-dialog]")
+    expect(ack).to_be_visible()
+    read_back = ack.locator("[data-testid=read-back]")
+    read_back.fill("potassium 6.5")
+    ack.locator("[data-testid=read-back-submit]").click()
+    expect(ack.locator("[data-testid=read-back-error]")).to_have_text(
+        "The read-back must repeat the value (6.9), as read back on the telephone."
+    )
+    screenshot(doctor, "critical-02-acknowledge-dialog")
+    read_back.fill("potassium 6.9 mmol/L")
+    ack.locator("[data-testid=read-back-submit]").click()
+    expect(ack).to_be_hidden()
+    expect(doctor.locator("[data-testid=critical-banner]")).to_have_count(0)
+    expect(doctor.get_by_text("Acknowledged: ")).to_be_visible()
+    assert doctor.evaluate("window.__noReload") == "still the chart"
 
     second = _browser(browser, hms_server.url, SECOND_TECH)
     second.goto("/lab")
@@ -199,11 +274,31 @@ def test_order_collect_result_and_read_it_in_the_chart(browser: Browser, hms_ser
     potassium = doctor.locator(f"[data-testid='result-{POTASSIUM}']")
     expect(potassium).to_be_visible()
     newest = potassium.locator("td[data-flag]").first
-    expect(newest).to_contain_text("5.8")
-    expect(newest).to_have_attribute("data-flag", "H")
-    expect(newest.locator("[data-testid=flag-H]")).to_be_visible()
+    expect(newest).to_contain_text("6.9")
+    expect(newest).to_have_attribute("data-flag", "HH")
+    expect(newest.locator("[data-testid=flag-HH]")).to_be_visible()
     expect(doctor.locator("[data-testid=lab-trend] .js-plotly-plot")).to_be_visible(timeout=60_000)
     screenshot(doctor, "lab-chart-01-results")
-    assert mrn
-    for page in (doctor, tech, second):
+
+    # ------------------------------------------------------------ the patient, on a phone
+    patient = _browser(
+        browser,
+        hms_server.url,
+        portal_user,
+        PORTAL_PASSWORD,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    patient.goto("/portal/results")
+    row = patient.locator("[data-testid=result-row]").filter(has_text="Potassium")
+    expect(row).to_be_visible()
+    expect(row.locator("[data-testid=result-value]")).to_have_text("6.9 mmol/L")
+    expect(row.locator("[data-testid=result-flag]")).to_have_text("far above the usual range")
+    expect(row).to_contain_text("Usual range: 3.5-5.1 mmol/L")
+    width = patient.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the results page is {width} px wide on a 390 px phone"
+    screenshot(patient, "critical-04-portal-results")
+    for page in (doctor, tech, second, patient):
         page.context.close()
