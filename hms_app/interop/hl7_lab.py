@@ -46,7 +46,7 @@ from hms_app.clock import utcnow
 from hms_app.errors import NotFound, ValidationError
 from hms_app.models.laboratory import Hl7Message
 from hms_app.services import live
-from hms_app.services.laboratory import results
+from hms_app.services.laboratory import analyser
 from hms_app.settings import get_settings
 
 log = logging.getLogger("hms.hl7")
@@ -468,16 +468,10 @@ def receive_hl7(
         # from it, instead of storing the results a second time.
         session.add(row)
         session.flush()
-        for number, observation in enumerate(message.observations, start=1):
-            _store(session, message.sender, number, observation)
-    except IntegrityError:
-        session.rollback()
-        earlier = _stored(session, message.sender, message.control_id)
-        if earlier is None:
-            raise
-        return _outcome(text, earlier, duplicate=True)
-    except _NotStored as failed:
+        analyser.record_analyser_results(session, readings=message.observations, sender=message.sender)
+    except analyser.ReadingRefused as refused:
         session.rollback()  # all or nothing: not one result of the message stays
+        failed = _not_stored(refused.number, message.observations[refused.number - 1], refused.error)
         error_row = Hl7Message(
             sender=message.sender,
             control_id=message.control_id,
@@ -489,6 +483,12 @@ def receive_hl7(
             raw=text,
         )
         return _keep(session, text, error_row)
+    except IntegrityError:
+        session.rollback()
+        earlier = _stored(session, message.sender, message.control_id)
+        if earlier is None:
+            raise
+        return _outcome(text, earlier, duplicate=True)
     except Exception:
         session.rollback()  # the database is away, or a fault: no answer, the analyser sends it again
         raise
@@ -503,37 +503,29 @@ class _NotStored(Exception):
         self.reason, self.code, self.location = reason, code, location
 
 
-def _store(session: Session, sender: str, number: int, observation: Observation) -> None:
+def _not_stored(number: int, observation: Observation, error: Exception) -> _NotStored:
+    """Why the ``number``-th result of a message was refused, as its AE answer says it."""
     where = f"OBX^{number}"
-    try:
-        results.record_analyser_result(
-            session,
-            accession=observation.accession,
-            test_code=observation.test_code,
-            value=observation.value,
-            unit=observation.unit,
-            observed_at=observation.observed_at,
-            sender=sender,
-        )
-    except results.UnknownSpecimen as error:
-        raise _NotStored(f"Unknown specimen {observation.accession}: {error}", UNKNOWN_KEY, where) from error
-    except results.UnknownTest as error:
-        raise _NotStored(
+    if isinstance(error, analyser.UnknownSpecimen):
+        return _NotStored(f"Unknown specimen {observation.accession}: {error}", UNKNOWN_KEY, where)
+    if isinstance(error, analyser.UnknownTest):
+        return _NotStored(
             f"Unknown test code {observation.test_code} for specimen {observation.accession}: {error}",
             TABLE_VALUE_NOT_FOUND,
             where + "^3",
-        ) from error
-    except NotFound as error:
-        raise _NotStored(str(error), UNKNOWN_KEY, where) from error
-    except ValidationError as error:
+        )
+    if isinstance(error, NotFound):
+        return _NotStored(str(error), UNKNOWN_KEY, where)
+    if isinstance(error, ValidationError):
         if error.field not in (None, "value", "unit"):  # the specimen is not ready for results
-            raise _NotStored(f"{observation.accession}: {error}", APPLICATION_ERROR, where) from error
+            return _NotStored(f"{observation.accession}: {error}", APPLICATION_ERROR, where)
         shown = f"{observation.value[:40]} {observation.unit or ''}".strip()
-        raise _NotStored(
+        return _NotStored(
             f"Bad value {shown!r} for {observation.test_code} on {observation.accession}: {error}",
             DATA_TYPE_ERROR,
             where + ("^6" if error.field == "unit" else "^5"),
-        ) from error
+        )
+    raise error
 
 
 def ingest_hl7(session: Session, raw: str) -> str:

@@ -43,9 +43,11 @@ def record_audit(
     outcome: str = "success",
     detail: str | None = None,
     username: str | None = None,
+    flush: bool = True,
 ) -> AuditEvent:
     """Append one audit row in the caller's transaction (the caller commits); it is sealed
-    into the chain once committed.
+    into the chain once committed. ``flush=False`` leaves it pending, to be inserted with the
+    caller's other rows in one statement (its id is then unknown until the caller flushes).
 
     On a read-only session (``session_scope(read_only=True)``: a read that must not wait for
     writers) the row is committed at once in a short transaction of its own, before the read's
@@ -72,7 +74,8 @@ def record_audit(
             writer.commit()
         return row
     session.add(row)
-    session.flush()
+    if flush:
+        session.flush()
     return row
 
 

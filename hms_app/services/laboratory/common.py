@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import case, select
+from sqlalchemy import bindparam, case, select
 from sqlmodel import Session
 
 from hms_app.cds.lab_flags import Limits, age_in_days, select_range
@@ -219,9 +219,29 @@ def test_ranges(session: Session, test_id: int) -> list[Limits]:
     return [_limits_of(row) for row in rows]
 
 
+_RANGES_OF_TESTS = (  # built once: the analysers' messages ask it for every message
+    select(LabReferenceRange)
+    .where(LabReferenceRange.test_id.in_(bindparam("test_ids", expanding=True)))
+    .order_by(LabReferenceRange.id)
+)
+
+
+def ranges_of_tests(session: Session, test_ids) -> dict[int, list[Limits]]:
+    """The ranges of several tests in one query, by test id (a test without any: an empty list)."""
+    ids = sorted(set(test_ids))
+    found: dict[int, list[Limits]] = {test_id: [] for test_id in ids}
+    if ids:
+        for row in session.execute(_RANGES_OF_TESTS, {"test_ids": ids}).scalars():
+            found[row.test_id].append(_limits_of(row))
+    return found
+
+
+def limits_for(ranges: list[Limits], patient: Patient, at: datetime | None) -> Limits | None:
+    """Of a test's ``ranges``, the one that applies to ``patient`` on the day ``at`` (collection)."""
+    day = collection_day(at) or patient.birth_date
+    return select_range(ranges, sex=patient.sex, age_days=age_in_days(patient.birth_date, day))
+
+
 def range_for(session: Session, test_id: int, patient: Patient, at: datetime | None) -> Limits | None:
     """The range that applies to ``patient`` for this test on the day ``at`` (collection)."""
-    day = collection_day(at) or patient.birth_date
-    return select_range(
-        test_ranges(session, test_id), sex=patient.sex, age_days=age_in_days(patient.birth_date, day)
-    )
+    return limits_for(test_ranges(session, test_id), patient, at)
