@@ -19,24 +19,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import MultipleResultsFound
 from sqlmodel import Session
 
+from hms_app.cds.lab_flags import Limits
 from hms_app.clock import utcnow
 from hms_app.errors import DomainError, NotFound, ValidationError
-from hms_app.models.laboratory import LabOrder, LabResult, LabTest, Specimen
+from hms_app.models.laboratory import LabOrder, LabReferenceRange, LabResult, LabTest, Specimen
 from hms_app.models.patients import Patient
 from hms_app.services.audit import record_audit
-from hms_app.services.laboratory.common import limits_for, parse_decimal, ranges_of_tests
+from hms_app.services.laboratory.common import limits_for, limits_of, parse_decimal
 from hms_app.services.laboratory.judging import (
     alert_if_critical,
     display_value,
     judge,
     parse_value,
-    previous_values,
+    previous_value_column,
 )
 from hms_app.services.laboratory.units import convert
 
@@ -83,6 +85,8 @@ class _Order:
     test: LabTest
     patient: Patient
     current: LabResult | None  # its result not yet superseded, if it has one
+    ranges: list[Limits]  # its test's reference ranges
+    previous: Decimal | None  # the patient's previous released value of the test (the delta check's)
 
 
 def _accession(value) -> str:
@@ -101,16 +105,24 @@ _SPECIMENS = (
     .with_for_update()
 )
 _ORDERS = (
-    select(LabOrder, LabTest, Patient, LabResult)
+    select(
+        LabOrder,
+        LabTest,
+        Patient,
+        LabResult,
+        LabReferenceRange,
+        previous_value_column(LabOrder.patient_id, LabOrder.test_id),
+    )
     .join(LabTest, LabTest.id == LabOrder.test_id)
     .join(Patient, Patient.id == LabOrder.patient_id)
     .outerjoin(LabResult, and_(LabResult.order_id == LabOrder.id, LabResult.superseded_by_id.is_(None)))
+    .outerjoin(LabReferenceRange, LabReferenceRange.test_id == LabOrder.test_id)
     .where(
         LabOrder.specimen_id.in_(bindparam("specimen_ids", expanding=True)),
         LabTest.code.in_(bindparam("codes", expanding=True)),
         LabOrder.status != "cancelled",
     )
-    .order_by(LabOrder.id)
+    .order_by(LabOrder.id, LabReferenceRange.id)
     .with_for_update(of=LabOrder)
 )
 
@@ -123,16 +135,21 @@ def _specimens(session: Session, accessions: set[str]) -> dict[str, Specimen]:
 
 
 def _orders(session: Session, specimen_ids: set[int], codes: set[str]) -> dict[tuple[int, str], _Order]:
-    """The live orders of ``codes`` on the specimens, by (specimen id, test code), locked."""
+    """The live orders of ``codes`` on the specimens, by (specimen id, test code), locked; each
+    with its test, its patient, its current result, its test's ranges and the patient's previous
+    released value of the test (one row per order and range)."""
     if not specimen_ids or not codes:
         return {}
     rows = session.execute(_ORDERS, {"specimen_ids": sorted(specimen_ids), "codes": sorted(codes)}).all()
     found: dict[tuple[int, str], _Order] = {}
-    for order, test, patient, current in rows:
+    for order, test, patient, current, limits, previous in rows:
         key = (order.specimen_id, test.code)
-        if key in found:  # as a one-row lookup by specimen and code would have failed
+        if key not in found:
+            found[key] = _Order(order, test, patient, current, [], previous)
+        elif found[key].order is not order:  # as a one-row lookup by specimen and code would have failed
             raise MultipleResultsFound(f"specimen {order.specimen_id} has two live orders of {test.code}")
-        found[key] = _Order(order, test, patient, current)
+        if limits is not None:
+            found[key].ranges.append(limits_of(limits))
     return found
 
 
@@ -156,12 +173,6 @@ def record_analyser_results(session: Session, *, readings: Sequence[Reading], se
     specimens = _specimens(session, {accession for accession, _ in keys if accession})
     usable = {s.id for s in specimens.values() if s.status not in ("rejected", "pending")}
     orders = _orders(session, usable, {code for _, code in keys if code})
-    tests = {found.test.id: found.test for found in orders.values()}
-    ranges = ranges_of_tests(session, tests)
-    previous = previous_values(
-        session,
-        {(f.order.patient_id, f.test.id) for f in orders.values() if f.test.result_type == "numeric"},
-    )
     written: list[tuple[LabResult, _Order, str, Reading]] = []
     for number, (reading, (accession, code)) in enumerate(zip(readings, keys, strict=True), start=1):
         try:
@@ -173,10 +184,8 @@ def record_analyser_results(session: Session, *, readings: Sequence[Reading], se
         judge(
             result,
             found.test,
-            limits_for(
-                ranges[found.test.id], found.patient, specimens[accession].collected_at or result.resulted_at
-            ),
-            previous.get((found.order.patient_id, found.test.id)),
+            limits_for(found.ranges, found.patient, specimens[accession].collected_at or result.resulted_at),
+            found.previous,
         )
         written.append((result, found, replaced, reading))
     session.flush()  # the results' ids, for their alerts and audit rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import case, select
 from sqlmodel import Session
 
 from hms_app.cds.lab_flags import Limits, age_in_days, select_range
@@ -200,7 +200,7 @@ def collection_day(moment: datetime | None) -> date | None:
     return local.date() if local else None
 
 
-def _limits_of(row: LabReferenceRange) -> Limits:
+def limits_of(row: LabReferenceRange) -> Limits:
     return Limits(
         sex=row.sex,
         age_min_days=row.age_min_days,
@@ -216,24 +216,7 @@ def _limits_of(row: LabReferenceRange) -> Limits:
 
 def test_ranges(session: Session, test_id: int) -> list[Limits]:
     rows = session.execute(select(LabReferenceRange).where(LabReferenceRange.test_id == test_id)).scalars()
-    return [_limits_of(row) for row in rows]
-
-
-_RANGES_OF_TESTS = (  # built once: the analysers' messages ask it for every message
-    select(LabReferenceRange)
-    .where(LabReferenceRange.test_id.in_(bindparam("test_ids", expanding=True)))
-    .order_by(LabReferenceRange.id)
-)
-
-
-def ranges_of_tests(session: Session, test_ids) -> dict[int, list[Limits]]:
-    """The ranges of several tests in one query, by test id (a test without any: an empty list)."""
-    ids = sorted(set(test_ids))
-    found: dict[int, list[Limits]] = {test_id: [] for test_id in ids}
-    if ids:
-        for row in session.execute(_RANGES_OF_TESTS, {"test_ids": ids}).scalars():
-            found[row.test_id].append(_limits_of(row))
-    return found
+    return [limits_of(row) for row in rows]
 
 
 def limits_for(ranges: list[Limits], patient: Patient, at: datetime | None) -> Limits | None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from hms_app.cds.lab_flags import (
@@ -74,40 +75,23 @@ def previous_value(session: Session, patient_id: int, test_id: int) -> Decimal |
     ).scalar()
 
 
-def _latest_values():
-    latest_first = func.row_number().over(
-        partition_by=(LabResult.patient_id, LabResult.test_id),
-        order_by=(LabResult.resulted_at.desc(), LabResult.id.desc()),
-    )
-    ranked = (
-        select(LabResult.patient_id, LabResult.test_id, LabResult.value_numeric, latest_first.label("rank"))
+def previous_value_column(patient_id, test_id):
+    """``previous_value`` as a column of a bigger query, for the patient and test of each row."""
+    earlier = aliased(LabResult)
+    return (
+        select(earlier.value_numeric)
         .where(
-            LabResult.patient_id.in_(bindparam("patient_ids", expanding=True)),
-            LabResult.test_id.in_(bindparam("test_ids", expanding=True)),
-            *_baseline(),
+            earlier.patient_id == patient_id,
+            earlier.test_id == test_id,
+            earlier.status.in_(RELEASED_STATUSES),
+            earlier.superseded_by_id.is_(None),
+            earlier.value_numeric.is_not(None),
         )
-        .subquery()
+        .order_by(earlier.resulted_at.desc(), earlier.id.desc())
+        .limit(1)
+        .correlate_except(earlier)
+        .scalar_subquery()
     )
-    return select(ranked.c.patient_id, ranked.c.test_id, ranked.c.value_numeric).where(ranked.c.rank == 1)
-
-
-# Built once: an analyser's message asks it for every message, and building it costs more than running it.
-_LATEST_VALUES = _latest_values()
-
-
-def previous_values(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Decimal]:
-    """``previous_value`` of several (patient id, test id) pairs in one query; a pair without a
-    previous value is missing from the answer."""
-    if not pairs:
-        return {}
-    rows = session.execute(
-        _LATEST_VALUES,
-        {
-            "patient_ids": sorted({patient for patient, _ in pairs}),
-            "test_ids": sorted({test for _, test in pairs}),
-        },
-    ).all()
-    return {(patient, test): value for patient, test, value in rows if (patient, test) in pairs}
 
 
 def judge(result: LabResult, test: LabTest, limits: Limits | None, previous: Decimal | None) -> None:
