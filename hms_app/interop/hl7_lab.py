@@ -315,9 +315,9 @@ def _safe(segment, field_num: int, component: int = 1) -> str:
         return ""
 
 
-def _reply_header(message: hl7.Message | None) -> str:
-    """A clean MSH carrying what the ACK echoes (sender, receiver, trigger, control id, processing
-    id, version), from whatever header the sender wrote: every ACK can then be built and read."""
+def _echoed(message: hl7.Message | None) -> dict[int, str]:
+    """What an ACK echoes of the sender's header (sender, receiver, trigger, control id,
+    processing id, version) by MSH field number, escaped, from whatever header the sender wrote."""
     try:
         msh = message.segment("MSH") if message is not None else None
     except Exception:  # noqa: BLE001 - no MSH segment
@@ -328,19 +328,19 @@ def _reply_header(message: hl7.Message | None) -> str:
         value = _safe(msh, number, component) if msh is not None else ""
         return esc(value) if value else default
 
-    return "|".join(
-        [
-            "MSH",
-            "^~\\&",
-            *(field(n) for n in (3, 4, 5, 6)),
-            "",
-            "",
-            f"ORU^{field(9, 2, 'R01')}",
-            field(10)[: CONTROL_ID_MAX * 2],
-            field(11, default="P"),
-            field(12, default="2.5"),
-        ]
-    )
+    return {
+        **{n: field(n) for n in (3, 4, 5, 6)},
+        9: field(9, 2, "R01"),
+        10: field(10)[: CONTROL_ID_MAX * 2],
+        11: field(11, default="P"),
+        12: field(12, default="2.5"),
+    }
+
+
+def _reply_header(echoed: dict[int, str]) -> str:
+    """A clean MSH carrying what the ACK echoes: every ACK can then be built and read."""
+    fields = [echoed[n] for n in (3, 4, 5, 6)]
+    return "|".join(["MSH", "^~\\&", *fields, "", "", f"ORU^{echoed[9]}", *(echoed[n] for n in (10, 11, 12))])
 
 
 def build_ack(text: str, row: Hl7Message, parsed: hl7.Message | None = None) -> str:
@@ -350,7 +350,19 @@ def build_ack(text: str, row: Hl7Message, parsed: hl7.Message | None = None) -> 
             parsed = hl7.parse(text)
         except Exception:  # noqa: BLE001 - unreadable: answered as an anonymous ORU^R01
             parsed = None
-    source = hl7.parse(_reply_header(parsed))
+    echoed = _echoed(parsed)
+    if row.ack_code == "AA":
+        # What python-hl7's create_ack below writes for an AA, written directly: every stored
+        # message is answered so, and building it through the parser costs more than storing it.
+        return (
+            f"MSH|^~\\&|{RECEIVING_APPLICATION}|{echoed[6]}|{echoed[3]}|{echoed[4]}|{_stamp(row.received_at)}"
+            f"||ACK^{echoed[9]}^ACK|HMS{row.id}|{echoed[11]}|{echoed[12]}\rMSA|AA|{echoed[10]}\r"
+        )
+    return _generic_ack(echoed, row)
+
+
+def _generic_ack(echoed: dict[int, str], row: Hl7Message) -> str:
+    source = hl7.parse(_reply_header(echoed))
     ack = source.create_ack(row.ack_code, message_id=f"HMS{row.id}", application=RECEIVING_APPLICATION)
     msh, msa = ack.segment("MSH"), ack.segment("MSA")
     msh.assign_field(_stamp(row.received_at), 7)

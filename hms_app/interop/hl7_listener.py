@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
@@ -108,6 +109,13 @@ async def serve(
 ) -> asyncio.AbstractServer:
     """Start listening on ``host``:``port`` (0: any free port); the server object."""
     notices = notices or GatheredNotices()
+    # SQLite stores one message at a time whatever the number of threads: one thread does it
+    # (the same connection, no thread waking only to queue for the writer's lock behind the
+    # others, which costs the interpreter lock more than the wait). PostgreSQL stores messages
+    # side by side, a thread each.
+    url = database_url or get_settings().database_url
+    storer = ThreadPoolExecutor(1, thread_name_prefix="hms-hl7-store") if url.startswith("sqlite") else None
+    loop = asyncio.get_running_loop()
 
     async def connection(reader, writer) -> None:
         address = writer.get_extra_info("peername")
@@ -127,7 +135,7 @@ async def serve(
                     log.warning("%s sent a message over %s bytes: closing", peer, MAX_MESSAGE_BYTES)
                     return
                 started = time.perf_counter()
-                outcome = await asyncio.to_thread(receive, block, database_url, notices)
+                outcome = await loop.run_in_executor(storer, receive, block, database_url, notices)
                 writer.writeblock(outcome.ack.encode("utf-8"))
                 await writer.drain()
                 log.info(_log_line(peer, outcome, (time.perf_counter() - started) * 1000))

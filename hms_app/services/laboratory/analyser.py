@@ -31,7 +31,7 @@ from hms_app.clock import utcnow
 from hms_app.errors import DomainError, NotFound, ValidationError
 from hms_app.models.laboratory import LabOrder, LabReferenceRange, LabResult, LabTest, Specimen
 from hms_app.models.patients import Patient
-from hms_app.services.audit import record_audit
+from hms_app.services.audit import audit_row, record_audits
 from hms_app.services.laboratory.common import limits_for, limits_of, parse_decimal
 from hms_app.services.laboratory.judging import (
     alert_if_critical,
@@ -189,21 +189,23 @@ def record_analyser_results(session: Session, *, readings: Sequence[Reading], se
         )
         written.append((result, found, replaced, reading))
     session.flush()  # the results' ids, for their alerts and audit rows
+    audits = []
     for result, found, replaced, reading in written:
         test = found.test
         alert_if_critical(session, result, test, found.order)
-        record_audit(
-            session,
-            None,
-            "lab.result",
-            patient_id=found.order.patient_id,
-            target_type="lab_result",
-            target_id=result.id,
-            detail=f"{test.code} {display_value(result, test.decimals)} {result.unit or ''} "
-            f"(sent {reading.value} {reading.unit or ''}) flag={result.flag or '-'} from {sender}{replaced}",
-            username=f"analyser {sender}"[:60],
-            flush=False,
+        audits.append(
+            audit_row(
+                None,
+                "lab.result",
+                patient_id=found.order.patient_id,
+                target_type="lab_result",
+                target_id=result.id,
+                detail=f"{test.code} {display_value(result, test.decimals)} {result.unit or ''} "
+                f"(sent {reading.value} {reading.unit or ''}) flag={result.flag or '-'} from {sender}{replaced}",
+                username=f"analyser {sender}"[:60],
+            )
         )
+    record_audits(session, audits)
     return [result for result, *_ in written]
 
 
