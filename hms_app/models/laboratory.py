@@ -241,7 +241,7 @@ class CriticalAlert(SQLModel, table=True):
     clinician_id: int | None = Field(default=None, foreign_key="app_user.id")
     recipient_id: int | None = Field(default=None, foreign_key="app_user.id")
     level: int = Field(default=0)  # ALERT_LEVELS
-    status: str = Field(default="open", max_length=12)  # open | acknowledged
+    status: str = Field(default="open", max_length=12)  # open | acknowledged | withdrawn (specimen rejected)
     raised_at: datetime = Field(default_factory=utcnow)
     escalate_at: datetime
     escalated_at: datetime | None = Field(default=None)
