@@ -46,7 +46,7 @@ from hms_app.models.security import AppUser, Role, UserRole
 from hms_app.plurals import counted
 from hms_app.services import live
 from hms_app.services.audit import record_audit
-from hms_app.services.patients import full_name
+from hms_app.services.laboratory.common import patient_name
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor, authorize
 from hms_app.settings import get_settings
 
@@ -445,7 +445,7 @@ def _rows(session: Session, conditions, order, now: datetime, limit: int) -> lis
             AlertRow(
                 id=alert.id,
                 patient_id=patient.id,
-                patient_name=full_name(patient),
+                patient_name=patient_name(patient.family_name, patient.given_name),  # as the lab lists
                 mrn=patient.mrn,
                 summary=alert.summary,
                 level=alert.level,

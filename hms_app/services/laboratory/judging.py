@@ -126,8 +126,8 @@ def alert_if_critical(session: Session, result: LabResult, test: LabTest, order:
         source_type="lab_result",
         source_id=result.id,
         patient_id=result.patient_id,
-        summary=critical_summary(
-            test.name, display_value(result, test.decimals), result.unit or "", result.flag
+        summary=critical_summary(  # "K 6.9 mmol/L (HH)": the name the lab screens use
+            test.short_name, display_value(result, test.decimals), result.unit or "", result.flag
         ),
         recipient_id=request.ordered_by_id,
         department_id=request.department_id,
