@@ -177,7 +177,11 @@ def test_collection_charges_each_test_once_and_a_panel_by_its_own_price(session,
         collect_specimen(session, actor=world.nurse, specimen_id=placed.specimen_ids[0])
     assert _charges(session, world.woman) == ["LAB-BMP", "LAB-CBC", "LAB-HBA1C"]
     audit = (
-        session.execute(select(AuditEvent.detail).where(AuditEvent.action == "lab.collect")).scalars().all()
+        session.execute(
+            select(AuditEvent.detail).where(AuditEvent.action == "lab.collect").order_by(AuditEvent.id)
+        )
+        .scalars()
+        .all()
     )
     assert any("LAB-BMP" in detail for detail in audit)
 
@@ -242,7 +246,7 @@ def test_reception_by_scan_then_rejection_asks_for_a_new_sample_and_tells_the_ch
         session.execute(select(func.count(LabResult.id))).scalar_one() == 0
     )  # the false result is withdrawn
     withdrawn = session.execute(
-        select(AuditEvent.detail).where(AuditEvent.action == "lab.reject")
+        select(AuditEvent.detail).where(AuditEvent.action == "lab.reject").order_by(AuditEvent.id)
     ).scalar_one()
     assert "7.9" in withdrawn and "Haemolysed" in withdrawn
     chart = patient_orders(session, actor=world.physician, patient_id=world.man)
@@ -272,7 +276,9 @@ def test_the_label_carries_the_accession_as_code_128_and_is_audited(session, wor
     svg = specimen_label_svg(session, actor=world.nurse, specimen_id=placed.specimen_ids[0])
     assert svg.startswith("<svg") and "FRAU, Eve" in svg and "EDTA (lavender)" in svg
     assert "data:image/svg+xml;base64," in svg
-    audited = session.execute(select(AuditEvent).where(AuditEvent.action == "lab.label")).scalar_one()
+    audited = session.execute(
+        select(AuditEvent).where(AuditEvent.action == "lab.label").order_by(AuditEvent.id)
+    ).scalar_one()
     assert audited.patient_id == world.woman and audited.username == "nurse.ward"
 
 
@@ -382,7 +388,9 @@ def test_a_correction_supersedes_the_released_result_and_the_chart_follows(sessi
     statuses = session.execute(select(Observation.status, Observation.value).order_by(Observation.id)).all()
     assert statuses == [("entered-in-error", 1.5), ("corrected", 0.95)]
     assert session.get(LabResult, corrected.id).status == "corrected"
-    detail = session.execute(select(AuditEvent.detail).where(AuditEvent.action == "lab.correct")).scalar_one()
+    detail = session.execute(
+        select(AuditEvent.detail).where(AuditEvent.action == "lab.correct").order_by(AuditEvent.id)
+    ).scalar_one()
     assert "1.50 -> 0.95" in detail and "Transcription error" in detail
 
 
