@@ -149,5 +149,5 @@ def test_a_bigger_message_asks_the_database_no_more_questions(session, world):
         "17861-6": "9.4",
     }
     eight = _lookups(session, [_reading(panel, code, value) for code, value in values.items()])
-    assert eight == single == 2  # the specimens; their orders with all that judging needs
+    assert eight == single == 1  # the specimens with their orders and all that judging needs
     assert session.execute(select(LabResult.id)).all().__len__() == 9

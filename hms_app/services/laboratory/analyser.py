@@ -112,18 +112,20 @@ _ORDERS = (
         LabResult,
         LabReferenceRange,
         previous_value_column(LabOrder.patient_id, LabOrder.test_id),
+        Specimen,
     )
+    .join(Specimen, Specimen.id == LabOrder.specimen_id)
     .join(LabTest, LabTest.id == LabOrder.test_id)
     .join(Patient, Patient.id == LabOrder.patient_id)
     .outerjoin(LabResult, and_(LabResult.order_id == LabOrder.id, LabResult.superseded_by_id.is_(None)))
     .outerjoin(LabReferenceRange, LabReferenceRange.test_id == LabOrder.test_id)
     .where(
-        LabOrder.specimen_id.in_(bindparam("specimen_ids", expanding=True)),
+        Specimen.accession.in_(bindparam("accessions", expanding=True)),
         LabTest.code.in_(bindparam("codes", expanding=True)),
         LabOrder.status != "cancelled",
     )
     .order_by(LabOrder.id, LabReferenceRange.id)
-    .with_for_update(of=LabOrder)
+    .with_for_update(of=(LabOrder, Specimen))
 )
 
 
@@ -134,15 +136,20 @@ def _specimens(session: Session, accessions: set[str]) -> dict[str, Specimen]:
     return {specimen.accession: specimen for specimen in found}
 
 
-def _orders(session: Session, specimen_ids: set[int], codes: set[str]) -> dict[tuple[int, str], _Order]:
-    """The live orders of ``codes`` on the specimens, by (specimen id, test code), locked; each
-    with its test, its patient, its current result, its test's ranges and the patient's previous
-    released value of the test (one row per order and range)."""
-    if not specimen_ids or not codes:
-        return {}
-    rows = session.execute(_ORDERS, {"specimen_ids": sorted(specimen_ids), "codes": sorted(codes)}).all()
+def _orders(
+    session: Session, accessions: set[str], codes: set[str]
+) -> tuple[dict[str, Specimen], dict[tuple[int, str], _Order]]:
+    """The specimens of ``accessions`` that have live orders of ``codes``, and those orders by
+    (specimen id, test code), both locked; each order with its test, its patient, its current
+    result, its test's ranges and the patient's previous released value of the test (one row per
+    order and range)."""
+    if not accessions or not codes:
+        return {}, {}
+    rows = session.execute(_ORDERS, {"accessions": sorted(accessions), "codes": sorted(codes)}).all()
+    specimens: dict[str, Specimen] = {}
     found: dict[tuple[int, str], _Order] = {}
-    for order, test, patient, current, limits, previous in rows:
+    for order, test, patient, current, limits, previous, specimen in rows:
+        specimens[specimen.accession] = specimen
         key = (order.specimen_id, test.code)
         if key not in found:
             found[key] = _Order(order, test, patient, current, [], previous)
@@ -150,7 +157,7 @@ def _orders(session: Session, specimen_ids: set[int], codes: set[str]) -> dict[t
             raise MultipleResultsFound(f"specimen {order.specimen_id} has two live orders of {test.code}")
         if limits is not None:
             found[key].ranges.append(limits_of(limits))
-    return found
+    return specimens, found
 
 
 def _receive(session: Session, specimen: Specimen, sender: str) -> None:
@@ -170,9 +177,11 @@ def record_analyser_results(session: Session, *, readings: Sequence[Reading], se
     stored (the caller rolls back)."""
     sender = _sender(sender)
     keys = [(_accession(r.accession), str(r.test_code or "").strip()) for r in readings]
-    specimens = _specimens(session, {accession for accession, _ in keys if accession})
-    usable = {s.id for s in specimens.values() if s.status not in ("rejected", "pending")}
-    orders = _orders(session, usable, {code for _, code in keys if code})
+    accessions = {accession for accession, _ in keys if accession}
+    # The specimens come with their orders; one without an order of any code sent is looked up
+    # by itself, to say whether it is unknown or only lacks the test.
+    specimens, orders = _orders(session, accessions, {code for _, code in keys if code})
+    specimens.update(_specimens(session, accessions - specimens.keys()))
     written: list[tuple[LabResult, _Order, str, Reading]] = []
     for number, (reading, (accession, code)) in enumerate(zip(readings, keys, strict=True), start=1):
         try:
