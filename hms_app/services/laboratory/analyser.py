@@ -3,12 +3,14 @@ transaction, with what they need looked up for all of them at once.
 
 An analyser's message carries a few results, often for one specimen. Stored one at a time, each
 result costs a dozen queries (its specimen, its order, its test, the patient, the ranges, the
-previous value, the current result); here the message costs four whatever its size: the
-specimens, their orders of the codes sent (with test, patient and current result), the tests'
-ranges, and the patients' previous values. Each result is then checked, converted and judged
-in the message's order with the same functions as a result entered by hand (``judging``), so a
-message's first bad result is the one reported, and flags, delta checks, critical alerts and
-audit rows are those of hand entry.
+previous value, the current result); here the message costs one query whatever its size: the
+specimens of the accessions sent with their live orders of the codes sent, each with its test,
+its patient, its current result, the test's ranges and the patient's previous released value,
+specimens and orders locked. A specimen without an order of any code sent is then looked up
+alone, to tell an unknown specimen from a missing order. Each result is then checked, converted
+and judged in the message's order with the same functions as a result entered by hand
+(``judging``), so a message's first bad result is the one reported, and flags, delta checks,
+critical alerts and audit rows are those of hand entry.
 
 NO permission check (the listener is trusted by network configuration) and NO commit: the
 caller stores the HL7 message in the same transaction and commits it, or rolls everything back.
