@@ -28,8 +28,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, read_only: bool = False) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, pre_ping: bool = True) -> Engine:
     """Create an engine for ``url`` with the settings HMS relies on.
+
+    ``pre_ping=False`` (PostgreSQL): no round trip to test a pooled connection before each use;
+    for a caller that answers a failed first statement by being asked again (the HL7 listener).
 
     On SQLite, writing transactions start with BEGIN IMMEDIATE: a deferred transaction
     that reads and then writes fails at once with "database is locked" when another
@@ -55,7 +58,7 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=10, max_overflow=20)
 
 
 def get_engine(url: str | None = None, *, read_only: bool = False) -> Engine:

@@ -123,5 +123,5 @@ def reference_text(limits: Limits | None, decimals: int) -> str:
 
 
 def critical_summary(name: str, value: str, unit: str, flag: str) -> str:
-    """What a critical alert says: ``Potassium 6.9 mmol/L (HH)``."""
+    """What a critical alert says: ``K 6.9 mmol/L (HH)`` (the laboratory passes the test's short name)."""
     return " ".join(part for part in (name, value, unit, f"({flag})") if part)[:200]

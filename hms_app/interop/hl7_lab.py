@@ -46,7 +46,7 @@ from hms_app.clock import utcnow
 from hms_app.errors import NotFound, ValidationError
 from hms_app.models.laboratory import Hl7Message
 from hms_app.services import live
-from hms_app.services.laboratory import results
+from hms_app.services.laboratory import analyser
 from hms_app.settings import get_settings
 
 log = logging.getLogger("hms.hl7")
@@ -315,9 +315,9 @@ def _safe(segment, field_num: int, component: int = 1) -> str:
         return ""
 
 
-def _reply_header(message: hl7.Message | None) -> str:
-    """A clean MSH carrying what the ACK echoes (sender, receiver, trigger, control id, processing
-    id, version), from whatever header the sender wrote: every ACK can then be built and read."""
+def _echoed(message: hl7.Message | None) -> dict[int, str]:
+    """What an ACK echoes of the sender's header (sender, receiver, trigger, control id,
+    processing id, version) by MSH field number, escaped, from whatever header the sender wrote."""
     try:
         msh = message.segment("MSH") if message is not None else None
     except Exception:  # noqa: BLE001 - no MSH segment
@@ -328,19 +328,19 @@ def _reply_header(message: hl7.Message | None) -> str:
         value = _safe(msh, number, component) if msh is not None else ""
         return esc(value) if value else default
 
-    return "|".join(
-        [
-            "MSH",
-            "^~\\&",
-            *(field(n) for n in (3, 4, 5, 6)),
-            "",
-            "",
-            f"ORU^{field(9, 2, 'R01')}",
-            field(10)[: CONTROL_ID_MAX * 2],
-            field(11, default="P"),
-            field(12, default="2.5"),
-        ]
-    )
+    return {
+        **{n: field(n) for n in (3, 4, 5, 6)},
+        9: field(9, 2, "R01"),
+        10: field(10)[: CONTROL_ID_MAX * 2],
+        11: field(11, default="P"),
+        12: field(12, default="2.5"),
+    }
+
+
+def _reply_header(echoed: dict[int, str]) -> str:
+    """A clean MSH carrying what the ACK echoes: every ACK can then be built and read."""
+    fields = [echoed[n] for n in (3, 4, 5, 6)]
+    return "|".join(["MSH", "^~\\&", *fields, "", "", f"ORU^{echoed[9]}", *(echoed[n] for n in (10, 11, 12))])
 
 
 def build_ack(text: str, row: Hl7Message, parsed: hl7.Message | None = None) -> str:
@@ -350,7 +350,19 @@ def build_ack(text: str, row: Hl7Message, parsed: hl7.Message | None = None) -> 
             parsed = hl7.parse(text)
         except Exception:  # noqa: BLE001 - unreadable: answered as an anonymous ORU^R01
             parsed = None
-    source = hl7.parse(_reply_header(parsed))
+    echoed = _echoed(parsed)
+    if row.ack_code == "AA":
+        # What python-hl7's create_ack below writes for an AA, written directly: every stored
+        # message is answered so, and building it through the parser costs more than storing it.
+        return (
+            f"MSH|^~\\&|{RECEIVING_APPLICATION}|{echoed[6]}|{echoed[3]}|{echoed[4]}|{_stamp(row.received_at)}"
+            f"||ACK^{echoed[9]}^ACK|HMS{row.id}|{echoed[11]}|{echoed[12]}\rMSA|AA|{echoed[10]}\r"
+        )
+    return _generic_ack(echoed, row)
+
+
+def _generic_ack(echoed: dict[int, str], row: Hl7Message) -> str:
+    source = hl7.parse(_reply_header(echoed))
     ack = source.create_ack(row.ack_code, message_id=f"HMS{row.id}", application=RECEIVING_APPLICATION)
     msh, msa = ack.segment("MSH"), ack.segment("MSA")
     msh.assign_field(_stamp(row.received_at), 7)
@@ -468,16 +480,10 @@ def receive_hl7(
         # from it, instead of storing the results a second time.
         session.add(row)
         session.flush()
-        for number, observation in enumerate(message.observations, start=1):
-            _store(session, message.sender, number, observation)
-    except IntegrityError:
-        session.rollback()
-        earlier = _stored(session, message.sender, message.control_id)
-        if earlier is None:
-            raise
-        return _outcome(text, earlier, duplicate=True)
-    except _NotStored as failed:
+        analyser.record_analyser_results(session, readings=message.observations, sender=message.sender)
+    except analyser.ReadingRefused as refused:
         session.rollback()  # all or nothing: not one result of the message stays
+        failed = _not_stored(refused.number, message.observations[refused.number - 1], refused.error)
         error_row = Hl7Message(
             sender=message.sender,
             control_id=message.control_id,
@@ -489,6 +495,12 @@ def receive_hl7(
             raw=text,
         )
         return _keep(session, text, error_row)
+    except IntegrityError:
+        session.rollback()
+        earlier = _stored(session, message.sender, message.control_id)
+        if earlier is None:
+            raise
+        return _outcome(text, earlier, duplicate=True)
     except Exception:
         session.rollback()  # the database is away, or a fault: no answer, the analyser sends it again
         raise
@@ -503,37 +515,29 @@ class _NotStored(Exception):
         self.reason, self.code, self.location = reason, code, location
 
 
-def _store(session: Session, sender: str, number: int, observation: Observation) -> None:
+def _not_stored(number: int, observation: Observation, error: Exception) -> _NotStored:
+    """Why the ``number``-th result of a message was refused, as its AE answer says it."""
     where = f"OBX^{number}"
-    try:
-        results.record_analyser_result(
-            session,
-            accession=observation.accession,
-            test_code=observation.test_code,
-            value=observation.value,
-            unit=observation.unit,
-            observed_at=observation.observed_at,
-            sender=sender,
-        )
-    except results.UnknownSpecimen as error:
-        raise _NotStored(f"Unknown specimen {observation.accession}: {error}", UNKNOWN_KEY, where) from error
-    except results.UnknownTest as error:
-        raise _NotStored(
+    if isinstance(error, analyser.UnknownSpecimen):
+        return _NotStored(f"Unknown specimen {observation.accession}: {error}", UNKNOWN_KEY, where)
+    if isinstance(error, analyser.UnknownTest):
+        return _NotStored(
             f"Unknown test code {observation.test_code} for specimen {observation.accession}: {error}",
             TABLE_VALUE_NOT_FOUND,
             where + "^3",
-        ) from error
-    except NotFound as error:
-        raise _NotStored(str(error), UNKNOWN_KEY, where) from error
-    except ValidationError as error:
+        )
+    if isinstance(error, NotFound):
+        return _NotStored(str(error), UNKNOWN_KEY, where)
+    if isinstance(error, ValidationError):
         if error.field not in (None, "value", "unit"):  # the specimen is not ready for results
-            raise _NotStored(f"{observation.accession}: {error}", APPLICATION_ERROR, where) from error
+            return _NotStored(f"{observation.accession}: {error}", APPLICATION_ERROR, where)
         shown = f"{observation.value[:40]} {observation.unit or ''}".strip()
-        raise _NotStored(
+        return _NotStored(
             f"Bad value {shown!r} for {observation.test_code} on {observation.accession}: {error}",
             DATA_TYPE_ERROR,
             where + ("^6" if error.field == "unit" else "^5"),
-        ) from error
+        )
+    raise error
 
 
 def ingest_hl7(session: Session, raw: str) -> str:

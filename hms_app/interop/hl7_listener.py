@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import signal
@@ -19,10 +20,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from hl7.mllp import InvalidBlockError, start_hl7_server
+from sqlalchemy import Engine
+from sqlmodel import Session
 
-from hms_app.db import session_scope
+from hms_app.db import make_engine, session_scope
 from hms_app.errors import DomainError
 from hms_app.interop.hl7_lab import Hl7Outcome, receive_hl7
 from hms_app.services import live
@@ -69,14 +73,23 @@ class GatheredNotices:
 _SQLITE_WRITER = threading.Lock()
 
 
+@functools.cache
+def _server_engine(url: str) -> Engine:
+    """The listener's engine for a database server, without the pool's test query before each
+    message (a round trip per message): a pooled connection the server dropped fails the message's
+    first statement, which leaves the message unanswered and the pool reconnecting, and the
+    analyser sends the message again."""
+    return make_engine(url, pre_ping=False)
+
+
 def receive_in_own_session(
     raw: bytes, database_url: str | None = None, notify: Callable[[str], None] | None = None
 ) -> Hl7Outcome:
     url = database_url or get_settings().database_url
-    with (
-        _SQLITE_WRITER if url.startswith("sqlite") else contextlib.nullcontext(),
-        session_scope(url) as session,
-    ):
+    if url.startswith("sqlite"):
+        with _SQLITE_WRITER, session_scope(url) as session:
+            return receive_hl7(session, raw, notify=notify)
+    with Session(_server_engine(url), expire_on_commit=False) as session:  # closing rolls back
         return receive_hl7(session, raw, notify=notify)
 
 
@@ -108,6 +121,13 @@ async def serve(
 ) -> asyncio.AbstractServer:
     """Start listening on ``host``:``port`` (0: any free port); the server object."""
     notices = notices or GatheredNotices()
+    # SQLite stores one message at a time whatever the number of threads: one thread does it
+    # (the same connection, no thread waking only to queue for the writer's lock behind the
+    # others, which costs the interpreter lock more than the wait). PostgreSQL stores messages
+    # side by side, a thread each.
+    url = database_url or get_settings().database_url
+    storer = ThreadPoolExecutor(1, thread_name_prefix="hms-hl7-store") if url.startswith("sqlite") else None
+    loop = asyncio.get_running_loop()
 
     async def connection(reader, writer) -> None:
         address = writer.get_extra_info("peername")
@@ -127,7 +147,7 @@ async def serve(
                     log.warning("%s sent a message over %s bytes: closing", peer, MAX_MESSAGE_BYTES)
                     return
                 started = time.perf_counter()
-                outcome = await asyncio.to_thread(receive, block, database_url, notices)
+                outcome = await loop.run_in_executor(storer, receive, block, database_url, notices)
                 writer.writeblock(outcome.ack.encode("utf-8"))
                 await writer.drain()
                 log.info(_log_line(peer, outcome, (time.perf_counter() - started) * 1000))

@@ -234,14 +234,14 @@ class CriticalAlert(SQLModel, table=True):
     source_type: str = Field(max_length=12)  # "lab_result" | "imaging"
     source_id: int
     patient_id: int = Field(foreign_key="patient.id", index=True)
-    summary: str = Field(max_length=200)  # "Potassium 6.9 mmol/L (HH)"
+    summary: str = Field(max_length=200)  # "K 6.9 mmol/L (HH)"
     # The unit whose charge nurse and department lead the alert escalates to.
     department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     # Who ordered it (the first recipient): may acknowledge at every level, the result is theirs.
     clinician_id: int | None = Field(default=None, foreign_key="app_user.id")
     recipient_id: int | None = Field(default=None, foreign_key="app_user.id")
     level: int = Field(default=0)  # ALERT_LEVELS
-    status: str = Field(default="open", max_length=12)  # open | acknowledged
+    status: str = Field(default="open", max_length=12)  # open | acknowledged | withdrawn (specimen rejected)
     raised_at: datetime = Field(default_factory=utcnow)
     escalate_at: datetime
     escalated_at: datetime | None = Field(default=None)

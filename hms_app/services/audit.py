@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
@@ -24,12 +24,41 @@ from hms_app.settings import get_settings
 __all__ = [
     "GENESIS",
     "ChainReport",
+    "audit_row",
     "record_audit",
+    "record_audits",
     "record_refusal",
     "search_audit",
     "verify_audit_chain",
     "verify_chain",
 ]
+
+
+def audit_row(
+    actor: Actor | None,
+    action: str,
+    *,
+    patient_id: int | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    outcome: str = "success",
+    detail: str | None = None,
+    username: str | None = None,
+) -> dict[str, Any]:
+    """The column values of one audit row (``record_audit`` takes the same arguments)."""
+    return {
+        "occurred_at": utcnow(),
+        "user_id": actor.user_id if actor else None,
+        "username": (actor.username if actor else username) or "anonymous",
+        "roles": ",".join(sorted(actor.roles)) if actor else "",
+        "action": action,
+        "patient_id": patient_id,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "outcome": outcome,
+        "screen": actor.screen if actor else None,
+        "detail": detail[:4000] if detail else None,
+    }
 
 
 def record_audit(
@@ -53,17 +82,16 @@ def record_audit(
     queue for it only for the length of one insert instead of their whole read.
     """
     row = AuditEvent(
-        occurred_at=utcnow(),
-        user_id=actor.user_id if actor else None,
-        username=(actor.username if actor else username) or "anonymous",
-        roles=",".join(sorted(actor.roles)) if actor else "",
-        action=action,
-        patient_id=patient_id,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
-        outcome=outcome,
-        screen=actor.screen if actor else None,
-        detail=detail[:4000] if detail else None,
+        **audit_row(
+            actor,
+            action,
+            patient_id=patient_id,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            detail=detail,
+            username=username,
+        )
     )
     audit_url = session.info.get(READ_ONLY)
     if audit_url:
@@ -74,6 +102,16 @@ def record_audit(
     session.add(row)
     session.flush()
     return row
+
+
+def record_audits(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append several audit rows (``audit_row``) in one statement in the caller's writing
+    transaction (the caller commits): for a service that writes many at once (an analyser's
+    message), without building an object per row."""
+    if session.info.get(READ_ONLY):
+        raise ValueError("record_audits needs a writing session")
+    if rows:
+        session.execute(insert(AuditEvent), rows)
 
 
 @dataclass(frozen=True)

@@ -458,7 +458,7 @@ def test_the_board_shows_open_alerts_escalated_first_and_acknowledged_ones_on_re
     assert [row.id for row in with_done] == [old, newer, done]
     top = board[0]
     assert (top.patient_name, top.summary, top.level, top.level_name, top.recipient, top.status) == (
-        "Kal Emia",
+        "EMIA, Kal",  # as every laboratory list names a patient
         POTASSIUM,
         1,
         "Charge nurse",

@@ -164,3 +164,35 @@ async def test_two_listener_processes_share_the_port_on_postgresql(
         assert process.wait(timeout=60) == 0  # the workers stopped with it
     assert [ack_of(a)["code"] for batch in batches for a in batch] == ["AA"] * 12
     assert count(session, LabResult) == 12
+
+
+def test_a_database_connection_the_server_dropped_costs_one_unanswered_attempt(
+    session, lab, configured_db, backend
+):
+    # The listener's PostgreSQL pool does not test a connection before each message (a round trip
+    # per message): a connection the server dropped fails that message, unanswered, and the
+    # analyser's next attempt is stored on a fresh connection.
+    if backend == "sqlite":
+        pytest.skip("SQLite has no server to drop the connection")
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    received_specimen(session, lab, "S-00000001", [POTASSIUM])
+    received_specimen(session, lab, "S-00000002", [POTASSIUM], number=2)
+    quiet = hl7_listener.GatheredNotices(publish=lambda topic: None)
+
+    def receive(control: str, accession: str) -> str:
+        message = oru(control, groups=[(accession, [(POTASSIUM, "4.1", "mmol/L")])])
+        return hl7_listener.receive_in_own_session(message.encode(), configured_db, quiet).ack
+
+    hl7_listener._server_engine(configured_db).dispose()  # earlier tests' connections gone: one in the pool
+    assert ack_of(receive("DROP1", "S-00000001"))["code"] == "AA"
+    with hl7_listener._server_engine(configured_db).connect() as pooled:  # the one the listener used
+        listener_pid = pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": listener_pid})
+    session.commit()
+    with pytest.raises(OperationalError):
+        receive("DROP2", "S-00000002")
+    assert stored_messages(session) == [("DROP1", "stored", "AA", 1)]
+    assert ack_of(receive("DROP2", "S-00000002"))["code"] == "AA"  # the analyser sends it again
+    assert count(session, LabResult) == 2

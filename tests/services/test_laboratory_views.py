@@ -165,7 +165,9 @@ def test_the_portal_shows_only_ones_own_released_results_after_their_delay(sessi
         portal_results(session, actor=world.physician)  # staff have no portal
     with pytest.raises(Forbidden):
         cumulative(session, actor=eve, patient_id=world.man)  # the portal cannot reach the chart's reads
-    audited = session.execute(select(AuditEvent.patient_id).where(AuditEvent.action == "lab.portal_results"))
+    audited = session.execute(
+        select(AuditEvent.patient_id).where(AuditEvent.action == "lab.portal_results").order_by(AuditEvent.id)
+    )
     assert set(audited.scalars()) == {world.woman, world.man, world.child}
 
 

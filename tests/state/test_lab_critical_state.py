@@ -55,7 +55,8 @@ async def test_the_board_shows_escalates_and_clears_a_critical_result(session, c
         True,
         False,
     )
-    assert "7.1" in line.summary and line.patient_name == "Adam Mann"
+    # As every laboratory screen names them: the patient "FAMILY, Given", the test by its short name.
+    assert line.summary == "K 7.1 mmol/L (HH)" and line.patient_name == "MANN, Adam"
     assert (line.minutes_open, line.escalates, line.overdue) == ("5 min", "in 10 min", False)
     assert (tab.open_count, tab.escalated_count) == (1, 0)
 

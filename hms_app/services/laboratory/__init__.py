@@ -5,8 +5,9 @@ One module per concern: ``common`` (permissions, loading rows, audit, plain-text
 ``units`` (UCUM conversion of an analyser's unit to the test's), ``catalogue`` (tests, panels,
 reference ranges), ``orders`` (placing and cancelling orders, duplicate warnings), ``specimens``
 (collection with its charges, reception by scan, rejection and re-collection, labels),
-``results`` (manual and analyser results, flags and delta checks, verification by a second
-person, release into the chart, corrections), ``critical`` (the critical-result loop),
+``results`` (manual results, verification by a second person, release into the chart,
+corrections), ``analyser`` (an analyser message's results stored together, lookups batched),
+``judging`` (what both share: value parsing, flags, delta checks, the critical alert), ``critical`` (the critical-result loop),
 ``views`` (the row types every screen shows and the worklist, cumulative, trend, chart, portal
 and turnaround reads). The pure flag and delta rules live in ``hms_app.cds.lab_flags``.
 Callers import from the modules.

@@ -200,7 +200,7 @@ def collection_day(moment: datetime | None) -> date | None:
     return local.date() if local else None
 
 
-def _limits_of(row: LabReferenceRange) -> Limits:
+def limits_of(row: LabReferenceRange) -> Limits:
     return Limits(
         sex=row.sex,
         age_min_days=row.age_min_days,
@@ -216,12 +216,15 @@ def _limits_of(row: LabReferenceRange) -> Limits:
 
 def test_ranges(session: Session, test_id: int) -> list[Limits]:
     rows = session.execute(select(LabReferenceRange).where(LabReferenceRange.test_id == test_id)).scalars()
-    return [_limits_of(row) for row in rows]
+    return [limits_of(row) for row in rows]
+
+
+def limits_for(ranges: list[Limits], patient: Patient, at: datetime | None) -> Limits | None:
+    """Of a test's ``ranges``, the one that applies to ``patient`` on the day ``at`` (collection)."""
+    day = collection_day(at) or patient.birth_date
+    return select_range(ranges, sex=patient.sex, age_days=age_in_days(patient.birth_date, day))
 
 
 def range_for(session: Session, test_id: int, patient: Patient, at: datetime | None) -> Limits | None:
     """The range that applies to ``patient`` for this test on the day ``at`` (collection)."""
-    day = collection_day(at) or patient.birth_date
-    return select_range(
-        test_ranges(session, test_id), sex=patient.sex, age_days=age_in_days(patient.birth_date, day)
-    )
+    return limits_for(test_ranges(session, test_id), patient, at)

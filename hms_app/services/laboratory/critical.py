@@ -20,6 +20,9 @@ laboratory that phoned it through cannot say for them. The read-back must repeat
 first number of the summary; a summary without a number: one of its words), as a read-back on
 the telephone does.
 
+A result whose specimen is rejected takes its open alert with it (``withdraw_alerts``, called by
+``specimens.reject_specimen``): status "withdrawn", audited, off the board and the banners.
+
 Radiology reuses the loop with ``source_type="imaging"``.
 """
 
@@ -43,7 +46,7 @@ from hms_app.models.security import AppUser, Role, UserRole
 from hms_app.plurals import counted
 from hms_app.services import live
 from hms_app.services.audit import record_audit
-from hms_app.services.patients import full_name
+from hms_app.services.laboratory.common import patient_name
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor, authorize
 from hms_app.settings import get_settings
 
@@ -188,6 +191,44 @@ def _user_name(session: Session, user_id: int | None) -> str:
     )
 
 
+def withdraw_alerts(
+    session: Session, *, actor: Actor, source_type: str, source_ids: list[int], why: str
+) -> int:
+    """Withdraw the open alerts of results that no longer stand (their specimen was rejected), in
+    the caller's transaction (NO commit): status "withdrawn", off the board and the banners, out of
+    the escalation, each audited with ``why``; acknowledged ones stay as they were. How many."""
+    if not source_ids:
+        return 0
+    alerts = (
+        session.execute(
+            select(CriticalAlert)
+            .where(
+                CriticalAlert.source_type == source_type,
+                CriticalAlert.source_id.in_(sorted(set(source_ids))),
+                CriticalAlert.status == "open",
+            )
+            .order_by(CriticalAlert.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    for alert in alerts:
+        alert.status = "withdrawn"
+        record_audit(
+            session,
+            actor,
+            "critical.withdraw",
+            patient_id=alert.patient_id,
+            target_type="critical_alert",
+            target_id=alert.id,
+            detail=f"{alert.summary}: withdrawn at level {alert.level} ({ALERT_LEVELS[alert.level]}); {why}",
+        )
+    if alerts:
+        _publish_after_commit(session)
+    return len(alerts)
+
+
 # ---------------------------------------------------------------------------- acknowledging
 
 
@@ -247,6 +288,10 @@ def acknowledge_alert(session: Session, *, actor: Actor, alert_id: int, read_bac
     if alert is None:
         raise NotFound(ALERT_MISSING)
     authorize(actor, "lab.acknowledge", patient_id=alert.patient_id)
+    if alert.status == "withdrawn":
+        raise Conflict(
+            "This critical result was withdrawn: its specimen was rejected and will be taken again."
+        )
     if alert.status != "open":
         raise Conflict(
             f"{alert.acknowledged_by or 'Someone'} already acknowledged this result "
@@ -400,7 +445,7 @@ def _rows(session: Session, conditions, order, now: datetime, limit: int) -> lis
             AlertRow(
                 id=alert.id,
                 patient_id=patient.id,
-                patient_name=full_name(patient),
+                patient_name=patient_name(patient.family_name, patient.given_name),  # as the lab lists
                 mrn=patient.mrn,
                 summary=alert.summary,
                 level=alert.level,

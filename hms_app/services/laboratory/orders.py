@@ -125,7 +125,7 @@ def _duplicates(session: Session, patient_id: int, tests: list[LabTest]) -> list
         ordered_at, reference = latest[test.id]
         hours = (now - ordered_at).total_seconds() / 3600
         if hours <= windows[test.id]:
-            warnings.append(f"{test.name} was already ordered {_hours_ago(hours)} ({reference}).")
+            warnings.append(f"{test.short_name} was already ordered {_hours_ago(hours)} ({reference}).")
     return warnings
 
 

@@ -25,27 +25,23 @@ Rules written down:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from hms_app.cds.lab_flags import (
-    CRITICAL_FLAGS,
-    coded_flag,
-    critical_summary,
-    delta_exceeded,
-    format_number,
-    numeric_flag,
-    reference_text,
-)
 from hms_app.clock import utcnow
 from hms_app.errors import Forbidden, NotFound, ValidationError
 from hms_app.models.emr import Observation
 from hms_app.models.laboratory import LabOrder, LabRequest, LabResult, LabTest, Specimen
 from hms_app.models.patients import Patient
 from hms_app.services import live
-from hms_app.services.laboratory import critical
+from hms_app.services.laboratory.analyser import (
+    AnalyserReading,
+    ReadingRefused,
+    UnknownSpecimen,
+    UnknownTest,
+    record_analyser_results,
+)
 from hms_app.services.laboratory.common import (
     RELEASED_STATUSES,
     RESULT_MISSING,
@@ -57,30 +53,22 @@ from hms_app.services.laboratory.common import (
     audit_lab,
     clean_text,
     get_order,
-    parse_decimal,
-    range_for,
 )
+from hms_app.services.laboratory.judging import alert_if_critical, display_value, judge_one, parse_value
 from hms_app.services.laboratory.rows import ResultRow
-from hms_app.services.laboratory.units import convert
 from hms_app.services.permissions import Actor, authorize
 
+__all__ = [
+    "UnknownSpecimen",
+    "UnknownTest",
+    "correct_result",
+    "display_value",
+    "enter_result",
+    "record_analyser_result",
+    "verify_results",
+]
+
 MAX_VERIFY = 200
-
-
-class UnknownSpecimen(NotFound):
-    """No specimen has that accession (or it was rejected)."""
-
-
-class UnknownTest(NotFound):
-    """No test has that code, or the specimen carries no order of it."""
-
-
-def display_value(result: LabResult, decimals: int) -> str:
-    return (
-        format_number(result.value_numeric, decimals)
-        if result.value_numeric is not None
-        else (result.value_text or "")
-    )
 
 
 def result_row(result: LabResult, test: LabTest) -> ResultRow:
@@ -100,69 +88,6 @@ def result_row(result: LabResult, test: LabTest) -> ResultRow:
     )
 
 
-def _parse(test: LabTest, value) -> tuple[Decimal | None, str | None]:
-    label = f"The {test.short_name} result"
-    if test.result_type == "numeric":
-        return parse_decimal(value, field="value", label=label), None
-    text = str(value if value is not None else "").strip()
-    if not text:
-        raise ValidationError(f"{label} is required.", field="value")
-    if test.result_type == "coded":
-        choices = {c.strip().casefold(): c.strip() for c in (test.choices or "").split("|") if c.strip()}
-        if text.casefold() not in choices:
-            raise ValidationError(f"Choose one of: {', '.join(choices.values())}.", field="value")
-        return None, choices[text.casefold()]
-    if len(text) > 500:
-        raise ValidationError(f"{label} can be at most 500 characters.", field="value")
-    return None, text
-
-
-def _previous_value(session: Session, patient_id: int, test_id: int) -> Decimal | None:
-    """The patient's latest released, current numeric result of the test (the delta check's
-    baseline; a result being corrected is no longer current by then)."""
-    statement = select(LabResult.value_numeric).where(
-        LabResult.patient_id == patient_id,
-        LabResult.test_id == test_id,
-        LabResult.status.in_(RELEASED_STATUSES),
-        LabResult.superseded_by_id.is_(None),
-        LabResult.value_numeric.is_not(None),
-    )
-    return session.execute(
-        statement.order_by(LabResult.resulted_at.desc(), LabResult.id.desc()).limit(1)
-    ).scalar()
-
-
-def _judge(session: Session, result: LabResult, test: LabTest, patient: Patient, specimen: Specimen) -> None:
-    """Set the flag, the delta flag and the reference text of a result from its value."""
-    limits = range_for(session, test.id, patient, specimen.collected_at or result.resulted_at)
-    if result.value_numeric is not None:
-        result.flag = numeric_flag(result.value_numeric, limits) or None
-        previous = _previous_value(session, patient.id, test.id)
-        result.delta_flag = delta_exceeded(result.value_numeric, previous, limits)
-    else:
-        result.flag = coded_flag(result.value_text or "", limits) or None
-        result.delta_flag = False
-    result.reference_text = reference_text(limits, test.decimals) or None
-
-
-def _alert_if_critical(session: Session, result: LabResult, test: LabTest, order: LabOrder) -> bool:
-    if result.flag not in CRITICAL_FLAGS:
-        return False
-    request = session.get(LabRequest, order.request_id)
-    critical.raise_alert(
-        session,
-        source_type="lab_result",
-        source_id=result.id,
-        patient_id=result.patient_id,
-        summary=critical_summary(
-            test.name, display_value(result, test.decimals), result.unit or "", result.flag
-        ),
-        recipient_id=request.ordered_by_id,
-        department_id=request.department_id,
-    )
-    return True
-
-
 def _write(
     session: Session,
     *,
@@ -170,20 +95,18 @@ def _write(
     value,
     comment: str,
     entered_by: str,
-    source: str,
     resulted_at: datetime,
-    converted: Decimal | None = None,
 ) -> tuple[LabResult, LabTest, str]:
-    """Store (or replace, before verification) the result of an order; returns it, its test and
-    what it replaced (for the audit)."""
+    """Store (or replace, before verification) the result typed for an order; returns it, its test
+    and what it replaced (for the audit). An analyser's results are stored by ``analyser``."""
     test = session.get(LabTest, order.test_id)
     if order.status == "cancelled":
         raise ValidationError("This order was cancelled.", field="order_id")
-    if order.status in ("ordered", "collected") and source == "manual":
+    if order.status in ("ordered", "collected"):
         raise ValidationError("The specimen has not been received in the laboratory yet.", field="order_id")
     if order.status == "released":
         raise ValidationError("This result was released: correct it instead.", field="order_id")
-    number, text = (converted, None) if converted is not None else _parse(test, value)
+    number, text = parse_value(test, value)
     specimen = session.get(Specimen, order.specimen_id)
     patient = session.get(Patient, order.patient_id)
     result = session.execute(
@@ -200,11 +123,11 @@ def _write(
     result.value_numeric, result.value_text = number, text
     result.unit = test.unit if number is not None else None
     result.status = "preliminary"
-    result.source = source
+    result.source = "manual"
     result.resulted_at = resulted_at
     result.entered_by = entered_by
     result.comment = comment or None
-    _judge(session, result, test, patient, specimen)
+    judge_one(session, result, test, patient, specimen)
     order.status = "resulted"
     session.flush()
     return result, test, replaced
@@ -223,10 +146,9 @@ def enter_result(
         value=value,
         comment=comment,
         entered_by=actor_name(actor),
-        source="manual",
         resulted_at=utcnow(),
     )
-    alerted = _alert_if_critical(session, result, test, order)
+    alerted = alert_if_critical(session, result, test, order)
     audit_lab(
         session,
         actor,
@@ -256,66 +178,13 @@ def record_analyser_result(
     sender: str,
 ) -> LabResult:
     """Store an analyser's result for the order of ``test_code`` on the specimen ``accession`` as
-    preliminary. NO permission check (the listener is trusted by network configuration) and NO
-    commit (the caller stores the HL7 message in the same transaction, commits, then publishes
-    "lab" and, when the flag is LL/HH, "critical"). The value is converted from ``unit`` to the
-    test's unit. A collected specimen that reaches an analyser before its label was scanned is
-    received by the analyser. Raises UnknownSpecimen, UnknownTest or ValidationError."""
-    accession = "".join(str(accession or "").split()).upper()
-    specimen = session.execute(
-        select(Specimen).where(Specimen.accession == accession).with_for_update()
-    ).scalar_one_or_none()
-    if specimen is None or specimen.status == "rejected":
-        raise UnknownSpecimen(f"No specimen {accession or '(blank)'} is waiting for results.")
-    if specimen.status == "pending":
-        raise ValidationError(f"Specimen {accession} has not been collected.", field="accession")
-    code = str(test_code or "").strip()
-    order = session.execute(
-        select(LabOrder)
-        .join(LabTest, LabTest.id == LabOrder.test_id)
-        .where(LabOrder.specimen_id == specimen.id, LabTest.code == code, LabOrder.status != "cancelled")
-        .with_for_update()
-    ).scalar_one_or_none()
-    if order is None:
-        raise UnknownTest(f"Specimen {accession} has no order of test {code or '(blank)'}.")
-    test = session.get(LabTest, order.test_id)
-    sender = " ".join(str(sender or "analyser").split())[:60] or "analyser"
-    converted = None
-    if test.result_type == "numeric":
-        number = parse_decimal(value, field="value", label=f"The {test.short_name} result")
-        converted = convert(
-            number, source=unit, target=test.unit, test_code=test.code, decimals=test.decimals
-        )
-    if specimen.status == "collected":
-        specimen.status, specimen.received_at, specimen.received_by = "received", utcnow(), sender
-        session.execute(
-            update(LabOrder)
-            .where(LabOrder.specimen_id == specimen.id, LabOrder.status == "collected")
-            .values(status="received")
-        )
-        session.refresh(order)
-    result, test, replaced = _write(
-        session,
-        order=order,
-        value=value,
-        comment="",
-        entered_by=sender,
-        source="analyser",
-        resulted_at=observed_at or utcnow(),
-        converted=converted,
-    )
-    _alert_if_critical(session, result, test, order)
-    audit_lab(
-        session,
-        None,
-        "lab.result",
-        patient_id=order.patient_id,
-        target_type="lab_result",
-        target_id=result.id,
-        detail=f"{test.code} {display_value(result, test.decimals)} {result.unit or ''} "
-        f"(sent {value} {unit or ''}) flag={result.flag or '-'} from {sender}{replaced}",
-        username=f"analyser {sender}"[:60],
-    )
+    preliminary: ``analyser.record_analyser_results`` with one reading (NO permission check, NO
+    commit; see there). Raises UnknownSpecimen, UnknownTest or ValidationError."""
+    reading = AnalyserReading(accession, test_code, value, unit, observed_at)
+    try:
+        (result,) = record_analyser_results(session, readings=[reading], sender=sender)
+    except ReadingRefused as refused:
+        raise refused.error from None
     return result
 
 
@@ -405,7 +274,7 @@ def correct_result(session: Session, *, actor: Actor, result_id: int, value: str
         raise ValidationError("Only a released, current result can be corrected.", field="result_id")
     order = get_order(session, old.order_id, lock=True)
     test = session.get(LabTest, old.test_id)
-    number, text = _parse(test, value)
+    number, text = parse_value(test, value)
     specimen = session.get(Specimen, order.specimen_id)
     patient = session.get(Patient, order.patient_id)
     # The current-result index allows one row per order without a successor: the old row points
@@ -428,7 +297,7 @@ def correct_result(session: Session, *, actor: Actor, result_id: int, value: str
     session.add(new)
     session.flush()
     old.superseded_by_id = new.id
-    _judge(session, new, test, patient, specimen)
+    judge_one(session, new, test, patient, specimen)
     order.status = "resulted"
     if old.value_numeric is not None:
         session.execute(
@@ -443,7 +312,7 @@ def correct_result(session: Session, *, actor: Actor, result_id: int, value: str
             .values(status="entered-in-error")
         )
     session.flush()
-    alerted = _alert_if_critical(session, new, test, order)
+    alerted = alert_if_critical(session, new, test, order)
     audit_lab(
         session,
         actor,

@@ -220,6 +220,7 @@ class OrderRow:
     order_id: int
     request_reference: str
     test_name: str
+    short_name: str  # what the lab screens and warnings call the test: "K"
     priority: str
     status: str
     ordered_at: datetime

@@ -35,6 +35,7 @@ from hms_app.services import live
 from hms_app.services.audit import audit_read
 from hms_app.services.billing.charges import post_charge
 from hms_app.services.inventory.barcodes import code128_svg
+from hms_app.services.laboratory import critical
 from hms_app.services.laboratory.common import (
     COLLECT,
     LIVE_ORDER_STATUSES,
@@ -281,13 +282,23 @@ def reject_specimen(
             f"Specimen {specimen.accession} already has released results: correct them instead.",
             field="specimen_id",
         )
-    withdrawn = []
-    for order_id, value_numeric, value_text in session.execute(
-        select(LabResult.order_id, LabResult.value_numeric, LabResult.value_text).where(
+    withdrawn, result_ids = [], []
+    for result_id, order_id, value_numeric, value_text in session.execute(
+        select(LabResult.id, LabResult.order_id, LabResult.value_numeric, LabResult.value_text).where(
             LabResult.order_id.in_([o.id for o in orders])
         )
     ).all():
         withdrawn.append(f"order {order_id}: {value_text if value_numeric is None else value_numeric}")
+        result_ids.append(result_id)
+    # A critical value measured on a specimen that is no longer trusted is not a finding to phone
+    # through: its open alert leaves the board and the banners with the result.
+    critical.withdraw_alerts(
+        session,
+        actor=actor,
+        source_type="lab_result",
+        source_ids=result_ids,
+        why=f"specimen {specimen.accession} rejected ({REJECTION_REASONS[reason]})",
+    )
     session.execute(delete(LabResult).where(LabResult.order_id.in_([o.id for o in orders])))
     now = utcnow()
     specimen.status = "rejected"
