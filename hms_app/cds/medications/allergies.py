@@ -66,7 +66,11 @@ def allergy_alerts(kb: Knowledge, drug: Ingredient, patient: PatientContext) -> 
             )
             continue
         if allergen is not None:
-            classes = [cid for cid, c in kb.allergy_classes.items() if allergen.name in c.members]
+            # An ingredient allergy means its narrowest class (amoxicillin -> penicillins), not every broader
+            # class that happens to contain it (beta-lactams), or cross-sensitivity would read as same-class.
+            containing = [c for c in kb.allergy_classes.values() if allergen.name in c.members]
+            narrowest = min((len(c.members) for c in containing), default=0)
+            classes = [c.id for c in containing if len(c.members) == narrowest]
         else:
             cid = kb.allergy_class_of(text)
             classes = [cid] if cid else []

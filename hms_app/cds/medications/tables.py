@@ -39,6 +39,7 @@ class Table:
     name: str
     version: str
     rows: tuple[Row, ...]
+    version_line: int = 1
 
     def error(self, row: Row, problem: str) -> TableError:
         return TableError(self.name, row.line, problem)
@@ -55,6 +56,7 @@ def parse_table(text: str, name: str, columns: tuple[str, ...]) -> Table:
     """Parse one table; the header row must list exactly ``columns``."""
     reader = csv.reader(io.StringIO(text))
     version: str | None = None
+    version_line = 1
     header_seen = False
     rows: list[Row] = []
     for fields in reader:
@@ -64,7 +66,7 @@ def parse_table(text: str, name: str, columns: tuple[str, ...]) -> Table:
         if fields[0].lstrip().startswith("#"):
             match = _VERSION.match(",".join(fields).strip())
             if match:
-                version = match.group(1)
+                version, version_line = match.group(1), line
                 try:
                     version_key(version)
                 except ValueError as error:
@@ -83,7 +85,7 @@ def parse_table(text: str, name: str, columns: tuple[str, ...]) -> Table:
         raise TableError(name, 1, "no '# version: ...' comment line above the header")
     if not header_seen:
         raise TableError(name, 1, "no header row")
-    return Table(name, version, tuple(rows))
+    return Table(name, version, tuple(rows), version_line)
 
 
 def read_table(path: Path, columns: tuple[str, ...]) -> Table:
