@@ -1,4 +1,4 @@
-"""`hms`: the operator's command line (migrate, seed, users, audit, backup, serve, bench, lab listen)."""
+"""`hms`: the operator's command line (migrate, seed, users, audit, backup, serve, bench, lab listen, meds)."""
 
 from __future__ import annotations
 
@@ -312,6 +312,77 @@ def cmd_bench(args) -> int:
     return bench_main(args.only)
 
 
+def cmd_meds(args) -> int:
+    if args.meds_cmd == "check":
+        return _meds_check(args)
+    return _meds_update(args)
+
+
+def _meds_check(args) -> int:
+    import json
+
+    from hms_app.cds.medications import DrugUse, UnknownDrug, check_drugs, knowledge
+
+    kb = knowledge()
+    uses = []
+    for name in args.drugs:
+        try:
+            ingredient = kb.resolve(name)
+        except UnknownDrug as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if " ".join(name.split()).lower() != ingredient.name:
+            print(f"{name}: checked as {ingredient.name}", file=sys.stderr)
+        uses.append(DrugUse(ingredient.name))
+    patient = None
+    if args.patient is not None:
+        try:
+            from hms_app.services.pharmacy.checks import patient_context
+        except ModuleNotFoundError as error:
+            if not (error.name or "").startswith("hms_app.services.pharmacy"):
+                raise
+            print(
+                "error: --patient is not available yet (the pharmacy service that reads a patient's chart "
+                "is not installed); check the drugs without it",
+                file=sys.stderr,
+            )
+            return 2
+        with _session() as session:
+            patient = patient_context(session, args.patient)
+    for alert in check_drugs(uses, patient):
+        line = {
+            "kind": alert.kind,
+            "drugs": list(alert.drugs),
+            "severity": alert.severity,
+            "interrupt": alert.interrupt,
+            "message": alert.message,
+        }
+        print(json.dumps(line, ensure_ascii=False))
+    return 0
+
+
+def _meds_update(args) -> int:
+    from hms_app.cds.medications.knowledge import knowledge, override_dir, reload_knowledge
+    from hms_app.cds.medications.tables import TableError
+    from hms_app.cds.medications.update import install_interactions
+
+    try:
+        installed = install_interactions(Path(args.file), override_dir(), current_version=knowledge().version)
+    except TableError as error:
+        print(f"error: {error}; nothing changed", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot read {args.file}: {error.strerror}; nothing changed", file=sys.stderr)
+        return 2
+    kb = reload_knowledge()
+    print(
+        f"installed interactions version {kb.version} at {installed.path}: "
+        f"{counted(installed.rules, 'rule')} ({installed.interrupting:,} interrupting), "
+        f"{counted(len(kb.pairs), 'ingredient pair')}"
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -411,6 +482,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="listener processes sharing the port (PostgreSQL only; default 1)",
     )
     lab.set_defaults(fn=cmd_lab)
+
+    meds = sub.add_parser(
+        "meds", help="medication knowledge: check drugs offline, install a newer interactions table"
+    )
+    meds_sub = meds.add_subparsers(dest="meds_cmd", required=True)
+    meds_check = meds_sub.add_parser(
+        "check", help="print one JSON line per alert for these drugs (generic ingredient names)"
+    )
+    meds_check.add_argument("drugs", nargs="+", metavar="DRUG")
+    meds_check.add_argument("--patient", type=int, help="also check against this patient's chart")
+    meds_update = meds_sub.add_parser("update", help="validate and install a newer interactions table (CSV)")
+    meds_update.add_argument("file")
+    meds.set_defaults(fn=cmd_meds)
 
     backup = sub.add_parser("backup", help="write a consistent copy of the database while it runs")
     backup.add_argument("file")
