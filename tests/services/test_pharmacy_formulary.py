@@ -175,3 +175,19 @@ def test_saving_a_product_checks_every_field_and_a_restriction_needs_its_reason(
         details[-1]
         == "RX-NAPROX-500-TAB Naproxen 500 mg tablet: restricted (was formulary); Rheumatology only"
     )
+
+
+def test_the_seed_registry_loads_the_formulary_after_the_stock_catalogue_and_links_it(session):
+    from hms_app.seed.registry import run_seeders
+
+    only = ["departments", "staff", "billing_catalogue", "inventory", "pharmacy_formulary"]
+    run_seeders(session, patients=5, seed=7, only=only, stock_days=30)
+    linked = dict(
+        session.execute(
+            select(FormularyProduct.code, StockItem.code).join(
+                StockItem, StockItem.id == FormularyProduct.stock_item_id
+            )
+        ).all()
+    )
+    assert linked == {p.code: p.stock for p in PRODUCTS if p.stock}
+    assert session.execute(select(func.count(FormularyProduct.id))).scalar_one() == len(PRODUCTS)
