@@ -392,3 +392,13 @@ def test_the_override_report_counts_alerts_shown_and_overridden_per_rule(session
     }
     assert everything[NOT_ASSESSED] == (3, 0)
     assert audits(session, "medication.override_report")
+
+
+def test_the_chart_cannot_stop_a_list_entry_an_active_order_feeds(session, world):
+    from hms_app.services.emr.medications import stop_medication
+
+    order = session.get(MedicationOrder, ibuprofen(session, world, world.man))
+    with pytest.raises(Conflict, match=f"comes from order {order.reference}: stop the order instead"):
+        stop_medication(session, actor=world.physician, medication_id=order.statement_id, reason="done")
+    session.rollback()
+    assert session.get(MedicationStatement, order.statement_id).status == "active"
