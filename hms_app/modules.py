@@ -289,6 +289,27 @@ MODULES: tuple[Module, ...] = (
         benchmarks=("bench.laboratory", "bench.laboratory_hl7"),
     ),
     Module(
+        name="pharmacy",
+        title="Pharmacy: formulary, structured prescribing, order checks and their overrides",
+        models=("hms_app.models.pharmacy",),
+        # pharmacy.dispense is declared by core (the pharmacist role's work area from the start).
+        permissions={
+            "medication.read": "See medication orders and search the formulary",
+            "medication.order": "Prescribe, stop, change and renew medication orders",
+            "medication.administer": "Record medication administration",
+            "pharmacy.verify": "Verify medication orders and review their overrides",
+            "pharmacy.formulary": "Edit the formulary and read the order-check override report",
+        },
+        grants=_grants(
+            physician={"medication.read", "medication.order"},
+            nurse={"medication.read", "medication.administer"},
+            pharmacist={"medication.read", "pharmacy.verify", "pharmacy.formulary"},
+            admin={"pharmacy.formulary"},
+        ),
+        live_topics=("pharmacy",),
+        seeders=("hms_app.seed.pharmacy",),
+    ),
+    Module(
         name="population",
         title="Population health: registries, quality measures, care gaps, cohorts",
         models=("hms_app.models.population",),

@@ -561,7 +561,65 @@ def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
     )
     _module_rows(session, patient_id, payer_id, tag, start)
     _lab_rows(session, patient_id, tag, start)
+    _pharmacy_rows(session, patient_id, tag, start)
     session.commit()
+
+
+def _pharmacy_rows(session, patient_id: int, tag: str, start: datetime) -> None:
+    """A signed medication order on the medication list, with an alert it showed and its override."""
+    from hms_app.models.pharmacy import (
+        FormularyProduct,
+        MedicationOrder,
+        MedicationOrderAlert,
+        MedicationOverride,
+    )
+
+    product = session.execute(
+        select(FormularyProduct).where(FormularyProduct.code == "RX-MERGE")
+    ).scalar_one_or_none()
+    if product is None:
+        product = FormularyProduct(
+            code="RX-MERGE",
+            name="Warfarin 5 mg tablet",
+            dose_form="tablet",
+            routes="oral",
+            dispense_unit="tablet",
+        )
+        session.add(product)
+    prescriber = AppUser(username=f"rx.doc.{tag}", display_name=tag, password_hash="x")
+    statement = MedicationStatement(patient_id=patient_id, medication="Warfarin 5 mg tablet")
+    session.add_all([prescriber, statement])
+    session.flush()
+    order = MedicationOrder(
+        reference=f"RX-{tag[:6].upper()}",
+        patient_id=patient_id,
+        product_id=product.id,
+        setting="outpatient",
+        dose=5,
+        dose_unit="mg",
+        route="oral",
+        frequency="QD",
+        start_at=start,
+        dispense_unit="tablet",
+        quantity_basis="1 tablet x 7 doses = 7 tablets",
+        status="active",
+        prescriber_id=prescriber.id,
+        prescriber="doc",
+        statement_id=statement.id,
+    )
+    session.add(order)
+    session.flush()
+    alert = dict(
+        order_id=order.id, patient_id=patient_id, rule="ddi:test", kind="interaction", severity="major"
+    )
+    session.add_all(
+        [
+            MedicationOrderAlert(**alert, interrupt=True, message="Bleeding risk."),
+            MedicationOverride(
+                **alert, reason="INR monitored", overridden_by_id=prescriber.id, overridden_by="doc"
+            ),
+        ]
+    )
 
 
 def _lab_rows(session, patient_id: int, tag: str, start: datetime) -> None:
@@ -789,7 +847,10 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "lab_order": 1,
         "lab_request": 1,
         "lab_result": 1,
-        "medication_statement": 1,
+        "medication_order": 1,
+        "medication_order_alert": 1,
+        "medication_override": 1,
+        "medication_statement": 2,
         "observation": 2,
         "outreach_message": 1,
         "payment": 1,
@@ -878,8 +939,8 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
     for patient in (survivor, merged):
         rows = list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
-            (again.merge_id, survivor.mrn, merged.mrn, None, 28),
-            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 28),
+            (again.merge_id, survivor.mrn, merged.mrn, None, 32),
+            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 32),
         ]
     assert list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
 from hms_app.errors import Conflict, ValidationError
 from hms_app.models.emr import MedicationStatement
+from hms_app.models.pharmacy import MedicationOrder
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import clean_text, past_date, require_patient
 from hms_app.services.permissions import Actor, authorize
@@ -66,6 +68,15 @@ def stop_medication(
     authorize(actor, "emr.write", patient_id=row.patient_id)
     if row.status == "stopped":
         raise Conflict("This medication is already stopped.")
+    # An entry written by a medication order follows the order: stopping it here would leave the
+    # order active (dispensed, on the MAR) while the list says stopped.
+    ordered = session.execute(
+        select(MedicationOrder.reference)
+        .where(MedicationOrder.statement_id == row.id, MedicationOrder.status == "active")
+        .limit(1)
+    ).scalar_one_or_none()
+    if ordered is not None:
+        raise Conflict(f"This medication comes from order {ordered}: stop the order instead.")
     reason = clean_text(reason, "Reason", "stop_reason", max_length=200, required=True)
     stopped = past_date(stopped_on, "Stop date", "stopped_on") or utcnow().date()
     if row.started_on and stopped < row.started_on:
