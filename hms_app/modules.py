@@ -308,6 +308,7 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("pharmacy",),
         seeders=("hms_app.seed.pharmacy",),
+        benchmarks=("bench.medications",),
     ),
     Module(
         name="population",
