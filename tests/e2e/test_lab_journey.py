@@ -106,7 +106,7 @@ def quiet_patient(server: Server) -> tuple[int, str, str, str]:
             patient_id=row.id,
         )
         session.commit()
-        return row.id, row.mrn, f"{row.given_name} {row.family_name}", username
+        return row.id, row.mrn, f"{row.family_name.upper()}, {row.given_name}", username
 
 
 def latest_accession(server: Server, patient_id: int) -> tuple[str, str]:

@@ -168,15 +168,15 @@ async def test_the_ordering_physician_sees_his_critical_result_and_acknowledges_
     [line] = banner.alerts
     assert (line.id, line.patient_name, line.flag, line.flag_label) == (
         alert_id,
-        "Adam Mann",
+        "MANN, Adam",
         "HH",
         "Critically high",
     )
-    assert line.result.startswith("Potassium") and line.result.endswith(" 6.9 mmol/L")
+    assert line.result == "K 6.9 mmol/L"
     assert line.waited == "0 min" and line.since and line.escalated_to == ""
 
     await _call(banner, "open_acknowledge", alert_id)
-    assert banner.ack_open and banner.ack_patient.startswith("Adam Mann (")
+    assert banner.ack_open and banner.ack_patient.startswith("MANN, Adam (")
     assert banner.ack_result == f"{line.result}, critically high"
 
     # A wrong read-back: the service's message in the dialog, which stays open; nothing recorded.
@@ -188,7 +188,7 @@ async def test_the_ordering_physician_sees_his_critical_result_and_acknowledges_
     assert banner.ack_error == "Read the value back before acknowledging it."
 
     events = await _call(banner, "acknowledge", {"read_back": "K 6.9 mmol/L"})
-    assert any(f"Acknowledged: {line.result}, critically high for Adam Mann" in t for t in _toasts(events))
+    assert any(f"Acknowledged: {line.result}, critically high for MANN, Adam" in t for t in _toasts(events))
     assert banner.alerts == [] and not banner.ack_open and banner.ack_error == ""
     acknowledged = _alert(alert_id)
     assert (acknowledged.status, acknowledged.acknowledged_by, acknowledged.read_back) == (

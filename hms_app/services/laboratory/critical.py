@@ -196,7 +196,9 @@ def withdraw_alerts(
 ) -> int:
     """Withdraw the open alerts of results that no longer stand (their specimen was rejected), in
     the caller's transaction (NO commit): status "withdrawn", off the board and the banners, out of
-    the escalation, each audited with ``why``; acknowledged ones stay as they were. How many."""
+    the escalation, each audited with ``why``; acknowledged ones stay as they were. How many.
+    Only the laboratory withdraws (``lab.work``: it rejects the specimen)."""
+    authorize(actor, "lab.work")
     if not source_ids:
         return 0
     alerts = (

@@ -347,7 +347,9 @@ def prepare(
     replace_kind: str | None = None,
     replace_reason: str | None = None,
 ) -> PreparedOrder:
-    """The work of ``prepare_order`` and of the change and renewal preparations."""
+    """The work of ``prepare_order`` and of the change and renewal preparations (``medication.order``,
+    checked again here: this is the function that writes)."""
+    authorize(actor, ORDER, patient_id=patient_id)
     patient = get_patient(session, patient_id)
     if not patient.active or patient.deceased_at is not None:
         raise ValidationError(
