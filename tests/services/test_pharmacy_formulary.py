@@ -167,7 +167,9 @@ def test_saving_a_product_checks_every_field_and_a_restriction_needs_its_reason(
         == 1
     )
     details = (
-        session.execute(select(AuditEvent.detail).where(AuditEvent.action == "formulary.save"))
+        session.execute(
+            select(AuditEvent.detail).where(AuditEvent.action == "formulary.save").order_by(AuditEvent.id)
+        )
         .scalars()
         .all()
     )

@@ -62,7 +62,11 @@ def ibuprofen(session, world, patient_id: int) -> int:
 
 
 def audits(session, action: str) -> list[AuditEvent]:
-    return list(session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars())
+    return list(
+        session.execute(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        ).scalars()
+    )
 
 
 def test_preparing_computes_the_quantity_and_shows_the_checks_before_signing(session, world):
