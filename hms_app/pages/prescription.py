@@ -61,7 +61,7 @@ def sheet() -> rx.Component:
             line("Medicine", S.product, "rx-drug"),
             line("Directions", S.sig, "rx-sig"),
             rx.cond(S.instructions != "", line("Instructions", S.instructions, "rx-instructions")),
-            line("Quantity", S.quantity_figures + " (" + S.quantity_words + ")", "rx-quantity"),
+            line("Quantity", S.quantity_words + " (" + S.quantity_figures + ")", "rx-quantity"),
             rx.divider(),
             line("Prescriber", S.prescriber, "rx-prescriber"),
             line("Date", S.signed, "rx-date"),

@@ -40,7 +40,7 @@ class PrescriptionPrintState(SessionState):
     sig: str = ""
     setting: str = ""
     instructions: str = ""
-    quantity_figures: str = ""  # "28 tablet"
+    quantity_figures: str = ""  # "28"
     quantity_words: str = ""  # "twenty-eight tablets"
     signed: str = ""
     status: str = ""
@@ -62,7 +62,7 @@ class PrescriptionPrintState(SessionState):
         self.reference, self.product, self.sig = order.reference, order.product, order.sig
         self.setting = "Inpatient order" if order.setting == "inpatient" else "Outpatient prescription"
         self.instructions = order.instructions or ""
-        self.quantity_figures = f"{order.dispense_quantity} {order.dispense_unit}"
+        self.quantity_figures = str(order.dispense_quantity)
         self.quantity_words = found.quantity_words
         self.signed, self.status = long_moment(found.signed_at), order.status
         self.loaded = True

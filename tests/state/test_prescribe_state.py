@@ -137,13 +137,13 @@ async def test_a_physician_prescribes_warfarin_to_a_patient_on_ibuprofen_past_th
     # Ibuprofen: its quantity before signing; nothing interrupting; signed it is on both lists.
     await _prepare(tab, "Advil", "RX-IBU-400-TAB", IBUPROFEN)
     assert dialog.step == "review" and dialog.errors == {}
-    assert (dialog.sig, dialog.quantity) == ("400 mg oral TID for 5 days", "15 tablet")
+    assert (dialog.sig, dialog.quantity) == ("400 mg oral TID for 5 days", "15 tablets")
     assert dialog.missing_overrides == 0 and not any(a.interrupt for a in dialog.alerts)
     events = await tab.call(ChartPrescribeState, "sign")
-    assert any("Signed RX-" in t and "dispense 15 tablet" in t for t in _toasts(events))
+    assert any("Signed RX-" in t and "dispense 15 tablets" in t for t in _toasts(events))
     assert not dialog.rx_open
     [ibu] = orders.orders
-    assert (ibu.status, ibu.quantity, ibu.product) == ("active", "15 tablet", "Ibuprofen 400 mg tablet")
+    assert (ibu.status, ibu.quantity, ibu.product) == ("active", "15 tablets", "Ibuprofen 400 mg tablet")
     assert ibu.who.startswith("Signed ") and ibu.who.endswith("by doc")
     medications = tab[ChartMedicationsState].medications
     assert [(m.medication, m.dosage) for m in medications] == [("Ibuprofen 400 mg tablet", ibu.sig)]
@@ -155,7 +155,7 @@ async def test_a_physician_prescribes_warfarin_to_a_patient_on_ibuprofen_past_th
     assert dialog.values["dose"] == "five"  # the form shows what was typed
     # ... then the checks: the interaction with the ibuprofen interrupts, in red with what to do.
     await tab.call(ChartPrescribeState, "check", WARFARIN)
-    assert dialog.step == "review" and dialog.quantity == "28 tablet"
+    assert dialog.step == "review" and dialog.quantity == "28 tablets"
     [alert] = [a for a in dialog.alerts if a.interrupt]
     assert (alert.rule, alert.kind, alert.severity) == (WARFARIN_NSAID, "interaction", "major")
     assert "bleeding" in alert.message and "INR" in alert.action
@@ -219,7 +219,7 @@ async def test_a_physician_prescribes_warfarin_to_a_patient_on_ibuprofen_past_th
         "Warfarin 5 mg tablet",
         renewed.reference,
     )
-    assert (page.quantity_figures, page.quantity_words) == ("28 tablet", "twenty-eight tablets")
+    assert (page.quantity_figures, page.quantity_words) == ("28", "twenty-eight tablets")
     assert page.prescriber == "Dr Doc (doc)" and page.sig == "5 mg oral QD for 28 days"
     with hms_db.session_scope() as s:
         printed = s.execute(

@@ -277,7 +277,7 @@ def general_error() -> rx.Component:
 def override_inputs(alert: AlertLine) -> rx.Component:
     return rx.vstack(
         rx.text("Override reason", size="1", weight="bold"),
-        rx.flex(
+        rx.grid(
             rx.select.root(
                 rx.select.trigger(placeholder="Choose a reason", width="100%", data_testid="override-choice"),
                 rx.select.content(*[rx.select.item(r, value=r) for r in OVERRIDE_REASONS]),
@@ -293,7 +293,7 @@ def override_inputs(alert: AlertLine) -> rx.Component:
                 width="100%",
                 data_testid="override-text",
             ),
-            direction=rx.breakpoints(initial="column", sm="row"),
+            columns=rx.breakpoints(initial="1", sm="2"),
             spacing="2",
             width="100%",
         ),

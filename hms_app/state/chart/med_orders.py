@@ -47,7 +47,7 @@ class MedOrderLine:
     status_label: str = ""
     setting: str = ""
     setting_label: str = ""
-    quantity: str = ""  # "28 tablet"
+    quantity: str = ""  # "28 tablets"
     who: str = ""  # "Signed 2026-05-01 09:12 by dr.grey" / "Prepared by dr.grey"
     ended: str = ""  # "2026-05-03 10:00 by dr.grey: rash"
     overrides: str = ""  # "ddi:warfarin+nsaid: INR weekly"
@@ -62,6 +62,12 @@ class MedOrderLine:
     duration_days: str = ""
     end_date: str = ""
     instructions: str = ""
+
+
+def amount(quantity: int, unit: str) -> str:
+    """ "28 tablets", "1 inhaler", "150 mL": a dispense quantity as a person writes it."""
+    plural = quantity != 1 and not unit.endswith("s") and unit not in ("mL", "g", "mg", "mcg")
+    return f"{quantity} {unit}{'s' if plural else ''}"
 
 
 def order_line(view: OrderView) -> MedOrderLine:
@@ -85,7 +91,7 @@ def order_line(view: OrderView) -> MedOrderLine:
         status_label=STATUS_LABELS.get(view.status, view.status),
         setting=view.setting,
         setting_label=SETTING_LABELS.get(view.setting, view.setting),
-        quantity=f"{view.dispense_quantity} {view.dispense_unit}",
+        quantity=amount(view.dispense_quantity, view.dispense_unit),
         who=who,
         ended=ended,
         overrides="; ".join(view.overrides),

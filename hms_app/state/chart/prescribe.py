@@ -28,7 +28,7 @@ from hms_app.services.pharmacy.formulary import get_formulary_product, search_fo
 from hms_app.services.pharmacy.frequencies import frequency_choices
 from hms_app.services.pharmacy.prescribing import OverrideRequired, prepare_order, sign_order
 from hms_app.services.pharmacy.rows import AlertView, PreparedOrder, ProductView
-from hms_app.state.chart.med_orders import ChartMedOrdersState
+from hms_app.state.chart.med_orders import ChartMedOrdersState, amount
 from hms_app.state.chart.page import ChartState
 from hms_app.state.forms import form_text, value_text
 from hms_app.state.session import browser_id, requires
@@ -127,7 +127,7 @@ class ChartPrescribeState(ChartState):
     # The review.
     reference: str = ""
     sig: str = ""
-    quantity: str = ""  # "28 tablet"
+    quantity: str = ""  # "28 tablets"
     quantity_basis: str = ""
     alerts: list[AlertLine] = []
     override_choice: dict[str, str] = {}
@@ -340,7 +340,7 @@ class ChartPrescribeState(ChartState):
 
     def _show_prepared(self, prepared: PreparedOrder) -> None:
         self._draft_id, self.reference, self.sig = prepared.order_id, prepared.reference, prepared.sig
-        self.quantity = f"{prepared.dispense_quantity} {prepared.dispense_unit}"
+        self.quantity = amount(prepared.dispense_quantity, prepared.dispense_unit)
         self.quantity_basis = prepared.quantity_basis
         self._show_alerts(prepared.alerts)
         self.step = "review"
@@ -467,7 +467,7 @@ class ChartPrescribeState(ChartState):
         self.rx_open, self.busy, self._draft_id = False, False, 0
         yield rx.toast.success(
             f"Signed {signed.reference}: {signed.product} {signed.sig}; dispense "
-            f"{signed.dispense_quantity} {signed.dispense_unit}.",
+            f"{amount(signed.dispense_quantity, signed.dispense_unit)}.",
             id=RX_TOAST,
         )
         orders = await self.get_state(ChartMedOrdersState)
