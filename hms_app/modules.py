@@ -307,6 +307,7 @@ MODULES: tuple[Module, ...] = (
             admin={"pharmacy.formulary"},
         ),
         live_topics=("pharmacy",),
+        pages=("hms_app.pages.prescription",),
         seeders=("hms_app.seed.pharmacy",),
         benchmarks=("bench.medications",),
     ),

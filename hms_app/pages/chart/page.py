@@ -18,8 +18,14 @@ from hms_app.pages.chart.encounters import encounter_dialogs, encounters_tab
 from hms_app.pages.chart.immunizations import immunization_card, immunization_dialogs
 from hms_app.pages.chart.lab_order import lab_dialogs
 from hms_app.pages.chart.lab_results import results_tab
-from hms_app.pages.chart.medications import medication_card, medication_dialogs
+from hms_app.pages.chart.medications import (
+    med_orders_card,
+    medication_card,
+    medication_dialogs,
+    stop_order_dialog,
+)
 from hms_app.pages.chart.notes import sign_dialog
+from hms_app.pages.chart.prescribe import prescribe_dialog
 from hms_app.pages.chart.problems import problem_dialogs, problems_tab
 from hms_app.pages.chart.summary import summary_tab
 from hms_app.pages.chart.vitals import vitals_tab
@@ -27,7 +33,9 @@ from hms_app.state.chart.page import ChartState
 
 
 def allergies_tab() -> rx.Component:
-    return rx.vstack(allergy_card(), medication_card(), immunization_card(), spacing="4", width="100%")
+    return rx.vstack(
+        allergy_card(), med_orders_card(), medication_card(), immunization_card(), spacing="4", width="100%"
+    )
 
 
 def dialogs() -> rx.Component:
@@ -40,6 +48,8 @@ def dialogs() -> rx.Component:
         immunization_dialogs(),
         sign_dialog(),
         lab_dialogs(),
+        prescribe_dialog(),
+        stop_order_dialog(),
     )
 
 

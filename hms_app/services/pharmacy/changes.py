@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
 from hms_app.clock import local_today, to_local, utcnow
@@ -204,17 +204,33 @@ def order_view(session: Session, order: MedicationOrder) -> OrderView:
 
 
 def patient_orders(
-    session: Session, *, actor: Actor, patient_id: int, include_ended: bool = False, limit: int = 100
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    include_ended: bool = False,
+    include_own_drafts: bool = False,
+    limit: int = 100,
 ) -> list[OrderView]:
     """A patient's signed orders, newest first (``medication.read``; the read is audited). Drafts
-    are their prescriber's work in progress and are not listed; ended ones only when asked."""
+    are their prescriber's work in progress: listed (first) only to that prescriber, when asked;
+    ended ones only when asked."""
     authorize(actor, READ, patient_id=patient_id)
     get_patient(session, patient_id)
     statuses = ("active", "stopped", "completed", "changed") if include_ended else ("active",)
+    wanted = MedicationOrder.status.in_(statuses)
+    if include_own_drafts:
+        wanted = or_(
+            wanted, and_(MedicationOrder.status == "draft", MedicationOrder.prescriber_id == actor.user_id)
+        )
     rows = session.execute(
         select(MedicationOrder)
-        .where(MedicationOrder.patient_id == patient_id, MedicationOrder.status.in_(statuses))
-        .order_by(MedicationOrder.signed_at.desc(), MedicationOrder.id.desc())
+        .where(MedicationOrder.patient_id == patient_id, wanted)
+        .order_by(
+            MedicationOrder.signed_at.is_(None).desc(),
+            MedicationOrder.signed_at.desc(),
+            MedicationOrder.id.desc(),
+        )
         .limit(max(1, min(int(limit), 500)))
     ).scalars()
     views = [order_view(session, row) for row in rows]
