@@ -111,7 +111,7 @@ def test_send_back_needs_a_reason_and_each_order_is_decided_once(session, world)
     with pytest.raises(Conflict, match="already sent back"):
         verify_order(session, actor=world.witness, order_id=order_id)
     session.rollback()
-    assert session.execute(select(MedicationVerification)).scalars().all() == [decision]
+    assert session.execute(select(MedicationVerification.id)).scalars().all() == [decision.id]
     events = session.execute(
         select(AuditEvent.detail).where(AuditEvent.action == "pharmacy.send_back")
     ).scalars()

@@ -46,6 +46,7 @@ from hms_app.services.inventory.moves import return_stock
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.pharmacy.common import actor_name, as_id, audit_rx, get_order
 from hms_app.services.pharmacy.register import DISPENSE, Witness, check_witness, lock_product, write_line
+from hms_app.services.rows import returns_frozen
 
 TOPIC = "pharmacy"
 DISPENSE_MISSING = "That dispense does not exist."
@@ -86,6 +87,7 @@ def dispensed_so_far(session: Session, order_id: int) -> int:
     ).scalar_one()
 
 
+@returns_frozen
 def pharmacy_stores(session: Session, actor: Actor) -> list[StockLocation]:
     """The pharmacy stores the actor may dispense from (their department's; all for a storekeeper)."""
     query = select(StockLocation).where(StockLocation.kind == "pharmacy", StockLocation.active.is_(True))
@@ -189,6 +191,7 @@ def lots_text(rows: list[tuple[StockLot, int]]) -> str:
     )
 
 
+@returns_frozen
 def dispense_order(
     session: Session,
     *,
@@ -285,6 +288,7 @@ def get_dispense(session: Session, dispense_id, *, lock: bool = False) -> Medica
     return dispense
 
 
+@returns_frozen
 def return_dispense(
     session: Session,
     *,

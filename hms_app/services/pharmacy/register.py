@@ -29,6 +29,7 @@ from hms_app.models.patients import Patient
 from hms_app.models.pharmacy import ControlledDrugRegister, FormularyProduct
 from hms_app.models.security import AppUser
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.rows import returns_frozen
 from hms_app.services.security import (
     _lock_message,
     _permissions_of,
@@ -95,6 +96,7 @@ def store_balance(session: Session, item_id: int, location_id: int) -> int:
     ).scalar_one()
 
 
+@returns_frozen
 def write_line(
     session: Session,
     *,

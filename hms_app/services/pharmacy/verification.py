@@ -41,6 +41,7 @@ from hms_app.services.pharmacy.common import (
     get_order,
 )
 from hms_app.services.pharmacy.prescribing import sig_text
+from hms_app.services.rows import returns_frozen
 
 TOPIC = "pharmacy"
 PAGE = 50
@@ -269,6 +270,7 @@ def _open_order(session: Session, order_id) -> MedicationOrder:
     return order
 
 
+@returns_frozen
 def verify_order(
     session: Session, *, actor: Actor, order_id, overrides_reviewed: bool = False, note: str | None = None
 ) -> MedicationVerification:
@@ -303,6 +305,7 @@ def verify_order(
     return decision
 
 
+@returns_frozen
 def send_back_order(session: Session, *, actor: Actor, order_id, reason) -> MedicationVerification:
     """Send an order back to its prescriber with the reason (``pharmacy.verify``); it is not dispensed."""
     authorize(actor, VERIFY)
