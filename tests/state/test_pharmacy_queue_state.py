@@ -75,7 +75,8 @@ async def test_a_pharmacist_verifies_dispenses_part_then_the_rest_and_returns(se
 
     await _call(tab, "open_verify", order_id)
     assert tab.verify_open and tab.v_sig == "1 g oral QID for 5 days" and tab.v_quantity == "40 tablet"
-    await _call(tab, "verify")
+    answer = await type(tab).event_handlers["verify"].fn(tab)  # Reflex refuses a None among events
+    assert answer and None not in answer
     assert not tab.verify_open and [r.order_id for r in tab.rows] == [other]
     await _call(watcher, "refresh")
     assert [r.order_id for r in watcher.rows] == [other]

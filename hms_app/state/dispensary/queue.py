@@ -199,6 +199,11 @@ class PharmacyQueueState(SessionState):
             witness=row.witness or "",
         )
 
+    async def _after(self, toast):
+        """A success toast and the reloaded list (and its toast if the reload failed)."""
+        problem = await self._show()
+        return [toast] if problem is None else [toast, problem]
+
     async def _show(self):
         try:
             await self._reload()
@@ -319,10 +324,9 @@ class PharmacyQueueState(SessionState):
             self.busy, self.v_error = False, str(error)
             return None
         self.busy, self.verify_open = False, False
-        return [
-            rx.toast.success(f"{self.v_title.split(' · ')[0]} verified: it is ready to dispense."),
-            await self._show(),
-        ]
+        return await self._after(
+            rx.toast.success(f"{self.v_title.split(' · ')[0]} verified: it is ready to dispense.")
+        )
 
     @rx.event
     @requires(VERIFY)
@@ -337,10 +341,9 @@ class PharmacyQueueState(SessionState):
             self.busy, self.v_error = False, str(error)
             return None
         self.busy, self.verify_open = False, False
-        return [
-            rx.toast.info(f"{self.v_title.split(' · ')[0]} sent back to the prescriber."),
-            await self._show(),
-        ]
+        return await self._after(
+            rx.toast.info(f"{self.v_title.split(' · ')[0]} sent back to the prescriber.")
+        )
 
     # ------------------------------------------------------------------ dispensing
 
@@ -416,7 +419,7 @@ class PharmacyQueueState(SessionState):
             done.id,
             f"{done.reference} · {done.quantity} {self.d_unit}",
         )
-        return [rx.toast.success(f"{done.reference} dispensed: print its label."), await self._show()]
+        return await self._after(rx.toast.success(f"{done.reference} dispensed: print its label."))
 
     # ------------------------------------------------------------------ returns
 
@@ -466,4 +469,4 @@ class PharmacyQueueState(SessionState):
             self.busy, self.r_error = False, str(error)
             return None
         self.busy, self.return_open = False, False
-        return [rx.toast.success(f"{self.r_title.split(' · ')[0]}: returned to stock."), await self._show()]
+        return await self._after(rx.toast.success(f"{self.r_title.split(' · ')[0]}: returned to stock."))
