@@ -292,6 +292,11 @@ MODULES: tuple[Module, ...] = (
         name="pharmacy",
         title="Pharmacy: formulary, structured prescribing, order checks and their overrides",
         models=("hms_app.models.pharmacy",),
+        pages=("hms_app.pages.dispensary",),
+        nav=(
+            NavEntry("Pharmacy", "/pharmacy", "pill", "pharmacy.verify", 58),
+            NavEntry("Controlled drugs", "/pharmacy/controlled", "shield-check", "pharmacy.dispense", 59),
+        ),
         # pharmacy.dispense is declared by core (the pharmacist role's work area from the start).
         permissions={
             "medication.read": "See medication orders and search the formulary",

@@ -100,6 +100,9 @@ class FormularyProduct(SQLModel, table=True):
     formulary_status: str = Field(default="formulary", max_length=16)  # FORMULARY_STATUSES
     restriction: str | None = Field(default=None, max_length=300)  # who may order it, for what
     stock_item_id: int | None = Field(default=None, foreign_key="stock_item.id", index=True)
+    # A controlled drug (morphine, oxycodone): every dispense and return writes a register line
+    # with a witness (``controlled_drug_register``).
+    controlled: bool = Field(default=False)
     active: bool = Field(default=True)
     updated_at: datetime = Field(default_factory=utcnow)
     updated_by: str | None = Field(default=None, max_length=60)
@@ -204,3 +207,97 @@ class MedicationOverride(SQLModel, table=True):
     overridden_by_id: int = Field(foreign_key="app_user.id")
     overridden_by: str = Field(max_length=60)
     overridden_at: datetime = Field(default_factory=utcnow)
+
+
+VERIFICATION_OUTCOMES = {"verified": "Verified", "returned": "Sent back to the prescriber"}
+REGISTER_KINDS = {"dispense": "Dispensed", "return": "Returned to stock"}
+
+
+class MedicationVerification(SQLModel, table=True):
+    """The pharmacist's decision on a signed order: verified (it may be dispensed) or sent back to
+    the prescriber with the reason. One per order: a corrected order is a new order."""
+
+    __tablename__ = "medication_verification"
+    __table_args__ = (
+        UniqueConstraint("order_id", name="uq_medication_verification_order"),
+        CheckConstraint(
+            "outcome <> 'returned' OR reason IS NOT NULL", name="ck_medication_verification_reason"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="medication_order.id")
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    outcome: str = Field(max_length=10)  # VERIFICATION_OUTCOMES
+    reason: str | None = Field(default=None, max_length=300)  # why it was sent back, or a note
+    overrides_reviewed: int = Field(default=0)  # how many overrides the verifier saw and accepted
+    decided_by_id: int = Field(foreign_key="app_user.id")
+    decided_by: str = Field(max_length=60)
+    decided_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class MedicationDispense(SQLModel, table=True):
+    """A supply of a verified order from a pharmacy store (FHIR MedicationDispense): its lots are
+    the stock moves it made (``medication_dispense_lot``); less than ordered leaves the rest owed."""
+
+    __tablename__ = "medication_dispense"
+    __table_args__ = (
+        Index("ix_medication_dispense_dispensed", "dispensed_at"),
+        CheckConstraint("quantity > 0", name="ck_medication_dispense_quantity"),
+        CheckConstraint("returned >= 0 AND returned <= quantity", name="ck_medication_dispense_returned"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=20, unique=True)  # "DSP-000123"
+    order_id: int = Field(foreign_key="medication_order.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    product_id: int = Field(foreign_key="formulary_product.id")
+    location_id: int = Field(foreign_key="stock_location.id")
+    quantity: int  # in the order's dispense unit (the stock item's base unit)
+    returned: int = Field(default=0)
+    dispensed_by_id: int = Field(foreign_key="app_user.id")
+    dispensed_by: str = Field(max_length=60)
+    witness_id: int | None = Field(default=None, foreign_key="app_user.id")  # controlled drugs
+    witness: str | None = Field(default=None, max_length=60)
+    dispensed_at: datetime = Field(default_factory=utcnow)
+
+
+class MedicationDispenseLot(SQLModel, table=True):
+    """How much of a dispense came from one lot: the ledger's issue move it made."""
+
+    __tablename__ = "medication_dispense_lot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dispense_id: int = Field(foreign_key="medication_dispense.id", index=True)
+    move_id: int = Field(foreign_key="stock_move.id", unique=True)
+    lot_id: int = Field(foreign_key="stock_lot.id")
+    quantity: int
+    returned: int = Field(default=0)
+
+
+class ControlledDrugRegister(SQLModel, table=True):
+    """One line of the controlled drug register: a dispense or return of a controlled product at a
+    store, witnessed, with the store's balance of the product after it (running balance)."""
+
+    __tablename__ = "controlled_drug_register"
+    __table_args__ = (
+        Index("ix_controlled_drug_register_product_store", "product_id", "location_id", "id"),
+        CheckConstraint("balance >= 0", name="ck_controlled_drug_register_balance"),
+        CheckConstraint("witness_id <> recorded_by_id", name="ck_controlled_drug_register_witness"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="formulary_product.id")
+    location_id: int = Field(foreign_key="stock_location.id")
+    kind: str = Field(max_length=10)  # REGISTER_KINDS
+    quantity: int  # signed: out of the store is negative
+    balance: int  # the store's stock of the product after this line
+    dispense_id: int = Field(foreign_key="medication_dispense.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    lots: str = Field(max_length=200)  # "M123 (exp 2027-03-31) x 5"
+    recorded_by_id: int = Field(foreign_key="app_user.id")
+    recorded_by: str = Field(max_length=60)
+    witness_id: int = Field(foreign_key="app_user.id")
+    witness: str = Field(max_length=60)
+    recorded_at: datetime = Field(default_factory=utcnow)
+    reason: str | None = Field(default=None, max_length=300)

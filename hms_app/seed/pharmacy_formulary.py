@@ -46,6 +46,7 @@ class Product:
 
 P = Product
 SCORED = {"scored": True}
+CONTROLLED = {"controlled": True}  # written in the controlled drug register when dispensed
 TAB, CAP = "tablet", "capsule"
 
 # fmt: off
@@ -69,14 +70,14 @@ PRODUCTS = [
     P("RX-TRAM-50-CAP", "Tramadol 50 mg capsule", CAP, "oral", "tramadol 50 mg", CAP, pack=30, atc="N02AX02",
       synonyms="Zydol|Ultram"),
     P("RX-MORPH-10-INJ", "Morphine sulfate 10 mg/1 mL injection", "injection", "iv|im|sc", "morphine 10 mg",
-      "ampoule", pack=10, atc="N02AA01", stock="MED-MORPH-10"),
+      "ampoule", pack=10, atc="N02AA01", stock="MED-MORPH-10", extra=CONTROLLED),
     P("RX-OXY-5-CAP", "Oxycodone 5 mg capsule", CAP, "oral", "oxycodone 5 mg", CAP, pack=56, atc="N02AA05",
       synonyms="OxyNorm|Roxicodone", status="restricted",
-      restriction="Acute pain service or palliative care only; controlled drug register."),
+      restriction="Acute pain service or palliative care only; controlled drug register.", extra=CONTROLLED),
     P("RX-FENT-25-PATCH", "Fentanyl 25 micrograms/hour transdermal patch", "patch", "transdermal",
       "fentanyl 25 mcg/h", "patch", pack=5, atc="N02AB03", synonyms="Durogesic|Duragesic",
       status="restricted", restriction="Opioid-tolerant patients only, on the pain team's advice.",
-      extra={"wear_hours": 72}),
+      extra={"wear_hours": 72, **CONTROLLED}),
     P("RX-BUPRE-5-PATCH", "Buprenorphine 5 micrograms/hour 7-day patch", "patch", "transdermal",
       "buprenorphine 5 mcg/h", "patch", pack=4, atc="N02AE01", synonyms="BuTrans|Butec",
       extra={"wear_hours": 168}),

@@ -620,6 +620,62 @@ def _pharmacy_rows(session, patient_id: int, tag: str, start: datetime) -> None:
             ),
         ]
     )
+    _dispensing_rows(session, patient_id, tag, order.id, product.id, prescriber.id)
+
+
+def _dispensing_rows(
+    session, patient_id: int, tag: str, order_id: int, product_id: int, user_id: int
+) -> None:
+    """The pharmacist's verification of the order, a dispense of it and its controlled register line."""
+    from hms_app.models.inventory import StockLocation
+    from hms_app.models.pharmacy import ControlledDrugRegister, MedicationDispense, MedicationVerification
+
+    store = session.execute(
+        select(StockLocation).where(StockLocation.code == "PH-MERGE")
+    ).scalar_one_or_none()
+    if store is None:
+        store = StockLocation(code="PH-MERGE", name="Pharmacy", kind="pharmacy")
+        session.add(store)
+    witness = AppUser(username=f"rx.witness.{tag}", display_name=tag, password_hash="x")
+    session.add(witness)
+    session.flush()
+    session.add(
+        MedicationVerification(
+            order_id=order_id,
+            patient_id=patient_id,
+            outcome="verified",
+            decided_by_id=user_id,
+            decided_by="ph",
+        )
+    )
+    dispense = MedicationDispense(
+        reference=f"DSP-{tag[:6].upper()}",
+        order_id=order_id,
+        patient_id=patient_id,
+        product_id=product_id,
+        location_id=store.id,
+        quantity=7,
+        dispensed_by_id=user_id,
+        dispensed_by="ph",
+    )
+    session.add(dispense)
+    session.flush()
+    session.add(
+        ControlledDrugRegister(
+            product_id=product_id,
+            location_id=store.id,
+            kind="dispense",
+            quantity=-7,
+            balance=3,
+            dispense_id=dispense.id,
+            patient_id=patient_id,
+            lots="L1 x 7",
+            recorded_by_id=user_id,
+            recorded_by="ph",
+            witness_id=witness.id,
+            witness="w",
+        )
+    )
 
 
 def _lab_rows(session, patient_id: int, tag: str, start: datetime) -> None:
@@ -837,6 +893,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "claim": 1,
         "clinical_note": 1,
         "condition": 1,
+        "controlled_drug_register": 1,
         "coverage": 1,
         "credit_entry": 1,
         "critical_alert": 1,
@@ -847,10 +904,12 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "lab_order": 1,
         "lab_request": 1,
         "lab_result": 1,
+        "medication_dispense": 1,
         "medication_order": 1,
         "medication_order_alert": 1,
         "medication_override": 1,
         "medication_statement": 2,
+        "medication_verification": 1,
         "observation": 2,
         "outreach_message": 1,
         "payment": 1,
@@ -939,8 +998,8 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
     for patient in (survivor, merged):
         rows = list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
-            (again.merge_id, survivor.mrn, merged.mrn, None, 32),
-            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 32),
+            (again.merge_id, survivor.mrn, merged.mrn, None, 35),
+            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 35),
         ]
     assert list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"

@@ -120,8 +120,8 @@ def take_from_balance(session: Session, location_id: int, lot_id: int, quantity:
     )
 
 
-def record_move(session: Session, actor: Actor, **values) -> StockMove:
-    move = StockMove(moved_by=actor.username, moved_at=utcnow(), **values)
+def record_move(session: Session, actor: Actor, *, moved_at=None, **values) -> StockMove:
+    move = StockMove(moved_by=actor.username, moved_at=moved_at or utcnow(), **values)
     session.add(move)
     session.flush()
     return move
@@ -401,10 +401,14 @@ def issue_stock(
     count = base_quantity(session, item, quantity, pack)
     reason = clean_reason(reason, required=kind == "issue_department", what="the department takes it")
     picked = pick_stock(session, item, location, count, lot_id)
+    # One moment for every lot of one issue: a return of any of its lots finds the issue's charge
+    # (posted on the first move) by it.
+    issued_at = utcnow()
     moves = [
         record_move(
             session,
             actor,
+            moved_at=issued_at,
             kind=kind,
             item_id=item.id,
             location_id=location.id,

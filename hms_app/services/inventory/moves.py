@@ -210,9 +210,12 @@ def write_off_expired(
 
 
 @returns_frozen
-def return_stock(session: Session, *, actor: Actor, move_id: int, quantity, reason: str) -> StockMove:
+def return_stock(
+    session: Session, *, actor: Actor, move_id: int, quantity, reason: str, commit: bool = True
+) -> StockMove:
     """Take back into the store part or all of an earlier issue (unused, unopened). A patient's
-    open charge for it is reduced or cancelled; an invoiced one is left for billing to credit."""
+    open charge for it is reduced or cancelled; an invoiced one is left for billing to credit.
+    ``commit=False``: part of a caller's transaction (a pharmacy return), which commits and publishes."""
     may_work_stores(actor, ISSUE)
     issue = session.get(StockMove, move_id) if isinstance(move_id, int) else None
     if issue is None or issue.kind not in ("issue_patient", "issue_department", "maintenance_use"):
@@ -267,10 +270,11 @@ def return_stock(session: Session, *, actor: Actor, move_id: int, quantity, reas
         target_id=move.id,
         detail=f"{units(count, item)} of {item.code} {item.name} back into {location.name}: {reason}{billing_note}",
     )
-    session.commit()
-    live.publish(STOCK, location.id)
-    if billing_note:
-        live.publish(live.BILLING, issue.patient_id)
+    if commit:
+        session.commit()
+        live.publish(STOCK, location.id)
+        if billing_note:
+            live.publish(live.BILLING, issue.patient_id)
     return move
 
 

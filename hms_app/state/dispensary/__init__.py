@@ -1,0 +1,1 @@
+"""The pharmacist's screens: the queue, a dispense's label, the controlled drug register."""
