@@ -290,9 +290,9 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         name="pharmacy",
-        title="Pharmacy: formulary, structured prescribing, order checks and their overrides",
+        title="Pharmacy: formulary, structured prescribing, order checks and overrides, verification, dispensing",
         models=("hms_app.models.pharmacy",),
-        pages=("hms_app.pages.dispensary",),
+        pages=("hms_app.pages.dispensary", "hms_app.pages.prescription"),
         nav=(
             NavEntry("Pharmacy", "/pharmacy", "pill", "pharmacy.verify", 58),
             NavEntry("Controlled drugs", "/pharmacy/controlled", "shield-check", "pharmacy.dispense", 59),
@@ -312,7 +312,6 @@ MODULES: tuple[Module, ...] = (
             admin={"pharmacy.formulary"},
         ),
         live_topics=("pharmacy",),
-        pages=("hms_app.pages.prescription",),
         seeders=("hms_app.seed.pharmacy",),
         benchmarks=("bench.medications",),
     ),
