@@ -50,7 +50,9 @@ class Witness:
 
 def check_witness(session: Session, *, actor: Actor, username, password) -> Witness:
     """A second pharmacist confirms with their password; raises with a plain message otherwise.
-    Runs before any write of the caller's transaction (a wrong password's count is committed)."""
+    Runs before any write of the caller's transaction (a wrong password's count is committed).
+    Only a dispenser asks for a witness (``pharmacy.dispense``)."""
+    authorize(actor, DISPENSE)
     name = " ".join(str(username or "").split())[:60]
     if not name or not password:
         raise ValidationError(
@@ -111,6 +113,7 @@ def write_line(
     lots: str,
     reason: str | None = None,
 ) -> ControlledDrugRegister:
+    authorize(actor, DISPENSE)  # the register is written by dispensing and returns only
     line = ControlledDrugRegister(
         product_id=product.id,
         location_id=location_id,
