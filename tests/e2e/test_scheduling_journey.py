@@ -94,7 +94,7 @@ def _set_up(server: Server) -> dict:
                 Appointment.start_at < day_start + timedelta(days=1), Appointment.end_at > day_start
             )
             return s.execute(
-                select(Patient.id, Patient.mrn, Patient.given_name, Patient.family_name)
+                select(Patient.id, Patient.mrn, Patient.given_name, Patient.middle_name, Patient.family_name)
                 .where(
                     Patient.active.is_(True),
                     Patient.merged_into_id.is_(None),
@@ -148,6 +148,9 @@ def _set_up(server: Server) -> dict:
             "booking_day": booking_day,
             "patient_mrn": booked.mrn,
             "patient_name": f"{booked.given_name} {booked.family_name}",
+            "patient_full_name": " ".join(
+                part for part in (booked.given_name, booked.middle_name, booked.family_name) if part
+            ),
         }
 
 
@@ -209,7 +212,10 @@ def test_reception_books_moves_cancels_and_checks_in(page: Page, hms_server: Ser
     expect(dialog.locator("[data-testid=booking-submit]")).to_be_disabled()  # no patient yet
     dialog.locator("[data-testid=booking-patient-search]").fill(plan["patient_mrn"])
     dialog.locator(f"[data-testid=patient-hit-{plan['patient_mrn']}]").click()
-    expect(dialog.locator("[data-testid=chosen-patient]")).to_contain_text(plan["patient_name"])
+    # The dialog names the patient in full (a middle name too, when there is one) with the MRN.
+    chosen = dialog.locator("[data-testid=chosen-patient]")
+    expect(chosen).to_contain_text(plan["patient_full_name"])
+    expect(chosen).to_contain_text(plan["patient_mrn"])
     _dialog_shot(page, "schedule-01-booking-dialog")
     dialog.locator("[data-testid=booking-submit]").click()
     toast = page.locator(TOAST).filter(has_text="Booked AP-")
