@@ -336,17 +336,8 @@ def _meds_check(args) -> int:
         uses.append(DrugUse(ingredient.name))
     patient = None
     if args.patient is not None:
-        try:
-            from hms_app.services.pharmacy.checks import patient_context
-        except ModuleNotFoundError as error:
-            if not (error.name or "").startswith("hms_app.services.pharmacy"):
-                raise
-            print(
-                "error: --patient is not available yet (the pharmacy service that reads a patient's chart "
-                "is not installed); check the drugs without it",
-                file=sys.stderr,
-            )
-            return 2
+        from hms_app.services.pharmacy.checks import patient_context
+
         with _session() as session:
             patient = patient_context(session, args.patient)
     for alert in check_drugs(uses, patient):

@@ -138,11 +138,10 @@ async def test_a_listener_killed_mid_stream_loses_nothing_it_answered_and_stores
     assert count(session, LabResult) == 2 * total  # each result once
 
 
-async def test_two_listener_processes_share_the_port_on_postgresql(
-    session, lab, configured_db, backend, tmp_path
-):
-    if backend == "sqlite":
-        pytest.skip("SQLite runs one listener process (the command refuses more: see above)")
+@pytest.mark.parametrize(
+    "database_url", ["postgresql"], indirect=True
+)  # SQLite runs one listener (see above)
+async def test_two_listener_processes_share_the_port_on_postgresql(session, lab, configured_db, tmp_path):
     for n in range(12):
         received_specimen(session, lab, f"W-{n:06d}", [POTASSIUM], number=n + 1)
     process, port = _start_listener(configured_db, tmp_path, "--workers", "2")
@@ -166,14 +165,11 @@ async def test_two_listener_processes_share_the_port_on_postgresql(
     assert count(session, LabResult) == 12
 
 
-def test_a_database_connection_the_server_dropped_costs_one_unanswered_attempt(
-    session, lab, configured_db, backend
-):
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no server to drop it
+def test_a_database_connection_the_server_dropped_costs_one_unanswered_attempt(session, lab, configured_db):
     # The listener's PostgreSQL pool does not test a connection before each message (a round trip
     # per message): a connection the server dropped fails that message, unanswered, and the
     # analyser's next attempt is stored on a fresh connection.
-    if backend == "sqlite":
-        pytest.skip("SQLite has no server to drop the connection")
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 

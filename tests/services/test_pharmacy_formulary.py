@@ -4,7 +4,6 @@ searched by name, brand or ingredient, and saved only with every field right."""
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 
 import pytest
@@ -84,12 +83,9 @@ def test_products_link_the_inventory_items_they_are_dispensed_from_even_when_loa
 
 
 def test_every_formulary_ingredient_is_known_to_the_medication_knowledge():
-    """Runs against the bundled knowledge once it is merged (hms_app.cds.medications)."""
-    try:
-        kb = importlib.import_module("hms_app.cds.medications")
-    except ModuleNotFoundError:
-        pytest.skip("hms_app.cds.medications is not merged yet")
-    knowledge = kb.knowledge()
+    from hms_app.cds.medications import knowledge as bundled_knowledge
+
+    knowledge = bundled_knowledge()
     unknown = sorted(
         {
             name

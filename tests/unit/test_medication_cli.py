@@ -65,16 +65,6 @@ def test_an_unknown_name_exits_2_with_a_message_and_prints_no_alert(data_dir, ca
     assert "Unknown drug 'wonderpill'" in captured.err and "generic ingredient name" in captured.err
 
 
-def test_patient_is_refused_until_the_pharmacy_service_exists(data_dir, capsys, monkeypatch):
-    import importlib.util
-
-    if importlib.util.find_spec("hms_app.services.pharmacy") is not None:
-        pytest.skip("the pharmacy service is installed: --patient works")
-    assert cli.main(["meds", "check", "--patient", "1", "warfarin"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and "not available yet" in captured.err
-
-
 def _newer(text: str = BUNDLED, version: str = "2099.1") -> str:
     return text.replace("# version: 2025.1", f"# version: {version}", 1)
 
