@@ -24,6 +24,7 @@ from hms_app.models.laboratory import (
 from hms_app.models.patients import Patient
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
+from hms_app.services.inputs import actor_name, as_id  # noqa: F401  (re-exported for the domain)
 from hms_app.services.permissions import Actor
 
 ORDER = "lab.order"
@@ -77,23 +78,6 @@ def audit_lab(
         detail=detail,
         username=username,
     )
-
-
-def actor_name(actor: Actor) -> str:
-    return (actor.username or actor.display_name or "unknown")[:60]
-
-
-def as_id(value, *, field: str, label: str) -> int:
-    """An id sent by a screen: a positive whole number, or a message."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValidationError(f"Choose a {label}.", field=field)
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValidationError(f"Choose a {label}.", field=field) from None
-    if number < 1:
-        raise ValidationError(f"Choose a {label}.", field=field)
-    return number
 
 
 def as_ids(values, *, field: str, label: str, maximum: int) -> list[int]:

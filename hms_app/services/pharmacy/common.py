@@ -13,6 +13,7 @@ from hms_app.models.patients import Patient
 from hms_app.models.pharmacy import FormularyIngredient, FormularyProduct, MedicationOrder
 from hms_app.services.audit import record_audit
 from hms_app.services.counters import take_numbers
+from hms_app.services.inputs import actor_name, as_id  # noqa: F401  (re-exported for the domain)
 from hms_app.services.permissions import Actor
 from hms_app.services.pharmacy.quantity import ProductSpec
 
@@ -47,23 +48,6 @@ def audit_rx(
         target_id=target_id,
         detail=detail,
     )
-
-
-def actor_name(actor: Actor) -> str:
-    return (actor.username or actor.display_name or "unknown")[:60]
-
-
-def as_id(value, *, field: str, label: str) -> int:
-    """An id sent by a screen: a positive whole number, or a message."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValidationError(f"Choose a {label}.", field=field)
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValidationError(f"Choose a {label}.", field=field) from None
-    if number < 1:
-        raise ValidationError(f"Choose a {label}.", field=field)
-    return number
 
 
 def clean_text(value, *, field: str, label: str, maximum: int, required: bool = False) -> str:
