@@ -292,7 +292,7 @@ MODULES: tuple[Module, ...] = (
         name="pharmacy",
         title="Pharmacy: formulary, structured prescribing, order checks and overrides, verification, dispensing",
         models=("hms_app.models.pharmacy",),
-        pages=("hms_app.pages.dispensary", "hms_app.pages.prescription"),
+        pages=("hms_app.pages.dispensary", "hms_app.pages.prescription", "hms_app.pages.mar"),
         nav=(
             NavEntry("Pharmacy", "/pharmacy", "pill", "pharmacy.verify", 58),
             NavEntry("Controlled drugs", "/pharmacy/controlled", "shield-check", "pharmacy.dispense", 59),
@@ -311,7 +311,7 @@ MODULES: tuple[Module, ...] = (
             pharmacist={"medication.read", "pharmacy.verify", "pharmacy.formulary"},
             admin={"pharmacy.formulary"},
         ),
-        live_topics=("pharmacy",),
+        live_topics=("pharmacy", "mar"),
         seeders=("hms_app.seed.pharmacy",),
         benchmarks=("bench.medications",),
     ),

@@ -301,3 +301,55 @@ class ControlledDrugRegister(SQLModel, table=True):
     witness: str = Field(max_length=60)
     recorded_at: datetime = Field(default_factory=utcnow)
     reason: str | None = Field(default=None, max_length=300)
+
+
+# What a nurse records for a dose (FHIR MedicationAdministration.status: "completed" for given,
+# "not-done" with statusReason for the rest).
+ADMINISTRATION_OUTCOMES = {
+    "given": "Given",
+    "held": "Held",
+    "refused": "Refused",
+    "not_available": "Not available",
+}
+
+
+class MedicationAdministration(SQLModel, table=True):
+    """One dose on the medication administration record (FHIR MedicationAdministration): a scheduled
+    dose of an inpatient order (``scheduled_at``, its time) or a PRN dose (no scheduled time),
+    given, held, refused or not available, with the scans that were checked before it was recorded.
+
+    A scheduled dose is recorded once: the unique (order, scheduled time) stops two nurses charting
+    the same dose; PRN doses have no scheduled time and are bounded by the order's maximum a day."""
+
+    __tablename__ = "medication_administration"
+    __table_args__ = (
+        UniqueConstraint("order_id", "scheduled_at", name="uq_medication_administration_dose"),
+        Index("ix_medication_administration_patient_recorded", "patient_id", "recorded_at"),
+        CheckConstraint(
+            "outcome = 'given' OR reason IS NOT NULL", name="ck_medication_administration_reason"
+        ),
+        CheckConstraint(
+            "outcome <> 'given' OR (dose IS NOT NULL AND product_id IS NOT NULL)",
+            name="ck_medication_administration_given",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="medication_order.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    scheduled_at: datetime | None = Field(default=None)  # the dose's time; empty for a PRN dose
+    outcome: str = Field(max_length=16)  # ADMINISTRATION_OUTCOMES
+    reason: str | None = Field(default=None, max_length=300)  # why not given; why late; the PRN indication
+    dose: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 4), nullable=True))
+    dose_unit: str | None = Field(default=None, max_length=12)
+    route: str | None = Field(default=None, max_length=16)
+    product_id: int | None = Field(default=None, foreign_key="formulary_product.id")  # what was scanned
+    dispense_id: int | None = Field(
+        default=None, foreign_key="medication_dispense.id"
+    )  # a pharmacy label scanned
+    wristband_code: str | None = Field(default=None, max_length=40)  # as scanned
+    medicine_code: str | None = Field(default=None, max_length=40)  # as scanned
+    late_minutes: int = Field(default=0)  # given after the dose's window closed
+    recorded_by_id: int = Field(foreign_key="app_user.id")
+    recorded_by: str = Field(max_length=60)
+    recorded_at: datetime = Field(default_factory=utcnow)

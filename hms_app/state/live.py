@@ -17,6 +17,7 @@ and board, and ends when the tab goes away or leaves the board's page.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator, Iterable
 
 from reflex.config import get_config
@@ -72,13 +73,17 @@ async def live_changes(
     permission: str,
     connected=_connected,
     any_page: bool = False,
+    every: float | None = None,
 ) -> AsyncIterator[None]:
     """Yield once per change notice on ``topic`` (for ``keys``, or any key) while the tab is open,
     for a user who holds ``permission``; for anyone else, nothing (no subscription).
 
     A board's watcher ends when its tab leaves the board's page. ``any_page`` keeps it for as long
     as the tab is open (a part of the layout shell, shown on every page); it ends instead once the
-    tab's session no longer holds ``permission`` (signed out), checked when a notice arrives."""
+    tab's session no longer holds ``permission`` (signed out), checked when a notice arrives.
+
+    ``every`` also yields when that many seconds pass without a notice: for a board whose rows
+    change with the clock alone (a dose turning late)."""
     if not await _may_watch(state, permission):
         return
     token = state.router.session.client_token
@@ -90,12 +95,17 @@ async def live_changes(
     try:
         wanted = frozenset(str(key) for key in keys if key is not None)
         async with live.hub().subscribe(topic, wanted) as subscription:
+            last = time.monotonic()
             while connected(token):
                 if await subscription.wait(CONNECTED_CHECK_SECONDS):
                     if any_page and not await _still_allowed(state, permission):
                         break  # signed out (or the role changed): nothing more to show this tab
+                    last = time.monotonic()
                     yield None
                 elif not any_page and not await _still_on(state, route):
                     break  # the tab moved to another page: its board is gone
+                elif every is not None and time.monotonic() - last >= every:
+                    last = time.monotonic()
+                    yield None
     finally:
         _running.discard(marker)

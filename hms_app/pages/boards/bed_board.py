@@ -62,6 +62,28 @@ def _occupied_body(card: BedCard) -> rx.Component:
             wrap="wrap",
         ),
         rx.cond(
+            can("medication.read"),
+            rx.hstack(
+                rx.link(
+                    rx.button(rx.icon("pill", size=14), "MAR", size="1", variant="soft", color_scheme="gray"),
+                    href="/patients/" + card.patient_id.to_string() + "/mar",
+                    data_testid="bed-mar",
+                ),
+                rx.cond(
+                    card.late_doses > 0,
+                    rx.badge(
+                        rx.icon("alarm-clock", size=12),
+                        card.late_doses_label,
+                        color_scheme="red",
+                        variant="solid",
+                        data_testid="bed-late-doses",
+                    ),
+                ),
+                align="center",
+                spacing="2",
+            ),
+        ),
+        rx.cond(
             can("ward.manage"),
             rx.hstack(
                 rx.button(

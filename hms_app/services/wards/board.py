@@ -3,7 +3,7 @@ their patients and length of stay, the free beds a patient can move to."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 
 from sqlalchemy import and_, case, func, select
@@ -19,6 +19,7 @@ from hms_app.plurals import counted
 from hms_app.services.audit import record_audit
 from hms_app.services.patients import age_years, full_name
 from hms_app.services.permissions import Actor, authorize
+from hms_app.services.pharmacy.mar import late_doses
 from hms_app.settings import get_settings
 
 BED_LABELS = words.BED_STATUS
@@ -60,6 +61,7 @@ class BedTile:
     in_bed_since: datetime | None = None
     reason: str = ""
     los_hours: int = 0
+    late_doses: int = 0  # scheduled doses past their window with nothing on the MAR
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,9 @@ def bed_board(session: Session, *, actor: Actor, ward_id: int, audit: bool = Tru
             (Admission.admitted_at >= day_start) | (Admission.discharged_at >= day_start),
         )
     ).one()
+    late = late_doses(session, [b.patient_id for b in beds if b.patient_id is not None], now)
+    if late:
+        beds = [replace(b, late_doses=late.get(b.patient_id, 0)) for b in beds]
     stays = [b.los_hours for b in beds if b.patient_id is not None]
     if audit:
         record_audit(

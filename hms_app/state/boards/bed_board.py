@@ -20,6 +20,7 @@ import reflex as rx
 
 from hms_app.clock import format_local, local_today, to_local
 from hms_app.errors import DomainError, ValidationError
+from hms_app.plurals import counted
 from hms_app.services import live
 from hms_app.services.patients import find_living
 from hms_app.services.wards.admissions import (
@@ -85,6 +86,8 @@ class BedCard:
     admitted: str = ""
     los: str = ""
     long_stay: bool = False  # a week or more: the ward round looks at these first
+    late_doses: int = 0  # scheduled doses past their window with nothing on the MAR
+    late_doses_label: str = ""
 
 
 @dataclass
@@ -108,6 +111,7 @@ class DispositionOption:
 
 
 LONG_STAY_HOURS = 7 * 24
+LATE_CHECK_SECONDS = 60.0
 DISPOSITION_OPTIONS = [DispositionOption(code, label) for code, label in DISCHARGE_DISPOSITIONS.items()]
 BED_DIALOG_FIELDS = ("reason", "bed_id", "disposition", "patient")
 
@@ -133,6 +137,8 @@ def _card(tile: BedTile) -> BedCard:
             "admitted": format_local(tile.admitted_at, "%d %b %H:%M"),
             "los": _stay(tile.los_hours),
             "long_stay": tile.los_hours >= LONG_STAY_HOURS,
+            "late_doses": tile.late_doses,
+            "late_doses_label": counted(tile.late_doses, "late dose") if tile.late_doses else "",
         }
     return BedCard(
         id=tile.id,
@@ -265,7 +271,9 @@ class BedBoardState(SessionState):
     @rx.event(background=True)
     @public(WATCH_REASON)
     async def watch(self):
-        async for _ in live_changes(self, live.BEDS, permission="patient.read"):
+        # Doses turn late as the clock passes, with no change to announce: the board also refreshes
+        # once a minute.
+        async for _ in live_changes(self, live.BEDS, permission="patient.read", every=LATE_CHECK_SECONDS):
             yield BedBoardState.refresh
 
     @rx.event
