@@ -100,7 +100,9 @@ def test_doses_follow_the_frequency_times_from_the_start_to_the_end(session, wor
 def test_a_stopped_order_has_no_doses_after_its_stop(session, world):
     order_id = inpatient_order(session, world)
     with held_at(at(13)):
-        stop_order(session, actor=world.rx.physician, patient_id=world.rx.man, order_id=order_id, reason="Not needed")
+        stop_order(
+            session, actor=world.rx.physician, patient_id=world.rx.man, order_id=order_id, reason="Not needed"
+        )
     with held_at(at(13, 30)):
         record = mar(session, actor=world.rx.nurse, patient_id=world.rx.man)
     (row,) = record.orders
@@ -113,7 +115,13 @@ def test_a_stopped_order_has_no_doses_after_its_stop(session, world):
 
 def test_prn_and_once_orders(session, world):
     prn = inpatient_order(
-        session, world, frequency="PRN", prn="on", prn_indication="pain", max_doses_per_day="2", duration_days="3"
+        session,
+        world,
+        frequency="PRN",
+        prn="on",
+        prn_indication="pain",
+        max_doses_per_day="2",
+        duration_days="3",
     )
     once = inpatient_order(session, world, frequency="once", duration_days="1")
     from hms_app.models.pharmacy import MedicationOrder
@@ -195,7 +203,9 @@ def test_the_wrong_dose_or_route_is_refused(session, world):
 
 def test_too_early_is_refused_and_late_needs_a_reason(session, world):
     order_id = inpatient_order(session, world)
-    with pytest.raises(ValidationError, match="Too early: this dose is due at 12:00 and may be given from 11:00"):
+    with pytest.raises(
+        ValidationError, match="Too early: this dose is due at 12:00 and may be given from 11:00"
+    ):
         give(session, world, order_id, at(12), when=at(10, 30))
     with pytest.raises(ValidationError, match="late") as late:
         give(session, world, order_id, at(8), when=at(9, 30))
@@ -215,12 +225,11 @@ def test_a_dose_that_is_not_scheduled_is_refused(session, world):
 
 def test_held_refused_and_not_available_need_a_reason_and_no_scans(session, world):
     order_id = inpatient_order(session, world)
-    with pytest.raises(ValidationError, match="Say why the dose was held") as missing:
-        with held_at(at(7, 30)):
-            record_administration(
-                session, actor=world.rx.nurse, patient_id=world.rx.man, order_id=order_id,
-                outcome="held", scheduled_at=at(8).isoformat(),
-            )  # fmt: skip
+    with pytest.raises(ValidationError, match="Say why the dose was held") as missing, held_at(at(7, 30)):
+        record_administration(
+            session, actor=world.rx.nurse, patient_id=world.rx.man, order_id=order_id,
+            outcome="held", scheduled_at=at(8).isoformat(),
+        )  # fmt: skip
     assert missing.value.field == "reason"
     with held_at(at(7, 30)):
         record_administration(
@@ -239,7 +248,13 @@ def test_held_refused_and_not_available_need_a_reason_and_no_scans(session, worl
 
 def test_prn_doses_stay_within_the_orders_maximum(session, world):
     order_id = inpatient_order(
-        session, world, frequency="PRN", prn="on", prn_indication="pain", max_doses_per_day="2", duration_days="3"
+        session,
+        world,
+        frequency="PRN",
+        prn="on",
+        prn_indication="pain",
+        max_doses_per_day="2",
+        duration_days="3",
     )
     give(session, world, order_id, None, when=at(9))
     give(session, world, order_id, None, when=at(15))
@@ -270,13 +285,12 @@ def test_orders_that_may_not_be_given(session, world):
 def test_other_roles_and_other_patients_are_refused(session, world):
     order_id = inpatient_order(session, world)
     for actor in (world.rx.physician, world.pharmacist, world.rx.receptionist):
-        with pytest.raises(Forbidden):
-            with held_at(at(8)):
-                record_administration(
-                    session, actor=actor, patient_id=world.rx.man, order_id=order_id, outcome="given",
-                    scheduled_at=at(8).isoformat(), wristband=mrn(session, world.rx.man),
-                    medicine="RX-APAP-500-TAB", dose="1", route="oral",
-                )  # fmt: skip
+        with pytest.raises(Forbidden), held_at(at(8)):
+            record_administration(
+                session, actor=actor, patient_id=world.rx.man, order_id=order_id, outcome="given",
+                scheduled_at=at(8).isoformat(), wristband=mrn(session, world.rx.man),
+                medicine="RX-APAP-500-TAB", dose="1", route="oral",
+            )  # fmt: skip
     with pytest.raises(Exception, match="does not exist"):
         give(session, world, order_id, at(8), patient_id=world.rx.woman)
     assert charted(session) == 0
@@ -306,7 +320,9 @@ def test_late_doses_are_counted_per_patient_for_the_board(session, world):
         record = mar(session, actor=world.rx.nurse, patient_id=world.rx.man)
     assert [d.state for d in record.orders[0].doses] == ["given", "late", "later"]
     with held_at(at(14)):
-        stop_order(session, actor=world.rx.physician, patient_id=world.rx.man, order_id=order_id, reason="Done")
+        stop_order(
+            session, actor=world.rx.physician, patient_id=world.rx.man, order_id=order_id, reason="Done"
+        )
     assert late_doses(session, [world.rx.man], at(14, 30)) == {}  # a stopped order asks for nothing
 
 
@@ -317,6 +333,9 @@ def test_reading_the_mar_needs_medication_read_and_is_audited(session, world):
     with held_at(at(9)):
         record = mar(session, actor=world.rx.nurse, patient_id=world.rx.man)
     assert record.shift.label.startswith("Day") and len(record.orders) == 1
-    assert session.execute(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "medication.mar")
-    ).scalar_one() == 1
+    assert (
+        session.execute(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "medication.mar")
+        ).scalar_one()
+        == 1
+    )
