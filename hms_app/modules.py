@@ -312,7 +312,7 @@ MODULES: tuple[Module, ...] = (
             admin={"pharmacy.formulary"},
         ),
         live_topics=("pharmacy", "mar"),
-        seeders=("hms_app.seed.pharmacy",),
+        seeders=("hms_app.seed.pharmacy", "hms_app.seed.pharmacy_ward"),
         benchmarks=("bench.medications",),
     ),
     Module(

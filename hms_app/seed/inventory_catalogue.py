@@ -232,6 +232,9 @@ ITEMS = [
       depts={"ED": 4}),
     S("CNS-WASTE-BAG", "Clinical waste bag, yellow, 90 l", "consumable", "each", ("roll", 50), 19,
       "cleancare"),
+    # Last, so that adding it left the draws for the items above as they were.
+    S("MED-WARF-5", "Warfarin 5 mg tablet", "medicine", "tablet", ("box", 28), 6, "apex", life=1095,
+      price=25, depts={"GEN": 56}, unit_gtin=False),
 ]  # fmt: skip
 
 # The store a category is delivered to (and issued from to departments).

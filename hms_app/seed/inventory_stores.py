@@ -11,11 +11,11 @@ from sqlalchemy import select
 from hms_app.models.billing import ChargeItemDefinition
 from hms_app.models.inventory import StockItem, StockLevel, StockLocation, StockPackUnit, Supplier
 from hms_app.models.organization import Department
-from hms_app.models.security import AppUser, Role, UserRole
 from hms_app.models.wards import Ward
+from hms_app.seed.actors import staff_with_departments
 from hms_app.seed.inventory_catalogue import HOME_KIND, ITEMS, SUPPLIERS, WARD_FACTORS, Spec, gtins
 from hms_app.seed.registry import SeedContext
-from hms_app.services.permissions import DEFAULT_GRANTS, SYSTEM_ACTOR, Actor
+from hms_app.services.permissions import SYSTEM_ACTOR, Actor
 
 CHARGE_CATEGORY = {"medicine": "drug", "contrast": "drug"}  # the rest are procedures (supplies)
 CHARGE_TAX_BP = {"drug": 500, "procedure": 825}
@@ -169,22 +169,11 @@ class StoreSetup:
 def store_actors(session) -> tuple[Actor, dict[int, Actor], str]:
     """Who works the stores: the storekeeper (or the system when there is none), and for each
     department the first demo user whose role may issue there; the approver's name for orders."""
-    rows = session.execute(
-        select(AppUser.id, AppUser.username, AppUser.display_name, AppUser.department_id, Role.name)
-        .join(UserRole, UserRole.user_id == AppUser.id)
-        .join(Role, Role.id == UserRole.role_id)
-        .where(AppUser.is_active.is_(True), AppUser.patient_id.is_(None))
-        .order_by(AppUser.username)
-    ).all()
-    actors: dict[str, Actor] = {}
-    departments: dict[int, int] = {}
-    for user_id, username, display, department_id, role in rows:
-        known = actors.get(username)
-        roles = (known.roles if known else frozenset()) | {role}
-        permissions = frozenset().union(*(DEFAULT_GRANTS.get(r, frozenset()) for r in roles))
-        actors[username] = Actor(user_id, username, display, roles=roles, permissions=permissions)
-        if department_id is not None:
-            departments[user_id] = department_id
+    staff = staff_with_departments(session)
+    actors = {username: actor for username, (actor, _department) in staff.items()}
+    departments = {
+        actor.user_id: department for actor, department in staff.values() if department is not None
+    }
     keeper = next((a for a in actors.values() if "storekeeper" in a.roles), SYSTEM_ACTOR)
     by_department: dict[int, Actor] = {}
     for actor in actors.values():

@@ -128,7 +128,7 @@ PRODUCTS = [
     P("RX-WARF-1-TAB", "Warfarin 1 mg tablet", TAB, "oral", "warfarin 1 mg", TAB, pack=28, atc="B01AA03",
       synonyms="Coumadin|Marevan"),
     P("RX-WARF-5-TAB", "Warfarin 5 mg tablet", TAB, "oral", "warfarin 5 mg", TAB, pack=28, atc="B01AA03",
-      synonyms="Coumadin|Marevan", extra=SCORED),
+      synonyms="Coumadin|Marevan", extra=SCORED, stock="MED-WARF-5"),
     P("RX-APIX-5-TAB", "Apixaban 5 mg tablet", TAB, "oral", "apixaban 5 mg", TAB, pack=56, atc="B01AF02",
       synonyms="Eliquis"),
     P("RX-ENOX-40-INJ", "Enoxaparin 40 mg/0.4 mL prefilled syringe", "injection", "sc", "enoxaparin 40 mg",

@@ -350,8 +350,8 @@ class MarState(SessionState):
 
     @rx.event
     @requires(ADMINISTER)
-    async def set_outcome(self, value: str):
-        if value in dict(OUTCOME_CHOICES):
+    async def set_outcome(self, value: str | list[str]):
+        if isinstance(value, str) and value in dict(OUTCOME_CHOICES):
             self.outcome = value
             self.dialog_error = self.dialog_error_field = ""
 
