@@ -296,6 +296,9 @@ MODULES: tuple[Module, ...] = (
         nav=(
             NavEntry("Pharmacy", "/pharmacy", "pill", "pharmacy.verify", 58),
             NavEntry("Controlled drugs", "/pharmacy/controlled", "shield-check", "pharmacy.dispense", 59),
+            NavEntry(
+                "Order-check overrides", "/pharmacy/overrides", "shield-alert", "pharmacy.formulary", 108
+            ),
         ),
         # pharmacy.dispense is declared by core (the pharmacist role's work area from the start).
         permissions={
