@@ -316,6 +316,7 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("pharmacy",),
         seeders=("hms_app.seed.pharmacy",),
+        jobs=(Job("orders_completed", "hms_app.services.pharmacy.lifecycle:complete_ended_orders"),),
         benchmarks=("bench.medications",),
     ),
     Module(
