@@ -296,6 +296,9 @@ MODULES: tuple[Module, ...] = (
         nav=(
             NavEntry("Pharmacy", "/pharmacy", "pill", "pharmacy.verify", 58),
             NavEntry("Controlled drugs", "/pharmacy/controlled", "shield-check", "pharmacy.dispense", 59),
+            NavEntry(
+                "Order-check overrides", "/pharmacy/overrides", "shield-alert", "pharmacy.formulary", 108
+            ),
         ),
         # pharmacy.dispense is declared by core (the pharmacist role's work area from the start).
         permissions={
@@ -313,6 +316,7 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("pharmacy", "mar"),
         seeders=("hms_app.seed.pharmacy", "hms_app.seed.pharmacy_ward"),
+        jobs=(Job("orders_completed", "hms_app.services.pharmacy.lifecycle:complete_ended_orders"),),
         benchmarks=("bench.medications",),
     ),
     Module(

@@ -119,7 +119,9 @@ class MedicationStatement(SQLModel, table=True):
     medication: str = Field(max_length=200)
     code: str | None = Field(default=None, max_length=20)  # RxNorm where known
     dosage: str | None = Field(default=None, max_length=200)
-    status: str = Field(default="active", max_length=12)  # active | stopped
+    status: str = Field(
+        default="active", max_length=12
+    )  # active | stopped | completed (an order's course ran out)
     started_on: date | None = Field(default=None)
     stopped_on: date | None = Field(default=None)
     stop_reason: str | None = Field(default=None, max_length=200)

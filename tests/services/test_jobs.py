@@ -16,6 +16,7 @@ def test_run_due_jobs_reports_each_job_on_an_empty_hospital(configured_db):
         "reminders_failed": 0,
         "maintenance_due": 0,
         "critical_escalated": 0,
+        "orders_completed": 0,
     }
 
 

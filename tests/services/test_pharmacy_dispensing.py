@@ -129,7 +129,7 @@ def test_a_partial_dispense_leaves_the_rest_owed_until_supplied(session, world):
     first = dispense_order(session, actor=world.pharmacist, order_id=order_id, quantity="15")
     [owed] = to_dispense(session, actor=world.pharmacist)
     assert (owed.order.order_id, owed.dispensed, owed.owed) == (order_id, 15, 25)
-    with pytest.raises(ValidationError, match="Only 25 tablet of RX-.* are still owed"):
+    with pytest.raises(ValidationError, match="Only 25 tablets of RX-.* are still owed"):
         dispense_order(session, actor=world.pharmacist, order_id=order_id, quantity=26)
     session.rollback()
     for bad in ("0", "-2", "two", "1.5"):
@@ -158,7 +158,7 @@ def test_a_return_puts_stock_back_latest_expiry_first_and_lowers_the_charge(sess
     )
     assert (held(session, world, "PCM-SOON"), held(session, world, "PCM-LATE")) == (25, 100)
     assert charges(session) == [(5, "open")]
-    with pytest.raises(ValidationError, match="Only 5 tablet"):
+    with pytest.raises(ValidationError, match="Only 5 tablets of"):
         return_dispense(session, actor=world.pharmacist, dispense_id=dispense.id, quantity=6, reason="Unused")
     session.rollback()
     return_dispense(session, actor=world.pharmacist, dispense_id=dispense.id, quantity=5, reason="Unused")

@@ -402,7 +402,9 @@ def test_the_chart_cannot_stop_a_list_entry_an_active_order_feeds(session, world
     from hms_app.services.emr.medications import stop_medication
 
     order = session.get(MedicationOrder, ibuprofen(session, world, world.man))
-    with pytest.raises(Conflict, match=f"comes from order {order.reference}: stop the order instead"):
+    with pytest.raises(
+        Conflict, match=f"Stop it through its order {order.reference} on the Medication orders card"
+    ):
         stop_medication(session, actor=world.physician, medication_id=order.statement_id, reason="done")
     session.rollback()
     assert session.get(MedicationStatement, order.statement_id).status == "active"

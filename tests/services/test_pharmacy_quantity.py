@@ -9,7 +9,13 @@ import pytest
 
 from hms_app.errors import ValidationError
 from hms_app.services.pharmacy.frequencies import FREQUENCIES, frequency, frequency_choices
-from hms_app.services.pharmacy.quantity import ProductSpec, compute_quantity, dose_units
+from hms_app.services.pharmacy.quantity import (
+    ProductSpec,
+    compute_quantity,
+    dispense_amount,
+    dose_units,
+    unit_noun,
+)
 
 D = Decimal
 
@@ -167,3 +173,22 @@ def test_every_frequency_has_its_times_and_codes_are_read_as_typed():
     for f in FREQUENCIES.values():
         assert len(f.times) == f.per_day or f.per_day < 1
     assert ("TID", "TID: Three times a day (08:00, 14:00, 20:00)") in frequency_choices()
+
+
+@pytest.mark.parametrize(
+    ("count", "unit", "written"),
+    [
+        (15, "tablet", "15 tablets"),
+        (1, "tablet", "1 tablet"),
+        (0, "capsule", "0 capsules"),
+        (1, "inhaler", "1 inhaler"),
+        (2, "patch", "2 patches"),
+        (1, "patch", "1 patch"),
+        (150, "mL", "150 mL"),
+        (1200, "ampoule", "1,200 ampoules"),
+        (3, "boxes", "3 boxes"),  # a unit typed in the plural stays as typed
+    ],
+)
+def test_a_dispense_quantity_agrees_with_its_number(count, unit, written):
+    assert dispense_amount(count, unit) == written
+    assert written.endswith(unit_noun(count, unit))

@@ -74,7 +74,7 @@ async def test_a_pharmacist_verifies_dispenses_part_then_the_rest_and_returns(se
     await _call(watcher, "load")
 
     await _call(tab, "open_verify", order_id)
-    assert tab.verify_open and tab.v_sig == "1 g oral QID for 5 days" and tab.v_quantity == "40 tablet"
+    assert tab.verify_open and tab.v_sig == "1 g oral QID for 5 days" and tab.v_quantity == "40 tablets"
     answer = await type(tab).event_handlers["verify"].fn(tab)  # Reflex refuses a None among events
     assert answer and None not in answer
     assert not tab.verify_open and [r.order_id for r in tab.rows] == [other]
@@ -88,7 +88,7 @@ async def test_a_pharmacist_verifies_dispenses_part_then_the_rest_and_returns(se
     await _call(tab, "set_quantity", "15")
     assert tab.d_quantity == 15 and [(lot.lot, lot.quantity) for lot in tab.d_lots] == [("PCM-SOON", 15)]
     await _call(tab, "set_quantity", "99")
-    assert "Only 40 tablet" in tab.d_error
+    assert "Only 40 tablets of" in tab.d_error
     await _call(tab, "dispense", {"quantity": "15", "witness_username": "", "witness_password": ""})
     assert not tab.dispense_open and tab.last_dispense_id > 0
     assert [(r.order_id, r.dispensed, r.owed) for r in tab.rows] == [(order_id, 15, 25)]
@@ -97,18 +97,18 @@ async def test_a_pharmacist_verifies_dispenses_part_then_the_rest_and_returns(se
     assert tab.rows == []
 
     await _call(tab, "set_view", "today")
-    assert [r.quantity for r in tab.rows] == ["25 tablet", "15 tablet"]
+    assert [r.quantity for r in tab.rows] == ["25 tablets", "15 tablets"]
     first = tab.rows[-1]
     label = _tab(DispenseLabelState, f"/pharmacy/dispensed/{first.dispense_id}/label", "pharm.two")
     await _call(label, "load")
-    assert label.problem == "" and label.quantity == "15 tablet" and label.owed == "25 tablet still owed"
+    assert label.problem == "" and label.quantity == "15 tablets" and label.owed == "25 tablets still owed"
     assert label.lots == [f"Lot PCM-SOON, expires {world_soon():%d %b %Y} (15)"]
 
     await _call(tab, "open_return", first.dispense_id)
     await _call(tab, "return_stock", {"quantity": "16", "reason": "Unused"})
-    assert tab.return_open and "Only 15 tablet" in tab.r_error
+    assert tab.return_open and "Only 15 tablets of" in tab.r_error
     await _call(tab, "return_stock", {"quantity": "5", "reason": "Unused"})
-    assert not tab.return_open and tab.rows[-1].quantity == "15 tablet (5 returned)"
+    assert not tab.return_open and tab.rows[-1].quantity == "15 tablets (5 returned)"
 
 
 def world_soon():

@@ -146,7 +146,13 @@ async def test_a_physician_prescribes_warfarin_to_a_patient_on_ibuprofen_past_th
     assert (ibu.status, ibu.quantity, ibu.product) == ("active", "15 tablets", "Ibuprofen 400 mg tablet")
     assert ibu.who.startswith("Signed ") and ibu.who.endswith("by doc")
     medications = tab[ChartMedicationsState].medications
-    assert [(m.medication, m.dosage) for m in medications] == [("Ibuprofen 400 mg tablet", ibu.sig)]
+    assert [(m.medication, m.dosage, m.order_reference) for m in medications] == [
+        ("Ibuprofen 400 mg tablet", ibu.sig, ibu.reference)
+    ]
+    # The list's own Stop is not offered for it; called by name, it points at the order.
+    events = await tab.call(ChartMedicationsState, "ask_stop", medications[0].id)
+    assert any(f"Stop it through its order {ibu.reference}" in t for t in _toasts(events))
+    assert tab[ChartMedicationsState].dialog == ""
 
     # Warfarin (found by its brand): every wrong field is named under it at once ...
     await _prepare(tab, "Coumadin", "RX-WARF-5-TAB", {**WARFARIN, "dose": "five", "frequency": "sometimes"})

@@ -61,6 +61,7 @@ def status_badge(status: rx.Var) -> rx.Component:
         ("finished", rx.badge("Finished", color_scheme="gray", variant="soft")),
         ("resolved", rx.badge("Resolved", color_scheme="blue", variant="soft")),
         ("stopped", rx.badge("Stopped", color_scheme="gray", variant="outline")),
+        ("completed", rx.badge("Completed", color_scheme="gray", variant="soft")),
         ("draft", rx.badge("Draft", color_scheme="amber", variant="soft")),
         ("signed", rx.badge(rx.icon("lock", size=11), "Signed", color_scheme="green", variant="soft")),
         rx.badge(status, color_scheme="gray", variant="outline"),

@@ -30,19 +30,24 @@ def medication_row(m: MedicationLine) -> rx.Component:
         rx.table.cell(m.dosage),
         rx.table.cell(status_badge(m.status)),
         rx.table.cell(rx.text(m.started, white_space="nowrap")),
-        rx.table.cell(rx.cond(m.status == "stopped", rx.text(m.stopped, " · ", m.stop_reason, size="2"))),
+        rx.table.cell(rx.cond(m.status != "active", rx.text(m.stopped, " · ", m.stop_reason, size="2"))),
         rx.table.cell(
-            write_only(
-                rx.cond(
-                    m.status == "active",
-                    rx.button(
-                        "Stop",
-                        size="1",
-                        variant="soft",
-                        color_scheme="red",
-                        on_click=ChartMedicationsState.ask_stop(m.id),
-                    ),
-                )
+            rx.cond(
+                m.order_reference != "",
+                # Fed by a medication order: stopped through the order (the orders card), never here.
+                muted("Order ", m.order_reference, data_testid="ordered-" + m.id.to_string()),
+                write_only(
+                    rx.cond(
+                        m.status == "active",
+                        rx.button(
+                            "Stop",
+                            size="1",
+                            variant="soft",
+                            color_scheme="red",
+                            on_click=ChartMedicationsState.ask_stop(m.id),
+                        ),
+                    )
+                ),
             ),
             text_align="right",
         ),
@@ -177,6 +182,18 @@ def med_order_row(o: MedOrderLine) -> rx.Component:
                     ("active", rx.badge("Active", color_scheme="green", variant="soft")),
                     ("draft", rx.badge("Draft", color_scheme="amber", variant="soft")),
                     rx.badge(o.status_label, color_scheme="gray", variant="outline"),
+                ),
+                rx.cond(
+                    o.sent_back != "",
+                    rx.badge(
+                        rx.icon("undo-2", size=12, flex_shrink="0"),
+                        "Sent back: " + o.sent_back,
+                        color_scheme="red",
+                        variant="soft",
+                        white_space="normal",
+                        max_width="16rem",
+                        data_testid="sent-back-" + o.reference,
+                    ),
                 ),
                 rx.cond(o.ended != "", muted(o.ended)),
                 spacing="1",

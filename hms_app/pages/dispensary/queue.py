@@ -33,7 +33,9 @@ def pharmacy_tabs(active: str) -> rx.Component:
     return rx.hstack(
         tab("Queue", "/pharmacy", "pharmacy.dispense"),
         tab("Controlled drug register", "/pharmacy/controlled", "pharmacy.dispense"),
+        tab("Order-check overrides", "/pharmacy/overrides", "pharmacy.formulary"),
         spacing="2",
+        wrap="wrap",
     )
 
 
@@ -317,9 +319,7 @@ def dispense_dialog() -> rx.Component:
                     table(["Lot", "Expires", "Quantity"], rx.foreach(S.d_lots, lot_item), "dispense-lots"),
                     rx.cond(
                         S.d_short,
-                        error_line(
-                            "The pharmacy holds only " + S.d_on_hand.to_string() + " " + S.d_unit + "."
-                        ),
+                        error_line("The pharmacy holds only " + S.d_on_hand_text + "."),
                     ),
                     rx.cond(S.d_controlled, witness_fields()),
                     rx.cond(S.d_error != "", error_line(S.d_error, "dispense-error")),

@@ -3,7 +3,7 @@ allergies, medications, immunizations, documents), and the patient's own portal 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from hms_app.models.emr import (
     MedicationStatement,
 )
 from hms_app.models.patients import Patient
+from hms_app.models.pharmacy import MedicationOrder
 from hms_app.services.allergy_status import UNASSESSED, allergy_status
 from hms_app.services.audit import record_audit
 from hms_app.services.emr.common import view_of
@@ -72,6 +73,9 @@ class MedicationView:
     started_on: date | None
     stopped_on: date | None
     stop_reason: str | None
+    # The active medication order that writes this entry ("RX-000123"): it is stopped through the
+    # order, never on the list (``services.emr.medications.stop_medication`` refuses).
+    order_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,25 @@ def _record_lists(session: Session, patient_id: int, *, current_only: bool) -> d
             query = query.where(current)
         rows = session.execute(query.order_by(*order).limit(LIST_LIMIT)).scalars()
         lists[name] = [view_of(view, row) for row in rows]
+    ordered = _ordered_entries(session, [m.id for m in lists["medications"] if m.status == "active"])
+    if ordered:
+        lists["medications"] = [
+            replace(m, order_reference=ordered[m.id]) if m.id in ordered else m for m in lists["medications"]
+        ]
     return lists
+
+
+def _ordered_entries(session: Session, statement_ids: list[int]) -> dict[int, str]:
+    """Medication-list entry id -> the reference of the active order that feeds it."""
+    if not statement_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(MedicationOrder.statement_id, MedicationOrder.reference).where(
+                MedicationOrder.statement_id.in_(statement_ids), MedicationOrder.status == "active"
+            )
+        ).all()
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ dates are checked."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import date
 from typing import TypeVar
 
@@ -19,8 +19,11 @@ View = TypeVar("View")
 
 
 def view_of(cls: type[View], row) -> View:
-    """A frozen view of a table row: the row's values of the view's fields."""
-    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+    """A frozen view of a table row: the row's values of the view's fields. A field with a default
+    that the row does not have is left to its default (the caller fills it in from elsewhere)."""
+    return cls(
+        **{f.name: getattr(row, f.name) for f in fields(cls) if f.default is MISSING or hasattr(row, f.name)}
+    )
 
 
 def require_patient(session: Session, patient_id: int) -> Patient:

@@ -68,6 +68,8 @@ def stop_medication(
     authorize(actor, "emr.write", patient_id=row.patient_id)
     if row.status == "stopped":
         raise Conflict("This medication is already stopped.")
+    if row.status != "active":  # "completed": an ordered course that ran to its end
+        raise Conflict("This medication is no longer active.")
     # An entry written by a medication order follows the order: stopping it here would leave the
     # order active (dispensed, on the MAR) while the list says stopped.
     ordered = session.execute(
@@ -76,7 +78,10 @@ def stop_medication(
         .limit(1)
     ).scalar_one_or_none()
     if ordered is not None:
-        raise Conflict(f"This medication comes from order {ordered}: stop the order instead.")
+        raise Conflict(
+            f"Stop it through its order {ordered} on the Medication orders card: "
+            "this list entry follows that order."
+        )
     reason = clean_text(reason, "Reason", "stop_reason", max_length=200, required=True)
     stopped = past_date(stopped_on, "Stop date", "stopped_on") or utcnow().date()
     if row.started_on and stopped < row.started_on:

@@ -6,5 +6,6 @@ One module per concern: ``common`` (permissions, loading rows, audit, parsing), 
 every dose form, pure arithmetic), ``formulary`` (search, read, save), ``checks`` (the patient's
 context from the chart and the bundled engine ``hms_app.cds.medications``), ``prescribing``
 (prepare and sign, the chart's medication list), ``changes`` (stop, change, renew, a patient's
-orders), ``overrides`` (override rates per rule). Callers import from the modules.
+orders), ``overrides`` (override rates per rule, the report over days), ``lifecycle`` (the periodic
+job that completes orders past their end). Callers import from the modules.
 """

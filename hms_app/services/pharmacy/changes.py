@@ -20,7 +20,12 @@ from sqlmodel import Session
 from hms_app.clock import local_today, to_local, utcnow
 from hms_app.errors import Conflict, ValidationError, Withheld
 from hms_app.models.emr import MedicationStatement
-from hms_app.models.pharmacy import FormularyProduct, MedicationOrder, MedicationOverride
+from hms_app.models.pharmacy import (
+    FormularyProduct,
+    MedicationOrder,
+    MedicationOverride,
+    MedicationVerification,
+)
 from hms_app.services import live
 from hms_app.services.audit import audit_read
 from hms_app.services.permissions import Actor, authorize
@@ -170,6 +175,12 @@ def order_view(session: Session, order: MedicationOrder) -> OrderView:
             .order_by(MedicationOverride.id)
         ).all()
     )
+    # The pharmacist's decision sent back to the prescriber shows on the order until it ends.
+    sent_back = session.execute(
+        select(MedicationVerification.reason).where(
+            MedicationVerification.order_id == order.id, MedicationVerification.outcome == "returned"
+        )
+    ).scalar_one_or_none()
     return OrderView(
         id=order.id,
         reference=order.reference,
@@ -200,6 +211,7 @@ def order_view(session: Session, order: MedicationOrder) -> OrderView:
         replaces_id=order.replaces_id,
         replace_kind=order.replace_kind,
         overrides=overrides,
+        sent_back=sent_back,
     )
 
 

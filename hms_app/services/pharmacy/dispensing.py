@@ -45,6 +45,7 @@ from hms_app.services.inventory.ledger import STOCK, issue_stock, lots_on_hand
 from hms_app.services.inventory.moves import return_stock
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.pharmacy.common import actor_name, as_id, audit_rx, get_order
+from hms_app.services.pharmacy.quantity import dispense_amount
 from hms_app.services.pharmacy.register import DISPENSE, Witness, check_witness, lock_product, write_line
 from hms_app.services.rows import returns_frozen
 
@@ -142,7 +143,9 @@ def _quantity(value, owed: int, order: MedicationOrder) -> int:
     count = whole_number(value, field="quantity", label="Quantity")
     if count > owed:
         raise ValidationError(
-            f"Only {owed} {order.dispense_unit} of {order.reference} are still owed.", field="quantity"
+            f"Only {dispense_amount(owed, order.dispense_unit)} of {order.reference} "
+            f"{'is' if owed == 1 else 'are'} still owed.",
+            field="quantity",
         )
     return count
 
@@ -267,7 +270,8 @@ def dispense_order(
         patient_id=order.patient_id,
         target_type="medication_dispense",
         target_id=dispense.id,
-        detail=f"{dispense.reference} {order.reference} {product.name}: {count} {order.dispense_unit} from "
+        detail=f"{dispense.reference} {order.reference} {product.name}: "
+        f"{dispense_amount(count, order.dispense_unit)} from "
         f"{location.name} ({lots_text(picked)})"
         + (f"; {owed} still owed" if owed else "")
         + (f"; witnessed by {witness.name}" if witness else ""),
@@ -309,7 +313,8 @@ def return_dispense(
     count = whole_number(quantity, field="quantity", label="Quantity")
     if count > left:
         raise ValidationError(
-            f"Only {left} {order.dispense_unit} of {dispense.reference} can come back.", field="quantity"
+            f"Only {dispense_amount(left, order.dispense_unit)} of {dispense.reference} can come back.",
+            field="quantity",
         )
     reason = " ".join(str(reason or "").split())[:300]
     if len(reason) < 3:
@@ -371,7 +376,8 @@ def return_dispense(
         patient_id=dispense.patient_id,
         target_type="medication_dispense",
         target_id=dispense.id,
-        detail=f"{count} {order.dispense_unit} of {dispense.reference} {product.name} back to stock "
+        detail=f"{dispense_amount(count, order.dispense_unit)} of {dispense.reference} {product.name} "
+        "back to stock "
         f"({lots_text(back)}): {reason}" + (f"; witnessed by {witness.name}" if witness else ""),
     )
     session.commit()

@@ -16,6 +16,7 @@ from hms_app.services.audit import audit_read
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.pharmacy.changes import order_view
 from hms_app.services.pharmacy.common import ORDER_MISSING, READ, get_order, get_patient
+from hms_app.services.pharmacy.quantity import unit_noun
 from hms_app.services.pharmacy.rows import OrderView
 
 ONES = [
@@ -83,9 +84,7 @@ def prescription(session: Session, *, actor: Actor, order_id) -> Prescription:
     patient = get_patient(session, order.patient_id)
     prescriber = session.get(AppUser, order.prescriber_id)
     view = order_view(session, order)
-    unit = view.dispense_unit + (
-        "" if view.dispense_quantity == 1 or view.dispense_unit.endswith("s") else "s"
-    )
+    unit = unit_noun(view.dispense_quantity, view.dispense_unit)
     audit_read(
         session,
         actor,

@@ -35,6 +35,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from hms_app.errors import ValidationError
 from hms_app.models.pharmacy import FORMS
+from hms_app.plurals import counted, noun
 from hms_app.services.pharmacy.frequencies import Frequency
 
 MASS = {"g": Decimal(1000000), "mg": Decimal(1000), "mcg": Decimal(1)}  # micrograms in one
@@ -73,6 +74,25 @@ class Quantity:
     dispense_quantity: int
     dispense_unit: str
     basis: str  # the computation in words, shown before signing
+
+
+# Units of measure read the same for any number ("150 mL"); the others are counted things.
+MEASURES = frozenset({"mL", "L", "g", "mg", "mcg", "kg"})
+
+
+def unit_noun(count: int, unit: str) -> str:
+    """A dispense unit agreeing with its number: "tablet", "tablets", "patches", "mL"."""
+    if unit in MEASURES or unit.endswith("s"):  # a measure, or written plural already
+        return unit
+    return noun(count, unit, unit + "es" if unit.endswith(("ch", "sh", "x", "z")) else None)
+
+
+def dispense_amount(count: int, unit: str) -> str:
+    """ "15 tablets", "1 inhaler", "2 patches", "150 mL": a quantity in its dispense unit, as every
+    screen, label, message and printed prescription writes it."""
+    if unit in MEASURES or unit.endswith("s"):
+        return f"{count:,} {unit}"
+    return counted(count, unit, unit_noun(2, unit))
 
 
 def dose_units(spec: ProductSpec) -> list[str]:

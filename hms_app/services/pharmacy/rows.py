@@ -106,6 +106,13 @@ class OrderView:
     replaces_id: int | None
     replace_kind: str | None
     overrides: tuple[str, ...]  # "rule: reason"
+    sent_back: str | None = None  # the pharmacist's reason, when the order was sent back
+
+
+# A rule shown at least NOISY_MIN_SHOWN times and signed past at least NOISY_PERCENT % of them
+# interrupts prescribers who nearly always go ahead: the report flags it for tuning.
+NOISY_PERCENT = 90
+NOISY_MIN_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -120,3 +127,8 @@ class OverrideRate:
     @property
     def rate(self) -> float:
         return self.overridden / self.shown if self.shown else 0.0
+
+    @property
+    def noisy(self) -> bool:
+        """Shown often and nearly always overridden (whole numbers: 9 of 10 is exactly 90 %)."""
+        return self.shown >= NOISY_MIN_SHOWN and self.overridden * 100 >= NOISY_PERCENT * self.shown

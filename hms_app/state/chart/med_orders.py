@@ -16,6 +16,7 @@ import reflex as rx
 from hms_app.clock import to_local
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services.pharmacy.changes import patient_orders, stop_order
+from hms_app.services.pharmacy.quantity import dispense_amount
 from hms_app.services.pharmacy.rows import OrderView
 from hms_app.state.chart.page import ChartState, day_text
 from hms_app.state.forms import form_text
@@ -51,6 +52,7 @@ class MedOrderLine:
     who: str = ""  # "Signed 2026-05-01 09:12 by dr.grey" / "Prepared by dr.grey"
     ended: str = ""  # "2026-05-03 10:00 by dr.grey: rash"
     overrides: str = ""  # "ddi:warfarin+nsaid: INR weekly"
+    sent_back: str = ""  # the pharmacist's reason for sending it back to the prescriber
     # The fields as the prescribe form holds them (change, renew, continue a draft).
     dose: str = ""
     dose_unit: str = ""
@@ -66,8 +68,7 @@ class MedOrderLine:
 
 def amount(quantity: int, unit: str) -> str:
     """ "28 tablets", "1 inhaler", "150 mL": a dispense quantity as a person writes it."""
-    plural = quantity != 1 and not unit.endswith("s") and unit not in ("mL", "g", "mg", "mcg")
-    return f"{quantity} {unit}{'s' if plural else ''}"
+    return dispense_amount(quantity, unit)
 
 
 def order_line(view: OrderView) -> MedOrderLine:
@@ -95,6 +96,7 @@ def order_line(view: OrderView) -> MedOrderLine:
         who=who,
         ended=ended,
         overrides="; ".join(view.overrides),
+        sent_back=view.sent_back or "",
         dose=f"{Decimal(view.dose).normalize():f}",
         dose_unit=view.dose_unit,
         route=view.route,

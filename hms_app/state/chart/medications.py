@@ -25,6 +25,7 @@ class MedicationLine:
     started: str = ""
     stopped: str = ""
     stop_reason: str = ""
+    order_reference: str = ""  # the active order that feeds it: stopped through the order
 
 
 class ChartMedicationsState(ChartDialogs, ChartState):
@@ -45,6 +46,7 @@ class ChartMedicationsState(ChartDialogs, ChartState):
                 day_text(m.started_on),
                 day_text(m.stopped_on),
                 m.stop_reason or "",
+                m.order_reference or "",
             )
             for m in chart.medications
         ]
@@ -79,6 +81,10 @@ class ChartMedicationsState(ChartDialogs, ChartState):
             row = self._pick(self.medications, medication_id, "medication")
         except DomainError as error:
             return rx.toast.error(str(error))
+        if row.order_reference:
+            return rx.toast.error(
+                f"Stop it through its order {row.order_reference} on the Medication orders card."
+            )
         self._open_dialog("stop", row.medication)
         self._target_id = row.id
         return None

@@ -1,1 +1,2 @@
-"""The pharmacist's screens: the queue, a dispense's label, the controlled drug register."""
+"""The pharmacist's screens: the queue, a dispense's label, the controlled drug register, the
+order-check override report."""

@@ -11,6 +11,7 @@ import reflex as rx
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, NotFound
 from hms_app.services.pharmacy.dispense_views import dispense_label
+from hms_app.services.pharmacy.quantity import dispense_amount
 from hms_app.state.session import SessionState, requires
 
 DISPENSE = "pharmacy.dispense"
@@ -56,8 +57,8 @@ class DispenseLabelState(SessionState):
         self.reference, self.order_reference = label.reference, label.order_reference
         self.patient, self.mrn, self.birth_date = label.patient, label.mrn, label.birth_date.isoformat()
         self.product, self.sig, self.instructions = label.product, label.sig, label.instructions or ""
-        self.quantity = f"{label.quantity} {label.unit}"
-        self.owed = f"{label.owed} {label.unit} still owed" if label.owed else ""
+        self.quantity = dispense_amount(label.quantity, label.unit)
+        self.owed = f"{dispense_amount(label.owed, label.unit)} still owed" if label.owed else ""
         self.dispensed = format_local(label.dispensed_at, "%d %b %Y %H:%M")
         self.dispensed_by, self.witness, self.store = label.dispensed_by, label.witness or "", label.store
         self.lots = [

@@ -17,6 +17,7 @@ from hms_app.clock import local_today, to_local
 from hms_app.errors import DomainError, Forbidden, ValidationError
 from hms_app.services.pharmacy.dispense_views import dispensed_on, to_dispense
 from hms_app.services.pharmacy.dispensing import dispense_order, plan_dispense, return_dispense
+from hms_app.services.pharmacy.quantity import dispense_amount
 from hms_app.services.pharmacy.verification import (
     count_to_verify,
     send_back_order,
@@ -54,7 +55,7 @@ class QueueLine:
     mrn: str = ""
     product: str = ""
     sig: str = ""
-    quantity: str = ""  # "40 tablet"
+    quantity: str = ""  # "40 tablets"
     kind: str = ""
     overrides: int = 0
     restricted: bool = False
@@ -119,6 +120,7 @@ class PharmacyQueueState(SessionState):
     d_owed: int = 0
     d_quantity: int = 0
     d_on_hand: int = 0
+    d_on_hand_text: str = ""  # "12 tablets"
     d_short: bool = False
     d_controlled: bool = False
     d_lots: list[LotLine] = []
@@ -169,7 +171,7 @@ class PharmacyQueueState(SessionState):
             mrn=row.mrn,
             product=row.product,
             sig=row.sig,
-            quantity=f"{row.dispense_quantity} {row.dispense_unit}",
+            quantity=dispense_amount(row.dispense_quantity, row.dispense_unit),
             kind=KIND_LABELS.get(row.kind, row.kind),
             overrides=row.overrides,
             restricted=row.restricted,
@@ -190,7 +192,8 @@ class PharmacyQueueState(SessionState):
             patient=row.patient,
             mrn=row.mrn,
             product=row.product,
-            quantity=f"{row.quantity} {row.unit}" + (f" ({row.returned} returned)" if row.returned else ""),
+            quantity=dispense_amount(row.quantity, row.unit)
+            + (f" ({row.returned} returned)" if row.returned else ""),
             controlled=row.controlled,
             when=moment(row.dispensed_at),
             owed=row.owed,
@@ -276,7 +279,7 @@ class PharmacyQueueState(SessionState):
         self.v_order_id, self.v_title = order.order_id, f"{order.reference} · {order.product}"
         self.v_patient = f"{order.patient} · {order.mrn}"
         self.v_sig = order.sig
-        self.v_quantity = f"{order.dispense_quantity} {order.dispense_unit}"
+        self.v_quantity = dispense_amount(order.dispense_quantity, order.dispense_unit)
         self.v_basis = detail.quantity_basis
         notes = []
         if detail.restriction:
@@ -352,6 +355,7 @@ class PharmacyQueueState(SessionState):
         self.d_order_id, self.d_title = plan.order_id, f"{plan.reference} · {plan.product}"
         self.d_store, self.d_unit, self.d_owed = plan.location, plan.unit, plan.owed
         self.d_quantity, self.d_on_hand, self.d_short = plan.quantity, plan.on_hand, plan.short
+        self.d_on_hand_text = dispense_amount(plan.on_hand, plan.unit)
         self.d_controlled = plan.controlled
         self.d_lots = [
             LotLine(
@@ -417,7 +421,7 @@ class PharmacyQueueState(SessionState):
         self.busy, self.dispense_open = False, False
         self.last_dispense_id, self.last_dispense = (
             done.id,
-            f"{done.reference} · {done.quantity} {self.d_unit}",
+            f"{done.reference} · {dispense_amount(done.quantity, self.d_unit)}",
         )
         return await self._after(rx.toast.success(f"{done.reference} dispensed: print its label."))
 
