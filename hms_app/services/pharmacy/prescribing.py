@@ -40,6 +40,7 @@ from hms_app.models.pharmacy import (
     MedicationOrderAlert,
     MedicationOverride,
 )
+from hms_app.plurals import counted
 from hms_app.services import live
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.pharmacy.checks import alert_view, drug_uses, run_checks
@@ -291,7 +292,7 @@ def sig_text(order: MedicationOrder, product_name: str | None = None) -> str:
     if order.prn:
         parts.append(f"when required for {order.prn_indication} (at most {order.max_doses_per_day} a day)")
     if order.duration_days:
-        parts.append(f"for {order.duration_days} days")
+        parts.append(f"for {counted(order.duration_days, 'day')}")
     elif order.end_at:
         parts.append(f"until {(to_local(order.end_at) - timedelta(days=1)).date().isoformat()}")
     text = " ".join(parts)
