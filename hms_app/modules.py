@@ -320,6 +320,27 @@ MODULES: tuple[Module, ...] = (
         benchmarks=("bench.medications",),
     ),
     Module(
+        name="radiology",
+        title="Radiology: imaging catalogue and orders, modality work list, DICOM images, viewer, reports",
+        models=("hms_app.models.radiology",),
+        roles={"radiographer": "Radiographer"},
+        permissions={
+            "imaging.order": "Order imaging examinations for patients",
+            "imaging.read": "See imaging orders, images and reports",
+            "imaging.report": "Write and sign imaging reports",
+            "imaging.catalogue": "Edit the imaging catalogue and file unmatched images",
+        },
+        grants=_grants(
+            physician={"imaging.order", "imaging.read"},
+            nurse={"imaging.read"},
+            radiologist={"imaging.read", "imaging.report", "imaging.catalogue"},
+            radiographer={"patient.read", "radiology.work", "imaging.read"},
+            manager={"imaging.read"},
+            admin={"imaging.catalogue"},
+        ),
+        live_topics=("imaging",),
+    ),
+    Module(
         name="population",
         title="Population health: registries, quality measures, care gaps, cohorts",
         models=("hms_app.models.population",),

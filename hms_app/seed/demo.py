@@ -42,6 +42,7 @@ DEMO_STAFF = [
     ("reception", "Rita Reception", ["receptionist"], "GEN"),
     ("lab.tech", "Lars Labtech", ["lab_technician"], "LAB"),
     ("radiology", "Dr Rachel Ray", ["radiologist"], "RAD"),
+    ("radiographer", "Rafa Radiographer", ["radiographer"], "RAD"),
     ("pharmacy", "Phil Pharmacist", ["pharmacist"], "PHAR"),
     ("billing", "Bill Clerk", ["billing_clerk"], "FIN"),
     ("manager", "Maya Manager", ["manager"], None),

@@ -32,11 +32,13 @@ ISSUE_ROLES = {
     "manager",
     "patient",
     # Asked for by the inventory issue (stores, biomedical engineering) and the laboratory issue
-    # (who an unacknowledged critical result escalates to).
+    # (who an unacknowledged critical result escalates to), and the radiology issue (who runs the
+    # scanners' modality work list).
     "storekeeper",
     "biomed",
     "charge_nurse",
     "department_lead",
+    "radiographer",
 }
 
 
