@@ -28,12 +28,20 @@ from sqlmodel import Session
 
 from hms_app.clock import utcnow
 from hms_app.errors import Conflict, NotFound, ValidationError
-from hms_app.models.radiology import ImagingOrder, ImagingProcedure, ImagingReport, ImagingReportAddendum
+from hms_app.models.patients import Patient
+from hms_app.models.radiology import (
+    ImagingOrder,
+    ImagingProcedure,
+    ImagingReport,
+    ImagingReportAddendum,
+    ImagingStudy,
+)
 from hms_app.services import live
 from hms_app.services.audit import record_audit
 from hms_app.services.billing.charges import post_charge
 from hms_app.services.inputs import actor_name, as_id
 from hms_app.services.laboratory.critical import raise_alert
+from hms_app.services.patients import full_name
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.radiology.common import READ, REPORT, TOPIC
 from hms_app.services.rows import returns_frozen
@@ -59,6 +67,9 @@ class ReportView:
     order_id: int
     accession: str
     patient_id: int
+    patient_name: str
+    mrn: str
+    study_id: int | None  # the images received, for the viewer
     procedure: str
     modality: str
     clinical_question: str
@@ -113,10 +124,17 @@ def _view(session: Session, order: ImagingOrder, report: ImagingReport | None) -
                 .order_by(ImagingReportAddendum.signed_at, ImagingReportAddendum.id)
             ).scalars()
         )
+    patient = session.get(Patient, order.patient_id)
+    study_id = session.execute(
+        select(ImagingStudy.id).where(ImagingStudy.order_id == order.id).order_by(ImagingStudy.id).limit(1)
+    ).scalar_one_or_none()
     return ReportView(
         order.id,
         order.accession,
         order.patient_id,
+        full_name(patient),
+        patient.mrn,
+        study_id,
         procedure.name,
         procedure.modality,
         order.clinical_question,
