@@ -193,3 +193,38 @@ def test_other_roles_are_refused_and_nothing_is_written(session, world):
         report_of(session, actor=world["receptionist"], order_id=order_id)
     assert session.execute(select(func.count(ImagingReport.id))).scalar_one() == 0
     assert charges(session) == []
+
+
+def test_the_portal_shows_the_patient_their_own_final_reports_after_the_delay(session, world):
+    from datetime import timedelta
+
+    from hms_app.clock import held_at, utcnow
+    from hms_app.services.radiology.reports import PORTAL_DELAY, portal_reports
+    from tests.services.lab_world import portal_actor
+
+    order_id = an_order(session, world)
+    patient = portal_actor(world["patient"])
+    sign_report(
+        session, actor=world["radiologist"], order_id=order_id, findings="F", impression="I", final=False
+    )
+    later = utcnow() + PORTAL_DELAY + timedelta(minutes=1)
+    with held_at(later):
+        assert portal_reports(session, actor=patient) == []  # preliminary: not for the portal
+    sign_report(
+        session,
+        actor=world["radiologist"],
+        order_id=order_id,
+        findings="F",
+        impression="No bleed.",
+        final=True,
+    )
+    add_addendum(session, actor=world["radiologist"], order_id=order_id, text="Reviewed again: no change.")
+    assert portal_reports(session, actor=patient) == []  # final, not released yet
+    with held_at(later + timedelta(minutes=5)):
+        (shown,) = portal_reports(session, actor=patient)
+        assert (shown.procedure, shown.impression, shown.addenda) == (
+            "CT head without contrast", "No bleed.", ("Reviewed again: no change.",)
+        )  # fmt: skip
+        assert portal_reports(session, actor=portal_actor(world["other"])) == []
+    with pytest.raises(Forbidden):
+        portal_reports(session, actor=world["physician"])

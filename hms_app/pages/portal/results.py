@@ -8,7 +8,7 @@ import reflex as rx
 from hms_app.components.portal_shell import portal_page
 from hms_app.pages.portal.parts import loading_list
 from hms_app.state.portal.results import PortalResultsState as S
-from hms_app.state.portal.results import ResultDay, ResultLine
+from hms_app.state.portal.results import ReportCard, ResultDay, ResultLine
 
 
 @portal_page(route="/portal/results", title="My results", on_load=S.load, max_width="44rem")
@@ -50,9 +50,48 @@ def results_page() -> rx.Component:
             ),
             loading_list(),
         ),
+        rx.cond(
+            S.reports.length() > 0,
+            rx.vstack(
+                rx.heading("Imaging reports", size="4"),
+                rx.foreach(S.reports, report_card),
+                spacing="3",
+                width="100%",
+                data_testid="portal-imaging",
+            ),
+        ),
         spacing="4",
         width="100%",
         data_testid="portal-results",
+    )
+
+
+def report_card(report: ReportCard) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(report.procedure, weight="bold"),
+                rx.text(report.day, size="1", color_scheme="gray"),
+                justify="between",
+                width="100%",
+                wrap="wrap",
+            ),
+            rx.text(rx.text.strong("Summary: "), report.impression, size="2", white_space="pre-wrap"),
+            rx.el.details(
+                rx.el.summary(rx.text("The radiologist's full report", size="2", as_="span")),
+                rx.text(report.findings, size="2", white_space="pre-wrap", padding_top="0.5rem"),
+                rx.foreach(
+                    report.addenda,
+                    lambda text: rx.text(
+                        rx.text.strong("Added later: "), text, size="2", white_space="pre-wrap"
+                    ),
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="portal-imaging-report",
     )
 
 

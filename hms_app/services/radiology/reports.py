@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.errors import Conflict, NotFound, ValidationError
+from hms_app.errors import Conflict, Forbidden, NotFound, ValidationError
 from hms_app.models.patients import Patient
 from hms_app.models.radiology import (
     ImagingOrder,
@@ -342,3 +342,63 @@ def add_addendum(session: Session, *, actor: Actor, order_id, text) -> ReportVie
     session.commit()
     live.publish(TOPIC, order.id)
     return _view(session, order, report)
+
+
+@dataclass(frozen=True)
+class PortalReport:
+    """A final imaging report as the patient reads it on the portal."""
+
+    procedure: str
+    performed_at: datetime  # when it was signed final
+    impression: str
+    findings: str
+    addenda: tuple[str, ...]
+
+
+MAX_PORTAL_REPORTS = 100
+
+
+def portal_reports(session: Session, *, actor: Actor) -> list[PortalReport]:
+    """The portal user's own final imaging reports, once released (``portal.self``; the release
+    waits ``PORTAL_DELAY`` after signing so the clinician can talk to the patient first), newest
+    first. The patient is the signed-in one: no id is taken. Audited."""
+    authorize(actor, "portal.self")
+    if actor.patient_id is None:
+        raise Forbidden("Only a patient signed in to the portal has portal results.")
+    rows = session.execute(
+        select(ImagingReport, ImagingProcedure.name)
+        .join(ImagingOrder, ImagingOrder.id == ImagingReport.order_id)
+        .join(ImagingProcedure, ImagingProcedure.id == ImagingOrder.procedure_id)
+        .where(
+            ImagingReport.patient_id == actor.patient_id,
+            ImagingReport.status == "final",
+            ImagingReport.released_at.is_not(None),
+            ImagingReport.released_at <= utcnow(),
+        )
+        .order_by(ImagingReport.final_at.desc())
+        .limit(MAX_PORTAL_REPORTS)
+    ).all()
+    addenda: dict[int, list[str]] = {}
+    if rows:
+        for report_id, text in session.execute(
+            select(ImagingReportAddendum.report_id, ImagingReportAddendum.text)
+            .where(ImagingReportAddendum.report_id.in_([report.id for report, _ in rows]))
+            .order_by(ImagingReportAddendum.signed_at, ImagingReportAddendum.id)
+        ).all():
+            addenda.setdefault(report_id, []).append(text)
+    record_audit(
+        session,
+        actor,
+        "imaging.portal_reports",
+        patient_id=actor.patient_id,
+        target_type="patient",
+        target_id=actor.patient_id,
+        detail=f"{len(rows)} reports",
+    )
+    session.commit()
+    return [
+        PortalReport(
+            name, report.final_at, report.impression, report.findings, tuple(addenda.get(report.id, ()))
+        )
+        for report, name in rows
+    ]

@@ -1,6 +1,6 @@
 """The portal's results page (/portal/results): the signed-in patient's released laboratory results,
 by the day the sample was taken, each with its value, units, the usual range and, in plain words,
-whether it lies outside it.
+whether it lies outside it; and their final imaging reports once released.
 
 The patient is the one on the server-side session: the service reads ``actor.patient_id`` and no
 handler here takes a patient id (there is nothing a browser could send to see someone else's).
@@ -17,6 +17,7 @@ import reflex as rx
 from hms_app.clock import local_today, to_local
 from hms_app.errors import DomainError
 from hms_app.services.laboratory.views import PortalResult, portal_results
+from hms_app.services.radiology.reports import PortalReport, portal_reports
 from hms_app.state.session import SessionState, requires
 
 PORTAL = "portal.self"
@@ -89,10 +90,26 @@ def result_days(rows: list[PortalResult]) -> list[ResultDay]:
     return days
 
 
+@dataclass(frozen=True)
+class ReportCard:
+    procedure: str = ""
+    day: str = ""
+    impression: str = ""
+    findings: str = ""
+    addenda: list[str] = field(default_factory=list)
+
+
+def report_card(report: PortalReport) -> ReportCard:
+    local = to_local(report.performed_at)
+    day = f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}" if local else ""
+    return ReportCard(report.procedure, day, report.impression, report.findings, list(report.addenda))
+
+
 class PortalResultsState(SessionState):
     loaded: bool = False
     days: list[ResultDay] = []
     count: int = 0
+    reports: list[ReportCard] = []
 
     @rx.event
     @requires(PORTAL)
@@ -100,8 +117,10 @@ class PortalResultsState(SessionState):
         # No argument: the patient is the session's, read by the service from the actor.
         try:
             rows = await self._run(portal_results)
+            reports = await self._run(portal_reports)
         except DomainError as error:
-            self.days, self.count = [], 0
+            self.days, self.count, self.reports = [], 0, []
             return rx.toast.error(str(error))
         self.days, self.count, self.loaded = result_days(rows), len(rows), True
+        self.reports = [report_card(report) for report in reports]
         return None
