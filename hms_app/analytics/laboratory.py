@@ -70,10 +70,16 @@ def _moments(since: datetime, until: datetime):
 
 def turnaround_frame(session: Session, *, since: datetime, until: datetime) -> pd.DataFrame:
     """Columns: stage, median_minutes (None when no order reached it), count."""
+    return stage_medians(session, _moments(since, until), STAGES)
+
+
+def stage_medians(session: Session, moments, stages) -> pd.DataFrame:
+    """For a subquery of one row per order with a moment per column, and (label, start column, end
+    column) stages: per stage the median minutes between the two moments over the orders that
+    reached both, and how many did. Shared by every department's turnaround (laboratory, imaging)."""
     dialect = session.get_bind().dialect.name
-    moments = _moments(since, until)
     rows = []
-    for label, start, end in STAGES:
+    for label, start, end in stages:
         begin, finish = moments.c[start], moments.c[end]
         minutes = _minutes(dialect, finish, begin).label("minutes")
         reached = (begin.is_not(None), finish.is_not(None))

@@ -39,18 +39,16 @@ def chart(title: str, hint: str, figure, has_data, empty: str, test_id: str) -> 
     )
 
 
-def lab_turnaround() -> rx.Component:
-    """The laboratory's median minutes per stage of an order's path, for orders placed in the period."""
+def turnaround_card(
+    title: str, note: str, rows, has_rows, empty: str, icon: str, test_id: str
+) -> rx.Component:
+    """A department's median minutes per stage of an order's path, for orders placed in the period."""
     return rx.card(
         rx.vstack(
-            rx.heading("Laboratory turnaround", size="3"),
-            rx.text(
-                "Median minutes per stage for laboratory orders placed in the period (all departments).",
-                size="1",
-                color_scheme="gray",
-            ),
+            rx.heading(title, size="3"),
+            rx.text(note, size="1", color_scheme="gray"),
             rx.cond(
-                OperationsState.has_lab_turnaround,
+                has_rows,
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
@@ -61,7 +59,7 @@ def lab_turnaround() -> rx.Component:
                     ),
                     rx.table.body(
                         rx.foreach(
-                            OperationsState.lab_turnaround,
+                            rows,
                             lambda row: rx.table.row(
                                 rx.table.cell(row[0]), rx.table.cell(row[1]), rx.table.cell(row[2])
                             ),
@@ -69,14 +67,38 @@ def lab_turnaround() -> rx.Component:
                     ),
                     size="1",
                     width="100%",
-                    data_testid="lab-turnaround",
+                    data_testid=test_id,
                 ),
-                empty_state("No laboratory orders in this period.", icon="flask-conical"),
+                empty_state(empty, icon=icon),
             ),
             spacing="2",
             width="100%",
         ),
         width="100%",
+    )
+
+
+def lab_turnaround() -> rx.Component:
+    return turnaround_card(
+        "Laboratory turnaround",
+        "Median minutes per stage for laboratory orders placed in the period (all departments).",
+        OperationsState.lab_turnaround,
+        OperationsState.has_lab_turnaround,
+        "No laboratory orders in this period.",
+        "flask-conical",
+        "lab-turnaround",
+    )
+
+
+def imaging_turnaround() -> rx.Component:
+    return turnaround_card(
+        "Imaging turnaround",
+        "Median minutes per stage for imaging orders placed in the period (all departments).",
+        OperationsState.imaging_turnaround,
+        OperationsState.has_imaging_turnaround,
+        "No imaging orders in this period.",
+        "scan",
+        "imaging-turnaround",
     )
 
 
@@ -176,7 +198,13 @@ def operations_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
-                lab_turnaround(),
+                rx.grid(
+                    lab_turnaround(),
+                    imaging_turnaround(),
+                    columns=rx.breakpoints(initial="1", lg="2"),
+                    spacing="4",
+                    width="100%",
+                ),
                 spacing="4",
                 width="100%",
             ),

@@ -1,5 +1,5 @@
 """The operations dashboard's reads: appointment volume, no-show rate, waiting times, bed
-occupancy and the laboratory's turnaround for a period, permission-checked. ``analytics.operations`` computes each figure's
+occupancy and the laboratory's and imaging's turnaround for a period, permission-checked. ``analytics.operations`` computes each figure's
 numbers (one SQL aggregate each, definitions written there) and checks nothing."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from hms_app.analytics import operations as charts
 from hms_app.analytics.laboratory import turnaround_frame
+from hms_app.analytics.radiology import imaging_turnaround_frame
 from hms_app.clock import local_today
 from hms_app.errors import ValidationError
 from hms_app.services import organization
@@ -30,6 +31,7 @@ class OperationsDashboard:
     waits: pd.DataFrame
     beds: pd.DataFrame
     lab_turnaround: pd.DataFrame  # stage, median_minutes, count: laboratory orders placed in the period
+    imaging_turnaround: pd.DataFrame  # the same for imaging orders
 
 
 def operations_dashboard(
@@ -39,7 +41,7 @@ def operations_dashboard(
     authorize(actor, "analytics.read")
     if days not in PERIOD_DAYS:
         raise ValidationError("Choose a period from the list.", field="days")
-    # The laboratory is one department for every clinic: its turnaround ignores the department filter.
+    # The laboratory and imaging serve every clinic: their turnaround ignores the department filter.
     today = local_today()
     until = datetime.combine(today + timedelta(days=1), time.min, tzinfo=get_settings().tz)
     since = until - timedelta(days=days)
@@ -51,4 +53,5 @@ def operations_dashboard(
         waits=charts.wait_frame(session, days=days, department_id=department_id),
         beds=charts.occupancy_frame(session, department_id=department_id),
         lab_turnaround=turnaround_frame(session, since=since, until=until),
+        imaging_turnaround=imaging_turnaround_frame(session, since=since, until=until),
     )

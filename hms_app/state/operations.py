@@ -32,6 +32,8 @@ class OperationsState(SessionState):
     # The laboratory's turnaround: [stage, median minutes as shown, orders counted] per stage.
     lab_turnaround: list[list[str]] = []
     has_lab_turnaround: bool = False
+    imaging_turnaround: list[list[str]] = []
+    has_imaging_turnaround: bool = False
 
     async def _reload(self):
         department_id = None if self.department == "all" else int(self.department)
@@ -52,6 +54,8 @@ class OperationsState(SessionState):
         self.has_no_shows, self.has_waits, self.has_beds = len(no_shows) > 0, len(waits) > 0, len(beds) > 0
         self.lab_turnaround = turnaround_rows(data.lab_turnaround)
         self.has_lab_turnaround = bool(data.lab_turnaround["count"].sum())
+        self.imaging_turnaround = turnaround_rows(data.imaging_turnaround)
+        self.has_imaging_turnaround = bool(data.imaging_turnaround["count"].sum())
         self.loaded = True
         return None
 

@@ -228,3 +228,49 @@ def test_the_portal_shows_the_patient_their_own_final_reports_after_the_delay(se
         assert portal_reports(session, actor=portal_actor(world["other"])) == []
     with pytest.raises(Forbidden):
         portal_reports(session, actor=world["physician"])
+
+
+def test_imaging_turnaround_medians_per_stage(session, world):
+    from datetime import timedelta
+
+    from hms_app.analytics.radiology import imaging_turnaround_frame
+    from hms_app.clock import utcnow
+    from hms_app.models.radiology import ImagingStudy
+
+    start = utcnow() - timedelta(days=2)
+    # Three orders: images after 30, 60 and 90 min; reports 20, 40 (preliminary then final at 100) min later.
+    for index, (images, first, final) in enumerate(((30, 20, 20), (60, 40, 100), (90, None, None))):
+        order_id = an_order(session, world, accession=f"ACC0000010{index}")
+        order = session.get(ImagingOrder, order_id)
+        order.ordered_at = start + timedelta(hours=index)
+        images_at = order.ordered_at + timedelta(minutes=images)
+        session.add(
+            ImagingStudy(
+                study_uid=f"1.2.3.{index}",
+                order_id=order_id,
+                patient_id=world["patient"],
+                received_at=images_at,
+            )
+        )
+        if first is not None:
+            session.add(
+                ImagingReport(
+                    order_id=order_id, patient_id=world["patient"], status="final", findings="F", impression="I",
+                    drafted_by="dr.read", signed_by_id=world["radiologist"].user_id, signed_by="dr.read",
+                    preliminary_at=images_at + timedelta(minutes=first) if final != first else None,
+                    final_at=images_at + timedelta(minutes=final),
+                )
+            )  # fmt: skip
+    cancelled = session.get(
+        ImagingOrder, an_order(session, world, status="cancelled", accession="ACC00000199")
+    )
+    cancelled.ordered_at = start
+    session.commit()
+    frame = imaging_turnaround_frame(session, since=start - timedelta(hours=1), until=utcnow())
+    got = {row.stage: (row.median_minutes, row.count) for row in frame.itertuples()}
+    assert got == {
+        "Order to images": (60.0, 3),
+        "Images to first report": (30.0, 2),
+        "Images to final report": (60.0, 2),
+        "Order to final report": (105.0, 2),  # 50 and 160 minutes
+    }
