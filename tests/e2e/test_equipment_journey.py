@@ -45,7 +45,6 @@ def _choose(page: Page, trigger: str, option: str) -> None:
     page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
 
 
-@pytest.mark.scaled_out
 def test_an_engineer_registers_a_pump_and_works_its_maintenance_while_the_board_follows(
     browser: Browser, hms_server: Server
 ):

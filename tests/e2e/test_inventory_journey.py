@@ -14,7 +14,6 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -144,7 +143,6 @@ def _browser(browser: Browser, base: str, username: str) -> Page:
     return page
 
 
-@pytest.mark.scaled_out
 def test_receive_by_scanning_issue_to_a_patient_charge_and_the_live_low_stock_board(
     browser: Browser, hms_server: Server
 ):
