@@ -562,7 +562,42 @@ def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
     _module_rows(session, patient_id, payer_id, tag, start)
     _lab_rows(session, patient_id, tag, start)
     _pharmacy_rows(session, patient_id, tag, start)
+    _imaging_rows(session, patient_id, tag)
     session.commit()
+
+
+def _imaging_rows(session, patient_id: int, tag: str) -> None:
+    """An imaging order with its study and report."""
+    from hms_app.models.radiology import ImagingOrder, ImagingProcedure, ImagingReport, ImagingStudy
+
+    procedure = session.execute(
+        select(ImagingProcedure).where(ImagingProcedure.code == "IMG-MERGE")
+    ).scalar_one_or_none()
+    if procedure is None:
+        procedure = ImagingProcedure(code="IMG-MERGE", name="CT head", modality="CT", body_part="HEAD")
+        session.add(procedure)
+    orderer = AppUser(username=f"img.doc.{tag}", display_name=tag, password_hash="x")
+    session.add(orderer)
+    session.flush()
+    order = ImagingOrder(
+        accession=f"ACC-{tag[:6].upper()}",
+        patient_id=patient_id,
+        procedure_id=procedure.id,
+        clinical_question="Headache",
+        status="final",
+        ordered_by_id=orderer.id,
+        ordered_by="doc",
+    )
+    session.add(order)
+    session.flush()
+    session.add_all(
+        [
+            ImagingStudy(
+                study_uid=f"1.2.826.0.1.{len(tag)}.{order.id}", order_id=order.id, patient_id=patient_id
+            ),
+            ImagingReport(order_id=order.id, patient_id=patient_id, drafted_by="rad", findings="F"),
+        ]
+    )
 
 
 def _pharmacy_rows(session, patient_id: int, tag: str, start: datetime) -> None:
@@ -628,7 +663,12 @@ def _dispensing_rows(
 ) -> None:
     """The pharmacist's verification of the order, a dispense of it and its controlled register line."""
     from hms_app.models.inventory import StockLocation
-    from hms_app.models.pharmacy import ControlledDrugRegister, MedicationDispense, MedicationVerification
+    from hms_app.models.pharmacy import (
+        ControlledDrugRegister,
+        MedicationAdministration,
+        MedicationDispense,
+        MedicationVerification,
+    )
 
     store = session.execute(
         select(StockLocation).where(StockLocation.code == "PH-MERGE")
@@ -660,6 +700,16 @@ def _dispensing_rows(
     )
     session.add(dispense)
     session.flush()
+    session.add(
+        MedicationAdministration(
+            order_id=order_id,
+            patient_id=patient_id,
+            outcome="held",
+            reason="Nil by mouth",
+            recorded_by_id=user_id,
+            recorded_by="nurse",
+        )
+    )
     session.add(
         ControlledDrugRegister(
             product_id=product_id,
@@ -899,11 +949,15 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "critical_alert": 1,
         "document_reference": 1,
         "encounter": 2,
+        "imaging_order": 1,
+        "imaging_report": 1,
+        "imaging_study": 1,
         "immunization": 1,
         "invoice": 1,
         "lab_order": 1,
         "lab_request": 1,
         "lab_result": 1,
+        "medication_administration": 1,
         "medication_dispense": 1,
         "medication_order": 1,
         "medication_order_alert": 1,
@@ -998,8 +1052,8 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
     for patient in (survivor, merged):
         rows = list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
-            (again.merge_id, survivor.mrn, merged.mrn, None, 35),
-            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 35),
+            (again.merge_id, survivor.mrn, merged.mrn, None, 39),
+            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 39),
         ]
     assert list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"
