@@ -43,7 +43,7 @@ from hms_app.services.inputs import actor_name, as_id
 from hms_app.services.laboratory.critical import raise_alert
 from hms_app.services.patients import full_name
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.radiology.common import READ, REPORT, TOPIC
+from hms_app.services.radiology.common import READ, REPORT, TOPIC, WORK
 from hms_app.services.rows import returns_frozen
 
 MAX_FINDINGS = 8000
@@ -233,7 +233,9 @@ def save_draft(session: Session, *, actor: Actor, order_id, findings, impression
 
 
 def charge_exam(session: Session, *, actor: Actor, order: ImagingOrder) -> None:
-    """Post the exam's charge once (the procedure's charge code), in the caller's transaction."""
+    """Post the exam's charge once (the procedure's charge code), in the caller's transaction, as
+    someone who works the department (``radiology.work``: a radiologist, a radiographer, a modality)."""
+    authorize(actor, WORK, patient_id=order.patient_id)
     if order.charged:
         return
     procedure = session.get(ImagingProcedure, order.procedure_id)
