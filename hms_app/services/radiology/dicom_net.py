@@ -159,7 +159,7 @@ def _peer(event) -> str:
 
 def application_entity(ae_title: str = AE_TITLE):
     """An AE that accepts every storage SOP class, in every transfer syntax, and Verification."""
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
     from pynetdicom.sop_class import Verification
 
     ae = AE(ae_title=ae_title)

@@ -194,9 +194,13 @@ def _check_complete(dataset) -> None:
     for tag in list(dataset._dict):  # the raw elements, before any value is converted
         element = dataset._dict[tag]
         length, value = getattr(element, "length", None), getattr(element, "value", None)
-        if length is not None and length != UNDEFINED_LENGTH and isinstance(value, bytes | bytearray):
-            if len(value) < length:
-                raise Refused(f"truncated: element {element.tag} has {len(value):,} of its {length:,} bytes")
+        if (
+            length is not None
+            and length != UNDEFINED_LENGTH
+            and isinstance(value, bytes | bytearray)
+            and len(value) < length
+        ):
+            raise Refused(f"truncated: element {element.tag} has {len(value):,} of its {length:,} bytes")
 
 
 def _expected_pixel_bytes(dataset, frames: int) -> int | None:
