@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -141,10 +142,19 @@ class StorageSCP:
         from pynetdicom import evt
 
         return [
+            (evt.EVT_CONN_OPEN, no_delay),
             (evt.EVT_C_STORE, self.on_store),
             (evt.EVT_RELEASED, self.on_close),
             (evt.EVT_ABORTED, self.on_close),
         ]
+
+
+def no_delay(event) -> None:
+    """Send each answer at once: pynetdicom writes a message in several small pieces, which
+    Nagle's algorithm holds back until the peer's delayed acknowledgement (tens of milliseconds
+    per image). DCMTK's tools turn it off the same way."""
+    with contextlib.suppress(AttributeError, OSError):
+        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _calling(event) -> str:

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -51,7 +51,7 @@ from hms_app.models.radiology import (
     UnmatchedImage,
 )
 from hms_app.services import live
-from hms_app.services.audit import record_audit
+from hms_app.services.audit import audit_row, record_audit, record_audits
 from hms_app.services.inputs import actor_name
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.radiology.common import TOPIC, WORK, dicom_root
@@ -331,26 +331,51 @@ def _place(relative: str, data: bytes) -> Callable[[], None]:
     return undo
 
 
+# Built once: for an image of a few kilobytes, constructing the statements would cost more than
+# running them.
+_KEPT = (
+    select(literal("already stored"))
+    .where(ImagingInstance.sop_uid == bindparam("sop_uid"))
+    .union_all(
+        select(literal("already among the unmatched images")).where(
+            UnmatchedImage.sop_uid == bindparam("sop_uid")
+        )
+    )
+)
+_ORDER = (
+    select(ImagingOrder, Patient.mrn)
+    .join(Patient, Patient.id == ImagingOrder.patient_id)
+    .where(ImagingOrder.accession == bindparam("accession"))
+    .with_for_update(of=ImagingOrder)
+)
+_STUDY = select(ImagingStudy).where(ImagingStudy.study_uid == bindparam("uid"))
+_SERIES = select(ImagingSeries.id, ImagingSeries.study_id).where(ImagingSeries.series_uid == bindparam("uid"))
+_INSTANCE = insert(ImagingInstance).returning(ImagingInstance.id)
+# Counts move by SQL, so two senders filing the same study at once both count.
+_SERIES_COUNT = (
+    update(ImagingSeries.__table__)
+    .where(ImagingSeries.__table__.c.id == bindparam("row_id"))
+    .values(instance_count=ImagingSeries.__table__.c.instance_count + 1)
+)
+_STUDY_COUNT = (
+    update(ImagingStudy.__table__)
+    .where(ImagingStudy.__table__.c.id == bindparam("row_id"))
+    .values(
+        instance_count=ImagingStudy.__table__.c.instance_count + 1,
+        series_count=ImagingStudy.__table__.c.series_count + bindparam("new_series"),
+    )
+)
+
+
 def _already_kept(session: Session, sop_uid: str) -> str | None:
-    filed = select(ImagingInstance.id).where(ImagingInstance.sop_uid == sop_uid)
-    if session.execute(filed).first() is not None:
-        return "already stored"
-    aside = select(UnmatchedImage.id).where(UnmatchedImage.sop_uid == sop_uid)
-    if session.execute(aside).first() is not None:
-        return "already among the unmatched images"
-    return None
+    return session.execute(_KEPT, {"sop_uid": sop_uid}).scalar()
 
 
 def _match(session: Session, image: DicomFile) -> tuple[ImagingOrder | None, str | None]:
     """The order the file belongs to, or why it belongs to none (an UNMATCHED_REASONS key)."""
     if not image.accession:
         return None, "no_accession"
-    row = session.execute(
-        select(ImagingOrder, Patient.mrn)
-        .join(Patient, Patient.id == ImagingOrder.patient_id)
-        .where(ImagingOrder.accession == image.accession)
-        .with_for_update(of=ImagingOrder)
-    ).first()
+    row = session.execute(_ORDER, {"accession": image.accession}).first()
     if row is None:
         return None, "no_order"
     order, mrn = row
@@ -361,14 +386,13 @@ def _match(session: Session, image: DicomFile) -> tuple[ImagingOrder | None, str
 
 def _file(
     session: Session, actor: Actor, image: DicomFile, order: ImagingOrder, received_from: str
-) -> tuple[ImagingInstance, Callable[[], None]] | str:
-    """File the image to its order's study; the instance and how to undo its file, or an
+) -> tuple[int, Callable[[], None]] | str:
+    """File the image to its order's study; the instance's id and how to undo its file, or an
     UNMATCHED_REASONS key when its study is already another patient's."""
-    study = session.execute(
-        select(ImagingStudy).where(ImagingStudy.study_uid == image.study_uid)
-    ).scalar_one_or_none()
+    study = session.execute(_STUDY, {"uid": image.study_uid}).scalar_one_or_none()
     if study is not None and study.patient_id != order.patient_id:
         return "patient_mismatch"
+    modality = image.modality[:4]
     if study is None:
         study = ImagingStudy(
             study_uid=image.study_uid,
@@ -377,73 +401,70 @@ def _file(
             accession=order.accession,
             study_date=image.study_date,
             description=image.study_description,
-            modalities=image.modality[:4],
+            modalities=modality,
         )
         session.add(study)
         session.flush()
-    series = session.execute(
-        select(ImagingSeries).where(ImagingSeries.series_uid == image.series_uid)
-    ).scalar_one_or_none()
+    elif modality not in study.modalities.split("|"):
+        study.modalities = "|".join([m for m in study.modalities.split("|") if m] + [modality])[:40]
+    series = session.execute(_SERIES, {"uid": image.series_uid}).first()
     if series is not None and series.study_id != study.id:
         raise Refused(f"series {image.series_uid} already belongs to another study")
     new_series = series is None
     if new_series:
-        series = ImagingSeries(
+        row = ImagingSeries(
             series_uid=image.series_uid,
             study_id=study.id,
-            modality=image.modality[:4],
+            modality=modality,
             number=image.series_number,
             description=image.series_description,
             body_part=image.body_part,
         )
-        session.add(series)
+        session.add(row)
         session.flush()
+        series_id = row.id
+    else:
+        series_id = series.id
     relative = f"{image.study_uid}/{image.series_uid}/{image.sop_uid}.dcm"
     undo = _place(relative, image.data)
-    instance = ImagingInstance(
-        sop_uid=image.sop_uid,
-        sop_class_uid=image.sop_class_uid,
-        series_id=series.id,
-        number=image.instance_number,
-        rows=image.rows,
-        columns=image.columns,
-        frames=image.frames,
-        transfer_syntax=image.transfer_syntax,
-        path=relative,
-        size_bytes=len(image.data),
-        sha256=hashlib.sha256(image.data).hexdigest(),
-        received_from=received_from,
-    )
-    session.add(instance)
-    # Counts move by SQL, so two senders filing the same study at once both count.
-    session.execute(
-        update(ImagingSeries)
-        .where(ImagingSeries.id == series.id)
-        .values(instance_count=ImagingSeries.instance_count + 1)
-    )
-    modalities = [m for m in study.modalities.split("|") if m]
-    values = {
-        "instance_count": ImagingStudy.instance_count + 1,
-        "series_count": ImagingStudy.series_count + int(new_series),
-    }
-    if image.modality[:4] not in modalities:
-        values["modalities"] = "|".join([*modalities, image.modality[:4]])[:40]
-    session.execute(update(ImagingStudy).where(ImagingStudy.id == study.id).values(**values))
+    instance_id = session.execute(
+        _INSTANCE,
+        {
+            "sop_uid": image.sop_uid,
+            "sop_class_uid": image.sop_class_uid,
+            "series_id": series_id,
+            "number": image.instance_number,
+            "rows": image.rows,
+            "columns": image.columns,
+            "frames": image.frames,
+            "transfer_syntax": image.transfer_syntax,
+            "path": relative,
+            "size_bytes": len(image.data),
+            "sha256": hashlib.sha256(image.data).hexdigest(),
+            "received_at": utcnow(),
+            "received_from": received_from,
+        },
+    ).scalar_one()
+    session.execute(_SERIES_COUNT, {"row_id": series_id})
+    session.execute(_STUDY_COUNT, {"row_id": study.id, "new_series": int(new_series)})
     if order.status in RECEIVING:
         order.status, order.status_changed_at = "images_received", utcnow()
         order.status_changed_by = actor_name(actor)
-    session.flush()
-    record_audit(
+    record_audits(
         session,
-        actor,
-        "imaging.image_stored",
-        patient_id=order.patient_id,
-        target_type="imaging_instance",
-        target_id=instance.id,
-        detail=f"{image.modality} {image.sop_class} {image.sop_uid} of study {image.study_uid}, "
-        f"accession {order.accession}, from {received_from}",
+        [
+            audit_row(
+                actor,
+                "imaging.image_stored",
+                patient_id=order.patient_id,
+                target_type="imaging_instance",
+                target_id=instance_id,
+                detail=f"{image.modality} {image.sop_class} {image.sop_uid} of study {image.study_uid}, "
+                f"accession {order.accession}, from {received_from}",
+            )
+        ],
     )
-    return instance, undo
+    return instance_id, undo
 
 
 def _set_aside(
@@ -531,10 +552,10 @@ def _keep(
             if isinstance(filed, str):
                 reason = filed
             else:
-                instance, undo = filed
+                instance_id, undo = filed
                 session.commit()
                 notify(TOPIC, order.id)
-                return image.result(source, "stored", order_id=order.id, instance_id=instance.id)
+                return image.result(source, "stored", order_id=order.id, instance_id=instance_id)
         row, undo = _set_aside(session, actor, image, reason, received_from)
         session.commit()
     except IntegrityError:
