@@ -1,4 +1,5 @@
-"""`hms`: the operator's command line (migrate, seed, users, audit, backup, serve, bench, lab listen, meds)."""
+"""`hms`: the operator's command line (migrate, seed, users, audit, backup, serve, bench, lab listen,
+dicom import and listen, meds)."""
 
 from __future__ import annotations
 
@@ -204,6 +205,46 @@ def cmd_lab(args) -> int:
     logging.basicConfig(level=logging.INFO, format=hl7_listener.LOG_FORMAT, stream=sys.stdout)
     hl7_listener.run_listener(args.host, args.port, workers=args.workers)
     return 0
+
+
+def cmd_dicom(args) -> int:
+    import logging
+
+    from hms_app.services.radiology import dicom_net
+
+    if args.dicom_cmd == "listen":
+        logging.basicConfig(level=logging.INFO, format=dicom_net.LOG_FORMAT, stream=sys.stdout)
+        dicom_net.run_listener(args.host, args.port, ae_title=args.ae_title)
+        return 0
+    return _dicom_import(args.paths)
+
+
+def _dicom_files(paths: list[str]):
+    """Each file named, and the files under each folder named (in name order; DICOMDIR indexes
+    and hidden files skipped)."""
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            for found in sorted(path.rglob("*")):
+                if found.is_file() and found.name != "DICOMDIR" and not found.name.startswith("."):
+                    yield found
+        else:
+            yield path
+
+
+def _dicom_import(paths: list[str]) -> int:
+    import json
+
+    from hms_app.services.permissions import SYSTEM_ACTOR
+    from hms_app.services.radiology.storage import store_dicom_file
+
+    refused = 0
+    with _session() as session:
+        for path in _dicom_files(paths):
+            result = store_dicom_file(session, actor=SYSTEM_ACTOR, path=path)
+            refused += result.status == "refused"
+            print(json.dumps(result.as_json(), ensure_ascii=False), flush=True)
+    return 1 if refused else 0
 
 
 def cmd_backup(args) -> int:
@@ -473,6 +514,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="listener processes sharing the port (PostgreSQL only; default 1)",
     )
     lab.set_defaults(fn=cmd_lab)
+
+    dicom = sub.add_parser("dicom", help="radiology images: import DICOM files, receive them from modalities")
+    dicom_sub = dicom.add_subparsers(dest="dicom_cmd", required=True)
+    dicom_import = dicom_sub.add_parser(
+        "import", help="store DICOM files (or the files under folders); one JSON line per file"
+    )
+    dicom_import.add_argument("paths", nargs="+", metavar="PATH")
+    dicom_listen = dicom_sub.add_parser(
+        "listen", help="receive images from modalities (DICOM C-STORE, C-ECHO)"
+    )
+    dicom_listen.add_argument("--port", type=int, default=11112, help="default 11112, the DICOM port")
+    dicom_listen.add_argument(
+        "--host", default="127.0.0.1", help="default 127.0.0.1; 0.0.0.0 for every address"
+    )
+    dicom_listen.add_argument("--ae-title", default="HMS", help="this listener's AE title (default HMS)")
+    dicom.set_defaults(fn=cmd_dicom)
 
     meds = sub.add_parser(
         "meds", help="medication knowledge: check drugs offline, install a newer interactions table"
