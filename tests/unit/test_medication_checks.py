@@ -58,6 +58,14 @@ def test_alerts_come_interrupting_first_then_by_severity():
     assert not alerts[-1].interrupt
 
 
+def test_a_non_interruptive_onc_pair_informs_after_the_interrupting_alert():
+    alerts = check_order(DrugUse("warfarin"), patient(current=(DrugUse("naproxen"), DrugUse("omeprazole"))))
+    assert alerts[0].rule == "ddi:warfarin+nsaid" and alerts[0].interrupt
+    ppi = one(alerts, "ddi:onc-ni:warfarin+ppi")
+    assert not ppi.interrupt and ppi.severity == "minor" and ppi.drugs == ("omeprazole", "warfarin")
+    assert "INR" in ppi.action
+
+
 # --------------------------------------------------------------------------- allergies
 
 

@@ -9,10 +9,12 @@ import pytest
 
 from hms_app import cli
 from hms_app.cds.medications import knowledge, reload_knowledge
-from hms_app.cds.medications.knowledge import BUNDLED_DIR
+from hms_app.cds.medications.knowledge import BUNDLED_DIR, INTERACTION_COLUMNS
+from hms_app.cds.medications.tables import read_table
 from hms_app.settings import get_settings
 
 BUNDLED = (BUNDLED_DIR / "interactions.csv").read_text(encoding="utf-8")
+BUNDLED_VERSION = read_table(BUNDLED_DIR / "interactions.csv", INTERACTION_COLUMNS).version
 
 
 @pytest.fixture
@@ -66,7 +68,7 @@ def test_an_unknown_name_exits_2_with_a_message_and_prints_no_alert(data_dir, ca
 
 
 def _newer(text: str = BUNDLED, version: str = "2099.1") -> str:
-    return text.replace("# version: 2025.1", f"# version: {version}", 1)
+    return text.replace(f"# version: {BUNDLED_VERSION}", f"# version: {version}", 1)
 
 
 def test_update_installs_a_newer_table_that_the_knowledge_base_then_prefers(data_dir, tmp_path, capsys):
@@ -114,7 +116,7 @@ def test_update_refuses_a_bad_table_with_its_line_and_changes_nothing(
     err = capsys.readouterr().err
     assert problem in err and "nothing changed" in err and "line " in err
     assert not (data_dir / "medications" / "interactions.csv").exists()
-    assert knowledge().version == "2025.1" and knowledge().source == "bundled"
+    assert knowledge().version == BUNDLED_VERSION and knowledge().source == "bundled"
 
 
 def test_update_names_the_line_of_the_bad_row(data_dir, tmp_path, capsys):
@@ -131,6 +133,6 @@ def test_update_refuses_an_older_or_equal_version(data_dir, tmp_path, capsys):
     table = tmp_path / "same.csv"
     table.write_text(BUNDLED, encoding="utf-8")
     assert cli.main(["meds", "update", str(table)]) == 2
-    assert "not newer than the version in use (2025.1)" in capsys.readouterr().err
+    assert f"not newer than the version in use ({BUNDLED_VERSION})" in capsys.readouterr().err
     assert cli.main(["meds", "update", str(Path(tmp_path) / "missing.csv")]) == 2
     assert "cannot read" in capsys.readouterr().err

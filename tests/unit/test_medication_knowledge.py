@@ -1,5 +1,5 @@
 """The bundled medication knowledge: tables load, names resolve, every ONC high-priority pair fires for
-every member of its classes."""
+every member of its classes, and the ONC pairs that should not interrupt inform without interrupting."""
 
 from __future__ import annotations
 
@@ -29,6 +29,41 @@ ONC_EXAMPLES = {
     "ddi:onc-hp:tizanidine+cyp1a2": ("tizanidine", "ciprofloxacin"),
     "ddi:onc-hp:tranylcypromine+procarbazine": ("tranylcypromine", "procarbazine"),
     "ddi:onc-hp:triptan+maoi": ("sumatriptan", "rasagiline"),
+}
+
+
+# One example per mapped pair of the 33 in Phansalkar et al. 2013 (JAMIA 20:489; the list as transcribed in
+# dbmi-pitt/public-PDDI-analysis), written out independently of the tables. The paper's number is in the comment;
+# 2, 26, 27 and 32 have no member in the formulary and 23 (ACE inhibitors/ARBs) is the hms rule ddi:acei+arb.
+ONC_NI_EXAMPLES = {
+    "ddi:onc-ni:acei+salicylate": ("lisinopril", "aspirin"),  # 1
+    "ddi:onc-ni:beta-blocker+ssri": ("metoprolol", "fluoxetine"),  # 3
+    "ddi:onc-ni:iron+ppi": ("ferrous sulfate", "omeprazole"),  # 4
+    "ddi:onc-ni:thiazide+acei": ("hydrochlorothiazide", "enalapril"),  # 5
+    "ddi:onc-ni:thyroid+calcium": ("levothyroxine", "calcium carbonate"),  # 6
+    "ddi:onc-ni:thyroid+statin": ("levothyroxine", "atorvastatin"),  # 7
+    "ddi:onc-ni:thiazide+nsaid": ("chlorthalidone", "ibuprofen"),  # 8
+    "ddi:onc-ni:beta-blocker+thyroid": ("propranolol", "levothyroxine"),  # 9
+    "ddi:onc-ni:macrolide-immunosuppressant+corticosteroid": ("tacrolimus", "prednisone"),  # 10
+    "ddi:onc-ni:antacid+corticosteroid": ("aluminum hydroxide", "dexamethasone"),  # 11
+    "ddi:onc-ni:bisphosphonate+calcium": ("alendronate", "calcium carbonate"),  # 12
+    "ddi:onc-ni:cyanocobalamin+omeprazole": ("cyanocobalamin", "omeprazole"),  # 13
+    "ddi:onc-ni:folic-acid+methotrexate": ("folic acid", "methotrexate"),  # 14
+    "ddi:onc-ni:sulfonylurea+acei": ("glipizide", "ramipril"),  # 15
+    "ddi:onc-ni:iron+thyroid": ("ferrous sulfate", "levothyroxine"),  # 16
+    "ddi:onc-ni:anticoagulant+corticosteroid": ("enoxaparin", "methylprednisolone"),  # 17
+    "ddi:onc-ni:acetaminophen+warfarin": ("acetaminophen", "warfarin"),  # 18
+    "ddi:onc-ni:antacid+iron": ("magnesium hydroxide", "ferrous sulfate"),  # 19
+    "ddi:onc-ni:warfarin+ppi": ("warfarin", "esomeprazole"),  # 20
+    "ddi:onc-ni:ppi+imidazole": ("pantoprazole", "ketoconazole"),  # 21
+    "ddi:onc-ni:beta-blocker+calcium": ("atenolol", "calcium carbonate"),  # 22
+    "ddi:onc-ni:warfarin+statin": ("warfarin", "rosuvastatin"),  # 24
+    "ddi:onc-ni:omeprazole+benzodiazepine": ("omeprazole", "diazepam"),  # 25
+    "ddi:onc-ni:nsaid+beta-blocker": ("naproxen", "carvedilol"),  # 28
+    "ddi:onc-ni:clopidogrel+aspirin": ("clopidogrel", "aspirin"),  # 29
+    "ddi:onc-ni:oral-contraceptive+corticosteroid": ("ethinyl estradiol", "prednisolone"),  # 30
+    "ddi:onc-ni:beta-blocker+dihydropyridine": ("bisoprolol", "amlodipine"),  # 31
+    "ddi:onc-ni:nsaid+acei": ("diclofenac", "captopril"),  # 33
 }
 
 
@@ -112,10 +147,50 @@ def test_class_expansion_lists_the_expected_members():
     assert "rosuvastatin" not in groups["statin_cyp3a4"].members
 
 
-def test_non_interrupting_onc_2013_interactions_inform_without_interrupting():
-    fired = _rules(("levothyroxine", "calcium carbonate"))
-    alert = fired["ddi:onc-ni:levothyroxine+cation"]
-    assert not alert.interrupt and alert.severity == "minor"
+def test_the_onc_2013_rows_are_exactly_the_mapped_pairs_and_none_interrupts():
+    onc = {rule.rule: rule for rule in knowledge().interactions if rule.source == "onc-ni-2013"}
+    assert set(onc) == set(ONC_NI_EXAMPLES)
+    assert all(not rule.interrupt and rule.severity in ("minor", "moderate") for rule in onc.values())
+
+
+@pytest.mark.parametrize(("rule", "pair"), sorted(ONC_NI_EXAMPLES.items()))
+def test_each_onc_2013_pair_informs_without_interrupting(rule, pair):
+    fired = _rules(pair)
+    assert rule in fired, f"{pair} did not fire {rule}"
+    assert not fired[rule].interrupt and fired[rule].drugs == tuple(sorted(pair))
+
+
+@pytest.mark.parametrize(
+    ("pair", "rule"),
+    [
+        (("levothyroxine", "calcium carbonate"), "ddi:onc-ni:thyroid+calcium"),
+        (("alendronate", "calcium carbonate"), "ddi:onc-ni:bisphosphonate+calcium"),
+        (("hydrochlorothiazide", "ibuprofen"), "ddi:onc-ni:thiazide+nsaid"),
+        (("lisinopril", "ibuprofen"), "ddi:onc-ni:nsaid+acei"),
+    ],
+)
+def test_a_pair_split_out_of_a_broader_row_fires_one_rule_only(pair, rule):
+    assert [name for name in _rules(pair) if name.startswith("ddi:")] == [rule]
+
+
+@pytest.mark.parametrize(
+    ("pair", "rule"),
+    [
+        (("ciprofloxacin", "calcium carbonate"), "ddi:quinolone+cation"),  # the paper has zinc only
+        (
+            ("levothyroxine", "aluminum hydroxide"),
+            "ddi:levothyroxine+antacid",
+        ),  # the paper has calcium and iron
+        (("furosemide", "ibuprofen"), "ddi:nsaid+loop"),  # the paper has thiazides only
+        (("losartan", "naproxen"), "ddi:nsaid+arb"),  # the paper has ACE inhibitors only
+        (("lisinopril", "valsartan"), "ddi:acei+arb"),  # pair 23: kept as the major hms rule
+    ],
+)
+def test_pairs_outside_the_paper_are_labelled_hms_and_still_do_not_interrupt(pair, rule):
+    fired = _rules(pair)
+    assert rule in fired and not fired[rule].interrupt
+    assert not any(name.startswith("ddi:onc-ni:") for name in fired)
+    assert next(r for r in knowledge().interactions if r.rule == rule).source == "hms"
 
 
 def test_a_pair_without_any_interaction_gives_no_alert():
