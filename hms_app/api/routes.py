@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from hms_app.api import dicomweb
 from hms_app.db import session_scope
 from hms_app.errors import Forbidden, NotFound, Withheld
 from hms_app.migrations import current_revision, head_revision
@@ -117,6 +118,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("/api/audit/verify", "audit.read", audit_verify),
     ApiRoute("/api/documents/{document_id:int}", "patient.read", document),
     ApiRoute("/api/portal/documents/{document_id:int}", "portal.self", document),
+    *(ApiRoute(path, "imaging.read", endpoint) for path, endpoint in dicomweb.ENDPOINTS),
 )
 
 
