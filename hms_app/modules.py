@@ -340,6 +340,7 @@ MODULES: tuple[Module, ...] = (
             admin={"imaging.catalogue"},
         ),
         live_topics=("imaging",),
+        benchmarks=("bench.radiology_viewer",),
     ),
     Module(
         name="population",

@@ -41,7 +41,8 @@ def _actor_from(request: Request) -> Actor | None:
     if not token:
         return None
     with session_scope() as session:
-        return security.resolve_session(session, token=token, screen=request.url.path)
+        # The audit trail's screen column holds 120 characters; a DICOMweb frame's path is longer.
+        return security.resolve_session(session, token=token, screen=request.url.path[:120])
 
 
 def _record_denial(actor: Actor, detail: str) -> None:

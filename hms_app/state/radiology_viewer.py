@@ -51,7 +51,9 @@ class RadiologyViewerState(SessionState):
         self.study_uid, self.patient_id = study.study_uid, study.patient_id
         self.patient_name, self.mrn = study.patient_name, study.mrn
         self.patient_line = f"{SEX.get(study.sex, study.sex)} · born {study.birth_date}"
-        self.study_line = " · ".join(x for x in (study.accession, _date(study.study_date), study.description) if x)
+        self.study_line = " · ".join(
+            x for x in (study.accession, _date(study.study_date), study.description) if x
+        )
         self.series = [
             {
                 "uid": s.series_uid,

@@ -63,7 +63,9 @@ def _file_meta(dataset: Dataset, syntax: str) -> None:
     dataset.file_meta = meta
 
 
-def store_study(session, *, patient_id: int, series: list[list[Dataset]], seed: str, description: str) -> StoredStudy:
+def store_study(
+    session, *, patient_id: int, series: list[list[Dataset]], seed: str, description: str
+) -> StoredStudy:
     """Give ``series`` (lists of datasets) fresh UIDs in one study, write them, insert their rows."""
     study_uid = _uid(f"{seed}-study")
     study = ImagingStudy(

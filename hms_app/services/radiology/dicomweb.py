@@ -88,7 +88,9 @@ def _dicom_name(patient: Patient) -> str:
 def _study(session: Session, actor: Actor, study_uid: str) -> ImagingStudy:
     authorize(actor, READ)  # before the lookup: a role's refusal says nothing about the UID
     check_uid(study_uid)
-    study = session.execute(select(ImagingStudy).where(ImagingStudy.study_uid == study_uid)).scalar_one_or_none()
+    study = session.execute(
+        select(ImagingStudy).where(ImagingStudy.study_uid == study_uid)
+    ).scalar_one_or_none()
     if study is None:
         raise NotFound(STUDY_MISSING)
     authorize_owner(actor, READ, patient_id=study.patient_id, missing=STUDY_MISSING)
@@ -98,7 +100,9 @@ def _study(session: Session, actor: Actor, study_uid: str) -> ImagingStudy:
 def _series(session: Session, study: ImagingStudy, series_uid: str) -> ImagingSeries:
     check_uid(series_uid)
     series = session.execute(
-        select(ImagingSeries).where(ImagingSeries.series_uid == series_uid, ImagingSeries.study_id == study.id)
+        select(ImagingSeries).where(
+            ImagingSeries.series_uid == series_uid, ImagingSeries.study_id == study.id
+        )
     ).scalar_one_or_none()
     if series is None:
         raise NotFound(SERIES_MISSING)
@@ -108,7 +112,9 @@ def _series(session: Session, study: ImagingStudy, series_uid: str) -> ImagingSe
 def _instance(session: Session, series: ImagingSeries, sop_uid: str) -> ImagingInstance:
     check_uid(sop_uid)
     instance = session.execute(
-        select(ImagingInstance).where(ImagingInstance.sop_uid == sop_uid, ImagingInstance.series_id == series.id)
+        select(ImagingInstance).where(
+            ImagingInstance.sop_uid == sop_uid, ImagingInstance.series_id == series.id
+        )
     ).scalar_one_or_none()
     if instance is None:
         raise NotFound(INSTANCE_MISSING)
@@ -182,9 +188,13 @@ def search_studies(
             query = query.where(ImagingStudy.study_date <= high)
     limit = max(1, min(int(limit), MAX_SEARCH))
     rows = session.execute(
-        query.order_by(ImagingStudy.study_date.desc(), ImagingStudy.id.desc()).limit(limit).offset(max(0, offset))
+        query.order_by(ImagingStudy.study_date.desc(), ImagingStudy.id.desc())
+        .limit(limit)
+        .offset(max(0, offset))
     ).all()
-    record_audit(session, actor, "imaging.study.search", detail=", ".join(f"{k}={v}" for k, v in filters.items()))
+    record_audit(
+        session, actor, "imaging.study.search", detail=", ".join(f"{k}={v}" for k, v in filters.items())
+    )
     session.commit()
     return [
         dict(
@@ -211,7 +221,9 @@ def search_series(session: Session, *, actor: Actor, study_uid: str) -> list[dic
     """The series of a study, by series number."""
     study = _study(session, actor, study_uid)
     rows = session.execute(
-        select(ImagingSeries).where(ImagingSeries.study_id == study.id).order_by(ImagingSeries.number, ImagingSeries.id)
+        select(ImagingSeries)
+        .where(ImagingSeries.study_id == study.id)
+        .order_by(ImagingSeries.number, ImagingSeries.id)
     ).scalars()
     found = [
         dict(
@@ -380,7 +392,9 @@ def retrieve_frames(
             found = []
             for number in numbers:
                 file.seek(layout.offset + (number - 1) * layout.frame_bytes)
-                found.append(Frame(file.read(layout.frame_bytes), layout.transfer_syntax, "application/octet-stream"))
+                found.append(
+                    Frame(file.read(layout.frame_bytes), layout.transfer_syntax, "application/octet-stream")
+                )
             return found
     if accept_stored and layout.transfer_syntax in FRAME_MEDIA:
         pixels = pydicom.dcmread(path).PixelData
@@ -495,7 +509,9 @@ def open_study(session: Session, *, actor: Actor, study_id: int) -> OpenedStudy:
         study_date=study.study_date or "",
         description=study.description or "",
         series=tuple(
-            SeriesEntry(s.series_uid, s.modality, s.number, s.description or "", s.instance_count, frames or 1)
+            SeriesEntry(
+                s.series_uid, s.modality, s.number, s.description or "", s.instance_count, frames or 1
+            )
             for s, frames in rows
         ),
     )
