@@ -323,7 +323,7 @@ MODULES: tuple[Module, ...] = (
         name="radiology",
         title="Radiology: imaging catalogue and orders, modality work list, DICOM images, viewer, reports",
         models=("hms_app.models.radiology",),
-        pages=("hms_app.pages.radiology_report",),
+        pages=("hms_app.pages.radiology_report", "hms_app.pages.radiology_viewer"),
         roles={"radiographer": "Radiographer"},
         permissions={
             "imaging.order": "Order imaging examinations for patients",
@@ -340,7 +340,7 @@ MODULES: tuple[Module, ...] = (
             admin={"imaging.catalogue"},
         ),
         live_topics=("imaging",),
-        benchmarks=("bench.radiology_dicom",),
+        benchmarks=("bench.radiology_dicom", "bench.radiology_viewer"),
     ),
     Module(
         name="population",

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from hms_app.api import dicomweb
 from hms_app.db import session_scope
 from hms_app.errors import Forbidden, NotFound, Withheld
 from hms_app.migrations import current_revision, head_revision
@@ -40,7 +41,8 @@ def _actor_from(request: Request) -> Actor | None:
     if not token:
         return None
     with session_scope() as session:
-        return security.resolve_session(session, token=token, screen=request.url.path)
+        # The audit trail's screen column holds 120 characters; a DICOMweb frame's path is longer.
+        return security.resolve_session(session, token=token, screen=request.url.path[:120])
 
 
 def _record_denial(actor: Actor, detail: str) -> None:
@@ -117,6 +119,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("/api/audit/verify", "audit.read", audit_verify),
     ApiRoute("/api/documents/{document_id:int}", "patient.read", document),
     ApiRoute("/api/portal/documents/{document_id:int}", "portal.self", document),
+    *(ApiRoute(path, "imaging.read", endpoint) for path, endpoint in dicomweb.ENDPOINTS),
 )
 
 

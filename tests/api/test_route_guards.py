@@ -6,15 +6,19 @@ mounts), so a route added later is covered without editing this file.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from hms_app.api import dicomweb as dicomweb_api
 from hms_app.api.routes import ROUTES, SESSION_COOKIE, build_api
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, emr, patients, security
 from hms_app.services.permissions import DEFAULT_GRANTS, PERMISSIONS, SYSTEM_ACTOR
+from tests.services.radiology_images import a_patient, ct_study
 
 PASSWORD = "Ward-round-42"
 PUBLIC = [r for r in ROUTES if r.permission is None]
@@ -48,6 +52,22 @@ EXAMPLES = {
         "/api/portal/documents/" + _document_url(session)[0]
     ),
 }
+
+
+def _dicomweb_url(session, path: str) -> str:
+    """A route path of the DICOMweb routes with the UIDs of a stored one-slice CT study."""
+    study = ct_study(session, patient_id=a_patient(session), slices=1, size=16, seed=path)
+    uids = {"study": study.study_uid, "series": study.series_uids[0], "instance": study.sop_uids[0][0]}
+    return path.format(frames="1", **uids)
+
+
+EXAMPLES.update(
+    {
+        path: functools.partial(lambda path, session: _dicomweb_url(session, path), path)
+        for path, _endpoint in dicomweb_api.ENDPOINTS
+        if "{" in path
+    }
+)
 
 
 def _url(route, session) -> str:
@@ -126,7 +146,7 @@ def test_a_guarded_route_refuses_a_role_without_the_permission_and_audits_it(rou
     session.expire_all()
     denied = session.execute(select(AuditEvent).where(AuditEvent.action == "access.denied")).scalars().all()
     assert [(r.roles, r.outcome, r.screen, r.detail) for r in denied] == [
-        (role, "denied", url, f"GET {route.path} needs {route.permission}")
+        (role, "denied", url[:120], f"GET {route.path} needs {route.permission}")  # the screen column's width
     ]
 
 
