@@ -200,6 +200,18 @@ DEMO = [
 ]  # fmt: skip
 
 
+def _book_one(session, actor, order_id: int, slots, now) -> bool:
+    """Book the first of ``slots`` the patient is free at (the clinics' demo visits may clash)."""
+    for slot in slots[:20]:
+        try:
+            schedule_order(session, actor=actor, order_id=order_id, start_at=slot.start_at, now=now)
+        except DomainError:
+            session.rollback()
+            continue
+        return True
+    return False
+
+
 @seeder("radiology_demo", order=76)
 def seed_demo(ctx: SeedContext) -> None:
     """The scanners' visit types, and today's imaging orders in several states of the work list."""
@@ -256,8 +268,8 @@ def seed_demo(ctx: SeedContext) -> None:
         )
         if not slots:
             continue
-        slot = slots[min(n, len(slots) - 1)]
-        schedule_order(session, actor=radiographer, order_id=placed.id, start_at=slot.start_at, now=now)
+        if not _book_one(session, radiographer, placed.id, slots[n:] + slots[:n], now):
+            continue
         if status in ("arrived", "in_progress"):
             mark_arrived(session, actor=radiographer, order_id=placed.id)
         if status == "in_progress":
