@@ -323,7 +323,8 @@ MODULES: tuple[Module, ...] = (
         name="radiology",
         title="Radiology: imaging catalogue and orders, modality work list, DICOM images, viewer, reports",
         models=("hms_app.models.radiology",),
-        pages=("hms_app.pages.radiology_report", "hms_app.pages.radiology_viewer"),
+        pages=("hms_app.pages.radiology_report", "hms_app.pages.radiology_viewer", "hms_app.pages.radiology"),
+        nav=(NavEntry("Radiology", "/radiology", "scan", "radiology.work", 48),),
         roles={"radiographer": "Radiographer"},
         permissions={
             "imaging.order": "Order imaging examinations for patients",
@@ -341,6 +342,7 @@ MODULES: tuple[Module, ...] = (
         ),
         live_topics=("imaging",),
         benchmarks=("bench.radiology_dicom", "bench.radiology_viewer"),
+        seeders=("hms_app.seed.radiology",),
     ),
     Module(
         name="population",

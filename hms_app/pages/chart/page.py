@@ -1,5 +1,5 @@
 """The patient chart: a banner always in view, then Summary, Encounters, Vitals, Problems,
-Allergies & medications, (laboratory) Results and Documents tabs.
+Allergies & medications, (laboratory) Results, Imaging and Documents tabs.
 
 Write controls are hidden from roles without ``emr.write``; the services refuse them anyway.
 """
@@ -15,6 +15,7 @@ from hms_app.pages.chart.allergies import allergy_card, allergy_dialogs
 from hms_app.pages.chart.banner import banner
 from hms_app.pages.chart.documents import documents_tab
 from hms_app.pages.chart.encounters import encounter_dialogs, encounters_tab
+from hms_app.pages.chart.imaging import imaging_dialogs, imaging_tab
 from hms_app.pages.chart.immunizations import immunization_card, immunization_dialogs
 from hms_app.pages.chart.lab_order import lab_dialogs
 from hms_app.pages.chart.lab_results import results_tab
@@ -48,6 +49,7 @@ def dialogs() -> rx.Component:
         immunization_dialogs(),
         sign_dialog(),
         lab_dialogs(),
+        imaging_dialogs(),
         prescribe_dialog(),
         stop_order_dialog(),
     )
@@ -76,6 +78,7 @@ TAB_LABELS = (
     ("problems", "Problems", "stethoscope"),
     ("allergies", "Allergies & meds", "pill"),
     ("results", "Results", "flask-conical"),
+    ("imaging", "Imaging", "scan"),
     ("documents", "Documents", "file-text"),
 )
 TAB_VIEWS = {
@@ -85,6 +88,7 @@ TAB_VIEWS = {
     "problems": problems_tab,
     "allergies": allergies_tab,
     "results": results_tab,
+    "imaging": imaging_tab,
     "documents": documents_tab,
 }
 

@@ -19,7 +19,7 @@ from hms_app.state.session import SessionState, browser_id, requires
 
 PAGE_SIZE = 20  # encounters on one page of the timeline
 BANNER_PROBLEMS = 3  # active problems shown as badges in the banner; the rest are counted
-TABS = ("summary", "encounters", "vitals", "problems", "allergies", "results", "documents")
+TABS = ("summary", "encounters", "vitals", "problems", "allergies", "results", "imaging", "documents")
 
 
 def parse_patient_id(raw) -> int:

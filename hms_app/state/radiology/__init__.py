@@ -1,0 +1,4 @@
+"""The radiology staff's screens' states, one module per screen: the modality work list with the
+radiographer's arrived and started steps (/radiology, ``worklist``). States hold what is on screen;
+every write goes through ``hms_app/services/radiology/``; the work list follows the live topic
+"imaging"."""
