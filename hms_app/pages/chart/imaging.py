@@ -103,6 +103,12 @@ def order_line(line: ImagingLine) -> rx.Component:
                             size="2",
                         ),
                         rx.text(line.impression, size="2", white_space="pre-wrap"),
+                        rx.link(
+                            "Full report and images",
+                            href="/radiology/orders/" + line.id.to_string() + "/report",
+                            size="2",
+                            data_testid="full-report-" + line.accession,
+                        ),
                         spacing="1",
                         align="start",
                     ),
