@@ -12,7 +12,7 @@ from hms_app import pages  # noqa: F401  (registers every page)
 from hms_app.api.routes import build_api
 from hms_app.edge.stack import behind_the_edge
 from hms_app.errors import DomainError
-from hms_app.jobs import audit_sequencer, periodic_jobs
+from hms_app.jobs import audit_sequencer, dicom_listener, periodic_jobs
 from hms_app.pages.errors import not_found_page
 
 log = logging.getLogger("hms")
@@ -46,6 +46,7 @@ app = HmsApp(
 )
 app.register_lifespan_task(periodic_jobs)
 app.register_lifespan_task(audit_sequencer)
+app.register_lifespan_task(dicom_listener)
 app.add_page(not_found_page, route="/404", title="Not found · HMS")
 
 

@@ -17,6 +17,7 @@ from hms_app import modules
 from hms_app.db import session_scope
 from hms_app.services.audit_chain import seal_pending
 from hms_app.services.permissions import SYSTEM_ACTOR
+from hms_app.settings import get_settings
 
 log = logging.getLogger("hms.jobs")
 
@@ -66,3 +67,28 @@ async def audit_sequencer(interval: float = SEAL_INTERVAL_SECONDS):
         except Exception:  # noqa: BLE001 - rows not sealed now are sealed next round
             log.exception("sealing the audit trail failed; trying again in %s s", interval)
         await asyncio.sleep(interval)
+
+
+async def dicom_listener() -> None:
+    """The lifespan task of the in-process DICOM listener (``HMS_DICOM_PORT``): modalities send
+    images straight to the app, whose boards then hear of them in-process, as the embedded,
+    one-process deployment needs. A worker that finds the port taken (another worker has it)
+    leaves it to that one."""
+    settings = get_settings()
+    if settings.dicom_port is None:
+        return
+    from hms_app.services.radiology import dicom_net
+
+    try:
+        server = await asyncio.to_thread(dicom_net.start_listener, settings.dicom_host, settings.dicom_port)
+    except OSError as error:
+        log.warning(
+            "DICOM listener not started on %s:%s: %s", settings.dicom_host, settings.dicom_port, error
+        )
+        return
+    log.info("listening for DICOM C-STORE and C-ECHO on %s:%s", settings.dicom_host, settings.dicom_port)
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    finally:
+        await asyncio.to_thread(server.shutdown)

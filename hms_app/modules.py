@@ -341,7 +341,7 @@ MODULES: tuple[Module, ...] = (
             admin={"imaging.catalogue"},
         ),
         live_topics=("imaging",),
-        benchmarks=("bench.radiology_dicom", "bench.radiology_viewer"),
+        benchmarks=("bench.radiology_dicom", "bench.radiology_viewer", "bench.radiology_worklist"),
         seeders=("hms_app.seed.radiology",),
     ),
     Module(

@@ -102,6 +102,10 @@ class Settings:
     stock_valuation: str = "fifo"
     # Minutes a critical result may wait unacknowledged before it goes one step up the chain.
     critical_escalate_minutes: int = 15
+    # The DICOM listener the app runs in-process (the embedded, one-process deployment: its notices
+    # reach the boards directly). Off when no port is set; several workers run `hms dicom listen`.
+    dicom_port: int | None = None
+    dicom_host: str = "127.0.0.1"
 
     @property
     def is_sqlite(self) -> bool:
@@ -168,6 +172,8 @@ def get_settings() -> Settings:
         trusted_proxy_hops=_trusted_proxy_hops(),
         stock_valuation=_stock_valuation(),
         critical_escalate_minutes=_critical_escalate_minutes(),
+        dicom_port=_dicom_port(),
+        dicom_host=(os.environ.get("HMS_DICOM_HOST") or "127.0.0.1").strip(),
     )
 
 
@@ -178,6 +184,15 @@ def _critical_escalate_minutes() -> int:
             f"HMS_CRITICAL_ESCALATE_MINUTES must be a whole number of minutes from 1 to 240, got {minutes}"
         )
     return minutes
+
+
+def _dicom_port() -> int | None:
+    if not (os.environ.get("HMS_DICOM_PORT") or "").strip():
+        return None
+    port = _int("HMS_DICOM_PORT", 0)
+    if not 1 <= port <= 65535:
+        raise RuntimeError(f"HMS_DICOM_PORT must be a port number from 1 to 65535, got {port}")
+    return port
 
 
 def _stock_valuation() -> str:

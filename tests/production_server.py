@@ -50,6 +50,7 @@ class Server:
     log: Path
     scaled_out: bool = False
     admin_had_to_change: bool = False  # the demo admin was flagged on the fresh build
+    dicom_port: int = 0  # the app's in-process DICOM listener
 
     @property
     def database_url(self) -> str:
@@ -142,6 +143,9 @@ def hms_server(tmp_path_factory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     command = [str(VENV_BIN / "hms"), "serve", "--demo", "--port", str(port), "--demo-patients", "200"]
     env = _server_env(data_dir)
+    # The app's own DICOM listener: the radiology journey's "scanner" sends its images there.
+    dicom_port = _free_port()
+    env["HMS_DICOM_PORT"] = str(dicom_port)
     if SCALED_OUT:
         _fresh_scaled_out_stores()
         env["HMS_DATABASE_URL"] = Server(url, data_dir, log_path, scaled_out=True).database_url
@@ -171,6 +175,7 @@ def hms_server(tmp_path_factory) -> Iterator[Server]:
             log=log_path,
             scaled_out=SCALED_OUT,
             admin_had_to_change=_returning_admin(server),
+            dicom_port=dicom_port,
         )
     finally:
         try:
