@@ -22,44 +22,33 @@ Rules written down:
   into an image; a file without a preview is still kept.
 
 Every file kept (filed or unmatched) is one audit row, in the transaction that records it; the
-file is on disk before that commit, so a recorded instance always has its file.
+file is on disk before that commit, so a recorded instance always has its file. Filing to an order
+is ``filing.file_image``, shared with the unmatched images' list (``unmatched.file_study``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from hms_app.clock import utcnow
 from hms_app.models.patients import Patient
-from hms_app.models.radiology import (
-    ImagingInstance,
-    ImagingOrder,
-    ImagingSeries,
-    ImagingStudy,
-    UnmatchedImage,
-)
+from hms_app.models.radiology import ImagingInstance, ImagingOrder, UnmatchedImage
 from hms_app.services import live
-from hms_app.services.audit import audit_row, record_audit, record_audits
-from hms_app.services.inputs import actor_name
+from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
-from hms_app.services.radiology.common import TOPIC, WORK, dicom_root
+from hms_app.services.radiology.common import TOPIC, WORK
+from hms_app.services.radiology.filing import Refused, file_image, place_file
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # one file (a long multi-frame cine is a few hundred MB)
 UID = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 UID_MAX = 64
-RECEIVING = ("scheduled", "arrived", "in_progress")  # the order moves on to images_received
 UNMATCHED_DIR = "unmatched"
 UNMATCHED_KEY = "unmatched"  # the live key of the unmatched images' list
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage
@@ -77,10 +66,6 @@ JSON_FIELDS = (
     "study_date",
     "preview",
 )
-
-
-class Refused(Exception):
-    """The file cannot be kept; ``str()`` says why in a sentence."""
 
 
 @dataclass(frozen=True)
@@ -304,33 +289,6 @@ def _short(error: Exception) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def _place(relative: str, data: bytes) -> Callable[[], None]:
-    """Put ``data`` at ``dicom_root()/relative`` (complete or not at all) and return how to take it
-    away again if the transaction that records it fails."""
-    root = dicom_root().resolve()
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root):  # the UIDs were checked; this holds whatever they were
-        raise Refused("the file's UIDs do not make a path inside the image store")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    existed = target.exists()
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-    def undo() -> None:
-        if not existed:
-            with contextlib.suppress(OSError):
-                target.unlink()
-
-    return undo
-
-
 # Built once: for an image of a few kilobytes, constructing the statements would cost more than
 # running them.
 _KEPT = (
@@ -347,23 +305,6 @@ _ORDER = (
     .join(Patient, Patient.id == ImagingOrder.patient_id)
     .where(ImagingOrder.accession == bindparam("accession"))
     .with_for_update(of=ImagingOrder)
-)
-_STUDY = select(ImagingStudy).where(ImagingStudy.study_uid == bindparam("uid"))
-_SERIES = select(ImagingSeries.id, ImagingSeries.study_id).where(ImagingSeries.series_uid == bindparam("uid"))
-_INSTANCE = insert(ImagingInstance).returning(ImagingInstance.id)
-# Counts move by SQL, so two senders filing the same study at once both count.
-_SERIES_COUNT = (
-    update(ImagingSeries.__table__)
-    .where(ImagingSeries.__table__.c.id == bindparam("row_id"))
-    .values(instance_count=ImagingSeries.__table__.c.instance_count + 1)
-)
-_STUDY_COUNT = (
-    update(ImagingStudy.__table__)
-    .where(ImagingStudy.__table__.c.id == bindparam("row_id"))
-    .values(
-        instance_count=ImagingStudy.__table__.c.instance_count + 1,
-        series_count=ImagingStudy.__table__.c.series_count + bindparam("new_series"),
-    )
 )
 
 
@@ -384,94 +325,11 @@ def _match(session: Session, image: DicomFile) -> tuple[ImagingOrder | None, str
     return order, None
 
 
-def _file(
-    session: Session, actor: Actor, image: DicomFile, order: ImagingOrder, received_from: str
-) -> tuple[int, Callable[[], None]] | str:
-    """File the image to its order's study; the instance's id and how to undo its file, or an
-    UNMATCHED_REASONS key when its study is already another patient's."""
-    study = session.execute(_STUDY, {"uid": image.study_uid}).scalar_one_or_none()
-    if study is not None and study.patient_id != order.patient_id:
-        return "patient_mismatch"
-    modality = image.modality[:4]
-    if study is None:
-        study = ImagingStudy(
-            study_uid=image.study_uid,
-            order_id=order.id,
-            patient_id=order.patient_id,
-            accession=order.accession,
-            study_date=image.study_date,
-            description=image.study_description,
-            modalities=modality,
-        )
-        session.add(study)
-        session.flush()
-    elif modality not in study.modalities.split("|"):
-        study.modalities = "|".join([m for m in study.modalities.split("|") if m] + [modality])[:40]
-    series = session.execute(_SERIES, {"uid": image.series_uid}).first()
-    if series is not None and series.study_id != study.id:
-        raise Refused(f"series {image.series_uid} already belongs to another study")
-    new_series = series is None
-    if new_series:
-        row = ImagingSeries(
-            series_uid=image.series_uid,
-            study_id=study.id,
-            modality=modality,
-            number=image.series_number,
-            description=image.series_description,
-            body_part=image.body_part,
-        )
-        session.add(row)
-        session.flush()
-        series_id = row.id
-    else:
-        series_id = series.id
-    relative = f"{image.study_uid}/{image.series_uid}/{image.sop_uid}.dcm"
-    undo = _place(relative, image.data)
-    instance_id = session.execute(
-        _INSTANCE,
-        {
-            "sop_uid": image.sop_uid,
-            "sop_class_uid": image.sop_class_uid,
-            "series_id": series_id,
-            "number": image.instance_number,
-            "rows": image.rows,
-            "columns": image.columns,
-            "frames": image.frames,
-            "transfer_syntax": image.transfer_syntax,
-            "path": relative,
-            "size_bytes": len(image.data),
-            "sha256": hashlib.sha256(image.data).hexdigest(),
-            "received_at": utcnow(),
-            "received_from": received_from,
-        },
-    ).scalar_one()
-    session.execute(_SERIES_COUNT, {"row_id": series_id})
-    session.execute(_STUDY_COUNT, {"row_id": study.id, "new_series": int(new_series)})
-    if order.status in RECEIVING:
-        order.status, order.status_changed_at = "images_received", utcnow()
-        order.status_changed_by = actor_name(actor)
-    record_audits(
-        session,
-        [
-            audit_row(
-                actor,
-                "imaging.image_stored",
-                patient_id=order.patient_id,
-                target_type="imaging_instance",
-                target_id=instance_id,
-                detail=f"{image.modality} {image.sop_class} {image.sop_uid} of study {image.study_uid}, "
-                f"accession {order.accession}, from {received_from}",
-            )
-        ],
-    )
-    return instance_id, undo
-
-
 def _set_aside(
     session: Session, actor: Actor, image: DicomFile, reason: str, received_from: str
 ) -> tuple[UnmatchedImage, Callable[[], None]]:
     relative = f"{UNMATCHED_DIR}/{image.sop_uid}.dcm"
-    undo = _place(relative, image.data)
+    undo = place_file(relative, image.data)
     row = UnmatchedImage(
         sop_uid=image.sop_uid,
         study_uid=image.study_uid,
@@ -548,7 +406,7 @@ def _keep(
     undo = None
     try:
         if order is not None:
-            filed = _file(session, actor, image, order, received_from)
+            filed = file_image(session, actor, image, order, received_from)
             if isinstance(filed, str):
                 reason = filed
             else:
