@@ -324,7 +324,10 @@ MODULES: tuple[Module, ...] = (
         title="Radiology: imaging catalogue and orders, modality work list, DICOM images, viewer, reports",
         models=("hms_app.models.radiology",),
         pages=("hms_app.pages.radiology_report", "hms_app.pages.radiology_viewer", "hms_app.pages.radiology"),
-        nav=(NavEntry("Radiology", "/radiology", "scan", "radiology.work", 48),),
+        nav=(
+            NavEntry("Radiology", "/radiology", "scan", "radiology.work", 48),
+            NavEntry("Unmatched images", "/radiology/unmatched", "images", "imaging.catalogue", 49),
+        ),
         roles={"radiographer": "Radiographer"},
         permissions={
             "imaging.order": "Order imaging examinations for patients",

@@ -91,6 +91,14 @@ def filters() -> rx.Component:
             data_testid="worklist-search",
         ),
         rx.spacer(),
+        rx.cond(
+            can("imaging.catalogue"),
+            rx.link(
+                rx.button(rx.icon("images", size=14), "Unmatched images", variant="soft", size="2"),
+                href="/radiology/unmatched",
+                data_testid="unmatched-link",
+            ),
+        ),
         live_note(S.updated_at),
         spacing="3",
         align="center",
