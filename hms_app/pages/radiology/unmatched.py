@@ -86,18 +86,16 @@ def study_row(line: UnmatchedLine) -> rx.Component:
                 variant="soft",
                 white_space="normal",
             ),
-            max_width="18rem",
+            max_width="13rem",
         ),
         rx.table.cell(
             rx.text(line.received_from, size="1", color_scheme="gray"),
-            rx.text(line.study_uid, size="1", color_scheme="gray", title=line.study_uid, trim="both"),
+            rx.code(line.study_short, variant="ghost", size="1", color_scheme="gray", title=line.study_uid),
             display=WIDE_CELL,
-            max_width="14rem",
-            overflow="hidden",
-            text_overflow="ellipsis",
+            white_space="nowrap",
         ),
         rx.table.cell(
-            rx.hstack(
+            rx.vstack(
                 rx.button(
                     rx.icon("folder-input", size=14),
                     "File to order",
@@ -114,10 +112,11 @@ def study_row(line: UnmatchedLine) -> rx.Component:
                     on_click=S.open_discard(line.study_uid),
                     data_testid="discard-" + line.study_uid,
                 ),
-                spacing="2",
-                justify="end",
+                spacing="1",
+                align="end",
             ),
             text_align="right",
+            white_space="nowrap",
         ),
         align="center",
         data_testid="unmatched-" + line.study_uid,
@@ -125,7 +124,15 @@ def study_row(line: UnmatchedLine) -> rx.Component:
 
 
 def body() -> rx.Component:
-    headings = ["Received", "The file's patient", "Accession", "Images", "Why set aside", "From · study", ""]
+    headings = [
+        "Received",
+        "The file's patient",
+        "Accession",
+        "Images",
+        "Why set aside",
+        "From · study UID",
+        "",
+    ]
     return rx.cond(
         S.loaded,
         rx.cond(
@@ -216,7 +223,7 @@ def file_dialog() -> rx.Component:
                 ),
                 rx.text(
                     "Check that this is the patient in the images: they join this order and this "
-                    "patient's chart, and the order moves on to images received.",
+                    "patient's chart, and a booked, arrived or started order moves on to images received.",
                     size="1",
                     color_scheme="gray",
                 ),

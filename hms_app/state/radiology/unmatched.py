@@ -44,6 +44,7 @@ class UnmatchedLine:
     """One study's unmatched images as the list shows them."""
 
     study_uid: str = ""
+    study_short: str = ""  # "…7820212814": the UID's end, enough to tell two rows apart
     patient_name: str = ""  # what the file says
     patient_key: str = ""  # the file's PatientID
     several_patients: bool = False  # its files carry more than one PatientID
@@ -74,6 +75,7 @@ class Target:
 def _line(row: UnmatchedStudy) -> UnmatchedLine:
     return UnmatchedLine(
         study_uid=row.study_uid,
+        study_short="…" + row.study_uid[-10:] if len(row.study_uid) > 12 else row.study_uid,
         patient_name=row.patient_name,
         patient_key=row.patient_key,
         several_patients=row.patient_keys > 1,
