@@ -10,6 +10,8 @@ HH flag, and the patient on the portal's results page, on a phone.
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 from playwright.sync_api import Browser, Page, expect
@@ -150,6 +152,10 @@ def _order_bmp(page: Page) -> None:
     expect(dialog).to_be_visible()
     search = dialog.locator("[data-testid=lab-order-search]")
     search.fill("metabolic")
+    # Wait for the list to answer the search: an "Add" clicked while the unfiltered list is
+    # re-drawn lands on whatever row moves under the pointer.
+    unrelated = dialog.locator("[data-testid=lab-order-hits] > *").filter(has_not_text=re.compile("metabolic", re.I))
+    expect(unrelated).to_have_count(0)
     pick = dialog.locator(f"[data-testid='pick-{BMP}']")
     expect(pick).to_be_visible()
     pick.click()

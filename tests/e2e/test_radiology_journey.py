@@ -13,6 +13,8 @@ The images are synthetic (generated slices), never a real patient's."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Browser, Page, expect
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from sqlalchemy import select
@@ -52,6 +54,8 @@ def order_ct_head(page: Page, patient: dict) -> str:
     page.locator("[data-testid=order-imaging]").click()
     dialog = page.locator("[data-testid=dialog-imaging-order]")
     dialog.locator("[data-testid=imaging-order-search]").fill("CT head")
+    # The list answers the search before a row is chosen (rows move as it is re-drawn).
+    expect(dialog.locator("[data-testid=imaging-hits] > *").filter(has_not_text=re.compile("head", re.I))).to_have_count(0)
     dialog.locator("[data-testid=choose-IMG-CT-HEAD]").click()
     dialog.locator("[data-testid=imaging-question]").fill("Fall with head strike on aspirin: bleed?")
     screenshot(page, "rad-01-order-dialog")
