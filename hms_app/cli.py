@@ -11,6 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from hms_app import modules
 from hms_app.errors import DomainError
 from hms_app.plurals import counted
 from hms_app.services import accounts
@@ -570,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="print the benchmark figures (BENCH name value unit)")
     bench.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
     bench.set_defaults(fn=cmd_bench)
+    # Each domain's own commands, declared in the module registry.
+    for command_module in modules.load("commands"):
+        command_module.register(sub)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 A module names what it brings: its tables, pages and navigation entries (with the permission
 that shows them), its permissions and which roles get them by default, the live topics its
-boards follow, its demo-data seeders, its periodic jobs and its benchmarks. Everything that
+boards follow, its demo-data seeders, its periodic jobs, its benchmarks and its ``hms`` commands. Everything that
 used to keep a list of its own reads this one instead: the models package (and so Alembic),
 the page registration, the sidebar, the permission catalogue and the role matrix's defaults,
 the live notices, ``hms seed``, the periodic jobs and ``hms bench``.
@@ -54,6 +54,7 @@ class Module:
     seeders: tuple[str, ...] = ()  # modules registering ``@seeder`` functions
     jobs: tuple[Job, ...] = ()
     benchmarks: tuple[str, ...] = ()  # ``bench.<name>`` modules with BENCHMARKS and GROUPS
+    commands: tuple[str, ...] = ()  # modules with ``register(subparsers)`` adding ``hms`` commands
 
 
 def _grants(**by_role: set[str]) -> Mapping[str, frozenset[str]]:
@@ -373,6 +374,17 @@ MODULES: tuple[Module, ...] = (
         pages=("hms_app.pages.portal",),
         permissions={"portal.self": "Use the patient portal for one's own record"},
         grants=_grants(patient={"portal.self"}),
+    ),
+    Module(
+        name="interop",
+        title="Interoperability: the FHIR R4 API, system clients and their tokens, Synthea import, bulk export",
+        models=("hms_app.models.fhir",),
+        permissions={
+            "fhir.client.manage": "Register FHIR client applications, their keys and scopes, and revoke their tokens",
+            "data.import": "Import outside data (Synthea) into the hospital's records",
+        },
+        grants=_grants(admin={"fhir.client.manage", "data.import"}),
+        commands=(),
     ),
 )
 

@@ -11,7 +11,6 @@ HH flag, and the patient on the portal's results page, on a phone.
 from __future__ import annotations
 
 import re
-
 from datetime import timedelta
 
 from playwright.sync_api import Browser, Page, expect
@@ -154,7 +153,9 @@ def _order_bmp(page: Page) -> None:
     search.fill("metabolic")
     # Wait for the list to answer the search: an "Add" clicked while the unfiltered list is
     # re-drawn lands on whatever row moves under the pointer.
-    unrelated = dialog.locator("[data-testid=lab-order-hits] > *").filter(has_not_text=re.compile("metabolic", re.I))
+    unrelated = dialog.locator("[data-testid=lab-order-hits] > *").filter(
+        has_not_text=re.compile("metabolic", re.I)
+    )
     expect(unrelated).to_have_count(0)
     pick = dialog.locator(f"[data-testid='pick-{BMP}']")
     expect(pick).to_be_visible()

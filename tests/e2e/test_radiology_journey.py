@@ -55,7 +55,9 @@ def order_ct_head(page: Page, patient: dict) -> str:
     dialog = page.locator("[data-testid=dialog-imaging-order]")
     dialog.locator("[data-testid=imaging-order-search]").fill("CT head")
     # The list answers the search before a row is chosen (rows move as it is re-drawn).
-    expect(dialog.locator("[data-testid=imaging-hits] > *").filter(has_not_text=re.compile("head", re.I))).to_have_count(0)
+    expect(
+        dialog.locator("[data-testid=imaging-hits] > *").filter(has_not_text=re.compile("head", re.I))
+    ).to_have_count(0)
     dialog.locator("[data-testid=choose-IMG-CT-HEAD]").click()
     dialog.locator("[data-testid=imaging-question]").fill("Fall with head strike on aspirin: bleed?")
     screenshot(page, "rad-01-order-dialog")

@@ -1,0 +1,1 @@
+"""``hms`` commands that modules bring, each declared in the module registry (``commands``)."""
