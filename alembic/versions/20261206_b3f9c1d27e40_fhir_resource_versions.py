@@ -1,5 +1,5 @@
 """FHIR API: the versions of each resource written through it (elements HMS does not model are
-kept with them); the permissions to manage FHIR clients and to import outside data
+kept with them) and the identifiers clients gave them; the permissions to manage FHIR clients and to import outside data
 
 Revision ID: b3f9c1d27e40
 Revises: f1c7a2e9d305
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("projection", sa.Text(), nullable=True),
         sa.Column("written_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("written_by", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["patient_id"], ["patient.id"]),
@@ -44,11 +45,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("fhir_resource_version", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_fhir_resource_version_patient_id"), ["patient_id"], unique=False)
+    op.create_table(
+        "fhir_identifier",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resource_type", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("row_id", sa.Integer(), nullable=False),
+        sa.Column("system", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("fhir_identifier", schema=None) as batch_op:
+        batch_op.create_index("ix_fhir_identifier_lookup", ["resource_type", "system", "value"], unique=False)
+        batch_op.create_index(batch_op.f("ix_fhir_identifier_row_id"), ["row_id"], unique=False)
     add_roles_and_grants(op.get_bind(), {}, NEW_GRANTS)
 
 
 def downgrade() -> None:
     remove_roles_and_grants(op.get_bind(), {}, NEW_PERMISSIONS)
+    with op.batch_alter_table("fhir_identifier", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fhir_identifier_row_id"))
+        batch_op.drop_index("ix_fhir_identifier_lookup")
+    op.drop_table("fhir_identifier")
     with op.batch_alter_table("fhir_resource_version", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fhir_resource_version_patient_id"))
     op.drop_table("fhir_resource_version")

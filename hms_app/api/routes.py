@@ -14,9 +14,9 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from hms_app.api import dicomweb
+from hms_app.api import dicomweb, fhir
 from hms_app.db import session_scope
 from hms_app.errors import Forbidden, NotFound, Withheld
 from hms_app.migrations import current_revision, head_revision
@@ -142,4 +142,10 @@ def _guard(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[Route(r.path, _guard(r), methods=["GET"]) for r in ROUTES])
+    return Starlette(
+        routes=[
+            *(Route(r.path, _guard(r), methods=["GET"]) for r in ROUTES),
+            # FHIR has its own guard: bearer tokens and scopes, answers as OperationOutcomes.
+            Mount("/fhir", app=fhir.build()),
+        ]
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from hms_app.clock import utcnow
@@ -33,5 +33,21 @@ class FhirResourceVersion(SQLModel, table=True):
     version_id: int
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
     body: str = Field(sa_column=Column(Text, nullable=False))
+    # What HMS's tables held of it just after it was written (see interop/fhir/store.py).
+    projection: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     written_at: datetime = Field(default_factory=utcnow)
     written_by: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class FhirIdentifier(SQLModel, table=True):
+    """An identifier a FHIR client gave a resource (``system|value``), for ``identifier`` searches
+    and conditional creates; rewritten with each version. HMS's own (the MRN) are in its tables."""
+
+    __tablename__ = "fhir_identifier"
+    __table_args__ = (Index("ix_fhir_identifier_lookup", "resource_type", "system", "value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    resource_type: str = Field(max_length=40)
+    row_id: int = Field(index=True)
+    system: str = Field(default="", max_length=200)
+    value: str = Field(max_length=200)

@@ -1,0 +1,322 @@
+"""The FHIR read interactions: read, vread, history, search and Patient/$everything.
+
+Each checks, in this order, that the resource type exists, that the token's scopes allow the
+interaction, that the actor's role holds the hospital's permission for it, and (for a token
+bound to one patient) that the data is in that patient's compartment; someone else's record is
+answered exactly as a missing one. Every answer that carries patient data is audited, one row
+per patient, like a chart opened on a screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from hms_app.db import session_scope
+from hms_app.interop.fhir import store
+from hms_app.interop.fhir.access import Access
+from hms_app.interop.fhir.mapper import Mapper
+from hms_app.interop.fhir.outcome import FhirError, fail
+from hms_app.interop.fhir.registry import mapper_for, mappers
+from hms_app.interop.fhir.render import render
+from hms_app.interop.fhir.search import Criteria, Param, identifier, parse_criteria
+from hms_app.services.audit import audit_row, record_audit, record_audits
+from hms_app.services.permissions import PERMISSIONS
+
+EVERYTHING_LIMIT = 50_000  # resources in one $everything answer; a bigger record is refused, not cut
+
+
+def check(access: Access, mapper: Mapper, interaction: str) -> None:
+    """Refuse (403, audited) unless scopes and role allow ``interaction`` on the type."""
+    permission = mapper.read_permission if interaction == "read" else mapper.write_permission
+    if permission is None:
+        raise fail(405, f"{mapper.resource_type} is read-only over FHIR here.", code="not-supported")
+    if not access.allows(mapper.resource_type, interaction):
+        raise fail(
+            403,
+            f"The access token's scopes do not allow {interaction} of {mapper.resource_type}.",
+            code="forbidden",
+            denial=(f"FHIR {interaction} {mapper.resource_type}: outside the token's scopes", None),
+        )
+    if not access.actor.can(permission):
+        raise fail(
+            403,
+            f"Your role does not allow this ({PERMISSIONS[permission].lower()}).",
+            code="forbidden",
+            denial=(f"FHIR {interaction} {mapper.resource_type}: needs {permission}", None),
+        )
+
+
+def record_denial(access: Access, error: FhirError) -> None:
+    """Audit a refusal once the request's transaction is over."""
+    if error.denial is None:
+        return
+    detail, patient_id = error.denial
+    with session_scope() as session:
+        record_audit(
+            session, access.actor, "access.denied", patient_id=patient_id, outcome="denied", detail=detail
+        )
+        session.commit()
+
+
+def not_known(resource_type: str, fhir_id: str) -> FhirError:
+    return fail(404, f"{resource_type}/{fhir_id[:64]} is not known to this server.", code="not-found")
+
+
+def load_row(session: Session, access: Access, mapper: Mapper, fhir_id: str, *, lock: bool = False):
+    """The row behind ``Type/id`` that the access may see (404 otherwise, audited when withheld)."""
+    row_id = mapper.row_id(fhir_id)
+    if row_id is None:
+        raise not_known(mapper.resource_type, fhir_id)
+    query = mapper.select().where(mapper.table.id == row_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        raise not_known(mapper.resource_type, fhir_id)
+    patient_id = mapper.patient_of_row(row)
+    if access.patient_id is not None and mapper.patient_column and patient_id != access.patient_id:
+        error = not_known(mapper.resource_type, fhir_id)
+        error.denial = (
+            f"FHIR {mapper.resource_type}/{fhir_id}: outside the token's patient compartment",
+            patient_id,
+        )
+        raise error
+    return row
+
+
+def read(access: Access, resource_type: str, fhir_id: str) -> dict:
+    mapper = mapper_for(resource_type)
+    check(access, mapper, "read")
+    with session_scope(read_only=True) as session:
+        row = load_row(session, access, mapper, fhir_id)
+        resource = render(mapper, row, store.latest(session, resource_type, fhir_id))
+        _audit_reads(session, access, "fhir.read", resource_type, [(mapper.patient_of_row(row), fhir_id)])
+    return resource
+
+
+def vread(access: Access, resource_type: str, fhir_id: str, version_id: str) -> dict:
+    mapper = mapper_for(resource_type)
+    check(access, mapper, "read")
+    with session_scope(read_only=True) as session:
+        row = load_row(session, access, mapper, fhir_id)
+        kept = (
+            store.version(session, resource_type, fhir_id, int(version_id)) if version_id.isdigit() else None
+        )
+        if kept is None:
+            latest = store.latest(session, resource_type, fhir_id)
+            if latest is None and version_id == "1":
+                kept = render(mapper, row, None)  # never written over FHIR: its first version is now
+            else:
+                raise fail(
+                    404, f"{resource_type}/{fhir_id} has no version {version_id[:20]!r}.", code="not-found"
+                )
+        _audit_reads(session, access, "fhir.vread", resource_type, [(mapper.patient_of_row(row), fhir_id)])
+    return kept
+
+
+def history(access: Access, resource_type: str, fhir_id: str, base: str) -> dict:
+    mapper = mapper_for(resource_type)
+    check(access, mapper, "read")
+    with session_scope(read_only=True) as session:
+        row = load_row(session, access, mapper, fhir_id)
+        versions = store.history(session, resource_type, fhir_id, limit=100) or [render(mapper, row, None)]
+        _audit_reads(session, access, "fhir.history", resource_type, [(mapper.patient_of_row(row), fhir_id)])
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": len(versions),
+        "entry": [
+            {
+                "fullUrl": f"{base}/{resource_type}/{fhir_id}",
+                "resource": body,
+                "request": {"method": "PUT", "url": f"{resource_type}/{fhir_id}"},
+                "response": {"status": "200"},
+            }
+            for body in versions
+        ],
+    }
+
+
+def search_params(mapper: Mapper) -> dict[str, Param]:
+    params = mapper.params()
+    params.setdefault("identifier", identifier(mapper.resource_type, mapper.table.id))
+    return params
+
+
+def criteria_for(mapper: Mapper, query: list[tuple[str, str]]) -> Criteria:
+    return parse_criteria(mapper.resource_type, query, search_params(mapper), mapper.sorts)
+
+
+def matching(mapper: Mapper, access: Access, criteria: Criteria):
+    statement = mapper.select().where(*criteria.conditions)
+    if access.patient_id is not None and mapper.patient_column:
+        statement = statement.where(getattr(mapper.table, mapper.patient_column) == access.patient_id)
+    return statement
+
+
+def search(access: Access, resource_type: str, query: list[tuple[str, str]], base: str) -> dict:
+    mapper = mapper_for(resource_type)
+    check(access, mapper, "read")
+    criteria = criteria_for(mapper, query)
+    statement = matching(mapper, access, criteria)
+    sort = criteria.sort
+    if not sort and mapper.sorts:
+        sort = ((next(iter(mapper.sorts)), mapper.default_descending),)
+    order = [
+        mapper.sorts[name].desc() if descending else mapper.sorts[name].asc() for name, descending in sort
+    ]
+    order.append(
+        mapper.table.id.desc() if mapper.default_descending and not criteria.sort else mapper.table.id.asc()
+    )
+    with session_scope(read_only=True) as session:
+        total = session.execute(
+            select(func.count()).select_from(statement.order_by(None).subquery())
+        ).scalar_one()
+        rows = []
+        if criteria.count:
+            rows = list(
+                session.execute(
+                    statement.order_by(*order).limit(criteria.count).offset(criteria.offset)
+                ).scalars()
+            )
+        kept = store.latest_many(session, resource_type, [str(row.id) for row in rows])
+        entries = [render(mapper, row, kept.get(str(row.id))) for row in rows]
+        _audit_reads(
+            session,
+            access,
+            "fhir.search",
+            resource_type,
+            [(mapper.patient_of_row(row), str(row.id)) for row in rows],
+            detail=f"GET {resource_type}?{urlencode(criteria.echo)[:300]}",
+        )
+    return searchset(base, resource_type, entries, total, criteria)
+
+
+def searchset(base: str, resource_type: str, entries: list[dict], total: int, criteria: Criteria) -> dict:
+    def page_link(relation: str, offset: int) -> dict:
+        params = [*criteria.echo, ("_count", str(criteria.count)), ("_offset", str(offset))]
+        return {"relation": relation, "url": f"{base}/{resource_type}?{urlencode(params)}"}
+
+    links = [page_link("self", criteria.offset)]
+    if criteria.count:
+        links.append(page_link("first", 0))
+        if criteria.offset + criteria.count < total:
+            links.append(page_link("next", criteria.offset + criteria.count))
+        if criteria.offset > 0:
+            links.append(page_link("previous", max(criteria.offset - criteria.count, 0)))
+        links.append(page_link("last", max((total - 1) // criteria.count * criteria.count, 0)))
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base}/{entry['resourceType']}/{entry['id']}",
+                "resource": entry,
+                "search": {"mode": "match"},
+            }
+            for entry in entries
+        ],
+    }
+
+
+def everything(access: Access, fhir_id: str, base: str) -> dict:
+    """The patient and every resource in their compartment, of each type this server maps."""
+    patient_mapper = mapper_for("Patient")
+    check(access, patient_mapper, "read")
+    compartment = [
+        m for m in mappers().values() if m.patient_column and m.in_everything and m is not patient_mapper
+    ]
+    readable = [
+        m
+        for m in compartment
+        if access.allows(m.resource_type, "read") and access.actor.can(m.read_permission)
+    ]
+    entries: list[dict] = []
+    with session_scope(read_only=True) as session:
+        patient = load_row(session, access, patient_mapper, fhir_id)
+        kept_by_type: dict[tuple[str, str], store.KeptVersion] = store.kept_for_patient(session, patient.id)
+        entries.append(render(patient_mapper, patient, kept_by_type.get(("Patient", fhir_id))))
+        for mapper in readable:
+            column = getattr(mapper.table, mapper.patient_column)
+            rows = session.execute(
+                mapper.select()
+                .where(column == patient.id)
+                .order_by(mapper.table.id)
+                .limit(EVERYTHING_LIMIT + 1)
+            ).scalars()
+            for row in rows:
+                entries.append(render(mapper, row, kept_by_type.get((mapper.resource_type, str(row.id)))))
+            if len(entries) > EVERYTHING_LIMIT:
+                raise fail(
+                    400,
+                    f"This record has more than {EVERYTHING_LIMIT} resources: use the searches or the bulk export.",
+                    code="too-costly",
+                )
+        _audit_reads(
+            session,
+            access,
+            "fhir.everything",
+            "Patient",
+            [(patient.id, fhir_id)],
+            detail=f"Patient/{fhir_id}/$everything: {len(entries)} resources of {len(readable) + 1} types",
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "entry": [
+            {"fullUrl": f"{base}/{e['resourceType']}/{e['id']}", "resource": e, "search": {"mode": "match"}}
+            for e in entries
+        ],
+    }
+
+
+def _audit_reads(
+    session: Session,
+    access: Access,
+    action: str,
+    resource_type: str,
+    seen: Iterable[tuple[int | None, str]],
+    *,
+    detail: str | None = None,
+) -> None:
+    """One audit row per patient whose data was answered (and one for data about no patient)."""
+    by_patient: dict[int | None, list[str]] = {}
+    for patient_id, fhir_id in seen:
+        by_patient.setdefault(patient_id, []).append(fhir_id)
+    if not by_patient:
+        by_patient[None] = []
+    rows = [
+        audit_row(
+            access.actor,
+            action,
+            patient_id=patient_id,
+            target_type=resource_type,
+            target_id=ids[0] if len(ids) == 1 else None,
+            detail=(detail or f"{resource_type}/{ids[0] if ids else ''}")
+            + (f" ({len(ids)} resources)" if len(ids) > 1 else ""),
+        )
+        for patient_id, ids in by_patient.items()
+    ]
+    if len(rows) == 1:
+        record_audit(session, access.actor, **_arguments(rows[0]))
+        return
+    with session_scope() as writer:
+        record_audits(writer, rows)
+        writer.commit()
+
+
+def _arguments(row: dict) -> dict:
+    return {
+        "action": row["action"],
+        "patient_id": row["patient_id"],
+        "target_type": row["target_type"],
+        "target_id": row["target_id"],
+        "detail": row["detail"],
+    }

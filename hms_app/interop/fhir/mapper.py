@@ -1,0 +1,99 @@
+"""The shape every resource type's mapper has: which table, who may read and write it, which of
+the resource's elements the table holds, how it is searched, and how a resource is written
+through the domain's services.
+
+A mapper lives in ``resources/<type>.py`` and is found there by the registry; adding a type is
+adding one file. A mapper maps and nothing more: the engine checks the client's scopes and
+permissions, keeps the versions, audits, and runs the write in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Select, select
+from sqlmodel import Session
+
+from hms_app.interop.fhir.outcome import fail
+from hms_app.interop.fhir.search import Param, reference, resource_id
+from hms_app.services.permissions import Actor
+
+
+class Mapper:
+    resource_type: ClassVar[str]
+    table: ClassVar[Any]  # the SQLModel table whose rows are this type's resources
+    documentation: ClassVar[str] = ""
+    read_permission: ClassVar[str]
+    write_permission: ClassVar[str | None] = None  # None: read-only over FHIR
+    # The column naming the patient whose compartment a row is in; None for data about no patient
+    # (Practitioner, Location ...). Patient's own mapper names its id.
+    patient_column: ClassVar[str | None] = "patient_id"
+    # The search parameter naming the patient ("patient", "subject" ...): set for compartment types.
+    patient_params: ClassVar[tuple[str, ...]] = ("patient", "subject")
+    # Top-level elements the table holds: on read they come from the table (a change made on a
+    # screen wins); every other element a client wrote is kept and returned as written.
+    owned: ClassVar[frozenset[str]] = frozenset()
+    # Sort parameters -> column; the default order is the first entry, then the id.
+    sorts: ClassVar[Mapping[str, Any]] = {}
+    default_descending: ClassVar[bool] = False
+    # Included in Patient/$everything.
+    in_everything: ClassVar[bool] = True
+
+    # --- reading -------------------------------------------------------------------------------
+    def params(self) -> dict[str, Param]:
+        """The type's search parameters; ``_id`` and the patient link come for free."""
+        params = {"_id": resource_id(self.table.id)}
+        if self.patient_column and self.patient_column != "id":
+            column = getattr(self.table, self.patient_column)
+            for name in self.patient_params:
+                params[name] = reference(column, "Patient")
+        params.update(self.search_params())
+        return params
+
+    def search_params(self) -> dict[str, Param]:
+        return {}
+
+    def select(self) -> Select:
+        """Every row that is a resource of this type (a mapper may narrow it)."""
+        return select(self.table)
+
+    def to_fhir(self, row: Any) -> dict:
+        """The owned elements of the resource ``row`` stands for (without id and meta)."""
+        raise NotImplementedError
+
+    def last_updated(self, row: Any) -> datetime | None:
+        for name in ("updated_at", "recorded_at", "created_at"):
+            value = getattr(row, name, None)
+            if value is not None:
+                return value
+        return None
+
+    def patient_of_row(self, row: Any) -> int | None:
+        return getattr(row, self.patient_column) if self.patient_column else None
+
+    # --- writing -------------------------------------------------------------------------------
+    def create(self, session: Session, *, actor: Actor, resource: dict) -> int:
+        """Write a new resource through the domain's services; the new row's id."""
+        raise fail(405, f"{self.resource_type} cannot be created over FHIR here.", code="not-supported")
+
+    def update(self, session: Session, *, actor: Actor, row: Any, resource: dict) -> None:
+        """Apply a client's new version of the resource to ``row`` through the services."""
+        raise fail(405, f"{self.resource_type} cannot be updated over FHIR here.", code="not-supported")
+
+    def patient_of_resource(self, session: Session, resource: dict) -> int | None:
+        """The patient a resource a client sent is about (its compartment), before it is written."""
+        return None
+
+    @property
+    def writable(self) -> bool:
+        return self.write_permission is not None and (
+            type(self).create is not Mapper.create or type(self).update is not Mapper.update
+        )
+
+    def row_id(self, fhir_id: str) -> int | None:
+        """The row an id names, or None when it is not one this server gives."""
+        if fhir_id.isdigit() and len(fhir_id) <= 18:
+            return int(fhir_id)
+        return None

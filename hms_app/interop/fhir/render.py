@@ -1,0 +1,50 @@
+"""A row as the resource a client reads: the kept version's elements with the table's over them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hms_app.interop.fhir.elements import compact, instant
+from hms_app.interop.fhir.mapper import Mapper
+from hms_app.interop.fhir.store import KeptVersion
+
+SERVER_ELEMENTS = ("resourceType", "id", "meta")
+
+
+def projection(mapper: Mapper, row: Any) -> dict:
+    """The elements HMS's tables hold of the resource now."""
+    return compact(mapper.to_fhir(row))
+
+
+def render(mapper: Mapper, row: Any, kept: KeptVersion | None) -> dict:
+    """An element a client wrote and nobody changed on a screen since comes back exactly as it
+    was written (a name's prefix, a second telecom); one changed since comes from the table; an
+    element HMS does not model comes back from the kept version."""
+    now = projection(mapper, row)
+    body = kept.body if kept else {}
+    then = kept.projection if kept else {}
+    meta = {k: v for k, v in (body.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    meta["versionId"] = str(kept.version_id if kept else 1)
+    updated = mapper.last_updated(row)
+    if updated is not None:
+        meta["lastUpdated"] = instant(updated)
+    resource: dict = {"resourceType": mapper.resource_type, "id": str(row.id), "meta": meta}
+    for element, value in body.items():
+        if element not in SERVER_ELEMENTS and element not in mapper.owned:
+            resource[element] = value
+    for element in sorted(mapper.owned):
+        if element == "identifier":
+            continue
+        if kept and element in body and then.get(element) == now.get(element):
+            resource[element] = body[element]
+        elif element in now:
+            resource[element] = now[element]
+    if "identifier" in mapper.owned:
+        identifiers = list(now.get("identifier") or [])
+        ours = {(item.get("system"), item.get("value")) for item in identifiers}
+        identifiers += [
+            i for i in body.get("identifier") or [] if (i.get("system"), i.get("value")) not in ours
+        ]
+        if identifiers:
+            resource["identifier"] = identifiers
+    return resource

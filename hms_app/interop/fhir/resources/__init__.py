@@ -1,0 +1,1 @@
+"""One module per FHIR resource type, each defining ``MAPPER`` (see ``mapper.Mapper``)."""
