@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import pydantic
 from fhir.resources.R4B import get_fhir_model_class
+from sqlalchemy import select
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
-from hms_app.db import get_engine
+from hms_app.db import get_engine, session_scope
 from hms_app.errors import DomainError
 from hms_app.interop.fhir import engine, store
 from hms_app.interop.fhir.access import Access
@@ -91,26 +93,13 @@ def create(access: Access, resource_type: str, body: object, *, if_none_exist: s
 
 def find_existing(access: Access, mapper: Mapper, if_none_exist: str) -> dict | None:
     """The one resource matching a conditional create's criteria; 412 when several do."""
-    from urllib.parse import parse_qsl
-
     query = parse_qsl(if_none_exist.lstrip("?").split("?", 1)[-1], keep_blank_values=True)
     if not query:
         raise fail(400, "If-None-Exist needs search criteria, such as identifier=system|value.")
     criteria = engine.criteria_for(mapper, query)
-    from sqlalchemy import select
-
-    from hms_app.db import session_scope
-
     with session_scope(read_only=True) as session:
-        ids = (
-            session.execute(
-                select(mapper.table.id)
-                .select_from(engine.matching(mapper, access, criteria).subquery())
-                .limit(2)
-            )
-            .scalars()
-            .all()
-        )
+        found = engine.matching(mapper, access, criteria).subquery()
+        ids = session.execute(select(found.c.id).limit(2)).scalars().all()
     if len(ids) > 1:
         raise fail(
             412,
