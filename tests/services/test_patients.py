@@ -603,7 +603,11 @@ def _imaging_rows(session, patient_id: int, tag: str) -> None:
     # A version a FHIR client wrote of the patient's record: it follows the record like its rows.
     session.add(
         FhirResourceVersion(
-            resource_type="Patient", resource_id=str(patient_id), version_id=1, patient_id=patient_id, body="{}"
+            resource_type="Patient",
+            resource_id=str(patient_id),
+            version_id=1,
+            patient_id=patient_id,
+            body="{}",
         )
     )
 
