@@ -9,9 +9,11 @@ from hms_app.services import accounts
 from hms_app.services.permissions import SYSTEM_ACTOR
 from tests.api import fhir_support
 from tests.api.fhir_support import headers
+from tests.services import test_scheduling
 from tests.services.test_scheduling import add_patients
 
 api, tokens = fhir_support.api, fhir_support.tokens  # the fixtures
+clinic = test_scheduling.clinic  # two GPs, an exam room and an MRI scanner; departments GEN and IMG
 
 
 def valid(resource: dict) -> dict:
@@ -93,3 +95,29 @@ def test_practitioner_needs_the_schedule_reading_permission(api, tokens, session
     refused = api.get(f"/fhir/Practitioner/{grey.id}", headers=headers(lab_only))
     assert refused.status_code == 403
     assert "schedules" in refused.json()["issue"][0]["diagnostics"]
+
+
+# --- Organization ---------------------------------------------------------------------------
+
+
+def test_organization_is_a_department(api, tokens, session, clinic):
+    token = tokens.issue()
+    body = valid(api.get(f"/fhir/Organization/{clinic.gen}", headers=headers(token)).json())
+    assert body["name"] == "General medicine"
+    assert body["identifier"] == [{"system": "urn:hms:department", "value": "GEN"}]
+    assert body["type"][0]["coding"][0]["code"] == "dept"
+    assert body["active"] is True
+
+    assert ids(api, token, "Organization?_sort=name") == [str(clinic.gen), str(clinic.img)]
+    assert ids(api, token, "Organization?name=imag") == [str(clinic.img)]
+    assert ids(api, token, "Organization?name=surgery") == []
+    assert ids(api, token, "Organization?identifier=urn:hms:department|GEN") == [str(clinic.gen)]
+    assert ids(api, token, "Organization?identifier=IMG") == [str(clinic.img)]
+    assert ids(api, token, "Organization?identifier=urn:hms:department|XXX") == []
+    assert len(ids(api, token, "Organization?active=true")) == 2
+    assert ids(api, token, "Organization?active=false") == []
+    assert len(ids(api, token, "Organization?type=dept")) == 2
+    assert ids(api, token, "Organization?type=pay") == []
+    assert api.get("/fhir/Organization/999", headers=headers(token)).status_code == 404
+    assert_read_only_and_scoped(api, tokens, "Organization", str(clinic.gen))
+
