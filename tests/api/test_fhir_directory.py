@@ -121,3 +121,27 @@ def test_organization_is_a_department(api, tokens, session, clinic):
     assert api.get("/fhir/Organization/999", headers=headers(token)).status_code == 404
     assert_read_only_and_scoped(api, tokens, "Organization", str(clinic.gen))
 
+
+# --- Location -------------------------------------------------------------------------------
+
+
+def test_location_is_a_bookable_room(api, tokens, session, clinic):
+    token = tokens.issue()
+    body = valid(api.get(f"/fhir/Location/{clinic.room}", headers=headers(token)).json())
+    assert body["name"] == "Exam room 1"
+    assert body["status"] == "active"
+    assert body["managingOrganization"] == {
+        "reference": f"Organization/{clinic.gen}",
+        "display": "General medicine",
+    }
+    # A provider and a scanner are booked too, but they are no place.
+    for not_a_place in (clinic.dr_a, clinic.mri):
+        assert api.get(f"/fhir/Location/{not_a_place}", headers=headers(token)).status_code == 404
+    assert ids(api, token, "Location") == [str(clinic.room)]
+    assert ids(api, token, "Location?name=exam") == [str(clinic.room)]
+    assert ids(api, token, "Location?name=ward") == []
+    assert ids(api, token, "Location?status=active") == [str(clinic.room)]
+    assert ids(api, token, "Location?status=inactive") == []
+    assert ids(api, token, f"Location?organization=Organization/{clinic.gen}") == [str(clinic.room)]
+    assert ids(api, token, f"Location?organization={clinic.img}") == []
+    assert_read_only_and_scoped(api, tokens, "Location", str(clinic.room))
