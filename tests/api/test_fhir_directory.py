@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fhir.resources.R4B import get_fhir_model_class
 
+from hms_app.models.scheduling import Resource
 from hms_app.services import accounts
 from hms_app.services.permissions import SYSTEM_ACTOR
+from hms_app.services.scheduling.booking import cancel_appointment
 from tests.api import fhir_support
 from tests.api.fhir_support import headers
 from tests.services import test_scheduling
@@ -145,3 +147,91 @@ def test_location_is_a_bookable_room(api, tokens, session, clinic):
     assert ids(api, token, f"Location?organization=Organization/{clinic.gen}") == [str(clinic.room)]
     assert ids(api, token, f"Location?organization={clinic.img}") == []
     assert_read_only_and_scoped(api, tokens, "Location", str(clinic.room))
+
+
+# --- Appointment ----------------------------------------------------------------------------
+
+
+def booked_day(session, clinic):
+    """Dr A (who has an account) sees patient 0 at 09:00; Dr B sees patient 1 at 10:00, cancelled."""
+    doctor = staff(session, "dra", "Dr A")
+    session.get(Resource, clinic.dr_a).user_id = doctor.id
+    session.commit()
+    first = test_scheduling.book(session, clinic, 9, patient=0, resource=clinic.dr_a)
+    second = test_scheduling.book(session, clinic, 10, patient=1, resource=clinic.dr_b)
+    cancel_appointment(
+        session, actor=test_scheduling.RECEPTION, appointment_id=second.id, reason="Feels better"
+    )
+    session.commit()
+    return doctor, first, second
+
+
+def test_appointment_names_patient_practitioner_room_and_visit_type(api, tokens, session, clinic):
+    doctor, first, second = booked_day(session, clinic)
+    token = tokens.issue()
+    body = valid(api.get(f"/fhir/Appointment/{first.id}", headers=headers(token)).json())
+    assert body["status"] == "booked"
+    assert body["identifier"] == [{"system": "urn:hms:appointment", "value": first.reference}]
+    assert body["start"] == clinic.at(9).isoformat().replace("+00:00", "Z")
+    assert body["end"] == clinic.at(9, 20).isoformat().replace("+00:00", "Z")
+    assert body["minutesDuration"] == 20
+    assert body["serviceType"][0]["coding"][0]["code"] == "GP"
+    assert body["appointmentType"]["coding"][0]["code"] == "STD"
+    actors = [p["actor"].get("reference") for p in body["participant"]]
+    assert actors == [f"Patient/{clinic.patients[0]}", f"Practitioner/{doctor.id}", f"Location/{clinic.room}"]
+    # Each reference resolves to a resource the same client can read.
+    for reference in actors:
+        assert api.get(f"/fhir/{reference}", headers=headers(token)).status_code == 200
+
+    cancelled = valid(api.get(f"/fhir/Appointment/{second.id}", headers=headers(token)).json())
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["cancelationReason"] == {"text": "Feels better"}
+    # Dr B has no account: named, not referenced.
+    assert {"display": "Dr B"} in [p["actor"] for p in cancelled["participant"]]
+    assert_read_only_and_scoped(api, tokens, "Appointment", str(first.id))
+
+
+def test_appointment_searches(api, tokens, session, clinic):
+    doctor, first, second = booked_day(session, clinic)
+    one, two = str(first.id), str(second.id)
+    token = tokens.issue()
+    day = clinic.day.isoformat()
+    assert ids(api, token, f"Appointment?patient=Patient/{clinic.patients[0]}") == [one]
+    assert ids(api, token, f"Appointment?patient={clinic.patients[2]}") == []
+    assert ids(api, token, f"Appointment?date={day}") == [one, two]
+    assert ids(api, token, f"Appointment?date={day}&_sort=-date") == [two, one]
+    assert ids(api, token, f"Appointment?date=gt{day}") == []
+    assert ids(api, token, f"Appointment?date=ge{clinic.at(9, 30):%Y-%m-%dT%H:%M:%SZ}") == [two]
+    assert ids(api, token, "Appointment?status=booked") == [one]
+    assert ids(api, token, "Appointment?status=cancelled,noshow") == [two]
+    assert ids(api, token, "Appointment?status=fulfilled") == []
+    assert ids(api, token, f"Appointment?practitioner=Practitioner/{doctor.id}") == [one]
+    assert ids(api, token, f"Appointment?practitioner={doctor.id + 1000}") == []
+    assert ids(api, token, f"Appointment?location=Location/{clinic.room}") == [one, two]
+    assert ids(api, token, f"Appointment?location={clinic.mri}") == []  # a scanner is no Location
+    assert ids(api, token, f"Appointment?identifier=urn:hms:appointment|{second.reference}") == [two]
+    assert ids(api, token, "Appointment?identifier=urn:hms:appointment|AP-NOPE") == []
+    bad = api.get("/fhir/Appointment?practitioner=Patient/1", headers=headers(token))
+    assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+    bad = api.get("/fhir/Appointment?date=tomorrow", headers=headers(token))
+    assert bad.status_code == 400
+
+
+def test_a_patient_token_sees_only_its_own_appointments(api, tokens, session, clinic):
+    _doctor, first, second = booked_day(session, clinic)
+    mine = tokens.issue(patient_id=clinic.patients[0])
+    assert api.get(f"/fhir/Appointment/{first.id}", headers=headers(mine)).status_code == 200
+    theirs = api.get(f"/fhir/Appointment/{second.id}", headers=headers(mine))
+    assert theirs.status_code == 404
+    assert ids(api, mine, "Appointment") == [str(first.id)]
+    assert ids(api, mine, f"Appointment?patient={clinic.patients[1]}") == []
+
+
+def test_everything_includes_the_patients_appointments(api, tokens, session, clinic):
+    _doctor, first, _second = booked_day(session, clinic)
+    token = tokens.issue()
+    bundle = api.get(f"/fhir/Patient/{clinic.patients[0]}/$everything", headers=headers(token)).json()
+    found = [(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]]
+    assert ("Appointment", str(first.id)) in found
+    assert [t for t, _ in found].count("Appointment") == 1  # not the other patient's
+    assert not {"Practitioner", "Organization", "Location"} & {t for t, _ in found}
