@@ -235,3 +235,76 @@ def test_everything_includes_the_patients_appointments(api, tokens, session, cli
     assert ("Appointment", str(first.id)) in found
     assert [t for t, _ in found].count("Appointment") == 1  # not the other patient's
     assert not {"Practitioner", "Organization", "Location"} & {t for t, _ in found}
+
+
+# --- Schedule and Slot ----------------------------------------------------------------------
+
+
+def test_schedule_is_a_bookable_resource_with_its_actor(api, tokens, session, clinic):
+    doctor, _first, _second = booked_day(session, clinic)
+    token = tokens.issue()
+    body = valid(api.get(f"/fhir/Schedule/{clinic.dr_a}", headers=headers(token)).json())
+    assert body["actor"] == [{"reference": f"Practitioner/{doctor.id}", "display": "Dr A"}]
+    assert body["serviceType"][0]["coding"][0]["code"] == "GP"
+    assert body["active"] is True
+    room = valid(api.get(f"/fhir/Schedule/{clinic.room}", headers=headers(token)).json())
+    assert room["actor"][0]["reference"] == f"Location/{clinic.room}"
+
+    assert len(ids(api, token, "Schedule")) == 4  # two GPs, the room, the scanner
+    assert ids(api, token, f"Schedule?actor=Practitioner/{doctor.id}") == [str(clinic.dr_a)]
+    assert ids(api, token, f"Schedule?actor=Location/{clinic.room}") == [str(clinic.room)]
+    assert ids(api, token, f"Schedule?actor=Location/{clinic.dr_a}") == []  # a provider is no place
+    assert ids(api, token, f"Schedule?actor=Practitioner/{doctor.id + 1000}") == []
+    assert len(ids(api, token, "Schedule?active=true")) == 4
+    assert ids(api, token, "Schedule?active=false") == []
+    assert api.get("/fhir/Schedule?actor=Patient/1", headers=headers(token)).status_code == 400
+    assert_read_only_and_scoped(api, tokens, "Schedule", str(clinic.dr_a))
+
+
+def test_slots_are_the_busy_times_of_a_schedule(api, tokens, session, clinic):
+    _doctor, _first, _second = booked_day(session, clinic)  # the 10:00 visit was cancelled: its time is free
+    token = tokens.issue()
+    slots = api.get(f"/fhir/Slot?schedule=Schedule/{clinic.dr_a}", headers=headers(token)).json()
+    starts = [e["resource"]["start"] for e in slots["entry"]]
+    # A 20-minute visit at 09:00 holds four 5-minute steps of Dr A.
+    assert starts == [f"{clinic.at(9, m):%Y-%m-%dT%H:%M:%SZ}" for m in (0, 5, 10, 15)]
+    first = valid(slots["entry"][0]["resource"])
+    assert first["status"] == "busy"
+    assert first["schedule"] == {"reference": f"Schedule/{clinic.dr_a}"}
+    assert first["end"] == f"{clinic.at(9, 5):%Y-%m-%dT%H:%M:%SZ}"
+    assert (
+        valid(api.get(f"/fhir/Slot/{first['id']}", headers=headers(token)).json())["start"] == first["start"]
+    )
+
+    assert ids(api, token, f"Slot?schedule={clinic.dr_b}") == []  # the cancelled visit holds nothing
+    assert len(ids(api, token, f"Slot?schedule={clinic.room}&status=busy")) == 4
+    assert ids(api, token, f"Slot?schedule={clinic.room}&status=busy-tentative") == []
+    assert (
+        len(ids(api, token, f"Slot?start=ge{clinic.at(9, 10):%Y-%m-%dT%H:%M:%SZ}&schedule={clinic.dr_a}"))
+        == 2
+    )
+    assert ids(api, token, f"Slot?start=ge{clinic.at(9, 30):%Y-%m-%dT%H:%M:%SZ}") == []
+    free = api.get("/fhir/Slot?status=free", headers=headers(token))
+    assert free.status_code == 400 and "Free slots" in free.json()["issue"][0]["diagnostics"]
+    assert api.get("/fhir/Slot?status=open", headers=headers(token)).status_code == 400
+    assert_read_only_and_scoped(api, tokens, "Slot", first["id"])
+
+
+def test_the_capability_statement_lists_the_directory_read_only(api, tokens):
+    statement = api.get("/fhir/metadata").json()
+    types = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for name, param in (
+        ("Practitioner", "name"),
+        ("Organization", "identifier"),
+        ("Location", "organization"),
+        ("Appointment", "practitioner"),
+        ("Schedule", "actor"),
+        ("Slot", "schedule"),
+    ):
+        assert param in {p["name"] for p in types[name]["searchParam"]}
+        assert {i["code"] for i in types[name]["interaction"]} <= {
+            "read",
+            "vread",
+            "history-instance",
+            "search-type",
+        }
