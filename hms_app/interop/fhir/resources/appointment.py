@@ -10,6 +10,7 @@ from sqlalchemy.orm import object_session
 from hms_app.interop.fhir.elements import concept, instant, ref
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import fail
+from hms_app.interop.fhir.resources.location import resource_actor
 from hms_app.interop.fhir.search import Param, date_param, identifier, reference_id, split_values, token
 from hms_app.models.scheduling import (
     Appointment,
@@ -22,6 +23,7 @@ from hms_app.models.scheduling import (
 APPOINTMENT_SYSTEM = "urn:hms:appointment"
 SERVICE_SYSTEM = "urn:hms:service"
 VISIT_TYPE_SYSTEM = "urn:hms:appointment-type"
+PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 # HMS's statuses as FHIR's. A patient called into the room is further on than "arrived" but not
 # yet "fulfilled"; FHIR has no in-progress appointment, so "checked-in" is the nearest.
 STATUSES = {
@@ -127,24 +129,13 @@ class AppointmentMapper(Mapper):
 
 
 def _participant(resource: Resource, status: str) -> dict:
-    """A held resource as a participant: a provider with an account is a Practitioner, a room a
-    Location; a provider without one and a piece of equipment (no Device mapper) are named only."""
-    if resource.kind == "provider" and resource.user_id is not None:
-        actor = ref("Practitioner", resource.user_id, resource.name)
-    elif resource.kind == "room":
-        actor = ref("Location", resource.id, resource.name)
-    else:
-        actor = {"display": resource.name}
-    kind = {"provider": "PPRF", "room": None, "equipment": None}.get(resource.kind)
     participant = {
-        "actor": actor,
+        "actor": resource_actor(resource),
         "required": "required",
         "status": "declined" if status == "cancelled" else "accepted",
     }
-    if kind:
-        participant["type"] = [
-            concept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", kind, "primary performer")
-        ]
+    if resource.kind == "provider":
+        participant["type"] = [concept(PARTICIPATION_TYPE, "PPRF", "primary performer")]
     return participant
 
 

@@ -17,6 +17,16 @@ from hms_app.models.scheduling import Resource
 PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 
 
+def resource_actor(resource: Resource) -> dict:
+    """A scheduling resource as a reference: a provider with an account is a Practitioner, a room a
+    Location; a provider without one and a piece of equipment (no Device mapper) are named only."""
+    if resource.kind == "provider" and resource.user_id is not None:
+        return ref("Practitioner", resource.user_id, resource.name)
+    if resource.kind == "room":
+        return ref("Location", resource.id, resource.name)
+    return {"display": resource.name}
+
+
 class LocationMapper(Mapper):
     resource_type = "Location"
     table = Resource

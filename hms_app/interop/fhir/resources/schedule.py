@@ -7,22 +7,13 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import object_session
 
-from hms_app.interop.fhir.elements import concept, ref
+from hms_app.interop.fhir.elements import concept
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import fail
 from hms_app.interop.fhir.resources.appointment import SERVICE_SYSTEM
+from hms_app.interop.fhir.resources.location import resource_actor
 from hms_app.interop.fhir.search import Param, boolean, reference_id, split_values
 from hms_app.models.scheduling import HealthcareService, Resource, ResourceService
-
-
-def resource_actor(resource: Resource) -> dict:
-    """A scheduling resource as a reference: a provider with an account is a Practitioner, a room a
-    Location; a provider without one and a piece of equipment (no Device mapper) are named only."""
-    if resource.kind == "provider" and resource.user_id is not None:
-        return ref("Practitioner", resource.user_id, resource.name)
-    if resource.kind == "room":
-        return ref("Location", resource.id, resource.name)
-    return {"display": resource.name}
 
 
 def actor_param() -> Param:
