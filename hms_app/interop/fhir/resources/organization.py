@@ -1,0 +1,54 @@
+"""Organization: the hospital's departments (``department`` table), read-only.
+
+Payers (``payer``) are Organizations too, but the core names a resource by its row's numeric id
+in one table: two tables would give two Organization/1. Departments are mapped; payers wait for
+an id scheme of their own (see the Coverage mapper, when there is one)."""
+
+from __future__ import annotations
+
+from sqlalchemy import literal
+
+from hms_app.interop.fhir.elements import concept
+from hms_app.interop.fhir.mapper import Mapper
+from hms_app.interop.fhir.search import Param, boolean, identifier, string, token
+from hms_app.models.organization import Department
+
+DEPARTMENT_SYSTEM = "urn:hms:department"
+ORGANIZATION_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
+
+
+class OrganizationMapper(Mapper):
+    resource_type = "Organization"
+    table = Department
+    documentation = (
+        "The hospital's departments; the department code is the identifier of system urn:hms:department."
+    )
+    # Departments name where a visit happens and who works there: read alongside schedules.
+    read_permission = "appointment.read"
+    patient_column = None
+    in_everything = False
+    owned = frozenset({"identifier", "active", "type", "name"})
+    sorts = {"name": Department.name}
+
+    def search_params(self) -> dict[str, Param]:
+        return {
+            "identifier": identifier("Organization", Department.id, {DEPARTMENT_SYSTEM: Department.code}),
+            "name": string(Department.name),
+            "active": boolean(Department.active),
+            # Every row is a hospital department: the type matches all of them or none.
+            "type": token(literal("dept"), system=ORGANIZATION_TYPE),
+        }
+
+    def last_updated(self, row: Department):
+        return None
+
+    def to_fhir(self, row: Department) -> dict:
+        return {
+            "identifier": [{"system": DEPARTMENT_SYSTEM, "value": row.code}],
+            "active": row.active,
+            "type": [concept(ORGANIZATION_TYPE, "dept", "Hospital Department")],
+            "name": row.name,
+        }
+
+
+MAPPER = OrganizationMapper()
