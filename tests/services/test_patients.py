@@ -25,6 +25,7 @@ from hms_app.models.emr import (
     Immunization,
     MedicationStatement,
     Observation,
+    Procedure,
 )
 from hms_app.models.patients import Coverage, Patient, PatientHistory, Payer
 from hms_app.models.security import AppUser, AuditEvent
@@ -541,6 +542,13 @@ def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
             AllergyAssessment(patient_id=patient_id, recorded_by="nurse", superseded_at=start),
             MedicationStatement(patient_id=patient_id, medication="Amlodipine 5 mg"),
             Immunization(patient_id=patient_id, vaccine="Influenza", occurrence_date=date(2025, 10, 1)),
+            Procedure(
+                patient_id=patient_id,
+                encounter_id=visits[1].id,
+                code="430193006",
+                display="Medication Reconciliation (procedure)",
+                performed_at=start,
+            ),
             DocumentReference(
                 patient_id=patient_id,
                 title=f"{tag} referral",
@@ -967,6 +975,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "observation": 2,
         "outreach_message": 1,
         "payment": 1,
+        "procedure": 1,
         "reminder_message": 1,
         "specimen": 1,
         "waitlist_entry": 1,
@@ -1052,8 +1061,8 @@ def test_the_merges_of_a_record_are_listed_for_both_sides(session, three_people)
     for patient in (survivor, merged):
         rows = list_merges(session, actor=NURSE, patient_id=patient.id)
         assert [(r.id, r.survivor_mrn, r.merged_mrn, r.undone_by, r.moved_rows) for r in rows] == [
-            (again.merge_id, survivor.mrn, merged.mrn, None, 39),
-            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 39),
+            (again.merge_id, survivor.mrn, merged.mrn, None, 40),
+            (result.merge_id, survivor.mrn, merged.mrn, "clerk", 40),
         ]
     assert list_merges(session, actor=NURSE, patient_id=bystander.id) == []
     assert [a.detail for a in audit(session, "patient.read")][-1] == "merges"
