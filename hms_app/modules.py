@@ -378,13 +378,14 @@ MODULES: tuple[Module, ...] = (
     Module(
         name="interop",
         title="Interoperability: the FHIR R4 API, system clients and their tokens, Synthea import, bulk export",
-        models=("hms_app.models.fhir",),
+        models=("hms_app.models.fhir", "hms_app.models.imports"),
         permissions={
             "fhir.client.manage": "Register FHIR client applications, their keys and scopes, and revoke their tokens",
             "data.import": "Import outside data (Synthea) into the hospital's records",
         },
         grants=_grants(admin={"fhir.client.manage", "data.import"}),
-        commands=(),
+        benchmarks=("bench.synthea",),
+        commands=("hms_app.commands.imports",),
     ),
 )
 

@@ -67,13 +67,19 @@ class Observation(SQLModel, table=True):
 
 
 class Condition(SQLModel, table=True):
-    """A problem-list entry coded in ICD-10-CM (billable codes only)."""
+    """A problem-list entry coded in ICD-10-CM (billable codes only). An imported problem that has
+    no ICD-10-CM equivalent keeps its original code: ``code_system`` then says which (``snomed``);
+    ICD-10-CM codes start with a letter and SNOMED CT codes are digits, so a prefix never matches
+    across systems."""
 
     __tablename__ = "condition"
 
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
-    code: str = Field(max_length=10, index=True)
+    code: str = Field(max_length=20, index=True)
+    code_system: str = Field(
+        default="icd-10-cm", max_length=12, sa_column_kwargs={"server_default": "icd-10-cm"}
+    )
     display: str = Field(max_length=300)
     clinical_status: str = Field(default="active", max_length=12)  # active | resolved | inactive
     onset_date: date | None = Field(default=None)
@@ -139,6 +145,27 @@ class Immunization(SQLModel, table=True):
     occurrence_date: date
     lot_number: str | None = Field(default=None, max_length=40)
     status: str = Field(default="completed", max_length=20)
+    recorded_at: datetime = Field(default_factory=utcnow)
+    recorded_by: str | None = Field(default=None, max_length=60)
+
+
+class Procedure(SQLModel, table=True):
+    """A procedure that was performed (FHIR Procedure), coded in SNOMED CT. HMS records none itself
+    yet: these come from imports (Synthea), so the chart's history is complete."""
+
+    __tablename__ = "procedure"
+    __table_args__ = (Index("ix_procedure_patient_performed", "patient_id", "performed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    encounter_id: int | None = Field(default=None, foreign_key="encounter.id", index=True)
+    code: str = Field(max_length=20)
+    code_system: str = Field(default="snomed", max_length=12)
+    display: str = Field(max_length=300)
+    status: str = Field(default="completed", max_length=20)
+    performed_at: datetime
+    performed_end_at: datetime | None = Field(default=None)
+    reason: str | None = Field(default=None, max_length=300)
     recorded_at: datetime = Field(default_factory=utcnow)
     recorded_by: str | None = Field(default=None, max_length=60)
 

@@ -25,6 +25,7 @@ from hms_app.models.emr import (
     Immunization,
     MedicationStatement,
     Observation,
+    Procedure,
 )
 from hms_app.models.patients import Coverage, Patient, PatientHistory, Payer
 from hms_app.models.security import AppUser, AuditEvent
@@ -541,6 +542,13 @@ def _rows_for(session, patient_id: int, payer_id: int, tag: str) -> None:
             AllergyAssessment(patient_id=patient_id, recorded_by="nurse", superseded_at=start),
             MedicationStatement(patient_id=patient_id, medication="Amlodipine 5 mg"),
             Immunization(patient_id=patient_id, vaccine="Influenza", occurrence_date=date(2025, 10, 1)),
+            Procedure(
+                patient_id=patient_id,
+                encounter_id=visits[1].id,
+                code="430193006",
+                display="Medication Reconciliation (procedure)",
+                performed_at=start,
+            ),
             DocumentReference(
                 patient_id=patient_id,
                 title=f"{tag} referral",
@@ -980,6 +988,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "observation": 2,
         "outreach_message": 1,
         "payment": 1,
+        "procedure": 1,
         "reminder_message": 1,
         "specimen": 1,
         "waitlist_entry": 1,
