@@ -1,0 +1,222 @@
+"""The clinical resource types over FHIR (Encounter, Condition, AllergyIntolerance,
+MedicationStatement, Immunization), as a client and an attacker would try them: what is written
+reads back, searches find it and only it, bad resources are refused naming the element, and a
+token is held to its scopes and its patient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.api import fhir_support
+from tests.api.fhir_support import headers
+
+api = fhir_support.api
+tokens = fhir_support.tokens
+
+ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+EXT = {"url": "http://example.org/fhir/StructureDefinition/source-system", "valueString": "clinic-kiosk"}
+TODAY = datetime.now(UTC).date()
+
+
+def new_patient(api, token: str, family: str) -> int:
+    body = {
+        "resourceType": "Patient",
+        "name": [{"family": family, "given": ["Test"]}],
+        "gender": "female",
+        "birthDate": "1970-01-01",
+    }
+    answer = api.post("/fhir/Patient", json=body, headers=headers(token))
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
+def encounter(pid: int) -> dict:
+    # Shaped like the spec's Encounter "example", with a reason and an element HMS does not model.
+    return {
+        "resourceType": "Encounter",
+        "status": "in-progress",
+        "class": {"system": ACT, "code": "AMB", "display": "ambulatory"},
+        "subject": {"reference": f"Patient/{pid}"},
+        "reasonCode": [{"text": "Chest pain on exertion"}],
+        "priority": {"coding": [{"system": ACT, "code": "R", "display": "routine"}]},
+        "extension": [EXT],
+    }
+
+
+# type -> (an example for a patient, the element the type's patient link is in, an unmodelled element)
+EXAMPLES: dict[str, tuple[Callable[[int], dict], str, str]] = {
+    "Encounter": (encounter, "subject", "priority"),
+}
+TYPES = list(EXAMPLES)
+
+
+def create(api, token: str, resource: dict) -> dict:
+    answer = api.post(f"/fhir/{resource['resourceType']}", json=resource, headers=headers(token))
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def search(api, token: str, query: str) -> list[str]:
+    answer = api.get(f"/fhir/{query}", headers=headers(token))
+    assert answer.status_code == 200, answer.text
+    return [entry["resource"]["id"] for entry in answer.json().get("entry", [])]
+
+
+def refused(answer, status: int, expression: str) -> str:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["resourceType"] == "OperationOutcome"
+    where = [e for issue in body["issue"] for e in issue.get("expression", [])]
+    assert any(e.startswith(expression) for e in where), body
+    return " ".join(issue["diagnostics"] for issue in body["issue"])
+
+
+# --- every type ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resource_type", TYPES)
+def test_unmodelled_elements_are_kept_and_read_back(api, tokens, resource_type):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Keeper")
+    example, link, unmodelled = EXAMPLES[resource_type]
+    sent = example(pid)
+    made = create(api, token, sent)
+    read = api.get(f"/fhir/{resource_type}/{made['id']}", headers=headers(token)).json()
+    assert read["extension"] == [EXT]
+    assert read[unmodelled] == sent[unmodelled]
+    assert read[link] == {"reference": f"Patient/{pid}"}
+    assert read["meta"]["versionId"] == "1"
+
+
+@pytest.mark.parametrize("resource_type", TYPES)
+def test_a_token_without_the_write_scope_cannot_create(api, tokens, resource_type):
+    writer = tokens.issue()
+    pid = new_patient(api, writer, "Scope")
+    reader = tokens.issue(scopes=f"system/{resource_type}.read system/Patient.read")
+    answer = api.post(f"/fhir/{resource_type}", json=EXAMPLES[resource_type][0](pid), headers=headers(reader))
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["issue"][0]["code"] == "forbidden"
+    assert search(api, writer, f"{resource_type}?patient={pid}") == []
+
+
+@pytest.mark.parametrize("resource_type", TYPES)
+def test_a_patient_token_sees_only_its_own_patient(api, tokens, resource_type):
+    staff = tokens.issue()
+    mine, theirs = new_patient(api, staff, "Mine"), new_patient(api, staff, "Theirs")
+    example = EXAMPLES[resource_type][0]
+    my_row = create(api, staff, example(mine))["id"]
+    their_row = create(api, staff, example(theirs))["id"]
+    patient = tokens.issue(scopes=f"patient/{resource_type}.read", patient_id=mine)
+
+    assert api.get(f"/fhir/{resource_type}/{my_row}", headers=headers(patient)).status_code == 200
+    answer = api.get(f"/fhir/{resource_type}/{their_row}", headers=headers(patient))
+    assert answer.status_code == 404, answer.text
+    assert search(api, patient, resource_type) == [my_row]
+    assert search(api, patient, f"{resource_type}?patient={theirs}") == []
+    assert search(api, patient, f"{resource_type}?_id={their_row}") == []
+    # ... and it cannot write into someone else's record either.
+    writer = tokens.issue(scopes=f"patient/{resource_type}.write", patient_id=mine)
+    answer = api.post(f"/fhir/{resource_type}", json=example(theirs), headers=headers(writer))
+    assert answer.status_code == 403, answer.text
+
+
+@pytest.mark.parametrize("resource_type", TYPES)
+def test_everything_includes_the_type(api, tokens, resource_type):
+    token = tokens.issue()
+    pid, other = new_patient(api, token, "Whole"), new_patient(api, token, "Other")
+    mine = create(api, token, EXAMPLES[resource_type][0](pid))["id"]
+    create(api, token, EXAMPLES[resource_type][0](other))
+    bundle = api.get(f"/fhir/Patient/{pid}/$everything", headers=headers(token)).json()
+    found = [(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]]
+    assert found.count((resource_type, mine)) == 1
+    assert [f for f in found if f[0] == resource_type] == [(resource_type, mine)]
+
+
+# --- Encounter -------------------------------------------------------------------------------
+
+
+def test_encounter_reads_back_as_the_hospital_opened_it(api, tokens):
+    token = tokens.issue()
+    user_id = tokens.issued[token].actor.user_id
+    pid = new_patient(api, token, "Visit")
+    sent = encounter(pid) | {"period": {"start": "2001-01-01T00:00:00Z"}}
+    made = create(api, token, sent)
+    read = api.get(f"/fhir/Encounter/{made['id']}", headers=headers(token)).json()
+    assert read["status"] == "in-progress"
+    assert read["class"] == {"system": ACT, "code": "AMB", "display": "ambulatory"}
+    assert read["reasonCode"] == [{"text": "Chest pain on exertion"}]
+    assert read["participant"] == [{"individual": {"reference": f"Practitioner/{user_id}"}}]
+    # Opened now by the service, not on the day the client claimed.
+    start = datetime.fromisoformat(read["period"]["start"].replace("Z", "+00:00"))
+    assert abs(datetime.now(UTC) - start) < timedelta(minutes=5)
+    assert "end" not in read["period"]
+
+    finished = read | {"status": "finished"}
+    answer = api.put(f"/fhir/Encounter/{made['id']}", json=finished, headers=headers(token))
+    assert answer.status_code == 200, answer.text
+    again = api.get(f"/fhir/Encounter/{made['id']}", headers=headers(token)).json()
+    assert again["status"] == "finished" and "end" in again["period"]
+    assert again["meta"]["versionId"] == "2"
+    assert again["extension"] == [EXT]
+
+    reopened = again | {"status": "in-progress"}
+    answer = api.put(f"/fhir/Encounter/{made['id']}", json=reopened, headers=headers(token))
+    refused(answer, 422, "Encounter.status")
+    moved = again | {"class": {"system": ACT, "code": "IMP"}}
+    refused(
+        api.put(f"/fhir/Encounter/{made['id']}", json=moved, headers=headers(token)), 422, "Encounter.class"
+    )
+
+
+def test_encounter_search_parameters(api, tokens):
+    token = tokens.issue()
+    user_id = tokens.issued[token].actor.user_id
+    pid, other = new_patient(api, token, "Finder"), new_patient(api, token, "Nobody")
+    first = create(api, token, encounter(pid))["id"]
+    second = create(api, token, encounter(pid) | {"class": {"system": ACT, "code": "EMER"}})["id"]
+    api.put(
+        f"/fhir/Encounter/{second}",
+        json=encounter(pid) | {"id": second, "class": {"system": ACT, "code": "EMER"}, "status": "finished"},
+        headers=headers(token),
+    )
+    yesterday, tomorrow = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
+    cases = {
+        f"patient={pid}": {first, second},
+        f"subject=Patient/{pid}": {first, second},
+        f"patient={other}": set(),
+        "class=AMB": {first},
+        f"class={ACT}|EMER": {second},
+        "class=IMP": set(),
+        "class=http://example.org|AMB": set(),
+        "status=in-progress": {first},
+        "status=finished": {second},
+        f"date=ge{yesterday.isoformat()}": {first, second},
+        f"date=lt{yesterday.isoformat()}": set(),
+        f"date=gt{tomorrow.isoformat()}": set(),
+        f"practitioner=Practitioner/{user_id}": {first, second},
+        f"practitioner=Practitioner/{user_id + 999}": set(),
+    }
+    for query, expected in cases.items():
+        found = search(api, token, f"Encounter?patient={pid}&{query}")
+        assert set(found) == expected, query
+    assert search(api, token, f"Encounter?patient={pid}&_sort=date") == [first, second]
+    assert search(api, token, f"Encounter?patient={pid}&_sort=-date") == [second, first]
+    answer = api.get("/fhir/Encounter?date=yesterday", headers=headers(token))
+    assert answer.status_code == 400
+
+
+def test_encounter_invalid_resources_are_refused_naming_the_element(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Wrong")
+    bad_class = encounter(pid) | {"class": {"system": "http://example.org/classes", "code": "AMB"}}
+    refused(api.post("/fhir/Encounter", json=bad_class, headers=headers(token)), 422, "Encounter.class")
+    no_status = {k: v for k, v in encounter(pid).items() if k != "status"}
+    refused(api.post("/fhir/Encounter", json=no_status, headers=headers(token)), 400, "Encounter.status")
+    no_subject = {k: v for k, v in encounter(pid).items() if k != "subject"}
+    refused(api.post("/fhir/Encounter", json=no_subject, headers=headers(token)), 422, "Encounter.subject")
+    planned = encounter(pid) | {"status": "planned"}
+    refused(api.post("/fhir/Encounter", json=planned, headers=headers(token)), 422, "Encounter.status")
+    assert search(api, token, f"Encounter?patient={pid}") == []
