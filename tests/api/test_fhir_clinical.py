@@ -46,9 +46,51 @@ def encounter(pid: int) -> dict:
     }
 
 
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+
+
+def condition(pid: int, code: str = "T20.111A") -> dict:
+    # The spec's Condition "example" (a burn of the ear), coded in ICD-10-CM.
+    return {
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "active"}]},
+        "verificationStatus": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}
+            ]
+        },
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                        "code": "encounter-diagnosis",
+                        "display": "Encounter Diagnosis",
+                    }
+                ]
+            }
+        ],
+        "severity": {
+            "coding": [{"system": "http://snomed.info/sct", "code": "24484000", "display": "Severe"}]
+        },
+        "code": {
+            "coding": [{"system": ICD, "code": code, "display": "Burn of first degree of right ear"}],
+            "text": "Burnt Ear",
+        },
+        "bodySite": [
+            {"coding": [{"system": "http://snomed.info/sct", "code": "49521004"}], "text": "Left ear"}
+        ],
+        "subject": {"reference": f"Patient/{pid}"},
+        "onsetDateTime": "2012-05-24",
+        "extension": [EXT],
+    }
+
+
 # type -> (an example for a patient, the element the type's patient link is in, an unmodelled element)
 EXAMPLES: dict[str, tuple[Callable[[int], dict], str, str]] = {
     "Encounter": (encounter, "subject", "priority"),
+    "Condition": (condition, "subject", "bodySite"),
 }
 TYPES = list(EXAMPLES)
 
@@ -220,3 +262,79 @@ def test_encounter_invalid_resources_are_refused_naming_the_element(api, tokens)
     planned = encounter(pid) | {"status": "planned"}
     refused(api.post("/fhir/Encounter", json=planned, headers=headers(token)), 422, "Encounter.status")
     assert search(api, token, f"Encounter?patient={pid}") == []
+
+
+# --- Condition -------------------------------------------------------------------------------
+
+
+def test_condition_reads_back_and_resolves(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Problem")
+    made = create(api, token, condition(pid) | {"recordedDate": "1999-01-01"})
+    read = api.get(f"/fhir/Condition/{made['id']}", headers=headers(token)).json()
+    assert read["code"]["coding"][0]["system"] == ICD and read["code"]["coding"][0]["code"] == "T20.111A"
+    assert read["clinicalStatus"]["coding"][0] == {"system": CLINICAL, "code": "active"}
+    assert read["onsetDateTime"] == "2012-05-24"
+    assert read["recordedDate"].startswith(TODAY.isoformat()[:4])  # the hospital's, not the client's 1999
+    assert read["severity"] == condition(pid)["severity"] and read["category"] == condition(pid)["category"]
+
+    resolved = read | {
+        "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "resolved"}]},
+        "abatementDateTime": "2012-06-30",
+    }
+    answer = api.put(f"/fhir/Condition/{made['id']}", json=resolved, headers=headers(token))
+    assert answer.status_code == 200, answer.text
+    again = api.get(f"/fhir/Condition/{made['id']}", headers=headers(token)).json()
+    assert again["clinicalStatus"]["coding"][0]["code"] == "resolved"
+    assert again["abatementDateTime"] == "2012-06-30"
+    assert search(api, token, f"Condition?patient={pid}&clinical-status=resolved") == [made["id"]]
+
+    recoded = again | {"code": {"coding": [{"system": ICD, "code": "E11.9"}]}}
+    refused(
+        api.put(f"/fhir/Condition/{made['id']}", json=recoded, headers=headers(token)), 422, "Condition.code"
+    )
+    relapse = again | {"clinicalStatus": {"coding": [{"system": CLINICAL, "code": "relapse"}]}}
+    answer = api.put(f"/fhir/Condition/{made['id']}", json=relapse, headers=headers(token))
+    refused(answer, 422, "Condition.clinicalStatus")
+
+
+def test_condition_search_parameters(api, tokens):
+    token = tokens.issue()
+    pid, other = new_patient(api, token, "Coded"), new_patient(api, token, "Uncoded")
+    burn = create(api, token, condition(pid))["id"]
+    diabetes = create(api, token, condition(pid, "E11.9") | {"onsetDateTime": "2020-03-01"})["id"]
+    cases = {
+        f"patient={pid}": {burn, diabetes},
+        f"patient={other}": set(),
+        "code=E11.9": {diabetes},
+        f"code={ICD}|T20.111A": {burn},
+        "code=http://snomed.info/sct|T20.111A": set(),
+        "code=I10": set(),
+        "clinical-status=active": {burn, diabetes},
+        f"clinical-status={CLINICAL}|resolved": set(),
+        "onset-date=2012-05-24": {burn},
+        "onset-date=ge2015": {diabetes},
+        "onset-date=lt2000": set(),
+    }
+    for query, expected in cases.items():
+        assert set(search(api, token, f"Condition?patient={pid}&{query}")) == expected, query
+    assert search(api, token, f"Condition?patient={pid}&_sort=onset-date") == [burn, diabetes]
+    assert search(api, token, f"Condition?patient={pid}&_sort=-onset-date") == [diabetes, burn]
+
+
+def test_condition_invalid_resources_are_refused_naming_the_element(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Miscoded")
+    snomed = condition(pid) | {"code": {"coding": [{"system": "http://snomed.info/sct", "code": "39065001"}]}}
+    text = refused(api.post("/fhir/Condition", json=snomed, headers=headers(token)), 422, "Condition.code")
+    assert "ICD-10-CM" in text
+    not_a_code = condition(pid, "ZZZ.99")
+    refused(api.post("/fhir/Condition", json=not_a_code, headers=headers(token)), 422, "Condition.code")
+    no_subject = {k: v for k, v in condition(pid).items() if k != "subject"}
+    refused(api.post("/fhir/Condition", json=no_subject, headers=headers(token)), 400, "Condition.subject")
+    future = condition(pid) | {"onsetDateTime": (TODAY + timedelta(days=30)).isoformat()}
+    refused(api.post("/fhir/Condition", json=future, headers=headers(token)), 422, "Condition.onsetDateTime")
+    create(api, token, condition(pid))
+    answer = api.post("/fhir/Condition", json=condition(pid), headers=headers(token))
+    assert answer.status_code == 409, answer.text  # already on the active problem list
+    assert len(search(api, token, f"Condition?patient={pid}")) == 1
