@@ -87,10 +87,43 @@ def condition(pid: int, code: str = "T20.111A") -> dict:
     }
 
 
+ALLERGY = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+
+
+def allergy(pid: int, substance: str = "Cashew nuts") -> dict:
+    # After the spec's AllergyIntolerance "example" (cashew nuts, anaphylactic reaction).
+    return {
+        "resourceType": "AllergyIntolerance",
+        "clinicalStatus": {"coding": [{"system": ALLERGY, "code": "active", "display": "Active"}]},
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "code": "confirmed",
+                }
+            ]
+        },
+        "type": "allergy",
+        "category": ["food"],
+        "criticality": "high",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "227493005"}], "text": substance},
+        "patient": {"reference": f"Patient/{pid}"},
+        "reaction": [
+            {
+                "manifestation": [{"text": "Anaphylactic reaction"}],
+                "severity": "severe",
+                "exposureRoute": {"text": "Oral"},
+            }
+        ],
+        "extension": [EXT],
+    }
+
+
 # type -> (an example for a patient, the element the type's patient link is in, an unmodelled element)
 EXAMPLES: dict[str, tuple[Callable[[int], dict], str, str]] = {
     "Encounter": (encounter, "subject", "priority"),
     "Condition": (condition, "subject", "bodySite"),
+    "AllergyIntolerance": (allergy, "patient", "criticality"),
 }
 TYPES = list(EXAMPLES)
 
@@ -338,3 +371,82 @@ def test_condition_invalid_resources_are_refused_naming_the_element(api, tokens)
     answer = api.post("/fhir/Condition", json=condition(pid), headers=headers(token))
     assert answer.status_code == 409, answer.text  # already on the active problem list
     assert len(search(api, token, f"Condition?patient={pid}")) == 1
+
+
+# --- AllergyIntolerance ----------------------------------------------------------------------
+
+
+def test_allergy_reads_back_and_changes_status(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Allergic")
+    made = create(api, token, allergy(pid))
+    read = api.get(f"/fhir/AllergyIntolerance/{made['id']}", headers=headers(token)).json()
+    assert read["code"]["text"] == "Cashew nuts"
+    assert read["reaction"][0]["severity"] == "severe"
+    assert read["reaction"][0]["manifestation"] == [{"text": "Anaphylactic reaction"}]
+    assert read["clinicalStatus"]["coding"][0]["code"] == "active"
+    assert read["patient"] == {"reference": f"Patient/{pid}"}
+
+    inactive = read | {"clinicalStatus": {"coding": [{"system": ALLERGY, "code": "inactive"}]}}
+    answer = api.put(f"/fhir/AllergyIntolerance/{made['id']}", json=inactive, headers=headers(token))
+    assert answer.status_code == 200, answer.text
+    again = api.get(f"/fhir/AllergyIntolerance/{made['id']}", headers=headers(token)).json()
+    assert again["clinicalStatus"]["coding"][0]["code"] == "inactive"
+    milder = again | {
+        "reaction": [{"manifestation": [{"text": "Anaphylactic reaction"}], "severity": "mild"}]
+    }
+    answer = api.put(f"/fhir/AllergyIntolerance/{made['id']}", json=milder, headers=headers(token))
+    refused(answer, 422, "AllergyIntolerance.reaction")
+
+
+def test_allergy_search_parameters(api, tokens):
+    token = tokens.issue()
+    pid, other = new_patient(api, token, "Sneezy"), new_patient(api, token, "Clear")
+    cashew = create(api, token, allergy(pid))["id"]
+    penicillin = allergy(pid, "Penicillin")
+    penicillin["clinicalStatus"] = {"coding": [{"system": ALLERGY, "code": "resolved"}]}
+    resolved = create(api, token, penicillin)["id"]
+    cases = {
+        f"patient={pid}": {cashew, resolved},
+        f"patient=Patient/{other}": set(),
+        "clinical-status=active": {cashew},
+        f"clinical-status={ALLERGY}|resolved": {resolved},
+        "clinical-status=inactive": set(),
+        "clinical-status=http://example.org|active": set(),
+    }
+    for query, expected in cases.items():
+        assert set(search(api, token, f"AllergyIntolerance?patient={pid}&{query}")) == expected, query
+    answer = api.get(f"/fhir/AllergyIntolerance?subject={pid}", headers=headers(token))
+    assert answer.status_code == 400  # AllergyIntolerance names its patient "patient", not subject
+
+
+def test_allergy_invalid_resources_are_refused_naming_the_element(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Unclear")
+    no_patient = {k: v for k, v in allergy(pid).items() if k != "patient"}
+    refused(
+        api.post("/fhir/AllergyIntolerance", json=no_patient, headers=headers(token)),
+        400,
+        "AllergyIntolerance.patient",
+    )
+    bad_severity = allergy(pid) | {"reaction": [{"manifestation": [{"text": "Rash"}], "severity": "deadly"}]}
+    refused(
+        api.post("/fhir/AllergyIntolerance", json=bad_severity, headers=headers(token)),
+        422,
+        "AllergyIntolerance.reaction[0].severity",
+    )
+    bad_status = allergy(pid) | {
+        "clinicalStatus": {"coding": [{"system": "http://example.org", "code": "on"}]}
+    }
+    refused(
+        api.post("/fhir/AllergyIntolerance", json=bad_status, headers=headers(token)),
+        422,
+        "AllergyIntolerance.clinicalStatus",
+    )
+    no_substance = allergy(pid) | {"code": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]}}
+    refused(
+        api.post("/fhir/AllergyIntolerance", json=no_substance, headers=headers(token)),
+        422,
+        "AllergyIntolerance.code",
+    )
+    assert search(api, token, f"AllergyIntolerance?patient={pid}") == []
