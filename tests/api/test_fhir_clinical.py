@@ -119,11 +119,40 @@ def allergy(pid: int, substance: str = "Cashew nuts") -> dict:
     }
 
 
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def medication(pid: int, code: str = "197361", name: str = "Amlodipine 5 MG Oral Tablet") -> dict:
+    # After the spec's MedicationStatement "example001", with the medicine as an RxNorm concept.
+    return {
+        "resourceType": "MedicationStatement",
+        "status": "active",
+        "category": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/medication-statement-category",
+                    "code": "inpatient",
+                }
+            ]
+        },
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": code, "display": name}],
+            "text": name,
+        },
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectivePeriod": {"start": "2024-02-01"},
+        "note": [{"text": "Patient indicates they miss the occasional dose"}],
+        "dosage": [{"sequence": 1, "text": "1 tablet daily"}],
+        "extension": [EXT],
+    }
+
+
 # type -> (an example for a patient, the element the type's patient link is in, an unmodelled element)
 EXAMPLES: dict[str, tuple[Callable[[int], dict], str, str]] = {
     "Encounter": (encounter, "subject", "priority"),
     "Condition": (condition, "subject", "bodySite"),
     "AllergyIntolerance": (allergy, "patient", "criticality"),
+    "MedicationStatement": (medication, "subject", "note"),
 }
 TYPES = list(EXAMPLES)
 
@@ -450,3 +479,101 @@ def test_allergy_invalid_resources_are_refused_naming_the_element(api, tokens):
         "AllergyIntolerance.code",
     )
     assert search(api, token, f"AllergyIntolerance?patient={pid}") == []
+
+
+# --- MedicationStatement ---------------------------------------------------------------------
+
+
+def test_medication_reads_back_and_stops(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Tablets")
+    made = create(api, token, medication(pid))
+    url = f"/fhir/MedicationStatement/{made['id']}"
+    read = api.get(url, headers=headers(token)).json()
+    assert read["status"] == "active"
+    assert read["medicationCodeableConcept"]["coding"][0] == {
+        "system": RXNORM,
+        "code": "197361",
+        "display": "Amlodipine 5 MG Oral Tablet",
+    }
+    assert read["dosage"][0]["text"] == "1 tablet daily"
+    assert read["effectivePeriod"] == {"start": "2024-02-01"}
+
+    no_reason = read | {"status": "stopped"}
+    refused(api.put(url, json=no_reason, headers=headers(token)), 422, "MedicationStatement.statusReason")
+    stopped = no_reason | {
+        "statusReason": [{"text": "Ankle swelling"}],
+        "effectivePeriod": {"start": "2024-02-01", "end": "2024-03-15"},
+    }
+    answer = api.put(url, json=stopped, headers=headers(token))
+    assert answer.status_code == 200, answer.text
+    again = api.get(url, headers=headers(token)).json()
+    assert again["status"] == "stopped"
+    assert again["statusReason"] == [{"text": "Ankle swelling"}]
+    assert again["effectivePeriod"] == {"start": "2024-02-01", "end": "2024-03-15"}
+    restarted = again | {"status": "active"}
+    refused(api.put(url, json=restarted, headers=headers(token)), 422, "MedicationStatement.status")
+    redosed = again | {"dosage": [{"text": "2 tablets daily"}]}
+    refused(api.put(url, json=redosed, headers=headers(token)), 422, "MedicationStatement.dosage")
+
+
+def test_medication_search_parameters(api, tokens):
+    token = tokens.issue()
+    pid, other = new_patient(api, token, "Pills"), new_patient(api, token, "NoPills")
+    amlodipine = create(api, token, medication(pid))["id"]
+    metformin = medication(pid, "860975", "Metformin 500 MG Oral Tablet") | {
+        "status": "stopped",
+        "statusReason": [{"text": "Stomach upset"}],
+        "effectivePeriod": {"start": "2023-01-01", "end": "2023-06-01"},
+    }
+    stopped = create(api, token, metformin)["id"]
+    cases = {
+        f"patient={pid}": {amlodipine, stopped},
+        f"patient={other}": set(),
+        "status=active": {amlodipine},
+        "status=stopped": {stopped},
+        "status=completed": set(),
+        "code=197361": {amlodipine},
+        f"code={RXNORM}|860975": {stopped},
+        "code=http://snomed.info/sct|860975": set(),
+        "code=999999": set(),
+        "effective=ge2024": {amlodipine},
+        "effective=lt2020": set(),
+    }
+    for query, expected in cases.items():
+        assert set(search(api, token, f"MedicationStatement?patient={pid}&{query}")) == expected, query
+    assert search(api, token, f"MedicationStatement?patient={pid}&_sort=effective") == [stopped, amlodipine]
+
+
+def test_medication_invalid_resources_are_refused_naming_the_element(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Unlisted")
+    no_medicine = {k: v for k, v in medication(pid).items() if k != "medicationCodeableConcept"}
+    # The core names the resource for a missing choice element; the message names the element.
+    text = refused(
+        api.post("/fhir/MedicationStatement", json=no_medicine, headers=headers(token)),
+        400,
+        "MedicationStatement",
+    )
+    assert "medicationCodeableConcept" in text
+    bad_status = medication(pid) | {"status": "taking"}
+    refused(
+        api.post("/fhir/MedicationStatement", json=bad_status, headers=headers(token)),
+        422,
+        "MedicationStatement.status",
+    )
+    referenced = {k: v for k, v in medication(pid).items() if k != "medicationCodeableConcept"} | {
+        "medicationReference": {"reference": "#med0309"}
+    }
+    refused(
+        api.post("/fhir/MedicationStatement", json=referenced, headers=headers(token)),
+        422,
+        "MedicationStatement.medicationReference",
+    )
+    future = medication(pid) | {"effectivePeriod": {"start": (TODAY + timedelta(days=9)).isoformat()}}
+    refused(
+        api.post("/fhir/MedicationStatement", json=future, headers=headers(token)),
+        422,
+        "MedicationStatement.effectivePeriod.start",
+    )
+    assert search(api, token, f"MedicationStatement?patient={pid}") == []
