@@ -147,12 +147,36 @@ def medication(pid: int, code: str = "197361", name: str = "Amlodipine 5 MG Oral
     }
 
 
+CVX = "http://hl7.org/fhir/sid/cvx"
+
+
+def immunization(pid: int, code: str = "141", day: str = "2013-01-10") -> dict:
+    # The spec's Immunization "example" (an influenza vaccine), coded in CVX.
+    return {
+        "resourceType": "Immunization",
+        "status": "completed",
+        "vaccineCode": {
+            "coding": [{"system": CVX, "code": code, "display": "Influenza, seasonal, injectable"}],
+            "text": "Fluvax (Influenza)",
+        },
+        "patient": {"reference": f"Patient/{pid}"},
+        "occurrenceDateTime": day,
+        "primarySource": True,
+        "lotNumber": "AAJN11K",
+        "expirationDate": "2015-02-15",
+        "site": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActSite", "code": "LA"}]},
+        "doseQuantity": {"value": 5, "system": "http://unitsofmeasure.org", "code": "mg"},
+        "extension": [EXT],
+    }
+
+
 # type -> (an example for a patient, the element the type's patient link is in, an unmodelled element)
 EXAMPLES: dict[str, tuple[Callable[[int], dict], str, str]] = {
     "Encounter": (encounter, "subject", "priority"),
     "Condition": (condition, "subject", "bodySite"),
     "AllergyIntolerance": (allergy, "patient", "criticality"),
     "MedicationStatement": (medication, "subject", "note"),
+    "Immunization": (immunization, "patient", "site"),
 }
 TYPES = list(EXAMPLES)
 
@@ -577,3 +601,77 @@ def test_medication_invalid_resources_are_refused_naming_the_element(api, tokens
         "MedicationStatement.effectivePeriod.start",
     )
     assert search(api, token, f"MedicationStatement?patient={pid}") == []
+
+
+# --- Immunization ----------------------------------------------------------------------------
+
+
+def test_immunization_reads_back_and_is_not_rewritten(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Jabbed")
+    made = create(api, token, immunization(pid))
+    read = api.get(f"/fhir/Immunization/{made['id']}", headers=headers(token)).json()
+    assert read["status"] == "completed"
+    assert (
+        read["vaccineCode"]["coding"][0]["system"] == CVX
+        and read["vaccineCode"]["coding"][0]["code"] == "141"
+    )
+    assert read["occurrenceDateTime"] == "2013-01-10"
+    assert read["lotNumber"] == "AAJN11K"
+    assert read["expirationDate"] == "2015-02-15" and read["doseQuantity"]["value"] == 5
+    answer = api.put(
+        f"/fhir/Immunization/{made['id']}", json=read | {"lotNumber": "X"}, headers=headers(token)
+    )
+    assert answer.status_code == 405, answer.text
+    assert (
+        api.get(f"/fhir/Immunization/{made['id']}", headers=headers(token)).json()["lotNumber"] == "AAJN11K"
+    )
+
+
+def test_immunization_search_parameters(api, tokens):
+    token = tokens.issue()
+    pid, other = new_patient(api, token, "Vaccinated"), new_patient(api, token, "Unvaccinated")
+    flu = create(api, token, immunization(pid))["id"]
+    tetanus = create(api, token, immunization(pid, "115", "2020-06-15"))["id"]
+    cases = {
+        f"patient={pid}": {flu, tetanus},
+        f"patient={other}": set(),
+        "vaccine-code=141": {flu},
+        f"vaccine-code={CVX}|115": {tetanus},
+        "vaccine-code=http://snomed.info/sct|115": set(),
+        "vaccine-code=207": set(),
+        "date=2013-01-10": {flu},
+        "date=ge2015": {tetanus},
+        "date=lt2010": set(),
+        "status=completed": {flu, tetanus},
+        "status=not-done": set(),
+    }
+    for query, expected in cases.items():
+        assert set(search(api, token, f"Immunization?patient={pid}&{query}")) == expected, query
+    assert search(api, token, f"Immunization?patient={pid}&_sort=date") == [flu, tetanus]
+    assert search(api, token, f"Immunization?patient={pid}") == [tetanus, flu]  # newest first
+
+
+def test_immunization_invalid_resources_are_refused_naming_the_element(api, tokens):
+    token = tokens.issue()
+    pid = new_patient(api, token, "Unjabbed")
+    oid = immunization(pid) | {
+        "vaccineCode": {"coding": [{"system": "urn:oid:1.2.36.1.2001.1005.17", "code": "FLUVAX"}]}
+    }
+    text = refused(
+        api.post("/fhir/Immunization", json=oid, headers=headers(token)), 422, "Immunization.vaccineCode"
+    )
+    assert "CVX" in text
+    no_code = {k: v for k, v in immunization(pid).items() if k != "vaccineCode"}
+    refused(
+        api.post("/fhir/Immunization", json=no_code, headers=headers(token)), 400, "Immunization.vaccineCode"
+    )
+    before_birth = immunization(pid, day="1960-01-01")
+    refused(
+        api.post("/fhir/Immunization", json=before_birth, headers=headers(token)),
+        422,
+        "Immunization.occurrenceDateTime",
+    )
+    not_done = immunization(pid) | {"status": "not-done"}
+    refused(api.post("/fhir/Immunization", json=not_done, headers=headers(token)), 422, "Immunization.status")
+    assert search(api, token, f"Immunization?patient={pid}") == []
