@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hms_app.models.emr import Encounter
 from tests.api import fhir_support
 from tests.api.fhir_support import headers
 
@@ -266,7 +267,7 @@ def test_everything_includes_the_type(api, tokens, resource_type):
 # --- Encounter -------------------------------------------------------------------------------
 
 
-def test_encounter_reads_back_as_the_hospital_opened_it(api, tokens):
+def test_encounter_reads_back_as_the_hospital_opened_it(api, tokens, session):
     token = tokens.issue()
     user_id = tokens.issued[token].actor.user_id
     pid = new_patient(api, token, "Visit")
@@ -281,6 +282,11 @@ def test_encounter_reads_back_as_the_hospital_opened_it(api, tokens):
     start = datetime.fromisoformat(read["period"]["start"].replace("Z", "+00:00"))
     assert abs(datetime.now(UTC) - start) < timedelta(minutes=5)
     assert "end" not in read["period"]
+    # The chart sees the visit as an outpatient one (AMB), opened by the client's user.
+    row = session.get(Encounter, int(made["id"]))
+    stored = (row.encounter_class, row.practitioner_id, row.status)
+    session.rollback()  # end the test's read: on SQLite it would hold off the API's next write
+    assert stored == ("outpatient", user_id, "in-progress")
 
     finished = read | {"status": "finished"}
     answer = api.put(f"/fhir/Encounter/{made['id']}", json=finished, headers=headers(token))
@@ -404,8 +410,20 @@ def test_condition_search_parameters(api, tokens):
     }
     for query, expected in cases.items():
         assert set(search(api, token, f"Condition?patient={pid}&{query}")) == expected, query
-    assert search(api, token, f"Condition?patient={pid}&_sort=onset-date") == [burn, diabetes]
-    assert search(api, token, f"Condition?patient={pid}&_sort=-onset-date") == [diabetes, burn]
+    healed = condition(pid, "I10") | {
+        "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "resolved"}]}
+    }
+    made = create(api, token, healed)
+    assert made["abatementDateTime"] == TODAY.isoformat()  # resolved without a date: resolved today
+    assert search(api, token, f"Condition?patient={pid}&clinical-status=resolved") == [made["id"]]
+    assert search(api, token, f"Condition?patient={pid}&clinical-status=active&_sort=onset-date") == [
+        burn,
+        diabetes,
+    ]
+    assert search(api, token, f"Condition?patient={pid}&clinical-status=active&_sort=-onset-date") == [
+        diabetes,
+        burn,
+    ]
 
 
 def test_condition_invalid_resources_are_refused_naming_the_element(api, tokens):
@@ -420,6 +438,10 @@ def test_condition_invalid_resources_are_refused_naming_the_element(api, tokens)
     refused(api.post("/fhir/Condition", json=no_subject, headers=headers(token)), 400, "Condition.subject")
     future = condition(pid) | {"onsetDateTime": (TODAY + timedelta(days=30)).isoformat()}
     refused(api.post("/fhir/Condition", json=future, headers=headers(token)), 422, "Condition.onsetDateTime")
+    abated = condition(pid) | {"abatementDateTime": "2013-01-01"}
+    refused(
+        api.post("/fhir/Condition", json=abated, headers=headers(token)), 422, "Condition.abatementDateTime"
+    )
     create(api, token, condition(pid))
     answer = api.post("/fhir/Condition", json=condition(pid), headers=headers(token))
     assert answer.status_code == 409, answer.text  # already on the active problem list
@@ -675,3 +697,13 @@ def test_immunization_invalid_resources_are_refused_naming_the_element(api, toke
     not_done = immunization(pid) | {"status": "not-done"}
     refused(api.post("/fhir/Immunization", json=not_done, headers=headers(token)), 422, "Immunization.status")
     assert search(api, token, f"Immunization?patient={pid}") == []
+
+
+def test_the_capability_statement_lists_the_clinical_types(api, tokens):
+    answer = api.get("/fhir/metadata", headers=headers(tokens.issue()))
+    assert answer.status_code == 200, answer.text
+    resources = {r["type"]: r for r in answer.json()["rest"][0]["resource"]}
+    for resource_type in TYPES:
+        assert resource_type in resources
+    params = {p["name"] for p in resources["Condition"]["searchParam"]}
+    assert {"patient", "code", "clinical-status", "onset-date"} <= params

@@ -32,6 +32,16 @@ PATHS = {
 }
 
 
+def _no_abatement_while_active(status: str, abatement: object) -> None:
+    if status == "active" and abatement is not None:
+        raise fail(
+            422,
+            "An active Condition has no abatementDateTime.",
+            code="business-rule",
+            expression="Condition.abatementDateTime",
+        )
+
+
 class ConditionMapper(Mapper):
     resource_type = "Condition"
     table = Condition
@@ -96,6 +106,7 @@ class ConditionMapper(Mapper):
     def create(self, session: Session, *, actor, resource: dict) -> int:
         status = self._status(resource)
         abatement = plain_date(resource.get("abatementDateTime"), "Condition.abatementDateTime")
+        _no_abatement_while_active(status, abatement)
         server_sets(resource, "recordedDate")
         with service_paths("Condition", PATHS):
             row = add_condition(
@@ -106,7 +117,7 @@ class ConditionMapper(Mapper):
                 onset_date=plain_date(resource.get("onsetDateTime"), "Condition.onsetDateTime"),
                 clinical_status=status,
             )
-            if status != "active" and abatement is not None:
+            if status != "active":  # added as given, then dated as a status change would be
                 set_condition_status(
                     session,
                     actor=actor,
@@ -131,13 +142,7 @@ class ConditionMapper(Mapper):
         abatement = plain_date(resource.get("abatementDateTime"), "Condition.abatementDateTime")
         if status == row.clinical_status and abatement == row.abatement_date:
             return
-        if status == "active" and abatement is not None:
-            raise fail(
-                422,
-                "An active Condition has no abatementDateTime.",
-                code="business-rule",
-                expression="Condition.abatementDateTime",
-            )
+        _no_abatement_while_active(status, abatement)
         with service_paths("Condition", PATHS):
             set_condition_status(
                 session, actor=actor, condition_id=row.id, clinical_status=status, abatement_date=abatement
