@@ -449,3 +449,25 @@ def test_a_signed_in_browser_may_read_but_never_write(api, session):
     api.cookies.set("hms_session", cookie)
     assert api.get("/fhir/Patient").status_code == 200
     assert api.post("/fhir/Patient", json=PATIENT, headers={"Content-Type": FHIR_JSON}).status_code == 401
+
+
+def test_an_imported_problem_keeps_its_snomed_code_over_fhir(api, tokens, session):
+    from hms_app.models.emr import Condition
+
+    token = tokens.issue()
+    patient = _create(api, token, PATIENT)
+    session.add(
+        Condition(
+            patient_id=int(patient["id"]), code="444814009", code_system="snomed", display="Viral sinusitis"
+        )
+    )
+    session.commit()
+    found = api.get(
+        f"/fhir/Condition?patient={patient['id']}&code=http://snomed.info/sct|444814009",
+        headers=headers(token),
+    ).json()
+    assert found["total"] == 1
+    coding = found["entry"][0]["resource"]["code"]["coding"][0]
+    assert (coding["system"], coding["code"]) == ("http://snomed.info/sct", "444814009")
+    as_icd = f"/fhir/Condition?patient={patient['id']}&code=http://hl7.org/fhir/sid/icd-10-cm|444814009"
+    assert api.get(as_icd, headers=headers(token)).json()["total"] == 0

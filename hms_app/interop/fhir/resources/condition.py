@@ -3,10 +3,12 @@ through the problems service as the chart's problem list does."""
 
 from __future__ import annotations
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session
 
 from hms_app.interop.fhir.elements import (
     ICD10CM,
+    SNOMED,
     concept,
     day,
     instant,
@@ -23,6 +25,9 @@ from hms_app.models.emr import Condition
 from hms_app.services.emr.problems import add_condition, set_condition_status
 
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+# ``condition.code_system`` -> the FHIR system URI (imported problems without an ICD-10-CM
+# equivalent keep their SNOMED CT code).
+SYSTEMS = {"icd-10-cm": ICD10CM, "snomed": SNOMED}
 STATUSES = ("active", "inactive", "resolved")
 PATHS = {
     "code": "code",
@@ -42,6 +47,21 @@ def _no_abatement_while_active(status: str, abatement: object) -> None:
         )
 
 
+def _code_param() -> Param:
+    """``code=system|code`` over both systems the table holds; a bare code matches either."""
+    by_system = {uri: token(Condition.code, system=uri) for uri in SYSTEMS.values()}
+
+    def build(raw: str, modifier: str | None, name: str):
+        return or_(
+            *(
+                and_(Condition.code_system == stored, by_system[uri].build(raw, modifier, name))
+                for stored, uri in SYSTEMS.items()
+            )
+        )
+
+    return Param("token", build)
+
+
 class ConditionMapper(Mapper):
     resource_type = "Condition"
     table = Condition
@@ -59,7 +79,7 @@ class ConditionMapper(Mapper):
 
     def search_params(self) -> dict[str, Param]:
         return {
-            "code": token(Condition.code, system=ICD10CM),
+            "code": _code_param(),
             "clinical-status": token(Condition.clinical_status, system=CLINICAL),
             "onset-date": date_param(Condition.onset_date, is_date=True),
             "abatement-date": date_param(Condition.abatement_date, is_date=True),
@@ -69,7 +89,7 @@ class ConditionMapper(Mapper):
     def to_fhir(self, row: Condition) -> dict:
         return {
             "clinicalStatus": concept(CLINICAL, row.clinical_status, row.clinical_status.capitalize()),
-            "code": concept(ICD10CM, row.code, row.display),
+            "code": concept(SYSTEMS.get(row.code_system, ICD10CM), row.code, row.display),
             "subject": ref("Patient", row.patient_id),
             "onsetDateTime": day(row.onset_date),
             "abatementDateTime": day(row.abatement_date),
