@@ -183,7 +183,9 @@ def get_settings() -> Settings:
 def _fhir_token_minutes() -> int:
     minutes = _int("HMS_FHIR_TOKEN_MINUTES", 5)
     if not 1 <= minutes <= 60:
-        raise RuntimeError(f"HMS_FHIR_TOKEN_MINUTES must be a whole number of minutes from 1 to 60, got {minutes}")
+        raise RuntimeError(
+            f"HMS_FHIR_TOKEN_MINUTES must be a whole number of minutes from 1 to 60, got {minutes}"
+        )
     return minutes
 
 

@@ -52,7 +52,9 @@ async def _read_form(request: Request) -> dict[str, str] | JSONResponse:
     except ClientDisconnect:
         return _error("invalid_request", "The request body was cut off.")
     try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=20)
+        fields = parse_qs(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=20
+        )
     except (UnicodeDecodeError, ValueError):
         return _error("invalid_request", "The request body is not a valid form.")
     repeated = sorted(name for name, values in fields.items() if len(values) > 1)
@@ -71,7 +73,9 @@ async def token_endpoint(request: Request) -> Response:
     if grant_type != "client_credentials":
         return _error("unsupported_grant_type", "Only grant_type=client_credentials is supported.")
     if form.get("client_assertion_type") != fhir_clients.CLIENT_ASSERTION_TYPE:
-        return _error("invalid_request", f"client_assertion_type must be {fhir_clients.CLIENT_ASSERTION_TYPE}.")
+        return _error(
+            "invalid_request", f"client_assertion_type must be {fhir_clients.CLIENT_ASSERTION_TYPE}."
+        )
     if not form.get("client_assertion"):
         return _error("invalid_request", "client_assertion is missing.")
     if not form.get("scope", "").strip():

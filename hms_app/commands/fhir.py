@@ -48,7 +48,10 @@ def register(subparsers) -> None:
     )
     token.add_argument("--client", required=True, help="the client's name (its OAuth client_id)")
     token.add_argument(
-        "--scope", required=True, nargs="+", help='SMART scopes, e.g. "system/Patient.read system/Observation.rs"'
+        "--scope",
+        required=True,
+        nargs="+",
+        help='SMART scopes, e.g. "system/Patient.read system/Observation.rs"',
     )
     token.add_argument("--patient", metavar="MRN", help="bind the token to one patient (patient/ scopes)")
     fhir_sub.add_parser("clients", help="list the registered FHIR clients")

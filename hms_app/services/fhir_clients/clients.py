@@ -118,9 +118,10 @@ def create_client(
     keys = errors.check(parse_jwks, jwks)
     errors.raise_any()
     username = SERVICE_ACCOUNT_PREFIX + name.lower()
-    taken = session.execute(
-        select(FhirClient.id).where(func.lower(FhirClient.name) == name.lower())
-    ).first() or session.execute(select(AppUser.id).where(AppUser.username == username)).first()
+    taken = (
+        session.execute(select(FhirClient.id).where(func.lower(FhirClient.name) == name.lower())).first()
+        or session.execute(select(AppUser.id).where(AppUser.username == username)).first()
+    )
     if taken:
         raise Conflict(f"There is already a FHIR client called {name!r}.", field="name")
     user = AppUser(username=username, display_name=f"FHIR client {name}"[:120], password_hash=NO_PASSWORD)

@@ -46,7 +46,9 @@ def parse_scope(text: str) -> Scope:
     """One scope, or a ValidationError saying what is wrong with it."""
     shown = text[:80]
     if "?" in text:
-        raise ValidationError(f"Scope {shown!r}: search parameters in scopes are not supported.", field="scope")
+        raise ValidationError(
+            f"Scope {shown!r}: search parameters in scopes are not supported.", field="scope"
+        )
     match = _SCOPE_RE.fullmatch(text)
     if match is None:
         raise ValidationError(
@@ -65,7 +67,8 @@ def parse_scope(text: str) -> Scope:
         interactions = _V1[access]
     elif access and _V2.fullmatch(access):
         interactions = frozenset(
-            ({"read"} if set(access) & {"r", "s"} else set()) | ({"write"} if set(access) & {"c", "u", "d"} else set())
+            ({"read"} if set(access) & {"r", "s"} else set())
+            | ({"write"} if set(access) & {"c", "u", "d"} else set())
         )
     else:
         raise ValidationError(
@@ -80,7 +83,9 @@ def parse_scopes(text: str) -> tuple[Scope, ...]:
     """A space-separated list of scopes, each parsed once (repeats are dropped)."""
     text = (text or "").strip()
     if len(text) > MAX_SCOPE_TEXT:
-        raise ValidationError(f"The scopes are too long (at most {MAX_SCOPE_TEXT} characters).", field="scope")
+        raise ValidationError(
+            f"The scopes are too long (at most {MAX_SCOPE_TEXT} characters).", field="scope"
+        )
     words = list(dict.fromkeys(text.split()))
     if not words:
         raise ValidationError("Name at least one scope, like system/Patient.read.", field="scope")

@@ -69,7 +69,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def client_actor(session: Session, client: FhirClient, *, patient_id: int | None, screen: str | None) -> Actor:
+def client_actor(
+    session: Session, client: FhirClient, *, patient_id: int | None, screen: str | None
+) -> Actor:
     """The client's own account as an actor: its roles' permissions, as the database says now."""
     user = session.get(AppUser, client.service_user_id)
     roles = _roles_of(session, user.id)
@@ -84,7 +86,9 @@ def client_actor(session: Session, client: FhirClient, *, patient_id: int | None
     )
 
 
-def _new_token(session: Session, client: FhirClient, scopes: tuple[Scope, ...], patient_id: int | None) -> TokenGrant:
+def _new_token(
+    session: Session, client: FhirClient, scopes: tuple[Scope, ...], patient_id: int | None
+) -> TokenGrant:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     lifetime = timedelta(minutes=get_settings().fhir_token_minutes)
@@ -101,7 +105,9 @@ def _new_token(session: Session, client: FhirClient, scopes: tuple[Scope, ...], 
     )
     client.last_token_at = now
     session.add(client)
-    return TokenGrant(token, now + lifetime, int(lifetime.total_seconds()), scope_text, client.name, patient_id)
+    return TokenGrant(
+        token, now + lifetime, int(lifetime.total_seconds()), scope_text, client.name, patient_id
+    )
 
 
 def _refuse(
@@ -126,12 +132,13 @@ def _claim_jti(session: Session, client: FhirClient, jti: str, expires_at: datet
     """Record the assertion as spent; False if it already was (a replay). Never fails the
     transaction, so the refusal can still be audited in it."""
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(
+    inserted = session.execute(
         insert(FhirUsedAssertion)
         .values(client_id=client.id, jti=jti, expires_at=expires_at)
         .on_conflict_do_nothing(index_elements=["client_id", "jti"])
-    )
-    return result.rowcount == 1
+        .returning(FhirUsedAssertion.id)
+    ).first()
+    return inserted is not None
 
 
 def _number(value) -> float | None:
@@ -154,7 +161,9 @@ def issue_token(session: Session, *, client_assertion: str, scope: str, audience
             claimed=claimed,
         )
     if not claimed or iss != sub:
-        raise _refuse(session, "invalid_client", "The assertion's iss and sub must both be the client's name.")
+        raise _refuse(
+            session, "invalid_client", "The assertion's iss and sub must both be the client's name."
+        )
     client = session.execute(select(FhirClient).where(FhirClient.name == claimed)).scalar_one_or_none()
     if client is None:
         raise _refuse(session, "invalid_client", "Unknown client.", claimed=claimed)
@@ -172,7 +181,11 @@ def issue_token(session: Session, *, client_assertion: str, scope: str, audience
     aud = claims.get("aud")
     if aud != audience and not (isinstance(aud, list) and audience in aud):
         raise _refuse(
-            session, "invalid_client", f"The assertion's aud must be {audience}.", actor=actor, claimed=claimed
+            session,
+            "invalid_client",
+            f"The assertion's aud must be {audience}.",
+            actor=actor,
+            claimed=claimed,
         )
     now = utcnow()
     exp = _number(claims.get("exp"))
@@ -192,17 +205,27 @@ def issue_token(session: Session, *, client_assertion: str, scope: str, audience
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
         raise _refuse(
-            session, "invalid_client", "The assertion needs a jti of 1 to 255 characters.", actor=actor, claimed=claimed
+            session,
+            "invalid_client",
+            "The assertion needs a jti of 1 to 255 characters.",
+            actor=actor,
+            claimed=claimed,
         )
     if not _claim_jti(session, client, jti, expires):
         raise _refuse(
-            session, "invalid_client", "This assertion was used already (its jti).", actor=actor, claimed=claimed
+            session,
+            "invalid_client",
+            "This assertion was used already (its jti).",
+            actor=actor,
+            claimed=claimed,
         )
     try:
         requested = parse_scopes(scope)
     except ValidationError as error:
         raise _refuse(session, "invalid_scope", str(error), actor=actor, claimed=claimed) from None
-    granted = tuple(s for s in grantable(requested, parse_scopes(client.allowed_scopes)) if s.context == "system")
+    granted = tuple(
+        s for s in grantable(requested, parse_scopes(client.allowed_scopes)) if s.context == "system"
+    )
     if not granted:
         raise _refuse(
             session,
@@ -303,7 +326,9 @@ def purge_expired(session: Session, *, actor: Actor) -> dict[str, int]:
     """A periodic job: forget tokens an hour after they expired and spent assertions once expired."""
     authorize(actor, "fhir.client.manage")
     now = utcnow()
-    tokens = session.execute(delete(FhirAccessToken).where(FhirAccessToken.expires_at < now - timedelta(hours=1)))
+    tokens = session.execute(
+        delete(FhirAccessToken).where(FhirAccessToken.expires_at < now - timedelta(hours=1))
+    )
     spent = session.execute(delete(FhirUsedAssertion).where(FhirUsedAssertion.expires_at < now - CLOCK_SKEW))
     session.commit()
     return {"tokens": tokens.rowcount or 0, "assertions": spent.rowcount or 0}
@@ -319,5 +344,3 @@ def live_token_count(session: Session, client_id: int) -> int:
             FhirAccessToken.expires_at > utcnow(),
         )
     ).scalar_one()
-
-
