@@ -110,6 +110,7 @@ def create_client(
     jwks: str = "",
 ) -> FhirClient:
     """Validate and add a client with its account, audited; the caller commits."""
+    authorize(actor, "fhir.client.manage")
     errors = FieldErrors()  # every field's message at once
     name = errors.check(check_name, name)
     description = errors.check(check_description, description)
@@ -160,7 +161,6 @@ def register_client(
     jwks: str = "",
 ) -> int:
     """Register a system client (its name is its OAuth client_id); its id."""
-    authorize(actor, "fhir.client.manage")
     client = create_client(
         session,
         actor=actor,
