@@ -378,14 +378,22 @@ MODULES: tuple[Module, ...] = (
     Module(
         name="interop",
         title="Interoperability: the FHIR R4 API, system clients and their tokens, Synthea import, bulk export",
-        models=("hms_app.models.fhir", "hms_app.models.imports"),
+        models=("hms_app.models.fhir", "hms_app.models.imports", "hms_app.models.fhir_access"),
+        pages=("hms_app.pages.fhir_clients",),
+        nav=(NavEntry("FHIR clients", "/admin/fhir-clients", "plug", "fhir.client.manage", 125),),
+        # The role a registered FHIR client's own account holds unless chosen otherwise: reads only.
+        roles={"integration": "System integration (FHIR clients)"},
         permissions={
             "fhir.client.manage": "Register FHIR client applications, their keys and scopes, and revoke their tokens",
             "data.import": "Import outside data (Synthea) into the hospital's records",
         },
-        grants=_grants(admin={"fhir.client.manage", "data.import"}),
+        grants=_grants(
+            admin={"fhir.client.manage", "data.import"},
+            integration={"patient.read", "appointment.read", "lab.read", "medication.read", "imaging.read"},
+        ),
+        jobs=(Job("fhir_tokens_purged", "hms_app.services.fhir_clients:purge_expired"),),
         benchmarks=("bench.synthea",),
-        commands=("hms_app.commands.imports",),
+        commands=("hms_app.commands.imports", "hms_app.commands.fhir"),
     ),
 )
 

@@ -106,6 +106,8 @@ class Settings:
     # reach the boards directly). Off when no port is set; several workers run `hms dicom listen`.
     dicom_port: int | None = None
     dicom_host: str = "127.0.0.1"
+    # How long a FHIR client's bearer token lives (SMART Backend Services suggests five minutes).
+    fhir_token_minutes: int = 5
 
     @property
     def is_sqlite(self) -> bool:
@@ -174,7 +176,17 @@ def get_settings() -> Settings:
         critical_escalate_minutes=_critical_escalate_minutes(),
         dicom_port=_dicom_port(),
         dicom_host=(os.environ.get("HMS_DICOM_HOST") or "127.0.0.1").strip(),
+        fhir_token_minutes=_fhir_token_minutes(),
     )
+
+
+def _fhir_token_minutes() -> int:
+    minutes = _int("HMS_FHIR_TOKEN_MINUTES", 5)
+    if not 1 <= minutes <= 60:
+        raise RuntimeError(
+            f"HMS_FHIR_TOKEN_MINUTES must be a whole number of minutes from 1 to 60, got {minutes}"
+        )
+    return minutes
 
 
 def _critical_escalate_minutes() -> int:

@@ -42,6 +42,7 @@ from hms_app.services.security import (
     _verify_password,
     check_password_policy,
     hash_password,
+    is_service_account,
     revoke_sessions,
 )
 
@@ -214,6 +215,14 @@ def list_users(
     return rows, total
 
 
+def _require_person(user: AppUser) -> AppUser:
+    """A FHIR client's own account is managed with its client, never as a person's account: a
+    password set on it here would let it sign in on the screens."""
+    if is_service_account(user.username):
+        raise Forbidden("This account belongs to a FHIR client: manage it on the FHIR clients screen.")
+    return user
+
+
 def _validate_roles(roles: list[str] | tuple[str, ...]) -> list[str]:
     roles = sorted(set(roles))
     unknown = [r for r in roles if r not in ROLES]
@@ -289,7 +298,7 @@ def set_user_roles(
 ) -> None:
     """Replace a user's roles."""
     authorize(actor, "user.manage")
-    user = _require_user(session, user_id)
+    user = _require_person(_require_user(session, user_id))
     roles = _validate_roles(roles)
     if user.id == actor.user_id and "admin" in actor.roles and "admin" not in roles:
         raise Forbidden("You cannot take the administrator role away from yourself.")
@@ -309,7 +318,7 @@ def set_user_roles(
 def set_user_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> None:
     """Enable or disable an account; disabling ends its sessions at once."""
     authorize(actor, "user.manage")
-    user = _require_user(session, user_id)
+    user = _require_person(_require_user(session, user_id))
     if user.id == actor.user_id and not active:
         raise Forbidden("You cannot disable your own account.")
     user.is_active = active
@@ -329,7 +338,7 @@ def set_user_active(session: Session, *, actor: Actor, user_id: int, active: boo
 def reset_password(session: Session, *, actor: Actor, user_id: int, new_password: str) -> None:
     """Set a new password, unlock the account and end its sessions."""
     authorize(actor, "user.manage")
-    user = _require_user(session, user_id)
+    user = _require_person(_require_user(session, user_id))
     check_password_policy(new_password, username=user.username)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()

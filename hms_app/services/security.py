@@ -53,6 +53,11 @@ COMMON_PASSWORDS = frozenset(
     }
 )
 MIN_PASSWORD_LENGTH = 10
+# The accounts FHIR clients act as (services/fhir_clients) are named with this prefix, which no
+# username typed on the users screen can have (USERNAME_RE has no colon). They never sign in.
+SERVICE_ACCOUNT_PREFIX = "fhir:"
+# Stored as their password hash: not an argon2 hash, so no password can ever verify against it.
+NO_PASSWORD = "!no-password: a FHIR client's account signs in with its keys only"
 PENDING_MINUTES = 5
 # Wrong codes one pending sign-in may take before it dies (the account's own counter still locks it
 # at HMS_LOCKOUT_ATTEMPTS across sign-ins): a new sign-in needs the password again.
@@ -90,6 +95,10 @@ def _verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def is_service_account(username: str) -> bool:
+    return username.startswith(SERVICE_ACCOUNT_PREFIX)
 
 
 def _token_hash(token: str) -> str:
@@ -303,7 +312,7 @@ def sign_in(session: Session, *, username: str, password: str, client_ip: str | 
     if not _verify_password(user.password_hash, password):
         locked = _register_failure(session, user, "auth.sign_in", "wrong password")
         raise DomainError(locked or "Wrong username or password.")
-    if not user.is_active:
+    if not user.is_active or is_service_account(user.username):
         raise DomainError(_refuse_disabled(session, user))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

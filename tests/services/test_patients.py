@@ -27,6 +27,7 @@ from hms_app.models.emr import (
     Observation,
     Procedure,
 )
+from hms_app.models.fhir_access import FhirAccessToken, FhirClient
 from hms_app.models.patients import Coverage, Patient, PatientHistory, Payer
 from hms_app.models.security import AppUser, AuditEvent
 from hms_app.services.patient_keys import search_keys
@@ -896,6 +897,22 @@ def _module_rows(session, patient_id: int, payer_id: int, tag: str, start: datet
             ),
         ]
     )
+    # A patient-facing FHIR token follows its patient: the survivor is the same person.
+    service_user = AppUser(username=f"fhir:merge-{tag}", display_name=f"FHIR client {tag}", password_hash="!")
+    session.add(service_user)
+    session.flush()
+    client = FhirClient(name=f"merge-{tag}", service_user_id=service_user.id, allowed_scopes="patient/*.read")
+    session.add(client)
+    session.flush()
+    session.add(
+        FhirAccessToken(
+            token_hash=f"{tag:0>64}",
+            client_id=client.id,
+            scopes="patient/*.read",
+            patient_id=patient_id,
+            expires_at=start + timedelta(minutes=5),
+        )
+    )
 
 
 def _linked_rows(session) -> dict[str, list[tuple]]:
@@ -969,6 +986,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "critical_alert": 1,
         "document_reference": 1,
         "encounter": 2,
+        "fhir_access_token": 1,
         "fhir_resource_version": 1,
         "imaging_order": 1,
         "imaging_report": 1,

@@ -39,6 +39,8 @@ ISSUE_ROLES = {
     "charge_nurse",
     "department_lead",
     "radiographer",
+    # The interoperability issue: the role a registered FHIR system client's account holds.
+    "integration",
 }
 
 
