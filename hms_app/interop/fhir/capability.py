@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from hms_app.interop.fhir import FHIR_JSON, FHIR_VERSION
 from hms_app.interop.fhir.engine import search_params
-from hms_app.interop.fhir.registry import mappers
+from hms_app.interop.fhir.registry import sources
 from hms_app.settings import get_settings
 
 
 def capability_statement() -> dict:
     base = get_settings().public_url + "/fhir"
     resources = []
-    for resource_type, mapper in mappers().items():
+    for resource_type, listed in sources().items():
+        mapper = listed[0]
+        params = {}
+        for each in listed:  # a type kept in several tables: every parameter one of them answers
+            params.update(search_params(each))
         interactions = ["read", "vread", "history-instance", "search-type"]
         if mapper.writable:
             interactions += ["create", "update"]
@@ -23,9 +27,7 @@ def capability_statement() -> dict:
             "readHistory": True,
             "updateCreate": False,
             "conditionalCreate": mapper.writable,
-            "searchParam": [
-                {"name": name, "type": param.kind} for name, param in sorted(search_params(mapper).items())
-            ],
+            "searchParam": [{"name": name, "type": param.kind} for name, param in sorted(params.items())],
         }
         if resource_type == "Patient":
             entry["operation"] = [

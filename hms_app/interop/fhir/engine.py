@@ -20,7 +20,7 @@ from hms_app.interop.fhir import store
 from hms_app.interop.fhir.access import Access
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import FhirError, fail
-from hms_app.interop.fhir.registry import mapper_for, mappers
+from hms_app.interop.fhir.registry import mapper_for, mapper_for_id, sources, sources_for
 from hms_app.interop.fhir.render import render
 from hms_app.interop.fhir.search import Criteria, Param, identifier, parse_criteria
 from hms_app.services.audit import audit_row, record_audit, record_audits
@@ -88,8 +88,16 @@ def load_row(session: Session, access: Access, mapper: Mapper, fhir_id: str, *, 
     return row
 
 
+def source(resource_type: str, fhir_id: str) -> Mapper:
+    """The mapper of the table an id belongs to (404 for an id no table of the type gives)."""
+    mapper = mapper_for_id(resource_type, fhir_id)
+    if mapper is None:
+        raise not_known(resource_type, fhir_id)
+    return mapper
+
+
 def read(access: Access, resource_type: str, fhir_id: str) -> dict:
-    mapper = mapper_for(resource_type)
+    mapper = source(resource_type, fhir_id)
     check(access, mapper, "read")
     with session_scope(read_only=True) as session:
         row = load_row(session, access, mapper, fhir_id)
@@ -99,7 +107,7 @@ def read(access: Access, resource_type: str, fhir_id: str) -> dict:
 
 
 def vread(access: Access, resource_type: str, fhir_id: str, version_id: str) -> dict:
-    mapper = mapper_for(resource_type)
+    mapper = source(resource_type, fhir_id)
     check(access, mapper, "read")
     with session_scope(read_only=True) as session:
         row = load_row(session, access, mapper, fhir_id)
@@ -119,7 +127,7 @@ def vread(access: Access, resource_type: str, fhir_id: str, version_id: str) -> 
 
 
 def history(access: Access, resource_type: str, fhir_id: str, base: str) -> dict:
-    mapper = mapper_for(resource_type)
+    mapper = source(resource_type, fhir_id)
     check(access, mapper, "read")
     with session_scope(read_only=True) as session:
         row = load_row(session, access, mapper, fhir_id)
@@ -143,7 +151,7 @@ def history(access: Access, resource_type: str, fhir_id: str, base: str) -> dict
 
 def search_params(mapper: Mapper) -> dict[str, Param]:
     params = mapper.params()
-    params.setdefault("identifier", identifier(mapper.resource_type, mapper.table.id))
+    params.setdefault("identifier", identifier(mapper.identity_key, mapper.table.id))
     return params
 
 
@@ -158,11 +166,59 @@ def matching(mapper: Mapper, access: Access, criteria: Criteria):
     return statement
 
 
+MULTI_SOURCE_WINDOW = 10_000  # rows a search over several tables may page through
+
+
 def search(access: Access, resource_type: str, query: list[tuple[str, str]], base: str) -> dict:
-    mapper = mapper_for(resource_type)
-    check(access, mapper, "read")
-    criteria = criteria_for(mapper, query)
-    statement = matching(mapper, access, criteria)
+    primary = mapper_for(resource_type)
+    check(access, primary, "read")
+    listed = [m for m in sources_for(resource_type) if access.actor.can(m.read_permission)]
+    plans = _plans(listed, query, access)
+    criteria = plans[0][1] if plans else criteria_for(primary, query)
+    with session_scope(read_only=True) as session:
+        if len(plans) == 1:
+            mapper, criteria, statement = plans[0]
+            total = _count(session, statement)
+            rows = [
+                (mapper, row)
+                for row in _page(session, mapper, criteria, statement, criteria.count, criteria.offset)
+            ]
+        else:
+            total, rows = _merged_page(session, plans, criteria)
+        for mapper in {m for m, _row in rows}:
+            mapper.prefetch(session, [row for m, row in rows if m is mapper])
+        kept = store.latest_many(session, resource_type, [m.fhir_id(row) for m, row in rows])
+        entries = [render(m, row, kept.get(m.fhir_id(row))) for m, row in rows]
+        _audit_reads(
+            session,
+            access,
+            "fhir.search",
+            resource_type,
+            [(m.patient_of_row(row), m.fhir_id(row)) for m, row in rows],
+            detail=f"GET {resource_type}?{urlencode(criteria.echo)[:300]}",
+        )
+    return searchset(base, resource_type, entries, total, criteria)
+
+
+def _plans(listed: list[Mapper], query: list[tuple[str, str]], access: Access):
+    """Each table's checked criteria and statement. A parameter one table does not have excludes
+    that table (none of its rows can match); a parameter no table has is refused."""
+    plans, refusals = [], []
+    for mapper in listed:
+        try:
+            criteria = criteria_for(mapper, query)
+        except FhirError as error:
+            if error.status != 400 or not any(issue.code == "not-supported" for issue in error.issues):
+                raise
+            refusals.append(error)
+            continue
+        plans.append((mapper, criteria, None))
+    if not plans and refusals:
+        raise refusals[0]
+    return [(mapper, criteria, matching(mapper, access, criteria)) for mapper, criteria, _ in plans]
+
+
+def _order(mapper: Mapper, criteria: Criteria) -> list:
     sort = criteria.sort
     if not sort and mapper.sorts:
         sort = ((next(iter(mapper.sorts)), mapper.default_descending),)
@@ -172,28 +228,50 @@ def search(access: Access, resource_type: str, query: list[tuple[str, str]], bas
     order.append(
         mapper.table.id.desc() if mapper.default_descending and not criteria.sort else mapper.table.id.asc()
     )
-    with session_scope(read_only=True) as session:
-        total = session.execute(
-            select(func.count()).select_from(statement.order_by(None).subquery())
-        ).scalar_one()
-        rows = []
-        if criteria.count:
-            rows = list(
-                session.execute(
-                    statement.order_by(*order).limit(criteria.count).offset(criteria.offset)
-                ).scalars()
-            )
-        kept = store.latest_many(session, resource_type, [str(row.id) for row in rows])
-        entries = [render(mapper, row, kept.get(str(row.id))) for row in rows]
-        _audit_reads(
-            session,
-            access,
-            "fhir.search",
-            resource_type,
-            [(mapper.patient_of_row(row), str(row.id)) for row in rows],
-            detail=f"GET {resource_type}?{urlencode(criteria.echo)[:300]}",
+    return order
+
+
+def _count(session: Session, statement) -> int:
+    return session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
+
+
+def _page(session: Session, mapper: Mapper, criteria: Criteria, statement, limit: int, offset: int) -> list:
+    if not limit:
+        return []
+    ordered = statement.order_by(*_order(mapper, criteria)).limit(limit).offset(offset)
+    return list(session.execute(ordered).scalars())
+
+
+def _merged_page(session: Session, plans, criteria: Criteria) -> tuple[int, list]:
+    """One page over several tables: each table's first ``offset + count`` rows in the search's
+    order, merged, then cut to the page (refused past a window, where $export is the way)."""
+    if criteria.offset + criteria.count > MULTI_SOURCE_WINDOW:
+        raise fail(
+            400,
+            f"Searches of this type page through at most {MULTI_SOURCE_WINDOW} results: narrow the search "
+            "(by patient, date or code) or use $export.",
+            code="too-costly",
         )
-    return searchset(base, resource_type, entries, total, criteria)
+    total = 0
+    merged = []
+    for mapper, mapper_criteria, statement in plans:
+        total += _count(session, statement)
+        for row in _page(session, mapper, mapper_criteria, statement, criteria.offset + criteria.count, 0):
+            merged.append((mapper, row))
+    sort = criteria.sort or ()
+    if not sort:
+        first = plans[0][0]
+        sort = ((next(iter(first.sorts)), first.default_descending),) if first.sorts else ()
+    for name, descending in reversed(sort):
+        merged.sort(key=lambda pair, name=name: _sort_value(pair, name), reverse=descending)
+    return total, merged[criteria.offset : criteria.offset + criteria.count]
+
+
+def _sort_value(pair, name: str):
+    mapper, row = pair
+    column = mapper.sorts.get(name)
+    value = getattr(row, column.key) if column is not None else None
+    return (value is not None, value if value is not None else 0)
 
 
 def searchset(base: str, resource_type: str, entries: list[dict], total: int, criteria: Criteria) -> dict:
@@ -230,7 +308,10 @@ def everything(access: Access, fhir_id: str, base: str) -> dict:
     patient_mapper = mapper_for("Patient")
     check(access, patient_mapper, "read")
     compartment = [
-        m for m in mappers().values() if m.patient_column and m.in_everything and m is not patient_mapper
+        m
+        for listed in sources().values()
+        for m in listed
+        if m.patient_column and m.in_everything and m is not patient_mapper
     ]
     readable = [
         m
@@ -244,14 +325,18 @@ def everything(access: Access, fhir_id: str, base: str) -> dict:
         entries.append(render(patient_mapper, patient, kept_by_type.get(("Patient", fhir_id))))
         for mapper in readable:
             column = getattr(mapper.table, mapper.patient_column)
-            rows = session.execute(
-                mapper.select()
-                .where(column == patient.id)
-                .order_by(mapper.table.id)
-                .limit(EVERYTHING_LIMIT + 1)
-            ).scalars()
+            rows = list(
+                session.execute(
+                    mapper.select()
+                    .where(column == patient.id)
+                    .order_by(mapper.table.id)
+                    .limit(EVERYTHING_LIMIT + 1)
+                ).scalars()
+            )
+            mapper.prefetch(session, rows)
             for row in rows:
-                entries.append(render(mapper, row, kept_by_type.get((mapper.resource_type, str(row.id)))))
+                kept = kept_by_type.get((mapper.resource_type, mapper.fhir_id(row)))
+                entries.append(render(mapper, row, kept))
             if len(entries) > EVERYTHING_LIMIT:
                 raise fail(
                     400,
@@ -264,7 +349,7 @@ def everything(access: Access, fhir_id: str, base: str) -> dict:
             "fhir.everything",
             "Patient",
             [(patient.id, fhir_id)],
-            detail=f"Patient/{fhir_id}/$everything: {len(entries)} resources of {len(readable) + 1} types",
+            detail=f"Patient/{fhir_id}/$everything: {len(entries)} resources from {len(readable) + 1} tables",
         )
     return {
         "resourceType": "Bundle",

@@ -24,6 +24,10 @@ from hms_app.services.permissions import Actor
 class Mapper:
     resource_type: ClassVar[str]
     table: ClassVar[Any]  # the SQLModel table whose rows are this type's resources
+    # A type kept in more than one table (vital signs and laboratory results are both Observations)
+    # has one mapper per table: the first without a prefix (plain numeric ids; it takes creates),
+    # the others with a prefix of their own before the row id ("lab-12").
+    id_prefix: ClassVar[str] = ""
     documentation: ClassVar[str] = ""
     read_permission: ClassVar[str]
     write_permission: ClassVar[str | None] = None  # None: read-only over FHIR
@@ -38,13 +42,16 @@ class Mapper:
     # Sort parameters -> column; the default order is the first entry, then the id.
     sorts: ClassVar[Mapping[str, Any]] = {}
     default_descending: ClassVar[bool] = False
+    # Elements the server sets from its tables whatever a client sent (recordedDate, an
+    # encounter's period): never answered from a kept version.
+    server_elements: ClassVar[frozenset[str]] = frozenset()
     # Included in Patient/$everything.
     in_everything: ClassVar[bool] = True
 
     # --- reading -------------------------------------------------------------------------------
     def params(self) -> dict[str, Param]:
         """The type's search parameters; ``_id`` and the patient link come for free."""
-        params = {"_id": resource_id(self.table.id)}
+        params = {"_id": resource_id(self.table.id, self.id_prefix)}
         if self.patient_column and self.patient_column != "id":
             column = getattr(self.table, self.patient_column)
             for name in self.patient_params:
@@ -62,6 +69,18 @@ class Mapper:
     def to_fhir(self, row: Any) -> dict:
         """The owned elements of the resource ``row`` stands for (without id and meta)."""
         raise NotImplementedError
+
+    def prefetch(self, session: Session, rows: list[Any]) -> None:
+        """Load what ``to_fhir`` needs of related tables for a whole page at once (a hook: a
+        mapper whose resources name related rows fills a cache here instead of a query per row)."""
+
+    def fhir_id(self, row: Any) -> str:
+        return f"{self.id_prefix}{row.id}"
+
+    @property
+    def identity_key(self) -> str:
+        """How the identifiers table names this mapper's rows (a prefixed source apart)."""
+        return f"{self.resource_type}:{self.id_prefix}" if self.id_prefix else self.resource_type
 
     def last_updated(self, row: Any) -> datetime | None:
         for name in ("updated_at", "recorded_at", "created_at"):
@@ -94,6 +113,9 @@ class Mapper:
 
     def row_id(self, fhir_id: str) -> int | None:
         """The row an id names, or None when it is not one this server gives."""
-        if fhir_id.isdigit() and len(fhir_id) <= 18:
-            return int(fhir_id)
+        if not fhir_id.startswith(self.id_prefix):
+            return None
+        digits = fhir_id[len(self.id_prefix) :]
+        if digits.isdigit() and len(digits) <= 18:
+            return int(digits)
         return None

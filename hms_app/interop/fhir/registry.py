@@ -12,20 +12,49 @@ from hms_app.interop.fhir.outcome import fail
 
 
 @cache
-def mappers() -> dict[str, Mapper]:
-    found: dict[str, Mapper] = {}
+def sources() -> dict[str, tuple[Mapper, ...]]:
+    """Each type's mappers: the unprefixed one first, then the prefixed ones (one per table)."""
+    found: dict[str, list[Mapper]] = {}
     for info in sorted(pkgutil.iter_modules(resources.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{resources.__name__}.{info.name}")
-        mapper = getattr(module, "MAPPER", None)
-        if isinstance(mapper, Mapper):
-            if mapper.resource_type in found:
-                raise RuntimeError(f"two mappers for {mapper.resource_type}")
-            found[mapper.resource_type] = mapper
-    return dict(sorted(found.items()))
+        for name in ("MAPPER", "MAPPERS"):
+            value = getattr(module, name, None)
+            for mapper in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(mapper, Mapper):
+                    found.setdefault(mapper.resource_type, []).append(mapper)
+    result = {}
+    for resource_type, listed in sorted(found.items()):
+        listed.sort(key=lambda m: m.id_prefix)
+        prefixes = [m.id_prefix for m in listed]
+        if prefixes[0] != "" or len(set(prefixes)) != len(prefixes):
+            raise RuntimeError(
+                f"{resource_type} needs one unprefixed mapper and distinct prefixes: {prefixes}"
+            )
+        result[resource_type] = tuple(listed)
+    return result
+
+
+def mappers() -> dict[str, Mapper]:
+    """Each type's primary mapper (the unprefixed one)."""
+    return {resource_type: listed[0] for resource_type, listed in sources().items()}
+
+
+def sources_for(resource_type: str) -> tuple[Mapper, ...]:
+    mapper_for(resource_type)
+    return sources()[resource_type]
+
+
+def mapper_for_id(resource_type: str, fhir_id: str) -> Mapper | None:
+    """The mapper whose ids look like ``fhir_id`` (None: no table of the type gives such an id)."""
+    for mapper in reversed(sources_for(resource_type)):  # prefixed ones first
+        if mapper.row_id(fhir_id) is not None:
+            return mapper
+    return None
 
 
 def mapper_for(resource_type: str) -> Mapper:
-    mapper = mappers().get(resource_type)
+    listed = sources().get(resource_type)
+    mapper = listed[0] if listed else None
     if mapper is None:
         raise fail(
             404,

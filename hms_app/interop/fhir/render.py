@@ -28,14 +28,19 @@ def render(mapper: Mapper, row: Any, kept: KeptVersion | None) -> dict:
     updated = mapper.last_updated(row)
     if updated is not None:
         meta["lastUpdated"] = instant(updated)
-    resource: dict = {"resourceType": mapper.resource_type, "id": str(row.id), "meta": meta}
+    resource: dict = {"resourceType": mapper.resource_type, "id": mapper.fhir_id(row), "meta": meta}
     for element, value in body.items():
         if element not in SERVER_ELEMENTS and element not in mapper.owned:
             resource[element] = value
     for element in sorted(mapper.owned):
         if element == "identifier":
             continue
-        if kept and element in body and then.get(element) == now.get(element):
+        if (
+            kept
+            and element in body
+            and element not in mapper.server_elements
+            and then.get(element) == now.get(element)
+        ):
             resource[element] = body[element]
         elif element in now:
             resource[element] = now[element]

@@ -305,7 +305,7 @@ def _integer(raw: str, name: str, *, low: int, high: int) -> int:
     return int(raw)
 
 
-def identifier(resource_type: str, id_column, own: Mapping[str, object] | None = None) -> Param:
+def identifier(identity_key: str, id_column, own: Mapping[str, object] | None = None) -> Param:
     """``identifier=system|value``: HMS's own identifiers (``own``: system -> column) from the
     tables, any other from those clients gave the resources."""
     from hms_app.interop.fhir import store
@@ -324,7 +324,7 @@ def identifier(resource_type: str, id_column, own: Mapping[str, object] | None =
             for own_system, column in (own or {}).items():
                 if wanted in (None, own_system):
                     clauses.append(column == code)
-            clauses.append(id_column.in_(store.identifier_rows(resource_type, wanted, code)))
+            clauses.append(id_column.in_(store.identifier_rows(identity_key, wanted, code)))
         return _any(clauses)
 
     return Param("token", build)

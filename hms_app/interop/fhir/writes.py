@@ -118,7 +118,7 @@ def create_in(session: Session, access: Access, mapper: Mapper, resource: dict) 
         row_id = mapper.create(session, actor=access.actor, resource=resource)
     except DomainError as error:
         raise from_domain_error(mapper.resource_type, error) from error
-    fhir_id = str(row_id)
+    fhir_id = f"{mapper.id_prefix}{row_id}"
     session.flush()
     row = engine.load_row(session, access, mapper, fhir_id)
     patient_id = mapper.patient_of_row(row)
@@ -136,7 +136,7 @@ def create_in(session: Session, access: Access, mapper: Mapper, resource: dict) 
         patient_id=patient_id,
         user_id=access.actor.user_id,
     )
-    store.set_identifiers(session, mapper.resource_type, row_id, resource)
+    store.set_identifiers(session, mapper.identity_key, row_id, resource)
     record_audit(
         session,
         access.actor,
@@ -231,7 +231,7 @@ def update_in(
         patient_id=patient_id,
         user_id=access.actor.user_id,
     )
-    store.set_identifiers(session, mapper.resource_type, row.id, resource)
+    store.set_identifiers(session, mapper.identity_key, row.id, resource)
     record_audit(
         session,
         access.actor,

@@ -1,0 +1,220 @@
+"""ServiceRequest: the orders of the laboratory (``lab_order``, one per test; plain ids) and of
+radiology (``imaging_order``, ids ``img-<n>``). Read and search only: orders are placed in the
+chart, where the duplicate and safety checks ask the clinician questions."""
+
+from __future__ import annotations
+
+from sqlalchemy import false, select, true
+from sqlalchemy.orm import object_session
+
+from hms_app.interop.fhir.elements import LOINC, concept, instant, ref
+from hms_app.interop.fhir.mapper import Mapper
+from hms_app.interop.fhir.search import Param, date_param, split_values, token
+from hms_app.models.laboratory import LabOrder, LabRequest, LabTest
+from hms_app.models.radiology import ImagingOrder, ImagingProcedure
+
+CATEGORY_SYSTEM = "http://snomed.info/sct"
+LAB_CATEGORY = ("108252007", "Laboratory procedure")
+IMAGING_CATEGORY = ("363679005", "Imaging")
+PROCEDURE_SYSTEM = "urn:hms:imaging-procedure"  # the hospital's own examination codes
+ACCESSION_SYSTEM = "urn:hms:accession"
+LAB_STATUS = {
+    "ordered": "active",
+    "collected": "active",
+    "received": "active",
+    "resulted": "active",
+    "released": "completed",
+    "cancelled": "revoked",
+}
+IMAGING_STATUS = {
+    "requested": "active",
+    "scheduled": "active",
+    "arrived": "active",
+    "in_progress": "active",
+    "images_received": "active",
+    "preliminary": "active",
+    "final": "completed",
+    "cancelled": "revoked",
+}
+
+
+def _status_param(column, mapping: dict[str, str]) -> Param:
+    """FHIR's status codes onto the department's own (``active`` is every order still in work)."""
+
+    def build(raw: str, modifier: str | None, name: str):
+        wanted = {value.rpartition("|")[2] for value in split_values(raw, name)}
+        stored = [ours for ours, fhir in mapping.items() if fhir in wanted]
+        return column.in_(stored) if stored else false()
+
+    return Param("token", build)
+
+
+def _fixed(value: str) -> Param:
+    """A parameter every row of the table answers the same way (its category)."""
+
+    def build(raw: str, modifier: str | None, name: str):
+        wanted = {item.rpartition("|")[2] for item in split_values(raw, name)}
+        return true() if value in wanted else false()
+
+    return Param("token", build)
+
+
+class LabServiceRequestMapper(Mapper):
+    resource_type = "ServiceRequest"
+    table = LabOrder
+    documentation = "Laboratory orders (one per test; LOINC) and imaging orders (ids img-<n>)."
+    read_permission = "lab.read"
+    owned = frozenset(
+        {
+            "identifier",
+            "status",
+            "intent",
+            "category",
+            "priority",
+            "code",
+            "subject",
+            "authoredOn",
+            "requester",
+            "reasonCode",
+            "specimen",
+        }
+    )
+    sorts = {"authored": LabOrder.ordered_at}
+    default_descending = True
+
+    def __init__(self) -> None:
+        self._tests: dict[int, tuple[str, str]] = {}
+        self._requests: dict[int, tuple[str, int, str | None]] = {}
+
+    def search_params(self) -> dict[str, Param]:
+        return {
+            "code": Param(
+                "token",
+                lambda raw, modifier, name: LabOrder.test_id.in_(
+                    select(LabTest.id).where(token(LabTest.code, system=LOINC).build(raw, modifier, name))
+                ),
+            ),
+            "status": _status_param(LabOrder.status, LAB_STATUS),
+            "authored": date_param(LabOrder.ordered_at),
+            "priority": token(LabOrder.priority),
+            "category": _fixed(LAB_CATEGORY[0]),
+            "identifier": Param(
+                "token",
+                lambda raw, modifier, name: LabOrder.request_id.in_(
+                    select(LabRequest.id).where(
+                        token(LabRequest.reference, system="urn:hms:lab-request").build(raw, modifier, name)
+                    )
+                ),
+            ),
+        }
+
+    def last_updated(self, row: LabOrder):
+        return row.cancelled_at or row.ordered_at
+
+    def prefetch(self, session, rows) -> None:
+        tests = {row.test_id for row in rows} - set(self._tests)
+        if tests:
+            for test in session.execute(
+                select(LabTest.id, LabTest.code, LabTest.name).where(LabTest.id.in_(tests))
+            ):
+                self._tests[test.id] = (test.code, test.name)
+        requests = {row.request_id for row in rows} - set(self._requests)
+        if requests:
+            found = session.execute(
+                select(
+                    LabRequest.id,
+                    LabRequest.reference,
+                    LabRequest.ordered_by_id,
+                    LabRequest.clinical_question,
+                ).where(LabRequest.id.in_(requests))
+            )
+            for request in found:
+                self._requests[request.id] = (
+                    request.reference,
+                    request.ordered_by_id,
+                    request.clinical_question,
+                )
+
+    def to_fhir(self, row: LabOrder) -> dict:
+        if row.test_id not in self._tests or row.request_id not in self._requests:
+            self.prefetch(object_session(row), [row])
+        code, name = self._tests[row.test_id]
+        reference, orderer, question = self._requests[row.request_id]
+        return {
+            "identifier": [{"system": "urn:hms:lab-request", "value": reference}],
+            "status": LAB_STATUS.get(row.status, "unknown"),
+            "intent": "order",
+            "category": [concept(CATEGORY_SYSTEM, *LAB_CATEGORY)],
+            "priority": row.priority,
+            "code": concept(LOINC, code, name),
+            "subject": ref("Patient", row.patient_id),
+            "authoredOn": instant(row.ordered_at),
+            "requester": ref("Practitioner", orderer),
+            "reasonCode": [{"text": question}] if question else None,
+            "specimen": [ref("Specimen", row.specimen_id)] if row.specimen_id else None,
+        }
+
+
+class ImagingServiceRequestMapper(Mapper):
+    resource_type = "ServiceRequest"
+    id_prefix = "img-"
+    table = ImagingOrder
+    read_permission = "imaging.read"
+    owned = LabServiceRequestMapper.owned | {"occurrenceDateTime"}
+    sorts = {"authored": ImagingOrder.ordered_at}
+    default_descending = True
+
+    def __init__(self) -> None:
+        self._procedures: dict[int, tuple[str, str]] = {}
+
+    def search_params(self) -> dict[str, Param]:
+        return {
+            "code": Param(
+                "token",
+                lambda raw, modifier, name: ImagingOrder.procedure_id.in_(
+                    select(ImagingProcedure.id).where(
+                        token(ImagingProcedure.code, system=PROCEDURE_SYSTEM).build(raw, modifier, name)
+                    )
+                ),
+            ),
+            "status": _status_param(ImagingOrder.status, IMAGING_STATUS),
+            "authored": date_param(ImagingOrder.ordered_at),
+            "priority": token(ImagingOrder.priority),
+            "category": _fixed(IMAGING_CATEGORY[0]),
+            "identifier": token(ImagingOrder.accession, system=ACCESSION_SYSTEM),
+        }
+
+    def last_updated(self, row: ImagingOrder):
+        return row.status_changed_at
+
+    def prefetch(self, session, rows) -> None:
+        wanted = {row.procedure_id for row in rows} - set(self._procedures)
+        if wanted:
+            found = session.execute(
+                select(ImagingProcedure.id, ImagingProcedure.code, ImagingProcedure.name).where(
+                    ImagingProcedure.id.in_(wanted)
+                )
+            )
+            for procedure in found:
+                self._procedures[procedure.id] = (procedure.code, procedure.name)
+
+    def to_fhir(self, row: ImagingOrder) -> dict:
+        if row.procedure_id not in self._procedures:
+            self.prefetch(object_session(row), [row])
+        code, name = self._procedures[row.procedure_id]
+        return {
+            "identifier": [{"system": ACCESSION_SYSTEM, "value": row.accession}],
+            "status": IMAGING_STATUS.get(row.status, "unknown"),
+            "intent": "order",
+            "category": [concept(CATEGORY_SYSTEM, *IMAGING_CATEGORY)],
+            "priority": row.priority,
+            "code": concept(PROCEDURE_SYSTEM, code, name),
+            "subject": ref("Patient", row.patient_id),
+            "authoredOn": instant(row.ordered_at),
+            "occurrenceDateTime": instant(row.scheduled_at),
+            "requester": ref("Practitioner", row.ordered_by_id),
+            "reasonCode": [{"text": row.clinical_question}],
+        }
+
+
+MAPPERS = [LabServiceRequestMapper(), ImagingServiceRequestMapper()]
