@@ -11,11 +11,16 @@ from decimal import Decimal
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from hms_app.clock import utcnow
 from hms_app.models.patients import Coverage
+from hms_app.services.billing import charges, claims, invoices, payments
+from hms_app.services.permissions import Actor
 from hms_app.settings import get_settings
 from tests.api import fhir_support
 from tests.api.fhir_support import headers
+from tests.api.test_fhir_directory import staff
 from tests.services import test_billing
+from tests.services.test_billing import CLERK, MANAGER, _charge, key
 
 api, tokens = fhir_support.api, fhir_support.tokens  # the fixtures
 world = test_billing.world  # a catalogue, the payer Acme (code ACME), a self-pay and an insured patient
@@ -73,6 +78,67 @@ def assert_read_only_and_guarded(api, tokens, resource_type: str, fhir_id: str, 
             refused = api.get(url, headers=headers(token))
             assert refused.status_code == 403, (url, refused.text)
             assert refused.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.fixture
+def books(session, world):
+    """The self-pay patient: an invoice of a visit and three blood counts (179.99 + 8.25 tax =
+    188.24) paid in full, a voided invoice re-billed on a draft, an open charge for a drug posted by
+    a physician, and a cancelled charge. The insured patient: an issued invoice of a visit at Acme's
+    price and a blood count (106.08: patient 33.22, payer 72.86) and a submitted claim for it."""
+    grey = staff(session, "dr.grey", "Meredith Grey")
+    doctor = Actor(
+        user_id=grey.id,
+        username="dr.grey",
+        roles=frozenset({"physician"}),
+        permissions=frozenset({"patient.read", "pharmacy.dispense"}),
+    )
+    me = world["self"]
+    visit = _charge(session, me, "VISIT-GP", source_id=101)
+    labs = _charge(session, me, "LAB-CBC", quantity=3)
+    paid = invoices.issue_invoice(
+        session, actor=CLERK, invoice_id=invoices.draft_invoice(session, actor=CLERK, patient_id=me).id
+    )
+    payments.post_payment(
+        session,
+        actor=CLERK,
+        patient_id=me,
+        invoice_id=paid.id,
+        amount_cents=18824,
+        method="card",
+        idempotency_key=key(),
+    )
+    _charge(session, me, "VISIT-GP", source_id=104)
+    voided = invoices.issue_invoice(
+        session, actor=CLERK, invoice_id=invoices.draft_invoice(session, actor=CLERK, patient_id=me).id
+    )
+    voided = invoices.void_invoice(session, actor=MANAGER, invoice_id=voided.id, reason="wrong patient")
+    drug = _charge(session, me, "DRUG-AMOX", source_id=102, actor=doctor)
+    cancelled = _charge(session, me, "VISIT-GP", source_id=103)
+    charges.void_charge(session, actor=MANAGER, charge_id=cancelled.id, reason="duplicate visit")
+    insured_visit = _charge(session, world["insured"], "VISIT-GP", source_id=201)
+    _charge(session, world["insured"], "LAB-CBC")
+    billed = invoices.issue_invoice(
+        session,
+        actor=CLERK,
+        invoice_id=invoices.draft_invoice(session, actor=CLERK, patient_id=world["insured"]).id,
+    )
+    claim = claims.create_claim(session, actor=CLERK, invoice_id=billed.id)
+    claims.submit_claim(session, actor=CLERK, claim_id=claim.id)
+    return {
+        **world,
+        "grey": grey.id,
+        "visit": str(visit.id),
+        "labs": str(labs.id),
+        "drug": str(drug.id),
+        "cancelled": str(cancelled.id),
+        "insured_visit": str(insured_visit.id),
+        "paid": str(paid.id),
+        "voided": str(voided.id),
+        "redraft": str(voided.replaced_by_id),
+        "billed": str(billed.id),
+        "claim": str(claim.id),
+    }
 
 
 # --- Coverage -------------------------------------------------------------------------------
@@ -141,3 +207,58 @@ def test_money_is_in_the_hospitals_currency(api, tokens, world, monkeypatch):
         get_settings()
     monkeypatch.setenv("HMS_CURRENCY", "EUR")
     get_settings.cache_clear()
+
+
+# --- ChargeItem -----------------------------------------------------------------------------
+
+
+def test_charge_item_is_a_charge_priced_to_the_cent(api, tokens, books):
+    token = tokens.issue()
+    labs = get(api, token, f"ChargeItem/{books['labs']}")
+    assert labs["status"] == "billed"
+    assert labs["code"] == {
+        "coding": [{"system": "urn:hms:charge-code", "code": "LAB-CBC", "display": "Full blood count"}],
+        "text": "Full blood count",
+    }
+    assert labs["subject"] == {"reference": f"Patient/{books['self']}"}
+    assert labs["quantity"] == {"value": 3}
+    assert money(labs["priceOverride"]) == (Decimal("99.99"), "USD")  # 3 x 33.33, before tax
+    assert labs["performingOrganization"] == {"reference": f"Organization/{books['lab']}"}
+    assert labs["enterer"] == {
+        "identifier": {"system": "urn:hms:user", "value": "billing"},
+        "display": "billing",
+    }
+    assert labs["note"] == [{"text": "Entered by hand: walk-in test"}]
+    assert labs["occurrenceDateTime"] == labs["enteredDate"]
+
+    drug = get(api, token, f"ChargeItem/{books['drug']}")
+    assert drug["status"] == "billable"
+    assert drug["enterer"] == {"reference": f"Practitioner/{books['grey']}", "display": "Meredith Grey"}
+    assert money(drug["priceOverride"]) == (Decimal("12.50"), "USD")
+    cancelled = get(api, token, f"ChargeItem/{books['cancelled']}")
+    assert cancelled["status"] == "not-billable"
+    assert cancelled["note"][0]["text"] == "Cancelled: duplicate visit"
+    # Acme's negotiated price, not the catalogue's 80.00.
+    assert money(get(api, token, f"ChargeItem/{books['insured_visit']}")["priceOverride"])[0] == Decimal(
+        "70.00"
+    )
+
+    mine = f"patient={books['self']}"
+    assert set(ids(api, token, f"ChargeItem?{mine}")) >= {books["visit"], books["labs"], books["drug"]}
+    assert ids(api, token, f"ChargeItem?subject=Patient/{books['insured']}&code=LAB-CBC") != []
+    assert ids(api, token, f"ChargeItem?{mine}&code=urn:hms:charge-code|lab-cbc") == [books["labs"]]
+    assert ids(api, token, f"ChargeItem?{mine}&code=http://www.ama-assn.org/go/cpt|LAB-CBC") == []
+    assert ids(api, token, f"ChargeItem?{mine}&code=NOPE") == []
+    assert ids(api, token, f"ChargeItem?{mine}&status=billable") == [books["drug"]]
+    assert ids(api, token, f"ChargeItem?{mine}&status=not-billable") == [books["cancelled"]]
+    assert ids(api, token, f"ChargeItem?{mine}&status=entered-in-error") == []
+    assert len(ids(api, token, f"ChargeItem?{mine}&status=billed")) == 3  # two paid, one re-billed
+    today = utcnow().date().isoformat()
+    assert len(ids(api, token, f"ChargeItem?{mine}&entered-date={today}")) == 5
+    assert len(ids(api, token, f"ChargeItem?{mine}&occurrence=ge{today}")) == 5
+    assert ids(api, token, f"ChargeItem?{mine}&entered-date=lt2020-01-01") == []
+    assert ids(api, token, f"ChargeItem?performing-organization=Organization/{books['lab']}&{mine}") == [
+        books["labs"]
+    ]
+    assert api.get("/fhir/ChargeItem?entered-date=yesterday", headers=headers(token)).status_code == 400
+    assert_read_only_and_guarded(api, tokens, "ChargeItem", books["labs"], "billing.read")
