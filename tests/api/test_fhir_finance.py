@@ -262,3 +262,101 @@ def test_charge_item_is_a_charge_priced_to_the_cent(api, tokens, books):
     ]
     assert api.get("/fhir/ChargeItem?entered-date=yesterday", headers=headers(token)).status_code == 400
     assert_read_only_and_guarded(api, tokens, "ChargeItem", books["labs"], "billing.read")
+
+
+# --- Invoice --------------------------------------------------------------------------------
+
+
+def components(items: list[dict]) -> dict[str, Decimal]:
+    return {
+        c.get("code", {}).get("coding", [{}])[0].get("code") or c["type"]: c["amount"]["value"] for c in items
+    }
+
+
+def test_invoice_is_a_bill_whose_lines_add_up_to_the_cent(api, tokens, books):
+    token = tokens.issue()
+    paid = get(api, token, f"Invoice/{books['paid']}")
+    assert paid["status"] == "balanced"  # paid in full at the desk
+    assert paid["identifier"] == [{"system": "urn:hms:invoice", "value": "INV-000001"}]
+    assert paid["subject"] == {"reference": f"Patient/{books['self']}"}
+    assert paid["issuer"] == {"display": get_settings().hospital_name}
+    assert money(paid["totalNet"]) == (Decimal("179.99"), "USD")
+    assert money(paid["totalGross"]) == (Decimal("188.24"), "USD")
+    assert components(paid["totalPriceComponent"]) == {
+        "base": Decimal("179.99"),
+        "tax": Decimal("8.25"),
+        "patient-share": Decimal("188.24"),
+        "payer-share": Decimal("0.00"),
+    }
+    visit, labs = paid["lineItem"]
+    assert (visit["sequence"], visit["chargeItemReference"]) == (
+        1,
+        {"reference": f"ChargeItem/{books['visit']}"},
+    )
+    assert labs["chargeItemReference"] == {"reference": f"ChargeItem/{books['labs']}"}
+    base, tax = labs["priceComponent"]
+    assert (base["type"], base["factor"], base["amount"]["value"]) == ("base", 3, Decimal("99.99"))
+    assert base["code"]["coding"][0]["code"] == "LAB-CBC"
+    assert (tax["type"], tax["factor"], tax["amount"]["value"]) == ("tax", Decimal("0.0825"), Decimal("8.25"))
+    line_sum = sum(c["amount"]["value"] for item in paid["lineItem"] for c in item["priceComponent"])
+    assert line_sum == paid["totalGross"]["value"] == Decimal("188.24")
+
+    voided = get(api, token, f"Invoice/{books['voided']}")
+    assert (voided["status"], voided["cancelledReason"]) == ("cancelled", "wrong patient")
+    assert voided["identifier"][0]["value"] == "INV-000002"  # a void keeps its number
+    redraft = get(api, token, f"Invoice/{books['redraft']}")
+    assert redraft["status"] == "draft" and "identifier" not in redraft
+    billed = get(api, token, f"Invoice/{books['billed']}")
+    assert billed["status"] == "issued"
+    assert money(billed["totalGross"])[0] == Decimal("106.08")
+    shares = components(billed["totalPriceComponent"])
+    assert (shares["patient-share"], shares["payer-share"]) == (Decimal("33.22"), Decimal("72.86"))
+    assert shares["patient-share"] + shares["payer-share"] == billed["totalGross"]["value"]
+
+    mine = f"patient={books['self']}"
+    assert ids(api, token, f"Invoice?{mine}&_sort=date") == [books["paid"], books["voided"], books["redraft"]]
+    assert ids(api, token, f"Invoice?subject=Patient/{books['insured']}") == [books["billed"]]
+    assert ids(api, token, "Invoice?status=balanced") == [books["paid"]]
+    assert ids(api, token, "Invoice?status=issued") == [books["billed"]]
+    assert ids(api, token, "Invoice?status=cancelled") == [books["voided"]]
+    assert ids(api, token, "Invoice?status=draft") == [books["redraft"]]
+    assert ids(api, token, "Invoice?status=entered-in-error") == []
+    assert ids(api, token, "Invoice?identifier=urn:hms:invoice|INV-000003") == [books["billed"]]
+    assert ids(api, token, "Invoice?identifier=INV-000001") == [books["paid"]]
+    assert ids(api, token, "Invoice?identifier=urn:hms:invoice|INV-999999") == []
+    today = utcnow().date().isoformat()
+    assert len(ids(api, token, f"Invoice?date={today}")) == 4
+    assert ids(api, token, f"Invoice?date=gt{today}") == []
+    assert_read_only_and_guarded(api, tokens, "Invoice", books["paid"], "billing.read")
+
+
+def test_a_patient_bound_token_sees_only_its_own_bills(api, tokens, books):
+    own = tokens.issue(scopes="patient/*.read", patient_id=books["self"])
+    assert get(api, own, f"Invoice/{books['paid']}")["status"] == "balanced"
+    for url in (
+        f"Invoice/{books['billed']}",
+        f"Claim/{books['claim']}",
+        f"ChargeItem/{books['insured_visit']}",
+    ):
+        assert get(api, own, url, status=404)["resourceType"] == "OperationOutcome"
+    assert sorted(ids(api, own, "Invoice")) == sorted([books["paid"], books["voided"], books["redraft"]])
+    assert ids(api, own, f"Invoice?patient={books['insured']}") == []
+    assert ids(api, own, "Invoice?identifier=INV-000003") == []
+    assert ids(api, own, "Claim") == [] and ids(api, own, "Coverage") == []
+    assert books["insured_visit"] not in ids(api, own, "ChargeItem")
+
+
+def test_everything_includes_the_patients_coverage_charges_invoices_and_claims(api, tokens, books):
+    bundle = get(api, tokens.issue(), f"Patient/{books['insured']}/$everything")
+    found = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]}
+    assert {
+        ("Coverage", str(books["coverage"])),
+        ("ChargeItem", books["insured_visit"]),
+        ("Invoice", books["billed"]),
+        ("Claim", books["claim"]),
+    } <= found
+    assert ("Invoice", books["paid"]) not in found
+    # Without the billing permission the same request leaves the money out.
+    clinical = get(api, tokens.issue(permissions=NO_BILLING), f"Patient/{books['insured']}/$everything")
+    types = {e["resource"]["resourceType"] for e in clinical["entry"]}
+    assert "Coverage" in types and not types & {"ChargeItem", "Invoice", "Claim"}
