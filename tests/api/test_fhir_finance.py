@@ -360,3 +360,66 @@ def test_everything_includes_the_patients_coverage_charges_invoices_and_claims(a
     clinical = get(api, tokens.issue(permissions=NO_BILLING), f"Patient/{books['insured']}/$everything")
     types = {e["resource"]["resourceType"] for e in clinical["entry"]}
     assert "Coverage" in types and not types & {"ChargeItem", "Invoice", "Claim"}
+
+
+# --- Claim ----------------------------------------------------------------------------------
+
+
+def test_claim_asks_the_payer_for_its_share(api, tokens, session, books):
+    token = tokens.issue()
+    claim = get(api, token, f"Claim/{books['claim']}")
+    assert claim["status"] == "active"  # submitted
+    assert claim["use"] == "claim"
+    assert claim["type"]["coding"][0]["code"] == "institutional"
+    assert claim["identifier"] == [{"system": "urn:hms:invoice", "value": "INV-000003"}]
+    assert claim["patient"] == {"reference": f"Patient/{books['insured']}"}
+    assert claim["insurer"] == {
+        "identifier": {"system": "urn:hms:payer", "value": "ACME"},
+        "display": "Acme Health",
+    }
+    assert claim["provider"] == {"display": get_settings().hospital_name}
+    assert claim["priority"]["coding"][0]["code"] == "normal"
+    assert claim["insurance"] == [
+        {"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{books['coverage']}"}}
+    ]
+    visit, labs = claim["item"]
+    assert visit["productOrService"]["coding"][0]["code"] == "VISIT-GP"
+    assert (visit["unitPrice"]["value"], visit["net"]["value"]) == (Decimal("70.00"), Decimal("70.00"))
+    assert (labs["sequence"], labs["net"]["value"]) == (2, Decimal("36.08"))  # 33.33 + 2.75 tax
+    assert money(claim["total"]) == (Decimal("72.86"), "USD")  # the payer's share, not the bill's 106.08
+
+    # The payer's answer (a denial) is a ClaimResponse's outcome: the claim itself stays active.
+    claims.deny_claim(session, actor=CLERK, claim_id=int(books["claim"]), reason="not covered")
+    assert (
+        get(api, token, f"Claim/{books['claim']}")["status"] == "active"
+    )  # the denial is the payer's answer
+    assert ids(api, token, f"Claim?patient={books['insured']}") == [books["claim"]]
+    assert ids(api, token, f"Claim?patient=Patient/{books['self']}") == []
+    assert ids(api, token, "Claim?status=active") == [books["claim"]]
+    assert ids(api, token, "Claim?status=draft,cancelled") == []
+    assert ids(api, token, "Claim?identifier=urn:hms:invoice|INV-000003") == [books["claim"]]
+    assert ids(api, token, "Claim?identifier=INV-000001") == []
+    today = utcnow().date().isoformat()
+    assert ids(api, token, f"Claim?created={today}&use=claim") == [books["claim"]]
+    assert ids(api, token, "Claim?created=lt2020-01-01") == []
+    assert ids(api, token, "Claim?use=preauthorization") == []
+    assert_read_only_and_guarded(api, tokens, "Claim", books["claim"], "billing.read")
+
+
+def test_the_capability_statement_lists_the_financial_types_read_only(api):
+    statement = api.get("/fhir/metadata").json()
+    valid(statement)
+    types = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for name, param in (
+        ("Coverage", "beneficiary"),
+        ("ChargeItem", "entered-date"),
+        ("Invoice", "date"),
+        ("Claim", "created"),
+    ):
+        assert param in {p["name"] for p in types[name]["searchParam"]}
+        assert {i["code"] for i in types[name]["interaction"]} <= {
+            "read",
+            "vread",
+            "history-instance",
+            "search-type",
+        }
