@@ -8,6 +8,7 @@ to its Redis state manager with several backend workers. Nothing else changes.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -108,6 +109,8 @@ class Settings:
     dicom_host: str = "127.0.0.1"
     # How long a FHIR client's bearer token lives (SMART Backend Services suggests five minutes).
     fhir_token_minutes: int = 5
+    # ISO 4217 code of the currency every amount (integer cents) is in: the FHIR API's Money says it.
+    currency: str = "USD"
 
     @property
     def is_sqlite(self) -> bool:
@@ -177,7 +180,17 @@ def get_settings() -> Settings:
         dicom_port=_dicom_port(),
         dicom_host=(os.environ.get("HMS_DICOM_HOST") or "127.0.0.1").strip(),
         fhir_token_minutes=_fhir_token_minutes(),
+        currency=_currency(),
     )
+
+
+def _currency() -> str:
+    code = (os.environ.get("HMS_CURRENCY") or "USD").strip()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise RuntimeError(
+            f"HMS_CURRENCY must be an ISO 4217 code of three capital letters (USD, EUR), got {code!r}"
+        )
+    return code
 
 
 def _fhir_token_minutes() -> int:
