@@ -47,7 +47,7 @@ def concept(
     return result
 
 
-def ref(resource_type: str, row_id: int | None, display: str | None = None) -> dict | None:
+def ref(resource_type: str, row_id: int | str | None, display: str | None = None) -> dict | None:
     if row_id is None:
         return None
     result = {"reference": f"{resource_type}/{row_id}"}
