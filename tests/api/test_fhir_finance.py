@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
+from sqlalchemy import select
 
 from hms_app.clock import utcnow
-from hms_app.models.patients import Coverage
+from hms_app.models.patients import Coverage, Payer
 from hms_app.services.billing import charges, claims, invoices, payments
 from hms_app.services.permissions import Actor
 from hms_app.settings import get_settings
@@ -150,9 +151,20 @@ def test_coverage_is_the_patients_insurance(api, tokens, session, world):
     body = get(api, token, f"Coverage/{cid}")
     assert body["status"] == "active"
     assert body["beneficiary"] == {"reference": f"Patient/{world['insured']}"}
+    acme = session.execute(select(Payer.id).where(Payer.code == "ACME")).scalar_one()
+    session.rollback()
     assert body["payor"] == [
-        {"identifier": {"system": "urn:hms:payer", "value": "ACME"}, "display": "Acme Health"}
+        {
+            "reference": f"Organization/pay-{acme}",
+            "identifier": {"system": "urn:hms:payer", "value": "ACME"},
+            "display": "Acme Health",
+        }
     ]
+    payer = get(api, token, f"Organization/pay-{acme}")
+    assert (payer["name"], payer["type"][0]["coding"][0]["code"]) == ("Acme Health", "pay")
+    assert ids(api, token, f"Coverage?payor=Organization/pay-{acme}") == ids(
+        api, token, "Coverage?payor:identifier=urn:hms:payer|ACME"
+    )
     assert body["subscriberId"] == "ACM-1"
     assert body["identifier"][0]["system"] == "urn:hms:member-id"
     assert body["identifier"][0]["value"] == "ACM-1"
@@ -373,7 +385,9 @@ def test_claim_asks_the_payer_for_its_share(api, tokens, session, books):
     assert claim["type"]["coding"][0]["code"] == "institutional"
     assert claim["identifier"] == [{"system": "urn:hms:invoice", "value": "INV-000003"}]
     assert claim["patient"] == {"reference": f"Patient/{books['insured']}"}
+    assert claim["insurer"]["reference"].startswith("Organization/pay-")
     assert claim["insurer"] == {
+        "reference": claim["insurer"]["reference"],
         "identifier": {"system": "urn:hms:payer", "value": "ACME"},
         "display": "Acme Health",
     }

@@ -40,10 +40,14 @@ def money(cents: int | None) -> dict | None:
 
 
 def payer_reference(payer: Payer | None) -> dict | None:
-    """A payer as a logical reference (its code and name): payers are no Organization ids yet."""
+    """A payer: its Organization (``pay-`` ids), its code and its name."""
     if payer is None:
         return None
-    return {"identifier": {"system": PAYER_SYSTEM, "value": payer.code}, "display": payer.name}
+    return {
+        "reference": f"Organization/pay-{payer.id}",
+        "identifier": {"system": PAYER_SYSTEM, "value": payer.code},
+        "display": payer.name,
+    }
 
 
 def hospital() -> dict:

@@ -22,17 +22,27 @@ SELF_PAY = "http://terminology.hl7.org/CodeSystem/coverage-selfpay"
 
 
 def payor_param() -> Param:
-    """``payor:identifier=urn:hms:payer|ACME``: coverages paid by the payer of that code. Payers
-    have no Organization id yet, so a plain ``payor=Organization/..`` cannot name one."""
+    """``payor=Organization/pay-3`` or ``payor:identifier=urn:hms:payer|ACME``: coverages paid by
+    that payer."""
 
     def build(raw: str, modifier: str | None, name: str):
+        if modifier is None:
+            ids = []
+            for value in split_values(raw, name):
+                tail = value.strip().rpartition("/")[2]
+                if (
+                    not value.strip().startswith(("Organization/pay-", "pay-"))
+                    and "/Organization/pay-" not in value
+                ):
+                    raise fail(
+                        400,
+                        f"Search {name} by a payer: Organization/pay-<id>, or {name}:identifier={PAYER_SYSTEM}|<code>.",
+                    )
+                digits = tail.removeprefix("pay-")
+                ids.append(int(digits) if digits.isdigit() and len(digits) <= 18 else -1)
+            return Coverage.payer_id.in_(ids)
         if modifier != "identifier":
-            raise fail(
-                400,
-                f"Search {name} by the payer's code: {name}:identifier={PAYER_SYSTEM}|<code> "
-                "(payers are not Organizations on this server yet).",
-                code="not-supported",
-            )
+            raise fail(400, f"The modifier :{modifier} is not supported on {name}.", code="not-supported")
         codes = []
         for value in split_values(raw, name):
             system, bar, code = value.rpartition("|") if "|" in value else ("", "", value)

@@ -1,8 +1,5 @@
-"""Organization: the hospital's departments (``department`` table), read-only.
-
-Payers (``payer``) are Organizations too, but the core names a resource by its row's numeric id
-in one table: two tables would give two Organization/1. Departments are mapped; payers wait for
-an id scheme of their own (see the Coverage mapper, when there is one)."""
+"""Organization: the hospital's departments (``department`` table; plain ids) and the payers
+(``payer``; ids ``pay-<n>``), read-only."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from hms_app.interop.fhir.elements import concept
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.search import Param, boolean, identifier, string, token
 from hms_app.models.organization import Department
+from hms_app.models.patients import Payer
 
 DEPARTMENT_SYSTEM = "urn:hms:department"
 ORGANIZATION_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
@@ -51,4 +49,37 @@ class OrganizationMapper(Mapper):
         }
 
 
-MAPPER = OrganizationMapper()
+PAYER_SYSTEM = "urn:hms:payer"
+
+
+class PayerMapper(Mapper):
+    resource_type = "Organization"
+    id_prefix = "pay-"
+    table = Payer
+    read_permission = "appointment.read"
+    patient_column = None
+    in_everything = False
+    owned = frozenset({"identifier", "active", "type", "name"})
+    sorts = {"name": Payer.name}
+
+    def search_params(self) -> dict[str, Param]:
+        return {
+            "identifier": identifier(self.identity_key, Payer.id, {PAYER_SYSTEM: Payer.code}),
+            "name": string(Payer.name),
+            "active": boolean(Payer.active),
+            "type": token(literal("pay"), system=ORGANIZATION_TYPE),
+        }
+
+    def last_updated(self, row: Payer):
+        return None
+
+    def to_fhir(self, row: Payer) -> dict:
+        return {
+            "identifier": [{"system": PAYER_SYSTEM, "value": row.code}],
+            "active": row.active,
+            "type": [concept(ORGANIZATION_TYPE, "pay", "Payer")],
+            "name": row.name,
+        }
+
+
+MAPPERS = [OrganizationMapper(), PayerMapper()]
