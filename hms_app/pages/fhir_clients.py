@@ -76,7 +76,7 @@ def client_row(client: ClientLine) -> rx.Component:
                 gap="1",
             )
         ),
-        rx.table.cell(client.keys),
+        rx.table.cell(client.key_count),
         rx.table.cell(
             rx.cond(
                 client.enabled,
@@ -323,7 +323,7 @@ def fhir_clients_page() -> rx.Component:
                 rx.flex(
                     rx.text(
                         "Systems that use the FHIR API sign a short assertion with their registered key and get a "
-                        "bearer token for five minutes (SMART Backend Services). Every token and every refusal is "
+                        "short-lived bearer token (SMART Backend Services). Every token and every refusal is "
                         "on the audit trail.",
                         size="2",
                         color_scheme="gray",

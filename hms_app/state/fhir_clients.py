@@ -36,7 +36,7 @@ class ClientLine:
     scopes: list[str] = field(default_factory=list)
     allowed_scopes: str = ""
     enabled: bool = True
-    keys: int = 0
+    key_count: int = 0
     live_tokens: int = 0
     last_token: str = ""  # "" : never
 
@@ -107,7 +107,7 @@ class FhirClientsState(SessionState):
         self.dialog_name = line.name if line else ""
         self.dialog_description = line.description if line else ""
         self.dialog_scopes = line.allowed_scopes if line else ""
-        self.dialog_keys = line.keys if line else 0
+        self.dialog_keys = line.key_count if line else 0
         self.form_role = (
             line.role if line and line.role in CLIENT_ROLES else fhir_clients.clients.DEFAULT_ROLE
         )

@@ -14,7 +14,7 @@ from hms_app import cli
 from hms_app.api.fhir_auth import ROUTES, bearer_access
 from hms_app.db import session_scope
 from hms_app.models.security import AuditEvent
-from hms_app.services import accounts, fhir_clients
+from hms_app.services import accounts, fhir_clients, patients
 from hms_app.services.fhir_clients import CLIENT_ASSERTION_TYPE
 from hms_app.services.permissions import SYSTEM_ACTOR
 from tests.services.fhir_keys import assertion, ec_key, public_jwks, rsa_key
@@ -173,3 +173,61 @@ def test_the_command_line_prints_a_token_that_works(http, capsys):
     assert "Not among the scopes" in capsys.readouterr().err
     assert cli.main(["fhir", "token", "--client", "x", "--scope", "garbage"]) == 2
     assert "not a SMART scope" in capsys.readouterr().err
+
+
+def test_real_tokens_work_on_the_real_fhir_api_within_their_scopes_role_and_compartment(configured_db):
+    """End to end through the app's API: the token endpoint, then FHIR reads and writes."""
+    from hms_app.api.routes import build_api
+
+    with session_scope() as session:
+        accounts.ensure_roles(session)
+        fhir_clients.register_client(
+            session,
+            actor=SYSTEM_ACTOR,
+            name="lab-sync",
+            allowed_scopes="system/Patient.read",
+            jwks=public_jwks(rsa_key()),
+        )
+        mine = patients.register_patient(
+            session,
+            actor=SYSTEM_ACTOR,
+            data={"given_name": "Pat", "family_name": "Own", "sex": "female", "birth_date": "1980-01-02"},
+        )
+        theirs = patients.register_patient(
+            session,
+            actor=SYSTEM_ACTOR,
+            data={"given_name": "Sam", "family_name": "Else", "sex": "male", "birth_date": "1955-05-05"},
+        )
+        own = fhir_clients.issue_token_for_operator(
+            session, client_name="portal-app", scope="patient/*.read", patient_mrn=mine.mrn
+        ).access_token
+    with TestClient(build_api(), base_url="http://testserver") as api:
+        token = api.post("/fhir/auth/token", data=_form(scope="system/Patient.read")).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
+        assert api.get(f"/fhir/Patient/{theirs.id}", headers=bearer).status_code == 200
+        # system/Patient.read: no write, and no type outside the scopes.
+        patient = {
+            "resourceType": "Patient",
+            "name": [{"family": "New"}],
+            "gender": "male",
+            "birthDate": "1990-01-01",
+        }
+        write = api.post(
+            "/fhir/Patient", json=patient, headers={**bearer, "Content-Type": "application/fhir+json"}
+        )
+        assert write.status_code == 403
+        assert api.get(f"/fhir/Observation?patient={theirs.id}", headers=bearer).status_code == 403
+        # A patient-bound token reaches its own patient and nobody else.
+        own_bearer = {"Authorization": f"Bearer {own}", "Accept": "application/fhir+json"}
+        assert api.get(f"/fhir/Patient/{mine.id}", headers=own_bearer).status_code == 200
+        assert api.get(f"/fhir/Patient/{theirs.id}", headers=own_bearer).status_code == 404
+        smart = api.get("/fhir/.well-known/smart-configuration").json()
+        assert smart["token_endpoint"].endswith("/fhir/auth/token")
+    with session_scope() as session:
+        reads = session.execute(
+            select(AuditEvent.username, AuditEvent.patient_id, AuditEvent.screen).where(
+                AuditEvent.action == "fhir.read"
+            )
+        ).all()
+        assert ("fhir:lab-sync", theirs.id, f"GET /fhir/Patient/{theirs.id}") in reads
+        assert ("fhir:portal-app", mine.id, f"GET /fhir/Patient/{mine.id}") in reads

@@ -58,7 +58,7 @@ async def test_an_administrator_registers_a_client_and_sees_it_listed(admin):
     )
     assert tab.dialog == "" and tab.field_errors == {}
     [line] = tab.rows
-    assert (line.name, line.role, line.scopes, line.keys, line.enabled, line.last_token) == (
+    assert (line.name, line.role, line.scopes, line.key_count, line.enabled, line.last_token) == (
         "regional-lab",
         "integration",
         ["system/Patient.read"],
@@ -129,7 +129,9 @@ async def test_editing_changes_scopes_and_keeps_keys_when_none_are_pasted(admin)
     await _call(
         tab, "submit_edit", _form(description="Lab", scopes="system/Patient.read system/Observation.rs")
     )
-    assert tab.rows[0].scopes == ["system/Patient.read", "system/Observation.rs"] and tab.rows[0].keys == 1
+    assert (
+        tab.rows[0].scopes == ["system/Patient.read", "system/Observation.rs"] and tab.rows[0].key_count == 1
+    )
 
 
 async def test_a_nurse_is_refused_on_the_server_and_sees_no_client(admin):
