@@ -161,6 +161,47 @@ EXAMPLES = {
         "occurrenceDateTime": "2026-10-15",
         "lotNumber": "FLU-123",
     },
+    "MedicationRequest": lambda pid: {
+        "status": "active",
+        "intent": "order",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+                        "code": "outpatient",
+                    }
+                ]
+            }
+        ],
+        "medicationCodeableConcept": {"coding": [{"system": "urn:hms:formulary", "code": "RX-APAP-500-TAB"}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "dosageInstruction": [
+            {
+                "text": "500 mg four times a day",
+                "timing": {
+                    "code": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation",
+                                "code": "QID",
+                            }
+                        ]
+                    }
+                },
+                "route": {"coding": [{"system": "http://snomed.info/sct", "code": "26643006"}]},
+                "doseAndRate": [{"doseQuantity": {"value": 500, "unit": "mg"}}],
+            }
+        ],
+        "dispenseRequest": {
+            "expectedSupplyDuration": {
+                "value": 3,
+                "unit": "days",
+                "system": "http://unitsofmeasure.org",
+                "code": "d",
+            }
+        },
+    },
 }
 # What an update changes, and how the change shows in what is read back.
 UPDATES = {
@@ -180,6 +221,10 @@ UPDATES = {
     ),
     "MedicationStatement": (
         lambda r: r.update(status="stopped", statusReason=[{"text": "Ankle swelling"}]),
+        lambda r: r["status"] == "stopped",
+    ),
+    "MedicationRequest": (
+        lambda r: r.update(status="stopped", statusReason={"text": "Course finished early"}),
         lambda r: r["status"] == "stopped",
     ),
 }
@@ -215,6 +260,8 @@ def test_every_supported_type_round_trips_through_a_fhir_client_library(client, 
                 client.resource(resource_type, **read).save()
 
     assert not set(EXAMPLES) - set(types)
+    creatable = {t for t, entry in types.items() if "create" in {i["code"] for i in entry["interaction"]}}
+    assert creatable == set(EXAMPLES), "every type the server creates has an example here"
     for resource_type, entry in types.items():
         found = client.resources(resource_type).limit(5).fetch()
         assert found, f"no {resource_type} found: add data for it to this test"
