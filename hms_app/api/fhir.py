@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -121,6 +122,24 @@ def interaction(handler: Handler, *, write: bool = False) -> Callable[[Request],
         except DomainError as error:
             refusal = from_domain_error(request.path_params.get("type", "Resource"), error)
             return answer(refusal.outcome(), refusal.status)
+        except IntegrityError:
+            # Two writers raced for the same unique thing (a second registration, a booked slot):
+            # the loser's transaction was rolled back whole.
+            return answer(
+                operation_outcome_error(
+                    "Someone else changed this at the same moment; read it again.", code="conflict"
+                ),
+                409,
+            )
+        except OperationalError:
+            log.warning("FHIR %s %s: database busy", request.method, request.url.path, exc_info=True)
+            return answer(
+                operation_outcome_error(
+                    "The database is busy; nothing was changed. Try again in a moment.", code="transient"
+                ),
+                503,
+                {"Retry-After": "2"},
+            )
         except Exception:  # noqa: BLE001  (a client never gets a traceback; the log keeps it)
             log.exception("FHIR %s %s failed", request.method, request.url.path)
             return answer(

@@ -471,3 +471,22 @@ def test_an_imported_problem_keeps_its_snomed_code_over_fhir(api, tokens, sessio
     assert (coding["system"], coding["code"]) == ("http://snomed.info/sct", "444814009")
     as_icd = f"/fhir/Condition?patient={patient['id']}&code=http://hl7.org/fhir/sid/icd-10-cm|444814009"
     assert api.get(as_icd, headers=headers(token)).json()["total"] == 0
+
+
+def test_a_count_only_search_and_a_busy_database_answer_as_fhir(api, tokens, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from hms_app.interop.fhir import engine
+
+    token = tokens.issue()
+    _create(api, token, PATIENT)
+    counted = api.get("/fhir/Patient?_summary=count", headers=headers(token)).json()
+    assert counted["total"] == 1 and counted["entry"] == []
+
+    def busy(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(engine, "search", busy)
+    answer = api.get("/fhir/Patient", headers=headers(token))
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
+    assert _issues(answer)[0]["code"] == "transient"

@@ -282,6 +282,9 @@ def parse_criteria(
                     )
                 sort.append((field, item.startswith("-")))
             echo.append((key, raw))
+        elif name == "_summary" and raw == "count":
+            count = 0  # the total only
+            echo.append((key, raw))
         elif name in ("_format", "_total", "_summary", "_elements"):
             continue  # answered the one way this server answers (JSON, accurate totals, full resources)
         elif name in params:
