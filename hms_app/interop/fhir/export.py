@@ -250,35 +250,37 @@ def _own_job(session: Session, access: Access, job_id: str) -> FhirExportJob:
 
 
 def status(access: Access, job_id: str, base: str) -> JobState:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         job = _own_job(session, access, job_id)
-        if job.status in ACTIVE and _has_died(job):
-            job.status, job.error, job.finished_at = (
-                "failed",
-                "The export stopped when the server restarted; start it again.",
-                utcnow(),
+    if job.status in ACTIVE and _has_died(job):
+        message = "The export stopped when the server restarted; start it again."
+        with session_scope() as session:
+            session.execute(
+                update(FhirExportJob)
+                .where(FhirExportJob.id == job.id, FhirExportJob.status.in_(ACTIVE))
+                .values(status="failed", error=message, finished_at=utcnow())
             )
             session.commit()
-        if job.status in ACTIVE:
-            return JobState(job.status, progress=job.progress or job.status)
-        if job.status == "failed":
-            return JobState("failed", error=job.error or "The export failed.")
-        outputs = json.loads(job.output)
-        manifest = {
-            "transactionTime": instant(job.transaction_time),
-            "request": job.request,
-            "requiresAccessToken": True,
-            "output": [
-                {
-                    "type": o["type"],
-                    "url": f"{base}/$export-file/{job.id}/{o['type']}.ndjson",
-                    "count": o["count"],
-                }
-                for o in outputs
-            ],
-            "error": [],
-        }
-        return JobState("done", manifest=manifest)
+        return JobState("failed", error=message)
+    if job.status in ACTIVE:
+        return JobState(job.status, progress=job.progress or job.status)
+    if job.status == "failed":
+        return JobState("failed", error=job.error or "The export failed.")
+    manifest = {
+        "transactionTime": instant(job.transaction_time),
+        "request": job.request,
+        "requiresAccessToken": True,
+        "output": [
+            {
+                "type": o["type"],
+                "url": f"{base}/$export-file/{job.id}/{o['type']}.ndjson",
+                "count": o["count"],
+            }
+            for o in json.loads(job.output)
+        ],
+        "error": [],
+    }
+    return JobState("done", manifest=manifest)
 
 
 def _has_died(job: FhirExportJob) -> bool:
@@ -308,7 +310,7 @@ def cancel(access: Access, job_id: str) -> None:
 
 def open_file(access: Access, job_id: str, resource_type: str) -> tuple[Path, int]:
     """The path of one finished file of the client's job and its count (audited)."""
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:  # the audit row commits on its own
         job = _own_job(session, access, job_id)
         counts = {o["type"]: o["count"] for o in json.loads(job.output)} if job.status == "done" else {}
         if resource_type not in counts:
@@ -324,7 +326,6 @@ def open_file(access: Access, job_id: str, resource_type: str) -> tuple[Path, in
             target_id=job.id,
             detail=f"{resource_type}.ndjson of export {job.id}: {counts[resource_type]} resources",
         )
-        session.commit()
     return path, counts[resource_type]
 
 
