@@ -10,8 +10,8 @@ fhir_observation_search_p95_ms  ``GET /fhir/Observation?patient=X&code=Y`` for `
 fhir_everything_ms              ``GET /fhir/Patient/<id>/$everything`` for a patient with 2,000
                                 encounters, 20,000 observations and 50 problems; median of
                                 ``EVERYTHING_RUNS`` after a warm-up (target: under 1 s)
-fhir_export_rows_per_s          ``GET /fhir/$export`` of a second database (10,000 patients,
-                                1,000,000 observations ...): resources written per second, from
+fhir_export_rows_per_s          ``GET /fhir/$export`` of a second database (2,000 patients,
+                                200,000 observations ...): resources written per second, from
                                 kick-off until the status answers with the manifest
 ==============================  ==============================================================
 
@@ -39,8 +39,8 @@ from bench.run import Skip, hms_environment, percentiles, report, say, scratch_p
 
 PATIENTS = 100_000
 OBSERVATIONS = 10_000_000
-EXPORT_PATIENTS = 10_000
-EXPORT_OBSERVATIONS = 1_000_000
+EXPORT_PATIENTS = 2_000
+EXPORT_OBSERVATIONS = 200_000
 HEAVY_ENCOUNTERS = 2_000
 HEAVY_OBS_PER_ENCOUNTER = 10
 HEAVY_PROBLEMS = 50
