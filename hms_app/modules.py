@@ -378,7 +378,12 @@ MODULES: tuple[Module, ...] = (
     Module(
         name="interop",
         title="Interoperability: the FHIR R4 API, system clients and their tokens, Synthea import, bulk export",
-        models=("hms_app.models.fhir", "hms_app.models.imports", "hms_app.models.fhir_access"),
+        models=(
+            "hms_app.models.fhir",
+            "hms_app.models.imports",
+            "hms_app.models.fhir_access",
+            "hms_app.models.fhir_export",
+        ),
         pages=("hms_app.pages.fhir_clients",),
         nav=(NavEntry("FHIR clients", "/admin/fhir-clients", "plug", "fhir.client.manage", 125),),
         # The role a registered FHIR client's own account holds unless chosen otherwise: reads only.
@@ -392,7 +397,7 @@ MODULES: tuple[Module, ...] = (
             integration={"patient.read", "appointment.read", "lab.read", "medication.read", "imaging.read"},
         ),
         jobs=(Job("fhir_tokens_purged", "hms_app.services.fhir_clients:purge_expired"),),
-        benchmarks=("bench.synthea",),
+        benchmarks=("bench.synthea", "bench.fhir"),
         commands=("hms_app.commands.imports", "hms_app.commands.fhir"),
     ),
 )

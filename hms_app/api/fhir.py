@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hms_app.api import fhir_auth
+from hms_app.api import fhir_auth, fhir_export
 from hms_app.db import session_scope
 from hms_app.errors import DomainError
 from hms_app.interop.fhir import FHIR_JSON, bundle, engine, writes
@@ -261,6 +261,11 @@ ROUTES = [
     *fhir_auth.ROUTES,
     Route("/", interaction(transaction, write=True), methods=["POST"]),
     Route("/Patient/{id}/$everything", interaction(everything), methods=["GET"]),
+    Route("/$export", interaction(fhir_export.kick_off), methods=["GET"]),
+    Route("/Patient/$export", interaction(fhir_export.kick_off_patients), methods=["GET"]),
+    Route("/$export-status/{id}", interaction(fhir_export.poll), methods=["GET"]),
+    Route("/$export-status/{id}", interaction(fhir_export.cancel), methods=["DELETE"]),
+    Route("/$export-file/{id}/{file}", interaction(fhir_export.download), methods=["GET"]),
     Route("/{type}/_search", interaction(search), methods=["POST"]),
     Route("/{type}/{id}/_history/{vid}", interaction(vread), methods=["GET"]),
     Route("/{type}/{id}/_history", interaction(history), methods=["GET"]),
