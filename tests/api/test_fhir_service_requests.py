@@ -106,3 +106,22 @@ def test_each_departments_permission_decides_which_orders_a_role_sees(api, token
         ).status_code
         == 405
     )
+
+
+def test_a_bulk_export_writes_both_tables_and_only_those_the_role_reads(api, tokens, session):
+    from tests.api.test_fhir_export import _download, _finish, _kick_off
+
+    world = build_lab_world(session)
+    lab_order_id, _ = received_order(session, world, world.man, POTASSIUM)
+    imaging_id = _imaging_order(session, world, world.man, "ACC00000004", minutes_ago=30)
+    session.rollback()
+    everything = tokens.issue()
+    manifest = _finish(api, everything, _kick_off(api, everything, "?_type=ServiceRequest"))
+    (output,) = manifest["output"]
+    lines = _download(api, everything, output["url"])
+    assert sorted(line["id"] for line in lines) == sorted([str(lab_order_id), f"img-{imaging_id}"])
+    lab_only = tokens.issue(permissions=frozenset(PERMISSIONS) - {"imaging.read", "portal.self"})
+    manifest = _finish(api, lab_only, _kick_off(api, lab_only, "?_type=ServiceRequest"))
+    assert [line["id"] for line in _download(api, lab_only, manifest["output"][0]["url"])] == [
+        str(lab_order_id)
+    ]

@@ -38,7 +38,7 @@ from hms_app.interop.fhir.access import Access, BrowserAccess
 from hms_app.interop.fhir.elements import instant
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import fail
-from hms_app.interop.fhir.registry import mapper_for, mappers
+from hms_app.interop.fhir.registry import mappers, sources_for
 from hms_app.interop.fhir.render import render
 from hms_app.models.fhir_export import FhirExportJob
 from hms_app.services.audit import record_audit
@@ -97,7 +97,7 @@ def readable_types(access: Access, *, patient_level: bool) -> list[str]:
         if mapper.read_permission is not None
         and (not patient_level or mapper.patient_column)
         and access.allows(name, "read")
-        and access.actor.can(mapper.read_permission)
+        and any(access.actor.can(m.read_permission) for m in sources_for(name))
     ]
 
 
@@ -213,7 +213,14 @@ def start(access: Access, query: list[tuple[str, str]], *, request_url: str, pat
                 requested_by=access.actor.user_id,
                 client_name=str(getattr(access, "client_name", access.actor.username))[:60],
                 request=request_url[:2000],
-                types=",".join(types),
+                # Each table the client may read (a type kept in two tables, one of them
+                # outside the role, exports the other's rows only).
+                types=",".join(
+                    m.identity_key
+                    for name in types
+                    for m in sources_for(name)
+                    if access.actor.can(m.read_permission)
+                ),
                 since=since,
                 worker=WORKER,
                 heartbeat_at=utcnow(),
@@ -255,13 +262,18 @@ def status(access: Access, job_id: str, base: str) -> JobState:
     if job.status in ACTIVE and _has_died(job):
         message = "The export stopped when the server restarted; start it again."
         with session_scope() as session:
-            session.execute(
+            # Only a job still marked active is dead: one whose thread finished between the read
+            # above and the check keeps the status its thread wrote.
+            marked = session.execute(
                 update(FhirExportJob)
                 .where(FhirExportJob.id == job.id, FhirExportJob.status.in_(ACTIVE))
                 .values(status="failed", error=message, finished_at=utcnow())
-            )
+            ).rowcount
             session.commit()
-        return JobState("failed", error=message)
+        if marked:
+            return JobState("failed", error=message)
+        with session_scope(read_only=True) as session:
+            job = _own_job(session, access, job_id)
     if job.status in ACTIVE:
         return JobState(job.status, progress=job.progress or job.status)
     if job.status == "failed":
@@ -360,13 +372,16 @@ def run_job(job_id: str, cancelled: threading.Event) -> None:
             if job is None or job.status != "queued":
                 return
             job.status, job.heartbeat_at = "running", utcnow()
-            types, since = job.types.split(","), job.since
+            keys, since = job.types.split(","), job.since
             session.commit()
         folder.mkdir(parents=True, exist_ok=True)
         beat = _Heartbeat(job_id, cancelled)
         outputs = []
+        types = list(dict.fromkeys(key.partition(":")[0] for key in keys))
         for number, resource_type in enumerate(types, start=1):
-            count = write_type(folder, resource_type, since, beat, f"{number} of {len(types)} types")
+            count = write_type(
+                folder, resource_type, set(keys), since, beat, f"{number} of {len(types)} types"
+            )
             if count:
                 outputs.append({"type": resource_type, "count": count})
         with session_scope() as session:
@@ -441,31 +456,37 @@ def _since_condition(mapper: Mapper, since: datetime):
     return column >= since
 
 
-def write_type(folder: Path, resource_type: str, since: datetime | None, beat: _Heartbeat, step: str) -> int:
-    """Stream one type's resources into ``<Type>.ndjson``; how many were written."""
-    mapper = mapper_for(resource_type)
-    statement = mapper.select()
-    if since is not None and (condition := _since_condition(mapper, since)) is not None:
-        statement = statement.where(condition)
-    statement = statement.order_by(mapper.table.id).execution_options(yield_per=CHUNK)
+def write_type(
+    folder: Path, resource_type: str, keys: set[str], since: datetime | None, beat: _Heartbeat, step: str
+) -> int:
+    """Stream one type's resources (from each of its tables named in ``keys``) into
+    ``<Type>.ndjson``; how many were written."""
     partial = folder / f"{resource_type}.ndjson.part"
     count = 0
     beat(f"{resource_type}: starting ({step})", force=True)
     with session_scope(read_only=True) as session, partial.open("w", encoding="utf-8") as out:
-        for rows in session.execute(statement).scalars().partitions():
-            kept = store.latest_many(session, resource_type, [str(row.id) for row in rows])
-            lines = []
-            for row in rows:
-                if since is not None:
-                    updated = mapper.last_updated(row)
-                    if updated is not None and updated < since:
-                        continue
-                resource = render(mapper, row, kept.get(str(row.id)))
-                lines.append(json.dumps(resource, separators=(",", ":"), ensure_ascii=False))
-            if lines:
-                out.write("\n".join(lines) + "\n")
-                count += len(lines)
-            beat(f"{resource_type}: {count} resources written ({step})")
+        for mapper in sources_for(resource_type):
+            if mapper.identity_key not in keys:
+                continue
+            statement = mapper.select()
+            if since is not None and (condition := _since_condition(mapper, since)) is not None:
+                statement = statement.where(condition)
+            statement = statement.order_by(mapper.table.id).execution_options(yield_per=CHUNK)
+            for rows in session.execute(statement).scalars().partitions():
+                mapper.prefetch(session, rows)
+                kept = store.latest_many(session, resource_type, [mapper.fhir_id(row) for row in rows])
+                lines = []
+                for row in rows:
+                    if since is not None:
+                        updated = mapper.last_updated(row)
+                        if updated is not None and updated < since:
+                            continue
+                    resource = render(mapper, row, kept.get(mapper.fhir_id(row)))
+                    lines.append(json.dumps(resource, separators=(",", ":"), ensure_ascii=False))
+                if lines:
+                    out.write("\n".join(lines) + "\n")
+                    count += len(lines)
+                beat(f"{resource_type}: {count} resources written ({step})")
     if count:
         partial.rename(folder / f"{resource_type}.ndjson")
     else:
