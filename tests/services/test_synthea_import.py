@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ import simple_icd_10_cm as icd
 from sqlalchemy import create_engine, func, select
 
 from hms_app.cli import main as hms_main
+from hms_app.clock import held_at
 from hms_app.errors import Forbidden
 from hms_app.interop.synthea import SyntheaFormatError, import_synthea
 from hms_app.interop.synthea.generate import generate
@@ -26,8 +29,12 @@ from hms_app.models.emr import Condition, Encounter, Observation
 from hms_app.models.imports import ImportedRecord
 from hms_app.models.patients import Patient
 from hms_app.models.population import PopulationSummary
+from hms_app.models.scheduling import Appointment
 from hms_app.services.emr.vitals import vital_series
+from hms_app.services.operations import operations_dashboard
 from hms_app.services.permissions import SYSTEM_ACTOR, Actor
+from hms_app.services.scheduling.lists import list_resources, list_services
+from hms_app.settings import get_settings
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "synthea"
 ADMIN = Actor(
@@ -39,6 +46,9 @@ NURSE = Actor(
 READER = Actor(
     user_id=0, username="doc", roles=frozenset({"physician"}), permissions=frozenset({"patient.read"})
 )
+# Synthea's classes of visits booked at a clinic: the others (emergency, urgent care, admissions,
+# home visits) were never appointments.
+BOOKED = ("wellness", "ambulatory", "outpatient", "virtual")
 
 
 def _csv_rows(folder: Path, name: str) -> list[dict]:
@@ -106,7 +116,7 @@ def test_fhir_sample_unpacks_blood_pressure_and_maps_codes(session):
     report = import_synthea(session, actor=SYSTEM_ACTOR, path=FIXTURES / "fhir", format="fhir")
     assert report.problems == []
     assert {k: v for k, v in report.counts.items() if v} == {
-        "organization": 1, "practitioner": 1, "payer": 1, "patient": 2, "encounter": 3, "condition": 4,
+        "organization": 1, "practitioner": 1, "payer": 1, "patient": 2, "encounter": 3, "appointment": 2, "condition": 4,
         "observation": 15, "medication": 2, "immunization": 2, "allergy": 2, "procedure": 2, "claim": 3,
     }  # fmt: skip
     marcus = _patient_of(session, "8f1e6a3c-5b2d-4c71-9e0a-2d4b6f8a1c01")
@@ -138,7 +148,7 @@ def test_a_second_run_adds_nothing(configured_db, capsys):
     assert "IMPORTED patient 5" in first
     assert hms_main(["import", "synthea", folder, "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 13 and all(line.startswith("IMPORTED ") and line.endswith(" 0") for line in lines)
+    assert len(lines) == 14 and all(line.startswith("IMPORTED ") and line.endswith(" 0") for line in lines)
 
 
 def test_without_data_import_nothing_is_written(session):
@@ -249,3 +259,46 @@ def test_a_kill_mid_import_leaves_whole_patients_and_a_rerun_finishes(session, c
     numeric = sum(row["TYPE"] == "numeric" for row in _csv_rows(folder, "observations.csv"))
     assert session.execute(select(func.count()).select_from(Observation)).scalar_one() == numeric
     assert session.execute(select(func.count()).select_from(Invoice)).scalar_one() == counts["claims.csv"]
+    booked = sum(row["ENCOUNTERCLASS"] in BOOKED for row in _csv_rows(folder, "encounters.csv"))
+    assert session.execute(select(func.count()).select_from(Appointment)).scalar_one() == booked
+
+
+def test_booked_visits_show_on_the_operations_dashboard_and_cannot_be_booked_again(session):
+    folder = FIXTURES / "csv"
+    report = import_synthea(session, actor=SYSTEM_ACTOR, path=folder)
+    encounters = _csv_rows(folder, "encounters.csv")
+    booked = [row for row in encounters if row["ENCOUNTERCLASS"] in BOOKED]
+    assert 0 < len(booked) < len(encounters)  # the sample's emergency visit was not booked
+    assert report.counts["appointment"] == len(booked)
+
+    # The manager looks at the 90 days up to a day after the sample's last booked visit.
+    tz = get_settings().tz
+    local = {row["Id"]: datetime.fromisoformat(row["START"]).astimezone(tz) for row in booked}
+    today = max(local.values()).date() + timedelta(days=1)
+    first_day = today - timedelta(days=89)
+    in_period = [row for row in booked if first_day <= local[row["Id"]].date() <= today]
+    organizations = {row["Id"]: row["NAME"] for row in _csv_rows(folder, "organizations.csv")}
+    providers = {row["Id"]: row["NAME"] for row in _csv_rows(folder, "providers.csv")}
+    with held_at(datetime.combine(today, datetime.min.time(), tzinfo=tz).replace(hour=12).astimezone(UTC)):
+        board = operations_dashboard(session, actor=SYSTEM_ACTOR, days=90, department_id=None)
+    by_department = board.volume.groupby("department")["appointments"].sum()
+    expected = {}
+    for row in in_period:
+        name = organizations[row["ORGANIZATION"]]
+        expected[name] = expected.get(name, 0) + 1
+    assert {k: int(v) for k, v in by_department.items() if v} == expected
+    assert board.no_show_overall == (len(in_period), 0)  # Synthea's visits all took place
+    # Each visit's clinician has a bar, named as the chart names them (Synthea's digits removed).
+    clinicians = {re.sub(r"\d", "", providers[row["PROVIDER"]]) for row in in_period}
+    assert set(board.no_shows["provider"]) == clinicians
+    assert board.waits.empty  # the export holds no arrival times: none are made up
+
+    # What the visits are booked on is inactive: no screen offers it for a new booking.
+    every = list_services(session, actor=SYSTEM_ACTOR, include_inactive=True)
+    assert {s.department_name for s in every if s.name == "Imported visits"} == set(organizations.values())
+    assert not [s for s in list_services(session, actor=SYSTEM_ACTOR) if s.name == "Imported visits"]
+    everyone = list_resources(session, actor=SYSTEM_ACTOR, kind="provider", include_inactive=True)
+    assert clinicians <= {r.name for r in everyone}
+    assert not {r.name for r in list_resources(session, actor=SYSTEM_ACTOR, kind="provider")} & clinicians
+    visit = session.execute(select(Appointment).order_by(Appointment.start_at.desc())).scalars().first()
+    assert (visit.status, visit.reference[:3], visit.booked_via) == ("completed", "SY-", "import")

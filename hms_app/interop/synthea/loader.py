@@ -1,8 +1,8 @@
 """Load a read Synthea export into HMS: reference data first, then patients in batches.
 
 Each batch (``batch_size`` patients with every record they have) is one transaction: its rows
-go in as bulk Core inserts, with an ``imported_record`` row for each patient, encounter, claim,
-organization, clinician and payer, and one audit row naming the import. A kill loses at most
+go in as bulk Core inserts, with an ``imported_record`` row for each patient, encounter, booked
+visit (``visits``), claim, organization, clinician and payer, and one audit row naming the import. A kill loses at most
 the open batch; a re-run skips every patient the map already has (a patient is imported whole
 or not at all, so skipping by patient is exact). A row that cannot be read is reported with its
 file and line and skipped; the rest of its patient goes in.
@@ -11,11 +11,11 @@ file and line and skipped; the rest of its patient goes in.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -23,7 +23,9 @@ from hms_app.clock import utcnow
 from hms_app.db import analyze
 from hms_app.interop.synthea import mapper
 from hms_app.interop.synthea.mapper import IMPORTER, BadRow
+from hms_app.interop.synthea.rows import SOURCE, insert_ids, insert_rows, map_rows, mapped
 from hms_app.interop.synthea.source import PatientRecords, SyntheaSource
+from hms_app.interop.synthea.visits import VisitSetup, book_visits, load_setup
 from hms_app.models.billing import ChargeItem, Claim, Invoice, InvoiceLine, Payment, Remittance
 from hms_app.models.emr import (
     AllergyIntolerance,
@@ -45,7 +47,6 @@ from hms_app.services.patient_keys import search_keys
 from hms_app.services.patients import format_mrn
 from hms_app.services.permissions import Actor
 
-SOURCE = "synthea"
 # The summary's types, in its order (``IMPORTED <type> <new rows>``).
 TYPES = (
     "organization",
@@ -53,6 +54,7 @@ TYPES = (
     "payer",
     "patient",
     "encounter",
+    "appointment",
     "condition",
     "observation",
     "medication",
@@ -75,6 +77,7 @@ LOADED_TABLES = (
     "department", "app_user", "payer", "patient", "encounter", "condition", "observation",
     "medication_statement", "immunization", "allergy_intolerance", "procedure", "coverage",
     "invoice", "charge_item", "invoice_line", "claim", "payment", "remittance", "imported_record",
+    "healthcare_service", "appointment_type", "resource", "appointment", "appointment_participant",
 )  # fmt: skip
 
 Progress = Callable[[str, int, int], None]
@@ -97,48 +100,11 @@ class _Refs:
     payers: dict[str, int]
     payer_kinds: dict[int, str]
     payer_names: dict[int, str]
-
-
-def _mapped(
-    session: Session, resource_type: str, external_ids: Iterable[str] | None = None
-) -> dict[str, int]:
-    query = select(ImportedRecord.external_id, ImportedRecord.row_id).where(
-        ImportedRecord.source == SOURCE, ImportedRecord.resource_type == resource_type
-    )
-    if external_ids is not None:
-        query = query.where(ImportedRecord.external_id.in_(list(external_ids)))
-    return dict(session.execute(query).all())
-
-
-def _insert_ids(session: Session, table, rows: list[dict]) -> list[int]:
-    """Insert ``rows`` in one statement and return their ids in the order given."""
-    if not rows:
-        return []
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.execute(statement, rows).scalars())
-
-
-def _insert(session: Session, table, rows: list[dict]) -> None:
-    if rows:
-        session.execute(insert(table), rows)
+    visits: VisitSetup
 
 
 def _clean(values: dict) -> dict:
     return {key: value for key, value in values.items() if not key.startswith("_")}
-
-
-def _map_rows(resource_type: str, pairs: list[tuple[str, int, int | None]], now) -> list[dict]:
-    return [
-        {
-            "source": SOURCE,
-            "resource_type": resource_type,
-            "external_id": external_id[:120],
-            "row_id": row_id,
-            "patient_id": patient_id,
-            "imported_at": now,
-        }
-        for external_id, row_id, patient_id in pairs
-    ]
 
 
 def _convert(function, row: dict, problems: list[str]):
@@ -150,27 +116,28 @@ def _convert(function, row: dict, problems: list[str]):
 
 
 def _load_reference(session: Session, source: SyntheaSource, report: ImportReport) -> _Refs:
-    """Organizations (as departments), clinicians (as disabled accounts) and payers, once each."""
+    """Organizations (as departments), clinicians (as disabled accounts) and payers, once each,
+    and what imported visits are booked on (``visits.load_setup``)."""
     now = utcnow()
     written = 0
     for resource_type, kind, rows, table, function in (
         ("Organization", "organization", source.organizations, Department.__table__, mapper.organization),
         ("Payer", "payer", source.payers, Payer.__table__, mapper.payer),
     ):
-        known = _mapped(session, resource_type)
+        known = mapped(session, resource_type)
         fresh = {}
         for row in rows:
             if row["Id"] not in known and row["Id"] not in fresh:
                 values = _convert(function, row, report.problems)
                 if values is not None:
                     fresh[row["Id"]] = values
-        ids = _insert_ids(session, table, list(fresh.values()))
+        ids = insert_ids(session, table, list(fresh.values()))
         pairs = [(external, row_id, None) for external, row_id in zip(fresh, ids, strict=True)]
-        _insert(session, ImportedRecord.__table__, _map_rows(resource_type, pairs, now))
+        insert_rows(session, ImportedRecord.__table__, map_rows(resource_type, pairs, now))
         report.counts[kind] += len(ids)
         written += 2 * len(ids)
-    departments = _mapped(session, "Organization")
-    known = _mapped(session, "Practitioner")
+    departments = mapped(session, "Organization")
+    known = mapped(session, "Practitioner")
     fresh = {}
     for row in source.providers:
         if row["Id"] not in known and row["Id"] not in fresh:
@@ -179,19 +146,22 @@ def _load_reference(session: Session, source: SyntheaSource, report: ImportRepor
                 values["department_id"] = departments.get(values.pop("_organization") or "")
                 values["created_at"] = values["password_changed_at"] = now
                 fresh[row["Id"]] = values
-    ids = _insert_ids(session, AppUser.__table__, list(fresh.values()))
+    ids = insert_ids(session, AppUser.__table__, list(fresh.values()))
     pairs = [(external, row_id, None) for external, row_id in zip(fresh, ids, strict=True)]
-    _insert(session, ImportedRecord.__table__, _map_rows("Practitioner", pairs, now))
+    insert_rows(session, ImportedRecord.__table__, map_rows("Practitioner", pairs, now))
     report.counts["practitioner"] += len(ids)
     report.rows += written + 2 * len(ids)
-    payers = _mapped(session, "Payer")
+    payers = mapped(session, "Payer")
     payer_rows = session.execute(
         select(Payer.id, Payer.kind, Payer.name).where(Payer.id.in_(list(payers.values())))
     )
     kinds, names = {}, {}
     for payer_id, kind, name in payer_rows:
         kinds[payer_id], names[payer_id] = kind, name
-    return _Refs(departments, _mapped(session, "Practitioner"), payers, kinds, names)
+    users = mapped(session, "Practitioner")
+    visits, visit_rows = load_setup(session, departments=departments, users=users, now=now)
+    report.rows += visit_rows
+    return _Refs(departments, users, payers, kinds, names, visits)
 
 
 def _billing(claims: list[tuple[str, dict]], encounters: dict[str, dict]) -> list[tuple[str, dict, dict]]:
@@ -238,7 +208,7 @@ def _write_billing(
                 "created_at": at, "created_by": IMPORTER, "issued_at": at, "issued_by": IMPORTER,
             }
         )  # fmt: skip
-    invoice_ids = _insert_ids(session, Invoice.__table__, invoices)
+    invoice_ids = insert_ids(session, Invoice.__table__, invoices)
     charges = [
         {
             "patient_id": encounter["patient_id"], "code": encounter["_code"][:40],
@@ -249,7 +219,7 @@ def _write_billing(
         }
         for invoice_id, (_e, _c, encounter), (total, _p, _ps, _pt, _pp, at) in zip(invoice_ids, plans, shares, strict=True)
     ]  # fmt: skip
-    charge_ids = _insert_ids(session, ChargeItem.__table__, charges)
+    charge_ids = insert_ids(session, ChargeItem.__table__, charges)
     lines, claims, claim_plan = [], [], []
     for index, (invoice_id, charge_id) in enumerate(zip(invoice_ids, charge_ids, strict=True)):
         total, payer_id, payer_share, patient_share, _paid, at = shares[index]
@@ -274,8 +244,8 @@ def _write_billing(
                     "closed_at": at,
                 }
             )  # fmt: skip
-    _insert(session, InvoiceLine.__table__, lines)
-    claim_ids = _insert_ids(session, Claim.__table__, claims)
+    insert_rows(session, InvoiceLine.__table__, lines)
+    claim_ids = insert_ids(session, Claim.__table__, claims)
     payments = []
     for index, claim_id in zip(claim_plan, claim_ids, strict=True):
         _t, _payer, payer_share, _ps, _pp, at = shares[index]
@@ -287,8 +257,8 @@ def _write_billing(
                 "claim_id": claim_id, "received_at": at, "received_by": IMPORTER,
             }
         )  # fmt: skip
-    payment_ids = _insert_ids(session, Payment.__table__, payments)
-    _insert(
+    payment_ids = insert_ids(session, Payment.__table__, payments)
+    insert_rows(
         session,
         Remittance.__table__,
         [
@@ -307,7 +277,7 @@ def _write_billing(
         for i in range(len(plans))
         if shares[i][4] > 0
     ]  # fmt: skip
-    _insert(session, Payment.__table__, own)
+    insert_rows(session, Payment.__table__, own)
     report.counts["claim"] += len(invoice_ids)
     report.rows += 3 * len(invoice_ids) + len(claims) + 2 * len(payments) + len(own)
     return [(plans[i][0], invoice_ids[i], charges[i]["patient_id"]) for i in range(len(plans))]
@@ -323,7 +293,7 @@ def _load_batch(
     label: str,
 ) -> None:
     now = utcnow()
-    already = _mapped(session, "Patient", [b.patient["Id"] for b in batch])
+    already = mapped(session, "Patient", [b.patient["Id"] for b in batch])
     report.patients_already += len(already)
     todo: list[tuple[PatientRecords, dict]] = []
     for bundle in batch:
@@ -344,8 +314,8 @@ def _load_batch(
         patients.append(
             values | keys | {"mrn": format_mrn(number), "active": True, "created_at": now, "updated_at": now}
         )
-    patient_ids = _insert_ids(session, Patient.__table__, patients)
-    maps = _map_rows(
+    patient_ids = insert_ids(session, Patient.__table__, patients)
+    maps = map_rows(
         "Patient", [(b.patient["Id"], pid, pid) for (b, _v), pid in zip(todo, patient_ids, strict=True)], now
     )
 
@@ -363,10 +333,14 @@ def _load_batch(
                 values["department_id"] = refs.departments.get(values["_organization"] or "")
                 values["practitioner_id"] = refs.users.get(values["_provider"] or "")
                 encounters[row["Id"]] = values
-    encounter_ids = _insert_ids(session, Encounter.__table__, [_clean(v) for v in encounters.values()])
+    encounter_ids = insert_ids(session, Encounter.__table__, [_clean(v) for v in encounters.values()])
     for (external, values), row_id in zip(encounters.items(), encounter_ids, strict=True):
         values["id"] = row_id
-        maps += _map_rows("Encounter", [(external, row_id, values["patient_id"])], now)
+        maps += map_rows("Encounter", [(external, row_id, values["patient_id"])], now)
+    booked, participants = book_visits(session, encounters, refs.visits, now)
+    maps += map_rows("Appointment", booked, now)
+    report.counts["appointment"] += len(booked)
+    report.rows += participants
 
     for (bundle, _values), patient_id in zip(todo, patient_ids, strict=True):
         own = {e["Id"] for e in bundle.records["encounters"]}
@@ -383,7 +357,7 @@ def _load_batch(
                         encounters[linked]["id"] if linked in own and linked in encounters else None
                     )
                 rows.append(_clean(values))
-            _insert(session, model.__table__, rows)
+            insert_rows(session, model.__table__, rows)
             report.counts[summary] += len(rows)
         coverages = []
         for row in bundle.records["coverages"]:
@@ -399,7 +373,7 @@ def _load_batch(
             values["active"] = values["valid_to"] is None or values["valid_to"] >= now.date()
             values["created_at"] = now
             coverages.append(_clean(values))
-        _insert(session, Coverage.__table__, coverages)
+        insert_rows(session, Coverage.__table__, coverages)
         report.counts["coverage"] += len(coverages)
         claims = []
         for row in bundle.records["claims"]:
@@ -407,9 +381,9 @@ def _load_batch(
             if values is not None and values["_encounter"] in own:
                 claims.append((row["Id"], values))
         plans = _billing(claims, encounters)
-        maps += _map_rows("Claim", _write_billing(session, plans, refs, report), now)
+        maps += map_rows("Claim", _write_billing(session, plans, refs, report), now)
 
-    _insert(session, ImportedRecord.__table__, maps)
+    insert_rows(session, ImportedRecord.__table__, maps)
     report.counts["patient"] += len(patient_ids)
     report.counts["encounter"] += len(encounter_ids)
     new = {kind: report.counts[kind] - before[kind] for kind in TYPES if report.counts[kind] != before[kind]}

@@ -191,6 +191,7 @@ def encounter(row: dict) -> dict:
         "reason": reason[:300] or None,
         "start_at": start,
         "end_at": moment(row.get("STOP"), "STOP"),
+        "_class": kind,
         "_organization": row.get("ORGANIZATION") or None,
         "_provider": row.get("PROVIDER") or None,
         "_payer": row.get("PAYER") or None,
