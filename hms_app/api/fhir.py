@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
+import orjson
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -38,7 +39,7 @@ SESSION_COOKIE = "hms_session"
 
 def answer(body: dict, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        orjson.dumps(body),
         status_code=status,
         media_type=FHIR_JSON + "; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})},

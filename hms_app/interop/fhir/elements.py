@@ -32,8 +32,14 @@ def day(value: date | None) -> str | None:
 
 
 def coding(system: str | None, code: str | None, display: str | None = None) -> dict:
-    result = {"system": system, "code": code, "display": display}
-    return {k: v for k, v in result.items() if v}
+    result = {}
+    if system:
+        result["system"] = system
+    if code:
+        result["code"] = code
+    if display:
+        result["display"] = display
+    return result
 
 
 def concept(

@@ -21,7 +21,7 @@ from hms_app.interop.fhir.access import Access
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import FhirError, fail
 from hms_app.interop.fhir.registry import mapper_for, mapper_for_id, sources, sources_for
-from hms_app.interop.fhir.render import render
+from hms_app.interop.fhir.render import render, without_gc_pauses
 from hms_app.interop.fhir.search import Criteria, Param, identifier, parse_criteria
 from hms_app.services.audit import audit_row, record_audit, record_audits
 from hms_app.services.permissions import PERMISSIONS
@@ -239,7 +239,13 @@ def _page(session: Session, mapper: Mapper, criteria: Criteria, statement, limit
     if not limit:
         return []
     ordered = statement.order_by(*_order(mapper, criteria)).limit(limit).offset(offset)
-    return list(session.execute(ordered).scalars())
+    return fetch(session, mapper, ordered)
+
+
+def fetch(session: Session, mapper: Mapper, statement) -> list:
+    """The rows a bulk read renders (plain rows for a ``plain_rows`` mapper)."""
+    result = session.execute(mapper.rows(statement))
+    return list(result.all() if mapper.plain_rows else result.scalars())
 
 
 def _merged_page(session: Session, plans, criteria: Criteria) -> tuple[int, list]:
@@ -319,19 +325,19 @@ def everything(access: Access, fhir_id: str, base: str) -> dict:
         if access.allows(m.resource_type, "read") and access.actor.can(m.read_permission)
     ]
     entries: list[dict] = []
-    with session_scope(read_only=True) as session:
+    with session_scope(read_only=True) as session, without_gc_pauses():
         patient = load_row(session, access, patient_mapper, fhir_id)
         kept_by_type: dict[tuple[str, str], store.KeptVersion] = store.kept_for_patient(session, patient.id)
         entries.append(render(patient_mapper, patient, kept_by_type.get(("Patient", fhir_id))))
         for mapper in readable:
             column = getattr(mapper.table, mapper.patient_column)
-            rows = list(
-                session.execute(
-                    mapper.select()
-                    .where(column == patient.id)
-                    .order_by(mapper.table.id)
-                    .limit(EVERYTHING_LIMIT + 1)
-                ).scalars()
+            rows = fetch(
+                session,
+                mapper,
+                mapper.select()
+                .where(column == patient.id)
+                .order_by(mapper.table.id)
+                .limit(EVERYTHING_LIMIT + 1),
             )
             mapper.prefetch(session, rows)
             for row in rows:

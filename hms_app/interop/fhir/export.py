@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
@@ -39,7 +40,7 @@ from hms_app.interop.fhir.elements import instant
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import fail
 from hms_app.interop.fhir.registry import mappers, sources_for
-from hms_app.interop.fhir.render import render
+from hms_app.interop.fhir.render import render, without_gc_pauses
 from hms_app.models.fhir_export import FhirExportJob
 from hms_app.services.audit import record_audit
 from hms_app.settings import get_settings
@@ -464,15 +465,20 @@ def write_type(
     partial = folder / f"{resource_type}.ndjson.part"
     count = 0
     beat(f"{resource_type}: starting ({step})", force=True)
-    with session_scope(read_only=True) as session, partial.open("w", encoding="utf-8") as out:
+    with (
+        session_scope(read_only=True) as session,
+        partial.open("w", encoding="utf-8") as out,
+        without_gc_pauses(),
+    ):
         for mapper in sources_for(resource_type):
             if mapper.identity_key not in keys:
                 continue
             statement = mapper.select()
             if since is not None and (condition := _since_condition(mapper, since)) is not None:
                 statement = statement.where(condition)
-            statement = statement.order_by(mapper.table.id).execution_options(yield_per=CHUNK)
-            for rows in session.execute(statement).scalars().partitions():
+            statement = mapper.rows(statement.order_by(mapper.table.id)).execution_options(yield_per=CHUNK)
+            result = session.execute(statement)
+            for rows in (result if mapper.plain_rows else result.scalars()).partitions():
                 mapper.prefetch(session, rows)
                 kept = store.latest_many(session, resource_type, [mapper.fhir_id(row) for row in rows])
                 lines = []
@@ -482,7 +488,7 @@ def write_type(
                         if updated is not None and updated < since:
                             continue
                     resource = render(mapper, row, kept.get(mapper.fhir_id(row)))
-                    lines.append(json.dumps(resource, separators=(",", ":"), ensure_ascii=False))
+                    lines.append(orjson.dumps(resource).decode())
                 if lines:
                     out.write("\n".join(lines) + "\n")
                     count += len(lines)

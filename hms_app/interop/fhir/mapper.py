@@ -47,6 +47,10 @@ class Mapper:
     server_elements: ClassVar[frozenset[str]] = frozenset()
     # Included in Patient/$everything.
     in_everything: ClassVar[bool] = True
+    # ``to_fhir`` reads only the row's own columns: searches, $everything and exports load plain
+    # rows instead of ORM objects (several times faster for thousands of rows). A mapper that
+    # reaches related rows through the row's session keeps ORM objects.
+    plain_rows: ClassVar[bool] = False
 
     # --- reading -------------------------------------------------------------------------------
     def params(self) -> dict[str, Param]:
@@ -65,6 +69,13 @@ class Mapper:
     def select(self) -> Select:
         """Every row that is a resource of this type (a mapper may narrow it)."""
         return select(self.table)
+
+    def rows(self, statement: Select) -> Select:
+        """``statement`` (a narrowing of ``select()``) as what bulk reads execute: plain rows of
+        the table's columns when ``plain_rows``, ORM objects otherwise (``.scalars()`` then)."""
+        if self.plain_rows:
+            return statement.with_only_columns(*self.table.__table__.columns)
+        return statement
 
     def to_fhir(self, row: Any) -> dict:
         """The owned elements of the resource ``row`` stands for (without id and meta)."""

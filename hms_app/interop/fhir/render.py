@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hms_app.interop.fhir.elements import compact, instant
@@ -9,6 +13,27 @@ from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.store import KeptVersion
 
 SERVER_ELEMENTS = ("resourceType", "id", "meta")
+_pauses = threading.Lock()
+_pausing = 0
+
+
+@contextmanager
+def without_gc_pauses() -> Iterator[None]:
+    """Rendering tens of thousands of small dicts makes Python's cycle collector walk the whole
+    growing heap again and again (half the time of a large $everything); rendered resources hold
+    no cycles, so the collector is held off until the last renderer of this process is done."""
+    global _pausing
+    with _pauses:
+        _pausing += 1
+        if _pausing == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _pauses:
+            _pausing -= 1
+            if _pausing == 0:
+                gc.enable()
 
 
 def projection(mapper: Mapper, row: Any) -> dict:
@@ -21,7 +46,14 @@ def render(mapper: Mapper, row: Any, kept: KeptVersion | None) -> dict:
     was written (a name's prefix, a second telecom); one changed since comes from the table; an
     element HMS does not model comes back from the kept version."""
     now = projection(mapper, row)
-    body = kept.body if kept else {}
+    if kept is None:
+        # Never written over FHIR (most rows): the table is the whole resource.
+        meta = {"versionId": "1"}
+        updated = mapper.last_updated(row)
+        if updated is not None:
+            meta["lastUpdated"] = instant(updated)
+        return {"resourceType": mapper.resource_type, "id": mapper.fhir_id(row), "meta": meta, **now}
+    body = kept.body
     then = kept.projection if kept else {}
     meta = {k: v for k, v in (body.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
     meta["versionId"] = str(kept.version_id if kept else 1)
@@ -44,6 +76,9 @@ def render(mapper: Mapper, row: Any, kept: KeptVersion | None) -> dict:
             resource[element] = body[element]
         elif element in now:
             resource[element] = now[element]
+    for element, value in now.items():
+        if element not in mapper.owned:  # held by the table though not declared owned
+            resource[element] = value
     if "identifier" in mapper.owned:
         identifiers = list(now.get("identifier") or [])
         ours = {(item.get("system"), item.get("value")) for item in identifiers}

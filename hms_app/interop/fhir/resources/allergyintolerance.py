@@ -52,6 +52,7 @@ def _reaction(resource: dict) -> tuple[str, str]:
 
 class AllergyIntoleranceMapper(Mapper):
     resource_type = "AllergyIntolerance"
+    plain_rows = True
     table = AllergyIntolerance
     documentation = (
         "Allergies: the substance is code.text, one reaction with severity mild, moderate or severe; "

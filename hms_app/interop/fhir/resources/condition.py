@@ -64,6 +64,7 @@ def _code_param() -> Param:
 
 class ConditionMapper(Mapper):
     resource_type = "Condition"
+    plain_rows = True
     table = Condition
     documentation = (
         "The problem list: ICD-10-CM codes (http://hl7.org/fhir/sid/icd-10-cm); clinicalStatus "

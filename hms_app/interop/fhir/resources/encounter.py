@@ -23,6 +23,7 @@ PATHS = {"encounter_class": "class", "reason": "reasonCode"}
 
 class EncounterMapper(Mapper):
     resource_type = "Encounter"
+    plain_rows = True
     table = Encounter
     documentation = (
         "Visits, admissions, emergency attendances and video visits; class is a v3 ActCode "

@@ -23,6 +23,7 @@ PATHS = {
 
 class ImmunizationMapper(Mapper):
     resource_type = "Immunization"
+    plain_rows = True
     table = Immunization
     documentation = (
         "Vaccines given: vaccineCode in CVX (http://hl7.org/fhir/sid/cvx), occurrenceDateTime "

@@ -58,6 +58,7 @@ def _period(resource: dict, end: str) -> object:
 
 class MedicationStatementMapper(Mapper):
     resource_type = "MedicationStatement"
+    plain_rows = True
     table = MedicationStatement
     documentation = (
         "The medication list: medicationCodeableConcept with an RxNorm code where known, dosage "

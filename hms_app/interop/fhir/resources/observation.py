@@ -17,6 +17,7 @@ CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 class ObservationMapper(Mapper):
     resource_type = "Observation"
+    plain_rows = True
     table = Observation
     documentation = "Vital signs and other coded numeric observations (LOINC codes, UCUM units)."
     read_permission = "patient.read"

@@ -47,6 +47,7 @@ MRN_TYPE = {
 
 class PatientMapper(Mapper):
     resource_type = "Patient"
+    plain_rows = True
     table = Patient
     documentation = "Patients; the medical record number is the identifier of system urn:hms:mrn."
     read_permission = "patient.read"
