@@ -444,6 +444,8 @@ class _Heartbeat:
 def _since_condition(mapper: Mapper, since: datetime):
     """The SQL form of "changed since" when the mapper's lastUpdated is the default one (the
     row's updated_at, else recorded_at, else created_at); None when only the rows can tell."""
+    if mapper.updated_column is not None:
+        return getattr(mapper.table, mapper.updated_column) >= since
     if type(mapper).last_updated is not Mapper.last_updated:
         return None
     columns = [

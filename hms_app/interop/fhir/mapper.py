@@ -51,6 +51,8 @@ class Mapper:
     # rows instead of ORM objects (several times faster for thousands of rows). A mapper that
     # reaches related rows through the row's session keeps ORM objects.
     plain_rows: ClassVar[bool] = False
+    # The name of the column ``last_updated`` reads, when it is one (``_since`` in SQL for exports).
+    updated_column: ClassVar[str | None] = None
 
     # --- reading -------------------------------------------------------------------------------
     def params(self) -> dict[str, Param]:

@@ -26,6 +26,7 @@ class ObservationMapper(Mapper):
         {"status", "category", "code", "subject", "encounter", "effectiveDateTime", "valueQuantity"}
     )
     sorts = {"date": Observation.effective_at}
+    updated_column = "effective_at"
     default_descending = True
 
     def search_params(self) -> dict[str, Param]:
