@@ -90,6 +90,11 @@ def test_each_departments_permission_decides_which_orders_a_role_sees(api, token
     seen = _search(api, lab_only, f"patient={world.man}")
     assert [e["resource"]["id"] for e in seen["entry"]] == [str(lab_order_id)]
     assert api.get(f"/fhir/ServiceRequest/img-{imaging_id}", headers=headers(lab_only)).status_code == 403
+    imaging_only = tokens.issue(permissions=frozenset(PERMISSIONS) - {"lab.read", "portal.self"})
+    seen = _search(api, imaging_only, f"patient={world.man}")
+    assert [e["resource"]["id"] for e in seen["entry"]] == [f"img-{imaging_id}"]
+    neither = tokens.issue(permissions=frozenset(PERMISSIONS) - {"lab.read", "imaging.read", "portal.self"})
+    assert api.get(f"/fhir/ServiceRequest?patient={world.man}", headers=headers(neither)).status_code == 403
     other = tokens.issue(scopes="patient/*.read", patient_id=world.woman)
     assert _search(api, other, f"patient={world.man}")["total"] == 0
     assert api.get(f"/fhir/ServiceRequest/img-{imaging_id}", headers=headers(other)).status_code == 404
