@@ -188,6 +188,9 @@ def no_show_figure(frame: pd.DataFrame) -> go.Figure:
         )
     )
     figure.update_layout(**LAYOUT, yaxis_title="% no-show")
+    # A rate is never negative: with every provider at 0 % the axis would otherwise run from -1.
+    top = float(frame["rate"].max()) if len(frame) else 0.0
+    figure.update_yaxes(range=[0, max(10.0, top * 1.15)])
     return figure
 
 
