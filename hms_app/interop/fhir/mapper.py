@@ -51,6 +51,9 @@ class Mapper:
     # rows instead of ORM objects (several times faster for thousands of rows). A mapper that
     # reaches related rows through the row's session keeps ORM objects.
     plain_rows: ClassVar[bool] = False
+    # The element of ``to_fhir``'s answer that already holds ``last_updated`` as an instant (saves
+    # formatting the same moment twice per resource).
+    last_updated_element: ClassVar[str | None] = None
     # The name of the column ``last_updated`` reads, when it is one (``_since`` in SQL for exports).
     updated_column: ClassVar[str | None] = None
 

@@ -49,8 +49,9 @@ def render(mapper: Mapper, row: Any, kept: KeptVersion | None) -> dict:
     if kept is None:
         # Never written over FHIR (most rows): the table is the whole resource.
         meta = {"versionId": "1"}
-        updated = mapper.last_updated(row)
-        if updated is not None:
+        if mapper.last_updated_element is not None and now.get(mapper.last_updated_element):
+            meta["lastUpdated"] = now[mapper.last_updated_element]
+        elif (updated := mapper.last_updated(row)) is not None:
             meta["lastUpdated"] = instant(updated)
         return {"resourceType": mapper.resource_type, "id": mapper.fhir_id(row), "meta": meta, **now}
     body = kept.body

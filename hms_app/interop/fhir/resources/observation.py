@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from hms_app.interop.fhir.elements import LOINC, UCUM, concept, instant, moment, pick_code, ref, reference_to
+from hms_app.interop.fhir.elements import LOINC, UCUM, concept, instant, moment, pick_code, reference_to
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import fail
 from hms_app.interop.fhir.search import Param, date_param, reference, token
@@ -38,19 +38,38 @@ class ObservationMapper(Mapper):
             "encounter": reference(Observation.encounter_id, "Encounter"),
         }
 
+    last_updated_element = "effectiveDateTime"
+
     def last_updated(self, row: Observation):
         return row.effective_at
 
+    def __init__(self) -> None:
+        # The same few categories and codes come back on every row: their concepts are built
+        # once and shared by the answers (which are only serialized, never changed).
+        self._concepts: dict[tuple[str, str, str], dict] = {}
+
+    def _concept(self, system: str, code: str, display: str) -> dict:
+        key = (system, code, display)
+        found = self._concepts.get(key)
+        if found is None:
+            if len(self._concepts) > 5000:
+                self._concepts.clear()
+            found = self._concepts[key] = concept(system, code, display)
+        return found
+
     def to_fhir(self, row: Observation) -> dict:
-        return {
+        category = row.category
+        resource = {
             "status": row.status,
-            "category": [concept(CATEGORY_SYSTEM, row.category, row.category.replace("-", " ").capitalize())],
-            "code": concept(LOINC, row.code, row.display),
-            "subject": ref("Patient", row.patient_id),
-            "encounter": ref("Encounter", row.encounter_id),
+            "category": [self._concept(CATEGORY_SYSTEM, category, category.replace("-", " ").capitalize())],
+            "code": self._concept(LOINC, row.code, row.display),
+            "subject": {"reference": f"Patient/{row.patient_id}"},
             "effectiveDateTime": instant(row.effective_at),
             "valueQuantity": {"value": row.value, "unit": row.unit, "system": UCUM, "code": row.unit},
         }
+        if row.encounter_id is not None:
+            resource["encounter"] = {"reference": f"Encounter/{row.encounter_id}"}
+        return resource
 
     def patient_of_resource(self, session: Session, resource: dict) -> int | None:
         return reference_to(resource, "subject", "Patient")
