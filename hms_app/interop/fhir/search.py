@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, false, func, or_, true
+from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from hms_app.interop.fhir.outcome import fail
@@ -331,3 +331,37 @@ def identifier(identity_key: str, id_column, own: Mapping[str, object] | None = 
         return _any(clauses)
 
     return Param("token", build)
+
+
+def mapped_token(column, mapping: Mapping[str, str]) -> Param:
+    """FHIR codes onto what the column stores when several stored values mean one FHIR code
+    (``mapping``: stored -> FHIR; ``active`` is every order still in work)."""
+
+    def build(raw: str, modifier: str | None, name: str) -> Clause:
+        _no_modifier(modifier, name)
+        wanted = {value.rpartition("|")[2] for value in split_values(raw, name)}
+        stored = [ours for ours, fhir in mapping.items() if fhir in wanted]
+        return column.in_(stored) if stored else false()
+
+    return Param("token", build)
+
+
+def fixed_token(code: str) -> Param:
+    """A parameter every row of a table answers the same way (its category): all rows or none."""
+
+    def build(raw: str, modifier: str | None, name: str) -> Clause:
+        _no_modifier(modifier, name)
+        wanted = {value.rpartition("|")[2] for value in split_values(raw, name)}
+        return true() if code in wanted else false()
+
+    return Param("token", build)
+
+
+def through(column, target_id, condition_param: Param) -> Param:
+    """A parameter of a related table: rows whose ``column`` is among the ``target_id``s
+    matching ``condition_param`` (a result's test code, an order's procedure code)."""
+
+    def build(raw: str, modifier: str | None, name: str) -> Clause:
+        return column.in_(select(target_id).where(condition_param.build(raw, modifier, name)))
+
+    return Param(condition_param.kind, build)

@@ -8,13 +8,21 @@ from __future__ import annotations
 import base64
 from decimal import Decimal
 
-from sqlalchemy import false, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from hms_app.interop.fhir.elements import LOINC, concept, instant, ref
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.resources.servicerequest import PROCEDURE_SYSTEM
-from hms_app.interop.fhir.search import Param, date_param, split_values, token
+from hms_app.interop.fhir.search import (
+    Param,
+    date_param,
+    fixed_token,
+    mapped_token,
+    split_values,
+    through,
+    token,
+)
 from hms_app.models.laboratory import LabOrder, LabResult, LabTest, Specimen
 from hms_app.models.radiology import ImagingOrder, ImagingProcedure, ImagingReport
 
@@ -22,23 +30,6 @@ CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0074"
 LAB = ("LAB", "Laboratory")
 RADIOLOGY = ("RAD", "Radiology")
 RELEASED = ("final", "corrected")
-
-
-def _category(code: str) -> Param:
-    def build(raw: str, modifier: str | None, name: str):
-        wanted = {value.rpartition("|")[2] for value in split_values(raw, name)}
-        return true() if code in wanted else false()
-
-    return Param("token", build)
-
-
-def _status(mapping: dict[str, str], column) -> Param:
-    def build(raw: str, modifier: str | None, name: str):
-        wanted = {value.rpartition("|")[2] for value in split_values(raw, name)}
-        stored = [ours for ours, fhir in mapping.items() if fhir in wanted]
-        return column.in_(stored) if stored else false()
-
-    return Param("token", build)
 
 
 class LabReportMapper(Mapper):
@@ -71,16 +62,11 @@ class LabReportMapper(Mapper):
 
     def search_params(self) -> dict[str, Param]:
         return {
-            "code": Param(
-                "token",
-                lambda raw, modifier, name: LabResult.test_id.in_(
-                    select(LabTest.id).where(token(LabTest.code, system=LOINC).build(raw, modifier, name))
-                ),
-            ),
-            "category": _category(LAB[0]),
+            "code": through(LabResult.test_id, LabTest.id, token(LabTest.code, system=LOINC)),
+            "category": fixed_token(LAB[0]),
             "date": date_param(LabResult.resulted_at),
             "issued": date_param(LabResult.released_at),
-            "status": _status({"final": "final", "corrected": "corrected"}, LabResult.status),
+            "status": mapped_token(LabResult.status, {"final": "final", "corrected": "corrected"}),
             "based-on": Param(
                 "reference",
                 lambda raw, modifier, name: LabResult.order_id.in_(
@@ -163,10 +149,10 @@ class ImagingReportMapper(Mapper):
                     .where(token(ImagingProcedure.code, system=PROCEDURE_SYSTEM).build(raw, modifier, name))
                 ),
             ),
-            "category": _category(RADIOLOGY[0]),
+            "category": fixed_token(RADIOLOGY[0]),
             "date": date_param(ImagingReport.updated_at),
             "issued": date_param(ImagingReport.final_at),
-            "status": _status({"preliminary": "preliminary", "final": "final"}, ImagingReport.status),
+            "status": mapped_token(ImagingReport.status, {"preliminary": "preliminary", "final": "final"}),
             "based-on": Param(
                 "reference",
                 lambda raw, modifier, name: ImagingReport.order_id.in_(

@@ -4,12 +4,12 @@ chart, where the duplicate and safety checks ask the clinician questions."""
 
 from __future__ import annotations
 
-from sqlalchemy import false, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from hms_app.interop.fhir.elements import LOINC, concept, instant, ref
 from hms_app.interop.fhir.mapper import Mapper
-from hms_app.interop.fhir.search import Param, date_param, split_values, token
+from hms_app.interop.fhir.search import Param, date_param, fixed_token, mapped_token, through, token
 from hms_app.models.laboratory import LabOrder, LabRequest, LabTest
 from hms_app.models.radiology import ImagingOrder, ImagingProcedure
 
@@ -36,27 +36,6 @@ IMAGING_STATUS = {
     "final": "completed",
     "cancelled": "revoked",
 }
-
-
-def _status_param(column, mapping: dict[str, str]) -> Param:
-    """FHIR's status codes onto the department's own (``active`` is every order still in work)."""
-
-    def build(raw: str, modifier: str | None, name: str):
-        wanted = {value.rpartition("|")[2] for value in split_values(raw, name)}
-        stored = [ours for ours, fhir in mapping.items() if fhir in wanted]
-        return column.in_(stored) if stored else false()
-
-    return Param("token", build)
-
-
-def _fixed(value: str) -> Param:
-    """A parameter every row of the table answers the same way (its category)."""
-
-    def build(raw: str, modifier: str | None, name: str):
-        wanted = {item.rpartition("|")[2] for item in split_values(raw, name)}
-        return true() if value in wanted else false()
-
-    return Param("token", build)
 
 
 class LabServiceRequestMapper(Mapper):
@@ -88,23 +67,13 @@ class LabServiceRequestMapper(Mapper):
 
     def search_params(self) -> dict[str, Param]:
         return {
-            "code": Param(
-                "token",
-                lambda raw, modifier, name: LabOrder.test_id.in_(
-                    select(LabTest.id).where(token(LabTest.code, system=LOINC).build(raw, modifier, name))
-                ),
-            ),
-            "status": _status_param(LabOrder.status, LAB_STATUS),
+            "code": through(LabOrder.test_id, LabTest.id, token(LabTest.code, system=LOINC)),
+            "status": mapped_token(LabOrder.status, LAB_STATUS),
             "authored": date_param(LabOrder.ordered_at),
             "priority": token(LabOrder.priority),
-            "category": _fixed(LAB_CATEGORY[0]),
-            "identifier": Param(
-                "token",
-                lambda raw, modifier, name: LabOrder.request_id.in_(
-                    select(LabRequest.id).where(
-                        token(LabRequest.reference, system="urn:hms:lab-request").build(raw, modifier, name)
-                    )
-                ),
+            "category": fixed_token(LAB_CATEGORY[0]),
+            "identifier": through(
+                LabOrder.request_id, LabRequest.id, token(LabRequest.reference, system="urn:hms:lab-request")
             ),
         }
 
@@ -169,18 +138,15 @@ class ImagingServiceRequestMapper(Mapper):
 
     def search_params(self) -> dict[str, Param]:
         return {
-            "code": Param(
-                "token",
-                lambda raw, modifier, name: ImagingOrder.procedure_id.in_(
-                    select(ImagingProcedure.id).where(
-                        token(ImagingProcedure.code, system=PROCEDURE_SYSTEM).build(raw, modifier, name)
-                    )
-                ),
+            "code": through(
+                ImagingOrder.procedure_id,
+                ImagingProcedure.id,
+                token(ImagingProcedure.code, system=PROCEDURE_SYSTEM),
             ),
-            "status": _status_param(ImagingOrder.status, IMAGING_STATUS),
+            "status": mapped_token(ImagingOrder.status, IMAGING_STATUS),
             "authored": date_param(ImagingOrder.ordered_at),
             "priority": token(ImagingOrder.priority),
-            "category": _fixed(IMAGING_CATEGORY[0]),
+            "category": fixed_token(IMAGING_CATEGORY[0]),
             "identifier": token(ImagingOrder.accession, system=ACCESSION_SYSTEM),
         }
 
