@@ -17,6 +17,8 @@ def test_run_due_jobs_reports_each_job_on_an_empty_hospital(configured_db):
         "maintenance_due": 0,
         "critical_escalated": 0,
         "orders_completed": 0,
+        "tokens": 0,  # expired FHIR access tokens purged
+        "assertions": 0,  # used FHIR client assertions past their expiry purged
     }
 
 
