@@ -6,6 +6,7 @@ so CI cannot pass without having run them against it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -74,22 +75,35 @@ def database_url(request, tmp_path_factory) -> str:
     return url
 
 
+# One round trip names the tables that hold rows: most tests leave all but a few empty, and a
+# DELETE per table (111 of them) cost ~0.2 s per test on PostgreSQL, ~2,500 times a run.
+_TABLES = [t.name for t in reversed(metadata.sorted_tables)]
+_NON_EMPTY = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in _TABLES)
+# ALTER SEQUENCE ... RESTART rewrites the sequence, so only those that moved from their start
+# (handed out a value, or set elsewhere) are restarted.
+_RESTART_MOVED_SEQUENCES = (
+    "DO $$ DECLARE s record; moved boolean; BEGIN "
+    "FOR s IN SELECT sequencename, start_value FROM pg_sequences WHERE schemaname = 'public' LOOP "
+    "EXECUTE format('SELECT is_called OR last_value <> %s FROM %I', s.start_value, s.sequencename) INTO moved; "
+    "IF moved THEN EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequencename); END IF; "
+    "END LOOP; END $$"
+)
+
+
 def _truncate(url: str) -> None:
-    """Empty every table. DELETE in dependency order is far cheaper than TRUNCATE on a busy
-    PostgreSQL (TRUNCATE takes exclusive locks and rewrites files), so sequences are reset apart."""
+    """Empty every table and reset the ids. DELETE in dependency order is far cheaper than TRUNCATE
+    on a busy PostgreSQL (TRUNCATE takes exclusive locks and rewrites files)."""
     engine = hms_db.get_engine(url)
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
-    with engine.begin() as conn, hms_db.ledger_unguarded(conn):
-        for name in tables:
-            conn.execute(text(f"DELETE FROM {name}"))
+    with engine.begin() as conn:
+        filled = {row[0] for row in conn.exec_driver_sql(_NON_EMPTY)}
+        if filled:
+            # The stock ledger's no-change triggers are lifted only when it has rows to delete.
+            guard = hms_db.ledger_unguarded(conn) if "stock_move" in filled else contextlib.nullcontext()
+            with guard:
+                for name in (t for t in _TABLES if t in filled):
+                    conn.exec_driver_sql(f"DELETE FROM {name}")
         if url.startswith("postgresql"):
-            conn.execute(
-                text(
-                    "DO $$ DECLARE s record; BEGIN "
-                    "FOR s IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP "
-                    "EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequencename); END LOOP; END $$"
-                )
-            )
+            conn.execute(text(_RESTART_MOVED_SEQUENCES))
         else:
             has_sequences = conn.execute(
                 text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")
