@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -22,6 +23,7 @@ from hms_app.settings import get_settings
 # The production build for tests/e2e and tests/security: one server, started only when asked for.
 pytest_plugins = ["tests.production_server"]
 
+TESTS_DIR = Path(__file__).resolve().parent
 POSTGRES_URL = os.environ.get("HMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -61,6 +63,26 @@ def _reset_postgres(url: str) -> None:
         engine.dispose()
     except Exception as error:  # noqa: BLE001
         pytest.fail(f"PostgreSQL at {url} is required for these tests and could not be reached: {error}")
+
+
+# The browser and the attacker's probes talk to a server that hashes for real; their accounts made
+# here must cost what the server's do, or a timing probe would measure the difference.
+_REAL_HASH_SUITES = ("e2e", "security")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashes(request, monkeypatch) -> None:
+    """Argon2 with a small work factor in the in-process tests: the production parameters cost
+    ~0.1-0.9 s per hash or check on this machine, and hundreds of tests create and sign in users.
+    Verification is the same code path; the production parameters are checked on their own in
+    tests/services/test_security.py (``_DUMMY_HASH`` is hashed at import with the real hasher)."""
+    if Path(request.node.path).relative_to(TESTS_DIR).parts[0] in _REAL_HASH_SUITES:
+        return
+    from argon2 import PasswordHasher
+
+    from hms_app.services import security
+
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
