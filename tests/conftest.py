@@ -85,6 +85,23 @@ def fast_password_hashes(request, monkeypatch) -> None:
     monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """``@pytest.mark.on_postgresql_only_if(when=predicate)``: the PostgreSQL copy of a parametrized case
+    runs only when ``predicate(params)`` holds (SQLite runs them all). For cases whose
+    database work is one shared code path, so that a sample proves it on PostgreSQL."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("on_postgresql_only_if")
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        if marker and params.get("database_url") == "postgresql" and not marker.kwargs["when"](params):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory) -> str:
     """A migrated, empty database of each kind, created once per test run."""
