@@ -27,7 +27,7 @@ from hms_app.models import metadata
 from hms_app.models.organization import Counter
 from hms_app.models.patients import Patient
 from hms_app.models.security import AuditEvent, AuditHead, UserSession
-from hms_app.seed.registry import DEMO_PASSWORD, run_seeders
+from hms_app.seed.registry import DEMO_PASSWORD
 from hms_app.services import audit_chain, security
 from hms_app.services import backup as backup_service
 from hms_app.services.audit import record_audit, verify_chain
@@ -35,6 +35,7 @@ from hms_app.services.audit_chain import seal_all
 from hms_app.services.backup import backup_database, restore_database
 from hms_app.services.patients import merge_patients, register_patient
 from hms_app.services.permissions import SYSTEM_ACTOR
+from tests.services.hospital_snapshot import seed_args, seeded_hospital
 
 AUDIT_TABLES = {"audit_event", "audit_head"}
 # A month of stock history fills every inventory table; the demo's year only makes the seed slower.
@@ -58,7 +59,7 @@ def _contents(url: str) -> dict[str, set[tuple]]:
 
 def _hospital(session, patients: int = 300) -> None:
     """A small hospital with sign-ins, a failed sign-in and patient reads in the audit trail."""
-    run_seeders(session, patients=patients, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
+    seeded_hospital(session, **seed_args(patients, STOCK_DAYS))
     for username in ("dr.grey", "nurse.joy", "admin"):
         security.sign_in(session, username=username, password=DEMO_PASSWORD, client_ip="10.0.0.7")
     with pytest.raises(DomainError):
@@ -303,7 +304,7 @@ DAMAGES = [
 def test_a_damaged_or_foreign_backup_is_refused_and_nothing_changes(configured_db, session, tmp_path):
     """Each damage on its own copy of one backup of one hospital: seeding it took ~15 s a damage."""
     # A small hospital: what is checked is the refusal, not the coverage of every table.
-    run_seeders(session, patients=SMALL, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
+    seeded_hospital(session, **seed_args(SMALL, STOCK_DAYS))
     pristine = tmp_path / "pristine.backup.gz"
     backup_database(pristine)
     _new_patient(session, "KeptAfterRefusal")
@@ -355,7 +356,7 @@ def test_a_missing_backup_file_is_a_plain_error(configured_db, tmp_path):
 
 
 def test_a_restore_that_fails_midway_leaves_the_database_as_it_was(configured_db, session, tmp_path):
-    run_seeders(session, patients=SMALL, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
+    seeded_hospital(session, **seed_args(SMALL, STOCK_DAYS))
     path = tmp_path / "hms.backup.gz"
     backup_database(path)
     _new_patient(session, "StillHere")
@@ -381,7 +382,7 @@ def test_a_restore_that_fails_midway_leaves_the_database_as_it_was(configured_db
 
 
 def test_backup_leaves_no_partial_file_when_it_fails(configured_db, session, tmp_path, monkeypatch):
-    run_seeders(session, patients=50, seed=3, as_of=date(2026, 11, 1), stock_days=STOCK_DAYS)
+    seeded_hospital(session, **seed_args(SMALL, STOCK_DAYS))
     session.rollback()
     path = tmp_path / "hms.backup.gz"
 
