@@ -9,6 +9,7 @@ with the key kept there. The first test of each kind still seeds through ``run_s
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import sqlite3
 import tempfile
@@ -48,7 +49,9 @@ def seeded_hospital(session, **seed_args) -> None:
 
 
 def _take(engine) -> _Snapshot:
-    data_dir = Path(tempfile.mkdtemp(prefix="hms-seeded-")) / "data"
+    home = Path(tempfile.mkdtemp(prefix="hms-seeded-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    data_dir = home / "data"
     source = get_settings().data_dir
     if source.exists():
         shutil.copytree(source, data_dir)
