@@ -54,10 +54,9 @@ def render(mapper: Mapper, row: Any, kept: KeptVersion | None) -> dict:
         elif (updated := mapper.last_updated(row)) is not None:
             meta["lastUpdated"] = instant(updated)
         return {"resourceType": mapper.resource_type, "id": mapper.fhir_id(row), "meta": meta, **now}
-    body = kept.body
-    then = kept.projection if kept else {}
+    body, then = kept.body, kept.projection
     meta = {k: v for k, v in (body.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
-    meta["versionId"] = str(kept.version_id if kept else 1)
+    meta["versionId"] = str(kept.version_id)
     updated = mapper.last_updated(row)
     if updated is not None:
         meta["lastUpdated"] = instant(updated)
@@ -69,8 +68,7 @@ def render(mapper: Mapper, row: Any, kept: KeptVersion | None) -> dict:
         if element == "identifier":
             continue
         if (
-            kept
-            and element in body
+            element in body
             and element not in mapper.server_elements
             and then.get(element) == now.get(element)
         ):
