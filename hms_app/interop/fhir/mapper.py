@@ -9,6 +9,7 @@ permissions, keeps the versions, audits, and runs the write in one transaction.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -21,7 +22,7 @@ from hms_app.interop.fhir.search import Param, reference, resource_id
 from hms_app.services.permissions import Actor
 
 
-class Mapper:
+class Mapper(ABC):
     resource_type: ClassVar[str]
     table: ClassVar[Any]  # the SQLModel table whose rows are this type's resources
     # A type kept in more than one table (vital signs and laboratory results are both Observations)
@@ -82,13 +83,14 @@ class Mapper:
             return statement.with_only_columns(*self.table.__table__.columns)
         return statement
 
+    @abstractmethod
     def to_fhir(self, row: Any) -> dict:
         """The owned elements of the resource ``row`` stands for (without id and meta)."""
-        raise NotImplementedError
 
     def prefetch(self, session: Session, rows: list[Any]) -> None:
         """Load what ``to_fhir`` needs of related tables for a whole page at once (a hook: a
         mapper whose resources name related rows fills a cache here instead of a query per row)."""
+        return None
 
     def fhir_id(self, row: Any) -> str:
         return f"{self.id_prefix}{row.id}"

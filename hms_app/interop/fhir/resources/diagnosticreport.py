@@ -13,7 +13,7 @@ from sqlalchemy.orm import object_session
 
 from hms_app.interop.fhir.elements import LOINC, concept, instant, ref
 from hms_app.interop.fhir.mapper import Mapper
-from hms_app.interop.fhir.resources.servicerequest import PROCEDURE_SYSTEM
+from hms_app.interop.fhir.resources.servicerequest import PROCEDURE_SYSTEM, remember_lab_tests
 from hms_app.interop.fhir.search import (
     Param,
     date_param,
@@ -87,12 +87,7 @@ class LabReportMapper(Mapper):
         return row.released_at or row.resulted_at
 
     def prefetch(self, session, rows) -> None:
-        tests = {row.test_id for row in rows} - set(self._tests)
-        if tests:
-            for test in session.execute(
-                select(LabTest.id, LabTest.code, LabTest.name).where(LabTest.id.in_(tests))
-            ):
-                self._tests[test.id] = (test.code, test.name)
+        remember_lab_tests(session, self._tests, {row.test_id for row in rows})
         orders = {row.order_id for row in rows} - set(self._orders)
         if orders:
             found = session.execute(

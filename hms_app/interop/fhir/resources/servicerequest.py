@@ -38,6 +38,16 @@ IMAGING_STATUS = {
 }
 
 
+def remember_lab_tests(session, known: dict[int, tuple[str, str]], wanted: set[int]) -> None:
+    """Add the (LOINC code, name) of the tests in ``wanted`` that ``known`` lacks, in one query."""
+    missing = wanted - set(known)
+    if missing:
+        for test in session.execute(
+            select(LabTest.id, LabTest.code, LabTest.name).where(LabTest.id.in_(missing))
+        ):
+            known[test.id] = (test.code, test.name)
+
+
 class LabServiceRequestMapper(Mapper):
     resource_type = "ServiceRequest"
     table = LabOrder
@@ -81,12 +91,7 @@ class LabServiceRequestMapper(Mapper):
         return row.cancelled_at or row.ordered_at
 
     def prefetch(self, session, rows) -> None:
-        tests = {row.test_id for row in rows} - set(self._tests)
-        if tests:
-            for test in session.execute(
-                select(LabTest.id, LabTest.code, LabTest.name).where(LabTest.id.in_(tests))
-            ):
-                self._tests[test.id] = (test.code, test.name)
+        remember_lab_tests(session, self._tests, {row.test_id for row in rows})
         requests = {row.request_id for row in rows} - set(self._requests)
         if requests:
             found = session.execute(
