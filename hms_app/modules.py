@@ -376,6 +376,36 @@ MODULES: tuple[Module, ...] = (
         grants=_grants(patient={"portal.self"}),
     ),
     Module(
+        name="telehealth",
+        title="Telemedicine: video visits, secure messaging, home measurements",
+        models=("hms_app.models.video_visits", "hms_app.models.messaging", "hms_app.models.home_readings"),
+        pages=(
+            "hms_app.pages.video_visit",
+            "hms_app.pages.messaging",
+            "hms_app.pages.home_readings",
+            "hms_app.pages.portal.video",
+            "hms_app.pages.portal.messages",
+            "hms_app.pages.portal.readings",
+        ),
+        nav=(
+            NavEntry("Messages", "/messages", "messages-square", "message.staff", 25),
+            NavEntry("Home readings", "/home-readings", "house-plus", "reading.review", 26),
+        ),
+        permissions={
+            "telehealth.conduct": "Hold video visits with the patients booked with oneself",
+            "message.staff": "Read, answer and assign patients' secure messages",
+            "reading.review": "See patients' home measurements, set their alert limits and clear alerts",
+        },
+        grants=_grants(
+            physician={"telehealth.conduct", "message.staff", "reading.review"},
+            nurse={"telehealth.conduct", "message.staff", "reading.review"},
+            receptionist={"message.staff"},
+        ),
+        live_topics=("video", "messages", "readings"),
+        seeders=("hms_app.seed.messaging", "hms_app.seed.home_readings"),
+        jobs=(Job("video_signals_purged", "hms_app.services.video_visits:purge_signals"),),
+    ),
+    Module(
         name="interop",
         title="Interoperability: the FHIR R4 API, system clients and their tokens, Synthea import, bulk export",
         models=(

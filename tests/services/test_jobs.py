@@ -19,6 +19,7 @@ def test_run_due_jobs_reports_each_job_on_an_empty_hospital(configured_db):
         "orders_completed": 0,
         "tokens": 0,  # expired FHIR access tokens purged
         "assertions": 0,  # used FHIR client assertions past their expiry purged
+        "video_signals_purged": 0,  # signalling messages of ended video calls forgotten
     }
 
 

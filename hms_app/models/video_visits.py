@@ -1,0 +1,1 @@
+"""video_visits (telehealth): being built."""

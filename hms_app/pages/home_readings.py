@@ -1,0 +1,12 @@
+"""/home-readings (telehealth): being built."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from hms_app.components.shell import staff_page
+
+
+@staff_page("/home-readings", "Home readings")
+def readings_board() -> rx.Component:
+    return rx.text("Being built.")

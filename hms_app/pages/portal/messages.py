@@ -1,0 +1,1 @@
+"""messages (telehealth): being built."""

@@ -1,0 +1,1 @@
+"""readings (telehealth): being built."""

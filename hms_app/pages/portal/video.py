@@ -1,0 +1,1 @@
+"""video (telehealth): being built."""

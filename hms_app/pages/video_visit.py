@@ -1,0 +1,1 @@
+"""video_visit (telehealth): being built."""

@@ -1,0 +1,1 @@
+"""home_readings (telehealth): being built."""
