@@ -111,6 +111,11 @@ class Settings:
     fhir_token_minutes: int = 5
     # ISO 4217 code of the currency every amount (integer cents) is in: the FHIR API's Money says it.
     currency: str = "USD"
+    # WebRTC ICE servers for video visits (HMS_ICE_SERVERS, a JSON list of {urls, username,
+    # credential}); empty: host candidates only (one machine or one LAN). With HMS_TURN_SECRET (coturn's
+    # static-auth-secret) the TURN entries without a credential get short-lived ones per call.
+    ice_servers: tuple[dict, ...] = ()
+    turn_secret: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -181,6 +186,8 @@ def get_settings() -> Settings:
         dicom_host=(os.environ.get("HMS_DICOM_HOST") or "127.0.0.1").strip(),
         fhir_token_minutes=_fhir_token_minutes(),
         currency=_currency(),
+        ice_servers=_ice_servers(),
+        turn_secret=os.environ.get("HMS_TURN_SECRET") or None,
     )
 
 
@@ -191,6 +198,32 @@ def _currency() -> str:
             f"HMS_CURRENCY must be an ISO 4217 code of three capital letters (USD, EUR), got {code!r}"
         )
     return code
+
+
+def _ice_servers() -> tuple[dict, ...]:
+    import json
+
+    raw = os.environ.get("HMS_ICE_SERVERS", "").strip()
+    if not raw:
+        return ()
+    try:
+        servers = json.loads(raw)
+    except ValueError as error:
+        raise RuntimeError(
+            f"HMS_ICE_SERVERS must be a JSON list of {{urls, username, credential}}: {error}"
+        ) from error
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and s.get("urls") for s in servers):
+        raise RuntimeError("HMS_ICE_SERVERS must be a JSON list of objects, each with its urls")
+    allowed = {"urls", "username", "credential"}
+    for server in servers:
+        urls = server["urls"] if isinstance(server["urls"], list) else [server["urls"]]
+        if set(server) - allowed or not all(
+            isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in urls
+        ):
+            raise RuntimeError(
+                f"HMS_ICE_SERVERS: unexpected entry {server!r} (urls stun:/turn:/turns:, username, credential)"
+            )
+    return tuple(servers)
 
 
 def _fhir_token_minutes() -> int:

@@ -14,9 +14,9 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
-from hms_app.api import dicomweb, fhir
+from hms_app.api import dicomweb, fhir, video
 from hms_app.db import session_scope
 from hms_app.errors import Forbidden, NotFound, Withheld
 from hms_app.migrations import current_revision, head_revision
@@ -147,5 +147,7 @@ def build_api() -> Starlette:
             *(Route(r.path, _guard(r), methods=["GET"]) for r in ROUTES),
             # FHIR has its own guard: bearer tokens and scopes, answers as OperationOutcomes.
             Mount("/fhir", app=fhir.build()),
+            # A video visit's signalling channel: its own guard (cookie, Origin, the visit's two people).
+            WebSocketRoute(video.PATH, video.signal),
         ]
     )

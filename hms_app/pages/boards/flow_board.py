@@ -8,7 +8,9 @@ from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, skeleton_rows
 from hms_app.pages.boards.common import live_note
+from hms_app.pages.boards.video_queue import video_waiting_room
 from hms_app.state.boards.flow_board import CountRow, FlowBoardState, FlowCardView, FlowColumn
+from hms_app.state.video_visits import VideoQueueState
 
 COLUMN_COLOURS = {"booked": "gray", "arrived": "amber", "in_room": "blue", "completed": "grass"}
 
@@ -206,7 +208,9 @@ def counts_table() -> rx.Component:
 
 
 @staff_page(
-    route="/boards/flow", title="Clinic flow board", on_load=[FlowBoardState.load, FlowBoardState.watch]
+    route="/boards/flow",
+    title="Clinic flow board",
+    on_load=[FlowBoardState.load, FlowBoardState.watch, VideoQueueState.load, VideoQueueState.watch],
 )
 def flow_page() -> rx.Component:
     return rx.vstack(
@@ -250,6 +254,7 @@ def flow_page() -> rx.Component:
                     wrap="wrap",
                     width="100%",
                 ),
+                video_waiting_room(),
                 rx.cond(
                     FlowBoardState.loaded,
                     rx.vstack(

@@ -125,6 +125,7 @@ def upcoming_card(line) -> rx.Component:
         rx.card(
             rx.vstack(
                 appointment_head(line),
+                rx.cond(line.virtual, join_button(line)),
                 rx.cond(
                     (line.status == "booked") & ~line.online,
                     rx.text(
@@ -177,6 +178,32 @@ def upcoming_card(line) -> rx.Component:
             ),
             width="100%",
             data_testid="appointment-" + line.reference,
+        ),
+    )
+
+
+def join_button(line) -> rx.Component:
+    """A video visit's way in: open from 10 minutes before the start."""
+    return rx.cond(
+        line.joinable,
+        rx.link(
+            rx.button(rx.icon("video", size=16), "Join video visit", size="3", width="100%"),
+            href="/portal/video/" + line.id.to_string(),
+            width="100%",
+            data_testid="join-" + line.reference,
+        ),
+        rx.vstack(
+            rx.button(
+                rx.icon("video", size=16),
+                "Join video visit",
+                size="3",
+                width="100%",
+                disabled=True,
+                data_testid="join-" + line.reference,
+            ),
+            rx.text("You can join from ", line.join_from, ".", size="1", color_scheme="gray"),
+            spacing="1",
+            width="100%",
         ),
     )
 

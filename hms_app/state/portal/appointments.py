@@ -13,6 +13,7 @@ from hms_app.clock import format_local, to_local, utcnow
 from hms_app.errors import DomainError
 from hms_app.services import scheduling
 from hms_app.services.scheduling import portal as portal_booking
+from hms_app.services.video_visits import access as video_access
 from hms_app.state.portal.forms import form_fields
 from hms_app.state.session import SessionState, browser_id, pages_for, requires, turn_page
 
@@ -51,6 +52,8 @@ class AppointmentLine:
     note: str = ""  # a cancellation reason, shown on past visits
     changeable: bool = False  # booked and not yet inside the window where online changes stop
     online: bool = True  # a service patients book themselves (others are changed by phone)
+    joinable: bool = False  # a video visit whose waiting room is open now
+    join_from: str = ""  # "09:05": when its waiting room opens (10 minutes before the start)
 
 
 @dataclass
@@ -86,6 +89,10 @@ def _line(row: scheduling.AppointmentRow, now: datetime, online: set[int] | None
         note=row.cancel_reason or "",
         changeable=row.status == "booked" and not portal_booking.inside_change_window(row.start_at, now),
         online=online is None or row.service_id in online,
+        joinable=row.mode == "virtual"
+        and row.status in ("booked", "arrived", "in_room")
+        and row.start_at - video_access.OPENS_BEFORE <= now <= row.end_at + video_access.CLOSES_AFTER,
+        join_from=_until(row.start_at - video_access.OPENS_BEFORE, now) if row.mode == "virtual" else "",
     )
 
 

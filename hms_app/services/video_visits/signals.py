@@ -1,0 +1,177 @@
+"""The signalling relay: offers, answers and network candidates on their way between the two
+browsers of a call, through the database so that any backend worker can carry either side.
+
+A browser's channel (``hms_app/api/video.py``) is opened with ``open_channel`` (the seat is
+checked and the join audited), writes with ``post_signal`` and reads the other side's messages
+with ``signals_after``; ``live.publish("video", appointment_id)`` wakes the reader. The browsers
+also report when media flows both ways, which gives the measures of the call (join delay, setup).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Session
+
+from hms_app.clock import utcnow
+from hms_app.errors import Conflict, ValidationError
+from hms_app.models.video_visits import VideoSignal, VideoVisit
+from hms_app.services import live
+from hms_app.services.permissions import Actor, authorize
+from hms_app.services.video_visits.access import authorize_participant, require_open, seat_for, visit_of
+from hms_app.services.video_visits.visits import VIDEO, audit_visit
+
+MAX_MESSAGE_BYTES = 64 * 1024  # an offer with many codecs is ~10 kB; nothing legitimate is larger
+RELAYED = ("hello", "offer", "answer", "ice", "bye")
+REPORTS = ("media",)
+STALE_AFTER = timedelta(hours=2)  # a call's leftover messages: nobody ended it
+
+
+@dataclass(frozen=True)
+class Channel:
+    """An open signalling channel of one participant."""
+
+    visit_id: int
+    appointment_id: int
+    side: str
+    patient_id: int
+    last_id: int  # messages before this were sent before the channel opened: not for it
+
+
+def open_channel(session: Session, *, actor: Actor, appointment_id, now: datetime | None = None) -> Channel:
+    """A participant joins the call: refused before admission and after the end; audited."""
+    now = now or utcnow()
+    seat = seat_for(session, actor, appointment_id)
+    require_open(seat, now)
+    visit = visit_of(session, seat.appointment_id)
+    if visit is None or visit.status != "admitted":
+        raise Conflict("The call opens when the clinician admits the patient.")
+    if visit.media_flowing_at is not None:
+        session.execute(
+            update(VideoVisit).where(VideoVisit.id == visit.id).values(reconnects=VideoVisit.reconnects + 1)
+        )
+    last = session.execute(
+        select(VideoSignal.id)
+        .where(VideoSignal.visit_id == visit.id)
+        .order_by(VideoSignal.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    audit_visit(session, actor, "video.join", seat, f"{seat.side} joined the call")
+    session.commit()
+    return Channel(visit.id, seat.appointment_id, seat.side, seat.patient_id, last or 0)
+
+
+def close_channel(session: Session, *, actor: Actor, channel: Channel) -> None:
+    """A participant's channel closed (left, reloaded, lost the network): audited."""
+    authorize_participant(actor)
+    seat = seat_for(session, actor, channel.appointment_id)
+    audit_visit(session, actor, "video.leave", seat, f"{seat.side} left the call")
+    session.commit()
+
+
+def _message(raw: str) -> dict:
+    if len(raw.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
+        raise ValidationError("That signalling message is too large.")
+    try:
+        message = json.loads(raw)
+    except ValueError as error:
+        raise ValidationError("A signalling message is a JSON object.") from error
+    if not isinstance(message, dict) or message.get("type") not in RELAYED + REPORTS:
+        raise ValidationError("Unknown signalling message.")
+    return message
+
+
+def post_signal(
+    session: Session, *, actor: Actor, channel: Channel, raw: str, now: datetime | None = None
+) -> str:
+    """Relay one message to the other side (or record a media report); returns its type."""
+    authorize_participant(actor)
+    now = now or utcnow()
+    message = _message(raw)
+    visit = session.get(VideoVisit, channel.visit_id)
+    if visit is None or visit.status != "admitted":
+        raise Conflict("This call has ended.")
+    if message["type"] == "media":
+        _record_media(session, actor, visit, channel, message, now)
+        return "media"
+    session.add(VideoSignal(visit_id=visit.id, sender=channel.side, payload=raw, created_at=now))
+    session.commit()
+    live.publish(VIDEO, channel.appointment_id)
+    return message["type"]
+
+
+def _record_media(
+    session: Session, actor: Actor, visit: VideoVisit, channel: Channel, message: dict, now
+) -> None:
+    """The browser receives the other side's media. Both reports: the call has started (once)."""
+    setup = message.get("setup_ms")
+    if (
+        channel.side == "clinician"
+        and isinstance(setup, int | float)
+        and 0 <= setup < 3_600_000
+        and visit.setup_ms is None
+    ):
+        visit.setup_ms = int(setup)
+    seen = visit_media_sides(visit)
+    seen.add(channel.side)
+    visit_media_mark(visit, seen)
+    if seen == {"patient", "clinician"} and visit.media_flowing_at is None:
+        visit.media_flowing_at = visit.started_at = now
+        if visit.admitted_at is not None:
+            visit.join_delay_ms = max(0, int((now - visit.admitted_at).total_seconds() * 1000))
+        seat = seat_for(session, actor, channel.appointment_id)
+        audit_visit(session, actor, "video.call_start", seat, "media flowing both ways")
+    session.add(visit)
+    session.commit()
+
+
+def visit_media_sides(visit: VideoVisit) -> set[str]:
+    return {side for side in (visit.media_sides or "").split(",") if side}
+
+
+def visit_media_mark(visit: VideoVisit, sides: set[str]) -> None:
+    visit.media_sides = ",".join(sorted(sides))
+
+
+def signals_after(
+    session: Session, *, channel: Channel, after_id: int, limit: int = 100
+) -> list[tuple[int, str]]:
+    """The other side's messages after ``after_id``, oldest first (the channel's own reader)."""
+    return [
+        (row.id, row.payload)
+        for row in session.execute(
+            select(VideoSignal.id, VideoSignal.payload)
+            .where(
+                VideoSignal.visit_id == channel.visit_id,
+                VideoSignal.id > after_id,
+                VideoSignal.sender != channel.side,
+            )
+            .order_by(VideoSignal.id)
+            .limit(limit)
+        )
+    ]
+
+
+def channel_open(session: Session, *, channel: Channel) -> bool:
+    """Whether the call is still on (the reader closes the channel once it has ended)."""
+    status = session.execute(
+        select(VideoVisit.status).where(VideoVisit.id == channel.visit_id)
+    ).scalar_one_or_none()
+    return status == "admitted"
+
+
+def purge_signals(session: Session, *, actor: Actor, now: datetime | None = None) -> int:
+    """A periodic job: forgets the signalling messages of ended calls, and any left over for hours."""
+    authorize(actor, "telehealth.conduct")
+    now = now or utcnow()
+    ended = select(VideoVisit.id).where(VideoVisit.status == "ended")
+    result = session.execute(
+        delete(VideoSignal).where(
+            (VideoSignal.visit_id.in_(ended)) | (VideoSignal.created_at < now - STALE_AFTER)
+        )
+    )
+    session.commit()
+    return int(result.rowcount or 0)
