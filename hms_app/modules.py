@@ -402,7 +402,7 @@ MODULES: tuple[Module, ...] = (
             receptionist={"message.staff"},
         ),
         live_topics=("video", "messages", "readings"),
-        seeders=("hms_app.seed.messaging", "hms_app.seed.home_readings"),
+        seeders=("hms_app.seed.messaging", "hms_app.seed.home_readings", "hms_app.seed.video_visits"),
         jobs=(Job("video_signals_purged", "hms_app.services.video_visits:purge_signals"),),
     ),
     Module(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 
@@ -93,8 +94,13 @@ async def signal(websocket: WebSocket) -> None:
     try:
         await _serve(websocket, actor, channel)
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(_run, video.close_channel, actor=actor, channel=channel)
+        # Submitted at once, not awaited to start: a channel cancelled by a server shutdown still
+        # writes its leave to the audit trail.
+        left = asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(_run, video.close_channel, actor=actor, channel=channel)
+        )
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(left)
 
 
 async def _serve(websocket: WebSocket, actor: Actor, channel: video.Channel) -> None:

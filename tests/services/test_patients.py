@@ -30,6 +30,7 @@ from hms_app.models.emr import (
 from hms_app.models.fhir_access import FhirAccessToken, FhirClient
 from hms_app.models.patients import Coverage, Patient, PatientHistory, Payer
 from hms_app.models.security import AppUser, AuditEvent
+from hms_app.models.video_visits import VideoVisit
 from hms_app.services.patient_keys import search_keys
 from hms_app.services.patients.demographics import validate_demographics
 from hms_app.services.patients.duplicates import DuplicateCandidate, DuplicateSuspected, find_duplicates
@@ -848,6 +849,13 @@ def _module_rows(session, patient_id: int, payer_id: int, tag: str, start: datet
     session.flush()
     session.add_all(
         [
+            # A video visit belongs to its appointment's patient (its signalling rows only to the visit).
+            VideoVisit(
+                appointment_id=appointment.id,
+                patient_id=patient_id,
+                department_id=department.id,
+                status="ended",
+            ),
             ReminderMessage(
                 appointment_id=appointment.id,
                 patient_id=patient_id,
@@ -1009,6 +1017,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "procedure": 1,
         "reminder_message": 1,
         "specimen": 1,
+        "video_visit": 1,
         "waitlist_entry": 1,
     }
     gone = session.get(Patient, merged.id)
