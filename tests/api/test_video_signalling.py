@@ -60,23 +60,24 @@ def _denials(world: VideoWorld) -> list[str]:
 
 
 def _refused(client, url: str, headers: dict) -> int:
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect(url, headers=headers) as ws:
-            ws.receive_text()
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url, headers=headers) as ws:
+        ws.receive_text()
     return closed.value.code
 
 
 def test_the_two_participants_reach_each_other(world, client):
     visit_id = _admitted(world)
     url = f"/api/video/{visit_id}/signal"
-    with client.websocket_connect(url, headers=_headers(world, "dr.video")) as doctor:
-        with client.websocket_connect(url, headers=_headers(world, "patient.a")) as patient:
-            offer = {"type": "offer", "gen": 7, "sdp": "v=0 offer"}
-            doctor.send_text(json.dumps(offer))
-            assert patient.receive_json() == offer
-            answer = {"type": "answer", "gen": 7, "sdp": "v=0 answer"}
-            patient.send_text(json.dumps(answer))
-            assert doctor.receive_json() == answer
+    with (
+        client.websocket_connect(url, headers=_headers(world, "dr.video")) as doctor,
+        client.websocket_connect(url, headers=_headers(world, "patient.a")) as patient,
+    ):
+        offer = {"type": "offer", "gen": 7, "sdp": "v=0 offer"}
+        doctor.send_text(json.dumps(offer))
+        assert patient.receive_json() == offer
+        answer = {"type": "answer", "gen": 7, "sdp": "v=0 answer"}
+        patient.send_text(json.dumps(answer))
+        assert doctor.receive_json() == answer
     # The leave is written as the server closes its side, just after the client has gone.
     for _ in range(100):
         world.session.rollback()
