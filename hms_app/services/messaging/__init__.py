@@ -7,6 +7,7 @@ open screens learn of changes live (topic ``messages``: key ``team`` for the inb
 ``patient-<id>`` for a patient's portal).
 """
 
+from hms_app.models.messaging import BODY_MAX, SUBJECT_MAX
 from hms_app.services.messaging.attachments import (
     ATTACHMENT_MISSING,
     AttachmentFile,
@@ -49,6 +50,8 @@ from hms_app.services.messaging.threads import (
 )
 
 __all__ = [
+    "BODY_MAX",
+    "SUBJECT_MAX",
     "ATTACHMENT_MISSING",
     "INVITATION_MISSING",
     "PAGE_SIZE",
