@@ -165,5 +165,8 @@ def seed_messaging(ctx: SeedContext) -> None:
             body=f"{ctx.faker.sentence(nb_words=10)} {ANSWERS[n % len(ANSWERS)]}",
             patient_id=patients[ctx.rng.randrange(len(patients))],
         )
-        _backdate(ctx, thread_id, ctx.rng.randrange(1, 70))
+        days_ago = ctx.rng.randrange(1, 70)
+        if days_ago > 30:
+            messaging.close_thread(session, actor=nurse, thread_id=thread_id)  # long settled
+        _backdate(ctx, thread_id, days_ago)
     ctx.progress("secure messages", 1, 1)
