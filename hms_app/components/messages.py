@@ -29,21 +29,16 @@ def file_chip(f) -> rx.Component:
 def invitation_box(m: MessageLine, action: rx.Component | None) -> rx.Component:
     return rx.cond(
         m.invitation_id > 0,
-        rx.box(
+        rx.vstack(
             rx.hstack(
-                rx.icon("calendar-plus", size=16, color=rx.color("teal", 10)),
-                rx.vstack(
-                    rx.text(m.invitation_words, size="1", weight="bold", color_scheme="teal"),
-                    rx.text(m.invitation_label, size="2"),
-                    spacing="0",
-                ),
-                rx.spacer(),
-                action if action is not None else rx.fragment(),
+                rx.icon("calendar-plus", size=14, color=rx.color("teal", 10)),
+                rx.text(m.invitation_words, size="1", weight="bold", color_scheme="teal"),
                 align="center",
-                spacing="2",
-                width="100%",
-                wrap="wrap",
+                spacing="1",
             ),
+            rx.text(m.invitation_label, size="2"),
+            action if action is not None else rx.fragment(),
+            spacing="1",
             padding="0.5rem 0.75rem",
             border=f"1px solid {rx.color('teal', 6)}",
             border_radius="var(--radius-3)",

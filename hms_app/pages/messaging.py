@@ -252,14 +252,16 @@ def thread_header() -> rx.Component:
                 on_change=S.assign,
                 disabled=S.status != "open",
             ),
-            rx.button(
-                rx.icon("hand", size=14),
-                "Take it",
-                variant="soft",
-                size="2",
-                on_click=S.take,
-                disabled=S.status != "open",
-                data_testid="thread-take",
+            rx.cond(
+                ~S.assigned_to_me & (S.status == "open"),
+                rx.button(
+                    rx.icon("hand", size=14),
+                    "Take it",
+                    variant="soft",
+                    size="2",
+                    on_click=S.take,
+                    data_testid="thread-take",
+                ),
             ),
             rx.button(
                 rx.icon("calendar-plus", size=14),

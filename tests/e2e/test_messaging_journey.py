@@ -293,6 +293,14 @@ def test_patient_and_nurse_message_live_with_a_file_read_receipts_and_an_invitat
     ):
         assert action in patient_did, action
 
+    # The portal's list: the conversation, nothing unread, and no invitation left to book.
+    patient.goto("/portal/messages")
+    listed = patient.locator("[data-testid=portal-thread]").filter(has_text=subject)
+    expect(listed).to_be_visible()
+    expect(listed.locator("[data-testid=thread-unread]")).to_have_count(0)
+    expect(patient.locator("[data-testid=portal-invitation]")).to_have_count(0)
+    _shot(patient, "messages-06-portal-list")
+
     # Neither browser was reloaded: the marks are still there.
     assert nurse.evaluate("window.__noReload") == "still the same page"
     desk.close()

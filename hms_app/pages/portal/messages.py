@@ -228,8 +228,11 @@ def thread_list() -> rx.Component:
 @portal_page(route="/portal/messages", title="Messages", on_load=[S.load, S.watch], max_width="44rem")
 def messages_page() -> rx.Component:
     return rx.vstack(
-        rx.foreach(S.invitations, invitation_card),
-        rx.cond(S.thread_id > 0, conversation(), thread_list()),
+        rx.cond(
+            S.thread_id > 0,
+            conversation(),
+            rx.vstack(rx.foreach(S.invitations, invitation_card), thread_list(), spacing="4", width="100%"),
+        ),
         spacing="4",
         width="100%",
         data_testid="portal-messages",

@@ -68,6 +68,7 @@ class InboxState(SessionState):
     status: str = ""
     assigned_id: str = ""  # "" for the team
     assigned: str = ""
+    assigned_to_me: bool = False
     messages: list[MessageLine] = []
     sending: bool = False
     staff: list[list[str]] = []  # [id, name]
@@ -125,6 +126,7 @@ class InboxState(SessionState):
         self.patient, self.mrn, self.patient_id = thread.patient_name, thread.mrn, thread.patient_id
         self.assigned_id = str(thread.assigned_to_id or "")
         self.assigned = thread.assigned_name
+        self.assigned_to_me = thread.assigned_to_id == self.acting().user_id
         self.messages = [message_line(m, patient_side=False, file_route=FILE_ROUTE) for m in thread.messages]
         return None
 
