@@ -20,7 +20,7 @@ from hms_app.api import dicomweb, fhir, video
 from hms_app.db import session_scope
 from hms_app.errors import Forbidden, NotFound, Withheld
 from hms_app.migrations import current_revision, head_revision
-from hms_app.services import emr, security
+from hms_app.services import emr, messaging, security
 from hms_app.services.audit import record_audit, verify_chain
 from hms_app.services.audit_chain import seal_all
 from hms_app.services.permissions import Actor
@@ -114,11 +114,43 @@ async def document(request: Request, actor: Actor | None) -> Response:
     )
 
 
+async def message_attachment(request: Request, actor: Actor | None) -> Response:
+    """A file sent with a secure message: for the thread's patient (portal) or staff who answer
+    messages; the service checks and audits, another patient's file is answered as a missing one."""
+
+    def load():
+        with session_scope() as session:
+            return messaging.open_attachment(
+                session, actor=actor, attachment_id=request.path_params["attachment_id"]
+            )
+
+    try:
+        found = await asyncio.to_thread(load)
+    except Forbidden as error:
+        await asyncio.to_thread(_record_denial, actor, f"{request.method} {request.url.path}: {error}")
+        return JSONResponse({"error": str(error)}, status_code=403)
+    except NotFound as error:
+        if isinstance(error, Withheld):
+            await asyncio.to_thread(_record_denial, actor, f"{request.method} {request.url.path}: withheld")
+        return JSONResponse({"error": str(error)}, status_code=404)
+    return FileResponse(
+        found.path,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("/api/health", None, health, why_public="load balancers probe it; it reveals no data"),
     ApiRoute("/api/audit/verify", "audit.read", audit_verify),
     ApiRoute("/api/documents/{document_id:int}", "patient.read", document),
     ApiRoute("/api/portal/documents/{document_id:int}", "portal.self", document),
+    ApiRoute("/api/messages/attachments/{attachment_id:int}", "message.staff", message_attachment),
+    ApiRoute("/api/portal/messages/attachments/{attachment_id:int}", "portal.self", message_attachment),
     *(ApiRoute(path, "imaging.read", endpoint) for path, endpoint in dicomweb.ENDPOINTS),
 )
 

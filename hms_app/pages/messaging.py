@@ -1,12 +1,381 @@
-"""/messages (telehealth): being built."""
+"""/messages: the care team's inbox of patients' secure messages, and one conversation beside it."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from hms_app.components.access import can, refused
+from hms_app.components.messages import FILE_HINT, body_box, body_value, file_picker, message_bubble
 from hms_app.components.shell import staff_page
+from hms_app.components.ui import empty_state, pager, skeleton_rows
+from hms_app.state.messaging.common import MessageLine
+from hms_app.state.messaging.inbox import UPLOAD_ID, InboxRow, InboxState
+
+S = InboxState
+STAFF = "message.staff"
 
 
-@staff_page("/messages", "Messages")
+def view_tab(value: str, label: str, count) -> rx.Component:
+    return rx.button(
+        label,
+        rx.badge(
+            count.to_string(),
+            variant="solid",
+            radius="full",
+            color_scheme=rx.cond(S.view == value, "teal", "gray"),
+        ),
+        variant=rx.cond(S.view == value, "solid", "soft"),
+        size="2",
+        on_click=S.set_view(value),
+        data_testid=f"inbox-view-{value}",
+    )
+
+
+def filters() -> rx.Component:
+    return rx.vstack(
+        rx.flex(
+            view_tab("unassigned", "Unassigned", S.count_unassigned),
+            view_tab("mine", "Assigned to me", S.count_mine),
+            view_tab("open", "All open", S.count_open),
+            rx.button(
+                "Closed",
+                variant=rx.cond(S.view == "closed", "solid", "soft"),
+                size="2",
+                on_click=S.set_view("closed"),
+                data_testid="inbox-view-closed",
+            ),
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.flex(
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        name="query",
+                        placeholder="Patient, MRN or subject",
+                        max_length=80,
+                        default_value=S.query,
+                        width="16rem",
+                        data_testid="inbox-search",
+                    ),
+                    rx.button(rx.icon("search", size=14), "Search", variant="soft", type="submit"),
+                    spacing="2",
+                ),
+                on_submit=S.search,
+            ),
+            rx.hstack(
+                rx.switch(
+                    checked=S.unread_only, on_change=S.set_unread_only, data_testid="inbox-unread-only"
+                ),
+                rx.text("Unread only", size="2"),
+                align="center",
+                spacing="2",
+            ),
+            rx.spacer(),
+            rx.badge(
+                rx.icon("mail", size=12),
+                S.count_unread.to_string(),
+                " unread",
+                color_scheme="red",
+                variant="soft",
+                size="2",
+            ),
+            spacing="3",
+            align="center",
+            wrap="wrap",
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def inbox_row(r: InboxRow) -> rx.Component:
+    selected = S.thread_id == r.id
+    return rx.box(
+        rx.vstack(
+            rx.hstack(
+                rx.text(
+                    r.subject,
+                    weight=rx.cond(r.unread > 0, "bold", "medium"),
+                    size="2",
+                    overflow_wrap="anywhere",
+                ),
+                rx.spacer(),
+                rx.text(r.when, size="1", color_scheme="gray", white_space="nowrap"),
+                width="100%",
+                align="baseline",
+            ),
+            rx.hstack(
+                rx.text(r.patient, size="2"),
+                rx.text(r.mrn, size="1", color_scheme="gray"),
+                rx.spacer(),
+                rx.cond(
+                    r.unread > 0,
+                    rx.badge(r.unread.to_string(), " new", color_scheme="red", data_testid="inbox-unread"),
+                ),
+                rx.cond(
+                    r.assigned != "",
+                    rx.badge(
+                        rx.icon("user", size=10), r.assigned, variant="soft", data_testid="inbox-assigned"
+                    ),
+                    rx.badge("Unassigned", color_scheme="amber", variant="soft"),
+                ),
+                width="100%",
+                align="center",
+                spacing="2",
+                wrap="wrap",
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        padding="0.6rem 0.75rem",
+        border_radius="var(--radius-3)",
+        border=rx.cond(selected, f"2px solid {rx.color('accent', 8)}", f"1px solid {rx.color('gray', 5)}"),
+        background=rx.cond(r.waiting & (r.status == "open"), rx.color("amber", 2), rx.color("gray", 1)),
+        cursor="pointer",
+        on_click=S.open(r.id),
+        width="100%",
+        data_testid="inbox-row",
+        custom_attrs={"data-thread-id": r.id},
+    )
+
+
+def thread_list() -> rx.Component:
+    return rx.vstack(
+        rx.cond(
+            S.loaded,
+            rx.cond(
+                S.rows.length() > 0,
+                rx.vstack(rx.foreach(S.rows, inbox_row), spacing="2", width="100%"),
+                empty_state("No conversations here.", "inbox"),
+            ),
+            skeleton_rows(),
+        ),
+        pager(S.page, S.page_count, S.total, S.move(-1), S.move(1), noun="conversations"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def invite_button(m: MessageLine) -> rx.Component:
+    return rx.cond(
+        m.from_patient & (S.status == "open"),
+        rx.button(
+            rx.icon("calendar-plus", size=12),
+            "Invite to book",
+            size="1",
+            variant="ghost",
+            on_click=S.start_invite(m.id),
+            data_testid="message-invite",
+        ),
+    )
+
+
+def invite_form() -> rx.Component:
+    return rx.cond(
+        S.invite_open,
+        rx.card(
+            rx.form(
+                rx.vstack(
+                    rx.text("Invite the patient to book", weight="bold", size="2"),
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Visit", width="100%", data_testid="invite-visit"),
+                        rx.select.content(rx.foreach(S.visits, lambda v: rx.select.item(v[1], value=v[0]))),
+                        value=S.invite_visit,
+                        on_change=S.set_invite_visit,
+                    ),
+                    rx.text_area(
+                        name="note",
+                        placeholder="A note for the patient (optional)",
+                        max_length=1000,
+                        rows="2",
+                        width="100%",
+                        data_testid="invite-note",
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            "Cancel",
+                            variant="soft",
+                            color_scheme="gray",
+                            type="button",
+                            on_click=S.cancel_invite,
+                        ),
+                        rx.button(
+                            rx.icon("send", size=14),
+                            "Send invitation",
+                            type="submit",
+                            data_testid="invite-send",
+                        ),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="2",
+                    width="100%",
+                ),
+                on_submit=S.invite,
+                reset_on_submit=False,
+            ),
+            width="100%",
+            data_testid="invite-form",
+        ),
+    )
+
+
+def thread_header() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading(S.subject, size="4", data_testid="thread-subject"),
+            rx.spacer(),
+            rx.icon_button(rx.icon("x", size=16), variant="ghost", on_click=S.close_view, aria_label="Close"),
+            width="100%",
+            align="start",
+        ),
+        rx.hstack(
+            rx.link(S.patient, href="/patients/" + S.patient_id.to_string(), size="2"),
+            rx.text(S.mrn, size="1", color_scheme="gray"),
+            rx.badge(
+                rx.cond(S.status == "open", "Open", "Closed"),
+                color_scheme=rx.cond(S.status == "open", "teal", "gray"),
+            ),
+            align="center",
+            spacing="2",
+        ),
+        rx.flex(
+            rx.select.root(
+                rx.select.trigger(placeholder="Assign to", data_testid="thread-assign"),
+                rx.select.content(
+                    rx.select.item("The team (unassigned)", value="team"),
+                    rx.foreach(S.staff, lambda p: rx.select.item(p[1], value=p[0])),
+                ),
+                value=rx.cond(S.assigned_id == "", "team", S.assigned_id),
+                on_change=S.assign,
+                disabled=S.status != "open",
+            ),
+            rx.cond(
+                ~S.assigned_to_me & (S.status == "open"),
+                rx.button(
+                    rx.icon("hand", size=14),
+                    "Take it",
+                    variant="soft",
+                    size="2",
+                    on_click=S.take,
+                    data_testid="thread-take",
+                ),
+            ),
+            rx.button(
+                rx.icon("calendar-plus", size=14),
+                "Invite to book",
+                variant="soft",
+                size="2",
+                on_click=S.start_invite(0),
+                disabled=S.status != "open",
+                data_testid="thread-invite",
+            ),
+            rx.cond(
+                S.status == "open",
+                rx.button(
+                    rx.icon("archive", size=14),
+                    "Close",
+                    variant="soft",
+                    color_scheme="gray",
+                    size="2",
+                    on_click=S.close_thread,
+                    data_testid="thread-close",
+                ),
+                rx.button(
+                    rx.icon("archive-restore", size=14),
+                    "Reopen",
+                    variant="soft",
+                    size="2",
+                    on_click=S.reopen_thread,
+                    data_testid="thread-reopen",
+                ),
+            ),
+            spacing="2",
+            wrap="wrap",
+            align="center",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def reply_box() -> rx.Component:
+    return rx.cond(
+        S.status == "open",
+        rx.vstack(
+            body_box("reply-body", "Write a reply to the patient"),
+            rx.flex(
+                file_picker(UPLOAD_ID, "reply-file"),
+                rx.spacer(),
+                rx.button(
+                    rx.icon("send", size=14),
+                    "Send",
+                    type="button",
+                    loading=S.sending,
+                    on_click=S.send(rx.upload_files(upload_id=UPLOAD_ID), body_value("reply-body")),
+                    data_testid="reply-send",
+                ),
+                width="100%",
+                align="center",
+                wrap="wrap",
+                spacing="2",
+            ),
+            rx.text(FILE_HINT, size="1", color_scheme="gray"),
+            spacing="2",
+            width="100%",
+        ),
+        rx.callout("This conversation is closed. Reopen it to reply.", icon="archive", color_scheme="gray"),
+    )
+
+
+def thread_panel() -> rx.Component:
+    return rx.cond(
+        S.thread_id > 0,
+        rx.card(
+            rx.vstack(
+                thread_header(),
+                rx.separator(),
+                rx.vstack(
+                    rx.foreach(S.messages, lambda m: message_bubble(m, extra=invite_button)),
+                    spacing="3",
+                    width="100%",
+                    data_testid="thread-messages",
+                ),
+                invite_form(),
+                reply_box(),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+            data_testid="thread-panel",
+        ),
+        rx.card(empty_state("Choose a conversation to read it.", "messages-square"), width="100%"),
+    )
+
+
+@staff_page("/messages", "Messages", on_load=[S.load, S.watch])
 def inbox() -> rx.Component:
-    return rx.text("Being built.")
+    return rx.vstack(
+        refused(STAFF, "Your role does not give access to patients' messages."),
+        rx.cond(
+            can(STAFF),
+            rx.vstack(
+                filters(),
+                rx.flex(
+                    rx.box(thread_list(), flex="1 1 22rem", min_width="0", max_width="34rem"),
+                    rx.box(thread_panel(), flex="2 1 26rem", min_width="0"),
+                    spacing="4",
+                    width="100%",
+                    wrap="wrap",
+                    align="start",
+                ),
+                spacing="4",
+                width="100%",
+                data_testid="messages-inbox",
+                custom_attrs={"data-version": S.version},
+            ),
+        ),
+        width="100%",
+    )

@@ -31,6 +31,32 @@ def documents_dir() -> Path:
     return path
 
 
+def check_file(content: bytes, content_type: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a file of another type, an empty or too large one, or one whose bytes are not its type."""
+    if content_type not in allowed:
+        kinds = [k.split("/")[1].upper() for k in allowed]
+        listed = f"{', '.join(kinds[:-1])} and {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+        raise ValidationError(f"Only {listed} files can be stored here.", field="file")
+    if not content:
+        raise ValidationError("The file is empty.", field="file")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ValidationError(
+            f"The file is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.", field="file"
+        )
+    if not any(content.startswith(magic) for magic in DOCUMENT_TYPES[content_type]):
+        raise ValidationError("The file's contents do not match its type.", field="file")
+
+
+def store_file(content: bytes, content_type: str, allowed: tuple[str, ...]) -> tuple[str, Path]:
+    """Check a file and write it under a new random key; the caller records it (and removes the
+    file again if its transaction fails)."""
+    check_file(content, content_type, allowed)
+    key = uuid.uuid4().hex
+    path = documents_dir() / key
+    path.write_bytes(content)
+    return key, path
+
+
 def write_document(
     session: Session,
     *,
@@ -45,21 +71,7 @@ def write_document(
 
     The callers (documents, patient photos) check the permission first; this only stores.
     """
-    if content_type not in allowed:
-        kinds = [k.split("/")[1].upper() for k in allowed]
-        listed = f"{', '.join(kinds[:-1])} and {kinds[-1]}" if len(kinds) > 1 else kinds[0]
-        raise ValidationError(f"Only {listed} files can be stored here.", field="file")
-    if not content:
-        raise ValidationError("The file is empty.", field="file")
-    if len(content) > MAX_DOCUMENT_BYTES:
-        raise ValidationError(
-            f"The file is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.", field="file"
-        )
-    if not any(content.startswith(magic) for magic in DOCUMENT_TYPES[content_type]):
-        raise ValidationError("The file's contents do not match its type.", field="file")
-    key = uuid.uuid4().hex
-    path = documents_dir() / key
-    path.write_bytes(content)
+    key, path = store_file(content, content_type, allowed)
     try:
         row = DocumentReference(
             patient_id=patient_id,

@@ -18,6 +18,7 @@ from hms_app.api.routes import ROUTES, SESSION_COOKIE, build_api
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, emr, patients, security
 from hms_app.services.permissions import DEFAULT_GRANTS, PERMISSIONS, SYSTEM_ACTOR
+from tests.api.test_message_attachments import attachment_url
 from tests.services.radiology_images import a_patient, ct_study
 
 PASSWORD = "Ward-round-42"
@@ -50,6 +51,12 @@ EXAMPLES = {
     "/api/documents/{document_id:int}": lambda session: "/api/documents/" + _document_url(session)[0],
     "/api/portal/documents/{document_id:int}": lambda session: (
         "/api/portal/documents/" + _document_url(session)[0]
+    ),
+    "/api/messages/attachments/{attachment_id:int}": lambda session: attachment_url(
+        session, "/api/messages/attachments"
+    ),
+    "/api/portal/messages/attachments/{attachment_id:int}": lambda session: attachment_url(
+        session, "/api/portal/messages/attachments"
     ),
 }
 

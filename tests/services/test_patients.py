@@ -28,6 +28,7 @@ from hms_app.models.emr import (
     Procedure,
 )
 from hms_app.models.fhir_access import FhirAccessToken, FhirClient
+from hms_app.models.messaging import MessageThread
 from hms_app.models.patients import Coverage, Patient, PatientHistory, Payer
 from hms_app.models.security import AppUser, AuditEvent
 from hms_app.models.video_visits import VideoVisit
@@ -905,6 +906,13 @@ def _module_rows(session, patient_id: int, payer_id: int, tag: str, start: datet
             ),
         ]
     )
+    # A secure-messaging thread (its messages and files follow it: only the thread names the patient).
+    writer = AppUser(username=f"msg-{tag}", display_name=f"Nurse {tag}", password_hash="!")
+    session.add(writer)
+    session.flush()
+    session.add(
+        MessageThread(patient_id=patient_id, subject=f"{tag} asks about tablets", started_by_id=writer.id)
+    )
     # A patient-facing FHIR token follows its patient: the survivor is the same person.
     service_user = AppUser(username=f"fhir:merge-{tag}", display_name=f"FHIR client {tag}", password_hash="!")
     session.add(service_user)
@@ -1011,6 +1019,7 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "medication_override": 1,
         "medication_statement": 2,
         "medication_verification": 1,
+        "message_thread": 1,
         "observation": 2,
         "outreach_message": 1,
         "payment": 1,

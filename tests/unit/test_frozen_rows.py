@@ -29,6 +29,7 @@ KEEP_ROWS = {
     "hms_app.services.accounts.create_user": "returns the account to its callers in the service layer",
     "hms_app.services.inventory.ledger.record_move": "a ledger line written inside the calling move's transaction",
     "hms_app.services.fhir_clients.clients.create_client": "the caller (register, the operator's token) commits it",
+    "hms_app.services.messaging.common.thread_for": "the messaging services' lookup, changed in their own transaction",
 }
 
 

@@ -64,6 +64,20 @@ def step_header() -> rx.Component:
                 data_testid="move-banner",
             ),
         ),
+        rx.cond(
+            (PortalBookingState.invite_id > 0) & (PortalBookingState.step != "done"),
+            rx.callout(
+                rx.text(
+                    "Your care team invited you to book ",
+                    rx.text.strong(PortalBookingState.invite_label),
+                    ".",
+                ),
+                icon="calendar-plus",
+                color_scheme="teal",
+                width="100%",
+                data_testid="invite-banner",
+            ),
+        ),
         rx.hstack(
             rx.cond(
                 (PortalBookingState.step != "service") & (PortalBookingState.step != "done"),

@@ -3,6 +3,7 @@ steps move one of the patient's own bookings."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -10,7 +11,7 @@ import reflex as rx
 
 from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError
-from hms_app.services import scheduling
+from hms_app.services import messaging, scheduling
 from hms_app.services.scheduling import portal as portal_booking
 from hms_app.settings import get_settings
 from hms_app.state.session import SessionState, browser_id, requires
@@ -81,6 +82,10 @@ def _ics(row: scheduling.AppointmentRow, hospital: str) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def key_matches(choice: tuple[int, int], row: scheduling.AppointmentRow) -> bool:
+    return choice == (row.service_id, row.appointment_type_id)
+
+
 class PortalBookingState(SessionState):
     """/portal/book: service -> provider (or any) -> day -> time -> confirm -> reference.
 
@@ -115,6 +120,9 @@ class PortalBookingState(SessionState):
     move_reference: str = ""
     move_from: str = ""
     cutoff_hours: int = 2
+    # Booking what the care team invited the patient to in a message (?invite=<id>).
+    invite_id: int = 0
+    invite_label: str = ""
 
     _choices: dict[str, tuple[int, int]] = {}
     _slot_starts: list[tuple[str, int | None, str]] = []  # (start ISO, resource id or None, provider)
@@ -141,16 +149,24 @@ class PortalBookingState(SessionState):
         self.service_key, self.service_label = "", ""
         self.reference = self.booked_when = self.booked_with = self.booked_what = self.calendar_text = ""
         self.move_id, self.move_reference, self.move_from, self._ics = 0, "", "", ""
+        self.invite_id, self.invite_label = 0, ""
         self._clear_from("provider")
         yield
+        query = self.router.url.query_parameters if self.router else {}
+        invitation = None
         try:
             options = await self._run(scheduling.list_services)
-            move = self.router.url.query_parameters.get("move", "") if self.router else ""
+            move = query.get("move", "")
             row = (
                 await self._run(scheduling.get_appointment, appointment_id=browser_id(move, "appointment"))
                 if move
                 else None
             )
+            invite = query.get("invite", "") if not move else ""
+            if invite:
+                invitation = await self._run(
+                    messaging.portal_invitation, invitation_id=browser_id(invite, "invitation")
+                )
         except DomainError as error:
             self.loading = False
             yield rx.toast.error(str(error))
@@ -173,6 +189,10 @@ class PortalBookingState(SessionState):
                     )
                 )
         self.loading = False
+        if invitation is not None:
+            async for event in self._follow_invitation(invitation):
+                yield event
+            return
         if row is None:
             return
         key = f"{row.service_id}:{row.appointment_type_id}"
@@ -189,6 +209,20 @@ class PortalBookingState(SessionState):
             return
         self.move_id, self.move_reference = row.id, row.reference
         self.move_from = f"{row.day_label} at {row.start_label}"
+        async for event in self._pick_service(key):
+            yield event
+
+    async def _follow_invitation(self, invitation: messaging.InvitationView):
+        """Start from the visit the care team invited the patient to book."""
+        key = f"{invitation.service_id}:{invitation.appointment_type_id}"
+        if invitation.status != "open":
+            yield rx.toast.info("You have already used this invitation.", id="invite")
+            return
+        if key not in self._choices:
+            yield rx.toast.error("This visit cannot be booked online any more. Please call the clinic.")
+            return
+        self.invite_id = invitation.id
+        self.invite_label = f"{invitation.service_name} · {invitation.visit_type}"
         async for event in self._pick_service(key):
             yield event
 
@@ -356,6 +390,12 @@ class PortalBookingState(SessionState):
             yield rx.toast.error(str(error))
             return
         self.busy, self.step = False, "done"
+        if self.invite_id and not self.move_id and key_matches(self._choices[self.service_key], row):
+            # The booking stands either way; a refusal only leaves the invitation open in the thread.
+            with contextlib.suppress(DomainError):
+                await self._run(
+                    messaging.invitation_booked, invitation_id=self.invite_id, appointment_id=row.id
+                )
         self.reference = row.reference
         self.booked_when = f"{row.day_label} at {row.start_label}"
         self.booked_with = row.resource_names[0] if row.resource_names else ""

@@ -1,0 +1,123 @@
+"""What both sides of a conversation show: a message line with its read receipt, its files and
+its invitation to book, and the upload rules the screens check before sending."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hms_app.clock import local_today, to_local
+from hms_app.services.file_store import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES
+from hms_app.services.messaging import BODY_MAX, SUBJECT_MAX, MessageView, NewFile  # noqa: F401  (the limits, for the pages)
+
+WATCH_REASON = "only waits for change notices and reads no data; the refresh it triggers is guarded"
+MAX_FILE_MB = MAX_DOCUMENT_BYTES // (1024 * 1024)
+ACCEPT = {"application/pdf": [".pdf"], "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]}
+# What a browser may call a JPEG; the service checks the bytes whatever the name says.
+CONTENT_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
+EXTENSION_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+}
+INVITATION_WORDS = {"open": "Invitation to book", "booked": "Booked", "withdrawn": "Withdrawn"}
+
+
+@dataclass(frozen=True)
+class FileLine:
+    id: int = 0
+    name: str = ""
+    size: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class MessageLine:
+    id: int = 0
+    body: str = ""
+    mine: bool = False  # written by this side (the patient in the portal, the team in the inbox)
+    from_patient: bool = False
+    author: str = ""
+    when: str = ""
+    receipt: str = ""  # on this side's own messages: "Read 14:32" or "Delivered"
+    read: bool = False
+    files: list[FileLine] = field(default_factory=list)
+    invitation_id: int = 0
+    invitation_label: str = ""
+    invitation_status: str = ""  # open | booked | withdrawn
+    invitation_words: str = ""
+    invitation_href: str = ""
+
+
+def size_label(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def moment_label(moment: datetime | None) -> str:
+    """ "14:32" today, "3 Dec 14:32" on another day, in the hospital's time."""
+    local = to_local(moment)
+    if local is None:
+        return ""
+    if local.date() == local_today():
+        return local.strftime("%H:%M")
+    return f"{local.day} {local.strftime('%b %H:%M')}"
+
+
+def message_line(m: MessageView, *, patient_side: bool, file_route: str) -> MessageLine:
+    mine = m.from_patient == patient_side
+    receipt = ""
+    if mine:
+        receipt = f"Read {moment_label(m.read_at)}" if m.read_at else "Delivered"
+    invitation = m.invitation
+    return MessageLine(
+        id=m.id,
+        body=m.body,
+        mine=mine,
+        from_patient=m.from_patient,
+        author=m.author_name,
+        when=moment_label(m.created_at),
+        receipt=receipt,
+        read=m.read_at is not None,
+        files=[
+            FileLine(a.id, a.filename, size_label(a.size_bytes), f"{file_route}/{a.id}")
+            for a in m.attachments
+        ],
+        invitation_id=invitation.id if invitation else 0,
+        invitation_label=f"{invitation.service_name} · {invitation.visit_type} ({invitation.minutes} min)"
+        if invitation
+        else "",
+        invitation_status=invitation.status if invitation else "",
+        invitation_words=INVITATION_WORDS.get(invitation.status, "") if invitation else "",
+        invitation_href=f"/portal/book?invite={invitation.id}" if invitation else "",
+    )
+
+
+async def read_upload(files) -> NewFile | None:
+    """The one file sent with a message (None without one); the service checks its type and bytes.
+    Refused here already: several files, or one larger than the limit (without reading it all)."""
+    if not files:
+        return None
+    if len(files) > 1:
+        raise ValueError("Attach one file at a time.")
+    upload = files[0]
+    if upload.size is not None and upload.size > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"The file is larger than {MAX_FILE_MB} MB.")
+    filename = upload.filename or "attachment"
+    declared = CONTENT_TYPE_ALIASES.get(upload.content_type or "", upload.content_type or "")
+    if declared not in DOCUMENT_TYPES:
+        suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        declared = EXTENSION_TYPES.get(suffix, declared)
+    # Read one byte past the limit: enough for the service to refuse a larger file.
+    content = await upload.read(MAX_DOCUMENT_BYTES + 1)
+    return NewFile(filename, declared, content)
+
+
+def form_value(value, limit: int) -> str:
+    """A text the browser sent along with an upload: a string, cut at ``limit`` (the service
+    refuses what is too long with its own message, so keep one character more)."""
+    return value[: limit + 1] if isinstance(value, str) else ""
