@@ -104,7 +104,7 @@ def parse_number(field: str, raw: object, label: str, unit: str) -> float | None
 def glucose_mg_dl(value: float, unit: str) -> float:
     """A glucose value in mg/dL, from mg/dL or mmol/L."""
     if unit == "mmol/L":
-        return round(value * MMOL_TO_MG, 1)
+        return value * MMOL_TO_MG  # rounded once, with the other values, by check_value
     if unit == "mg/dL":
         return value
     raise ReadingProblem("glucose_unit", "Choose mg/dL or mmol/L for the glucose.")
