@@ -65,7 +65,9 @@ def alert_row(line: BoardLine) -> rx.Component:
         ),
         rx.table.cell(
             rx.text(line.kind, size="1", color_scheme="gray"),
-            rx.text(line.values, size="2", weight="bold", white_space="nowrap", data_testid="alert-values"),
+            rx.text(
+                line.value_text, size="2", weight="bold", white_space="nowrap", data_testid="alert-values"
+            ),
             rx.badge("patient-reported", color_scheme="orange", variant="soft", size="1"),
         ),
         rx.table.cell(
@@ -152,7 +154,7 @@ def patient_reading_row(line: PatientReadingLine) -> rx.Component:
         rx.table.cell(rx.text(line.when, size="2"), white_space="nowrap"),
         rx.table.cell(rx.text(line.kind, size="2")),
         rx.table.cell(
-            rx.text(line.values, size="2", weight="bold", white_space="nowrap"),
+            rx.text(line.value_text, size="2", weight="bold", white_space="nowrap"),
             rx.cond(
                 line.entered_as != "", rx.text("entered as ", line.entered_as, size="1", color_scheme="gray")
             ),

@@ -197,7 +197,7 @@ async def test_the_nurse_clears_an_alert_with_a_note_and_sets_the_patients_limit
     assert paula.alert_text == "Systolic pressure 168 mmHg is above the alert limit of 160 mmHg"
     await _call(board, "refresh")
     [line] = board.rows
-    assert (line.patient_name, line.values, line.open) == ("Paula Pressure", "168/92 mmHg", True)
+    assert (line.patient_name, line.value_text, line.open) == ("Paula Pressure", "168/92 mmHg", True)
     assert board.open_count == 1 and board.patients_open == 1
 
     await _call(board, "start_clear", line.id)

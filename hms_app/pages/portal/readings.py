@@ -240,7 +240,9 @@ def history_row(row: PortalReadingRow) -> rx.Component:
             flex="1",
         ),
         rx.vstack(
-            rx.text(rx.text.strong(row.values), size="2", white_space="nowrap", data_testid="history-value"),
+            rx.text(
+                rx.text.strong(row.value_text), size="2", white_space="nowrap", data_testid="history-value"
+            ),
             rx.cond(row.entered_as != "", rx.text(row.entered_as, size="1", color_scheme="gray")),
             rx.cond(
                 row.status != "",

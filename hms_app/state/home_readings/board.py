@@ -44,7 +44,7 @@ class BoardLine:
     patient_name: str = ""
     mrn: str = ""
     kind: str = ""
-    values: str = ""
+    value_text: str = ""
     crossed: str = ""
     measured: str = ""
     entered: str = ""
@@ -64,7 +64,7 @@ def board_line(line: AlertLine) -> BoardLine:
         patient_name=line.patient_name,
         mrn=line.mrn,
         kind=line.kind_label,
-        values=line.values,
+        value_text=line.values,
         crossed=line.crossed,
         measured=format_local(line.measured_at, "%d %b %H:%M"),
         entered=format_local(line.entered_at, "%d %b %H:%M"),
@@ -149,8 +149,8 @@ class ReadingsBoardState(SessionState):
 
     @rx.event
     @requires(REVIEW)
-    async def set_show(self, show: str):
-        if show not in SHOWS:
+    async def set_show(self, show: str | list[str]):
+        if not isinstance(show, str) or show not in SHOWS:
             return rx.toast.error("Choose open or cleared alerts.")
         self.show, self.page = show, 1
         return await self._reload()
@@ -171,7 +171,7 @@ class ReadingsBoardState(SessionState):
         if line is None:
             return rx.toast.error("That alert is no longer open.")
         self.clearing_id, self.clear_error = line.id, ""
-        self.clearing_label = f"{line.patient_name} · {line.kind} {line.values}"
+        self.clearing_label = f"{line.patient_name} · {line.kind} {line.value_text}"
         return None
 
     @rx.event
@@ -212,7 +212,7 @@ class PatientReadingLine:
     id: int = 0
     when: str = ""
     kind: str = ""
-    values: str = ""
+    value_text: str = ""
     entered_as: str = ""
     alert: str = ""  # open | cleared | ""
     crossed: str = ""
@@ -242,7 +242,7 @@ def patient_line(line: ReadingLine) -> PatientReadingLine:
         id=line.id,
         when=format_local(line.measured_at, "%d %b %Y %H:%M"),
         kind=line.kind_label,
-        values=line.values,
+        value_text=line.values,
         entered_as=line.entered_text,
         alert=line.alert_status,
         crossed=line.alert_text,

@@ -53,7 +53,7 @@ class PortalReadingRow:
     id: int = 0
     when: str = ""
     what: str = ""
-    values: str = ""
+    value_text: str = ""
     entered_as: str = ""  # "entered as 7.8 mmol/L"
     status: str = ""  # "" | open | cleared
     status_label: str = ""
@@ -65,7 +65,7 @@ def portal_row(line: ReadingLine) -> PortalReadingRow:
         id=line.id,
         when=format_local(line.measured_at, "%d %b %Y %H:%M"),
         what=line.kind_label,
-        values=line.values,
+        value_text=line.values,
         entered_as=f"entered as {line.entered_text}" if line.entered_text else "",
         status=line.alert_status,
         status_label=status_label,
