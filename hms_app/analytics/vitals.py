@@ -104,10 +104,10 @@ def vital_trend_figure(points: Sequence[Point], key: str) -> go.Figure:
         )
     )
     if any_home:
-        for label, colour, symbol, size in (
-            (CLINIC_LABEL, LINE_COLOR, "circle", 7),
-            (HOME_LABEL, HOME_COLOR, "diamond", 10),
-        ):
+        legend = [(HOME_LABEL, HOME_COLOR, "diamond", 10)]
+        if not all(home):
+            legend.insert(0, (CLINIC_LABEL, LINE_COLOR, "circle", 7))
+        for label, colour, symbol, size in legend:
             figure.add_trace(  # a legend entry only: no point of its own
                 go.Scatter(
                     x=[None],

@@ -117,7 +117,12 @@ class PortalReadingsState(SessionState):
             )
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.figure = vital_trend_figure(points, rules.MEASURES[self.chart_measure].vital)
+        figure = vital_trend_figure(points, rules.MEASURES[self.chart_measure].vital)
+        # On a phone the chart is narrow: the choice above it names the measure, the note below it
+        # the shaded band, so the figure drops its title and keeps a few ticks.
+        figure.update_layout(title=None, margin={"l": 44, "r": 8, "t": 12}, height=300)
+        figure.update_xaxes(nticks=4)
+        self.figure = figure
         self.chart_points = len(points)
         return None
 
@@ -205,6 +210,7 @@ class PortalReadingsState(SessionState):
             return
         self.saving = False
         self.form_key += 1
+        yield rx.toast.dismiss("reading-error")
         self.saved_text = f"Saved: {done.kind_label.lower()} {done.values}, {format_local(done.measured_at, '%d %b %H:%M')}."
         self.alert_text = done.alert_text
         self.page = 1
