@@ -13,10 +13,15 @@ from typing import Protocol
 import plotly.graph_objects as go
 
 from hms_app import words
-from hms_app.cds.vitals import BMI, VITALS, VitalSpec, bmi_category
+from hms_app.cds.vitals import BMI, TREND_SPECS, VitalSpec, bmi_category
 from hms_app.clock import to_local
 
 LINE_COLOR = "#0d9488"  # the app's teal accent
+# Measurements the patient entered at home: another colour and another shape (a diamond), so they
+# are told apart in print and by readers who do not see the colours apart.
+HOME_COLOR = "#ea580c"
+HOME_LABEL = "Patient-reported (home)"
+CLINIC_LABEL = "Recorded by staff"
 BAND_COLOR = "rgba(16, 185, 129, 0.14)"
 AXIS_COLOR = "#64748b"  # a slate grey that reads on the light and the dark theme
 GRID_COLOR = "rgba(100, 116, 139, 0.18)"
@@ -32,6 +37,7 @@ TICK_FORMATS = [
 class Point(Protocol):
     taken_at: datetime
     value: float
+    # Optional on a point: True for a reading the patient entered at home (absent means staff).
 
 
 def unit_label(code: str) -> str:
@@ -39,8 +45,8 @@ def unit_label(code: str) -> str:
 
 
 def spec_for(key: str) -> VitalSpec:
-    """The spec of a vital sign or of BMI; KeyError for anything else."""
-    return BMI if key == BMI.key else VITALS[key]
+    """The spec of a vital sign, of BMI or of meter glucose; KeyError for anything else."""
+    return TREND_SPECS[key]
 
 
 def _value_range(values: Sequence[float], spec: VitalSpec) -> list[float]:
@@ -68,10 +74,22 @@ def vital_trend_figure(points: Sequence[Point], key: str) -> go.Figure:
         )
         # Said in the title rather than on the band, where the points would cover it.
         title += f"<span style='font-size:12px'>  ·  shaded: normal {spec.normal_low:g}–{spec.normal_high:g}</span>"
+    home = [bool(getattr(p, "patient_reported", False)) for p in points]
     if key == BMI.key:
         hover = [f"{v:.1f} {unit} · {bmi_category(v)}" for v in values]
     else:
         hover = [f"{v:.{spec.decimals}f} {unit}" for v in values]
+    hover = [f"{h} · patient-reported" if at_home else h for h, at_home in zip(hover, home, strict=True)]
+    any_home = any(home)
+    # One trace through every point in time order, so the course reads as one line; a point the
+    # patient entered is a larger orange diamond, and the legend names both kinds of point.
+    marker: dict = {"size": 6, "color": LINE_COLOR}
+    if any_home:
+        marker = {
+            "size": [10 if h else 6 for h in home],
+            "color": [HOME_COLOR if h else LINE_COLOR for h in home],
+            "symbol": ["diamond" if h else "circle" for h in home],
+        }
     figure.add_trace(
         go.Scatter(
             x=times,
@@ -79,17 +97,34 @@ def vital_trend_figure(points: Sequence[Point], key: str) -> go.Figure:
             mode="lines+markers",
             name=spec.display,
             line={"color": LINE_COLOR, "width": 2},
-            marker={"size": 6, "color": LINE_COLOR},
+            marker=marker,
             text=hover,
             hovertemplate="%{x|%Y-%m-%d %H:%M}<br>%{text}<extra></extra>",
+            showlegend=False,
         )
     )
+    if any_home:
+        legend = [(HOME_LABEL, HOME_COLOR, "diamond", 10)]
+        if not all(home):
+            legend.insert(0, (CLINIC_LABEL, LINE_COLOR, "circle", 7))
+        for label, colour, symbol, size in legend:
+            figure.add_trace(  # a legend entry only: no point of its own
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    name=label,
+                    marker={"size": size, "color": colour, "symbol": symbol},
+                    hoverinfo="skip",
+                )
+            )
     layout: dict = {
         # No Plotly template: the styling is all here, and the figure stays small on the wire.
         "template": "none",
         "height": 340,
-        "margin": {"l": 56, "r": 16, "t": 36, "b": 44},
-        "showlegend": False,
+        "margin": {"l": 56, "r": 16, "t": 36, "b": 72 if any_home else 44},
+        "showlegend": any_home,
+        "legend": {"orientation": "h", "x": 0, "y": -0.18, "xanchor": "left", "yanchor": "top"},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": AXIS_COLOR, "size": 12},

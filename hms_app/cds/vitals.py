@@ -42,7 +42,23 @@ VITALS: dict[str, VitalSpec] = {
     )
 }
 BMI = VitalSpec("bmi", "39156-5", "Body mass index (BMI)", "kg/m2", 5, 150, 18.5, 25, 1)
-BY_LOINC = {spec.loinc: spec for spec in (*VITALS.values(), BMI)}
+# Capillary blood glucose from a patient's own meter (LOINC 41653-7, "Glucose [Mass/volume] in
+# Capillary blood by Glucometer"), kept in mg/dL: home readings enter it (hms_app/cds/home_readings.py);
+# it has a trend in the chart but no box on the nurse's vitals form. Plausible 10-1000 mg/dL (meters
+# read about 20-600; below 10 or above 1000 is a typing error); the shaded band is the 70-180 mg/dL
+# "time in range" target of the ADA/ATTD consensus.
+GLUCOSE = VitalSpec("glucose", "41653-7", "Blood glucose (meter)", "mg/dL", 10, 1000, 70, 180)
+BY_LOINC = {spec.loinc: spec for spec in (*VITALS.values(), BMI, GLUCOSE)}
+# Every measurement with a trend, by key: the vital signs, BMI and meter glucose.
+TREND_SPECS: dict[str, VitalSpec] = {**VITALS, BMI.key: BMI, GLUCOSE.key: GLUCOSE}
+# ``Observation.recorded_by`` of a measurement a patient entered at home (in the portal):
+# "home:<their username>". Usernames have no colon, so no member of staff ever matches it.
+PATIENT_REPORTED_PREFIX = "home:"
+
+
+def patient_reported(recorded_by: str | None) -> bool:
+    """Whether an observation with this ``recorded_by`` was entered by the patient at home."""
+    return bool(recorded_by) and recorded_by.startswith(PATIENT_REPORTED_PREFIX)
 
 
 # ACVPU (RCP NEWS2, 2017): Alert, new Confusion, responds to Voice, to Pain, Unresponsive. The
@@ -73,7 +89,7 @@ def display_value(key: str, value: float, unit: str) -> str:
         return f"{letter} · {ACVPU_LABELS[letter]}"
     if key == "oxygen_flow" and value == 0:
         return "Room air (0 L/min)"
-    spec = BMI if key == "bmi" else VITALS.get(key)
+    spec = TREND_SPECS.get(key)
     if spec is not None:  # stored exact (a BMI of 24.977...), shown to the vital's decimals
         value = round(value, spec.decimals)
     return f"{value:g} {words.unit(unit)}"
@@ -85,7 +101,7 @@ class ImplausibleValue(ValueError):
 
 def check_plausible(key: str, value: float) -> float:
     """Return ``value`` if it is a possible measurement of ``key``; raise ImplausibleValue otherwise."""
-    spec = VITALS[key]
+    spec = VITALS[key] if key in VITALS else TREND_SPECS[key]
     if not spec.low <= value <= spec.high:
         raise ImplausibleValue(
             f"A {spec.display.lower()} of {value:g} {spec.unit} is not possible; "

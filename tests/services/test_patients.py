@@ -28,6 +28,7 @@ from hms_app.models.emr import (
     Procedure,
 )
 from hms_app.models.fhir_access import FhirAccessToken, FhirClient
+from hms_app.models.home_readings import HomeReading, HomeReadingLimit
 from hms_app.models.messaging import MessageThread
 from hms_app.models.patients import Coverage, Patient, PatientHistory, Payer
 from hms_app.models.security import AppUser, AuditEvent
@@ -904,6 +905,19 @@ def _module_rows(session, patient_id: int, payer_id: int, tag: str, start: datet
                 body="Please book an HbA1c test",
                 created_by="manager",
             ),
+            # A home reading with its open alert, and an alert limit set for the patient.
+            HomeReading(
+                patient_id=patient_id,
+                kind="blood_pressure",
+                measured_at=start,
+                entered_at=start,
+                entered_text="172/96 mmHg",
+                alert_status="open",
+                alert_text="Systolic pressure 172 mmHg is above the alert limit of 160 mmHg",
+            ),
+            HomeReadingLimit(
+                patient_id=patient_id, measure="systolic", low=90, high=160, set_at=start, set_by="dr"
+            ),
         ]
     )
     # A secure-messaging thread (its messages and files follow it: only the thread names the patient).
@@ -1004,6 +1018,8 @@ def test_a_merge_moves_every_linked_row_and_undo_moves_every_row_back(session, t
         "encounter": 2,
         "fhir_access_token": 1,
         "fhir_resource_version": 1,
+        "home_reading": 1,
+        "home_reading_limit": 1,
         "imaging_order": 1,
         "imaging_report": 1,
         "imaging_study": 1,

@@ -147,3 +147,37 @@ def test_bmi_trend_names_the_category_of_each_point():
 def test_a_vital_without_a_band_or_points_still_draws():
     figure = vital_trend_figure([], "weight")
     assert figure.layout.shapes == () and figure.layout.annotations[0].text == "No measurements yet"
+
+
+def test_patient_reported_points_are_orange_diamonds_named_in_the_legend():
+    @dataclass(frozen=True)
+    class Reading:
+        taken_at: datetime
+        value: float
+        patient_reported: bool
+
+    points = [
+        Reading(datetime(2026, 2, 1, 9, tzinfo=UTC), 150, False),
+        Reading(datetime(2026, 2, 2, 7, tzinfo=UTC), 172, True),
+    ]
+    figure = vital_trend_figure(points, "systolic_bp")
+    line, staff, home = figure.data
+    assert list(line.y) == [150, 172]  # one line through both, in time order
+    assert list(line.marker.symbol) == ["circle", "diamond"] and line.marker.color[1] == "#ea580c"
+    assert list(line.text) == ["150 mmHg", "172 mmHg · patient-reported"]
+    assert (staff.name, home.name, figure.layout.showlegend) == (
+        "Recorded by staff",
+        "Patient-reported (home)",
+        True,
+    )
+    # Only home points: the legend names only them; only staff's: no legend at all.
+    only_home = vital_trend_figure(points[1:], "systolic_bp")
+    assert [trace.name for trace in only_home.data[1:]] == ["Patient-reported (home)"]
+    only_staff = vital_trend_figure(points[:1], "systolic_bp")
+    assert len(only_staff.data) == 1 and only_staff.layout.showlegend is False
+
+
+def test_meter_glucose_has_a_trend_with_its_target_band():
+    figure = vital_trend_figure([Point(datetime(2026, 2, 1, tzinfo=UTC), 141)], "glucose")
+    assert "Blood glucose (meter) (mg/dL)" in figure.layout.title.text
+    assert (figure.layout.shapes[0].y0, figure.layout.shapes[0].y1) == (70, 180)

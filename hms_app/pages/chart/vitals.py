@@ -188,7 +188,17 @@ def trend_card() -> rx.Component:
             ),
             muted(
                 ChartVitalsState.trend_count.to_string(),
-                " measurements (the latest 200 at most). Shaded: the normal range.",
+                " measurements (the latest 200 at most)",
+                rx.cond(
+                    ChartVitalsState.trend_home_count > 0,
+                    rx.text.span(
+                        ", ",
+                        ChartVitalsState.trend_home_count.to_string(),
+                        " of them patient-reported (orange diamonds: entered by the patient at home)",
+                        data_testid="trend-home-count",
+                    ),
+                ),
+                ". Shaded: the normal range.",
             ),
             spacing="3",
             width="100%",

@@ -127,18 +127,20 @@ def _latest_value(session: Session, patient_id: int, code: str) -> float | None:
 class SeriesPoint:
     taken_at: datetime
     value: float
+    patient_reported: bool = False  # entered by the patient at home (the portal), not by staff
 
 
 def vital_series(
     session: Session, *, actor: Actor, patient_id: int, key: str, limit: int = 200
 ) -> list[SeriesPoint]:
-    """The latest ``limit`` values of one vital sign (or BMI), oldest first, for a trend chart."""
+    """The latest ``limit`` values of one vital sign (or BMI, or meter glucose), oldest first, for a
+    trend chart; each says whether the patient entered it at home."""
     authorize(actor, "patient.read", patient_id=patient_id)
-    spec = vital_rules.BMI if key == "bmi" else vital_rules.VITALS.get(key)
+    spec = vital_rules.TREND_SPECS.get(key)
     if spec is None:
         raise ValidationError(f"Unknown vital sign {key!r}.")
     rows = session.execute(
-        select(Observation.effective_at, Observation.value)
+        select(Observation.effective_at, Observation.value, Observation.recorded_by)
         .where(Observation.patient_id == patient_id, Observation.code == spec.loinc)
         .order_by(Observation.effective_at.desc())
         .limit(min(max(limit, 1), 1000))
@@ -152,7 +154,7 @@ def vital_series(
         detail=f"trend {key}",
     )
     session.commit()
-    return [SeriesPoint(t, v) for t, v in reversed(rows)]
+    return [SeriesPoint(t, v, vital_rules.patient_reported(by)) for t, v, by in reversed(rows)]
 
 
 # Built once: every chart opening runs it once per vital sign, and building the statement cost
@@ -168,7 +170,7 @@ _LATEST_VITAL = (
 def latest_vitals(session: Session, patient_id: int) -> dict[str, tuple[float, str, datetime]]:
     """The most recent value of each vital sign: one indexed lookup per code."""
     result = {}
-    for spec in (*vital_rules.VITALS.values(), vital_rules.BMI):
+    for spec in (*vital_rules.VITALS.values(), vital_rules.BMI, vital_rules.GLUCOSE):
         row = session.execute(_LATEST_VITAL, {"patient_id": patient_id, "code": spec.loinc}).first()
         if row:
             result[spec.key] = (row.value, row.unit, row.effective_at)

@@ -20,7 +20,11 @@ from hms_app.state.session import requires
 
 # ACVPU is a category, not a quantity: it has no trend line and a select instead of a number box.
 CHOICE_VITALS = ("consciousness",)
-TREND_KEYS = (*(k for k in vital_rules.VITALS if k not in CHOICE_VITALS), vital_rules.BMI.key)
+TREND_KEYS = (
+    *(k for k in vital_rules.VITALS if k not in CHOICE_VITALS),
+    vital_rules.BMI.key,
+    vital_rules.GLUCOSE.key,  # from the patient's own meter (home readings)
+)
 TREND_CHOICES = tuple((key, spec_for(key).display) for key in TREND_KEYS)
 VITALS_TOAST = "chart-vitals"
 NO_ENCOUNTER = "none"  # the vitals form's "not part of an encounter" choice (a select item cannot be "")
@@ -48,6 +52,7 @@ class ChartVitalsState(ChartState):
     trend_key: str = "heart_rate"
     trend_figure: go.Figure = EMPTY_FIGURE
     trend_count: int = 0
+    trend_home_count: int = 0  # of which the patient entered at home
     trend_loaded: bool = False
     trend_loading: bool = False
 
@@ -68,6 +73,7 @@ class ChartVitalsState(ChartState):
             return rx.toast.error(str(error))
         self.trend_figure = vital_trend_figure(points, self.trend_key)
         self.trend_count, self.trend_loaded, self.trend_loading = len(points), True, False
+        self.trend_home_count = sum(1 for point in points if point.patient_reported)
         return None
 
     @rx.event

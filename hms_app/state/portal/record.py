@@ -14,7 +14,7 @@ from hms_app.state.session import SessionState, public, requires
 def _rows(record: emr.PortalRecord) -> dict:
     vitals = []
     for key, (value, unit, taken) in record.latest_vitals.items():
-        spec = vital_rules.BMI if key == "bmi" else vital_rules.VITALS[key]
+        spec = vital_rules.TREND_SPECS[key]
         vitals.append(
             {
                 "label": spec.display,

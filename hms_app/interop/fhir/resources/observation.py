@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from hms_app.cds.vitals import patient_reported
 from hms_app.interop.fhir.elements import LOINC, UCUM, concept, instant, moment, pick_code, reference_to
 from hms_app.interop.fhir.mapper import Mapper
 from hms_app.interop.fhir.outcome import fail
@@ -69,6 +70,9 @@ class ObservationMapper(Mapper):
         }
         if row.encounter_id is not None:
             resource["encounter"] = {"reference": f"Encounter/{row.encounter_id}"}
+        if patient_reported(row.recorded_by):
+            # Entered by the patient at home (the portal's home readings): the patient performed it.
+            resource["performer"] = [{"reference": f"Patient/{row.patient_id}"}]
         return resource
 
     def patient_of_resource(self, session: Session, resource: dict) -> int | None:
