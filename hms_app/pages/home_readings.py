@@ -158,8 +158,8 @@ def patient_reading_row(line: PatientReadingLine) -> rx.Component:
             rx.cond(
                 line.entered_as != "", rx.text("entered as ", line.entered_as, size="1", color_scheme="gray")
             ),
+            rx.badge("patient-reported", color_scheme="orange", variant="soft", size="1"),
         ),
-        rx.table.cell(rx.badge("patient-reported", color_scheme="orange", variant="soft", size="1")),
         rx.table.cell(
             rx.match(
                 line.alert,
@@ -228,7 +228,6 @@ def patient_panel() -> rx.Component:
                                         ("Measured", False),
                                         ("What", False),
                                         ("Value", False),
-                                        ("Source", False),
                                         ("Alert", False),
                                     ],
                                     rx.foreach(P.rows, patient_reading_row),

@@ -233,7 +233,7 @@ def _number(value: float | None) -> str:
 
 
 def limit_row(line: LimitLine) -> LimitRow:
-    source = "default" if line.is_default else f"set by {line.set_by} {format_local(line.set_at, '%d %b %Y')}"
+    source = "default" if line.is_default else f"{line.set_by}, {format_local(line.set_at, '%d %b %Y')}"
     return LimitRow(line.measure, line.label, line.unit, _number(line.low), _number(line.high), source)
 
 
