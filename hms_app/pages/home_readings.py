@@ -11,7 +11,13 @@ from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box, skeleton_rows, stat_card
 from hms_app.pages.boards.common import live_note
-from hms_app.state.home_readings.board import BoardLine, LimitRow, PatientReadingLine, ReadingsPatientState
+from hms_app.state.home_readings.board import (
+    DEFAULT_LIMITS_NOTE,
+    BoardLine,
+    LimitRow,
+    PatientReadingLine,
+    ReadingsPatientState,
+)
 from hms_app.state.home_readings.board import ReadingsBoardState as S
 
 P = ReadingsPatientState
@@ -356,13 +362,7 @@ def readings_board() -> rx.Component:
                     skeleton_rows(5),
                 ),
                 patient_panel(),
-                rx.text(
-                    "Patients enter these readings themselves in the portal. Without limits of their own, the "
-                    "defaults apply: systolic 90–180, diastolic 50–110 mmHg, pulse 40–130 /min, glucose "
-                    "70–300 mg/dL, temperature 35.0–38.5 °C, oxygen saturation from 92 %.",
-                    size="1",
-                    color_scheme="gray",
-                ),
+                rx.text(DEFAULT_LIMITS_NOTE, size="1", color_scheme="gray"),
                 clear_dialog(),
                 spacing="3",
                 width="100%",
