@@ -89,6 +89,8 @@ def vital_trend_figure(points: Sequence[Point], key: str) -> go.Figure:
             "size": [10 if h else 6 for h in home],
             "color": [HOME_COLOR if h else LINE_COLOR for h in home],
             "symbol": ["diamond" if h else "circle" for h in home],
+            # A thin white rim sets a diamond off the line it sits on.
+            "line": {"width": [1 if h else 0 for h in home], "color": "#ffffff"},
         }
     figure.add_trace(
         go.Scatter(

@@ -11,7 +11,13 @@ from hms_app.components.access import can, refused
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, scroll_box, skeleton_rows, stat_card
 from hms_app.pages.boards.common import live_note
-from hms_app.state.home_readings.board import BoardLine, LimitRow, PatientReadingLine, ReadingsPatientState
+from hms_app.state.home_readings.board import (
+    DEFAULT_LIMITS_NOTE,
+    BoardLine,
+    LimitRow,
+    PatientReadingLine,
+    ReadingsPatientState,
+)
 from hms_app.state.home_readings.board import ReadingsBoardState as S
 
 P = ReadingsPatientState
@@ -158,8 +164,8 @@ def patient_reading_row(line: PatientReadingLine) -> rx.Component:
             rx.cond(
                 line.entered_as != "", rx.text("entered as ", line.entered_as, size="1", color_scheme="gray")
             ),
+            rx.badge("patient-reported", color_scheme="orange", variant="soft", size="1"),
         ),
-        rx.table.cell(rx.badge("patient-reported", color_scheme="orange", variant="soft", size="1")),
         rx.table.cell(
             rx.match(
                 line.alert,
@@ -228,7 +234,6 @@ def patient_panel() -> rx.Component:
                                         ("Measured", False),
                                         ("What", False),
                                         ("Value", False),
-                                        ("Source", False),
                                         ("Alert", False),
                                     ],
                                     rx.foreach(P.rows, patient_reading_row),
@@ -357,13 +362,7 @@ def readings_board() -> rx.Component:
                     skeleton_rows(5),
                 ),
                 patient_panel(),
-                rx.text(
-                    "Patients enter these readings themselves in the portal. Without limits of their own, the "
-                    "defaults apply: systolic 90–180, diastolic 50–110 mmHg, pulse 40–130 /min, glucose "
-                    "70–300 mg/dL, temperature 35.0–38.5 °C, oxygen saturation from 92 %.",
-                    size="1",
-                    color_scheme="gray",
-                ),
+                rx.text(DEFAULT_LIMITS_NOTE, size="1", color_scheme="gray"),
                 clear_dialog(),
                 spacing="3",
                 width="100%",

@@ -125,6 +125,10 @@ def test_a_blood_pressure_becomes_chart_observations_marked_patient_reported(ses
     )
     series = emr.vital_series(session, actor=NURSE, patient_id=paula, key="systolic_bp")
     assert [(p.value, p.patient_reported) for p in series] == [(142.0, True), (150.0, False)]
+    # The chart's latest vitals say which the patient entered: her pulse; the nurse's pressure is newer.
+    chart = emr.open_chart(session, actor=NURSE, patient_id=paula)
+    assert chart.patient_reported == {"heart_rate"}
+    assert chart.latest_vitals["systolic_bp"][0] == 150.0
     # FHIR names the patient as the performer of a home measurement, and nobody for the nurse's.
     home = next(o for o in observations if o.code == "8480-6")
     assert MAPPER.to_fhir(home)["performer"] == [{"reference": f"Patient/{paula}"}]

@@ -140,6 +140,16 @@ def vital_row(v: VitalLine) -> rx.Component:
                     ("altered", rx.badge("not alert", color_scheme="red", size="1")),
                     rx.fragment(),
                 ),
+                rx.cond(
+                    v.patient_reported,
+                    rx.badge(
+                        "patient-reported",
+                        color_scheme="orange",
+                        variant="soft",
+                        size="1",
+                        data_testid="vital-home",
+                    ),
+                ),
                 spacing="2",
                 align="center",
             )

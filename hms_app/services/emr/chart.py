@@ -221,6 +221,8 @@ class Chart:
     medications: list[MedicationView]
     immunizations: list[ImmunizationView]
     documents: list[DocumentView]
+    # The latest vitals the patient entered at home (home readings): shown as patient-reported.
+    patient_reported: frozenset[str] = frozenset()
 
 
 def open_chart(
@@ -241,12 +243,14 @@ def open_chart(
     timeline, total = encounter_timeline(
         session, actor=actor, patient_id=patient_id, page=page, page_size=page_size, audit=False
     )
+    home: set[str] = set()
     chart = Chart(
         banner=_banner(session, patient),
         timeline=timeline,
         timeline_total=total,
-        latest_vitals=latest_vitals(session, patient_id),
+        latest_vitals=latest_vitals(session, patient_id, patient_reported=home),
         **_record_lists(session, patient_id, current_only=False),
+        patient_reported=frozenset(home),
     )
     record_audit(
         session,

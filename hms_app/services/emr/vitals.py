@@ -160,18 +160,23 @@ def vital_series(
 # Built once: every chart opening runs it once per vital sign, and building the statement cost
 # twice as much CPU as running it (the load benchmark's chart opens are CPU-bound).
 _LATEST_VITAL = (
-    select(Observation.value, Observation.unit, Observation.effective_at)
+    select(Observation.value, Observation.unit, Observation.effective_at, Observation.recorded_by)
     .where(Observation.patient_id == bindparam("patient_id"), Observation.code == bindparam("code"))
     .order_by(Observation.effective_at.desc())
     .limit(1)
 )
 
 
-def latest_vitals(session: Session, patient_id: int) -> dict[str, tuple[float, str, datetime]]:
-    """The most recent value of each vital sign: one indexed lookup per code."""
+def latest_vitals(
+    session: Session, patient_id: int, *, patient_reported: set[str] | None = None
+) -> dict[str, tuple[float, str, datetime]]:
+    """The most recent value of each vital sign: one indexed lookup per code. The keys whose latest
+    value the patient entered at home are added to ``patient_reported`` when it is given."""
     result = {}
     for spec in (*vital_rules.VITALS.values(), vital_rules.BMI, vital_rules.GLUCOSE):
         row = session.execute(_LATEST_VITAL, {"patient_id": patient_id, "code": spec.loinc}).first()
         if row:
             result[spec.key] = (row.value, row.unit, row.effective_at)
+            if patient_reported is not None and vital_rules.patient_reported(row.recorded_by):
+                patient_reported.add(spec.key)
     return result

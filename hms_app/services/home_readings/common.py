@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from hms_app.cds import home_readings as rules
-from hms_app.clock import to_local, utcnow
+from hms_app.clock import utcnow
 from hms_app.errors import ValidationError
 from hms_app.models.emr import Observation
 from hms_app.models.home_readings import HomeReading, HomeReadingLimit, HomeReadingObservation
@@ -158,8 +158,3 @@ def reading_line(row: HomeReading, values: dict[str, float]) -> ReadingLine:
         cleared_at=aware(row.cleared_at),
         cleared_note=row.cleared_note,
     )
-
-
-def local_label(moment: datetime | None) -> str:
-    local = to_local(moment)
-    return local.strftime("%Y-%m-%d %H:%M") if local else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from hms_app.analytics.vitals import spec_for, unit_label
@@ -29,6 +29,7 @@ class VitalLine:
     unit: str = ""
     when: str = ""
     flag: str = ""  # "" | low | high: outside the normal band
+    patient_reported: bool = False  # entered by the patient at home
 
 
 @dataclass
@@ -117,7 +118,8 @@ class ChartSummaryState(ChartState):
 
     async def _show(self, chart: Chart):
         vitals = [
-            _vital_line(key, value, unit, taken) for key, (value, unit, taken) in chart.latest_vitals.items()
+            replace(_vital_line(key, value, unit, taken), patient_reported=key in chart.patient_reported)
+            for key, (value, unit, taken) in chart.latest_vitals.items()
         ]
         order = {key: i for i, key in enumerate(TREND_KEYS)}
         self.vitals = sorted(vitals, key=lambda v: order.get(v.key, 99))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from hms_app.cds import home_readings as rules
 from hms_app.clock import format_local
 from hms_app.errors import DomainError, InvalidFields
 from hms_app.services.home_readings import (
@@ -35,6 +36,29 @@ from hms_app.state.session import SessionState, browser_id, pages_for, public, r
 
 PAGE_SIZE = 15
 PATIENT_PAGE_SIZE = 8
+
+
+def _limits_note() -> str:
+    """The default alert limits in words, as the board states them under its table."""
+    parts, without = [], []
+    for measure in rules.MEASURES.values():
+        low, high = measure.default_low, measure.default_high
+        if low is not None and high is not None:
+            parts.append(f"{measure.label.lower()} {low:g}–{high:g} {measure.unit}")
+        elif low is not None:
+            parts.append(f"{measure.label.lower()} from {low:g} {measure.unit}")
+        elif high is not None:
+            parts.append(f"{measure.label.lower()} up to {high:g} {measure.unit}")
+        else:
+            without.append(measure.label.lower())
+    note = (
+        "Patients enter these readings themselves in the portal. Without limits of their own, the defaults "
+        f"apply: {', '.join(parts)}"
+    )
+    return note + (f"; no default for {', '.join(without)}." if without else ".")
+
+
+DEFAULT_LIMITS_NOTE = _limits_note()
 
 
 @dataclass(frozen=True)
@@ -233,7 +257,7 @@ def _number(value: float | None) -> str:
 
 
 def limit_row(line: LimitLine) -> LimitRow:
-    source = "default" if line.is_default else f"set by {line.set_by} {format_local(line.set_at, '%d %b %Y')}"
+    source = "default" if line.is_default else f"{line.set_by}, {format_local(line.set_at, '%d %b %Y')}"
     return LimitRow(line.measure, line.label, line.unit, _number(line.low), _number(line.high), source)
 
 
