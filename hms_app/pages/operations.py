@@ -1,4 +1,5 @@
-"""The operations dashboard: appointment volume, no-show rate, waiting times, bed occupancy."""
+"""The operations dashboard: appointment volume, no-show rate, waiting times, bed occupancy,
+laboratory and imaging turnaround, telehealth activity."""
 
 from __future__ import annotations
 
@@ -99,6 +100,54 @@ def imaging_turnaround() -> rx.Component:
         "No imaging orders in this period.",
         "scan",
         "imaging-turnaround",
+    )
+
+
+def telehealth() -> rx.Component:
+    """Video visits, messages and home readings per week, and how quickly calls connect."""
+    kpis = OperationsState.telehealth_kpis
+    return rx.grid(
+        chart(
+            "Telehealth activity by week",
+            "Video visits held, secure messages written and home readings entered, per week (all departments).",
+            OperationsState.telehealth_figure,
+            OperationsState.has_telehealth,
+            "No video visits, messages or home readings in these weeks.",
+            "chart-telehealth",
+        ),
+        rx.grid(
+            stat_card(
+                "Video visits", kpis["video_visits"], "calls held in the period", "video", "ops-video-visits"
+            ),
+            stat_card(
+                "Join delay",
+                kpis["join_delay"],
+                "median, admitted to both sides' media flowing",
+                "timer",
+                "ops-join-delay",
+            ),
+            stat_card(
+                "Call setup",
+                kpis["setup_p95"],
+                "95th percentile, offer to connected",
+                "gauge",
+                "ops-call-setup",
+            ),
+            stat_card(
+                "Messages · readings",
+                kpis["messages"] + " · " + kpis["home_readings"],
+                "written · entered in these weeks",
+                "messages-square",
+                "ops-telehealth-counts",
+            ),
+            columns="2",
+            spacing="3",
+            width="100%",
+            align_content="start",
+        ),
+        columns=rx.breakpoints(initial="1", lg="2"),
+        spacing="4",
+        width="100%",
     )
 
 
@@ -205,6 +254,7 @@ def operations_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
+                telehealth(),
                 spacing="4",
                 width="100%",
             ),

@@ -1,5 +1,6 @@
 """The operations dashboard's reads: appointment volume, no-show rate, waiting times, bed
-occupancy and the laboratory's and imaging's turnaround for a period, permission-checked. ``analytics.operations`` computes each figure's
+occupancy, the laboratory's and imaging's turnaround and telehealth's activity for a period,
+permission-checked. ``analytics.operations`` computes each figure's
 numbers (one SQL aggregate each, definitions written there) and checks nothing."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 from sqlmodel import Session
 
 from hms_app.analytics import operations as charts
+from hms_app.analytics import telehealth_activity as telehealth
 from hms_app.analytics.laboratory import turnaround_frame
 from hms_app.analytics.radiology import imaging_turnaround_frame
 from hms_app.clock import local_today
@@ -32,6 +34,8 @@ class OperationsDashboard:
     beds: pd.DataFrame
     lab_turnaround: pd.DataFrame  # stage, median_minutes, count: laboratory orders placed in the period
     imaging_turnaround: pd.DataFrame  # the same for imaging orders
+    telehealth_weeks: pd.DataFrame  # week_start, video_visits, messages, home_readings per week
+    video_timing: dict  # calls, join_delay_median_ms, setup_p95_ms of the period's video calls
 
 
 def operations_dashboard(
@@ -41,7 +45,7 @@ def operations_dashboard(
     authorize(actor, "analytics.read")
     if days not in PERIOD_DAYS:
         raise ValidationError("Choose a period from the list.", field="days")
-    # The laboratory and imaging serve every clinic: their turnaround ignores the department filter.
+    # The laboratory, imaging and telehealth serve every clinic: their figures ignore the department filter.
     today = local_today()
     until = datetime.combine(today + timedelta(days=1), time.min, tzinfo=get_settings().tz)
     since = until - timedelta(days=days)
@@ -54,4 +58,10 @@ def operations_dashboard(
         beds=charts.occupancy_frame(session, department_id=department_id),
         lab_turnaround=turnaround_frame(session, since=since, until=until),
         imaging_turnaround=imaging_turnaround_frame(session, since=since, until=until),
+        telehealth_weeks=telehealth.weekly_activity_frame(
+            session, weeks=telehealth.period_weeks(days), today=today
+        ),
+        video_timing=telehealth.video_timing(
+            session, since=telehealth.period_start(days, today), until=today
+        ),
     )

@@ -1,5 +1,5 @@
 """The operations dashboard (/analytics/operations): appointment volume, no-shows, waiting
-times and bed occupancy, each a small figure computed in SQL."""
+times, bed occupancy, turnaround and telehealth, each a small figure computed in SQL."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import reflex as rx
 
 from hms_app.analytics import EMPTY_FIGURE
 from hms_app.analytics import operations as charts
+from hms_app.analytics import telehealth_activity as telehealth
 from hms_app.analytics.laboratory import turnaround_rows
 from hms_app.errors import DomainError
 from hms_app.services.operations import PERIOD_DAYS as PERIOD_DAYS  # the page's period choices
@@ -34,6 +35,9 @@ class OperationsState(SessionState):
     has_lab_turnaround: bool = False
     imaging_turnaround: list[list[str]] = []
     has_imaging_turnaround: bool = False
+    telehealth_figure: go.Figure = EMPTY_FIGURE
+    has_telehealth: bool = False
+    telehealth_kpis: dict[str, str] = {}
 
     async def _reload(self):
         department_id = None if self.department == "all" else int(self.department)
@@ -56,6 +60,9 @@ class OperationsState(SessionState):
         self.has_lab_turnaround = bool(data.lab_turnaround["count"].sum())
         self.imaging_turnaround = turnaround_rows(data.imaging_turnaround)
         self.has_imaging_turnaround = bool(data.imaging_turnaround["count"].sum())
+        self.telehealth_figure = telehealth.activity_figure(data.telehealth_weeks)
+        self.has_telehealth = telehealth.has_activity(data.telehealth_weeks)
+        self.telehealth_kpis = telehealth.telehealth_kpis(data.telehealth_weeks, data.video_timing)
         self.loaded = True
         return None
 
