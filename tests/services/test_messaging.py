@@ -408,3 +408,29 @@ def test_weekly_message_counts_match_the_raw_rows(session, people):
     assert frame.from_staff.sum() == int((~inside.from_patient).sum())
     for _, row in frame.iterrows():
         assert row.total == int((inside.week == row.week_start).sum())
+
+
+def test_staff_start_a_conversation_by_the_patients_mrn_and_it_is_theirs(session, people):
+    paula, _otto, nina, _noor = people
+    from hms_app.models.patients import Patient
+
+    mrn = session.get(Patient, paula.patient_id).mrn
+    with pytest.raises(ValidationError, match="Enter the patient's MRN"):
+        messaging.start_thread(session, actor=nina, subject="Results", body="x", patient_mrn="  ")
+    with pytest.raises(ValidationError, match="No patient has the MRN H9999999-9"):
+        messaging.start_thread(session, actor=nina, subject="Results", body="x", patient_mrn="h9999999-9")
+    thread_id = messaging.start_thread(
+        session, actor=nina, subject="Your results", body="All normal.", patient_mrn=f" {mrn.lower()} "
+    )
+    (row,) = messaging.team_inbox(session, actor=nina, view="mine").rows
+    assert (row.id, row.patient_id, row.assigned_name, row.last_from_patient) == (
+        thread_id,
+        paula.patient_id,
+        "Nina",
+        False,
+    )
+    (mine,) = messaging.portal_threads(session, actor=paula)
+    assert (mine.subject, mine.unread) == ("Your results", 1)
+    # A patient cannot pick someone else by MRN either: they always write as themselves.
+    own = messaging.start_thread(session, actor=paula, subject="Thanks", body="ok", patient_mrn="H0000001-8")
+    assert messaging.open_thread(session, actor=paula, thread_id=own).patient_id == paula.patient_id

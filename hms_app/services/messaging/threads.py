@@ -91,6 +91,18 @@ def _new_thread_patient(session: Session, patient_id: int) -> Patient:
     return patient
 
 
+def _patient_by_mrn(session: Session, mrn) -> int:
+    text = "".join(str(mrn or "").split()).upper()
+    if not text:
+        raise ValidationError("Enter the patient's MRN.", field="mrn")
+    if len(text) > 20:
+        raise ValidationError("An MRN has at most 20 characters.", field="mrn")
+    found = session.execute(select(Patient.id).where(Patient.mrn == text)).scalar_one_or_none()
+    if found is None:
+        raise ValidationError(f"No patient has the MRN {text}.", field="mrn")
+    return found
+
+
 def _add_message(
     session: Session, actor: Actor, thread: MessageThread, body: str, upload: NewFile | None
 ) -> tuple[SecureMessage, list[Path]]:
@@ -126,15 +138,18 @@ def start_thread(
     subject: str,
     body: str,
     patient_id: int | None = None,
+    patient_mrn: str | None = None,
     upload: NewFile | None = None,
 ) -> int:
-    """Start a conversation: a patient writes to the care team, or a staff member to a patient.
-    Returns the new thread's id."""
+    """Start a conversation: a patient writes to the care team, or a staff member to a patient
+    (chosen by id, or by the MRN read off a wristband or letter). Returns the new thread's id."""
     if is_patient(actor):
         authorize(actor, PORTAL)
         patient_id = actor.patient_id  # a patient writes only as themselves, whatever was sent
     else:
         authorize(actor, STAFF)
+        if patient_id is None and patient_mrn is not None:
+            patient_id = _patient_by_mrn(session, patient_mrn)
         if isinstance(patient_id, bool) or not isinstance(patient_id, int) or patient_id < 1:
             raise ValidationError("Choose a patient.", field="patient")
     subject = clean_subject(subject)
