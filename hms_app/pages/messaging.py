@@ -179,6 +179,20 @@ def invite_button(m: MessageLine) -> rx.Component:
     )
 
 
+def withdraw_button(m: MessageLine) -> rx.Component:
+    return rx.cond(
+        m.invitation_status == "open",
+        rx.button(
+            "Withdraw",
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            on_click=S.withdraw(m.invitation_id),
+            data_testid="invitation-withdraw",
+        ),
+    )
+
+
 def invite_form() -> rx.Component:
     return rx.cond(
         S.invite_open,
@@ -409,7 +423,10 @@ def thread_view() -> rx.Component:
                 thread_header(),
                 rx.separator(),
                 rx.vstack(
-                    rx.foreach(S.messages, lambda m: message_bubble(m, extra=invite_button)),
+                    rx.foreach(
+                        S.messages,
+                        lambda m: message_bubble(m, invitation_action=withdraw_button, extra=invite_button),
+                    ),
                     spacing="3",
                     width="100%",
                     data_testid="thread-messages",

@@ -267,3 +267,21 @@ async def test_staff_write_first_to_a_patient_named_by_mrn(clinic, configured_db
     assert "does not allow" in " ".join(_toasts(events))
     with hms_db.session_scope() as s:
         assert len(s.execute(select(MessageThread.id)).all()) == 1
+
+
+async def test_only_an_open_invitation_on_screen_can_be_withdrawn(clinic, configured_db):
+    paula = await _paula_writes()
+    nina = _tab(InboxState, "/messages", "nina")
+    await _call(nina, "load")
+    await _call(nina, "open", paula.thread_id)
+    await _call(nina, "start_invite", 0)
+    await _call(nina, "set_invite_visit", clinic["visit"])
+    await _call(nina, "invite", {"note": ""})
+    invitation_id = nina.messages[-1].invitation_id
+    assert "not used yet" in " ".join(_toasts(await _call(nina, "withdraw", invitation_id + 50)))
+    assert "not used yet" in " ".join(_toasts(await _call(nina, "withdraw", "x")))
+    assert "Invitation withdrawn." in " ".join(_toasts(await _call(nina, "withdraw", invitation_id)))
+    assert nina.messages[-1].invitation_status == "withdrawn"
+    assert "not used yet" in " ".join(_toasts(await _call(nina, "withdraw", invitation_id)))
+    await _call(paula, "refresh")
+    assert paula.invitations == [] and paula.messages[-1].invitation_words == "Withdrawn"

@@ -7,10 +7,10 @@ Every read of a thread and every write is audited; the screens learn of changes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
@@ -35,6 +35,9 @@ from hms_app.services.messaging.common import (
 from hms_app.services.permissions import Actor, authorize
 
 MAX_THREAD_MESSAGES = 200  # one thread's screen shows at most its latest 200 messages
+# A patient starts at most this many conversations a day: enough for any real need, and a stuck
+# script or a flood never buries the team inbox.
+PATIENT_THREADS_PER_DAY = 10
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,19 @@ def start_thread(
     subject = clean_subject(subject)
     body = clean_body(body, attachment=upload is not None)
     _new_thread_patient(session, patient_id)
+    if is_patient(actor):
+        started = session.execute(
+            select(func.count(MessageThread.id)).where(
+                MessageThread.patient_id == patient_id,
+                MessageThread.started_by_patient.is_(True),
+                MessageThread.created_at >= utcnow() - timedelta(days=1),
+            )
+        ).scalar_one()
+        if started >= PATIENT_THREADS_PER_DAY:
+            raise ValidationError(
+                f"You have started {PATIENT_THREADS_PER_DAY} conversations today. Please reply in one of "
+                "them, or call us if it is urgent."
+            )
     thread = MessageThread(
         patient_id=patient_id,
         subject=subject,

@@ -340,6 +340,24 @@ class InboxState(SessionState):
 
     @rx.event
     @requires(STAFF)
+    async def withdraw(self, invitation_id: int | str):
+        """Withdraw an invitation of the open conversation that has not been used yet."""
+        refused = "Choose an invitation of this conversation that is not used yet."
+        try:
+            wanted = browser_id(invitation_id, "invitation")
+        except DomainError:
+            return rx.toast.error(refused)
+        if wanted not in {m.invitation_id for m in self.messages if m.invitation_status == "open"}:
+            return rx.toast.error(refused)
+        try:
+            await self._run(messaging.withdraw_invitation, invitation_id=wanted)
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        await self._show_thread(self.thread_id)
+        return rx.toast.success("Invitation withdrawn.")
+
+    @rx.event
+    @requires(STAFF)
     def cancel_invite(self):
         self.invite_open, self.invite_from = False, 0
 
