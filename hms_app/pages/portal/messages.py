@@ -60,7 +60,9 @@ def thread_row(t: PortalThread) -> rx.Component:
                         t.closed,
                         rx.badge("Closed", color_scheme="gray", size="1"),
                         rx.text(
-                            rx.cond(t.waiting, "Waiting for your care team", "Last message from your care team"),
+                            rx.cond(
+                                t.waiting, "Waiting for your care team", "Last message from your care team"
+                            ),
                             size="1",
                             color_scheme="gray",
                         ),
