@@ -8,8 +8,8 @@ from hms_app.components.access import can, refused
 from hms_app.components.messages import FILE_HINT, body_box, body_value, file_picker, message_bubble
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, skeleton_rows
-from hms_app.state.messaging.common import MessageLine
-from hms_app.state.messaging.inbox import UPLOAD_ID, InboxRow, InboxState
+from hms_app.state.messaging.common import SUBJECT_MAX, MessageLine
+from hms_app.state.messaging.inbox import NEW_UPLOAD_ID, UPLOAD_ID, InboxRow, InboxState
 
 S = InboxState
 STAFF = "message.staff"
@@ -72,6 +72,13 @@ def filters() -> rx.Component:
                 spacing="2",
             ),
             rx.spacer(),
+            rx.button(
+                rx.icon("pencil", size=14),
+                "New message",
+                size="2",
+                on_click=S.compose,
+                data_testid="inbox-compose",
+            ),
             rx.badge(
                 rx.icon("mail", size=12),
                 S.count_unread.to_string(),
@@ -168,6 +175,20 @@ def invite_button(m: MessageLine) -> rx.Component:
             variant="ghost",
             on_click=S.start_invite(m.id),
             data_testid="message-invite",
+        ),
+    )
+
+
+def withdraw_button(m: MessageLine) -> rx.Component:
+    return rx.cond(
+        m.invitation_status == "open",
+        rx.button(
+            "Withdraw",
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            on_click=S.withdraw(m.invitation_id),
+            data_testid="invitation-withdraw",
         ),
     )
 
@@ -330,7 +351,71 @@ def reply_box() -> rx.Component:
     )
 
 
+def new_message() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("New message to a patient", size="4"),
+                rx.spacer(),
+                rx.icon_button(
+                    rx.icon("x", size=16), variant="ghost", on_click=S.cancel_compose, aria_label="Close"
+                ),
+                width="100%",
+            ),
+            rx.input(
+                id="inbox-new-mrn",
+                placeholder="Patient's MRN (H0001234-4)",
+                max_length=20,
+                width="14rem",
+                data_testid="inbox-new-mrn",
+            ),
+            rx.input(
+                id="inbox-new-subject",
+                placeholder="Subject",
+                max_length=SUBJECT_MAX,
+                width="100%",
+                data_testid="inbox-new-subject",
+            ),
+            body_box("inbox-new-body", "Your message to the patient", rows="5"),
+            rx.flex(
+                file_picker(NEW_UPLOAD_ID, "inbox-new-file"),
+                rx.spacer(),
+                rx.button(
+                    rx.icon("send", size=14),
+                    "Send",
+                    type="button",
+                    loading=S.sending,
+                    on_click=S.start(
+                        rx.upload_files(upload_id=NEW_UPLOAD_ID),
+                        body_value("inbox-new-mrn"),
+                        body_value("inbox-new-subject"),
+                        body_value("inbox-new-body"),
+                    ),
+                    data_testid="inbox-new-send",
+                ),
+                width="100%",
+                align="center",
+                wrap="wrap",
+                spacing="2",
+            ),
+            rx.text("The conversation is assigned to you. " + FILE_HINT, size="1", color_scheme="gray"),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="inbox-new-message",
+    )
+
+
 def thread_panel() -> rx.Component:
+    return rx.cond(
+        S.composing,
+        new_message(),
+        thread_view(),
+    )
+
+
+def thread_view() -> rx.Component:
     return rx.cond(
         S.thread_id > 0,
         rx.card(
@@ -338,7 +423,10 @@ def thread_panel() -> rx.Component:
                 thread_header(),
                 rx.separator(),
                 rx.vstack(
-                    rx.foreach(S.messages, lambda m: message_bubble(m, extra=invite_button)),
+                    rx.foreach(
+                        S.messages,
+                        lambda m: message_bubble(m, invitation_action=withdraw_button, extra=invite_button),
+                    ),
                     spacing="3",
                     width="100%",
                     data_testid="thread-messages",

@@ -229,8 +229,11 @@ def test_another_patients_threads_files_and_invitations_are_answered_as_missing_
     assert messaging.open_thread(session, actor=nina, thread_id=thread_id).patient_id == paula.patient_id
 
 
-def test_the_team_inbox_filters_pages_and_counts_in_sql_and_threads_are_assigned(session, people):
+def test_the_team_inbox_filters_pages_and_counts_in_sql_and_threads_are_assigned(
+    session, people, monkeypatch
+):
     paula, otto, nina, noor = people
+    monkeypatch.setattr(messaging.threads, "PATIENT_THREADS_PER_DAY", 100)  # a busy inbox, quickly
     ids = [
         messaging.start_thread(session, actor=paula if i % 2 else otto, subject=f"Question {i}", body="?")
         for i in range(25)
@@ -408,3 +411,63 @@ def test_weekly_message_counts_match_the_raw_rows(session, people):
     assert frame.from_staff.sum() == int((~inside.from_patient).sum())
     for _, row in frame.iterrows():
         assert row.total == int((inside.week == row.week_start).sum())
+
+
+def test_staff_start_a_conversation_by_the_patients_mrn_and_it_is_theirs(session, people):
+    paula, _otto, nina, _noor = people
+    from hms_app.models.patients import Patient
+
+    mrn = session.get(Patient, paula.patient_id).mrn
+    with pytest.raises(ValidationError, match="Enter the patient's MRN"):
+        messaging.start_thread(session, actor=nina, subject="Results", body="x", patient_mrn="  ")
+    with pytest.raises(ValidationError, match="No patient has the MRN H9999999-9"):
+        messaging.start_thread(session, actor=nina, subject="Results", body="x", patient_mrn="h9999999-9")
+    thread_id = messaging.start_thread(
+        session, actor=nina, subject="Your results", body="All normal.", patient_mrn=f" {mrn.lower()} "
+    )
+    (row,) = messaging.team_inbox(session, actor=nina, view="mine").rows
+    assert (row.id, row.patient_id, row.assigned_name, row.last_from_patient) == (
+        thread_id,
+        paula.patient_id,
+        "Nina",
+        False,
+    )
+    (mine,) = messaging.portal_threads(session, actor=paula)
+    assert (mine.subject, mine.unread) == ("Your results", 1)
+    # A patient cannot pick someone else by MRN either: they always write as themselves.
+    own = messaging.start_thread(session, actor=paula, subject="Thanks", body="ok", patient_mrn="H0000001-8")
+    assert messaging.open_thread(session, actor=paula, thread_id=own).patient_id == paula.patient_id
+
+
+def test_a_patient_starts_at_most_ten_conversations_a_day(session, people):
+    paula, _otto, nina, _noor = people
+    for n in range(messaging.threads.PATIENT_THREADS_PER_DAY):
+        messaging.start_thread(session, actor=paula, subject=f"Question {n}", body="?")
+    with pytest.raises(ValidationError, match="started 10 conversations today"):
+        messaging.start_thread(session, actor=paula, subject="One more", body="?")
+    # Replies are not limited, and the team may still write first.
+    messaging.post_message(
+        session, actor=paula, thread_id=messaging.portal_threads(session, actor=paula)[0].id, body="!"
+    )
+    messaging.start_thread(
+        session, actor=nina, subject="Checking in", body="Hello", patient_id=paula.patient_id
+    )
+
+
+def test_an_invitation_not_yet_used_can_be_withdrawn_by_staff_only(session, people):
+    paula, _otto, nina, _noor = people
+    service_id, type_id = _bookable(session)
+    thread_id = messaging.start_thread(session, actor=paula, subject="Trip", body="Vaccines?")
+    invitation_id = messaging.invite_to_book(
+        session, actor=nina, thread_id=thread_id, service_id=service_id, appointment_type_id=type_id
+    )
+    with pytest.raises(Forbidden):
+        messaging.withdraw_invitation(session, actor=paula, invitation_id=invitation_id)
+    messaging.withdraw_invitation(session, actor=nina, invitation_id=invitation_id)
+    assert messaging.open_invitations(session, actor=paula) == []
+    assert (
+        messaging.portal_invitation(session, actor=paula, invitation_id=invitation_id).status == "withdrawn"
+    )
+    with pytest.raises(Conflict):
+        messaging.withdraw_invitation(session, actor=nina, invitation_id=invitation_id)
+    assert [a[0] for a in _audits(session, "message.invitation_withdraw")] == ["nina"]

@@ -240,3 +240,48 @@ async def test_files_are_checked_before_and_by_the_service(clinic, configured_db
     assert "keep it under 4,000" in " ".join(_toasts(await _call(paula, "start", [], "Hi", "x" * 9000)))
     with hms_db.session_scope() as s:
         assert s.execute(select(MessageThread.id)).first() is None
+
+
+async def test_staff_write_first_to_a_patient_named_by_mrn(clinic, configured_db):
+    from hms_app.models.patients import Patient
+
+    with hms_db.session_scope() as s:
+        mrn = s.get(Patient, clinic["paula"]).mrn
+    rita = _tab(InboxState, "/messages", "rita")
+    await _call(rita, "load")
+    await _call(rita, "compose")
+    assert rita.composing
+    events = await _call(rita, "start", [], "H0000000-0", "Your letter", "It is ready.")
+    assert "No patient has the MRN" in " ".join(_toasts(events)) and rita.composing
+    events = await _call(
+        rita, "start", [FakeUpload("letter.pdf", "application/pdf", b"%PDF-1.4 x")], mrn, "Your letter", ""
+    )
+    assert "Message sent to the patient." in " ".join(_toasts(events))
+    assert not rita.composing and rita.subject == "Your letter" and rita.assigned == "Rita"
+    assert [f.name for f in rita.messages[0].files] == ["letter.pdf"]
+    paula = _tab(PortalMessagesState, "/portal/messages", "paula")
+    await _call(paula, "load")
+    assert [(t.subject, t.unread, t.waiting) for t in paula.threads] == [("Your letter", 1, False)]
+    lab = _tab(InboxState, "/messages", "lab")
+    events = await _call(lab, "start", [], mrn, "Hi", "x")
+    assert "does not allow" in " ".join(_toasts(events))
+    with hms_db.session_scope() as s:
+        assert len(s.execute(select(MessageThread.id)).all()) == 1
+
+
+async def test_only_an_open_invitation_on_screen_can_be_withdrawn(clinic, configured_db):
+    paula = await _paula_writes()
+    nina = _tab(InboxState, "/messages", "nina")
+    await _call(nina, "load")
+    await _call(nina, "open", paula.thread_id)
+    await _call(nina, "start_invite", 0)
+    await _call(nina, "set_invite_visit", clinic["visit"])
+    await _call(nina, "invite", {"note": ""})
+    invitation_id = nina.messages[-1].invitation_id
+    assert "not used yet" in " ".join(_toasts(await _call(nina, "withdraw", invitation_id + 50)))
+    assert "not used yet" in " ".join(_toasts(await _call(nina, "withdraw", "x")))
+    assert "Invitation withdrawn." in " ".join(_toasts(await _call(nina, "withdraw", invitation_id)))
+    assert nina.messages[-1].invitation_status == "withdrawn"
+    assert "not used yet" in " ".join(_toasts(await _call(nina, "withdraw", invitation_id)))
+    await _call(paula, "refresh")
+    assert paula.invitations == [] and paula.messages[-1].invitation_words == "Withdrawn"

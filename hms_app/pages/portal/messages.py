@@ -56,7 +56,17 @@ def thread_row(t: PortalThread) -> rx.Component:
                 ),
                 rx.hstack(
                     rx.text(t.when, size="1", color_scheme="gray"),
-                    rx.cond(t.closed, rx.badge("Closed", color_scheme="gray", size="1")),
+                    rx.cond(
+                        t.closed,
+                        rx.badge("Closed", color_scheme="gray", size="1"),
+                        rx.text(
+                            rx.cond(
+                                t.waiting, "Waiting for your care team", "Last message from your care team"
+                            ),
+                            size="1",
+                            color_scheme="gray",
+                        ),
+                    ),
                     spacing="2",
                 ),
                 spacing="0",

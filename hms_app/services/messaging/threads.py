@@ -7,10 +7,10 @@ Every read of a thread and every write is audited; the screens learn of changes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlmodel import Session
 
 from hms_app.clock import utcnow
@@ -35,6 +35,9 @@ from hms_app.services.messaging.common import (
 from hms_app.services.permissions import Actor, authorize
 
 MAX_THREAD_MESSAGES = 200  # one thread's screen shows at most its latest 200 messages
+# A patient starts at most this many conversations a day: enough for any real need, and a stuck
+# script or a flood never buries the team inbox.
+PATIENT_THREADS_PER_DAY = 10
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,18 @@ def _new_thread_patient(session: Session, patient_id: int) -> Patient:
     return patient
 
 
+def _patient_by_mrn(session: Session, mrn) -> int:
+    text = "".join(str(mrn or "").split()).upper()
+    if not text:
+        raise ValidationError("Enter the patient's MRN.", field="mrn")
+    if len(text) > 20:
+        raise ValidationError("An MRN has at most 20 characters.", field="mrn")
+    found = session.execute(select(Patient.id).where(Patient.mrn == text)).scalar_one_or_none()
+    if found is None:
+        raise ValidationError(f"No patient has the MRN {text}.", field="mrn")
+    return found
+
+
 def _add_message(
     session: Session, actor: Actor, thread: MessageThread, body: str, upload: NewFile | None
 ) -> tuple[SecureMessage, list[Path]]:
@@ -126,20 +141,36 @@ def start_thread(
     subject: str,
     body: str,
     patient_id: int | None = None,
+    patient_mrn: str | None = None,
     upload: NewFile | None = None,
 ) -> int:
-    """Start a conversation: a patient writes to the care team, or a staff member to a patient.
-    Returns the new thread's id."""
+    """Start a conversation: a patient writes to the care team, or a staff member to a patient
+    (chosen by id, or by the MRN read off a wristband or letter). Returns the new thread's id."""
     if is_patient(actor):
         authorize(actor, PORTAL)
         patient_id = actor.patient_id  # a patient writes only as themselves, whatever was sent
     else:
         authorize(actor, STAFF)
+        if patient_id is None and patient_mrn is not None:
+            patient_id = _patient_by_mrn(session, patient_mrn)
         if isinstance(patient_id, bool) or not isinstance(patient_id, int) or patient_id < 1:
             raise ValidationError("Choose a patient.", field="patient")
     subject = clean_subject(subject)
     body = clean_body(body, attachment=upload is not None)
     _new_thread_patient(session, patient_id)
+    if is_patient(actor):
+        started = session.execute(
+            select(func.count(MessageThread.id)).where(
+                MessageThread.patient_id == patient_id,
+                MessageThread.started_by_patient.is_(True),
+                MessageThread.created_at >= utcnow() - timedelta(days=1),
+            )
+        ).scalar_one()
+        if started >= PATIENT_THREADS_PER_DAY:
+            raise ValidationError(
+                f"You have started {PATIENT_THREADS_PER_DAY} conversations today. Please reply in one of "
+                "them, or call us if it is urgent."
+            )
     thread = MessageThread(
         patient_id=patient_id,
         subject=subject,

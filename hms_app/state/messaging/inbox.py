@@ -28,6 +28,7 @@ from hms_app.state.session import SessionState, browser_id, pages_for, public, r
 
 STAFF = "message.staff"
 UPLOAD_ID = "inbox_reply_file"
+NEW_UPLOAD_ID = "inbox_new_file"
 FILE_ROUTE = "/api/messages/attachments"
 MAX_QUERY = 80
 
@@ -76,6 +77,7 @@ class InboxState(SessionState):
     invite_open: bool = False
     invite_visit: str = ""
     invite_from: int = 0
+    composing: bool = False
 
     _opened: bool = False
 
@@ -117,6 +119,7 @@ class InboxState(SessionState):
         return None
 
     async def _show_thread(self, thread_id: int):
+        self.composing = False
         try:
             thread = await self._run(messaging.open_thread, thread_id=thread_id)
         except DomainError as error:
@@ -211,6 +214,46 @@ class InboxState(SessionState):
 
     @rx.event
     @requires(STAFF)
+    def compose(self):
+        """A new conversation with a patient, who is named by their MRN."""
+        self.composing, self.thread_id, self.messages, self.invite_open = True, 0, [], False
+
+    @rx.event
+    @requires(STAFF)
+    def cancel_compose(self):
+        self.composing = False
+
+    @rx.event
+    @requires(STAFF)
+    async def start(self, files: list[rx.UploadFile], mrn: str = "", subject: str = "", body: str = ""):
+        if self.sending:
+            return
+        try:
+            upload = await read_upload(files)
+        except ValueError as error:
+            yield rx.toast.error(str(error))
+            return
+        self.sending = True
+        yield
+        try:
+            thread_id = await self._run(
+                messaging.start_thread,
+                patient_mrn=form_value(mrn, 20),
+                subject=form_value(subject, messaging.SUBJECT_MAX),
+                body=form_value(body, messaging.BODY_MAX),
+                upload=upload,
+            )
+        except DomainError as error:
+            self.sending = False
+            yield rx.toast.error(str(error))
+            return
+        self.sending, self.composing = False, False
+        yield [rx.clear_selected_files(NEW_UPLOAD_ID), rx.toast.success("Message sent to the patient.")]
+        yield await self._show_thread(thread_id)
+        yield await self._reload(audit=False)
+
+    @rx.event
+    @requires(STAFF)
     async def send(self, files: list[rx.UploadFile], body: str = ""):
         if not self.thread_id or self.sending:
             return
@@ -294,6 +337,24 @@ class InboxState(SessionState):
         self.invite_open, self.invite_from = True, wanted
         self.invite_visit = self.invite_visit or self.visits[0][0]
         return None
+
+    @rx.event
+    @requires(STAFF)
+    async def withdraw(self, invitation_id: int | str):
+        """Withdraw an invitation of the open conversation that has not been used yet."""
+        refused = "Choose an invitation of this conversation that is not used yet."
+        try:
+            wanted = browser_id(invitation_id, "invitation")
+        except DomainError:
+            return rx.toast.error(refused)
+        if wanted not in {m.invitation_id for m in self.messages if m.invitation_status == "open"}:
+            return rx.toast.error(refused)
+        try:
+            await self._run(messaging.withdraw_invitation, invitation_id=wanted)
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        await self._show_thread(self.thread_id)
+        return rx.toast.success("Invitation withdrawn.")
 
     @rx.event
     @requires(STAFF)

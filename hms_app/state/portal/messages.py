@@ -39,6 +39,7 @@ class PortalThread:
     when: str = ""
     unread: int = 0
     closed: bool = False
+    waiting: bool = False  # the patient wrote last: the team has not answered yet
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,14 @@ class PortalMessagesState(SessionState):
         except DomainError as error:
             return rx.toast.error(str(error))
         self.threads = [
-            PortalThread(r.id, r.subject, moment_label(r.last_message_at), r.unread, r.status == "closed")
+            PortalThread(
+                r.id,
+                r.subject,
+                moment_label(r.last_message_at),
+                r.unread,
+                r.status == "closed",
+                r.last_from_patient,
+            )
             for r in rows
         ]
         self.invitations = [
