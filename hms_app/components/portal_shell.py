@@ -10,15 +10,15 @@ import reflex as rx
 from hms_app.settings import get_settings
 from hms_app.state.session import SessionState
 
-# The portal's own navigation: seven destinations, reachable with a thumb on a phone (one-word
-# labels: seven tabs share a 390 px screen).
+# The portal's own navigation: seven destinations, reachable with a thumb on a phone. Seven tabs
+# share a 390 px screen, so each label is one short word ("Inbox" for the messages).
 PORTAL_NAV: tuple[tuple[str, str, str], ...] = (
-    ("My record", "/portal", "heart-pulse"),
+    ("Record", "/portal", "heart-pulse"),
     ("Book", "/portal/book", "calendar-plus"),
     ("Visits", "/portal/appointments", "calendar-days"),
     ("Results", "/portal/results", "flask-conical"),
     ("Bills", "/portal/bills", "receipt"),
-    ("Messages", "/portal/messages", "messages-square"),
+    ("Inbox", "/portal/messages", "messages-square"),
     ("Readings", "/portal/readings", "house-plus"),
 )
 
