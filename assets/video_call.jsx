@@ -309,8 +309,11 @@ export function VideoCall({ visitId, side, ice, mode, active }) {
     };
   };
 
+  // The call starts once the camera and microphone are open (or known to be missing): a connection
+  // negotiated before would carry no media from this side.
+  const ready = stream !== null || deviceError !== "";
   useEffect(() => {
-    if (mode !== "call" || !active || !visitId) return undefined;
+    if (mode !== "call" || !active || !visitId || !ready) return undefined;
     const state = live.current;
     state.closed = false;
     connect();
@@ -339,7 +342,7 @@ export function VideoCall({ visitId, side, ice, mode, active }) {
       if (state.ws) state.ws.close();
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [mode, active, visitId]);
+  }, [mode, active, visitId, ready]);
 
   // --- controls -------------------------------------------------------------------------------
   const toggleMute = () => {
