@@ -130,6 +130,11 @@ def test_a_video_visit_from_the_waiting_room_to_the_bill(
     patient.wait_for_function(
         "() => { const v = document.querySelector('[data-testid=preview-video]'); return v && v.videoWidth > 0; }"
     )
+    # The microphone meter moves with the (fake) microphone's sound.
+    patient.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=mic-meter]').dataset.level) > 0",
+        timeout=CALL_TIMEOUT_MS,
+    )
     _shot(patient, "video-device-check")
     patient.locator("[data-testid=enter-waiting-room]").click()
     expect(patient.locator("[data-testid=waiting-room]")).to_be_visible()
@@ -150,6 +155,18 @@ def test_a_video_visit_from_the_waiting_room_to_the_bill(
     _bytes_grow(doctor)
     _bytes_grow(patient)
     expect(doctor.locator("[data-testid=video-call]")).to_have_attribute("data-phase", "connected")
+    # In-call chat goes over the peer connection's data channel, browser to browser.
+    doctor.locator("[data-testid=chat-input]").fill("Can you show me your throat?")
+    doctor.locator("[data-testid=chat-input]").press("Enter")
+    expect(patient.locator("[data-testid=call-chat]")).to_contain_text("Can you show me your throat?")
+    # Mute stops the microphone's track being sent; unmute restores it.
+    patient.locator("[data-testid=toggle-mute]").click()
+    expect(patient.locator("[data-testid=toggle-mute]")).to_have_text("Unmute")
+    assert patient.evaluate(
+        "() => window.__hmsVideo.pc.getSenders().filter((s) => s.track && s.track.kind === 'audio')"
+        ".every((s) => !s.track.enabled)"
+    )
+    patient.locator("[data-testid=toggle-mute]").click()
     doctor.locator("[data-testid=note-subjective]").fill("Sore throat for two days, no fever.")
     doctor.locator("[data-testid=note-plan]").fill("Fluids, paracetamol; call back if worse.")
     _shot(doctor, "video-call-clinician")
@@ -182,6 +199,7 @@ def test_a_video_visit_from_the_waiting_room_to_the_bill(
     expect(doctor.locator("[data-testid=call-status-badge]")).to_have_text("Ended", timeout=CALL_TIMEOUT_MS)
     expect(patient.locator("[data-testid=visit-ended]")).to_be_visible(timeout=CALL_TIMEOUT_MS)
     _shot(patient, "video-ended-patient")
+    _shot(doctor, "video-ended-clinician")
 
     with server_db(hms_server) as session:
         appointment = session.get(Appointment, visit_id)
