@@ -173,13 +173,20 @@ def channel_open(session: Session, *, channel: Channel) -> bool:
 
 
 def purge_signals(session: Session, *, actor: Actor, now: datetime | None = None) -> int:
-    """A periodic job: forgets the signalling messages of ended calls, and any left over for hours."""
+    """A periodic job: forgets the signalling messages of calls that are over (ended here, or their
+    appointment completed, cancelled or missed elsewhere) and any left over for hours."""
+    from hms_app.models.scheduling import Appointment
+
     authorize(actor, "telehealth.conduct")
     now = now or utcnow()
-    ended = select(VideoVisit.id).where(VideoVisit.status == "ended")
+    over = (
+        select(VideoVisit.id)
+        .join(Appointment, Appointment.id == VideoVisit.appointment_id)
+        .where((VideoVisit.status == "ended") | Appointment.status.not_in(("arrived", "in_room")))
+    )
     result = session.execute(
         delete(VideoSignal).where(
-            (VideoSignal.visit_id.in_(ended)) | (VideoSignal.created_at < now - STALE_AFTER)
+            (VideoSignal.visit_id.in_(over)) | (VideoSignal.created_at < now - STALE_AFTER)
         )
     )
     session.commit()
