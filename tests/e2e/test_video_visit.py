@@ -167,6 +167,18 @@ def test_a_video_visit_from_the_waiting_room_to_the_bill(
         ".every((s) => !s.track.enabled)"
     )
     patient.locator("[data-testid=toggle-mute]").click()
+    # Screen sharing replaces the camera's track on the same connection (no renegotiation).
+    sent_video = (
+        "() => window.__hmsVideo.pc.getSenders().find((s) => s.track && s.track.kind === 'video').track.label"
+    )
+    camera_label = patient.evaluate(sent_video)
+    patient.locator("[data-testid=toggle-share]").click()
+    expect(patient.locator("[data-testid=toggle-share]")).to_have_text("Stop sharing")
+    assert patient.evaluate(sent_video) != camera_label
+    _bytes_grow(doctor)
+    patient.locator("[data-testid=toggle-share]").click()
+    expect(patient.locator("[data-testid=toggle-share]")).to_have_text("Share screen")
+    assert patient.evaluate(sent_video) == camera_label
     doctor.locator("[data-testid=note-subjective]").fill("Sore throat for two days, no fever.")
     doctor.locator("[data-testid=note-plan]").fill("Fluids, paracetamol; call back if worse.")
     _shot(doctor, "video-call-clinician")
