@@ -52,16 +52,24 @@ function useLevel(stream) {
     source.connect(analyser);
     const data = new Uint8Array(analyser.fftSize);
     let frame = 0;
+    let shown = 0;
     const tick = () => {
       analyser.getByteTimeDomainData(data);
       let sum = 0;
       for (const v of data) sum += ((v - 128) / 128) ** 2;
-      setLevel(Math.min(100, Math.round(Math.sqrt(sum / data.length) * 300)));
+      // Peaks show at once and fall back slowly, so a short word (or a test beep) stays readable.
+      const now = Math.min(100, Math.round(Math.sqrt(sum / data.length) * 300));
+      shown = Math.max(now, Math.floor(shown * 0.95));
+      setLevel(shown);
       frame = requestAnimationFrame(tick);
     };
-    if (context.state === "suspended") context.resume().catch(() => {});
+    // Browsers start an audio context suspended until the user has interacted with the page.
+    const wake = () => context.state === "suspended" && context.resume().catch(() => {});
+    wake();
+    window.addEventListener("pointerdown", wake);
     tick();
     return () => {
+      window.removeEventListener("pointerdown", wake);
       cancelAnimationFrame(frame);
       source.disconnect();
       context.close().catch(() => {});
@@ -309,8 +317,11 @@ export function VideoCall({ visitId, side, ice, mode, active }) {
     };
   };
 
+  // The call starts once the camera and microphone are open (or known to be missing): a connection
+  // negotiated before would carry no media from this side.
+  const ready = stream !== null || deviceError !== "";
   useEffect(() => {
-    if (mode !== "call" || !active || !visitId) return undefined;
+    if (mode !== "call" || !active || !visitId || !ready) return undefined;
     const state = live.current;
     state.closed = false;
     connect();
@@ -339,7 +350,7 @@ export function VideoCall({ visitId, side, ice, mode, active }) {
       if (state.ws) state.ws.close();
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [mode, active, visitId]);
+  }, [mode, active, visitId, ready]);
 
   // --- controls -------------------------------------------------------------------------------
   const toggleMute = () => {
@@ -415,7 +426,7 @@ export function VideoCall({ visitId, side, ice, mode, active }) {
         </div>
         <div style={{ ...bar, maxWidth: 480 }}>
           <span style={{ fontSize: 14 }}>Microphone</span>
-          <div style={{ flex: 1, height: 10, background: "var(--gray-4, #eee)", borderRadius: 5 }} data-testid="mic-meter">
+          <div style={{ flex: 1, height: 10, background: "var(--gray-4, #eee)", borderRadius: 5 }} data-testid="mic-meter" data-level={level}>
             <div style={{ width: `${level}%`, height: "100%", borderRadius: 5, background: level > 5 ? "var(--grass-9, #46a758)" : "var(--gray-8, #aaa)", transition: "width 80ms" }} />
           </div>
         </div>

@@ -99,8 +99,14 @@ async def signal(websocket: WebSocket) -> None:
         left = asyncio.get_running_loop().run_in_executor(
             None, functools.partial(_run, video.close_channel, actor=actor, channel=channel)
         )
-        with contextlib.suppress(BaseException):
+        left.add_done_callback(_log_failure)
+        with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(left)
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("video signalling: the leave was not recorded", exc_info=future.exception())
 
 
 async def _serve(websocket: WebSocket, actor: Actor, channel: video.Channel) -> None:

@@ -46,7 +46,9 @@ class VideoVisit(SQLModel, table=True):
     join_delay_ms: int | None = Field(default=None)
     setup_ms: int | None = Field(default=None)
     reconnects: int = Field(default=0)  # channels reopened after media had flowed
-    media_sides: str = Field(default="", max_length=20)  # "clinician,patient": who reported media
+    # When each browser first received the other's media; both set: media flows both ways.
+    patient_media_at: datetime | None = Field(default=None)
+    clinician_media_at: datetime | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
 
 

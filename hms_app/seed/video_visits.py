@@ -52,7 +52,8 @@ def seed_video_visits(ctx: SeedContext) -> None:
                 join_delay_ms=join_delay_ms,
                 setup_ms=int(join_delay_ms * rng.uniform(0.4, 0.8)),
                 reconnects=1 if rng.random() < 0.07 else 0,
-                media_sides="clinician,patient",
+                patient_media_at=flowing,
+                clinician_media_at=flowing,
             )
         )
         count += 1

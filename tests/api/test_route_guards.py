@@ -14,6 +14,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from hms_app.api import dicomweb as dicomweb_api
+from hms_app.api import video as video_api
 from hms_app.api.routes import ROUTES, SESSION_COOKIE, build_api
 from hms_app.models.security import AuditEvent
 from hms_app.services import accounts, emr, patients, security
@@ -120,8 +121,10 @@ def _role_without(permission: str) -> str:
 
 def test_routes_are_all_mounted_and_each_is_public_or_guarded_by_a_real_permission():
     mounted = {route.path for route in build_api().routes}
-    # /fhir is a mount with guards of its own (bearer tokens and scopes): tests/api/test_fhir_*.py
-    assert mounted == {r.path for r in ROUTES} | {"/fhir"}
+    # /fhir is a mount with guards of its own (bearer tokens and scopes): tests/api/test_fhir_*.py;
+    # the video signalling WebSocket checks cookie, origin and the visit's two people:
+    # tests/api/test_video_signalling.py
+    assert mounted == {r.path for r in ROUTES} | {"/fhir", video_api.PATH}
     assert PUBLIC and GUARDED
     for route in ROUTES:
         assert route.permission is None or route.permission in PERMISSIONS, route.path

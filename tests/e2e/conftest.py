@@ -31,6 +31,10 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-background-networking",
             "--disable-component-update",
             "--no-first-run",
+            # Video visits: a synthetic camera and microphone, allowed without a prompt.
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--auto-select-desktop-capture-source=Entire screen",
         ],
     }
 

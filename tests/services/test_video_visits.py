@@ -254,17 +254,18 @@ def test_signalling_messages_are_checked(world):
 
 def test_the_purge_job_forgets_ended_and_stale_signals_only(world):
     s = world.session
-    ended, live_call = _admitted(world), _admitted(world)
+    ended, live_call, completed_elsewhere = _admitted(world), _admitted(world), _admitted(world)
     doctor = world.actor("dr.video")
-    for visit_id in (ended, live_call):
+    for visit_id in (ended, live_call, completed_elsewhere):
         channel = video.open_channel(s, actor=doctor, appointment_id=visit_id)
         video.post_signal(s, actor=doctor, channel=channel, raw=json.dumps({"type": "hello"}))
     s.rollback()
     ended_row = s.execute(select(VideoVisit).where(VideoVisit.appointment_id == ended)).scalar_one()
     ended_row.status = "ended"  # a call whose end left its rows (a crash between the two)
     s.add(ended_row)
+    s.get(Appointment, completed_elsewhere).status = "completed"  # from the flow board's Complete
     s.commit()
-    assert video.purge_signals(s, actor=SYSTEM_ACTOR) == 1
+    assert video.purge_signals(s, actor=SYSTEM_ACTOR) == 2
     assert video.purge_signals(s, actor=SYSTEM_ACTOR, now=world.now + timedelta(hours=3)) == 1
     s.rollback()
     assert s.execute(select(func.count()).select_from(VideoSignal)).scalar_one() == 0

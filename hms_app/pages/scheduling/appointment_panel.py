@@ -157,9 +157,26 @@ def series_line(line: SeriesLine) -> rx.Component:
     )
 
 
+def video_link() -> rx.Component:
+    """A virtual visit of today: its call page (the clinician booked on it admits and talks there)."""
+    detail = ScheduleState.detail
+    return rx.cond(
+        detail.virtual
+        & detail.is_today
+        & ((detail.status == "booked") | (detail.status == "arrived") | (detail.status == "in_room"))
+        & can("telehealth.conduct"),
+        rx.link(
+            rx.button(rx.icon("video", size=14), "Video visit", size="2", color_scheme="blue"),
+            href="/video/" + detail.id.to_string(),
+            data_testid="action-video",
+        ),
+    )
+
+
 def actions() -> rx.Component:
     detail = ScheduleState.detail
     return rx.flex(
+        video_link(),
         rx.cond(
             (detail.status == "booked") & detail.is_today,
             action("Check in", "log-in", ScheduleState.check_in, "appointment.flow", "action-check-in"),

@@ -91,49 +91,58 @@ def post_signal(
     authorize_participant(actor)
     now = now or utcnow()
     message = _message(raw)
-    visit = session.get(VideoVisit, channel.visit_id)
-    if visit is None or visit.status != "admitted":
-        raise Conflict("This call has ended.")
     if message["type"] == "media":
-        _record_media(session, actor, visit, channel, message, now)
+        _record_media(session, actor, channel, message, now)
         return "media"
-    session.add(VideoSignal(visit_id=visit.id, sender=channel.side, payload=raw, created_at=now))
+    status = session.execute(
+        select(VideoVisit.status).where(VideoVisit.id == channel.visit_id)
+    ).scalar_one_or_none()
+    if status != "admitted":
+        raise Conflict("This call has ended.")
+    session.add(VideoSignal(visit_id=channel.visit_id, sender=channel.side, payload=raw, created_at=now))
     session.commit()
     live.publish(VIDEO, channel.appointment_id)
     return message["type"]
 
 
-def _record_media(
-    session: Session, actor: Actor, visit: VideoVisit, channel: Channel, message: dict, now
-) -> None:
-    """The browser receives the other side's media. Both reports: the call has started (once)."""
+def _record_media(session: Session, actor: Actor, channel: Channel, message: dict, now: datetime) -> None:
+    """The browser receives the other side's media. Both sides so far: the call has started (once).
+
+    Conditional updates, not read-then-write: the two browsers report at the same moment, and
+    neither report may overwrite the other's."""
+    this = VideoVisit.patient_media_at if channel.side == "patient" else VideoVisit.clinician_media_at
+    admitted = (VideoVisit.id == channel.visit_id) & (VideoVisit.status == "admitted")
+    reported = session.execute(update(VideoVisit).where(admitted, this.is_(None)).values({this.key: now}))
     setup = message.get("setup_ms")
-    if (
-        channel.side == "clinician"
-        and isinstance(setup, int | float)
-        and 0 <= setup < 3_600_000
-        and visit.setup_ms is None
-    ):
-        visit.setup_ms = int(setup)
-    seen = visit_media_sides(visit)
-    seen.add(channel.side)
-    visit_media_mark(visit, seen)
-    if seen == {"patient", "clinician"} and visit.media_flowing_at is None:
-        visit.media_flowing_at = visit.started_at = now
-        if visit.admitted_at is not None:
-            visit.join_delay_ms = max(0, int((now - visit.admitted_at).total_seconds() * 1000))
+    if channel.side == "clinician" and isinstance(setup, int) and 0 <= setup < 3_600_000:
+        session.execute(
+            update(VideoVisit).where(admitted, VideoVisit.setup_ms.is_(None)).values(setup_ms=setup)
+        )
+    started = session.execute(
+        update(VideoVisit)
+        .where(
+            admitted,
+            VideoVisit.media_flowing_at.is_(None),
+            VideoVisit.patient_media_at.is_not(None),
+            VideoVisit.clinician_media_at.is_not(None),
+        )
+        .values(media_flowing_at=now, started_at=now)
+    )
+    if reported.rowcount == 0 and started.rowcount == 0:
+        session.commit()
+        return
+    if started.rowcount:
+        admitted_at = session.execute(
+            select(VideoVisit.admitted_at).where(VideoVisit.id == channel.visit_id)
+        ).scalar_one()
+        if admitted_at is not None:
+            delay = max(0, int((now - admitted_at).total_seconds() * 1000))
+            session.execute(
+                update(VideoVisit).where(VideoVisit.id == channel.visit_id).values(join_delay_ms=delay)
+            )
         seat = seat_for(session, actor, channel.appointment_id)
         audit_visit(session, actor, "video.call_start", seat, "media flowing both ways")
-    session.add(visit)
     session.commit()
-
-
-def visit_media_sides(visit: VideoVisit) -> set[str]:
-    return {side for side in (visit.media_sides or "").split(",") if side}
-
-
-def visit_media_mark(visit: VideoVisit, sides: set[str]) -> None:
-    visit.media_sides = ",".join(sorted(sides))
 
 
 def signals_after(
@@ -164,13 +173,20 @@ def channel_open(session: Session, *, channel: Channel) -> bool:
 
 
 def purge_signals(session: Session, *, actor: Actor, now: datetime | None = None) -> int:
-    """A periodic job: forgets the signalling messages of ended calls, and any left over for hours."""
+    """A periodic job: forgets the signalling messages of calls that are over (ended here, or their
+    appointment completed, cancelled or missed elsewhere) and any left over for hours."""
+    from hms_app.models.scheduling import Appointment
+
     authorize(actor, "telehealth.conduct")
     now = now or utcnow()
-    ended = select(VideoVisit.id).where(VideoVisit.status == "ended")
+    over = (
+        select(VideoVisit.id)
+        .join(Appointment, Appointment.id == VideoVisit.appointment_id)
+        .where((VideoVisit.status == "ended") | Appointment.status.not_in(("arrived", "in_room")))
+    )
     result = session.execute(
         delete(VideoSignal).where(
-            (VideoSignal.visit_id.in_(ended)) | (VideoSignal.created_at < now - STALE_AFTER)
+            (VideoSignal.visit_id.in_(over)) | (VideoSignal.created_at < now - STALE_AFTER)
         )
     )
     session.commit()

@@ -1,0 +1,111 @@
+"""The video visit screens driven as the browsers would: the patient's waiting room and the
+clinician's call page and flow-board queue; and the attacker's cases (another patient, a doctor
+not booked on the visit) refused by the same handlers, with nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+import reflex as rx
+from reflex_base import constants
+from sqlalchemy import select
+
+from hms_app import db as hms_db
+from hms_app.hms_app import app  # noqa: F401  (the app module: registers every page and state)
+from hms_app.models.billing import ChargeItem
+from hms_app.models.scheduling import Appointment
+from hms_app.services import video_visits as video
+from hms_app.state.portal.video import PortalVideoState
+from hms_app.state.video_visits import VideoCallState, VideoQueueState
+from tests.services.video_world import VideoWorld, fast_hashes
+from tests.state.test_patients_state import _call, _toasts
+
+
+@pytest.fixture
+def world(session, monkeypatch) -> VideoWorld:
+    fast_hashes(monkeypatch)
+    built = VideoWorld(session).build()
+    session.rollback()
+    return built
+
+
+def _tab(cls, path: str, world: VideoWorld, who: str):
+    root = rx.State()
+    root._update_router_vars(
+        {
+            constants.RouteVar.PATH: path,
+            constants.RouteVar.ORIGIN: path,
+            constants.RouteVar.QUERY: {},
+            constants.RouteVar.HEADERS: {"origin": "http://localhost:3000"},
+            constants.RouteVar.CLIENT_IP: "10.1.2.3",
+        },
+        {},
+    )
+    state = root.get_substate(cls.get_full_name().split(".")[1:])
+    state.auth_token = world.tokens[who]
+    return state
+
+
+def _status(appointment_id: int) -> str:
+    with hms_db.session_scope() as s:
+        return s.get(Appointment, appointment_id).status
+
+
+async def test_the_patient_waits_the_doctor_admits_writes_and_ends(world, configured_db):
+    visit_id = world.visit()
+    patient = _tab(PortalVideoState, f"/portal/video/{visit_id}", world, "patient.a")
+    await _call(patient, "load")
+    assert (patient.loaded, patient.problem, patient.status, patient.open_now) == (
+        True,
+        "",
+        "not_started",
+        True,
+    )
+    await _call(patient, "enter")
+    assert patient.status == "waiting" and _status(visit_id) == "arrived"
+
+    queue = _tab(VideoQueueState, "/boards/flow", world, "dr.video")
+    await _call(queue, "load")
+    assert [(e.appointment_id, e.status, e.mine) for e in queue.entries] == [(visit_id, "waiting", True)]
+
+    doctor = _tab(VideoCallState, f"/video/{visit_id}", world, "dr.video")
+    await _call(doctor, "load")
+    assert (doctor.patient, doctor.status, doctor.problem) == ("Ada Video", "waiting", "")
+    await _call(doctor, "admit")
+    assert doctor.status == "admitted" and doctor.encounter_id > 0
+    await _call(doctor, "submit_note", {"subjective": "Headache", "plan": "Rest"})
+    assert doctor.note_id > 0 and doctor.note_status == "draft"
+    await _call(doctor, "arm_end")
+    events = await _call(doctor, "submit_note", {"subjective": "Headache, better", "plan": "Rest"})
+    assert doctor.status == "ended", _toasts(events)
+    await _call(patient, "refresh")
+    assert patient.status == "ended"
+    assert _status(visit_id) == "completed"
+    with hms_db.session_scope() as s:
+        charged = s.execute(select(ChargeItem.code).where(ChargeItem.source_id == visit_id)).scalars().all()
+    assert charged == ["VISIT-VIDEO-T"]
+    assert doctor.subjective == "Headache, better"
+
+
+async def test_another_patient_sees_nothing_and_cannot_wait_in_the_room(world, configured_db):
+    visit_id = world.visit()
+    intruder = _tab(PortalVideoState, f"/portal/video/{visit_id}", world, "patient.b")
+    await _call(intruder, "load")
+    assert (intruder.problem, intruder.visit_id, intruder.status) == (video.MISSING, 0, "")
+    events = await _call(intruder, "enter")
+    assert _toasts(events) and _status(visit_id) == "booked"
+
+
+async def test_a_doctor_not_booked_on_the_visit_cannot_open_or_admit_it(world, configured_db):
+    visit_id = world.visit()
+    video.enter_waiting_room(world.session, actor=world.actor("patient.a"), appointment_id=visit_id)
+    other = _tab(VideoCallState, f"/video/{visit_id}", world, "dr.other")
+    await _call(other, "load")
+    assert (other.problem, other.patient, other.visit_id) == (video.MISSING, "", 0)
+    events = await _call(other, "admit")
+    assert _toasts(events)
+    queue = _tab(VideoQueueState, "/boards/flow", world, "dr.other")
+    await _call(queue, "load")
+    assert [(e.appointment_id, e.mine) for e in queue.entries] == [(visit_id, False)]
+    events = await _call(queue, "admit", str(visit_id))
+    assert _toasts(events)
+    assert _status(visit_id) == "arrived"  # still waiting for its own doctor
