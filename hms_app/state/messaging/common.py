@@ -6,7 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import reflex as rx
+
 from hms_app.clock import local_today, to_local
+from hms_app.errors import DomainError
+from hms_app.services import messaging
 from hms_app.services.file_store import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES
 from hms_app.services.messaging import BODY_MAX, SUBJECT_MAX, MessageView, NewFile  # noqa: F401  (the limits, for the pages)
 
@@ -121,3 +125,55 @@ def form_value(value, limit: int) -> str:
     """A text the browser sent along with an upload: a string, cut at ``limit`` (the service
     refuses what is too long with its own message, so keep one character more)."""
     return value[: limit + 1] if isinstance(value, str) else ""
+
+
+def thread_in_url(state) -> int:
+    """The conversation a link opens (``?thread=12``), or 0."""
+    wanted = state.router.url.query_parameters.get("thread", "") if state.router else ""
+    return int(wanted) if isinstance(wanted, str) and wanted.isdigit() and len(wanted) < 10 else 0
+
+
+async def open_conversation(state, thread_id: int, *, patient_side: bool, file_route: str):
+    """Open a conversation (the service marks the other side's messages read) and show its
+    subject, status and messages. Returns ``(thread, None)``, or ``(None, error toast)`` with
+    ``state.thread_id`` cleared."""
+    try:
+        thread = await state._run(messaging.open_thread, thread_id=thread_id)
+    except DomainError as error:
+        state.thread_id = 0
+        return None, rx.toast.error(str(error))
+    state.thread_id, state.subject, state.status = thread.id, thread.subject, thread.status
+    state.messages = [
+        message_line(m, patient_side=patient_side, file_route=file_route) for m in thread.messages
+    ]
+    return thread, None
+
+
+async def send_with_file(state, files, service, *, cleared: list, close_compose: bool = False, **fields):
+    """The send flow both sides share, as events to yield: the one file read and checked, the
+    ``sending`` flag on while ``service`` (start_thread or post_message) runs, its refusal as a
+    toast; once sent, the ``cleared`` events (file picker, text box, toast), the conversation shown
+    again (the new one for start_thread) and the list reloaded. The state brings
+    ``_show_thread(thread_id)`` and ``_reload_list()``; ``close_compose`` closes its new-message
+    form as soon as the message is sent."""
+    if state.sending:
+        return
+    try:
+        upload = await read_upload(files)
+    except ValueError as error:
+        yield rx.toast.error(str(error))
+        return
+    state.sending = True
+    yield
+    try:
+        result = await state._run(service, upload=upload, **fields)
+    except DomainError as error:
+        state.sending = False
+        yield rx.toast.error(str(error))
+        return
+    state.sending = False
+    if close_compose:
+        state.composing = False
+    yield cleared
+    yield await state._show_thread(fields.get("thread_id") or result)
+    yield await state._reload_list()

@@ -20,9 +20,10 @@ from hms_app.state.messaging.common import (
     WATCH_REASON,
     MessageLine,
     form_value,
-    message_line,
     moment_label,
-    read_upload,
+    open_conversation,
+    send_with_file,
+    thread_in_url,
 )
 from hms_app.state.session import SessionState, browser_id, pages_for, public, requires, turn_page
 
@@ -120,18 +121,17 @@ class InboxState(SessionState):
 
     async def _show_thread(self, thread_id: int):
         self.composing = False
-        try:
-            thread = await self._run(messaging.open_thread, thread_id=thread_id)
-        except DomainError as error:
-            self.thread_id = 0
-            return rx.toast.error(str(error))
-        self.thread_id, self.subject, self.status = thread.id, thread.subject, thread.status
+        thread, problem = await open_conversation(self, thread_id, patient_side=False, file_route=FILE_ROUTE)
+        if thread is None:
+            return problem
         self.patient, self.mrn, self.patient_id = thread.patient_name, thread.mrn, thread.patient_id
         self.assigned_id = str(thread.assigned_to_id or "")
         self.assigned = thread.assigned_name
         self.assigned_to_me = thread.assigned_to_id == self.acting().user_id
-        self.messages = [message_line(m, patient_side=False, file_route=FILE_ROUTE) for m in thread.messages]
         return None
+
+    async def _reload_list(self):
+        return await self._reload(audit=False)
 
     @rx.event
     @requires(STAFF)
@@ -146,9 +146,9 @@ class InboxState(SessionState):
         except DomainError as error:
             return rx.toast.error(str(error))
         problem = await self._reload(audit=True)
-        wanted = self.router.url.query_parameters.get("thread", "") if self.router else ""
-        if problem is None and isinstance(wanted, str) and wanted.isdigit() and len(wanted) < 10:
-            return await self._show_thread(int(wanted))
+        wanted = thread_in_url(self)
+        if problem is None and wanted:
+            return await self._show_thread(wanted)
         return problem
 
     @rx.event
@@ -226,59 +226,35 @@ class InboxState(SessionState):
     @rx.event
     @requires(STAFF)
     async def start(self, files: list[rx.UploadFile], mrn: str = "", subject: str = "", body: str = ""):
-        if self.sending:
-            return
-        try:
-            upload = await read_upload(files)
-        except ValueError as error:
-            yield rx.toast.error(str(error))
-            return
-        self.sending = True
-        yield
-        try:
-            thread_id = await self._run(
-                messaging.start_thread,
-                patient_mrn=form_value(mrn, 20),
-                subject=form_value(subject, messaging.SUBJECT_MAX),
-                body=form_value(body, messaging.BODY_MAX),
-                upload=upload,
-            )
-        except DomainError as error:
-            self.sending = False
-            yield rx.toast.error(str(error))
-            return
-        self.sending, self.composing = False, False
-        yield [rx.clear_selected_files(NEW_UPLOAD_ID), rx.toast.success("Message sent to the patient.")]
-        yield await self._show_thread(thread_id)
-        yield await self._reload(audit=False)
+        async for event in send_with_file(
+            self,
+            files,
+            messaging.start_thread,
+            cleared=[
+                rx.clear_selected_files(NEW_UPLOAD_ID),
+                rx.toast.success("Message sent to the patient."),
+            ],
+            close_compose=True,
+            patient_mrn=form_value(mrn, 20),
+            subject=form_value(subject, messaging.SUBJECT_MAX),
+            body=form_value(body, messaging.BODY_MAX),
+        ):
+            yield event
 
     @rx.event
     @requires(STAFF)
     async def send(self, files: list[rx.UploadFile], body: str = ""):
-        if not self.thread_id or self.sending:
+        if not self.thread_id:
             return
-        try:
-            upload = await read_upload(files)
-        except ValueError as error:
-            yield rx.toast.error(str(error))
-            return
-        self.sending = True
-        yield
-        try:
-            await self._run(
-                messaging.post_message,
-                thread_id=self.thread_id,
-                body=form_value(body, messaging.BODY_MAX),
-                upload=upload,
-            )
-        except DomainError as error:
-            self.sending = False
-            yield rx.toast.error(str(error))
-            return
-        self.sending = False
-        yield [rx.clear_selected_files(UPLOAD_ID), rx.set_value("reply-body", "")]
-        yield await self._show_thread(self.thread_id)
-        yield await self._reload(audit=False)
+        async for event in send_with_file(
+            self,
+            files,
+            messaging.post_message,
+            cleared=[rx.clear_selected_files(UPLOAD_ID), rx.set_value("reply-body", "")],
+            thread_id=self.thread_id,
+            body=form_value(body, messaging.BODY_MAX),
+        ):
+            yield event
 
     async def _change(self, fn, done: str, **kwargs):
         if not self.thread_id:

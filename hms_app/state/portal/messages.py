@@ -20,9 +20,10 @@ from hms_app.state.messaging.common import (
     WATCH_REASON,
     MessageLine,
     form_value,
-    message_line,
     moment_label,
-    read_upload,
+    open_conversation,
+    send_with_file,
+    thread_in_url,
 )
 from hms_app.state.session import SessionState, browser_id, public, requires
 
@@ -90,25 +91,24 @@ class PortalMessagesState(SessionState):
         self.version += 1
         return None
 
-    async def _show(self, thread_id: int):
-        try:
-            thread = await self._run(messaging.open_thread, thread_id=thread_id)
-        except DomainError as error:
-            self.thread_id = 0
-            return rx.toast.error(str(error))
-        self.thread_id, self.subject, self.status = thread.id, thread.subject, thread.status
-        self.messages = [message_line(m, patient_side=True, file_route=FILE_ROUTE) for m in thread.messages]
+    async def _show_thread(self, thread_id: int):
+        thread, problem = await open_conversation(self, thread_id, patient_side=True, file_route=FILE_ROUTE)
+        if thread is None:
+            return problem
         self.composing = False
         return None
+
+    async def _reload_list(self):
+        return await self._reload()
 
     @rx.event
     @requires(PORTAL)
     async def load(self):
         self.thread_id, self.messages, self.composing, self.sending = 0, [], False, False
         problem = await self._reload()
-        wanted = self.router.url.query_parameters.get("thread", "") if self.router else ""
-        if problem is None and isinstance(wanted, str) and wanted.isdigit() and len(wanted) < 10:
-            return await self._show(int(wanted))
+        wanted = thread_in_url(self)
+        if problem is None and wanted:
+            return await self._show_thread(wanted)
         return problem
 
     @rx.event
@@ -117,7 +117,7 @@ class PortalMessagesState(SessionState):
         if not self._opened:
             return None
         if self.thread_id:
-            await self._show(self.thread_id)  # a reply on screen is read as it arrives
+            await self._show_thread(self.thread_id)  # a reply on screen is read as it arrives
         return await self._reload()
 
     @rx.event(background=True)
@@ -138,7 +138,7 @@ class PortalMessagesState(SessionState):
             wanted = browser_id(thread_id, "conversation")
         except DomainError as error:
             return rx.toast.error(str(error))
-        problem = await self._show(wanted)
+        problem = await self._show_thread(wanted)
         return problem or await self._reload()
 
     @rx.event
@@ -159,58 +159,30 @@ class PortalMessagesState(SessionState):
     @rx.event
     @requires(PORTAL)
     async def start(self, files: list[rx.UploadFile], subject: str = "", body: str = ""):
-        if self.sending:
-            return
-        try:
-            upload = await read_upload(files)
-        except ValueError as error:
-            yield rx.toast.error(str(error))
-            return
-        self.sending = True
-        yield
-        try:
-            thread_id = await self._run(
-                messaging.start_thread,
-                subject=form_value(subject, messaging.SUBJECT_MAX),
-                body=form_value(body, messaging.BODY_MAX),
-                upload=upload,
-            )
-        except DomainError as error:
-            self.sending = False
-            yield rx.toast.error(str(error))
-            return
-        self.sending = False
-        yield [
-            rx.clear_selected_files(NEW_UPLOAD_ID),
-            rx.toast.success("Your message was sent to your care team."),
-        ]
-        yield await self._show(thread_id)
-        yield await self._reload()
+        async for event in send_with_file(
+            self,
+            files,
+            messaging.start_thread,
+            cleared=[
+                rx.clear_selected_files(NEW_UPLOAD_ID),
+                rx.toast.success("Your message was sent to your care team."),
+            ],
+            subject=form_value(subject, messaging.SUBJECT_MAX),
+            body=form_value(body, messaging.BODY_MAX),
+        ):
+            yield event
 
     @rx.event
     @requires(PORTAL)
     async def send(self, files: list[rx.UploadFile], body: str = ""):
-        if not self.thread_id or self.sending:
+        if not self.thread_id:
             return
-        try:
-            upload = await read_upload(files)
-        except ValueError as error:
-            yield rx.toast.error(str(error))
-            return
-        self.sending = True
-        yield
-        try:
-            await self._run(
-                messaging.post_message,
-                thread_id=self.thread_id,
-                body=form_value(body, messaging.BODY_MAX),
-                upload=upload,
-            )
-        except DomainError as error:
-            self.sending = False
-            yield rx.toast.error(str(error))
-            return
-        self.sending = False
-        yield [rx.clear_selected_files(REPLY_UPLOAD_ID), rx.set_value("portal-reply-body", "")]
-        yield await self._show(self.thread_id)
-        yield await self._reload()
+        async for event in send_with_file(
+            self,
+            files,
+            messaging.post_message,
+            cleared=[rx.clear_selected_files(REPLY_UPLOAD_ID), rx.set_value("portal-reply-body", "")],
+            thread_id=self.thread_id,
+            body=form_value(body, messaging.BODY_MAX),
+        ):
+            yield event
