@@ -149,3 +149,28 @@ def body_box(element_id: str, placeholder: str, rows: str = "3") -> rx.Component
 
 
 FILE_HINT = f"PDF, PNG or JPEG, at most {MAX_FILE_MB} MB."
+
+
+def send_button(on_click, *, loading, test_id: str) -> rx.Component:
+    """The Send button: ``on_click`` sends the chosen file with the texts (see ``body_value``)."""
+    return rx.button(
+        rx.icon("send", size=14),
+        "Send",
+        type="button",
+        loading=loading,
+        on_click=on_click,
+        data_testid=test_id,
+    )
+
+
+def attach_and_send(upload_id: str, file_test_id: str, send: rx.Component) -> rx.Component:
+    """The file picker on the left, the Send button on the right."""
+    return rx.flex(
+        file_picker(upload_id, file_test_id),
+        rx.spacer(),
+        send,
+        width="100%",
+        align="center",
+        wrap="wrap",
+        spacing="2",
+    )

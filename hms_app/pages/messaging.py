@@ -5,7 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from hms_app.components.access import can, refused
-from hms_app.components.messages import FILE_HINT, body_box, body_value, file_picker, message_bubble
+from hms_app.components.messages import (
+    FILE_HINT,
+    attach_and_send,
+    body_box,
+    body_value,
+    message_bubble,
+    send_button,
+)
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, skeleton_rows
 from hms_app.state.messaging.common import SUBJECT_MAX, MessageLine
@@ -327,21 +334,14 @@ def reply_box() -> rx.Component:
         S.status == "open",
         rx.vstack(
             body_box("reply-body", "Write a reply to the patient"),
-            rx.flex(
-                file_picker(UPLOAD_ID, "reply-file"),
-                rx.spacer(),
-                rx.button(
-                    rx.icon("send", size=14),
-                    "Send",
-                    type="button",
+            attach_and_send(
+                UPLOAD_ID,
+                "reply-file",
+                send_button(
+                    S.send(rx.upload_files(upload_id=UPLOAD_ID), body_value("reply-body")),
                     loading=S.sending,
-                    on_click=S.send(rx.upload_files(upload_id=UPLOAD_ID), body_value("reply-body")),
-                    data_testid="reply-send",
+                    test_id="reply-send",
                 ),
-                width="100%",
-                align="center",
-                wrap="wrap",
-                spacing="2",
             ),
             rx.text(FILE_HINT, size="1", color_scheme="gray"),
             spacing="2",
@@ -377,26 +377,19 @@ def new_message() -> rx.Component:
                 data_testid="inbox-new-subject",
             ),
             body_box("inbox-new-body", "Your message to the patient", rows="5"),
-            rx.flex(
-                file_picker(NEW_UPLOAD_ID, "inbox-new-file"),
-                rx.spacer(),
-                rx.button(
-                    rx.icon("send", size=14),
-                    "Send",
-                    type="button",
-                    loading=S.sending,
-                    on_click=S.start(
+            attach_and_send(
+                NEW_UPLOAD_ID,
+                "inbox-new-file",
+                send_button(
+                    S.start(
                         rx.upload_files(upload_id=NEW_UPLOAD_ID),
                         body_value("inbox-new-mrn"),
                         body_value("inbox-new-subject"),
                         body_value("inbox-new-body"),
                     ),
-                    data_testid="inbox-new-send",
+                    loading=S.sending,
+                    test_id="inbox-new-send",
                 ),
-                width="100%",
-                align="center",
-                wrap="wrap",
-                spacing="2",
             ),
             rx.text("The conversation is assigned to you. " + FILE_HINT, size="1", color_scheme="gray"),
             spacing="3",

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import reflex as rx
 
-from hms_app.components.messages import FILE_HINT, body_box, body_value, file_picker, message_bubble
+from hms_app.components.messages import (
+    FILE_HINT,
+    attach_and_send,
+    body_box,
+    body_value,
+    file_picker,
+    message_bubble,
+    send_button,
+)
 from hms_app.components.portal_shell import portal_page
 from hms_app.pages.portal.parts import loading_list
 from hms_app.state.messaging.common import SUBJECT_MAX, MessageLine
@@ -113,17 +121,14 @@ def new_message_form() -> rx.Component:
                 rx.button(
                     "Cancel", variant="soft", color_scheme="gray", on_click=S.cancel_compose, type="button"
                 ),
-                rx.button(
-                    rx.icon("send", size=14),
-                    "Send",
-                    type="button",
-                    loading=S.sending,
-                    on_click=S.start(
+                send_button(
+                    S.start(
                         rx.upload_files(upload_id=NEW_UPLOAD_ID),
                         body_value("portal-new-subject"),
                         body_value("portal-new-body"),
                     ),
-                    data_testid="portal-new-send",
+                    loading=S.sending,
+                    test_id="portal-new-send",
                 ),
                 justify="end",
                 width="100%",
@@ -166,23 +171,16 @@ def conversation() -> rx.Component:
             rx.card(
                 rx.vstack(
                     body_box("portal-reply-body", "Write a reply"),
-                    rx.flex(
-                        file_picker(REPLY_UPLOAD_ID, "portal-reply-file"),
-                        rx.spacer(),
-                        rx.button(
-                            rx.icon("send", size=14),
-                            "Send",
-                            type="button",
-                            loading=S.sending,
-                            on_click=S.send(
+                    attach_and_send(
+                        REPLY_UPLOAD_ID,
+                        "portal-reply-file",
+                        send_button(
+                            S.send(
                                 rx.upload_files(upload_id=REPLY_UPLOAD_ID), body_value("portal-reply-body")
                             ),
-                            data_testid="portal-reply-send",
+                            loading=S.sending,
+                            test_id="portal-reply-send",
                         ),
-                        width="100%",
-                        align="center",
-                        wrap="wrap",
-                        spacing="2",
                     ),
                     spacing="2",
                     width="100%",
