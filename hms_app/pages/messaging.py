@@ -250,6 +250,19 @@ def invite_form() -> rx.Component:
     )
 
 
+def thread_action(icon: str, label: str, on_click, test_id: str, **props) -> rx.Component:
+    """A button of the open conversation's toolbar (take, invite, close, reopen)."""
+    return rx.button(
+        rx.icon(icon, size=14),
+        label,
+        variant="soft",
+        size="2",
+        on_click=on_click,
+        data_testid=test_id,
+        **props,
+    )
+
+
 def thread_header() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -282,43 +295,19 @@ def thread_header() -> rx.Component:
             ),
             rx.cond(
                 ~S.assigned_to_me & (S.status == "open"),
-                rx.button(
-                    rx.icon("hand", size=14),
-                    "Take it",
-                    variant="soft",
-                    size="2",
-                    on_click=S.take,
-                    data_testid="thread-take",
-                ),
+                thread_action("hand", "Take it", S.take, "thread-take"),
             ),
-            rx.button(
-                rx.icon("calendar-plus", size=14),
+            thread_action(
+                "calendar-plus",
                 "Invite to book",
-                variant="soft",
-                size="2",
-                on_click=S.start_invite(0),
+                S.start_invite(0),
+                "thread-invite",
                 disabled=S.status != "open",
-                data_testid="thread-invite",
             ),
             rx.cond(
                 S.status == "open",
-                rx.button(
-                    rx.icon("archive", size=14),
-                    "Close",
-                    variant="soft",
-                    color_scheme="gray",
-                    size="2",
-                    on_click=S.close_thread,
-                    data_testid="thread-close",
-                ),
-                rx.button(
-                    rx.icon("archive-restore", size=14),
-                    "Reopen",
-                    variant="soft",
-                    size="2",
-                    on_click=S.reopen_thread,
-                    data_testid="thread-reopen",
-                ),
+                thread_action("archive", "Close", S.close_thread, "thread-close", color_scheme="gray"),
+                thread_action("archive-restore", "Reopen", S.reopen_thread, "thread-reopen"),
             ),
             spacing="2",
             wrap="wrap",
