@@ -401,40 +401,33 @@ def assign_thread(session: Session, *, actor: Actor, thread_id: int, user_id: in
     )
 
 
-def close_thread(session: Session, *, actor: Actor, thread_id: int) -> None:
-    """Close a conversation: the patient can read it but no longer reply."""
+def _set_status(session: Session, *, actor: Actor, thread_id: int, status: str) -> None:
+    """Close (``"closed"``) or reopen (``"open"``) a conversation; refused if it already is."""
     authorize(actor, STAFF)
     thread = thread_for(session, actor, thread_id)
-    if thread.status == "closed":
-        raise ValidationError("This conversation is already closed.")
+    if thread.status == status:
+        raise ValidationError(f"This conversation is already {status}.")
+    closing = status == "closed"
     _set_thread(
         session,
         actor=actor,
         thread_id=thread_id,
-        action="message.close",
-        detail="closed",
-        status="closed",
-        closed_at=utcnow(),
-        closed_by_id=actor.user_id,
+        action="message.close" if closing else "message.reopen",
+        detail="closed" if closing else "reopened",
+        status=status,
+        closed_at=utcnow() if closing else None,
+        closed_by_id=actor.user_id if closing else None,
     )
+
+
+def close_thread(session: Session, *, actor: Actor, thread_id: int) -> None:
+    """Close a conversation: the patient can read it but no longer reply."""
+    _set_status(session, actor=actor, thread_id=thread_id, status="closed")
 
 
 def reopen_thread(session: Session, *, actor: Actor, thread_id: int) -> None:
     """Reopen a closed conversation."""
-    authorize(actor, STAFF)
-    thread = thread_for(session, actor, thread_id)
-    if thread.status == "open":
-        raise ValidationError("This conversation is already open.")
-    _set_thread(
-        session,
-        actor=actor,
-        thread_id=thread_id,
-        action="message.reopen",
-        detail="reopened",
-        status="open",
-        closed_at=None,
-        closed_by_id=None,
-    )
+    _set_status(session, actor=actor, thread_id=thread_id, status="open")
 
 
 __all__ = [
