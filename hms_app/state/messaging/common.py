@@ -177,3 +177,34 @@ async def send_with_file(state, files, service, *, cleared: list, close_compose:
     yield cleared
     yield await state._show_thread(fields.get("thread_id") or result)
     yield await state._reload_list()
+
+
+async def start_conversation(state, files, *, upload_id: str, sent: str, subject: str, body: str, **fields):
+    """A new conversation with its first message (and the file chosen in ``upload_id``); ``sent``
+    is the toast once it is sent."""
+    async for event in send_with_file(
+        state,
+        files,
+        messaging.start_thread,
+        cleared=[rx.clear_selected_files(upload_id), rx.toast.success(sent)],
+        subject=form_value(subject, messaging.SUBJECT_MAX),
+        body=form_value(body, messaging.BODY_MAX),
+        **fields,
+    ):
+        yield event
+
+
+async def send_reply(state, files, body: str, *, upload_id: str, body_box: str):
+    """A reply (and the file chosen in ``upload_id``) in the open conversation; the reply box
+    ``body_box`` is emptied once it is sent."""
+    if not state.thread_id:
+        return
+    async for event in send_with_file(
+        state,
+        files,
+        messaging.post_message,
+        cleared=[rx.clear_selected_files(upload_id), rx.set_value(body_box, "")],
+        thread_id=state.thread_id,
+        body=form_value(body, messaging.BODY_MAX),
+    ):
+        yield event

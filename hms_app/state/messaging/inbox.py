@@ -22,7 +22,8 @@ from hms_app.state.messaging.common import (
     form_value,
     moment_label,
     open_conversation,
-    send_with_file,
+    send_reply,
+    start_conversation,
     thread_in_url,
 )
 from hms_app.state.session import SessionState, browser_id, pages_for, public, requires, turn_page
@@ -226,34 +227,22 @@ class InboxState(SessionState):
     @rx.event
     @requires(STAFF)
     async def start(self, files: list[rx.UploadFile], mrn: str = "", subject: str = "", body: str = ""):
-        async for event in send_with_file(
+        async for event in start_conversation(
             self,
             files,
-            messaging.start_thread,
-            cleared=[
-                rx.clear_selected_files(NEW_UPLOAD_ID),
-                rx.toast.success("Message sent to the patient."),
-            ],
+            upload_id=NEW_UPLOAD_ID,
+            sent="Message sent to the patient.",
             close_compose=True,
             patient_mrn=form_value(mrn, 20),
-            subject=form_value(subject, messaging.SUBJECT_MAX),
-            body=form_value(body, messaging.BODY_MAX),
+            subject=subject,
+            body=body,
         ):
             yield event
 
     @rx.event
     @requires(STAFF)
     async def send(self, files: list[rx.UploadFile], body: str = ""):
-        if not self.thread_id:
-            return
-        async for event in send_with_file(
-            self,
-            files,
-            messaging.post_message,
-            cleared=[rx.clear_selected_files(UPLOAD_ID), rx.set_value("reply-body", "")],
-            thread_id=self.thread_id,
-            body=form_value(body, messaging.BODY_MAX),
-        ):
+        async for event in send_reply(self, files, body, upload_id=UPLOAD_ID, body_box="reply-body"):
             yield event
 
     async def _change(self, fn, done: str, **kwargs):

@@ -19,10 +19,10 @@ from hms_app.state.live import live_changes
 from hms_app.state.messaging.common import (
     WATCH_REASON,
     MessageLine,
-    form_value,
     moment_label,
     open_conversation,
-    send_with_file,
+    send_reply,
+    start_conversation,
     thread_in_url,
 )
 from hms_app.state.session import SessionState, browser_id, public, requires
@@ -159,30 +159,20 @@ class PortalMessagesState(SessionState):
     @rx.event
     @requires(PORTAL)
     async def start(self, files: list[rx.UploadFile], subject: str = "", body: str = ""):
-        async for event in send_with_file(
+        async for event in start_conversation(
             self,
             files,
-            messaging.start_thread,
-            cleared=[
-                rx.clear_selected_files(NEW_UPLOAD_ID),
-                rx.toast.success("Your message was sent to your care team."),
-            ],
-            subject=form_value(subject, messaging.SUBJECT_MAX),
-            body=form_value(body, messaging.BODY_MAX),
+            upload_id=NEW_UPLOAD_ID,
+            sent="Your message was sent to your care team.",
+            subject=subject,
+            body=body,
         ):
             yield event
 
     @rx.event
     @requires(PORTAL)
     async def send(self, files: list[rx.UploadFile], body: str = ""):
-        if not self.thread_id:
-            return
-        async for event in send_with_file(
-            self,
-            files,
-            messaging.post_message,
-            cleared=[rx.clear_selected_files(REPLY_UPLOAD_ID), rx.set_value("portal-reply-body", "")],
-            thread_id=self.thread_id,
-            body=form_value(body, messaging.BODY_MAX),
+        async for event in send_reply(
+            self, files, body, upload_id=REPLY_UPLOAD_ID, body_box="portal-reply-body"
         ):
             yield event
