@@ -102,6 +102,16 @@ def message_bubble(
     )
 
 
+def thread_subject(subject, unread, size: str) -> rx.Component:
+    """A conversation's subject in a list: bold while it has unread messages."""
+    return rx.text(subject, weight=rx.cond(unread > 0, "bold", "medium"), size=size, overflow_wrap="anywhere")
+
+
+def unread_badge(unread, test_id: str) -> rx.Component:
+    """ "3 new" beside a conversation with unread messages."""
+    return rx.cond(unread > 0, rx.badge(unread.to_string(), " new", color_scheme="red", data_testid=test_id))
+
+
 def body_value(element_id: str) -> rx.Var:
     """The text of a text box as it is when the button is pressed, sent with the upload (a file
     upload does not wait for earlier events, so the text travels with it)."""

@@ -12,6 +12,8 @@ from hms_app.components.messages import (
     body_value,
     message_bubble,
     send_button,
+    thread_subject,
+    unread_badge,
 )
 from hms_app.components.shell import staff_page
 from hms_app.components.ui import empty_state, pager, skeleton_rows
@@ -109,12 +111,7 @@ def inbox_row(r: InboxRow) -> rx.Component:
     return rx.box(
         rx.vstack(
             rx.hstack(
-                rx.text(
-                    r.subject,
-                    weight=rx.cond(r.unread > 0, "bold", "medium"),
-                    size="2",
-                    overflow_wrap="anywhere",
-                ),
+                thread_subject(r.subject, r.unread, "2"),
                 rx.spacer(),
                 rx.text(r.when, size="1", color_scheme="gray", white_space="nowrap"),
                 width="100%",
@@ -124,10 +121,7 @@ def inbox_row(r: InboxRow) -> rx.Component:
                 rx.text(r.patient, size="2"),
                 rx.text(r.mrn, size="1", color_scheme="gray"),
                 rx.spacer(),
-                rx.cond(
-                    r.unread > 0,
-                    rx.badge(r.unread.to_string(), " new", color_scheme="red", data_testid="inbox-unread"),
-                ),
+                unread_badge(r.unread, "inbox-unread"),
                 rx.cond(
                     r.assigned != "",
                     rx.badge(

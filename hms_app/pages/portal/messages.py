@@ -14,6 +14,8 @@ from hms_app.components.messages import (
     file_picker,
     message_bubble,
     send_button,
+    thread_subject,
+    unread_badge,
 )
 from hms_app.components.portal_shell import portal_page
 from hms_app.pages.portal.parts import loading_list
@@ -56,12 +58,7 @@ def thread_row(t: PortalThread) -> rx.Component:
         rx.hstack(
             rx.icon("message-square", size=18, color=rx.color("accent", 10)),
             rx.vstack(
-                rx.text(
-                    t.subject,
-                    weight=rx.cond(t.unread > 0, "bold", "medium"),
-                    size="3",
-                    overflow_wrap="anywhere",
-                ),
+                thread_subject(t.subject, t.unread, "3"),
                 rx.hstack(
                     rx.text(t.when, size="1", color_scheme="gray"),
                     rx.cond(
@@ -81,10 +78,7 @@ def thread_row(t: PortalThread) -> rx.Component:
                 min_width="0",
                 flex="1",
             ),
-            rx.cond(
-                t.unread > 0,
-                rx.badge(t.unread.to_string(), " new", color_scheme="red", data_testid="thread-unread"),
-            ),
+            unread_badge(t.unread, "thread-unread"),
             align="center",
             spacing="3",
             width="100%",
