@@ -125,8 +125,10 @@ def _add_message(
     return message, written
 
 
-def _commit(session: Session, written: list[Path]) -> None:
+def _audit_and_commit(session: Session, actor: Actor, written: list[Path], action: str, **audit) -> None:
+    """Record the audit row and commit; should either fail, the files just written are removed."""
     try:
+        record_audit(session, actor, action, **audit)
         session.commit()
     except BaseException:
         for path in written:
@@ -182,21 +184,16 @@ def start_thread(
     session.add(thread)
     session.flush()
     message, written = _add_message(session, actor, thread, body, upload)
-    try:
-        record_audit(
-            session,
-            actor,
-            "message.thread_start",
-            patient_id=patient_id,
-            target_type="message_thread",
-            target_id=thread.id,
-            detail=f"{subject} (message {message.id}{', with a file' if written else ''})",
-        )
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    _commit(session, written)
+    _audit_and_commit(
+        session,
+        actor,
+        written,
+        "message.thread_start",
+        patient_id=patient_id,
+        target_type="message_thread",
+        target_id=thread.id,
+        detail=f"{subject} (message {message.id}{', with a file' if written else ''})",
+    )
     announce(patient_id)
     return thread.id
 
@@ -209,23 +206,18 @@ def post_message(
     require_open(thread, actor)
     body = clean_body(body, attachment=upload is not None)
     message, written = _add_message(session, actor, thread, body, upload)
-    try:
-        if not is_patient(actor) and thread.assigned_to_id is None:
-            thread.assigned_to_id = actor.user_id  # who answers an unassigned thread takes it
-        record_audit(
-            session,
-            actor,
-            "message.send",
-            patient_id=thread.patient_id,
-            target_type="secure_message",
-            target_id=message.id,
-            detail=f"thread {thread.id}{', with a file' if written else ''}",
-        )
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    _commit(session, written)
+    if not is_patient(actor) and thread.assigned_to_id is None:
+        thread.assigned_to_id = actor.user_id  # who answers an unassigned thread takes it
+    _audit_and_commit(
+        session,
+        actor,
+        written,
+        "message.send",
+        patient_id=thread.patient_id,
+        target_type="secure_message",
+        target_id=message.id,
+        detail=f"thread {thread.id}{', with a file' if written else ''}",
+    )
     announce(thread.patient_id)
     return message.id
 
