@@ -12,11 +12,14 @@ from reflex_base import constants
 from sqlalchemy import select
 
 from hms_app import db as hms_db
+from hms_app.clock import utcnow
 from hms_app.hms_app import app  # noqa: F401  (the app module: registers every page and state)
 from hms_app.models.billing import ChargeItem
 from hms_app.models.scheduling import Appointment
 from hms_app.services import video_visits as video
 from hms_app.state.boards.flow_board import FlowBoardState
+from hms_app.state.portal import appointments as portal_appointments
+from hms_app.state.portal.appointments import PortalAppointmentsState
 from hms_app.state.portal.video import PortalVideoState
 from hms_app.state.video_visits import VideoCallState, VideoQueueState
 from tests.services.video_world import VideoWorld, fast_hashes
@@ -147,3 +150,23 @@ async def test_the_flow_board_offers_video_steps_on_a_video_card(world, configur
     assert (_card(doctor, visit_id).status, _card(doctor, visit_id).video) == ("in_room", "admitted")
     assert _toasts(await _call(doctor, "complete", str(visit_id)))  # ended on the call page, not here
     assert _status(visit_id) == "in_room"
+
+
+async def test_the_join_button_turns_on_when_the_waiting_room_opens(world, configured_db, monkeypatch):
+    visit_id = world.visit(start=timedelta(minutes=13))  # its waiting room opens in 3 minutes
+    page = _tab(PortalAppointmentsState, "/portal/appointments", world, "patient.a")
+    await _call(page, "load")
+    [line] = [a for a in page.upcoming if a.id == visit_id]
+    assert (line.virtual, line.joinable, page.join_pending) == (True, False, True)
+
+    await _call(page, "tick", "")  # the page's timer, before the window: nothing changes
+    assert not next(a for a in page.upcoming if a.id == visit_id).joinable
+
+    later = utcnow() + timedelta(minutes=4)
+    monkeypatch.setattr(portal_appointments, "utcnow", lambda: later)
+    await _call(page, "tick", "")  # the timer after the window opened: the button turns on
+    assert next(a for a in page.upcoming if a.id == visit_id).joinable
+    # The server still decides: entering early (before the window, by the real clock) is refused.
+    patient = _tab(PortalVideoState, f"/portal/video/{visit_id}", world, "patient.a")
+    await _call(patient, "load")
+    assert _toasts(await _call(patient, "enter")) and _status(visit_id) == "booked"
