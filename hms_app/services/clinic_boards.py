@@ -31,6 +31,7 @@ from hms_app.models.scheduling import (
     HealthcareService,
     Resource,
 )
+from hms_app.models.video_visits import VideoVisit
 from hms_app.services.audit import record_audit
 from hms_app.services.permissions import Actor, authorize
 from hms_app.services.rows import get_row
@@ -125,6 +126,9 @@ class FlowCard:
     provider: str
     department: str
     since: datetime | None  # arrived (waiting), called (in room) or completed
+    virtual: bool = False  # a video visit: admitted and ended from the video screens, not called in
+    video: str = ""  # its video visit's status (waiting | admitted | ended), "" before the patient joins
+    clinician_user_ids: tuple[int, ...] = ()  # the booked providers' accounts (they admit and join)
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,33 @@ def _providers(session: Session, appointment_ids: list[int]) -> dict[int, Who]:
     }
 
 
+def _video_sides(
+    session: Session, appointment_ids: list[int]
+) -> tuple[dict[int, str], dict[int, tuple[int, ...]]]:
+    """For the virtual cards on screen: their video visit's status and the booked providers' accounts."""
+    if not appointment_ids:
+        return {}, {}
+    statuses = dict(
+        session.execute(
+            select(VideoVisit.appointment_id, VideoVisit.status).where(
+                VideoVisit.appointment_id.in_(appointment_ids)
+            )
+        ).all()
+    )
+    accounts: dict[int, list[int]] = defaultdict(list)
+    for appointment_id, user_id in session.execute(
+        select(AppointmentParticipant.appointment_id, Resource.user_id)
+        .join(Resource, Resource.id == AppointmentParticipant.resource_id)
+        .where(
+            AppointmentParticipant.appointment_id.in_(appointment_ids),
+            Resource.kind == "provider",
+            Resource.user_id.is_not(None),
+        )
+    ).all():
+        accounts[appointment_id].append(user_id)
+    return statuses, {k: tuple(v) for k, v in accounts.items()}
+
+
 def flow_board(
     session: Session,
     *,
@@ -239,10 +270,12 @@ def flow_board(
                 HealthcareService.name,
                 Department.name,
                 since if since is not None else Appointment.start_at,
+                AppointmentType.mode,
             )
             .join(Patient, Patient.id == Appointment.patient_id)
             .join(HealthcareService, HealthcareService.id == Appointment.service_id)
             .join(Department, Department.id == Appointment.department_id)
+            .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
             .where(Appointment.start_at >= start, Appointment.start_at < end, Appointment.status == status)
             .order_by(*order)
             .limit(CARDS_PER_COLUMN)
@@ -251,6 +284,8 @@ def flow_board(
             query = query.where(Appointment.department_id == department_id)
         columns[status] = session.execute(query).all()
     people = _providers(session, [row[0] for rows in columns.values() for row in rows])
+    virtual_ids = [row[0] for rows in columns.values() for row in rows if row[10] == "virtual"]
+    video, clinicians = _video_sides(session, virtual_ids)
     cards = {
         status: [
             FlowCard(
@@ -265,6 +300,9 @@ def flow_board(
                 department=row[8],
                 provider=people.get(row[0], NOBODY).provider,
                 since=row[9] if status != "booked" else None,
+                virtual=row[10] == "virtual",
+                video=video.get(row[0], ""),
+                clinician_user_ids=clinicians.get(row[0], ()),
             )
             for row in rows
         ]

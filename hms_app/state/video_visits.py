@@ -36,6 +36,23 @@ def ice_json(actor) -> str:
     return json.dumps(video.ice_servers_for(None, actor=actor, now=utcnow()))
 
 
+async def visit_now(state: SessionState) -> video.VisitState | None:
+    """Where the screen's visit stands now (either side's screen), or None before one is open.
+    Raises the service's ``DomainError`` (the caller shows it)."""
+    if not state.visit_id:
+        return None
+    return await state._run(video.visit_state, appointment_id=state.visit_id)
+
+
+async def visit_changes(state: SessionState, refresh, permission: str):
+    """A visit screen's live loop (its background ``watch``): ``refresh`` after each change to
+    this visit, for as long as the tab is open and the user still holds ``permission``."""
+    async with state:
+        key = state.visit_id
+    async for _ in live_changes(state, video.visits_topic(), (key,), permission=permission):
+        yield refresh
+
+
 class VideoCallState(SessionState):
     """The clinician's call page: the video beside the chart summary and the visit note."""
 
@@ -100,22 +117,19 @@ class VideoCallState(SessionState):
     @rx.event
     @requires(CONDUCT)
     async def refresh(self):
-        if not self.visit_id:
-            return None
         try:
-            screen = await self._run(video.visit_state, appointment_id=self.visit_id)
+            screen = await visit_now(self)
         except DomainError as error:
             return rx.toast.error(str(error))
-        self.status = screen.status
+        if screen is not None:
+            self.status = screen.status
         return None
 
     @rx.event(background=True)
     @public(WATCH_REASON)
     async def watch(self):
-        async with self:
-            key = self.visit_id
-        async for _ in live_changes(self, video.visits_topic(), (key,), permission=CONDUCT):
-            yield VideoCallState.refresh
+        async for refresh in visit_changes(self, VideoCallState.refresh, CONDUCT):
+            yield refresh
 
     @rx.event
     @requires(CONDUCT)

@@ -144,6 +144,13 @@ def test_a_video_visit_from_the_waiting_room_to_the_bill(
     doctor.goto("/boards/flow")
     entry = doctor.locator(f"[data-testid=video-entry][data-appointment='{visit_id}']")
     expect(entry).to_have_attribute("data-status", "waiting")
+    # Its card on the board is a video card: Admit for its own doctor, no Call in / Complete.
+    card = doctor.locator(f"[data-testid=flow-card-{visit_id}]")
+    expect(card).to_have_attribute("data-mode", "virtual")
+    expect(card.locator("[data-testid=flow-video-status]")).to_contain_text("in video waiting room")
+    expect(card.locator("[data-testid=flow-video-admit]")).to_be_visible()
+    expect(card.locator("[data-testid=flow-call]")).to_have_count(0)
+    card.scroll_into_view_if_needed()
     _shot(doctor, "video-flow-board-waiting")
     entry.locator("[data-testid=video-admit]").click()
     expect(doctor).to_have_url(re.compile(rf"/video/{visit_id}/?$"))

@@ -4,16 +4,22 @@ not booked on the visit) refused by the same handlers, with nothing changed."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import reflex as rx
 from reflex_base import constants
 from sqlalchemy import select
 
 from hms_app import db as hms_db
+from hms_app.clock import utcnow
 from hms_app.hms_app import app  # noqa: F401  (the app module: registers every page and state)
 from hms_app.models.billing import ChargeItem
 from hms_app.models.scheduling import Appointment
 from hms_app.services import video_visits as video
+from hms_app.state.boards.flow_board import FlowBoardState
+from hms_app.state.portal import appointments as portal_appointments
+from hms_app.state.portal.appointments import PortalAppointmentsState
 from hms_app.state.portal.video import PortalVideoState
 from hms_app.state.video_visits import VideoCallState, VideoQueueState
 from tests.services.video_world import VideoWorld, fast_hashes
@@ -109,3 +115,58 @@ async def test_a_doctor_not_booked_on_the_visit_cannot_open_or_admit_it(world, c
     events = await _call(queue, "admit", str(visit_id))
     assert _toasts(events)
     assert _status(visit_id) == "arrived"  # still waiting for its own doctor
+
+
+def _card(board, appointment_id: int):
+    return next(c for column in board.columns for c in column.cards if c.id == appointment_id)
+
+
+async def test_the_flow_board_offers_video_steps_on_a_video_card(world, configured_db):
+    visit_id = world.visit(start=timedelta(0))  # today, whatever the hour
+    video.enter_waiting_room(world.session, actor=world.actor("patient.a"), appointment_id=visit_id)
+
+    # The receptionist sees a video card: its Call in and Complete are refused by the handlers too.
+    desk = _tab(FlowBoardState, "/boards/flow", world, "clerk.video")
+    await _call(desk, "load")
+    card = _card(desk, visit_id)
+    assert (card.status, card.virtual, card.video, desk.me) == ("arrived", True, "waiting", 0)
+    assert _toasts(await _call(desk, "call_in", str(visit_id)))
+    assert _toasts(await _call(desk, "admit_video", str(visit_id)))  # not theirs to admit
+    assert _status(visit_id) == "arrived"
+
+    # Another doctor sees it but is not its clinician: Admit is refused by the service.
+    other = _tab(FlowBoardState, "/boards/flow", world, "dr.other")
+    await _call(other, "load")
+    assert other.me not in _card(other, visit_id).clinician_ids
+    assert _toasts(await _call(other, "admit_video", str(visit_id)))
+    assert _status(visit_id) == "arrived"
+
+    # The booked doctor admits from the flow board card and is taken to the call.
+    doctor = _tab(FlowBoardState, "/boards/flow", world, "dr.video")
+    await _call(doctor, "load")
+    assert doctor.me in _card(doctor, visit_id).clinician_ids
+    events = await _call(doctor, "admit_video", str(visit_id))
+    assert _status(visit_id) == "in_room", _toasts(events)
+    assert (_card(doctor, visit_id).status, _card(doctor, visit_id).video) == ("in_room", "admitted")
+    assert _toasts(await _call(doctor, "complete", str(visit_id)))  # ended on the call page, not here
+    assert _status(visit_id) == "in_room"
+
+
+async def test_the_join_button_turns_on_when_the_waiting_room_opens(world, configured_db, monkeypatch):
+    visit_id = world.visit(start=timedelta(minutes=13))  # its waiting room opens in 3 minutes
+    page = _tab(PortalAppointmentsState, "/portal/appointments", world, "patient.a")
+    await _call(page, "load")
+    [line] = [a for a in page.upcoming if a.id == visit_id]
+    assert (line.virtual, line.joinable, page.join_pending) == (True, False, True)
+
+    await _call(page, "tick", "")  # the page's timer, before the window: nothing changes
+    assert not next(a for a in page.upcoming if a.id == visit_id).joinable
+
+    later = utcnow() + timedelta(minutes=4)
+    monkeypatch.setattr(portal_appointments, "utcnow", lambda: later)
+    await _call(page, "tick", "")  # the timer after the window opened: the button turns on
+    assert next(a for a in page.upcoming if a.id == visit_id).joinable
+    # The server still decides: entering early (before the window, by the real clock) is refused.
+    patient = _tab(PortalVideoState, f"/portal/video/{visit_id}", world, "patient.a")
+    await _call(patient, "load")
+    assert _toasts(await _call(patient, "enter")) and _status(visit_id) == "booked"

@@ -70,6 +70,63 @@ def flow_actions(card: FlowCardView) -> rx.Component:
     )
 
 
+def video_actions(card: FlowCardView) -> rx.Component:
+    """A video visit moves on in its video screens: the booked clinician admits the waiting patient
+    and joins the call (ended on the call page); others see where the visit stands."""
+    mine = card.clinician_ids.contains(FlowBoardState.me) & (FlowBoardState.me > 0)
+    state_badge = rx.badge(
+        rx.icon("video", size=12),
+        rx.match(
+            card.video,
+            ("waiting", "in video waiting room"),
+            ("admitted", "in video call"),
+            ("ended", "video ended"),
+            "video visit",
+        ),
+        color_scheme=rx.match(card.video, ("waiting", "amber"), ("admitted", "blue"), "gray"),
+        variant="soft",
+        size="1",
+        data_testid="flow-video-status",
+    )
+    return rx.hstack(
+        state_badge,
+        rx.cond(
+            mine & (card.status == "arrived") & (card.video == "waiting"),
+            rx.button(
+                rx.icon("door-open", size=14),
+                "Admit",
+                size="1",
+                color_scheme="amber",
+                on_click=FlowBoardState.admit_video(card.id),
+                data_testid="flow-video-admit",
+            ),
+        ),
+        rx.cond(
+            mine & (card.status == "in_room"),
+            rx.link(
+                rx.button(rx.icon("video", size=14), "Join", size="1"),
+                href="/video/" + card.id.to_string(),
+                data_testid="flow-video-join",
+            ),
+        ),
+        rx.cond(
+            can("appointment.flow") & (card.status == "booked") & card.late,
+            rx.button(
+                "No-show",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                on_click=FlowBoardState.mark_no_show(card.id),
+                data_testid="flow-no-show",
+            ),
+        ),
+        spacing="2",
+        align="center",
+        wrap="wrap",
+        padding_top="0.25rem",
+    )
+
+
 def flow_card(card: FlowCardView) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -102,7 +159,11 @@ def flow_card(card: FlowCardView) -> rx.Component:
                 rx.text(card.waited, size="1", color=rx.color("gray", 11)),
             ),
             rx.cond(FlowBoardState.department == "", rx.text(card.department, size="1", color_scheme="gray")),
-            rx.cond(can("appointment.flow"), flow_actions(card)),
+            rx.cond(
+                card.virtual,
+                rx.cond(card.status != "completed", video_actions(card)),
+                rx.cond(can("appointment.flow"), flow_actions(card)),
+            ),
             spacing="1",
             width="100%",
             align="start",
@@ -110,7 +171,7 @@ def flow_card(card: FlowCardView) -> rx.Component:
         size="1",
         width="100%",
         data_testid="flow-card-" + card.id.to_string(),
-        custom_attrs={"data-status": card.status},
+        custom_attrs={"data-status": card.status, "data-mode": rx.cond(card.virtual, "virtual", "in_person")},
     )
 
 

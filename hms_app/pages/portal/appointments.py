@@ -14,6 +14,8 @@ from hms_app.components.ui import empty_state
 from hms_app.pages.portal.parts import loading_list, text_input
 from hms_app.state.portal.appointments import PortalAppointmentsState
 
+JOIN_TICK_MS = 15000
+
 
 @portal_page(
     route="/portal/appointments",
@@ -33,6 +35,11 @@ def appointments_page() -> rx.Component:
             justify="between",
             align="center",
             width="100%",
+        ),
+        rx.cond(
+            PortalAppointmentsState.join_pending,
+            # Turns "Join video visit" on when the waiting room opens, without a reload.
+            rx.moment(interval=JOIN_TICK_MS, on_change=PortalAppointmentsState.tick, display="none"),
         ),
         rx.cond(
             PortalAppointmentsState.loaded,

@@ -53,6 +53,7 @@ from hms_app.services.scheduling.slots import (
     out_of_use_refusal,
     service_and_type,
 )
+from hms_app.services.scheduling.virtual import close_video_visit, publish_closed
 from hms_app.services.scheduling.waitlist import close_waitlist_offer, offer_after_release
 from hms_app.settings import get_settings
 
@@ -342,8 +343,11 @@ def cancel_appointment(
     audit_appointment(
         session, actor, "appointment.cancel", appointment, f"{appointment.reference}: {reason[:200]}"
     )
+    video_closed = close_video_visit(session, actor, appointment, now=now, why="cancelled")
     session.commit()
     publish_change(appointment.department_id)
+    if video_closed:
+        publish_closed(appointment.id)
     if appointment.start_at > now:
         offer_after_release(session, appointment, appointment.start_at, resource_ids, now=now)
     return appointment

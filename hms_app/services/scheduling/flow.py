@@ -32,6 +32,7 @@ from hms_app.services.scheduling.appointments import (
 )
 from hms_app.services.scheduling.parsing import as_date, as_int
 from hms_app.services.scheduling.slots import day_bounds
+from hms_app.services.scheduling.virtual import CALL_IN_REFUSED, close_video_visit, is_virtual, publish_closed
 from hms_app.settings import get_settings
 
 
@@ -94,12 +95,17 @@ def check_in(
 def call_patient(
     session: Session, *, actor: Actor, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
-    """Call the patient in: the visit starts (in room)."""
+    """Call the patient in: the visit starts (in room). Not a video visit: its clinician admits
+    the patient from the video waiting room (the call, the encounter and the note go with it)."""
+    authorize(actor, "appointment.flow")
     now = now or utcnow()
+    appointment = locked_appointment(session, appointment_id)
+    if is_virtual(session, appointment):
+        raise Conflict(CALL_IN_REFUSED)
     appointment = _transition(
         session,
         actor=actor,
-        appointment_id=appointment_id,
+        appointment_id=appointment.id,
         allowed=("arrived",),
         status="in_room",
         action="appointment.call",
@@ -134,6 +140,7 @@ def complete_appointment(
     if appointment.in_room_at is None:
         appointment.in_room_at = now
     session.add(appointment)
+    video_closed = close_video_visit(session, actor, appointment, now=now, why="completed")
     # The visit's charge commits with the visit: a completed visit is never left unbilled, and a
     # retried completion cannot charge twice (post_charge is idempotent per appointment and code).
     visit_type = session.get(AppointmentType, appointment.appointment_type_id)
@@ -159,6 +166,8 @@ def complete_appointment(
     session.commit()
     publish_change(appointment.department_id, queue=True)
     live.publish(live.BILLING, appointment.patient_id)
+    if video_closed:
+        publish_closed(appointment.id)
     return appointment
 
 
@@ -183,8 +192,11 @@ def mark_no_show(
     )
     release_blocks(session, appointment.id)
     reminders.cancel_reminders(session, appointment.id)
+    video_closed = close_video_visit(session, actor, appointment, now=now, why="not attended")
     session.commit()
     publish_change(appointment.department_id, queue=True)
+    if video_closed:
+        publish_closed(appointment.id)
     return appointment
 
 

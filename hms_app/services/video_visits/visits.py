@@ -21,9 +21,10 @@ from hms_app.services.counters import take_numbers
 from hms_app.services.permissions import Actor
 from hms_app.services.scheduling.appointments import audit_appointment, locked_appointment, publish_change
 from hms_app.services.scheduling.flow import complete_appointment
+from hms_app.services.scheduling.virtual import VIDEO_TOPIC
 from hms_app.services.video_visits.access import Seat, require_open, seat_for, visit_of
 
-VIDEO = "video"
+VIDEO = VIDEO_TOPIC
 
 
 def visits_topic() -> str:

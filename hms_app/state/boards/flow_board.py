@@ -13,6 +13,7 @@ from hms_app.clock import utcnow
 from hms_app.errors import DomainError, ValidationError
 from hms_app.services import live
 from hms_app.services import scheduling as scheduling_svc
+from hms_app.services import video_visits as video_svc
 from hms_app.services.clinic_boards import (
     FLOW_COLUMNS,
     FLOW_STATUSES,
@@ -40,6 +41,9 @@ class FlowCardView:
     status: str = ""
     waited: str = ""  # "waiting 12 min", "in room 8 min", "done 10:42"
     late: bool = False
+    virtual: bool = False  # a video visit: Admit / Join instead of Call in / Complete
+    video: str = ""  # its video visit's status: "" (not joined yet) | waiting | admitted | ended
+    clinician_ids: list[int] = field(default_factory=list)  # who may admit and join (the booked clinician)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,11 @@ class CountRow:
 
 
 LATE_MINUTES = 10
+CONDUCT = "telehealth.conduct"
+VIDEO_STEPS = (
+    "This is a video visit: the booked clinician admits the patient from the video waiting room "
+    "and ends the visit on its call page."
+)
 
 
 def _flow_card(card: FlowCard, now: datetime) -> FlowCardView:
@@ -85,6 +94,9 @@ def _flow_card(card: FlowCard, now: datetime) -> FlowCardView:
         card.status,
         waited,
         late,
+        card.virtual,
+        card.video,
+        list(card.clinician_user_ids),
     )
 
 
@@ -138,6 +150,7 @@ class FlowBoardState(SessionState):
     loaded: bool = False
     version: int = 0
     updated_at: str = ""
+    me: int = 0  # the signed-in clinician's account when they hold video visits (0: nobody's Admit/Join)
 
     _opened: bool = False
 
@@ -164,6 +177,8 @@ class FlowBoardState(SessionState):
             return rx.toast.error(str(error))
         # The rows and cards may be shared with other tabs' boards: replaced, never changed in place.
         self._opened = True
+        actor = self.acting()
+        self.me = (actor.user_id or 0) if actor.can(CONDUCT) else 0
         self.departments, self.rows, self.columns = (
             list(view.departments),
             list(view.rows),
@@ -225,9 +240,11 @@ class FlowBoardState(SessionState):
                     return card
         raise ValidationError("Choose an appointment on the board.")
 
-    async def _advance(self, appointment_id, status: str, service, message: str):
+    async def _advance(self, appointment_id, status: str, service, message: str, *, video_ok: bool = True):
         try:
             card = self._shown_card(appointment_id, status)
+            if card.virtual and not video_ok:
+                raise ValidationError(VIDEO_STEPS)
             appointment = await self._run(service, appointment_id=card.id)
         except DomainError as error:
             return rx.toast.error(str(error))
@@ -246,15 +263,33 @@ class FlowBoardState(SessionState):
     @requires("appointment.flow")
     async def call_in(self, appointment_id: str):
         return await self._advance(
-            appointment_id, "arrived", scheduling_svc.call_patient, "{token} called in."
+            appointment_id, "arrived", scheduling_svc.call_patient, "{token} called in.", video_ok=False
         )
 
     @rx.event
     @requires("appointment.flow")
     async def complete(self, appointment_id: str):
         return await self._advance(
-            appointment_id, "in_room", scheduling_svc.complete_appointment, "{patient}'s visit is complete."
+            appointment_id,
+            "in_room",
+            scheduling_svc.complete_appointment,
+            "{patient}'s visit is complete.",
+            video_ok=False,
         )
+
+    @rx.event
+    @requires(CONDUCT)
+    async def admit_video(self, appointment_id: str):
+        """Admit a patient waiting in a video visit (the booked clinician), then open the call."""
+        try:
+            card = self._shown_card(appointment_id, "arrived")
+            if not card.virtual:
+                raise ValidationError("Only a video visit's patient is admitted; call this patient in.")
+            await self._run(video_svc.admit_patient, appointment_id=card.id)
+        except DomainError as error:
+            return rx.toast.error(str(error))
+        await self._reload(audit=False)
+        return [rx.toast.success(f"{card.patient} admitted."), rx.redirect(f"/video/{card.id}")]
 
     @rx.event
     @requires("appointment.flow")

@@ -4,7 +4,7 @@ cancel, move (on the booking screen), accept or decline an offer, leave the wait
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import reflex as rx
@@ -18,6 +18,7 @@ from hms_app.state.portal.forms import form_fields
 from hms_app.state.session import SessionState, browser_id, pages_for, requires, turn_page
 
 PAST_PAGE_SIZE = 10
+JOIN_ACTIVE = ("booked", "arrived", "in_room")
 STATUS_LABELS = {
     "offered": "Offered to you",
     "booked": "Booked",
@@ -73,6 +74,22 @@ def _until(moment: datetime | None, now: datetime) -> str:
     return format_local(moment, "%H:%M" if same_day else "%a %d %b %H:%M")
 
 
+def next_join_change(rows, now: datetime) -> datetime | None:
+    """The next moment a video visit's Join button turns on (its waiting room opens) or off
+    (the visit's time has passed), among the visits shown; None when there is none."""
+    moments = []
+    for row in rows:
+        if row.mode != "virtual" or row.status not in JOIN_ACTIVE:
+            continue
+        for moment in (
+            row.start_at - video_access.OPENS_BEFORE,
+            row.end_at + video_access.CLOSES_AFTER + timedelta(seconds=1),
+        ):
+            if moment > now:
+                moments.append(moment)
+    return min(moments, default=None)
+
+
 def _line(row: scheduling.AppointmentRow, now: datetime, online: set[int] | None = None) -> AppointmentLine:
     return AppointmentLine(
         id=row.id,
@@ -90,7 +107,7 @@ def _line(row: scheduling.AppointmentRow, now: datetime, online: set[int] | None
         changeable=row.status == "booked" and not portal_booking.inside_change_window(row.start_at, now),
         online=online is None or row.service_id in online,
         joinable=row.mode == "virtual"
-        and row.status in ("booked", "arrived", "in_room")
+        and row.status in JOIN_ACTIVE
         and row.start_at - video_access.OPENS_BEFORE <= now <= row.end_at + video_access.CLOSES_AFTER,
         join_from=_until(row.start_at - video_access.OPENS_BEFORE, now) if row.mode == "virtual" else "",
     )
@@ -112,6 +129,10 @@ class PortalAppointmentsState(SessionState):
     cancel_error: str = ""
     cancel_reasons: list[str] = list(CANCEL_REASONS)
     cutoff_hours: int = 2
+    # While a video visit's Join button will change (its waiting room opens in 10 min before the
+    # start), a hidden client timer calls ``tick``, which reloads once that moment has come.
+    join_pending: bool = False
+    _next_join_change: datetime | None = None
 
     @rx.var
     def past_pages(self) -> int:
@@ -144,6 +165,8 @@ class PortalAppointmentsState(SessionState):
             self.loaded = True
             return rx.toast.error(str(error))
         self.upcoming = [_line(r, now, online) for r in upcoming.rows]
+        self._next_join_change = next_join_change(upcoming.rows, now)
+        self.join_pending = self._next_join_change is not None
         self.past = [_line(r, now) for r in past.rows]
         self.past_total = past.total
         self.cancelled = [_line(r, now) for r in cancelled.rows]
@@ -159,6 +182,15 @@ class PortalAppointmentsState(SessionState):
         ]
         self.loaded = True
         return None
+
+    @rx.event
+    @requires("portal.self")
+    async def tick(self, _moment: str = ""):
+        """The page's timer: once a Join button is due to change, reload (the server still refuses an
+        early join; this only keeps the button honest without a reload)."""
+        if self._next_join_change is None or utcnow() < self._next_join_change:
+            return None
+        return await self._refresh()
 
     @rx.event
     @requires("portal.self")

@@ -9,9 +9,8 @@ from hms_app.clock import format_local, utcnow
 from hms_app.errors import DomainError
 from hms_app.services import video_visits as video
 from hms_app.state.boards.common import WATCH_REASON
-from hms_app.state.live import live_changes
 from hms_app.state.session import SessionState, public, requires
-from hms_app.state.video_visits import ice_json, route_visit_id
+from hms_app.state.video_visits import ice_json, route_visit_id, visit_changes, visit_now
 
 SELF = "portal.self"
 
@@ -56,21 +55,19 @@ class PortalVideoState(SessionState):
     @rx.event
     @requires(SELF)
     async def refresh(self):
-        if not self.visit_id:
-            return None
         try:
-            self._show(await self._run(video.visit_state, appointment_id=self.visit_id))
+            state = await visit_now(self)
         except DomainError as error:
             return rx.toast.error(str(error))
+        if state is not None:
+            self._show(state)
         return None
 
     @rx.event(background=True)
     @public(WATCH_REASON)
     async def watch(self):
-        async with self:
-            key = self.visit_id
-        async for _ in live_changes(self, video.visits_topic(), (key,), permission=SELF):
-            yield PortalVideoState.refresh
+        async for refresh in visit_changes(self, PortalVideoState.refresh, SELF):
+            yield refresh
 
     @rx.event
     @requires(SELF)
