@@ -19,6 +19,7 @@ from hms_app.models.emr import DocumentReference, Procedure
 from hms_app.models.patients import Patient
 from hms_app.models.radiology import ImagingOrder, ImagingStudy
 from hms_app.seed.registry import run_seeders
+from hms_app.settings import get_settings
 
 BASE = "http://testserver/fhir"
 
@@ -31,7 +32,12 @@ class _Answer:
 
 @pytest.fixture
 def client(api, tokens, monkeypatch) -> SyncFHIRClient:
-    """fhirpy as it is, its HTTP calls answered by the API under test (no network, no port)."""
+    """fhirpy as it is, its HTTP calls answered by the API under test (no network, no port).
+
+    The server writes its public address into paging links; it is the test client's here, so that
+    fhirpy follows a search's next pages as it would against a real deployment."""
+    monkeypatch.setenv("HMS_PUBLIC_URL", BASE.removesuffix("/fhir"))
+    get_settings.cache_clear()
 
     def request(method, url, json=None, headers=None, **_config):
         return _Answer(api.request(method, url, json=json, headers=headers))

@@ -35,6 +35,7 @@ from hms_app.services.audit_chain import seal_all
 from hms_app.services.backup import backup_database, restore_database
 from hms_app.services.patients import merge_patients, register_patient
 from hms_app.services.permissions import SYSTEM_ACTOR
+from hms_app.settings import get_settings
 from tests.services.hospital_snapshot import seed_args, seeded_hospital
 
 AUDIT_TABLES = {"audit_event", "audit_head"}
@@ -392,7 +393,9 @@ def test_backup_leaves_no_partial_file_when_it_fails(configured_db, session, tmp
     monkeypatch.setattr(backup_service, "_encode", broken)
     with pytest.raises(RuntimeError):
         backup_database(path)
-    assert list(tmp_path.iterdir()) == []
+    # Nothing beside the hospital's own data folder (the seeded message attachments live there).
+    data_dir = get_settings().data_dir
+    assert [p for p in tmp_path.iterdir() if p != data_dir] == []
 
 
 def test_command_line_backup_and_restore(configured_db, session, tmp_path, capsys):
