@@ -154,7 +154,11 @@ def _denials() -> list[tuple[str, str]]:
     from hms_app import db as hms_db
 
     with hms_db.session_scope() as s:
-        rows = s.execute(select(AuditEvent).where(AuditEvent.action == "access.denied")).scalars()
+        # In the order they were written: without ORDER BY, PostgreSQL returns a row the sealer
+        # has since updated wherever its new version landed.
+        rows = s.execute(
+            select(AuditEvent).where(AuditEvent.action == "access.denied").order_by(AuditEvent.id)
+        ).scalars()
         return [(r.username, r.detail) for r in rows]
 
 
