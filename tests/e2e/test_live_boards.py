@@ -104,7 +104,8 @@ def test_a_bed_change_in_one_browser_shows_in_another_without_reload(browser: Br
     option = dialog.locator("[data-testid=admit-option]").filter(has_text=mrn)
     expect(option).to_be_visible()
     option.click()
-    expect(dialog.locator("[data-testid=admit-chosen]")).to_contain_text(name)
+    # The chosen patient is named in full (a middle name too) with the MRN that identifies them.
+    expect(dialog.locator("[data-testid=admit-chosen]")).to_contain_text(mrn)
     dialog.locator("textarea[name=reason]").fill("Community-acquired pneumonia")
     _shot(nurse, "live-01-nurse-admits")
     dialog.locator("[data-testid=dialog-submit]").click()
