@@ -39,7 +39,9 @@ def _fresh_patient(server: Server) -> tuple[int, str, str]:
             .order_by(Patient.id.desc())
             .limit(1)
         ).scalar_one()
-        return patient.id, f"{patient.given_name} {patient.family_name}", patient.mrn
+        # As the boards and dialogs show it: given, middle and family name.
+        names = (patient.given_name, patient.middle_name, patient.family_name)
+        return patient.id, " ".join(n for n in names if n), patient.mrn
 
 
 def _ward_with_a_free_bed(server: Server) -> int:

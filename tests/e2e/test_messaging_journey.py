@@ -137,7 +137,6 @@ def _audited(server: Server, username: str) -> list[str]:
         )
 
 
-@pytest.mark.scaled_out
 def test_patient_and_nurse_message_live_with_a_file_read_receipts_and_an_invitation_to_book(
     browser: Browser, hms_server: Server, world: dict, tmp_path
 ):
