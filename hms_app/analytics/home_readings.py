@@ -17,8 +17,8 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
+from hms_app.analytics.operations import hospital_mondays
 from hms_app.cds.home_readings import KINDS
-from hms_app.clock import local_today
 from hms_app.models.home_readings import HomeReading
 from hms_app.settings import get_settings
 
@@ -29,10 +29,8 @@ def week_starts(weeks: int, today: date | None = None) -> tuple[list[date], list
     """The Mondays of the last ``weeks`` hospital weeks (this week last), and their starts as aware
     moments, plus next Monday's start."""
     tz = get_settings().tz
-    today = today or local_today()
-    this_monday = today - timedelta(days=today.weekday())
-    mondays = [this_monday - timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
-    starts = [datetime.combine(d, time.min, tzinfo=tz) for d in [*mondays, this_monday + timedelta(weeks=1)]]
+    mondays = hospital_mondays(weeks, today)
+    starts = [datetime.combine(d, time.min, tzinfo=tz) for d in [*mondays, mondays[-1] + timedelta(weeks=1)]]
     return mondays, starts
 
 

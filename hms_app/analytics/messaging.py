@@ -16,19 +16,12 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from hms_app.clock import local_today
+from hms_app.analytics.operations import hospital_mondays
 from hms_app.models.messaging import SecureMessage
 from hms_app.settings import get_settings
 
 MAX_WEEKS = 104
 COLUMNS = ["week_start", "from_patients", "from_staff", "total"]
-
-
-def week_starts(weeks: int, today: date | None = None) -> list[date]:
-    """The Mondays of the last ``weeks`` hospital weeks, oldest first (this week's Monday last)."""
-    today = today or local_today()
-    monday = today - timedelta(days=today.weekday())
-    return [monday - timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
 
 
 def weekly_message_frame(session: Session, *, weeks: int = 12, today: date | None = None) -> pd.DataFrame:
@@ -37,7 +30,7 @@ def weekly_message_frame(session: Session, *, weeks: int = 12, today: date | Non
     if not 1 <= weeks <= MAX_WEEKS:
         raise ValueError(f"weeks must be between 1 and {MAX_WEEKS}")
     tz = get_settings().tz
-    mondays = week_starts(weeks, today)
+    mondays = hospital_mondays(weeks, today)
     starts = [datetime.combine(d, time.min, tzinfo=tz) for d in mondays]
     end = datetime.combine(mondays[-1] + timedelta(days=7), time.min, tzinfo=tz)
     # Each message is labelled by the latest week start it passed (hospital time, DST-safe).

@@ -64,6 +64,13 @@ def local_days(days: int, today: date | None = None) -> tuple[list[date], list[d
     return day_list, starts
 
 
+def hospital_mondays(weeks: int, today: date | None = None) -> list[date]:
+    """The Mondays of the last ``weeks`` hospital weeks, oldest first (this week's Monday last)."""
+    today = today or local_today()
+    monday = today - timedelta(days=today.weekday())
+    return [monday - timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+
+
 def _day_label(column, day_list: list[date], starts: list[datetime]):
     """The hospital day of a UTC moment, in SQL: each row is labelled by the day starts it passed."""
     return case(
